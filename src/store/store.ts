@@ -1,0 +1,199 @@
+// The Store is the only source of truth (DESIGN.md §3.1). This file is its contract:
+// one interface, two implementations (bun:sqlite and Postgres) built from the same
+// repository code, and one test suite run against both (test/integration/store/*).
+//
+// Every mutating method is one atomic step (one statement or one transaction) and,
+// where it changes user-visible objects, writes its audit row in the same transaction.
+// Methods throw ConflictError / NotFoundError from src/core/errors.ts with messages a
+// user can act on; they never return half-applied results.
+
+import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+
+export type Dialect = "sqlite" | "postgres";
+export type ProjectRole = "owner" | "developer" | "viewer";
+export type ReleaseState = "ONLINE" | "OFFLINE";
+export type TokenKind = "session" | "api";
+
+/** Who performs a write; recorded in the audit log. */
+export interface Actor {
+  userId: number | null;
+  userName: string;
+}
+
+export interface User {
+  id: number;
+  name: string;
+  isAdmin: boolean;
+  disabled: boolean;
+  hasPassword: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ApiToken {
+  id: number;
+  userId: number;
+  name: string;
+  kind: TokenKind;
+  /** First characters of the token, safe to show (the token itself is never stored). */
+  prefix: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface Project {
+  id: number;
+  name: string;
+  description: string;
+  params: Record<string, string>;
+  createdBy: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ProjectMember {
+  projectId: number;
+  userId: number;
+  userName: string;
+  role: ProjectRole;
+  createdAt: Date;
+}
+
+export interface Workflow {
+  id: number;
+  projectId: number;
+  name: string;
+  description: string;
+  currentVersion: number;
+  latestVersion: number;
+  releaseState: ReleaseState;
+  createdBy: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface WorkflowVersion {
+  workflowId: number;
+  version: number;
+  definition: WorkflowDefinition;
+  createdBy: number | null;
+  createdAt: Date;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  actorId: number | null;
+  actorName: string;
+  action: string;
+  objectType: string;
+  objectId: string;
+  projectId: number | null;
+  versionBefore: number | null;
+  versionAfter: number | null;
+  details: Record<string, unknown>;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface PageQuery {
+  limit: number;
+  offset: number;
+}
+
+export interface UserRepository {
+  /** Throws ConflictError when the name is taken. */
+  create(input: { name: string; passwordHash: string | null; isAdmin: boolean }, actor: Actor): Promise<User>;
+  getById(id: number): Promise<User | null>;
+  getByName(name: string): Promise<User | null>;
+  /** Only for login: the stored argon2id hash, or null when the user has none or does not exist. */
+  getPasswordHash(name: string): Promise<{ user: User; passwordHash: string | null } | null>;
+  list(page: PageQuery): Promise<Page<User>>;
+  setDisabled(id: number, disabled: boolean, actor: Actor): Promise<User>;
+  setPasswordHash(id: number, passwordHash: string, actor: Actor): Promise<User>;
+  /** True when at least one user exists (first-start bootstrap). */
+  any(): Promise<boolean>;
+}
+
+export interface TokenRepository {
+  create(
+    input: { userId: number; name: string; kind: TokenKind; tokenHash: string; prefix: string; expiresAt: Date | null },
+    actor: Actor,
+  ): Promise<ApiToken>;
+  /** The live token (not expired at `now`, not revoked) with its enabled user, else null. */
+  authenticate(tokenHash: string, now: Date): Promise<{ token: ApiToken; user: User } | null>;
+  listForUser(userId: number): Promise<ApiToken[]>;
+  /** Revokes one of the user's tokens; NotFoundError when the user has no such token. */
+  revoke(userId: number, tokenId: number, actor: Actor): Promise<ApiToken>;
+  /** True when a token with this hash exists (live or not). */
+  exists(tokenHash: string): Promise<boolean>;
+}
+
+export interface ProjectRepository {
+  /** Creates the project and makes `ownerId` its owner in one transaction. ConflictError when the name is taken. */
+  create(input: { name: string; description: string; ownerId: number }, actor: Actor): Promise<Project>;
+  getByName(name: string): Promise<Project | null>;
+  getById(id: number): Promise<Project | null>;
+  /** Projects the user is a member of, or all of them for `all: true` (admins). */
+  listForUser(userId: number, all: boolean, page: PageQuery): Promise<Page<Project>>;
+  update(id: number, patch: { name?: string; description?: string; params?: Record<string, string> }, actor: Actor): Promise<Project>;
+  /** Deletes only when the project holds no workflows; ConflictError otherwise (nothing is changed). */
+  delete(id: number, actor: Actor): Promise<void>;
+}
+
+export interface MemberRepository {
+  role(projectId: number, userId: number): Promise<ProjectRole | null>;
+  list(projectId: number): Promise<ProjectMember[]>;
+  /** ConflictError when already a member. */
+  add(projectId: number, userId: number, role: ProjectRole, actor: Actor): Promise<ProjectMember>;
+  /** ConflictError when this would leave the project without an owner. */
+  setRole(projectId: number, userId: number, role: ProjectRole, actor: Actor): Promise<ProjectMember>;
+  /** ConflictError when this would leave the project without an owner. */
+  remove(projectId: number, userId: number, actor: Actor): Promise<void>;
+}
+
+export interface WorkflowRepository {
+  /** Creates the workflow ONLINE with version 1 as current. ConflictError when the name is taken in the project. */
+  create(projectId: number, definition: WorkflowDefinition, actor: Actor): Promise<{ workflow: Workflow; version: WorkflowVersion }>;
+  /**
+   * Stores `definition` as version latest+1 and makes it current. When `expectedVersion` is given and
+   * the current version differs, throws ConflictError (optimistic concurrency for editors).
+   */
+  addVersion(
+    projectId: number,
+    name: string,
+    definition: WorkflowDefinition,
+    actor: Actor,
+    expectedVersion?: number,
+  ): Promise<{ workflow: Workflow; version: WorkflowVersion }>;
+  get(projectId: number, name: string): Promise<Workflow | null>;
+  list(projectId: number, query: PageQuery & { nameContains?: string }): Promise<Page<Workflow>>;
+  listVersions(workflowId: number, page: PageQuery): Promise<Page<Omit<WorkflowVersion, "definition">>>;
+  getVersion(workflowId: number, version: number): Promise<WorkflowVersion | null>;
+  /** NotFoundError when the version does not exist. */
+  setCurrentVersion(workflowId: number, version: number, actor: Actor): Promise<Workflow>;
+  setReleaseState(workflowId: number, state: ReleaseState, actor: Actor): Promise<Workflow>;
+  /** Deletes only when OFFLINE and no instance of it is active; ConflictError (naming the reason) otherwise. */
+  delete(workflowId: number, actor: Actor): Promise<void>;
+}
+
+export interface AuditRepository {
+  list(query: PageQuery & { projectId?: number }): Promise<Page<AuditEntry>>;
+}
+
+export interface Store {
+  readonly dialect: Dialect;
+  readonly users: UserRepository;
+  readonly tokens: TokenRepository;
+  readonly projects: ProjectRepository;
+  readonly members: MemberRepository;
+  readonly workflows: WorkflowRepository;
+  readonly audit: AuditRepository;
+  /** Throws when the database does not answer or migrations are missing (used by /readyz). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
