@@ -1,0 +1,9 @@
+// bunfig.toml preloads this once per `bun test` run. A hook registered here is global to the
+// run, so this afterAll fires once, after the last test file.
+import { afterAll } from "bun:test";
+import { ensureTestServices, stopTestServices } from "./services.ts";
+
+await ensureTestServices();
+afterAll(async () => {
+  await stopTestServices();
+});
