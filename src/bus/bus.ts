@@ -1,0 +1,83 @@
+// The Bus carries ready tasks from masters to workers and events back
+// (DESIGN.md §2). Two implementations share this contract and one test suite
+// (test/integration/contracts/bus-contract.ts): in-process (memory-bus.ts) for
+// `porpoise all`, and Redis for the cluster.
+//
+// The Bus is not a source of truth (DESIGN.md §3.1). Its contents may be lost
+// (process exit, Redis flush); masters rebuild queues from the Store, so a task
+// may be delivered more than once. Workers therefore check every ReadyTask
+// against its task-instance row and token before running it (§3.4), and the
+// Bus needs no acknowledgements: a pulled task is gone from the queue.
+
+import { z } from "zod";
+
+/** Task priority as in DolphinScheduler; lower number = served first. */
+export const PRIORITY = { HIGHEST: 0, HIGH: 1, MEDIUM: 2, LOW: 3, LOWEST: 4 } as const;
+export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
+
+/** Worker group names become Redis key parts in the cluster, so they are kept short and plain. */
+export const workerGroupSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/, "expected 1-100 characters: letters, digits, '_', '.', ':' or '-', starting with a letter or digit");
+
+const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+export const readyTaskSchema = z.strictObject({
+  taskInstanceId: id,
+  /** Which master's slot the task belongs to (slotOf(workflowInstanceId)); workers route events by it. */
+  workflowInstanceId: id,
+  /** 1 for the first run, +1 per retry; with `token` it identifies one dispatch (DESIGN.md §3.4). */
+  attempt: z.number().int().min(1).max(1_000_000),
+  token: z.string().min(1).max(200),
+  priority: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)], {
+    error: "expected a priority from 0 (HIGHEST) to 4 (LOWEST)",
+  }),
+  workerGroup: workerGroupSchema,
+  /** Epoch milliseconds when the master dispatched it; for queue-wait metrics only, never for ordering. */
+  enqueuedAt: z.number().int().nonnegative(),
+});
+export type ReadyTask = z.output<typeof readyTaskSchema>;
+
+export const channelSchema = z.string().min(1).max(200);
+
+/** Stops a subscription. The handler is not called again once this returns. */
+export type Unsubscribe = () => void;
+
+export interface Bus {
+  /**
+   * Adds a task to the ready queue of `group` (must equal `task.workerGroup`).
+   * Queues are served by priority (0 first), then in enqueue order.
+   * Rejects with ValidationError naming the field when the task is malformed.
+   */
+  enqueue(group: string, task: ReadyTask): Promise<void>;
+
+  /**
+   * Takes up to `max` tasks from the given groups, best first across all of
+   * them (priority, then enqueue order). Resolves as soon as at least one task
+   * is available; while none is, it waits without polling and is woken by
+   * enqueue. Resolves with [] when `signal` aborts (or has already aborted) or
+   * the bus closes; tasks are never handed to an aborted pull. Concurrent pulls
+   * each get distinct tasks. `max` is the worker's free capacity (>= 1).
+   */
+  pull(groups: readonly string[], max: number, signal?: AbortSignal): Promise<ReadyTask[]>;
+
+  /** Number of tasks waiting in `group` (metrics, back-pressure, tests). */
+  depth(group: string): Promise<number>;
+
+  /**
+   * Fire-and-forget broadcast to the current subscribers of `channel` (events
+   * from workers, wake-ups such as "new command"). At most once, in publish
+   * order per publisher; never delivered inside the publish call itself.
+   */
+  publish(channel: string, message: string): Promise<void>;
+
+  /**
+   * Calls `handler` for each message published on `channel` after the returned
+   * promise resolves (the subscription is live then; in Redis that is after the
+   * server confirmed it). Handler errors are logged and do not stop delivery.
+   */
+  subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
+
+  /** Resolves pending pulls with [], drops subscriptions; later calls reject with BUS_CLOSED. */
+  close(): Promise<void>;
+}
