@@ -1,0 +1,53 @@
+// The Cache holds hot engine state that can be rebuilt from the Store
+// (DESIGN.md §2, §3.1): counters, claims, small JSON blobs. Two implementations
+// share this contract and one test suite (test/integration/contracts/
+// cache-contract.ts): in-process (memory-cache.ts) and Redis for the cluster.
+//
+// Values are strings, as in Redis, so no caller can come to rely on getting
+// back the same object it stored in-process. Every method is one atomic step
+// (one command or one Lua script in Redis) — never read-then-write (§3.2).
+
+import { z } from "zod";
+
+export const cacheKeySchema = z.string().min(1, "expected a non-empty key").max(1024);
+export const ttlSchema = z.number().int().min(1, "expected a TTL of at least 1 ms").max(2 ** 31 - 1);
+
+export interface CacheWriteOptions {
+  /** Milliseconds until the entry expires; absent = kept until deleted. */
+  ttlMs?: number;
+}
+
+export interface Cache {
+  /** The value, or null when absent or expired. */
+  get(key: string): Promise<string | null>;
+
+  /** Stores `value`, replacing any value and TTL (Redis SET [PX]). */
+  set(key: string, value: string, opts?: CacheWriteOptions): Promise<void>;
+
+  /** True when the key existed (and was not expired). */
+  delete(key: string): Promise<boolean>;
+
+  /**
+   * Adds `by` (default 1, may be negative) to an integer value and returns the
+   * result; a missing key counts as 0 and gets `opts.ttlMs`, an existing key
+   * keeps its TTL. Why the engine needs it: fan-in — each finished parent
+   * decrements the child's remaining-parents counter and only the caller that
+   * sees 0 dispatches the child, so the sink of 1 → 1000 → 1 starts exactly once.
+   * Rejects with CONFLICT when the stored value is not an integer.
+   */
+  incr(key: string, by?: number, opts?: CacheWriteOptions): Promise<number>;
+
+  /**
+   * Replaces the value only when it currently equals `expected` (null = the key
+   * is absent); `next` null deletes it. Returns whether it applied. On success
+   * the TTL becomes `opts.ttlMs` (or none), as with set. Why the engine needs
+   * it: the fenced, state-naming step of DESIGN.md §3.2 for hot state —
+   * set-if-absent claims (a timer or retry fires once), release-only-if-mine,
+   * and "move from DISPATCH to RUNNING only if still DISPATCH". One operation
+   * instead of three keeps the interface small (Redis: SET NX / one Lua script).
+   */
+  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CacheWriteOptions): Promise<boolean>;
+
+  /** Releases connections; later calls reject with CACHE_CLOSED. */
+  close(): Promise<void>;
+}
