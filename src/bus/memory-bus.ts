@@ -8,7 +8,7 @@ import { z } from "zod";
 import { PorpoiseError, ValidationError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
 import { type Bus, type ReadyTask, type Unsubscribe, channelSchema, readyTaskSchema, workerGroupSchema } from "./bus.ts";
-import { parseInput } from "./parse-input.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
 import { ReadyHeap, orderKey } from "./ready-heap.ts";
 
 const pullSchema = z.strictObject({
@@ -47,8 +47,8 @@ export class MemoryBus implements Bus {
   enqueue(group: string, task: ReadyTask): Promise<void> {
     try {
       this.assertOpen();
-      const { group: g } = parseInput(groupArg, { group }, "enqueue");
-      const t = parseInput(readyTaskSchema, task, "ready task");
+      const { group: g } = parseOrThrow(groupArg, { group }, "enqueue");
+      const t = parseOrThrow(readyTaskSchema, task, "ready task");
       if (t.workerGroup !== g) {
         throw new ValidationError(
           `invalid ready task: workerGroup is "${t.workerGroup}" but it was enqueued on group "${g}"; enqueue it on its own group`,
@@ -67,7 +67,7 @@ export class MemoryBus implements Bus {
     let input: z.output<typeof pullSchema>;
     try {
       this.assertOpen();
-      input = parseInput(pullSchema, { groups, max }, "pull");
+      input = parseOrThrow(pullSchema, { groups, max }, "pull");
     } catch (err) {
       return Promise.reject(err);
     }
@@ -106,7 +106,7 @@ export class MemoryBus implements Bus {
   depth(group: string): Promise<number> {
     try {
       this.assertOpen();
-      const { group: g } = parseInput(groupArg, { group }, "depth");
+      const { group: g } = parseOrThrow(groupArg, { group }, "depth");
       return Promise.resolve(this.heaps.get(g)?.size ?? 0);
     } catch (err) {
       return Promise.reject(err);
@@ -116,7 +116,7 @@ export class MemoryBus implements Bus {
   publish(channel: string, message: string): Promise<void> {
     try {
       this.assertOpen();
-      parseInput(publishSchema, { channel, message }, "publish");
+      parseOrThrow(publishSchema, { channel, message }, "publish");
     } catch (err) {
       return Promise.reject(err);
     }
@@ -141,7 +141,7 @@ export class MemoryBus implements Bus {
   subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
     try {
       this.assertOpen();
-      parseInput(subscribeSchema, { channel, handler }, "subscribe");
+      parseOrThrow(subscribeSchema, { channel, handler }, "subscribe");
     } catch (err) {
       return Promise.reject(err);
     }

@@ -9,8 +9,8 @@
 
 import { z } from "zod";
 
-export const cacheKeySchema = z.string().min(1, "expected a non-empty key").max(1024);
-export const ttlSchema = z.number().int().min(1, "expected a TTL of at least 1 ms").max(2 ** 31 - 1);
+export const cacheKeySchema = z.string().min(1).max(1024);
+export const ttlSchema = z.number().int().min(1).max(2 ** 31 - 1);
 
 export interface CacheWriteOptions {
   /** Milliseconds until the entry expires; absent = kept until deleted. */

@@ -7,7 +7,7 @@
 
 import { z } from "zod";
 import { ConflictError, PorpoiseError } from "../core/errors.ts";
-import { parseInput } from "../bus/parse-input.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
 import { type Cache, type CacheWriteOptions, cacheKeySchema, ttlSchema } from "./cache.ts";
 
 const keyArg = z.strictObject({ key: cacheKeySchema });
@@ -58,21 +58,21 @@ export class MemoryCache implements Cache {
 
   get(key: string): Promise<string | null> {
     return this.run(() => {
-      parseInput(keyArg, { key }, "cache get");
+      parseOrThrow(keyArg, { key }, "cache get");
       return this.live(key)?.value ?? null;
     });
   }
 
   set(key: string, value: string, opts?: CacheWriteOptions): Promise<void> {
     return this.run(() => {
-      parseInput(setSchema, { key, value, opts }, "cache set");
+      parseOrThrow(setSchema, { key, value, opts }, "cache set");
       this.store(key, value, opts?.ttlMs);
     });
   }
 
   delete(key: string): Promise<boolean> {
     return this.run(() => {
-      parseInput(keyArg, { key }, "cache delete");
+      parseOrThrow(keyArg, { key }, "cache delete");
       const existed = this.live(key) !== undefined;
       this.remove(key);
       return existed;
@@ -81,7 +81,7 @@ export class MemoryCache implements Cache {
 
   incr(key: string, by = 1, opts?: CacheWriteOptions): Promise<number> {
     return this.run(() => {
-      parseInput(incrSchema, { key, by, opts }, "cache incr");
+      parseOrThrow(incrSchema, { key, by, opts }, "cache incr");
       const entry = this.live(key);
       if (!entry) {
         this.store(key, String(by), opts?.ttlMs);
@@ -102,7 +102,7 @@ export class MemoryCache implements Cache {
 
   compareAndSet(key: string, expected: string | null, next: string | null, opts?: CacheWriteOptions): Promise<boolean> {
     return this.run(() => {
-      parseInput(casSchema, { key, expected, next, opts }, "cache compareAndSet");
+      parseOrThrow(casSchema, { key, expected, next, opts }, "cache compareAndSet");
       const current = this.live(key)?.value ?? null;
       if (current !== expected) return false;
       if (next === null) this.remove(key);

@@ -8,7 +8,7 @@
 // and, for the cluster, leases in Postgres rows on the database clock.
 
 import { z } from "zod";
-import { parseInput } from "../bus/parse-input.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
 
 export const DEFAULT_SLOT_COUNT = 64;
 export const slotCountSchema = z.number().int().min(1).max(4096);
@@ -77,7 +77,7 @@ const slotOfArgs = z.strictObject({
 export function slotOfInstance(instanceId: number, slotCount: number): number {
   // Cheap checks first: this runs for every event the engine routes.
   if (!(Number.isSafeInteger(instanceId) && instanceId >= 0 && Number.isInteger(slotCount) && slotCount >= 1 && slotCount <= 4096)) {
-    parseInput(slotOfArgs, { instanceId, slotCount }, "slot lookup");
+    parseOrThrow(slotOfArgs, { instanceId, slotCount }, "slot lookup");
   }
   const lo = instanceId >>> 0;
   const hi = Math.floor(instanceId / 4294967296) >>> 0;

@@ -5,7 +5,7 @@
 // refuses that); nothing here could detect it.
 
 import { z } from "zod";
-import { parseInput } from "../bus/parse-input.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
 import {
   type Coordinator,
@@ -31,7 +31,7 @@ export class SingleNodeCoordinator implements Coordinator {
   private slots: readonly number[] = [];
 
   constructor(opts: { nodeId?: string; slotCount?: number; log?: Logger } = {}) {
-    const parsed = parseInput(optionsSchema, { nodeId: opts.nodeId, slotCount: opts.slotCount }, "coordinator options");
+    const parsed = parseOrThrow(optionsSchema, { nodeId: opts.nodeId, slotCount: opts.slotCount }, "coordinator options");
     this.nodeId = parsed.nodeId;
     this.slotCount = parsed.slotCount;
     this.log = opts.log ?? silentLogger;
@@ -47,7 +47,7 @@ export class SingleNodeCoordinator implements Coordinator {
 
   lease(slot: number): SlotLease | null {
     if (!(Number.isInteger(slot) && slot >= 0 && slot < this.slotCount)) {
-      parseInput(z.strictObject({ slot: z.number().int().min(0).max(this.slotCount - 1) }), { slot }, "lease lookup");
+      parseOrThrow(z.strictObject({ slot: z.number().int().min(0).max(this.slotCount - 1) }), { slot }, "lease lookup");
     }
     return this.held[slot] ?? null;
   }
