@@ -1,0 +1,113 @@
+// The dialect adapter: the one place where SQLite is made to look like Postgres.
+//
+// The repositories are written once, against the Postgres-typed drizzle database and tables.
+// For SQLite we hand them the SQLite database and the SQLite tables *typed as* their Postgres
+// twins. That is sound because the query builders share their surface (select / insert /
+// update / delete / returning / onConflictDoNothing all exist and await the same way), the
+// tables have the same property names and — checked below at compile time — the same row
+// types, and each column converts its own values (Date ↔ integer ms, object ↔ JSON text,
+// boolean ↔ 0/1) whatever code built the query. Repository code must therefore stick to the
+// shared surface: no `.for("update")`, no dialect-specific SQL functions in `sql` fragments.
+//
+// Transactions differ: drizzle's SQLite transaction cannot span an async callback, and
+// bun:sqlite is one synchronous connection. So every SQLite store call — reads too — runs
+// under one async mutex, and writes run inside BEGIN IMMEDIATE … COMMIT that we issue
+// ourselves; no other statement can interleave into an open transaction.
+
+import type { Database } from "bun:sqlite";
+import type { InferInsertModel, InferSelectModel } from "drizzle-orm";
+import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
+import { drizzle as drizzlePostgres, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type { Sql } from "postgres";
+import { createMutex } from "./mutex.ts";
+import * as pgTables from "./schema-pg.ts";
+import * as sqliteTables from "./schema-sqlite.ts";
+import { toStoreError, violationOf, type Violation } from "./sql-errors.ts";
+import type { Dialect } from "./store.ts";
+
+export type Tables = typeof pgTables;
+export type Db = PostgresJsDatabase;
+
+/** Turns a constraint violation into the error a user should see; undefined = not handled here. */
+export type ViolationHandler = (v: Violation) => Error | undefined;
+
+export interface Runner {
+  readonly dialect: Dialect;
+  readonly t: Tables;
+  /** A read; sees only committed data. */
+  read<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  /** One transaction: everything in `fn` commits together or not at all. */
+  write<T>(fn: (tx: Db) => Promise<T>, onViolation?: ViolationHandler): Promise<T>;
+  /** Runs `fn` with exclusive use of the raw connection (SQLite) or directly (Postgres). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+function mapError(err: unknown, onViolation?: ViolationHandler): Error {
+  const violation = violationOf(err);
+  const mapped = violation && onViolation?.(violation);
+  return mapped ?? toStoreError(err);
+}
+
+export function sqliteRunner(client: Database): Runner {
+  const db = drizzleSqlite(client) as unknown as Db;
+  const mutex = createMutex();
+  return {
+    dialect: "sqlite",
+    t: sqliteTables as unknown as Tables,
+    read: (fn) => mutex.run(() => fn(db)).catch((err) => Promise.reject(mapError(err))),
+    write: (fn, onViolation) =>
+      mutex
+        .run(async () => {
+          client.exec("BEGIN IMMEDIATE");
+          try {
+            const result = await fn(db);
+            client.exec("COMMIT");
+            return result;
+          } catch (err) {
+            // SQLite may already have rolled back (e.g. on SQLITE_FULL); a second ROLLBACK would throw.
+            if (client.inTransaction) client.exec("ROLLBACK");
+            throw err;
+          }
+        })
+        .catch((err) => Promise.reject(mapError(err, onViolation))),
+    exclusive: (fn) => mutex.run(fn),
+  };
+}
+
+export function postgresRunner(client: Sql): Runner {
+  const db = drizzlePostgres(client);
+  return {
+    dialect: "postgres",
+    t: pgTables,
+    read: (fn) => fn(db).catch((err) => Promise.reject(mapError(err))),
+    write: (fn, onViolation) =>
+      db.transaction((tx) => fn(tx as unknown as Db)).catch((err) => Promise.reject(mapError(err, onViolation))),
+    exclusive: (fn) => fn(),
+  };
+}
+
+// Compile-time proof that both schema files describe the same tables with the same row
+// types: a drifted column type or nullability makes one entry `false` and this fail. For
+// inserts it is enough that whatever the Postgres types accept, SQLite accepts too (an
+// INTEGER PRIMARY KEY such as slot_leases.slot is optional in SQLite, required in Postgres).
+type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+type SameTables = Equal<keyof typeof pgTables, keyof typeof sqliteTables>;
+type SameRows = {
+  [K in keyof typeof pgTables & keyof typeof sqliteTables]: Equal<
+    InferSelectModel<(typeof pgTables)[K]>,
+    InferSelectModel<(typeof sqliteTables)[K]>
+  >;
+};
+type SameInserts = {
+  [K in keyof typeof pgTables & keyof typeof sqliteTables]: [InferInsertModel<(typeof pgTables)[K]>] extends [
+    InferInsertModel<(typeof sqliteTables)[K]>,
+  ]
+    ? true
+    : false;
+};
+type AllTrue<T> = { [K in keyof T]: true };
+export const schemasAgree: { tables: true; rows: AllTrue<SameRows>; inserts: AllTrue<SameInserts> } = {} as {
+  tables: SameTables;
+  rows: SameRows;
+  inserts: SameInserts;
+};

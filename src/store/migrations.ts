@@ -1,0 +1,27 @@
+// The embedded, numbered, forward-only migrations (graphile-worker style): compiled into the
+// binary, never read from disk at run time. Add a file to migrations/<dialect>/ AND list it
+// here; test/integration/store/migrations.test.ts fails when the two disagree.
+
+import pg0001 from "../../migrations/postgres/0001_init.sql" with { type: "text" };
+import sqlite0001 from "../../migrations/sqlite/0001_init.sql" with { type: "text" };
+import type { Dialect } from "./store.ts";
+
+export interface Migration {
+  /** The number in the file name; applied in ascending order. */
+  id: number;
+  /** The file name, e.g. `0001_init.sql`. */
+  name: string;
+  sql: string;
+  /** SHA-256 (hex) of `sql`: an applied migration whose file changed is refused. */
+  checksum: string;
+}
+
+function migration(name: string, sql: string): Migration {
+  const checksum = new Bun.CryptoHasher("sha256").update(sql).digest("hex");
+  return { id: Number.parseInt(name, 10), name, sql, checksum };
+}
+
+export const migrations: Record<Dialect, readonly Migration[]> = {
+  sqlite: [migration("0001_init.sql", sqlite0001)],
+  postgres: [migration("0001_init.sql", pg0001)],
+};

@@ -1,0 +1,129 @@
+// Opens a Store from a URL: `sqlite:<path>` / `sqlite::memory:` (embedded) or
+// `postgres://…` / `postgresql://…` (cluster). Migrates on open unless told not to.
+
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import postgres from "postgres";
+import { ConfigError, StoreError } from "../core/errors.ts";
+import { type Logger, silentLogger } from "../core/log.ts";
+import { createAuditRepository } from "./audit.ts";
+import { postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
+import { createMemberRepository } from "./members.ts";
+import { applyMigrations, type Connection, missingMigrations } from "./migrate.ts";
+import { createProjectRepository } from "./projects.ts";
+import { toStoreError } from "./sql-errors.ts";
+import type { Store } from "./store.ts";
+import { createTokenRepository } from "./tokens.ts";
+import { createUserRepository } from "./users.ts";
+import { createWorkflowRepository } from "./workflows.ts";
+
+type Target = { dialect: "sqlite"; path: string } | { dialect: "postgres"; url: string };
+
+/** The URL with any password replaced, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(\w+:\/\/[^:/@]*:)[^@]*@/, "$1***@");
+}
+
+function parseTarget(url: string): Target {
+  if (url === "sqlite::memory:") return { dialect: "sqlite", path: ":memory:" };
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length).replace(/^\/\//, "");
+    if (path === "") throw new ConfigError("database URL `sqlite:` names no file: use sqlite:<path> or sqlite::memory:");
+    return { dialect: "sqlite", path };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: "postgres", url };
+  throw new ConfigError(
+    `database URL "${redactUrl(url)}" is not supported: use sqlite:<path>, sqlite::memory: or postgres://user@host:port/db`,
+    [{ path: "db", message: "expected sqlite:<path> or postgres://…" }],
+  );
+}
+
+function openSqlite(path: string): Connection & { dialect: "sqlite" } {
+  try {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const client = new Database(path, { create: true, strict: true });
+    client.exec("PRAGMA journal_mode = WAL");
+    // Another process (e.g. `porpoise migrate` next to a running server) may hold the write lock briefly.
+    client.exec("PRAGMA busy_timeout = 5000");
+    client.exec("PRAGMA foreign_keys = ON");
+    // In WAL mode NORMAL loses nothing when a process dies, only (maybe) the last commits on power loss.
+    client.exec("PRAGMA synchronous = NORMAL");
+    return { dialect: "sqlite", client };
+  } catch (err) {
+    throw new StoreError(`cannot open SQLite database ${path}: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+}
+
+async function openPostgres(url: string, log: Logger): Promise<Connection & { dialect: "postgres" }> {
+  const client = postgres(url, {
+    max: 10,
+    connect_timeout: 10,
+    onnotice: (notice) => log.debug("postgres notice", { message: notice.message }),
+  });
+  try {
+    await client`SELECT 1`;
+  } catch (err) {
+    await client.end({ timeout: 1 }).catch(() => {});
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new StoreError(`cannot reach Postgres at ${redactUrl(url)}: ${reason} — is it running, and is the URL right?`, err);
+  }
+  return { dialect: "postgres", client };
+}
+
+async function connect(url: string, log: Logger): Promise<Connection> {
+  const target = parseTarget(url);
+  return target.dialect === "sqlite" ? openSqlite(target.path) : await openPostgres(target.url, log);
+}
+
+async function disconnect(conn: Connection): Promise<void> {
+  if (conn.dialect === "sqlite") conn.client.close();
+  else await conn.client.end({ timeout: 5 });
+}
+
+function buildStore(conn: Connection, run: Runner): Store {
+  let closed: Promise<void> | null = null;
+  return {
+    dialect: conn.dialect,
+    users: createUserRepository(run),
+    tokens: createTokenRepository(run),
+    projects: createProjectRepository(run),
+    members: createMemberRepository(run),
+    workflows: createWorkflowRepository(run),
+    audit: createAuditRepository(run),
+    ready: () =>
+      run
+        .exclusive(async () => {
+          const missing = await missingMigrations(conn);
+          if (missing.length > 0) {
+            throw new StoreError(`the database lacks migration${missing.length === 1 ? "" : "s"} ${missing.join(", ")}: run \`porpoise migrate\``);
+          }
+        })
+        .catch((err) => Promise.reject(toStoreError(err))),
+    close: () => (closed ??= run.exclusive(() => disconnect(conn))),
+  };
+}
+
+export async function openStore(opts: { url: string; migrate?: boolean; log?: Logger }): Promise<Store> {
+  const log = opts.log ?? silentLogger;
+  const conn = await connect(opts.url, log);
+  try {
+    if (opts.migrate !== false) await applyMigrations(conn, log);
+  } catch (err) {
+    await disconnect(conn).catch(() => {});
+    throw toStoreError(err);
+  }
+  return buildStore(conn, conn.dialect === "sqlite" ? sqliteRunner(conn.client) : postgresRunner(conn.client));
+}
+
+/** Applies pending migrations and disconnects (`porpoise migrate`). */
+export async function migrateDatabase(url: string, log: Logger = silentLogger): Promise<{ applied: string[] }> {
+  const conn = await connect(url, log);
+  try {
+    return { applied: await applyMigrations(conn, log) };
+  } catch (err) {
+    throw toStoreError(err);
+  } finally {
+    await disconnect(conn).catch(() => {});
+  }
+}

@@ -1,0 +1,124 @@
+import { and, asc, eq, notExists } from "drizzle-orm";
+import { ConflictError, NotFoundError } from "../core/errors.ts";
+import { writeAudit } from "./audit.ts";
+import type { Runner } from "./dialect.ts";
+import { returned, toProject } from "./rows.ts";
+import type { ProjectRepository } from "./store.ts";
+
+export function createProjectRepository(run: Runner): ProjectRepository {
+  const { t } = run;
+  const nameTaken = (name: string) => new ConflictError(`project "${name}" already exists`);
+
+  return {
+    create: (input, actor) =>
+      run.write(
+        async (tx) => {
+          const now = new Date();
+          const row = returned(
+            await tx
+              .insert(t.projects)
+              .values({ name: input.name, description: input.description, createdBy: actor.userId, createdAt: now, updatedAt: now })
+              .returning(),
+            "project",
+          );
+          await tx.insert(t.projectMembers).values({ projectId: row.id, userId: input.ownerId, role: "owner", createdAt: now });
+          await writeAudit(tx, t, actor, now, {
+            action: "project.create",
+            objectType: "project",
+            objectId: row.id,
+            projectId: row.id,
+            details: { name: row.name, ownerId: input.ownerId },
+          });
+          return toProject(row);
+        },
+        (v) =>
+          v.kind === "unique"
+            ? nameTaken(input.name)
+            : v.kind === "foreign_key"
+              ? new NotFoundError(`user ${input.ownerId} does not exist, so it cannot own project "${input.name}"`)
+              : undefined,
+      ),
+
+    getByName: (name) =>
+      run.read(async (db) => {
+        const [row] = await db.select().from(t.projects).where(eq(t.projects.name, name));
+        return row ? toProject(row) : null;
+      }),
+
+    getById: (id) =>
+      run.read(async (db) => {
+        const [row] = await db.select().from(t.projects).where(eq(t.projects.id, id));
+        return row ? toProject(row) : null;
+      }),
+
+    listForUser: (userId, all, page) =>
+      run.read(async (db) => {
+        if (all) {
+          const rows = await db.select().from(t.projects).orderBy(asc(t.projects.name)).limit(page.limit).offset(page.offset);
+          return { items: rows.map(toProject), total: await db.$count(t.projects) };
+        }
+        const member = eq(t.projectMembers.userId, userId);
+        const rows = await db
+          .select({ project: t.projects })
+          .from(t.projects)
+          .innerJoin(t.projectMembers, eq(t.projectMembers.projectId, t.projects.id))
+          .where(member)
+          .orderBy(asc(t.projects.name))
+          .limit(page.limit)
+          .offset(page.offset);
+        return { items: rows.map((r) => toProject(r.project)), total: await db.$count(t.projectMembers, member) };
+      }),
+
+    update: (id, patch, actor) =>
+      run.write(
+        async (tx) => {
+          const now = new Date();
+          const [row] = await tx
+            .update(t.projects)
+            .set({ name: patch.name, description: patch.description, params: patch.params, updatedAt: now })
+            .where(eq(t.projects.id, id))
+            .returning();
+          if (!row) throw new NotFoundError(`project ${id} does not exist`);
+          await writeAudit(tx, t, actor, now, {
+            action: "project.update",
+            objectType: "project",
+            objectId: id,
+            projectId: id,
+            details: { name: row.name, changed: Object.keys(patch).filter((k) => patch[k as keyof typeof patch] !== undefined) },
+          });
+          return toProject(row);
+        },
+        (v) => (v.kind === "unique" && patch.name !== undefined ? nameTaken(patch.name) : undefined),
+      ),
+
+    delete: (id, actor) =>
+      run.write(
+        async (tx) => {
+          const noWorkflows = notExists(
+            tx.select({ id: t.workflowDefinitions.id }).from(t.workflowDefinitions).where(eq(t.workflowDefinitions.projectId, id)),
+          );
+          const [row] = await tx.delete(t.projects).where(and(eq(t.projects.id, id), noWorkflows)).returning();
+          if (!row) {
+            const [project] = await tx.select().from(t.projects).where(eq(t.projects.id, id));
+            if (!project) throw new NotFoundError(`project ${id} does not exist`);
+            const count = await tx.$count(t.workflowDefinitions, eq(t.workflowDefinitions.projectId, id));
+            throw notEmpty(`project "${project.name}"`, count);
+          }
+          await writeAudit(tx, t, actor, new Date(), {
+            action: "project.delete",
+            objectType: "project",
+            objectId: id,
+            projectId: id,
+            details: { name: row.name },
+          });
+        },
+        // A workflow created concurrently slips past NOT EXISTS but not past the RESTRICT foreign key.
+        (v) => (v.kind === "foreign_key" ? notEmpty(`project ${id}`, null) : undefined),
+      ),
+  };
+}
+
+function notEmpty(project: string, workflows: number | null): ConflictError {
+  const what = workflows === null ? "workflows" : `${workflows} workflow${workflows === 1 ? "" : "s"}`;
+  return new ConflictError(`${project} still holds ${what}: delete them before deleting the project`);
+}

@@ -1,0 +1,260 @@
+// Postgres tables. schema-sqlite.ts declares the same tables with the same column names and
+// the same TypeScript value types (checked at compile time in dialect.ts, and against the
+// migrated databases in test/integration/store/schema-drift.test.ts). The repositories are
+// written once against these definitions; see dialect.ts for how SQLite reuses them.
+
+import { sql } from "drizzle-orm";
+import {
+  type AnyPgColumn,
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+} from "drizzle-orm/pg-core";
+import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import {
+  CATCHUP_MODES,
+  PROJECT_ROLES,
+  RELEASE_STATES,
+  TOKEN_KINDS,
+  type JsonObject,
+  type StringMap,
+} from "./model.ts";
+
+const id = () => bigint({ mode: "number" }).primaryKey().generatedByDefaultAsIdentity();
+const ref = (name: string) => bigint(name, { mode: "number" });
+const time = (name: string) => timestamp(name, { withTimezone: true, mode: "date", precision: 3 });
+const createdAt = () => time("created_at").notNull().defaultNow();
+const updatedAt = () => time("updated_at").notNull().defaultNow();
+const json = <T>(name: string) => jsonb(name).$type<T>();
+const emptyObject = sql`'{}'::jsonb`;
+
+export const users = pgTable("users", {
+  id: id(),
+  name: text().notNull().unique("users_name_unique"),
+  passwordHash: text("password_hash"),
+  isAdmin: boolean("is_admin").notNull().default(false),
+  disabled: boolean().notNull().default(false),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const apiTokens = pgTable(
+  "api_tokens",
+  {
+    id: id(),
+    userId: ref("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    kind: text({ enum: TOKEN_KINDS }).notNull(),
+    tokenHash: text("token_hash").notNull().unique("api_tokens_token_hash_unique"),
+    prefix: text().notNull(),
+    createdAt: createdAt(),
+    expiresAt: time("expires_at"),
+    revokedAt: time("revoked_at"),
+    lastUsedAt: time("last_used_at"),
+  },
+  (t) => [index("api_tokens_user_idx").on(t.userId)],
+);
+
+export const projects = pgTable("projects", {
+  id: id(),
+  name: text().notNull().unique("projects_name_unique"),
+  description: text().notNull().default(""),
+  params: json<StringMap>("params").notNull().default(emptyObject),
+  createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const projectMembers = pgTable(
+  "project_members",
+  {
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    userId: ref("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    role: text({ enum: PROJECT_ROLES }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index("project_members_user_idx").on(t.userId)],
+);
+
+export const workflowDefinitions = pgTable(
+  "workflow_definitions",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "restrict" }),
+    name: text().notNull(),
+    description: text().notNull().default(""),
+    currentVersion: integer("current_version").notNull(),
+    latestVersion: integer("latest_version").notNull(),
+    releaseState: text("release_state", { enum: RELEASE_STATES }).notNull(),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [unique("workflow_definitions_project_name_unique").on(t.projectId, t.name)],
+);
+
+export const workflowVersions = pgTable(
+  "workflow_versions",
+  {
+    id: id(),
+    workflowId: ref("workflow_id").notNull().references(() => workflowDefinitions.id, { onDelete: "cascade" }),
+    version: integer().notNull(),
+    definition: json<WorkflowDefinition>("definition").notNull(),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+  },
+  (t) => [unique("workflow_versions_workflow_version_unique").on(t.workflowId, t.version)],
+);
+
+export const schedules = pgTable(
+  "schedules",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    workflowId: ref("workflow_id").notNull().references(() => workflowDefinitions.id, { onDelete: "cascade" }),
+    cron: text().notNull(),
+    timezone: text().notNull().default("UTC"),
+    startTime: time("start_time"),
+    endTime: time("end_time"),
+    releaseState: text("release_state", { enum: RELEASE_STATES }).notNull().default("OFFLINE"),
+    failureStrategy: text("failure_strategy").notNull().default("END"),
+    priority: text().notNull().default("MEDIUM"),
+    workerGroup: text("worker_group").notNull().default("default"),
+    params: json<StringMap>("params").notNull().default(emptyObject),
+    catchup: text({ enum: CATCHUP_MODES }).notNull().default("none"),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("schedules_workflow_idx").on(t.workflowId)],
+);
+
+export const commands = pgTable(
+  "commands",
+  {
+    id: id(),
+    type: text().notNull(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    workflowId: ref("workflow_id").references(() => workflowDefinitions.id, { onDelete: "cascade" }),
+    workflowInstanceId: ref("workflow_instance_id").references((): AnyPgColumn => workflowInstances.id, {
+      onDelete: "cascade",
+    }),
+    payload: json<JsonObject>("payload").notNull().default(emptyObject),
+    state: text().notNull().default("PENDING"),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    consumedAt: time("consumed_at"),
+    consumedBy: text("consumed_by"),
+  },
+  (t) => [index("commands_state_idx").on(t.state, t.id)],
+);
+
+export const workflowInstances = pgTable(
+  "workflow_instances",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    workflowId: ref("workflow_id").notNull().references(() => workflowDefinitions.id, { onDelete: "cascade" }),
+    workflowVersion: integer("workflow_version").notNull(),
+    state: text().notNull(),
+    runType: text("run_type").notNull(),
+    slot: integer().notNull(),
+    epoch: integer().notNull().default(0),
+    priority: text().notNull().default("MEDIUM"),
+    workerGroup: text("worker_group").notNull().default("default"),
+    failureStrategy: text("failure_strategy").notNull().default("END"),
+    params: json<StringMap>("params").notNull().default(emptyObject),
+    scheduleId: ref("schedule_id").references(() => schedules.id, { onDelete: "set null" }),
+    scheduleTime: time("schedule_time"),
+    commandId: ref("command_id").references(() => commands.id, { onDelete: "set null" }),
+    parentTaskInstanceId: ref("parent_task_instance_id").references((): AnyPgColumn => taskInstances.id, {
+      onDelete: "set null",
+    }),
+    dryRun: boolean("dry_run").notNull().default(false),
+    host: text(),
+    startTime: time("start_time"),
+    endTime: time("end_time"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // A cron fire is unique in the Store itself (DESIGN.md §3.5); manual runs have NULLs, which never collide.
+    unique("workflow_instances_schedule_fire_unique").on(t.scheduleId, t.scheduleTime),
+    index("workflow_instances_state_idx").on(t.state),
+    index("workflow_instances_workflow_state_idx").on(t.workflowId, t.state),
+  ],
+);
+
+export const taskInstances = pgTable(
+  "task_instances",
+  {
+    id: id(),
+    workflowInstanceId: ref("workflow_instance_id")
+      .notNull()
+      .references(() => workflowInstances.id, { onDelete: "cascade" }),
+    taskName: text("task_name").notNull(),
+    taskType: text("task_type").notNull(),
+    state: text().notNull(),
+    attempt: integer().notNull().default(1),
+    dispatchToken: text("dispatch_token"),
+    slot: integer().notNull(),
+    epoch: integer().notNull().default(0),
+    workerGroup: text("worker_group").notNull().default("default"),
+    priority: text().notNull().default("MEDIUM"),
+    host: text(),
+    submitTime: time("submit_time"),
+    startTime: time("start_time"),
+    endTime: time("end_time"),
+    params: json<StringMap>("params").notNull().default(emptyObject),
+    output: json<StringMap>("output"),
+    exitCode: integer("exit_code"),
+    logPath: text("log_path"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    unique("task_instances_attempt_unique").on(t.workflowInstanceId, t.taskName, t.attempt),
+    index("task_instances_state_idx").on(t.state),
+  ],
+);
+
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: id(),
+    at: time("at").notNull().defaultNow(),
+    // No foreign keys: the trail outlives the users and projects it mentions.
+    actorId: bigint("actor_id", { mode: "number" }),
+    actorName: text("actor_name").notNull(),
+    action: text().notNull(),
+    objectType: text("object_type").notNull(),
+    objectId: text("object_id").notNull(),
+    projectId: bigint("project_id", { mode: "number" }),
+    versionBefore: integer("version_before"),
+    versionAfter: integer("version_after"),
+    details: json<JsonObject>("details").notNull().default(emptyObject),
+  },
+  (t) => [index("audit_log_project_idx").on(t.projectId, t.id)],
+);
+
+export const clusterNodes = pgTable("cluster_nodes", {
+  id: text().primaryKey(),
+  role: text().notNull(),
+  host: text().notNull(),
+  startedAt: time("started_at").notNull(),
+  heartbeatAt: time("heartbeat_at").notNull(),
+});
+
+export const slotLeases = pgTable("slot_leases", {
+  slot: integer().primaryKey(),
+  owner: text(),
+  epoch: integer().notNull().default(0),
+  expiresAt: time("expires_at"),
+});

@@ -1,0 +1,145 @@
+// Fresh, isolated stores for tests (graphile-worker style): every Postgres store is a new
+// database cloned from a template that was migrated once per migration set, every SQLite
+// store a new file in its own temp dir. Disposing closes and removes it.
+//
+//   await using store = await freshStore("postgres");
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import postgres from "postgres";
+import { DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL } from "../../scripts/test-services.ts";
+import { migrations } from "../../src/store/migrations.ts";
+import { migrateDatabase, openStore } from "../../src/store/open.ts";
+import type { Dialect, Store } from "../../src/store/store.ts";
+
+export const dialects: Dialect[] = ["sqlite", "postgres"];
+
+/** The Postgres server tests use (the preload points DATABASE_URL at a throwaway one if needed). */
+export function testPostgresUrl(): string {
+  return process.env.DATABASE_URL || DEFAULT_POSTGRES_URL;
+}
+
+export function testRedisUrl(): string {
+  return process.env.REDIS_URL || DEFAULT_REDIS_URL;
+}
+
+/** Templates are named after the migrations they contain, so any change builds a new one. */
+const templateName = `porpoise_tpl_${new Bun.CryptoHasher("sha256")
+  .update(migrations.postgres.map((m) => m.checksum).join(","))
+  .digest("hex")
+  .slice(0, 16)}`;
+const STALE_TEMPLATE_MS = 60 * 60 * 1000;
+let databaseCounter = 0;
+let template: Promise<string> | null = null;
+
+function databaseUrl(name: string): string {
+  const url = new URL(testPostgresUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(testPostgresUrl(), { max: 1, onnotice: () => {} });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Drops databases left by test processes that died before disposing them, and old templates. */
+async function pruneLeftovers(sql: postgres.Sql): Promise<void> {
+  const rows = await sql<{ datname: string; note: string | null }[]>`
+    SELECT datname, shobj_description(oid, 'pg_database') AS note FROM pg_database
+    WHERE datname LIKE 'porpoise\\_test\\_%' OR (datname LIKE 'porpoise\\_tpl\\_%' AND datname <> ${templateName})`;
+  for (const { datname, note } of rows) {
+    const pid = /^porpoise_test_(\d+)_/.exec(datname)?.[1];
+    const builtAt = Date.parse(/built (\S+)/.exec(note ?? "")?.[1] ?? "");
+    const stale = pid ? !processAlive(Number(pid)) : !(Date.now() - builtAt < STALE_TEMPLATE_MS);
+    if (!stale) continue;
+    await sql.unsafe(`ALTER DATABASE "${datname}" IS_TEMPLATE false`).catch(() => {});
+    await sql.unsafe(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => {});
+  }
+}
+
+/** Builds the migrated template once; an advisory lock keeps concurrent test runs from racing. */
+function ensureTemplate(): Promise<string> {
+  template ??= withAdmin(async (sql) => {
+    const [lock] = await sql`SELECT pg_advisory_lock(hashtext('porpoise.test-template')) AS locked`;
+    try {
+      const [exists] = await sql`SELECT 1 FROM pg_database WHERE datname = ${templateName}`;
+      if (!exists) {
+        const building = `${templateName}_build_${process.pid}`;
+        await sql.unsafe(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
+        await sql.unsafe(`CREATE DATABASE "${building}"`);
+        await migrateDatabase(databaseUrl(building));
+        await sql.unsafe(`ALTER DATABASE "${building}" RENAME TO "${templateName}"`);
+        await sql.unsafe(`ALTER DATABASE "${templateName}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+        await sql.unsafe(`COMMENT ON DATABASE "${templateName}" IS 'porpoise test template, built ${new Date().toISOString()}'`);
+      }
+      await pruneLeftovers(sql);
+    } finally {
+      if (lock) await sql`SELECT pg_advisory_unlock(hashtext('porpoise.test-template'))`;
+    }
+    return templateName;
+  }).catch((err) => {
+    template = null;
+    throw err;
+  });
+  return template;
+}
+
+async function createDatabase(fromTemplate: string | null): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `porpoise_test_${process.pid}_${++databaseCounter}_${Math.random().toString(36).slice(2, 8)}`;
+  await withAdmin((sql) => sql.unsafe(`CREATE DATABASE "${name}"${fromTemplate ? ` TEMPLATE "${fromTemplate}"` : ""}`));
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => withAdmin(async (sql) => void (await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))),
+  };
+}
+
+/** An empty, unmigrated database; disposing removes it. */
+export async function freshDatabaseUrl(dialect: Dialect): Promise<{ url: string } & AsyncDisposable> {
+  if (dialect === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "porpoise-sqlite-"));
+    return { url: `sqlite:${join(dir, "store.db")}`, [Symbol.asyncDispose]: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const db = await createDatabase(null);
+  return { url: db.url, [Symbol.asyncDispose]: db.drop };
+}
+
+/** A migrated store of its own; disposing closes it and removes its database. */
+export async function freshStore(dialect: Dialect): Promise<Store & AsyncDisposable> {
+  if (dialect === "sqlite") {
+    const target = await freshDatabaseUrl("sqlite");
+    const store = await openStore({ url: target.url });
+    return Object.assign(store, {
+      [Symbol.asyncDispose]: async () => {
+        await store.close();
+        await target[Symbol.asyncDispose]();
+      },
+    });
+  }
+  const db = await createDatabase(await ensureTemplate());
+  const store = await openStore({ url: db.url }).catch(async (err) => {
+    await db.drop();
+    throw err;
+  });
+  return Object.assign(store, {
+    [Symbol.asyncDispose]: async () => {
+      await store.close();
+      await db.drop();
+    },
+  });
+}
