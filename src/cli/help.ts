@@ -1,0 +1,96 @@
+// `porpoise --help` and `porpoise <command> --help`. Flag lines are generated from the settings
+// table, so help can never list a flag the parser refuses or miss one it accepts.
+
+import type { Command } from "./args.ts";
+import { CONFIG_ENV, CONFIG_FLAG, type ConfigCommand, envName, flagName, modeKeys, settingByKey } from "./settings.ts";
+
+interface CommandHelp {
+  summary: string;
+  about: string;
+  example: string;
+}
+
+const commandHelp: Record<Command, CommandHelp> = {
+  all: {
+    summary: "api + master + worker in one process (what `npm start` runs)",
+    about: `Runs the HTTP API, the master and a worker in one process. Needs nothing else: the store is
+an SQLite file in --data-dir, the bus and cache are in-process. --db postgres://… switches the
+store to Postgres. On first start it creates user admin, prints a one-time admin API token and
+writes it to <data-dir>/admin-token (mode 0600); --admin-token presets it instead.
+Readiness: GET /readyz answers 200 once migrations are applied. SIGTERM/SIGINT drain and exit 0.`,
+    example: "porpoise all --port 8080 --data-dir /var/lib/porpoise",
+  },
+  api: {
+    summary: "HTTP API node of a cluster (Postgres + Redis)",
+    about: `Serves the HTTP API (/api/v1, /openapi.json, /healthz, /readyz) against a shared Postgres
+store. Needs --db postgres://…, --redis and the shared cluster --secret; refuses SQLite.
+Migrations are applied at start-up (under an advisory lock, so nodes may start together).`,
+    example:
+      "porpoise api --host 0.0.0.0 --db postgres://porpoise@db:5432/porpoise --redis redis://cache:6379 --secret \"$PORPOISE_SECRET\"",
+  },
+  master: {
+    summary: "cluster master: owns slots, drives workflow instances, fires schedules",
+    about: `Needs --db postgres://…, --redis and the shared cluster --secret; refuses SQLite.
+Not runnable yet: this build validates the configuration and then stops with exit code 3,
+because the cluster master arrives in a later release. Use \`porpoise all\` meanwhile.`,
+    example: "porpoise master --db postgres://porpoise@db:5432/porpoise --redis redis://cache:6379 --secret \"$PORPOISE_SECRET\"",
+  },
+  worker: {
+    summary: "cluster worker: pulls and runs tasks of its worker groups",
+    about: `A datacenter worker pulls from Redis (--redis and --secret); an edge worker pulls through an
+api node (--gateway URL --token T) and holds no database or Redis credentials.
+Not runnable yet: this build validates the configuration and then stops with exit code 3,
+because the cluster worker arrives in a later release. Use \`porpoise all\` meanwhile.`,
+    example: "porpoise worker --gateway https://porpoise.example.com --token \"$PORPOISE_TOKEN\" --worker-groups edge",
+  },
+  migrate: {
+    summary: "apply pending database migrations and exit",
+    about: `Applies the migrations embedded in this binary to the store (--db, or the SQLite file in
+--data-dir) and prints which were applied. Safe to run while nodes are up and from several
+hosts at once: on Postgres it takes an advisory lock.`,
+    example: "porpoise migrate --db postgres://porpoise@db:5432/porpoise",
+  },
+  version: { summary: "print the version", about: "Prints `porpoise <version>`.", example: "porpoise version" },
+  help: { summary: "show help for a command", about: "Shows help for porpoise or one command.", example: "porpoise help all" },
+};
+
+const order: Command[] = ["all", "api", "master", "worker", "migrate", "version", "help"];
+
+export function generalHelp(version: string): string {
+  const width = Math.max(...order.map((c) => c.length));
+  return `porpoise ${version} — distributed DAG workflow scheduler, one binary
+
+Usage: porpoise <command> [flags]
+
+Commands:
+${order.map((c) => `  ${c.padEnd(width)}  ${commandHelp[c].summary}`).join("\n")}
+
+Every setting is a flag (--data-dir), an environment variable (PORPOISE_DATA_DIR) or a key in
+a --config file (dataDir); flags win over env vars, env vars over the file.
+Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration, 3 mode not available yet.
+
+Run "porpoise <command> --help" for the flags of a command.
+Example: porpoise all --port 8080
+`;
+}
+
+export function commandHelpText(command: Command, cpuCount: number): string {
+  const h = commandHelp[command];
+  const head = `porpoise ${command} — ${h.summary}\n\n${h.about}\n\nUsage: porpoise ${command}${command === "version" || command === "help" ? "" : " [flags]"}\n`;
+  if (!(command in modeKeys)) return `${head}\nExample:\n  ${h.example}\n`;
+  const rows: { flag: string; env: string; def: string; help: string }[] = [];
+  for (const key of modeKeys[command as ConfigCommand]) {
+    const s = settingByKey.get(key);
+    if (s === undefined) continue;
+    const def = key === "workerSlots" ? `number of CPUs (${cpuCount})` : s.defaultText;
+    rows.push({ flag: `${flagName(key)} ${s.metavar}`, env: envName(key), def: def === null ? "" : `default ${def}`, help: s.help });
+  }
+  rows.push({ flag: `${CONFIG_FLAG} FILE`, env: CONFIG_ENV, def: "", help: "YAML or JSON file of settings with camelCase keys (dataDir: /srv/porpoise); unknown keys are errors." });
+  rows.push({ flag: "-h, --help", env: "", def: "", help: "Show this help." });
+  const flagWidth = Math.max(...rows.map((r) => r.flag.length));
+  const envWidth = Math.max(...rows.map((r) => r.env.length));
+  const lines = rows.map((r) =>
+    `  ${r.flag.padEnd(flagWidth)}  ${r.env.padEnd(envWidth)}  ${r.def}`.trimEnd() + `\n      ${r.help}`,
+  );
+  return `${head}\nFlags (flag, environment variable, default):\n${lines.join("\n")}\n\nExample:\n  ${h.example}\n`;
+}

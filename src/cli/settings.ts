@@ -1,0 +1,180 @@
+// Every setting porpoise reads, in one table: its zod schema (the single source of truth for
+// what a value may be), how it is spelled as a flag and as an environment variable, what is
+// expected (used verbatim in error messages) and which modes accept it. src/config.ts layers
+// the sources; src/cli/help.ts prints this table.
+
+import { z } from "zod";
+import { workerGroupSchema } from "../bus/bus.ts";
+import { durationSchema } from "../core/duration.ts";
+
+export type ServeMode = "all" | "api" | "master" | "worker";
+export type ConfigCommand = ServeMode | "migrate";
+
+// Values arrive as strings from flags and env vars, and as numbers or strings from a config
+// file, so every numeric schema accepts both spellings.
+function integer(min: number, max: number) {
+  return z
+    .union([z.number(), z.string().trim().regex(/^[+-]?\d+$/).transform(Number)])
+    .pipe(z.number().int().min(min).max(max));
+}
+
+const sizeUnits: Record<string, number> = {
+  "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+};
+
+const byteSize = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^\d+(\.\d+)?\s*([kmg]i?)?b?$/i)
+      .transform((s) => {
+        const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s) as RegExpExecArray;
+        return Math.floor(Number(m[1]) * (sizeUnits[(m[2] ?? "").toLowerCase()] ?? Number.NaN));
+      }),
+  ])
+  .pipe(z.number().int().min(1024).max(1024 ** 3));
+
+const nonBlank = z.string().trim().min(1);
+
+function urlWithScheme(schemes: string[]) {
+  return nonBlank.refine((s) => {
+    try {
+      const u = new URL(s);
+      return schemes.includes(u.protocol.slice(0, -1)) && u.host !== "";
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** How the `db` setting was spelled; src/config.ts resolves relative SQLite paths against the cwd. */
+export type DbSpec = { dialect: "postgres"; url: string } | { dialect: "sqlite"; path: string };
+
+const dbSpec = nonBlank.transform((s, ctx): DbSpec => {
+  if (/^postgres(ql)?:\/\//i.test(s)) {
+    if (urlWithScheme(["postgres", "postgresql"]).safeParse(s).success) return { dialect: "postgres", url: s };
+  } else if (s.startsWith("sqlite:")) {
+    // sqlite:///abs.db and sqlite://rel.db mean what sqlite:/abs.db and sqlite:rel.db mean (as openStore reads them).
+    const path = s.slice("sqlite:".length).replace(/^\/\//, "");
+    if (path !== "") return { dialect: "sqlite", path };
+  } else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+    return { dialect: "sqlite", path: s };
+  }
+  ctx.addIssue({ code: "custom", message: "unsupported database URL" });
+  return z.NEVER;
+});
+
+// Same names the Bus accepts, so a group that passes here is never refused later.
+const workerGroups = z
+  .union([z.array(z.string()), z.string().transform((s) => s.split(",").map((g) => g.trim()))])
+  .pipe(z.array(workerGroupSchema).min(1))
+  .transform((gs) => [...new Set(gs)]);
+
+/** The one schema: every key optional here; defaults are applied by src/config.ts. */
+export const configSchema = z
+  .object({
+    host: nonBlank.regex(/^[A-Za-z0-9.:_%[\]-]+$/).optional(),
+    port: integer(0, 65535).optional(),
+    dataDir: nonBlank.optional(),
+    db: dbSpec.optional(),
+    redis: urlWithScheme(["redis", "rediss"]).optional(),
+    secret: z.string().min(16).max(1024).optional(),
+    // The characters a Bearer header can carry (RFC 6750 token68), as src/api/tokens.ts checks.
+    adminToken: z.string().min(32).max(512).regex(/^[A-Za-z0-9\-._~+/]+=*$/).optional(),
+    adminPassword: z.string().min(8).max(1024).optional(),
+    logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
+    logFormat: z.enum(["text", "json"]).optional(),
+    sessionTtl: durationSchema.pipe(z.number().min(60)).optional(),
+    maxBodyBytes: byteSize.optional(),
+    shutdownTimeout: durationSchema.pipe(z.number().min(0).max(3600)).optional(),
+    workerSlots: integer(1, 10_000).optional(),
+    workerGroups: workerGroups.optional(),
+    gateway: urlWithScheme(["http", "https"]).optional(),
+    token: z.string().regex(/^\S{16,512}$/).optional(),
+    slots: integer(1, 4096).optional(),
+  })
+  .strict();
+
+export type ConfigKey = keyof z.input<typeof configSchema>;
+export type ParsedSettings = z.output<typeof configSchema>;
+
+export interface Setting {
+  key: ConfigKey;
+  /** Placeholder shown in help: `--port PORT`. */
+  metavar: string;
+  /** Finishes the sentence "expected …" in error messages. */
+  expected: string;
+  /** Shown in help; `null` when there is no default. */
+  defaultText: string | null;
+  help: string;
+  /** Never echo the value back (errors say how long it was instead). */
+  sensitive?: boolean;
+}
+
+export const settings: readonly Setting[] = [
+  { key: "host", metavar: "HOST", expected: "a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0", defaultText: "127.0.0.1",
+    help: "Address the HTTP server listens on. Use 0.0.0.0 to accept connections from other machines." },
+  { key: "port", metavar: "PORT", expected: "an integer between 0 and 65535", defaultText: "12345",
+    help: "TCP port of the HTTP server; 0 picks a free port (the ready line shows which)." },
+  { key: "dataDir", metavar: "DIR", expected: "a directory path", defaultText: "./porpoise-data",
+    help: "Directory for the embedded SQLite database and the admin-token file; relative to the working directory." },
+  { key: "db", metavar: "URL", expected: "postgres://user@host:5432/name, postgresql://…, sqlite:<path> or a file path",
+    defaultText: "sqlite:<data-dir>/porpoise.db", help: "The store: a Postgres URL, or an SQLite file." },
+  { key: "redis", metavar: "URL", expected: "a URL like redis://host:6379 or rediss://host:6380", defaultText: null,
+    help: "Redis for the cache and the bus (ready queues, events, wake-ups)." },
+  { key: "secret", metavar: "SECRET", expected: "at least 16 characters", defaultText: null, sensitive: true,
+    help: "Shared cluster secret; the same value on every master, worker and api node." },
+  { key: "adminToken", metavar: "TOKEN", expected: "32 to 512 characters: letters, digits and - . _ ~ + / (then optional =)", defaultText: null, sensitive: true,
+    help: "Preset the admin API token (for automation) instead of generating one on first start." },
+  { key: "adminPassword", metavar: "PASSWORD", expected: "at least 8 characters", defaultText: null, sensitive: true,
+    help: "Give user admin this password on first start so it can log in (POST /api/v1/login). Prefer the env var: flags show up in ps." },
+  { key: "logLevel", metavar: "LEVEL", expected: "one of debug, info, warn, error", defaultText: "info",
+    help: "Least severe log level written to stderr." },
+  { key: "logFormat", metavar: "FORMAT", expected: "text or json", defaultText: "text",
+    help: "text for people at a terminal, json (one object per line) for log shippers." },
+  { key: "sessionTtl", metavar: "DURATION", expected: "a duration of at least 60 seconds: seconds as a number, or 30m / 12h",
+    defaultText: "12h", help: "How long a login session token stays valid." },
+  { key: "maxBodyBytes", metavar: "BYTES", expected: "a size between 1KiB and 1GiB: bytes, or 512KiB / 10MiB / 1MB",
+    defaultText: "10MiB", help: "Largest accepted request body; bigger ones get 413." },
+  { key: "shutdownTimeout", metavar: "DURATION", expected: "a duration up to 1h: seconds as a number, or 10s / 1m",
+    defaultText: "10s", help: "On SIGTERM/SIGINT, how long to let in-flight work finish before closing anyway." },
+  { key: "workerSlots", metavar: "N", expected: "an integer between 1 and 10000", defaultText: "number of CPUs",
+    help: "How many tasks this worker runs at once." },
+  { key: "workerGroups", metavar: "GROUPS", expected: "a comma-separated list of group names (1-100 characters: letters, digits, _ . : -)",
+    defaultText: "default", help: "Worker groups whose ready queues this worker pulls from." },
+  { key: "gateway", metavar: "URL", expected: "an http:// or https:// URL of a porpoise api node", defaultText: null,
+    help: "Edge worker: pull tasks through this api node instead of Redis (no database or Redis credentials on the device)." },
+  { key: "token", metavar: "TOKEN", expected: "at least 16 characters without spaces", defaultText: null, sensitive: true,
+    help: "Edge worker: the worker token the gateway accepts." },
+  { key: "slots", metavar: "N", expected: "an integer between 1 and 4096", defaultText: "64",
+    help: "Number of virtual slots workflow instances are sharded over; the same on every master." },
+];
+
+export const settingByKey = new Map(settings.map((s) => [s.key, s]));
+
+const common: ConfigKey[] = ["logLevel", "logFormat"];
+
+/** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
+export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
+  all: ["host", "port", "dataDir", "db", "redis", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
+    "shutdownTimeout", "workerSlots", "workerGroups", "slots", ...common],
+  api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
+    "shutdownTimeout", ...common],
+  master: ["db", "redis", "secret", "slots", "shutdownTimeout", ...common],
+  worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "shutdownTimeout", ...common],
+  migrate: ["db", "dataDir", ...common],
+};
+
+export function flagName(key: string): string {
+  return "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+export function envName(key: string): string {
+  return "PORPOISE_" + key.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase();
+}
+
+/** `--config FILE` / PORPOISE_CONFIG: not a setting itself, it names where more settings come from. */
+export const CONFIG_FLAG = "--config";
+export const CONFIG_ENV = "PORPOISE_CONFIG";

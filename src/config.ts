@@ -1,0 +1,289 @@
+// Configuration, resolved once at start-up. Precedence: flags > PORPOISE_* env > --config FILE
+// > defaults. This is the only module that reads process.env (see loadConfig at the bottom);
+// resolveConfig itself is pure so every path through it is unit-tested.
+
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { MISSING_VALUE, type Command, commands, parseArgs } from "./cli/args.ts";
+import {
+  CONFIG_ENV,
+  CONFIG_FLAG,
+  type ConfigCommand,
+  type ConfigKey,
+  type ParsedSettings,
+  configSchema,
+  envName,
+  flagName,
+  modeKeys,
+  settingByKey,
+  settings,
+} from "./cli/settings.ts";
+import { ConfigError, type ErrorDetail } from "./core/errors.ts";
+import { closestName } from "./core/zod-details.ts";
+
+export interface StoreTarget {
+  dialect: "sqlite" | "postgres";
+  /** What openStore takes: `sqlite:/abs/path.db`, `sqlite::memory:` or the Postgres URL. */
+  url: string;
+  /** For logs: the SQLite path, or the Postgres URL without its password. */
+  display: string;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Absolute. */
+  dataDir: string;
+  db: StoreTarget;
+  redis: string | null;
+  secret: string | null;
+  adminToken: string | null;
+  adminPassword: string | null;
+  logLevel: "debug" | "info" | "warn" | "error";
+  logFormat: "text" | "json";
+  /** Seconds. */
+  sessionTtl: number;
+  maxBodyBytes: number;
+  /** Seconds. */
+  shutdownTimeout: number;
+  workerSlots: number;
+  workerGroups: string[];
+  gateway: string | null;
+  token: string | null;
+  slots: number;
+}
+
+export type Invocation =
+  | { command: "help"; topic: Command | null; /** `porpoise` with nothing: help, but exit 2 */ noCommand: boolean }
+  | { command: "version" }
+  | { command: ConfigCommand; config: Config; /** where each explicitly set key came from */ sources: Partial<Record<ConfigKey, string>> };
+
+export interface ResolveInput {
+  /** Arguments after the program name: `["all", "--port", "0"]`. */
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  readFile: (path: string) => string;
+  cwd?: string;
+  cpuCount?: number;
+}
+
+const MiB = 1024 * 1024;
+
+export function resolveConfig(input: ResolveInput): Invocation {
+  const cwd = input.cwd ?? "/";
+  const args = parseArgs(input.argv);
+  if (args.command === null || args.command === "help") {
+    if (args.command === null && args.flags.length > 0) {
+      throw new ConfigError(`no command given before ${args.flags[0]?.name}; run "porpoise --help" for the commands`);
+    }
+    const topic = args.topic ?? null;
+    if (topic !== null && !(commands as readonly string[]).includes(topic)) {
+      throw new ConfigError(`no help for "${topic}": it is not a command; run "porpoise --help" for the commands`);
+    }
+    return { command: "help", topic: topic as Command | null, noCommand: args.command === null && !args.help };
+  }
+  if (args.help) return { command: "help", topic: args.command, noCommand: false };
+  if (args.command === "version") {
+    if (args.flags.length > 0) throw new ConfigError(`porpoise version takes no flags (got ${args.flags[0]?.name})`);
+    return { command: "version" };
+  }
+
+  const command = args.command;
+  const allowed = modeKeys[command];
+  const flagValues = checkFlags(command, args.flags);
+  const sources: Partial<Record<ConfigKey, string>> = {};
+  const raw: Record<string, unknown> = {};
+
+  const configPath = flagValues.get(CONFIG_FLAG) ?? nonEmpty(input.env[CONFIG_ENV]);
+  const fileLabel = configPath === undefined ? "" : `config file ${configPath}`;
+  const fromFile = configPath === undefined ? {} : readConfigFile(configPath, flagValues.has(CONFIG_FLAG) ? CONFIG_FLAG : CONFIG_ENV, cwd, input.readFile);
+
+  for (const key of allowed) {
+    const flag = flagValues.get(flagName(key));
+    const env = nonEmpty(input.env[envName(key)]);
+    if (flag !== undefined) [raw[key], sources[key]] = [flag, flagName(key)];
+    else if (env !== undefined) [raw[key], sources[key]] = [env, envName(key)];
+    else if (fromFile[key] !== undefined) [raw[key], sources[key]] = [fromFile[key], fileLabel];
+  }
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const seen = new Set<string>();
+    const details: ErrorDetail[] = [];
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? "") as ConfigKey;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const setting = settingByKey.get(key);
+      const shown = setting?.sensitive ? hidden(raw[key]) : JSON.stringify(raw[key]);
+      const expected = issue.code === "custom" && key === "db" ? settingByKey.get("db")?.expected : setting?.expected;
+      details.push({ path: key, message: `${key} = ${shown} (from ${sources[key]}): expected ${expected}` });
+    }
+    throw invalid(details);
+  }
+
+  const config = withDefaults(parsed.data, cwd, input.cpuCount ?? 1);
+  checkRequirements(command, config, sources);
+  return { command, config, sources };
+}
+
+function checkFlags(command: ConfigCommand, flags: { name: string; value: string }[]): Map<string, string> {
+  const allowed = [...modeKeys[command].map(flagName), CONFIG_FLAG];
+  const everyFlag = new Map(settings.map((s) => [flagName(s.key), s.key]));
+  const values = new Map<string, string>();
+  const problems: ErrorDetail[] = [];
+  for (const { name, value } of flags) {
+    if (!allowed.includes(name)) {
+      const key = everyFlag.get(name);
+      if (key !== undefined) {
+        const owners = (Object.keys(modeKeys) as ConfigCommand[]).filter((m) => modeKeys[m].includes(key));
+        problems.push({ path: name, message: `${name} is not a flag of porpoise ${command} (it is used by porpoise ${owners.join(", porpoise ")})` });
+      } else {
+        // With the dashes, "--prot" is long enough for closestName to offer "--port".
+        const hint = closestName(name, allowed);
+        problems.push({ path: name, message: `unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}` });
+      }
+    } else if (value === MISSING_VALUE) {
+      const meta = settingByKey.get(name.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as ConfigKey);
+      problems.push({ path: name, message: `${name} needs a value: ${name} ${meta?.metavar ?? "FILE"}` });
+    } else if (values.has(name)) {
+      problems.push({ path: name, message: `${name} is given more than once; give it once` });
+    } else {
+      values.set(name, value);
+    }
+  }
+  if (problems.length > 0) {
+    const lines = problems.map((p) => p.message);
+    throw new ConfigError(`${lines.join("\n")}\nFlags of porpoise ${command}: ${allowed.join(", ")}, --help (run "porpoise ${command} --help" for details)`, problems);
+  }
+  return values;
+}
+
+function readConfigFile(path: string, from: string, cwd: string, readFile: (path: string) => string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFile(isAbsolute(path) ? path : resolve(cwd, path));
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path} (from ${from}): ${(err as Error).message}`, [{ path: "config", message: "unreadable" }]);
+  }
+  let data: unknown;
+  try {
+    data = /\.json$/i.test(path) ? JSON.parse(text) : Bun.YAML.parse(text);
+  } catch (err) {
+    const kind = /\.json$/i.test(path) ? "JSON" : "YAML";
+    throw new ConfigError(`config file ${path} (from ${from}) is not valid ${kind}: ${(err as Error).message}`, [{ path: "config", message: "syntax error" }]);
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new ConfigError(`config file ${path} (from ${from}) must be a mapping of settings (e.g. "port: 8080"), not ${Array.isArray(data) ? "a list" : typeof data}`, [{ path: "config", message: "not a mapping" }]);
+  }
+  const known = settings.map((s) => s.key as string);
+  const unknown = Object.keys(data).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    const details = unknown.map((k) => {
+      const hint = closestName(k, known);
+      return { path: k, message: `unknown key "${k}" in config file ${path}${hint ? ` (did you mean "${hint}"?)` : ""}` };
+    });
+    throw new ConfigError(`${details.map((d) => d.message).join("\n")}\nKnown keys: ${known.join(", ")}`, details);
+  }
+  return data as Record<string, unknown>;
+}
+
+function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number): Config {
+  const dataDir = resolve(cwd, s.dataDir ?? "porpoise-data");
+  const spec = s.db ?? { dialect: "sqlite" as const, path: join(dataDir, "porpoise.db") };
+  return {
+    host: s.host ?? "127.0.0.1",
+    port: s.port ?? 12345,
+    dataDir,
+    db: storeTarget(spec, cwd),
+    redis: s.redis ?? null,
+    secret: s.secret ?? null,
+    adminToken: s.adminToken ?? null,
+    adminPassword: s.adminPassword ?? null,
+    logLevel: s.logLevel ?? "info",
+    logFormat: s.logFormat ?? "text",
+    sessionTtl: s.sessionTtl ?? 12 * 3600,
+    maxBodyBytes: s.maxBodyBytes ?? 10 * MiB,
+    shutdownTimeout: s.shutdownTimeout ?? 10,
+    workerSlots: s.workerSlots ?? Math.max(1, cpuCount),
+    workerGroups: s.workerGroups ?? ["default"],
+    gateway: s.gateway ?? null,
+    token: s.token ?? null,
+    slots: s.slots ?? 64,
+  };
+}
+
+function storeTarget(spec: NonNullable<ParsedSettings["db"]>, cwd: string): StoreTarget {
+  if (spec.dialect === "postgres") return { dialect: "postgres", url: spec.url, display: redactUrl(spec.url) };
+  if (spec.path === ":memory:") return { dialect: "sqlite", url: "sqlite::memory:", display: ":memory:" };
+  const path = resolve(cwd, spec.path);
+  return { dialect: "sqlite", url: `sqlite:${path}`, display: path };
+}
+
+/** A URL fit for logs: the password replaced by ***. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "<unparseable URL>";
+  }
+}
+
+const clusterSecretHint = "pass --secret <at least 16 characters> (or PORPOISE_SECRET), the same value on every node";
+const redisHint = "pass --redis redis://host:6379 (or PORPOISE_REDIS)";
+
+function checkRequirements(command: ConfigCommand, c: Config, sources: Partial<Record<ConfigKey, string>>): void {
+  const needs: string[] = [];
+  if (command === "api" || command === "master") {
+    if (c.db.dialect !== "postgres") {
+      const given = sources.db ? `, but db = ${JSON.stringify(c.db.display)} (from ${sources.db}) is SQLite` : "";
+      needs.push(`a Postgres store${given}: pass --db postgres://user@host:5432/porpoise (or PORPOISE_DB)`);
+    }
+    if (c.redis === null) needs.push(`Redis: ${redisHint}`);
+    if (c.secret === null) needs.push(`the shared cluster secret: ${clusterSecretHint}`);
+  }
+  if (command === "worker") {
+    if (c.redis !== null && c.gateway !== null) {
+      needs.push(`either --redis (datacenter worker) or --gateway (edge worker), not both: redis came from ${sources.redis}, gateway from ${sources.gateway}`);
+    } else if (c.gateway !== null) {
+      if (c.token === null) needs.push("a worker token for the gateway: pass --token <token> (or PORPOISE_TOKEN)");
+    } else if (c.redis !== null) {
+      if (c.secret === null) needs.push(`the shared cluster secret: ${clusterSecretHint}`);
+    } else {
+      needs.push(`a way to receive tasks: ${redisHint} with --secret (datacenter worker), or pass --gateway https://api-host:12345 --token <token> (edge worker)`);
+    }
+  }
+  if (needs.length > 0) {
+    throw new ConfigError(needs.map((n) => `porpoise ${command} needs ${n}`).join("\n"), needs.map((n) => ({ path: command, message: n })));
+  }
+}
+
+function invalid(details: ErrorDetail[]): ConfigError {
+  const [only] = details;
+  if (details.length === 1 && only) return new ConfigError(`invalid configuration: ${only.message}`, details);
+  return new ConfigError(`invalid configuration (${details.length} problems):${details.map((d) => `\n  ${d.message}`).join("")}`, details);
+}
+
+function hidden(value: unknown): string {
+  return typeof value === "string" ? `<hidden, ${value.length} characters>` : `<hidden ${typeof value}>`;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  // An empty variable (`PORPOISE_REDIS=` in a compose file) means "not set", not "set to nothing".
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/** The real process: its argv, environment, files and cwd. */
+export function loadConfig(argv: readonly string[] = process.argv.slice(2)): Invocation {
+  return resolveConfig({
+    argv,
+    env: process.env,
+    readFile: (path) => readFileSync(path, "utf8"),
+    cwd: process.cwd(),
+    cpuCount: availableParallelism(),
+  });
+}
