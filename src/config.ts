@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { MISSING_VALUE, type Command, commands, parseArgs } from "./cli/args.ts";
+import { MISSING_VALUE, type Command, commands, parseArgs, suggest } from "./cli/args.ts";
 import {
   CONFIG_ENV,
   CONFIG_FLAG,
@@ -20,7 +20,6 @@ import {
   settings,
 } from "./cli/settings.ts";
 import { ConfigError, type ErrorDetail } from "./core/errors.ts";
-import { closestName } from "./core/zod-details.ts";
 
 export interface StoreTarget {
   dialect: "sqlite" | "postgres";
@@ -140,8 +139,7 @@ function checkFlags(command: ConfigCommand, flags: { name: string; value: string
         const owners = (Object.keys(modeKeys) as ConfigCommand[]).filter((m) => modeKeys[m].includes(key));
         problems.push({ path: name, message: `${name} is not a flag of porpoise ${command} (it is used by porpoise ${owners.join(", porpoise ")})` });
       } else {
-        // With the dashes, "--prot" is long enough for closestName to offer "--port".
-        const hint = closestName(name, allowed);
+        const hint = suggest(name, allowed);
         problems.push({ path: name, message: `unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}` });
       }
     } else if (value === MISSING_VALUE) {
@@ -182,7 +180,7 @@ function readConfigFile(path: string, from: string, cwd: string, readFile: (path
   const unknown = Object.keys(data).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
     const details = unknown.map((k) => {
-      const hint = closestName(k, known);
+      const hint = suggest(k, known);
       return { path: k, message: `unknown key "${k}" in config file ${path}${hint ? ` (did you mean "${hint}"?)` : ""}` };
     });
     throw new ConfigError(`${details.map((d) => d.message).join("\n")}\nKnown keys: ${known.join(", ")}`, details);
