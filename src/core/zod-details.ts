@@ -53,14 +53,20 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((segment) => String(segment)).join(".");
 }
 
+// Optimal-string-alignment distance: like Levenshtein, but a swap of two neighbours
+// ("scirpt", "prot") costs one edit, as it does for the person who typed it.
 function editDistance(a: string, b: string): number {
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      let best = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, before[j - 2]! + 1);
+      row[j] = best;
     }
+    before = prev;
     prev = row;
   }
   return prev[b.length]!;
@@ -147,6 +153,7 @@ export function readableMessage(issue: AnyIssue): string {
     case "invalid_value": {
       const values = issue.values.map((v) => JSON.stringify(v));
       const head = values.length === 1 ? `expected ${values[0]}` : `expected one of ${values.join(", ")}`;
+      if ("input" in issue && input === undefined) return `required field is missing; ${head}`;
       const upper = typeof input === "string" ? input.toUpperCase() : undefined;
       const hint = upper !== undefined && upper !== input && issue.values.includes(upper) ? ` (write it in capitals: "${upper}")` : "";
       return `${head}${got(issue)}${hint}`;
