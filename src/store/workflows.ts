@@ -12,13 +12,9 @@ import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { returned, toVersion, toWorkflow } from "./rows.ts";
 import type { Actor, WorkflowRepository } from "./store.ts";
 
-/** The definition fields the store keeps in columns; read defensively, the definition is parsed upstream. */
+/** The definition fields the store also keeps in columns (the definition was parsed upstream). */
 function identity(definition: WorkflowDefinition): { name: string; description: string } {
-  const d = definition as { name?: unknown; description?: unknown };
-  if (typeof d.name !== "string" || d.name === "") {
-    throw new ValidationError("workflow definition has no name", [{ path: "name", message: "expected a non-empty string" }]);
-  }
-  return { name: d.name, description: typeof d.description === "string" ? d.description : "" };
+  return { name: definition.name, description: definition.description };
 }
 
 function escapeLike(text: string): string {

@@ -4,6 +4,7 @@
 //
 //   await using store = await freshStore("postgres");
 
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -119,12 +120,16 @@ export async function freshDatabaseUrl(dialect: Dialect): Promise<{ url: string 
   return { url: db.url, [Symbol.asyncDispose]: db.drop };
 }
 
+/** A store from freshStore; `url` reaches its database directly (see rawQuery). */
+export type TestStore = Store & AsyncDisposable & { url: string };
+
 /** A migrated store of its own; disposing closes it and removes its database. */
-export async function freshStore(dialect: Dialect): Promise<Store & AsyncDisposable> {
+export async function freshStore(dialect: Dialect): Promise<TestStore> {
   if (dialect === "sqlite") {
     const target = await freshDatabaseUrl("sqlite");
     const store = await openStore({ url: target.url });
     return Object.assign(store, {
+      url: target.url,
       [Symbol.asyncDispose]: async () => {
         await store.close();
         await target[Symbol.asyncDispose]();
@@ -137,9 +142,53 @@ export async function freshStore(dialect: Dialect): Promise<Store & AsyncDisposa
     throw err;
   });
   return Object.assign(store, {
+    url: db.url,
     [Symbol.asyncDispose]: async () => {
       await store.close();
       await db.drop();
     },
   });
+}
+
+/**
+ * Runs SQL on a test database over its own connection, behind the store's back — to set up
+ * rows the store has no method for yet, or to break things on purpose. Placeholders: `?` on
+ * SQLite, `$1…` on Postgres.
+ */
+export async function rawQuery(url: string, text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  if (url.startsWith("sqlite:")) {
+    const db = new Database(url.slice("sqlite:".length));
+    try {
+      db.exec("PRAGMA busy_timeout = 5000");
+      return db.query(text).all(...(params as never[])) as Record<string, unknown>[];
+    } finally {
+      db.close();
+    }
+  }
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return [...(await sql.unsafe(text, params as never[]))];
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+/** Runs a script of one or more statements (no parameters, no result) on a test database. */
+export async function rawExec(url: string, script: string): Promise<void> {
+  if (url.startsWith("sqlite:")) {
+    const db = new Database(url.slice("sqlite:".length));
+    try {
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec(script);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(script).simple();
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
