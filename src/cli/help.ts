@@ -15,7 +15,8 @@ const commandHelp: Record<Command, CommandHelp> = {
     summary: "api + master + worker in one process (what `npm start` runs)",
     about: `Runs the HTTP API, the master and a worker in one process. Needs nothing else: the store is
 an SQLite file in --data-dir, the bus and cache are in-process. --db postgres://… switches the
-store to Postgres. On first start it creates user admin, prints a one-time admin API token and
+store to Postgres (--redis is refused with exit code 3 in this release: the Redis cache and bus
+come with cluster mode). On first start it creates user admin, prints a one-time admin API token and
 writes it to <data-dir>/admin-token (mode 0600); --admin-token presets it instead.
 Readiness: GET /readyz answers 200 once migrations are applied. SIGTERM/SIGINT drain and exit 0.`,
     example: "porpoise all --port 8080 --data-dir /var/lib/porpoise",
@@ -54,6 +55,18 @@ hosts at once: on Postgres it takes an advisory lock.`,
   help: { summary: "show help for a command", about: "Shows help for porpoise or one command.", example: "porpoise help all" },
 };
 
+// What a mode requires, shown instead of a default that the mode would refuse anyway.
+const required: Partial<Record<ConfigCommand, Partial<Record<string, string>>>> = {
+  api: { db: "required: postgres://…", redis: "required", secret: "required" },
+  master: { db: "required: postgres://…", redis: "required", secret: "required" },
+  worker: {
+    redis: "required unless --gateway",
+    secret: "required with --redis",
+    gateway: "required unless --redis",
+    token: "required with --gateway",
+  },
+};
+
 const order: Command[] = ["all", "api", "master", "worker", "migrate", "version", "help"];
 
 export function generalHelp(version: string): string {
@@ -82,8 +95,9 @@ export function commandHelpText(command: Command, cpuCount: number): string {
   for (const key of modeKeys[command as ConfigCommand]) {
     const s = settingByKey.get(key);
     if (s === undefined) continue;
+    const need = required[command as ConfigCommand]?.[key];
     const def = key === "workerSlots" ? `number of CPUs (${cpuCount})` : s.defaultText;
-    rows.push({ flag: `${flagName(key)} ${s.metavar}`, env: envName(key), def: def === null ? "" : `default ${def}`, help: s.help });
+    rows.push({ flag: `${flagName(key)} ${s.metavar}`, env: envName(key), def: need ?? (def === null ? "" : `default ${def}`), help: s.help });
   }
   rows.push({ flag: `${CONFIG_FLAG} FILE`, env: CONFIG_ENV, def: "", help: "YAML or JSON file of settings with camelCase keys (dataDir: /srv/porpoise); unknown keys are errors." });
   rows.push({ flag: "-h, --help", env: "", def: "", help: "Show this help." });

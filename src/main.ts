@@ -1,0 +1,123 @@
+#!/usr/bin/env bun
+// argv → config → command. The only place that calls process.exit, and the one place that
+// maps errors to exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration,
+// 3 mode not available in this release (master, worker).
+
+import { availableParallelism } from "node:os";
+import { commandHelpText, generalHelp } from "./cli/help.ts";
+import type { ServeMode } from "./cli/settings.ts";
+import { type Invocation, loadConfig } from "./config.ts";
+import { ConfigError, PorpoiseError, ValidationError } from "./core/errors.ts";
+import { createLogger, type Logger } from "./core/log.ts";
+import type { ModeDeps, RunningMode } from "./modes/mode.ts";
+import { ModeNotAvailableError, NOT_AVAILABLE_EXIT_CODE } from "./modes/not-yet.ts";
+import { VERSION } from "./version.ts";
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_BAD_INPUT = 2;
+
+// Loaded on demand: `--help`, `version` and bad flags answer without loading the store,
+// the HTTP stack or database drivers.
+const starters: Record<ServeMode, () => Promise<(deps: ModeDeps) => Promise<RunningMode>>> = {
+  all: async () => (await import("./modes/all.ts")).startAll,
+  api: async () => (await import("./modes/api.ts")).startApi,
+  master: async () => (await import("./modes/master.ts")).startMaster,
+  worker: async () => (await import("./modes/worker.ts")).startWorker,
+};
+
+const out = (line: string) => process.stdout.write(line.endsWith("\n") ? line : `${line}\n`);
+const err = (line: string) => process.stderr.write(line.endsWith("\n") ? line : `${line}\n`);
+
+async function main(argv: readonly string[]): Promise<number> {
+  let invocation: Invocation;
+  try {
+    invocation = loadConfig(argv);
+  } catch (e) {
+    return report(e, null);
+  }
+
+  switch (invocation.command) {
+    case "help": {
+      const text = invocation.topic === null ? generalHelp(VERSION) : commandHelpText(invocation.topic, availableParallelism());
+      // `porpoise` with nothing at all is a usage error: help goes to stderr, exit 2.
+      (invocation.noCommand ? err : out)(text);
+      return invocation.noCommand ? EXIT_BAD_INPUT : EXIT_OK;
+    }
+    case "version":
+      out(`porpoise ${VERSION}`);
+      return EXIT_OK;
+    case "migrate": {
+      const log = createLogger({ level: invocation.config.logLevel, format: invocation.config.logFormat });
+      try {
+        const { runMigrate } = await import("./cli/migrate.ts");
+        await runMigrate({ config: invocation.config, log, print: out });
+        return EXIT_OK;
+      } catch (e) {
+        return report(e, log);
+      }
+    }
+    default:
+      return serve(invocation.command, invocation.config);
+  }
+}
+
+async function serve(mode: ServeMode, config: Extract<Invocation, { config: unknown }>["config"]): Promise<number> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  // Installed before start-up, so a SIGTERM while migrations run still ends in a clean stop.
+  let signalled: (signal: string) => void = () => {};
+  const stopRequested = new Promise<string>((resolve) => {
+    signalled = resolve;
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) return signalled(signal);
+    log.warn(`${signal} received again: exiting without waiting for shutdown to finish`);
+    process.exit(EXIT_FAILURE);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  let running: RunningMode;
+  try {
+    const start = await starters[mode]();
+    running = await start({ config, log, print: out });
+  } catch (e) {
+    return report(e, log);
+  }
+
+  const signal = await stopRequested;
+  log.info(`${signal} received: stopping (in-flight requests get up to ${config.shutdownTimeout}s)`);
+  // stop() never throws and bounds the HTTP drain itself; this guards the closes after it.
+  const hardStop = setTimeout(() => {
+    log.error(`shutdown did not finish within ${config.shutdownTimeout + 5}s; exiting anyway`);
+    process.exit(EXIT_FAILURE);
+  }, (config.shutdownTimeout + 5) * 1000);
+  await running.stop();
+  clearTimeout(hardStop);
+  log.info("stopped");
+  return EXIT_OK;
+}
+
+/** Prints what went wrong and returns the exit code for it. */
+function report(e: unknown, log: Logger | null): number {
+  if (e instanceof ConfigError || e instanceof ValidationError) {
+    err(e.message.startsWith("porpoise ") ? e.message : `porpoise: ${e.message}`);
+    if (e instanceof ValidationError) for (const d of e.details) err(`  ${d.path || "(input)"}: ${d.message}`);
+    return EXIT_BAD_INPUT;
+  }
+  if (e instanceof ModeNotAvailableError) {
+    err(`porpoise: ${e.message}`);
+    return NOT_AVAILABLE_EXIT_CODE;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  const cause = e instanceof PorpoiseError && e.cause instanceof Error && !message.includes(e.cause.message) ? ` (${e.cause.message})` : "";
+  if (log) log.error(`${message}${cause}`, e instanceof PorpoiseError ? { code: e.code } : { err: e });
+  else err(`porpoise: ${message}${cause}`);
+  return EXIT_FAILURE;
+}
+
+if (import.meta.main) {
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -1,0 +1,50 @@
+// `porpoise all`: api + master + worker in one process, on an SQLite file (or --db Postgres)
+// with the in-process Cache, Bus and Coordinator. One process per data directory.
+
+import { mkdir } from "node:fs/promises";
+import { MemoryBus } from "../bus/memory-bus.ts";
+import { MemoryCache } from "../cache/memory-cache.ts";
+import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
+import { ModeNotAvailableError } from "./not-yet.ts";
+import { serveApi, stopServing } from "./serve-api.ts";
+
+export async function startAll(deps: ModeDeps): Promise<RunningMode> {
+  const { config, log } = deps;
+  if (config.redis !== null) {
+    // Accepting --redis and then keeping everything in-process would be pretending.
+    throw new ModeNotAvailableError(
+      "porpoise all --redis is not available in this release: the Redis cache and bus arrive with cluster mode. " +
+        "Drop --redis (or PORPOISE_REDIS) to run with the in-process cache and bus; nothing was started.",
+    );
+  }
+  const resources = new Resources(log);
+  try {
+    // 0700: the directory holds the database and the admin token.
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const lock = lockDataDir(config.dataDir);
+    resources.add("data directory lock", () => lock.release());
+
+    // The engine's shared parts. The engine itself (instance driver, dispatcher, worker
+    // executor) arrives with the next issue and is handed these three; until then they only
+    // live and close with the process, so the wiring and its shutdown order are already real.
+    const cache = new MemoryCache();
+    resources.add("cache", () => cache.close());
+    const bus = new MemoryBus({ log: log.child({ component: "bus" }) });
+    resources.add("bus", () => bus.close());
+    const coordinator = new SingleNodeCoordinator({ slotCount: config.slots, log: log.child({ component: "coordinator" }) });
+    await coordinator.start();
+    resources.add("coordinator", () => coordinator.stop());
+
+    const { http } = await serveApi({ ...deps, resources, dataDir: config.dataDir });
+    log.info(`porpoise all ready on ${http.url} (${config.db.dialect}: ${config.db.display})`);
+    return {
+      url: http.url,
+      stop: () => stopServing({ http, resources, log, shutdownTimeoutSeconds: config.shutdownTimeout }),
+    };
+  } catch (err) {
+    await resources.closeAll();
+    throw err;
+  }
+}

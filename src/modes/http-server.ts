@@ -1,0 +1,61 @@
+// Bun.serve around a fetch handler, with the two things every serving mode needs: a clear
+// error when the address is taken, and a graceful stop (stop accepting, let in-flight requests
+// finish until a deadline, then cut the rest).
+
+import { PorpoiseError } from "../core/errors.ts";
+
+export interface HttpServer {
+  /** `http://host:port` with the port actually bound (port 0 picks one). */
+  readonly url: string;
+  readonly port: number;
+  /** Resolves when in-flight requests are done or `deadlineMs` has passed, whichever is first. */
+  stop(deadlineMs: number): Promise<{ drained: boolean }>;
+}
+
+export class ListenError extends PorpoiseError {
+  constructor(message: string, cause: unknown) {
+    super("LISTEN_FAILED", 500, message, { cause });
+  }
+}
+
+export function startHttpServer(opts: {
+  fetch: (req: Request) => Response | Promise<Response>;
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+}): HttpServer {
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: opts.host,
+      port: opts.port,
+      // The API counts body bytes itself and answers 413 with a JSON error; this cap is only
+      // the backstop against bodies far over the limit, so it sits above the API's.
+      maxRequestBodySize: opts.maxBodyBytes * 2,
+      fetch: (req) => opts.fetch(req),
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const reason = code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : (err as Error).message;
+    throw new ListenError(
+      `cannot listen on ${opts.host}:${opts.port}: ${reason}; pass another --port (0 picks a free one) or --host`,
+      err,
+    );
+  }
+  const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+  const port = server.port as number;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    async stop(deadlineMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), deadlineMs);
+      });
+      const result = await Promise.race([server.stop(false).then(() => "drained" as const), deadline]);
+      clearTimeout(timer);
+      if (result === "late") await server.stop(true);
+      return { drained: result === "drained" };
+    },
+  };
+}
