@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { MISSING_VALUE, type Command, commands, parseArgs, suggest } from "./cli/args.ts";
+import { MISSING_VALUE, type Command, commands, parseArgs } from "./cli/args.ts";
 import {
   CONFIG_ENV,
   CONFIG_FLAG,
@@ -20,6 +20,7 @@ import {
   settings,
 } from "./cli/settings.ts";
 import { ConfigError, type ErrorDetail } from "./core/errors.ts";
+import { closestName } from "./core/zod-details.ts";
 
 export interface StoreTarget {
   dialect: "sqlite" | "postgres";
@@ -139,7 +140,7 @@ function checkFlags(command: ConfigCommand, flags: { name: string; value: string
         const owners = (Object.keys(modeKeys) as ConfigCommand[]).filter((m) => modeKeys[m].includes(key));
         problems.push({ path: name, message: `${name} is not a flag of porpoise ${command} (it is used by porpoise ${owners.join(", porpoise ")})` });
       } else {
-        const hint = suggest(name, allowed);
+        const hint = closestName(name, allowed);
         problems.push({ path: name, message: `unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}` });
       }
     } else if (value === MISSING_VALUE) {
@@ -180,7 +181,7 @@ function readConfigFile(path: string, from: string, cwd: string, readFile: (path
   const unknown = Object.keys(data).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
     const details = unknown.map((k) => {
-      const hint = suggest(k, known);
+      const hint = closestName(k, known);
       return { path: k, message: `unknown key "${k}" in config file ${path}${hint ? ` (did you mean "${hint}"?)` : ""}` };
     });
     throw new ConfigError(`${details.map((d) => d.message).join("\n")}\nKnown keys: ${known.join(", ")}`, details);

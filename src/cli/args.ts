@@ -26,7 +26,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (first === "--version" || first === "-v" || first === "-V") return { ...out, command: "version" };
   if (first !== undefined && !first.startsWith("-")) {
     if (!(commands as readonly string[]).includes(first)) {
-      const hint = suggest(first, commands);
+      const hint = closestName(first, commands);
       throw new ConfigError(
         `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ""}; commands: ${commands.join(", ")}. Run "porpoise --help" for details.`,
         [{ path: "command", message: `unknown command "${first}"` }],
@@ -69,13 +69,3 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   return out;
 }
 
-/** A known name the user probably meant: closestName, plus swapped neighbours ("prot" → "port"). */
-export function suggest(given: string, known: readonly string[]): string | undefined {
-  const near = closestName(given, known);
-  if (near !== undefined) return near;
-  return known.find((k) => {
-    if (k.length !== given.length) return false;
-    const diff = [...k].flatMap((c, i) => (c === given[i] ? [] : [i]));
-    return diff.length === 2 && diff[1] === (diff[0] as number) + 1 && k[diff[0] as number] === given[diff[1] as number] && k[diff[1] as number] === given[diff[0] as number];
-  });
-}
