@@ -1,0 +1,38 @@
+// The HTTP API: hono, JSON, routes under /api/v1 plus /healthz and /readyz.
+// Routes are declared in routes/*.ts (see route.ts); this file applies the
+// defaults, mounts them, and installs the one error handler.
+
+import { Hono } from "hono";
+import { DEFAULT_MAX_BODY_BYTES, checkDeclaredLength } from "./body.ts";
+import { DEFAULT_SESSION_TTL_MS, type ApiDeps, type AppOptions } from "./deps.ts";
+import { errorBody, errorResponse } from "./errors.ts";
+import { mountRoute } from "./route.ts";
+import { routeRegistry } from "./routes/index.ts";
+
+export type { AppOptions } from "./deps.ts";
+
+export function createApp(opts: AppOptions): Hono {
+  const deps: ApiDeps = {
+    store: opts.store,
+    log: opts.log,
+    now: opts.now ?? (() => new Date()),
+    sessionTtlMs: opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+    maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    version: opts.version ?? "unknown",
+    routes: routeRegistry,
+  };
+  const app = new Hono();
+  // A declared oversize body is refused before anything else looks at the
+  // request; bodies without (or with a false) Content-Length are counted as
+  // they are read (body.ts).
+  app.use("*", async (c, next) => {
+    checkDeclaredLength(c.req.raw, deps.maxBodyBytes);
+    await next();
+  });
+  for (const route of deps.routes) mountRoute(app, route, deps);
+  app.notFound((c) =>
+    c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}: see /api/v1/openapi.json`), 404),
+  );
+  app.onError((err, c) => errorResponse(err, c, deps.log));
+  return app;
+}

@@ -1,0 +1,27 @@
+// What every route handler gets: the injected dependencies with defaults applied.
+
+import type { Logger } from "../core/log.ts";
+import type { Store } from "../store/store.ts";
+import type { Route } from "./route.ts";
+
+export interface AppOptions {
+  store: Store;
+  log: Logger;
+  now?: () => Date;
+  sessionTtlMs?: number;
+  maxBodyBytes?: number;
+  version?: string;
+}
+
+export interface ApiDeps {
+  store: Store;
+  log: Logger;
+  now: () => Date;
+  sessionTtlMs: number;
+  maxBodyBytes: number;
+  version: string;
+  /** Every mounted route; the OpenAPI document is generated from it. */
+  routes: readonly Route[];
+}
+
+export const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;

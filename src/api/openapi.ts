@@ -1,0 +1,135 @@
+// The OpenAPI 3.1 document, generated from the route registry: the same zod
+// schemas that validate requests and shape responses describe them here.
+
+import { z } from "zod";
+import { workflowDefinitionSchema } from "../core/workflow-schema.ts";
+import type { Route } from "./route.ts";
+
+type Json = Record<string, unknown>;
+
+const WORKFLOW_REF = "#/components/schemas/WorkflowDefinition";
+const ERROR_REF = "#/components/schemas/Error";
+
+const errorSchema = z.object({
+  error: z.object({
+    code: z.string().describe("stable machine-readable code, e.g. VALIDATION_FAILED"),
+    message: z.string().describe("what was wrong and what to do"),
+    details: z.array(z.object({ path: z.string(), message: z.string() })),
+  }),
+});
+
+const errorText: Record<number, string> = {
+  400: "invalid input (VALIDATION_FAILED): details name each field",
+  401: "missing, malformed, expired or revoked token, or disabled user",
+  403: "authenticated but lacking the role named in the message",
+  404: "not found, or in a project you are not a member of",
+  409: "conflicts with the current state (name taken, not empty, online, version changed…)",
+  413: "body larger than the configured limit",
+  415: "body sent with a content type this route does not read",
+  500: "internal error; the server log has the cause",
+  503: "not ready; the message says why",
+};
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output", refWorkflow = true): Json {
+  const out = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: "any",
+    override: ({ zodSchema, jsonSchema }) => {
+      const js = jsonSchema as Json;
+      if (refWorkflow && (zodSchema === workflowDefinitionSchema || js["x-component"] === "WorkflowDefinition")) {
+        for (const key of Object.keys(js)) delete js[key];
+        js.$ref = WORKFLOW_REF;
+      }
+    },
+  }) as Json;
+  delete out.$schema;
+  return out;
+}
+
+function operationId(route: Route): string {
+  const words = route.path
+    .replace(/^\/api\/v1/, "")
+    .split(/[/:-]/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1));
+  return route.method.toLowerCase() + words.join("");
+}
+
+function parameters(route: Route): Json[] {
+  const list: Json[] = [];
+  for (const [where, schema] of [["path", route.params], ["query", route.query]] as const) {
+    if (!schema) continue;
+    const js = jsonSchema(schema, "input");
+    const required = new Set((js.required as string[] | undefined) ?? []);
+    for (const [name, s] of Object.entries((js.properties as Record<string, Json> | undefined) ?? {})) {
+      list.push({ name, in: where, required: where === "path" || required.has(name), description: s.description, schema: s });
+    }
+  }
+  for (const h of route.headers) list.push({ name: h.name, in: "header", required: false, description: h.description, schema: { type: "string" } });
+  return list;
+}
+
+function errorStatuses(route: Route): number[] {
+  const s = new Set<number>(route.errorStatuses);
+  if (route.params || route.query || route.body) s.add(400);
+  if (route.auth !== "public") s.add(401);
+  if (route.auth === "admin" || route.projectRole) s.add(403);
+  if (route.projectRole || route.params) s.add(404);
+  if (route.auth !== "public" && route.method !== "GET") s.add(409);
+  if (route.body) [413, 415].forEach((x) => s.add(x));
+  s.add(500);
+  return [...s].sort();
+}
+
+function operation(route: Route): Json {
+  const role = route.projectRole ? `Needs the ${route.projectRole} role in the project (administrators act as owners).` : "";
+  const admin = route.auth === "admin" ? "Administrators only." : "";
+  const description = [route.description, role, admin].filter(Boolean).join(" ");
+  const responses: Json = {
+    [route.status]: route.response
+      ? { description: "success", content: { "application/json": { schema: jsonSchema(route.response, "output") } } }
+      : { description: "success, no content" },
+  };
+  for (const status of errorStatuses(route)) {
+    responses[status] = { description: errorText[status] ?? "error", content: { "application/json": { schema: { $ref: ERROR_REF } } } };
+  }
+  const op: Json = {
+    operationId: operationId(route),
+    summary: route.summary,
+    ...(description ? { description } : {}),
+    tags: [route.tag],
+    security: route.auth === "public" ? [] : [{ bearer: [] }],
+    parameters: parameters(route),
+    responses,
+  };
+  if (route.projectRole) op["x-project-role"] = route.projectRole;
+  if (route.body) {
+    const schema = jsonSchema(route.body, "input");
+    const example = route.example === undefined ? {} : { example: route.example };
+    const content: Json = { "application/json": { schema, ...example } };
+    if (route.yaml) content["application/yaml"] = { schema };
+    op.requestBody = { required: true, content };
+  }
+  return op;
+}
+
+export function buildOpenApi(routes: readonly Route[], version: string): Json {
+  const paths: Record<string, Json> = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:([A-Za-z]+)/g, "{$1}");
+    (paths[path] ??= {})[route.method.toLowerCase()] = operation(route);
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "porpoise API",
+      version,
+      description: "Distributed DAG workflow scheduler. Send `Authorization: Bearer <token>`; get a token from POST /api/v1/login.",
+    },
+    paths,
+    components: {
+      schemas: { WorkflowDefinition: jsonSchema(workflowDefinitionSchema, "input", false), Error: jsonSchema(errorSchema, "output") },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "a session token from /login or an API token" } },
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// Log in with a password, log out, and ask who you are.
+
+import { z } from "zod";
+import { UnauthorizedError } from "../../core/errors.ts";
+import { MAX_PASSWORD_CHARS, verifyPassword } from "../passwords.ts";
+import { defineRoute } from "../route.ts";
+import { generateToken, hashToken, tokenDisplayPrefix } from "../tokens.ts";
+import { createdTokenView, toToken, toUser, tokenView, userView } from "../views.ts";
+
+const WRONG_CREDENTIALS = "wrong user name or password";
+
+export const authRoutes = [
+  defineRoute({
+    method: "POST",
+    path: "/api/v1/login",
+    tag: "auth",
+    summary: "Log in: user name and password give a session token",
+    description:
+      "The session token expires after the configured session lifetime (12 h by default). " +
+      "An unknown user and a wrong password give the same answer.",
+    auth: "public",
+    status: 200,
+    body: z.strictObject({
+      username: z.string().min(1).max(200),
+      password: z.string().min(1).max(MAX_PASSWORD_CHARS),
+    }),
+    example: { username: "admin", password: "correct horse battery" },
+    response: createdTokenView.extend({ user: userView }),
+    handler: async ({ body, deps }) => {
+      const found = await deps.store.users.getPasswordHash(body.username);
+      const ok = await verifyPassword(body.password, found?.passwordHash ?? null);
+      if (!found || !ok) throw new UnauthorizedError(WRONG_CREDENTIALS);
+      const { user } = found;
+      // Only someone who knows the password learns that the account is disabled.
+      if (user.disabled) throw new UnauthorizedError(`user "${user.name}" is disabled: ask an administrator to enable it`);
+      const token = generateToken();
+      const created = await deps.store.tokens.create(
+        {
+          userId: user.id,
+          name: "login",
+          kind: "session",
+          tokenHash: hashToken(token),
+          prefix: tokenDisplayPrefix(token),
+          expiresAt: new Date(deps.now().getTime() + deps.sessionTtlMs),
+        },
+        { userId: user.id, userName: user.name },
+      );
+      return { ...toToken(created), token, user: toUser(user) };
+    },
+  }),
+  defineRoute({
+    method: "POST",
+    path: "/api/v1/logout",
+    tag: "auth",
+    summary: "Revoke the token this request was made with",
+    auth: "user",
+    status: 204,
+    handler: async ({ deps, principal, actor }) => {
+      await deps.store.tokens.revoke(principal.user.id, principal.token.id, actor);
+    },
+  }),
+  defineRoute({
+    method: "GET",
+    path: "/api/v1/me",
+    tag: "auth",
+    summary: "The calling user and the token in use",
+    auth: "user",
+    response: z.object({ user: userView, token: tokenView }),
+    handler: ({ principal }) => ({ user: toUser(principal.user), token: toToken(principal.token) }),
+  }),
+];

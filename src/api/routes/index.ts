@@ -1,0 +1,25 @@
+// The route registry: every route the API serves, in one list. The app mounts
+// it, the OpenAPI document describes it, and the authorization tests walk it.
+
+import type { Route } from "../route.ts";
+import { auditRoutes } from "./audit.ts";
+import { authRoutes } from "./auth.ts";
+import { healthRoutes } from "./health.ts";
+import { memberRoutes } from "./members.ts";
+import { openapiRoutes } from "./openapi.ts";
+import { projectRoutes } from "./projects.ts";
+import { tokenRoutes } from "./tokens.ts";
+import { userRoutes } from "./users.ts";
+import { workflowRoutes } from "./workflows.ts";
+
+export const routeRegistry: readonly Route[] = [
+  ...healthRoutes,
+  ...openapiRoutes,
+  ...authRoutes,
+  ...userRoutes,
+  ...tokenRoutes,
+  ...projectRoutes,
+  ...memberRoutes,
+  ...workflowRoutes,
+  ...auditRoutes,
+];
