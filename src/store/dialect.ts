@@ -42,35 +42,45 @@ export interface Runner {
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-function mapError(err: unknown, onViolation?: ViolationHandler): Error {
+function mapError(err: unknown, onViolation?: ViolationHandler, lastQuery?: string): Error {
   const violation = violationOf(err);
   const mapped = violation && onViolation?.(violation);
-  return mapped ?? toStoreError(err);
+  return mapped ?? toStoreError(err, lastQuery);
 }
 
 export function sqliteRunner(client: Database): Runner {
-  const db = drizzleSqlite(client) as unknown as Db;
+  // drizzle's bun:sqlite session does not wrap every driver error with its query; with one
+  // connection used by one caller at a time, the last query logged is the one that failed.
+  let lastQuery: string | undefined;
+  const db = drizzleSqlite(client, { logger: { logQuery: (query) => void (lastQuery = query) } }) as unknown as Db;
   const mutex = createMutex();
+  const exclusive = <T>(fn: () => Promise<T>, onViolation?: ViolationHandler) =>
+    mutex.run(async () => {
+      lastQuery = undefined;
+      try {
+        return await fn();
+      } catch (err) {
+        throw mapError(err, onViolation, lastQuery);
+      }
+    });
   return {
     dialect: "sqlite",
     t: sqliteTables as unknown as Tables,
-    read: (fn) => mutex.run(() => fn(db)).catch((err) => Promise.reject(mapError(err))),
+    read: (fn) => exclusive(() => fn(db)),
     write: (fn, onViolation) =>
-      mutex
-        .run(async () => {
-          client.exec("BEGIN IMMEDIATE");
-          try {
-            const result = await fn(db);
-            client.exec("COMMIT");
-            return result;
-          } catch (err) {
-            // SQLite may already have rolled back (e.g. on SQLITE_FULL); a second ROLLBACK would throw.
-            if (client.inTransaction) client.exec("ROLLBACK");
-            throw err;
-          }
-        })
-        .catch((err) => Promise.reject(mapError(err, onViolation))),
-    exclusive: (fn) => mutex.run(fn),
+      exclusive(async () => {
+        client.exec("BEGIN IMMEDIATE");
+        try {
+          const result = await fn(db);
+          client.exec("COMMIT");
+          return result;
+        } catch (err) {
+          // SQLite may already have rolled back (e.g. on SQLITE_FULL); a second ROLLBACK would throw.
+          if (client.inTransaction) client.exec("ROLLBACK");
+          throw err;
+        }
+      }, onViolation),
+    exclusive: (fn) => exclusive(fn),
   };
 }
 

@@ -35,11 +35,15 @@ export function violationOf(err: unknown): Violation | null {
   return { kind, constraint };
 }
 
-/** Our own errors pass through; driver errors become a StoreError naming the query that failed. */
-export function toStoreError(err: unknown): PorpoiseError {
+/**
+ * Our own errors pass through; driver errors become a StoreError naming the query that failed
+ * (`lastQuery` when the driver did not say). The cause is the driver's error, not drizzle's
+ * wrapper, whose message lists the parameters.
+ */
+export function toStoreError(err: unknown, lastQuery?: string): PorpoiseError {
   if (err instanceof PorpoiseError) return err;
   const cause = driverError(err);
   const reason = cause instanceof Error ? cause.message : String(cause);
-  const query = err instanceof DrizzleQueryError ? ` (query: ${err.query})` : "";
-  return new StoreError(`store query failed: ${reason}${query}`, err);
+  const query = err instanceof DrizzleQueryError ? err.query : lastQuery;
+  return new StoreError(`store query failed: ${reason}${query ? ` (query: ${query})` : ""}`, cause);
 }

@@ -25,9 +25,11 @@ export function testRedisUrl(): string {
   return process.env.REDIS_URL || DEFAULT_REDIS_URL;
 }
 
+/** How the template is made; change it to force new templates everywhere. */
+const TEMPLATE_RECIPE = "C-collation-1";
 /** Templates are named after the migrations they contain, so any change builds a new one. */
 const templateName = `porpoise_tpl_${new Bun.CryptoHasher("sha256")
-  .update(migrations.postgres.map((m) => m.checksum).join(","))
+  .update([TEMPLATE_RECIPE, ...migrations.postgres.map((m) => m.checksum)].join(","))
   .digest("hex")
   .slice(0, 16)}`;
 const STALE_TEMPLATE_MS = 60 * 60 * 1000;
@@ -82,7 +84,8 @@ function ensureTemplate(): Promise<string> {
       if (!exists) {
         const building = `${templateName}_build_${process.pid}`;
         await sql.unsafe(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
-        await sql.unsafe(`CREATE DATABASE "${building}"`);
+        // C collation: the same ORDER BY on every server, and the same as SQLite's BINARY.
+        await sql.unsafe(`CREATE DATABASE "${building}" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
         await migrateDatabase(databaseUrl(building));
         await sql.unsafe(`ALTER DATABASE "${building}" RENAME TO "${templateName}"`);
         await sql.unsafe(`ALTER DATABASE "${templateName}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
