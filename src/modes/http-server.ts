@@ -8,7 +8,7 @@ export interface HttpServer {
   /** `http://host:port` with the port actually bound (port 0 picks one). */
   readonly url: string;
   readonly port: number;
-  /** Resolves when in-flight requests are done or `deadlineMs` has passed, whichever is first. */
+  /** Resolves when in-flight requests are done or `deadlineMs` has passed, whichever is first. Idempotent. */
   stop(deadlineMs: number): Promise<{ drained: boolean }>;
 }
 
@@ -44,18 +44,24 @@ export function startHttpServer(opts: {
   }
   const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   const port = server.port as number;
+  let stopped: Promise<{ drained: boolean }> | null = null;
   return {
     url: `http://${host}:${port}`,
     port,
-    async stop(deadlineMs) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<"late">((resolve) => {
-        timer = setTimeout(() => resolve("late"), deadlineMs);
-      });
-      const result = await Promise.race([server.stop(false).then(() => "drained" as const), deadline]);
-      clearTimeout(timer);
-      if (result === "late") await server.stop(true);
-      return { drained: result === "drained" };
+    stop(deadlineMs) {
+      stopped ??= drain(server, deadlineMs);
+      return stopped;
     },
   };
+}
+
+async function drain(server: ReturnType<typeof Bun.serve>, deadlineMs: number): Promise<{ drained: boolean }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), deadlineMs);
+  });
+  const result = await Promise.race([server.stop(false).then(() => "drained" as const), deadline]);
+  clearTimeout(timer);
+  if (result === "late") await server.stop(true);
+  return { drained: result === "drained" };
 }

@@ -19,6 +19,17 @@ export async function serveApi(
   deps: ModeDeps & { resources: Resources; /** where admin-token is written; null = print only */ dataDir: string | null },
 ): Promise<ApiServer> {
   const { config, log, print, resources } = deps;
+  // Listen first: a taken port fails before the database is touched, and while migrations run
+  // (long ones on a big Postgres) /healthz already says the process is up and /readyz says 503.
+  let handle: (req: Request) => Response | Promise<Response> = starting;
+  const http = startHttpServer({
+    fetch: (req) => handle(req),
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+  resources.add("http server", () => http.stop(0));
+
   const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }) });
   resources.add("store", () => store.close());
 
@@ -38,16 +49,19 @@ export async function serveApi(
     maxBodyBytes: config.maxBodyBytes,
     version: VERSION,
   });
-  const http = startHttpServer({
-    fetch: (req) => app.fetch(req),
-    host: config.host,
-    port: config.port,
-    maxBodyBytes: config.maxBodyBytes,
-  });
+  handle = (req) => app.fetch(req);
   return { store, http };
 }
 
-/** Drains the HTTP server within the shutdown deadline, then closes the rest. */
+function starting(req: Request): Response {
+  if (new URL(req.url).pathname === "/healthz") return Response.json({ status: "starting", version: VERSION });
+  return Response.json(
+    { error: { code: "STARTING", message: "porpoise is starting (opening the store, applying migrations); retry shortly", details: [] } },
+    { status: 503, headers: { "retry-after": "1" } },
+  );
+}
+
+/** Drains the HTTP server within the shutdown deadline, then closes the rest (the server again: a no-op). */
 export async function stopServing(deps: { http: HttpServer; resources: Resources; log: ModeDeps["log"]; shutdownTimeoutSeconds: number }): Promise<void> {
   const { drained } = await deps.http.stop(deps.shutdownTimeoutSeconds * 1000);
   if (!drained) deps.log.warn(`requests still running after ${deps.shutdownTimeoutSeconds}s were cut off`);
