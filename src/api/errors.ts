@@ -31,10 +31,17 @@ export function errorBody(code: string, message: string, details: ErrorDetail[] 
  * gets the cause.
  */
 export function errorResponse(err: unknown, c: Context, log: Logger): Response {
+  const where = { method: c.req.method, path: c.req.path };
   if (err instanceof PorpoiseError) {
-    if (err.status >= 500) log.error("request failed", { method: c.req.method, path: c.req.path, code: err.code, err });
+    // 503 is an expected state (store starting or away) that probes hit repeatedly.
+    if (err.status === 503) log.warn("not ready", { ...where, reason: err.message, ...causeOf(err) });
+    else if (err.status >= 500) log.error("request failed", { ...where, code: err.code, err, ...causeOf(err) });
     return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
   }
-  log.error("unhandled error", { method: c.req.method, path: c.req.path, err });
+  log.error("unhandled error", { ...where, err, ...causeOf(err) });
   return c.json(errorBody("INTERNAL", "internal error: the server log has the cause"), 500);
+}
+
+function causeOf(err: unknown): { cause?: unknown } {
+  return err instanceof Error && err.cause !== undefined ? { cause: err.cause } : {};
 }

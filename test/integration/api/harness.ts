@@ -46,7 +46,7 @@ export async function apiHarness(dialect: Dialect, opts: { maxBodyBytes?: number
     const auth = o.token === undefined ? token : o.token;
     if (auth !== null) headers.authorization ??= `Bearer ${auth}`;
     let body: BodyInit | undefined;
-    if (typeof o.body === "string" || o.body instanceof ReadableStream) body = o.body as BodyInit;
+    if (typeof o.body === "string" || o.body instanceof ReadableStream || o.body instanceof Uint8Array) body = o.body as BodyInit;
     else if (o.body !== undefined) {
       body = JSON.stringify(o.body);
       headers["content-type"] ??= "application/json";
