@@ -39,13 +39,30 @@ function parseTarget(url: string): Target {
   );
 }
 
-function openSqlite(path: string): Connection & { dialect: "sqlite" } {
+/**
+ * Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+ * (busy_timeout does not apply) while another process is doing the same — e.g. two processes
+ * started together on a fresh data dir. Once one has switched, the file stays in WAL mode.
+ */
+async function enableWal(client: Database): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      client.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || attempt >= 100) throw err;
+      await Bun.sleep(Math.min(5 * attempt, 50));
+    }
+  }
+}
+
+async function openSqlite(path: string): Promise<Connection & { dialect: "sqlite" }> {
   try {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const client = new Database(path, { create: true, strict: true });
-    client.exec("PRAGMA journal_mode = WAL");
     // Another process (e.g. `porpoise migrate` next to a running server) may hold the write lock briefly.
     client.exec("PRAGMA busy_timeout = 5000");
+    await enableWal(client);
     client.exec("PRAGMA foreign_keys = ON");
     // In WAL mode NORMAL loses nothing when a process dies, only (maybe) the last commits on power loss.
     client.exec("PRAGMA synchronous = NORMAL");
@@ -73,7 +90,7 @@ async function openPostgres(url: string, log: Logger): Promise<Connection & { di
 
 async function connect(url: string, log: Logger): Promise<Connection> {
   const target = parseTarget(url);
-  return target.dialect === "sqlite" ? openSqlite(target.path) : await openPostgres(target.url, log);
+  return target.dialect === "sqlite" ? await openSqlite(target.path) : await openPostgres(target.url, log);
 }
 
 async function disconnect(conn: Connection): Promise<void> {
