@@ -23,15 +23,15 @@ COPY migrations ./migrations
 COPY scripts/build.ts ./scripts/build.ts
 ARG TARGETARCH
 ARG BUILDARCH
+# Builds for the target architecture, runs a smoke test when the build machine can execute the
+# result, and prepares the data volume's mount point for the runtime user (nonroot = 65532).
 RUN set -eu; \
     case "${TARGETARCH:-amd64}" in amd64) arch=x64 ;; arm64) arch=arm64 ;; \
       *) echo "unsupported TARGETARCH ${TARGETARCH}: porpoise builds for amd64 and arm64" >&2; exit 1 ;; esac; \
     ./node_modules/.bin/bun scripts/build.ts --target "$arch" --outdir /out; \
     mv "/out/porpoise-linux-$arch" /out/porpoise; \
     rm -f /out/*.map; \
-    # A smoke test where the binary can run here (same architecture as the build machine).
     if [ "${TARGETARCH:-amd64}" = "${BUILDARCH:-amd64}" ]; then /out/porpoise version; fi; \
-    # The data volume's mount point, owned by the runtime user (distroless nonroot = 65532).
     mkdir -p /out/data && chown 65532:65532 /out/data && chmod 0700 /out/data
 
 FROM gcr.io/distroless/base-debian12:nonroot
