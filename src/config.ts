@@ -64,14 +64,16 @@ export interface ResolveInput {
   argv: readonly string[];
   env: Readonly<Record<string, string | undefined>>;
   readFile: (path: string) => string;
+  /** Relative paths resolve against it; defaults to the process's. */
   cwd?: string;
+  /** Default of workerSlots; defaults to this machine's. */
   cpuCount?: number;
 }
 
 const MiB = 1024 * 1024;
 
 export function resolveConfig(input: ResolveInput): Invocation {
-  const cwd = input.cwd ?? "/";
+  const cwd = input.cwd ?? process.cwd();
   const args = parseArgs(input.argv);
   if (args.command === null || args.command === "help") {
     if (args.command === null && args.flags.length > 0) {
@@ -123,7 +125,7 @@ export function resolveConfig(input: ResolveInput): Invocation {
     throw invalid(details);
   }
 
-  const config = withDefaults(parsed.data, cwd, input.cpuCount ?? 1);
+  const config = withDefaults(parsed.data, cwd, input.cpuCount ?? availableParallelism());
   checkRequirements(command, config, sources);
   return { command, config, sources };
 }
@@ -278,11 +280,5 @@ function nonEmpty(v: string | undefined): string | undefined {
 
 /** The real process: its argv, environment, files and cwd. */
 export function loadConfig(argv: readonly string[] = process.argv.slice(2)): Invocation {
-  return resolveConfig({
-    argv,
-    env: process.env,
-    readFile: (path) => readFileSync(path, "utf8"),
-    cwd: process.cwd(),
-    cpuCount: availableParallelism(),
-  });
+  return resolveConfig({ argv, env: process.env, readFile: (path) => readFileSync(path, "utf8") });
 }
