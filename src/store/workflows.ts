@@ -6,11 +6,11 @@
 import { and, asc, desc, eq, notExists, notInArray, type SQL, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
-import { writeAudit } from "./audit.ts";
-import type { Db, Runner } from "./dialect.ts";
+import { type AuditRecord, writeAudit } from "./audit.ts";
+import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { returned, toVersion, toWorkflow } from "./rows.ts";
-import type { Actor, WorkflowRepository } from "./store.ts";
+import type { Actor, Workflow, WorkflowRepository } from "./store.ts";
 
 /** The definition fields the store also keeps in columns (the definition was parsed upstream). */
 function identity(definition: WorkflowDefinition): { name: string; description: string } {
@@ -40,6 +40,35 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
         "workflow version",
       ),
     );
+  }
+
+  type Row = Tables["workflowDefinitions"]["$inferSelect"];
+
+  /** Locks the workflow, lets `check` refuse, applies `set` and writes the audit row — one transaction. */
+  function changeWorkflow(
+    workflowId: number,
+    actor: Actor,
+    change: {
+      check?: (tx: Db, before: Row) => Promise<void>;
+      set: Partial<Pick<Row, "currentVersion" | "releaseState">>;
+      action: string;
+      audit: (before: Row, after: Row) => Pick<AuditRecord, "versionBefore" | "versionAfter" | "details">;
+    },
+  ): Promise<Workflow> {
+    return run.write(async (tx) => {
+      const before = await lockWorkflow(tx, eq(wd.id, workflowId), `workflow ${workflowId} does not exist`);
+      await change.check?.(tx, before);
+      const now = new Date();
+      const after = returned(await tx.update(wd).set({ ...change.set, updatedAt: now }).where(eq(wd.id, workflowId)).returning(), "workflow");
+      await writeAudit(tx, t, actor, now, {
+        action: change.action,
+        objectType: "workflow",
+        objectId: workflowId,
+        projectId: after.projectId,
+        ...change.audit(before, after),
+      });
+      return toWorkflow(after);
+    });
   }
 
   return {
@@ -162,41 +191,27 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
       }),
 
     setCurrentVersion: (workflowId, version, actor) =>
-      run.write(async (tx) => {
-        const before = await lockWorkflow(tx, eq(wd.id, workflowId), `workflow ${workflowId} does not exist`);
-        const [stored] = await tx.select({ version: wv.version }).from(wv).where(and(eq(wv.workflowId, workflowId), eq(wv.version, version)));
-        if (!stored) {
-          throw new NotFoundError(`workflow "${before.name}" has no version ${version} (its versions are 1 to ${before.latestVersion})`);
-        }
-        const now = new Date();
-        const row = returned(await tx.update(wd).set({ currentVersion: version, updatedAt: now }).where(eq(wd.id, workflowId)).returning(), "workflow");
-        await writeAudit(tx, t, actor, now, {
-          action: "workflow.set_current_version",
-          objectType: "workflow",
-          objectId: workflowId,
-          projectId: row.projectId,
-          versionBefore: before.currentVersion,
-          versionAfter: version,
-          details: { name: row.name },
-        });
-        return toWorkflow(row);
+      changeWorkflow(workflowId, actor, {
+        check: async (tx, before) => {
+          const [stored] = await tx.select({ v: wv.version }).from(wv).where(and(eq(wv.workflowId, workflowId), eq(wv.version, version)));
+          if (!stored) {
+            throw new NotFoundError(`workflow "${before.name}" has no version ${version} (its versions are 1 to ${before.latestVersion})`);
+          }
+        },
+        set: { currentVersion: version },
+        action: "workflow.set_current_version",
+        audit: (before, after) => ({ versionBefore: before.currentVersion, versionAfter: after.currentVersion, details: { name: after.name } }),
       }),
 
     setReleaseState: (workflowId, state, actor) =>
-      run.write(async (tx) => {
-        const before = await lockWorkflow(tx, eq(wd.id, workflowId), `workflow ${workflowId} does not exist`);
-        const now = new Date();
-        const row = returned(await tx.update(wd).set({ releaseState: state, updatedAt: now }).where(eq(wd.id, workflowId)).returning(), "workflow");
-        await writeAudit(tx, t, actor, now, {
-          action: "workflow.release",
-          objectType: "workflow",
-          objectId: workflowId,
-          projectId: row.projectId,
-          versionBefore: row.currentVersion,
-          versionAfter: row.currentVersion,
-          details: { name: row.name, from: before.releaseState, to: state },
-        });
-        return toWorkflow(row);
+      changeWorkflow(workflowId, actor, {
+        set: { releaseState: state },
+        action: "workflow.release",
+        audit: (before, after) => ({
+          versionBefore: after.currentVersion,
+          versionAfter: after.currentVersion,
+          details: { name: after.name, from: before.releaseState, to: state },
+        }),
       }),
 
     delete: (workflowId, actor) =>
