@@ -49,7 +49,7 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output", refWorkflow = tru
 function operationId(route: Route): string {
   const words = route.path
     .replace(/^\/api\/v1/, "")
-    .split(/[/:-]/)
+    .split(/[^A-Za-z0-9]/)
     .filter(Boolean)
     .map((w) => w[0]!.toUpperCase() + w.slice(1));
   return route.method.toLowerCase() + words.join("");
@@ -115,9 +115,14 @@ function operation(route: Route): Json {
 
 export function buildOpenApi(routes: readonly Route[], version: string): Json {
   const paths: Record<string, Json> = {};
+  const ids = new Set<string>();
   for (const route of routes) {
     const path = route.path.replace(/:([A-Za-z]+)/g, "{$1}");
-    (paths[path] ??= {})[route.method.toLowerCase()] = operation(route);
+    const op = operation(route);
+    // The same operation served at two paths (/openapi.json) needs two ids.
+    for (let n = 2; ids.has(op.operationId as string); n++) op.operationId = `${operationId(route)}${n}`;
+    ids.add(op.operationId as string);
+    (paths[path] ??= {})[route.method.toLowerCase()] = op;
   }
   return {
     openapi: "3.1.0",

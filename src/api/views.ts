@@ -5,7 +5,8 @@
 import { z } from "zod";
 import type { ApiToken, AuditEntry, Project, ProjectMember, User, Workflow, WorkflowVersion } from "../store/store.ts";
 
-const date = z.iso.datetime();
+// Produced by Date.toISOString(); documented as date-time without zod's long validation pattern.
+const date = z.string().meta({ format: "date-time" });
 const iso = (d: Date) => d.toISOString();
 const isoOrNull = (d: Date | null) => (d === null ? null : d.toISOString());
 
