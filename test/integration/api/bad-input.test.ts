@@ -120,11 +120,11 @@ describe.each(dialects)("API bad input on %s", (dialect) => {
     await store.close();
     const ready = await app.request("/readyz");
     expect(ready.status).toBe(503);
-    expect((await ready.json()).error).toMatchObject({ code: "NOT_READY", message: expect.stringMatching(/^not ready: /) });
+    expect(((await ready.json()) as { error: unknown }).error).toMatchObject({ code: "NOT_READY", message: expect.stringMatching(/^not ready: /) });
     expect((await app.request("/healthz")).status).toBe(200);
     const me = await app.request("/api/v1/me", { headers: { authorization: "Bearer pp_" + "a".repeat(43) } });
     expect(me.status).toBe(500);
-    expect((await me.json()).error.code).toBe("STORE_ERROR");
+    expect(((await me.json()) as { error: { code: string } }).error.code).toBe("STORE_ERROR");
     expect(lines.some((l) => JSON.parse(l).level === "error" && JSON.parse(l).path === "/api/v1/me")).toBe(true);
   });
 });

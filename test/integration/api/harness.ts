@@ -45,8 +45,8 @@ export async function apiHarness(dialect: Dialect, opts: { maxBodyBytes?: number
     const headers: Record<string, string> = { ...o.headers };
     const auth = o.token === undefined ? token : o.token;
     if (auth !== null) headers.authorization ??= `Bearer ${auth}`;
-    let body: BodyInit | undefined;
-    if (typeof o.body === "string" || o.body instanceof ReadableStream || o.body instanceof Uint8Array) body = o.body as BodyInit;
+    let body: RequestInit["body"];
+    if (typeof o.body === "string" || o.body instanceof ReadableStream || o.body instanceof Uint8Array) body = o.body as RequestInit["body"];
     else if (o.body !== undefined) {
       body = JSON.stringify(o.body);
       headers["content-type"] ??= "application/json";
