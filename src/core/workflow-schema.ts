@@ -26,17 +26,27 @@ function report(ctx: RefineContext, detail: ErrorDetail): void {
   ctx.addIssue({ code: "custom", path: toSegments(detail.path), message: detail.message });
 }
 
-function unknownTask(name: string, names: Map<string, number>): string {
-  const near = closestName(name, names.keys());
+// Each suggestion scans every task name; a file with thousands of bad references gets plain messages after the first few.
+const MAX_SUGGESTIONS = 20;
+
+function unknownTask(name: string, names: Map<string, number>, budget: { suggestions: number }): string {
+  const near = budget.suggestions-- > 0 ? closestName(name, names.keys()) : undefined;
   return `unknown task "${name}"${near ? ` (did you mean "${near}"?)` : ""}; name a task of this workflow`;
 }
 
 // Branch targets of conditions/switch tasks are their downstream tasks: the branch
 // decides which of them run, so each must wait for the deciding task through `deps`.
-function checkBranchTarget(tasks: readonly TaskDefinition[], names: Map<string, number>, from: number, target: string, path: string): ErrorDetail | null {
+function checkBranchTarget(
+  tasks: readonly TaskDefinition[],
+  names: Map<string, number>,
+  budget: { suggestions: number },
+  from: number,
+  target: string,
+  path: string,
+): ErrorDetail | null {
   const j = names.get(target);
   const source = tasks[from]!;
-  if (j === undefined) return { path, message: unknownTask(target, names) };
+  if (j === undefined) return { path, message: unknownTask(target, names, budget) };
   if (j === from) return { path, message: `"${source.name}" cannot branch to itself; name a downstream task` };
   if (!tasks[j]!.deps.includes(source.name)) {
     return {
@@ -52,6 +62,7 @@ export function checkTaskReferences(workflowName: string, tasks: readonly TaskDe
   const names = new Map<string, number>();
   tasks.forEach((task, i) => names.has(task.name) || names.set(task.name, i));
   const out: ErrorDetail[] = [];
+  const budget = { suggestions: MAX_SUGGESTIONS };
   const push = (detail: ErrorDetail | null) => detail && out.push(detail);
   tasks.forEach((task, i) => {
     const at = `tasks.${i}`;
@@ -59,17 +70,17 @@ export function checkTaskReferences(workflowName: string, tasks: readonly TaskDe
       case "conditions":
         task.dependOn?.forEach((item, k) => {
           const path = `${at}.dependOn.${k}.task`;
-          if (!names.has(item.task)) push({ path, message: unknownTask(item.task, names) });
+          if (!names.has(item.task)) push({ path, message: unknownTask(item.task, names, budget) });
           else if (!task.deps.includes(item.task)) {
             push({ path, message: `"${item.task}" is not a dep of "${task.name}"; a conditions task tests its own deps: add "${item.task}" to ${at}.deps` });
           }
         });
-        task.successNext.forEach((target, k) => push(checkBranchTarget(tasks, names, i, target, `${at}.successNext.${k}`)));
-        task.failedNext.forEach((target, k) => push(checkBranchTarget(tasks, names, i, target, `${at}.failedNext.${k}`)));
+        task.successNext.forEach((target, k) => push(checkBranchTarget(tasks, names, budget, i, target, `${at}.successNext.${k}`)));
+        task.failedNext.forEach((target, k) => push(checkBranchTarget(tasks, names, budget, i, target, `${at}.failedNext.${k}`)));
         break;
       case "switch":
-        task.cases.forEach((c, k) => push(checkBranchTarget(tasks, names, i, c.next, `${at}.cases.${k}.next`)));
-        if (task.default !== undefined) push(checkBranchTarget(tasks, names, i, task.default, `${at}.default`));
+        task.cases.forEach((c, k) => push(checkBranchTarget(tasks, names, budget, i, c.next, `${at}.cases.${k}.next`)));
+        if (task.default !== undefined) push(checkBranchTarget(tasks, names, budget, i, task.default, `${at}.default`));
         break;
       case "sub_workflow":
         if (task.project === undefined && task.workflow === workflowName) {

@@ -79,6 +79,7 @@ export function closestName(given: string, known: Iterable<string>): string | un
   let bestDistance = Math.min(3, Math.floor(given.length / 3));
   for (const name of known) {
     if (name.toLowerCase() === given.toLowerCase()) return name;
+    if (Math.abs(name.length - given.length) > bestDistance) continue; // cannot be within reach
     const distance = editDistance(given, name);
     if (distance <= bestDistance) {
       best = name;
