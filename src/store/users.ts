@@ -53,7 +53,11 @@ export function createUserRepository(run: Runner): UserRepository {
         return row ? toUser(row) : null;
       }),
 
-    getByName: (name) => run.read(async (db) => ((row) => (row ? toUser(row) : null))(await byName(db, name))),
+    getByName: (name) =>
+      run.read(async (db) => {
+        const row = await byName(db, name);
+        return row ? toUser(row) : null;
+      }),
 
     getPasswordHash: (name) =>
       run.read(async (db) => {
