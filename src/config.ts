@@ -106,7 +106,8 @@ export function resolveConfig(input: ResolveInput): Invocation {
     const env = nonEmpty(input.env[envName(key)]);
     if (flag !== undefined) [raw[key], sources[key]] = [flag, flagName(key)];
     else if (env !== undefined) [raw[key], sources[key]] = [env, envName(key)];
-    else if (fromFile[key] !== undefined) [raw[key], sources[key]] = [fromFile[key], fileLabel];
+    // `redis:` with nothing after it (YAML null) reads as "not set", like an empty env var.
+    else if (fromFile[key] !== undefined && fromFile[key] !== null) [raw[key], sources[key]] = [fromFile[key], fileLabel];
   }
 
   const parsed = configSchema.safeParse(raw);
@@ -119,8 +120,7 @@ export function resolveConfig(input: ResolveInput): Invocation {
       seen.add(key);
       const setting = settingByKey.get(key);
       const shown = setting?.sensitive ? hidden(raw[key]) : JSON.stringify(raw[key]);
-      const expected = issue.code === "custom" && key === "db" ? settingByKey.get("db")?.expected : setting?.expected;
-      details.push({ path: key, message: `${key} = ${shown} (from ${sources[key]}): expected ${expected}` });
+      details.push({ path: key, message: `${key} = ${shown} (from ${sources[key]}): expected ${setting?.expected}` });
     }
     throw invalid(details);
   }

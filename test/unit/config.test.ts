@@ -138,6 +138,10 @@ describe("config file", () => {
     expect(c).toMatchObject({ dataDir: "/var/lib/porpoise", shutdownTimeout: 3, db: { url: "sqlite:/var/lib/porpoise/porpoise.db" } });
   });
 
+  test("a key with no value (YAML null) is not set", () => {
+    expect(config(["all", "--config", "n.yaml"], {}, { "/srv/work/n.yaml": "redis:\nport:\n" })).toMatchObject({ redis: null, port: 12345 });
+  });
+
   test("an empty file is no settings", () => {
     expect(config(["all", "--config", "e.yaml"], {}, { "/srv/work/e.yaml": "" }).port).toBe(12345);
   });
