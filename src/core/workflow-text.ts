@@ -19,7 +19,8 @@ export function detectFormat(text: string): WorkflowTextFormat {
   return /^\uFEFF?\s*\{/.test(text) ? "json" : "yaml";
 }
 
-function lineColumn(text: string, offset: number): { line: number; column: number } {
+/** 1-based line and column of a character offset. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {
@@ -112,14 +113,14 @@ export function findJsonError(text: string): { offset: number; reason: string } 
   }
 }
 
-function parseJson(text: string): unknown {
+function parseJson(text: string, subject: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
     const found = findJsonError(text);
-    if (!found) throw new ValidationError(`workflow file is not valid JSON: ${(error as Error).message}`, [], error);
+    if (!found) throw new ValidationError(`${subject} is not valid JSON: ${(error as Error).message}`, [], error);
     const { line, column } = lineColumn(text, found.offset);
-    const message = `workflow file is not valid JSON: ${found.reason} at line ${line}, column ${column}`;
+    const message = `${subject} is not valid JSON: ${found.reason} at line ${line}, column ${column}`;
     throw new ValidationError(message, [{ path: "", message: `line ${line}, column ${column}: ${found.reason}` }], error);
   }
 }
@@ -145,21 +146,21 @@ function yamlErrorLine(text: string): number | undefined {
   return 1;
 }
 
-function parseYaml(text: string): unknown {
+function parseYaml(text: string, subject: string): unknown {
   try {
     return Bun.YAML.parse(text);
   } catch (error) {
     const reason = (error as Error).message.replace(/^YAML Parse error:\s*/, "");
     const line = yamlErrorLine(text);
     const where = line === undefined ? "" : ` near line ${line}`;
-    const message = `workflow file is not valid YAML: ${reason}${where}`;
+    const message = `${subject} is not valid YAML: ${reason}${where}`;
     throw new ValidationError(message, [{ path: "", message: `${line === undefined ? "" : `line ${line}: `}${reason}` }], error);
   }
 }
 
 // Counts values with a hard stop, so an alias shared a million times costs at most the
 // budget, never the full expansion. Everything on the stack will be counted, hence the sum.
-function checkSize(value: unknown): void {
+function checkSize(value: unknown, subject: string): void {
   const stack: unknown[] = [value];
   let count = 0;
   while (stack.length > 0) {
@@ -169,25 +170,33 @@ function checkSize(value: unknown): void {
       for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push(child);
     }
     if (count + stack.length > MAX_YAML_VALUES) {
-      const message = `workflow file expands to more than ${MAX_YAML_VALUES} values (YAML anchors and aliases?); a workflow needs far fewer`;
+      const message = `${subject} expands to more than ${MAX_YAML_VALUES} values (YAML anchors and aliases?); a workflow needs far fewer`;
       throw new ValidationError(message, [{ path: "", message }]);
     }
   }
 }
 
-/** Parses JSON or YAML text into a normalised workflow definition; syntax errors name the line. */
-export function parseWorkflowText(text: string, format?: WorkflowTextFormat): WorkflowDefinition {
+/**
+ * Text → plain value, syntax only (no schema): JSON or YAML, BOM stripped, alias bombs
+ * refused. `subject` starts the messages ("workflow file", "request body").
+ */
+export function parseWorkflowDocument(text: string, format?: WorkflowTextFormat, subject = "workflow file"): unknown {
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
   if (body.trim() === "") {
-    const message = "workflow file is empty; expected a workflow definition with at least name and tasks";
+    const message = `${subject} is empty; expected a workflow definition with at least name and tasks`;
     throw new ValidationError(message, [{ path: "", message }]);
   }
   const kind = format ?? detectFormat(body);
-  const value = kind === "json" ? parseJson(body) : parseYaml(body);
-  if (kind === "yaml") checkSize(value);
+  const value = kind === "json" ? parseJson(body, subject) : parseYaml(body, subject);
+  if (kind === "yaml") checkSize(value, subject);
   if (value === null || value === undefined) {
-    const message = "workflow file holds no document (only comments?); expected a workflow definition with at least name and tasks";
+    const message = `${subject} holds no document (only comments?); expected a workflow definition with at least name and tasks`;
     throw new ValidationError(message, [{ path: "", message }]);
   }
-  return parseWorkflowDefinition(value);
+  return value;
+}
+
+/** Parses JSON or YAML text into a normalised workflow definition; syntax errors name the line. */
+export function parseWorkflowText(text: string, format?: WorkflowTextFormat): WorkflowDefinition {
+  return parseWorkflowDefinition(parseWorkflowDocument(text, format));
 }

@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { ValidationError, type ErrorDetail } from "../../src/core/errors.ts";
-import { MAX_TASKS, parseWorkflowDefinition, TASK_TYPES } from "../../src/core/workflow-schema.ts";
+import { MAX_TASKS, parseWorkflowDefinition, TASK_TYPES, workflowDefinitionSchema } from "../../src/core/workflow-schema.ts";
 import { MAX_DETAILS } from "../../src/core/zod-details.ts";
 
 function rejection(input: unknown): ValidationError {
@@ -79,8 +79,7 @@ describe("workflow fields", () => {
     expect(problems(workflow(tooMany))).toEqual([{ path: "tasks", message: "a workflow has at most 10000 tasks, got 10001" }]);
   });
 
-  test("the schema's own limit agrees when used without parseWorkflowDefinition", async () => {
-    const { workflowDefinitionSchema } = await import("../../src/core/workflow-schema.ts");
+  test("the schema's own limit agrees when used without parseWorkflowDefinition", () => {
     const tooMany = Array.from({ length: MAX_TASKS + 1 }, (_, i) => noop(`t${i}`));
     expect(workflowDefinitionSchema.safeParse(workflow(tooMany)).success).toBe(false);
   });

@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { ValidationError } from "../../src/core/errors.ts";
-import { detectFormat, findJsonError, MAX_YAML_VALUES, parseWorkflowText } from "../../src/core/workflow-text.ts";
+import { detectFormat, findJsonError, MAX_YAML_VALUES, parseWorkflowDocument, parseWorkflowText } from "../../src/core/workflow-text.ts";
 
 function rejection(text: string, format?: "json" | "yaml"): ValidationError {
   try {
@@ -108,4 +108,9 @@ describe("YAML syntax errors", () => {
     const text = "name: w\ntasks:\n  - &base { name: a, type: noop, retries: 2 }\n  - { name: b, type: noop, deps: [a] }\n";
     expect(parseWorkflowText(text).tasks[0]?.retries).toBe(2);
   });
+});
+
+test("parseWorkflowDocument stops at syntax and names the given subject", () => {
+  expect(parseWorkflowDocument("name: w\ntasks: 3\n")).toEqual({ name: "w", tasks: 3 });
+  expect(() => parseWorkflowDocument('{"a": }', undefined, "request body")).toThrow("request body is not valid JSON: expected a value at line 1, column 7");
 });
