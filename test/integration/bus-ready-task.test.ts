@@ -1,0 +1,52 @@
+// parseReadyTask has a hand-written fast path in front of zod. It must never
+// accept what the schema rejects, nor return anything but what zod would.
+import { expect, test } from "bun:test";
+import { parseReadyTask, readyTaskSchema } from "../../src/bus/bus.ts";
+import { ValidationError } from "../../src/core/errors.ts";
+
+const valid = {
+  taskInstanceId: 7,
+  workflowInstanceId: 3,
+  attempt: 1,
+  token: "tok",
+  priority: 2,
+  workerGroup: "default",
+  enqueuedAt: 1_700_000_000_000,
+};
+
+const odd: unknown[] = [
+  0, 1, 2, 4, 5, -1, 1.5, 1_000_000, 1_000_001, 2 ** 53 - 1, 2 ** 53, Number.NaN, Infinity, -Infinity, -0,
+  "", "1", "x".repeat(200), "x".repeat(201), "a b", "gpu.large", "-x", "ü", null, undefined, true, {}, [], [1], 10n,
+];
+
+function agree(input: unknown): void {
+  const zod = readyTaskSchema.safeParse(input);
+  let ours: { ok: true; value: unknown } | { ok: false; err: unknown };
+  try {
+    ours = { ok: true, value: parseReadyTask(input) };
+  } catch (err) {
+    ours = { ok: false, err };
+  }
+  expect({ input, ok: ours.ok }).toEqual({ input, ok: zod.success });
+  if (ours.ok && zod.success) expect(ours.value).toEqual(zod.data);
+  if (!ours.ok) expect(ours.err).toBeInstanceOf(ValidationError);
+}
+
+test("agrees with the zod schema on every single-field mutation", () => {
+  agree(valid);
+  for (const key of Object.keys(valid)) {
+    for (const value of odd) agree({ ...valid, [key]: value });
+    const { [key as keyof typeof valid]: _, ...missing } = valid;
+    agree(missing);
+  }
+  for (const input of [null, undefined, 5, "task", [], [valid], { ...valid, extra: 1 }, Object.create(valid)]) agree(input);
+  const withProto = Object.assign(Object.create({ inherited: 1 }), valid);
+  agree(withProto);
+});
+
+test("returns a copy, never the caller's object", () => {
+  const input = { ...valid };
+  const out = parseReadyTask(input);
+  expect(out).toEqual(input);
+  expect(out).not.toBe(input);
+});
