@@ -44,7 +44,7 @@ export function definition(shape: Shape, size: number): Record<string, unknown> 
 }
 
 export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
-  // Fewer runs for bigger inputs keeps the whole scenario around ten seconds.
+  // Fewer runs for bigger inputs keep the whole scenario under ten seconds.
   const plan: [number, number][] = opts.size === "full" ? [[100, 200], [1_000, 50], [10_000, 20]] : [[100, 5], [1_000, 3]];
   const rows: BenchRow[] = [];
   for (const shape of ["chain", "wide", "random"] as const) {
