@@ -2,6 +2,7 @@
 // does not know is an error, never silently ignored.
 
 import { z } from "zod";
+import { projectNameSchema as coreProjectName } from "../core/workflow-fields.ts";
 
 export const MAX_PAGE = 500;
 
@@ -9,12 +10,19 @@ export const userNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
-export const projectNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "expected 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit");
+/** "." and ".." cannot be one URL path segment: clients and URL parsers fold them away. */
+export function dotSegmentProblem(name: string): string | null {
+  return name === "." || name === ".." ? `"${name}" cannot be used as a name: it is not addressable in a URL path` : null;
+}
 
-/** Path segment names are checked only for length: a name that cannot exist simply is not found. */
-export const pathName = (what: string) => z.string().min(1).max(200).describe(what);
+/** The project name rules of workflow files (sub_workflow references), plus the URL rule above. */
+export const projectNameSchema = coreProjectName.superRefine((name, ctx) => {
+  const problem = dotSegmentProblem(name);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, input: name });
+});
+
+/** Path segments are only bounded: a name that cannot exist is simply not found (404), not a 400. */
+export const pathName = (what: string) => z.string().min(1).max(1000).describe(what);
 
 export const paging = {
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50).describe(`page size, 1-${MAX_PAGE}`),

@@ -8,7 +8,7 @@ import { parseWorkflowDefinition, workflowDefinitionSchema, type WorkflowDefinit
 import type { Store, Workflow } from "../../store/store.ts";
 import type { ProjectAccess } from "../access.ts";
 import { defineRoute } from "../route.ts";
-import { paging, pagingQuery, pathName, positiveInt } from "../schemas.ts";
+import { dotSegmentProblem, paging, pagingQuery, pathName, positiveInt } from "../schemas.ts";
 import {
   pageOf,
   toVersion,
@@ -45,18 +45,25 @@ async function detail(store: Store, wf: Workflow) {
   return { ...toWorkflow(wf), definition: toVersion(current).definition };
 }
 
+function parseDefinition(raw: unknown): WorkflowDefinition {
+  const definition = parseWorkflowDefinition(raw);
+  const problem = dotSegmentProblem(definition.name);
+  if (problem) throw new ValidationError(`workflow definition is invalid: name: ${problem}`, [{ path: "name", message: problem }]);
+  return definition;
+}
+
 /** The path names the workflow; a body may repeat that name but not contradict it. */
 function definitionForPath(raw: unknown, name: string): WorkflowDefinition {
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
     const body = raw as Record<string, unknown>;
-    if (body.name === undefined) return parseWorkflowDefinition({ ...body, name });
+    if (body.name === undefined) return parseDefinition({ ...body, name });
     if (body.name !== name) {
       throw new ValidationError(`the body names workflow ${JSON.stringify(body.name)} but the path names "${name}": make them match or leave name out`, [
         { path: "name", message: `expected "${name}" or no name` },
       ]);
     }
   }
-  return parseWorkflowDefinition(raw);
+  return parseDefinition(raw);
 }
 
 export const workflowRoutes = [
@@ -69,7 +76,7 @@ export const workflowRoutes = [
     projectRole: "developer",
     params: projectParams,
     body: workflowDefinitionSchema,
-    parseBody: (raw) => parseWorkflowDefinition(raw),
+    parseBody: parseDefinition,
     yaml: true,
     example,
     response: workflowDetailView,

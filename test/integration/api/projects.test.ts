@@ -68,8 +68,12 @@ describe.each(dialects)("API projects and members on %s", (dialect) => {
     await h.call("POST", "/api/v1/projects", { body: { name: "two" } });
     expectError(await h.call("PATCH", "/api/v1/projects/two", { body: { name: "one" } }), 409, "CONFLICT");
     for (const [body, path] of [
-      [{ name: "bad name" }, "name"],
-      [{ name: "x".repeat(101) }, "name"],
+      [{ name: "a/b" }, "name"],
+      [{ name: ".." }, "name"],
+      [{ name: "." }, "name"],
+      [{ name: " padded" }, "name"],
+      [{ name: "" }, "name"],
+      [{ name: "x".repeat(201) }, "name"],
       [{ name: "ok", description: 5 }, "description"],
       [{ name: "ok", owner: "someone" }, "owner"],
     ] as const) {
@@ -81,6 +85,19 @@ describe.each(dialects)("API projects and members on %s", (dialect) => {
     expect(badParams.details.length).toBeGreaterThanOrEqual(2);
     expect((await h.call("GET", "/api/v1/projects/one")).json).toMatchObject({ description: "first", params: {} });
     expect((await h.call("GET", "/api/v1/projects")).json.total).toBe(2);
+  });
+
+  test("names are display names: spaces and accents work through percent-encoded paths", async () => {
+    await using h = await apiHarness(dialect);
+    const name = "Ventes été 2024";
+    expect((await h.call("POST", "/api/v1/projects", { body: { name } })).status).toBe(201);
+    const path = `/api/v1/projects/${encodeURIComponent(name)}`;
+    expect((await h.call("GET", path)).json.name).toBe(name);
+    expect((await h.call("POST", `${path}/workflows`, { body: twoTaskWorkflow("chargement du soir") })).status).toBe(201);
+    const wf = await h.call("GET", `${path}/workflows/${encodeURIComponent("chargement du soir")}`);
+    expect(wf.json.name).toBe("chargement du soir");
+    const dots = expectError(await h.call("POST", `${path}/workflows`, { body: twoTaskWorkflow("..") }), 400, "VALIDATION_FAILED");
+    expect(dots.details[0]!.path).toBe("name");
   });
 
   test("owners add members, change roles and remove them; the last owner stays", async () => {
