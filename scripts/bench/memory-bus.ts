@@ -1,21 +1,19 @@
 // Micro-benchmark of the in-process Bus (src/bus/memory-bus.ts), the floor
-// under `porpoise all` dispatch: a scenario module for scripts/bench/run.ts,
-// also runnable alone: `bun scripts/bench/memory-bus.ts [smoke|full]`.
+// under `porpoise all` dispatch. A scenario for run.ts
+// (`bun scripts/bench/run.ts --only memory-bus`), also runnable alone:
+// `bun scripts/bench/memory-bus.ts [smoke|full]`.
 //
-// - enqueue, then drain: heap push / pop cost with a backlog (pull max 64)
-// - handoff: 8 parked workers (capacity 16) woken by a producer; tasks/s delivered
-// - ping-pong: one task at a time, enqueue → waiting pull resolves; µs per hop
+// - enqueue, then drain: heap push / pop with a backlog (pull max 64)
+// - handoff: 8 parked workers (capacity 16) woken by a producer that enqueues
+//   100-task ready sets; tasks/s delivered
+// - ping-pong: one task at a time, enqueue → the waiting pull resolves; µs per hop
+// Throughputs are one sample per repetition; ping-pong is one sample per hop.
 
 import type { ReadyTask } from "../../src/bus/bus.ts";
 import { MemoryBus } from "../../src/bus/memory-bus.ts";
+import type { BenchRow, BenchSize } from "./bench-types.ts";
 
-export interface BenchRow {
-  scenario: string;
-  metric: string;
-  value: number;
-  unit: string;
-}
-
+export const name = "memory-bus";
 const GROUP = "default";
 
 function task(i: number): ReadyTask {
@@ -30,7 +28,9 @@ function task(i: number): ReadyTask {
   };
 }
 
-async function enqueueThenDrain(n: number): Promise<BenchRow[]> {
+const perSecond = (n: number, ms: number) => Math.round(n / (ms / 1000));
+
+async function enqueueThenDrain(n: number): Promise<{ enqueue: number; pull: number }> {
   const bus = new MemoryBus();
   const tasks = Array.from({ length: n }, (_, i) => task(i));
   const t0 = performance.now();
@@ -40,13 +40,10 @@ async function enqueueThenDrain(n: number): Promise<BenchRow[]> {
   while (got < n) got += (await bus.pull([GROUP], 64)).length;
   const t2 = performance.now();
   await bus.close();
-  return [
-    { scenario: "memory-bus", metric: `enqueue (backlog to ${n})`, value: Math.round(n / ((t1 - t0) / 1000)), unit: "ops/s" },
-    { scenario: "memory-bus", metric: `pull max 64 (drain ${n})`, value: Math.round(n / ((t2 - t1) / 1000)), unit: "tasks/s" },
-  ];
+  return { enqueue: perSecond(n, t1 - t0), pull: perSecond(n, t2 - t1) };
 }
 
-async function handoff(n: number): Promise<BenchRow[]> {
+async function handoff(n: number): Promise<number> {
   const bus = new MemoryBus();
   const ac = new AbortController();
   let delivered = 0;
@@ -61,7 +58,6 @@ async function handoff(n: number): Promise<BenchRow[]> {
     }
   });
   const t0 = performance.now();
-  // The engine dispatches a ready set at a time; 100 per tick is a mid-size fan-out.
   for (let i = 0; i < n; i += 100) {
     const batch: Promise<void>[] = [];
     for (let j = i; j < Math.min(n, i + 100); j++) batch.push(bus.enqueue(GROUP, task(j)));
@@ -72,35 +68,51 @@ async function handoff(n: number): Promise<BenchRow[]> {
   ac.abort();
   await Promise.all(workers);
   await bus.close();
-  return [{ scenario: "memory-bus", metric: `handoff to 8 waiting workers (${n})`, value: Math.round(n / ((t1 - t0) / 1000)), unit: "tasks/s" }];
+  return perSecond(n, t1 - t0);
 }
 
-async function pingPong(n: number): Promise<BenchRow[]> {
+async function pingPong(hops: number): Promise<number[]> {
   const bus = new MemoryBus();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
+  const samples: number[] = [];
+  for (let i = 0; i < hops; i++) {
+    const t0 = performance.now();
     const pulled = bus.pull([GROUP], 1);
     await bus.enqueue(GROUP, task(i));
     await pulled;
+    samples.push((performance.now() - t0) * 1000);
   }
-  const t1 = performance.now();
   await bus.close();
-  return [
-    { scenario: "memory-bus", metric: `ping-pong enqueue → waiting pull (${n})`, value: Math.round(((t1 - t0) * 1000) / n * 100) / 100, unit: "µs/hop" },
-  ];
+  return samples;
 }
 
-export const name = "memory-bus";
-
-export async function run(opts: { size: "smoke" | "full" }): Promise<BenchRow[]> {
-  const n = opts.size === "full" ? 1_000_000 : 20_000;
-  // One short warm-up so the JIT has compiled the heap before anything is timed.
-  await enqueueThenDrain(5_000);
-  return [...(await enqueueThenDrain(n)), ...(await handoff(n)), ...(await pingPong(Math.min(n, 200_000)))];
+export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
+  const full = opts.size === "full";
+  const n = full ? 200_000 : 5_000;
+  const reps = full ? 5 : 2;
+  await enqueueThenDrain(n); // warm-up: the JIT compiles the heap and the fast path before timing
+  const enqueue: number[] = [];
+  const pull: number[] = [];
+  const delivered: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const drained = await enqueueThenDrain(n);
+    enqueue.push(drained.enqueue);
+    pull.push(drained.pull);
+    delivered.push(await handoff(n));
+  }
+  const hops = full ? 10_000 : 1_000;
+  await pingPong(hops);
+  return [
+    { scenario: name, metric: `enqueue, backlog to ${n}`, unit: "ops/s", samples: enqueue },
+    { scenario: name, metric: `pull max 64, draining ${n}`, unit: "tasks/s", samples: pull },
+    { scenario: name, metric: `handoff to 8 waiting workers, ${n} tasks`, unit: "tasks/s", samples: delivered },
+    { scenario: name, metric: "ping-pong enqueue → waiting pull", unit: "µs/hop", samples: await pingPong(hops) },
+  ];
 }
 
 export default { name, run };
 
 if (import.meta.main) {
-  console.table(await run({ size: process.argv[2] === "full" ? "full" : "smoke" }));
+  const rows = await run({ size: process.argv[2] === "full" ? "full" : "smoke" });
+  const { summarize } = await import("./bench-types.ts");
+  console.table(rows.map(summarize));
 }
