@@ -61,7 +61,7 @@ export class MemoryBus implements Bus {
       const t = parseReadyTask(task);
       if (t.workerGroup !== g) {
         throw new ValidationError(
-          `invalid ready task: workerGroup is "${t.workerGroup}" but it was enqueued on group "${g}"; enqueue it on its own group`,
+          `ready task is invalid: workerGroup is "${t.workerGroup}" but it was enqueued on group "${g}"; enqueue it on its own group`,
           [{ path: "workerGroup", message: `expected "${g}"` }],
         );
       }

@@ -12,7 +12,7 @@ const valid = {
   priority: 2,
   workerGroup: "default",
   enqueuedAt: 1_700_000_000_000,
-};
+} as const;
 
 const odd: unknown[] = [
   0, 1, 2, 4, 5, -1, 1.5, 1_000_000, 1_000_001, 2 ** 53 - 1, 2 ** 53, Number.NaN, Infinity, -Infinity, -0,
