@@ -4,7 +4,7 @@
 // absent (chunked) or lie.
 
 import { PayloadTooLargeError, ValidationError } from "../core/errors.ts";
-import { findJsonError, MAX_YAML_VALUES, parseWorkflowText } from "../core/workflow-text.ts";
+import { findJsonError, lineColumn, parseWorkflowDocument } from "../core/workflow-text.ts";
 import { UnsupportedMediaTypeError } from "./errors.ts";
 
 export type BodyFormat = "json" | "yaml";
@@ -70,49 +70,14 @@ function decodeJson(text: string): unknown {
     return JSON.parse(text);
   } catch (err) {
     const found = findJsonError(text);
-    const problem = found ? `${found.reason} at ${lineColumn(text, found.offset)}` : (err as Error).message;
+    const at = found ? lineColumn(text, found.offset) : null;
+    const problem = found && at ? `${found.reason} at line ${at.line}, column ${at.column}` : (err as Error).message;
     throw new ValidationError(`malformed JSON body: ${problem}`, [{ path: "", message: problem }], err);
   }
 }
 
+// YAML is only read on workflow routes; the workflow text parser locates YAML
+// syntax errors and refuses alias bombs (a small body standing for a huge tree).
 function decodeYaml(text: string): unknown {
-  let value: unknown;
-  try {
-    value = Bun.YAML.parse(text);
-  } catch (err) {
-    // YAML is only read on workflow routes, and the workflow text parser knows how
-    // to locate a YAML syntax error; let it say where.
-    try {
-      parseWorkflowText(text, "yaml");
-    } catch (located) {
-      if (located instanceof ValidationError) throw located;
-    }
-    const problem = (err as Error).message;
-    throw new ValidationError(`malformed YAML body: ${problem}`, [{ path: "", message: problem }], err);
-  }
-  checkValueCount(value);
-  return value;
-}
-
-function lineColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  return `line ${line}, column ${offset - before.lastIndexOf("\n")}`;
-}
-
-// YAML aliases let a small body stand for a huge tree. Counting with a hard
-// stop costs at most the budget, never the full expansion.
-function checkValueCount(value: unknown): void {
-  const stack: unknown[] = [value];
-  let count = 0;
-  while (stack.length > 0) {
-    const item = stack.pop();
-    if (++count + stack.length > MAX_YAML_VALUES) {
-      const message = `YAML body expands to more than ${MAX_YAML_VALUES} values (anchors and aliases?); a workflow needs far fewer`;
-      throw new ValidationError(message, [{ path: "", message }]);
-    }
-    if (item !== null && typeof item === "object") {
-      for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push(child);
-    }
-  }
+  return parseWorkflowDocument(text, "yaml", "request body");
 }

@@ -80,6 +80,11 @@ describe.each(dialects)("API workflows on %s", (dialect) => {
     const broken = "name: x\ntasks:\n  - name: a\n    type: shell\n    script: [unclosed\n";
     const err = expectError(await h.call("POST", WF, { body: broken, headers: { "content-type": "application/yaml" } }), 400, "VALIDATION_FAILED");
     expect(err.message).toMatch(/YAML.*line \d/);
+    // Aliases that expand to a huge tree are refused, not walked.
+    const levels = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i <= 8; i++) levels.push(`l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(", ")}]`);
+    const bomb = `name: bomb\n${levels.join("\n")}\ntasks:\n  - name: a\n    type: noop\n`;
+    expectError(await h.call("POST", WF, { body: bomb, headers: { "content-type": "application/yaml" } }), 400, "VALIDATION_FAILED", /alias|more than/);
     // YAML is only for workflow bodies.
     expectError(await h.call("POST", "/api/v1/projects", { body: "name: q", headers: { "content-type": "application/yaml" } }), 415, "UNSUPPORTED_MEDIA_TYPE");
     expectError(await h.call("POST", WF, { body: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415, "UNSUPPORTED_MEDIA_TYPE", /application\/yaml/);
