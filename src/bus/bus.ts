@@ -10,17 +10,24 @@
 // Bus needs no acknowledgements: a pulled task is gone from the queue.
 
 import { z } from "zod";
+import { workerGroupSchema } from "../core/workflow-fields.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 
 /** Task priority as in DolphinScheduler; lower number = served first. */
 export const PRIORITY = { HIGHEST: 0, HIGH: 1, MEDIUM: 2, LOW: 3, LOWEST: 4 } as const;
 export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
 
-/** Worker group names become Redis key parts in the cluster, so they are kept short and plain. */
-export const WORKER_GROUP_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
-export const workerGroupSchema = z
-  .string()
-  .regex(WORKER_GROUP_PATTERN, "expected 1-100 characters: letters, digits, '_', '.', ':' or '-', starting with a letter or digit");
+// Worker groups are named in workflow files, so the bus accepts exactly the names the
+// workflow schema accepts (core/workflow-fields.ts); Redis keys can hold any of them.
+export { workerGroupSchema };
+
+// Control characters, or whitespace at either end: what the name schema refuses besides length.
+const NOT_A_GROUP_NAME = /[\u0000-\u001f\u007f-\u009f]|^\s|\s$/;
+
+/** Cheap check for the hot path; accepts a subset of workerGroupSchema (compared in the tests). */
+export function isWorkerGroup(value: unknown): value is string {
+  return typeof value === "string" && value.length >= 1 && value.length <= 200 && !NOT_A_GROUP_NAME.test(value);
+}
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -63,7 +70,7 @@ export function parseReadyTask(input: unknown): ReadyTask {
       Number.isSafeInteger(t.attempt) && (t.attempt as number) >= 1 && (t.attempt as number) <= 1_000_000 &&
       typeof t.token === "string" && t.token.length >= 1 && t.token.length <= 200 &&
       (t.priority === 0 || t.priority === 1 || t.priority === 2 || t.priority === 3 || t.priority === 4) &&
-      typeof t.workerGroup === "string" && WORKER_GROUP_PATTERN.test(t.workerGroup) &&
+      isWorkerGroup(t.workerGroup) &&
       Number.isSafeInteger(t.enqueuedAt) && (t.enqueuedAt as number) >= 0
     ) {
       return {

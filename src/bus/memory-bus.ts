@@ -11,8 +11,8 @@ import {
   type Bus,
   type ReadyTask,
   type Unsubscribe,
-  WORKER_GROUP_PATTERN,
   channelSchema,
+  isWorkerGroup,
   parseReadyTask,
   workerGroupSchema,
 } from "./bus.ts";
@@ -26,8 +26,6 @@ const pullSchema = z.strictObject({
 const groupArg = z.strictObject({ group: workerGroupSchema });
 const publishSchema = z.strictObject({ channel: channelSchema, message: z.string() });
 const subscribeSchema = z.strictObject({ channel: channelSchema, handler: z.function() });
-
-const isGroup = (g: unknown): g is string => typeof g === "string" && WORKER_GROUP_PATTERN.test(g);
 
 interface Waiter {
   groups: string[];
@@ -57,7 +55,7 @@ export class MemoryBus implements Bus {
   enqueue(group: string, task: ReadyTask): Promise<void> {
     try {
       this.assertOpen();
-      const g = isGroup(group) ? group : parseOrThrow(groupArg, { group }, "enqueue").group;
+      const g = isWorkerGroup(group) ? group : parseOrThrow(groupArg, { group }, "enqueue").group;
       const t = parseReadyTask(task);
       if (t.workerGroup !== g) {
         throw new ValidationError(
@@ -77,7 +75,7 @@ export class MemoryBus implements Bus {
     try {
       this.assertOpen();
       // Zod only when the cheap check fails: a worker pulls once per batch, and zod is the one that explains.
-      if (!(Array.isArray(groups) && groups.length >= 1 && groups.length <= 100 && groups.every(isGroup) && Number.isInteger(max) && max >= 1 && max <= 10_000)) {
+      if (!(Array.isArray(groups) && groups.length >= 1 && groups.length <= 100 && groups.every(isWorkerGroup) && Number.isInteger(max) && max >= 1 && max <= 10_000)) {
         parseOrThrow(pullSchema, { groups, max }, "pull");
       }
     } catch (err) {

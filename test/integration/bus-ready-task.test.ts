@@ -1,7 +1,7 @@
 // parseReadyTask has a hand-written fast path in front of zod. It must never
 // accept what the schema rejects, nor return anything but what zod would.
 import { expect, test } from "bun:test";
-import { parseReadyTask, readyTaskSchema } from "../../src/bus/bus.ts";
+import { isWorkerGroup, parseReadyTask, readyTaskSchema, workerGroupSchema } from "../../src/bus/bus.ts";
 import { ValidationError } from "../../src/core/errors.ts";
 
 const valid = {
@@ -16,7 +16,8 @@ const valid = {
 
 const odd: unknown[] = [
   0, 1, 2, 4, 5, -1, 1.5, 1_000_000, 1_000_001, 2 ** 53 - 1, 2 ** 53, Number.NaN, Infinity, -Infinity, -0,
-  "", "1", "x".repeat(200), "x".repeat(201), "a b", "gpu.large", "-x", "ü", null, undefined, true, {}, [], [1], 10n,
+  "", "1", "x".repeat(200), "x".repeat(201), "a b", "gpu.large", "-x", "ü", "😀".repeat(100), "😀".repeat(101),
+  " x", "x ", "a\tb", "a\u0085b", "\u00a0x", "x\u2028", "a\u007fb", "gpu pool/eu", null, undefined, true, {}, [], [1], 10n,
 ];
 
 function agree(input: unknown): void {
@@ -42,6 +43,13 @@ test("agrees with the zod schema on every single-field mutation", () => {
   for (const input of [null, undefined, 5, "task", [], [valid], { ...valid, extra: 1 }, Object.create(valid)]) agree(input);
   const withProto = Object.assign(Object.create({ inherited: 1 }), valid);
   agree(withProto);
+});
+
+test("the cheap worker-group check never accepts a name the workflow schema refuses", () => {
+  for (const value of odd) {
+    if (isWorkerGroup(value)) expect({ value, ok: workerGroupSchema.safeParse(value).success }).toEqual({ value, ok: true });
+  }
+  expect(isWorkerGroup("gpu pool")).toBe(true);
 });
 
 test("returns a copy, never the caller's object", () => {

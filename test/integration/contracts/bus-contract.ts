@@ -174,7 +174,8 @@ export function busContract(name: string, makeHarness: () => Promise<BusHarness>
       await expectValidation(bus.enqueue("default", bad({ taskInstanceId: undefined })), "taskInstanceId");
       await expectValidation(bus.enqueue("default", bad({ extra: 1 })), "extra");
       await expectValidation(bus.enqueue("default", bad({ workerGroup: "other" })), "workerGroup");
-      await expectValidation(bus.enqueue("bad group!", bad({ workerGroup: "bad group!" })), "group");
+      await expectValidation(bus.enqueue(" padded", bad({ workerGroup: " padded" })), "group");
+      await expectValidation(bus.pull(["ok", "tab\there"], 1), "groups.1");
       await expectValidation(bus.depth(""), "group");
       await expectValidation(bus.subscribe("", () => {}), "channel");
       await expectValidation(bus.publish("events", 42 as unknown as string), "message");
