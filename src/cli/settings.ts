@@ -142,7 +142,7 @@ export const settings: readonly Setting[] = [
     defaultText: "10s", help: "On SIGTERM/SIGINT, how long to let in-flight work finish before closing anyway." },
   { key: "workerSlots", metavar: "N", expected: "an integer between 1 and 10000", defaultText: "number of CPUs",
     help: "How many tasks this worker runs at once." },
-  { key: "workerGroups", metavar: "GROUPS", expected: "a comma-separated list of group names (1-100 characters: letters, digits, _ . : -)",
+  { key: "workerGroups", metavar: "GROUPS", expected: "a comma-separated list of group names (1-200 characters each, no control characters)",
     defaultText: "default", help: "Worker groups whose ready queues this worker pulls from." },
   { key: "gateway", metavar: "URL", expected: "an http:// or https:// URL of a porpoise api node", defaultText: null,
     help: "Edge worker: pull tasks through this api node instead of Redis (no database or Redis credentials on the device)." },

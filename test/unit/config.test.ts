@@ -201,7 +201,7 @@ describe("bad values: the message names the key, the value, its source and what 
     ["shutdownTimeout", "2h", "a duration up to 1h"],
     ["workerSlots", "0", "an integer between 1 and 10000"],
     ["workerGroups", "etl,,gpu", "a comma-separated list of group names"],
-    ["workerGroups", "a b", "a comma-separated list of group names"],
+    ["workerGroups", "etl,x\u0001y", "a comma-separated list of group names"],
     ["slots", "5000", "an integer between 1 and 4096"],
   ];
   const modeFor = (key: string) => (["all", "api", "master", "worker"] as const).find((m) => (modeKeys[m] as readonly string[]).includes(key)) ?? "all";
