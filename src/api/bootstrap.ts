@@ -9,7 +9,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, ConflictError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import type { Actor, Store } from "../store/store.ts";
+import type { Actor, NewToken, Store } from "../store/store.ts";
 import { checkPasswordLength, hashPassword } from "./passwords.ts";
 import { generateToken, hashToken, presetTokenProblem, tokenDisplayPrefix } from "./tokens.ts";
 
@@ -39,9 +39,9 @@ export async function bootstrapAdmin(opts: BootstrapOptions): Promise<{ token: s
   if (!(await store.users.any())) {
     const passwordHash = adminPassword === undefined ? null : await hashPassword(adminPassword);
     try {
-      const admin = await store.users.create({ name: ADMIN_USER, passwordHash, isAdmin: true }, SYSTEM);
       const token = presetToken ?? generateToken();
-      await addToken(store, admin.id, token);
+      // User and token in one transaction: a crash in between must not leave an admin nobody can reach.
+      await store.users.create({ name: ADMIN_USER, passwordHash, isAdmin: true, token: bootstrapToken(token) }, SYSTEM);
       await announce(opts, token, presetToken !== undefined, passwordHash !== null);
       return { token };
     } catch (err) {
@@ -68,11 +68,12 @@ export async function bootstrapAdmin(opts: BootstrapOptions): Promise<{ token: s
   return { token: presetToken };
 }
 
+function bootstrapToken(token: string): NewToken {
+  return { name: "bootstrap", kind: "api", tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), expiresAt: null };
+}
+
 async function addToken(store: Store, userId: number, token: string): Promise<void> {
-  await store.tokens.create(
-    { userId, name: "bootstrap", kind: "api", tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), expiresAt: null },
-    SYSTEM,
-  );
+  await store.tokens.create({ ...bootstrapToken(token), userId }, SYSTEM);
 }
 
 async function announce(opts: BootstrapOptions, token: string, preset: boolean, hasPassword: boolean): Promise<void> {

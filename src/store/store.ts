@@ -106,8 +106,15 @@ export interface PageQuery {
 }
 
 export interface UserRepository {
-  /** Throws ConflictError when the name is taken. */
-  create(input: { name: string; passwordHash: string | null; isAdmin: boolean }, actor: Actor): Promise<User>;
+  /**
+   * Throws ConflictError when the name is taken. With `token`, the user's first API token is
+   * created in the same transaction (admin bootstrap: a crash can never leave a user nobody can
+   * log in as).
+   */
+  create(
+    input: { name: string; passwordHash: string | null; isAdmin: boolean; token?: NewToken },
+    actor: Actor,
+  ): Promise<User>;
   getById(id: number): Promise<User | null>;
   getByName(name: string): Promise<User | null>;
   /** Only for login: the stored argon2id hash, or null when the user has none or does not exist. */
@@ -119,11 +126,17 @@ export interface UserRepository {
   any(): Promise<boolean>;
 }
 
+/** A token to store: only its SHA-256 hash and a displayable prefix, never the token. */
+export interface NewToken {
+  name: string;
+  kind: TokenKind;
+  tokenHash: string;
+  prefix: string;
+  expiresAt: Date | null;
+}
+
 export interface TokenRepository {
-  create(
-    input: { userId: number; name: string; kind: TokenKind; tokenHash: string; prefix: string; expiresAt: Date | null },
-    actor: Actor,
-  ): Promise<ApiToken>;
+  create(input: NewToken & { userId: number }, actor: Actor): Promise<ApiToken>;
   /** The live token (not expired at `now`, not revoked) with its enabled user, else null. */
   authenticate(tokenHash: string, now: Date): Promise<{ token: ApiToken; user: User } | null>;
   listForUser(userId: number): Promise<ApiToken[]>;

@@ -1,9 +1,9 @@
 import { and, asc, eq, gt, isNull, lt, or } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
-import type { Runner } from "./dialect.ts";
+import type { Db, Runner, Tables } from "./dialect.ts";
 import { returned, toToken, toUser } from "./rows.ts";
-import type { TokenRepository } from "./store.ts";
+import type { Actor, NewToken, TokenRepository } from "./store.ts";
 
 /**
  * last_used_at is a hint for people reviewing their tokens, not an exact log: writing it on
@@ -11,20 +11,25 @@ import type { TokenRepository } from "./store.ts";
  */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+/** Inserts a token and its audit row inside the caller's transaction (also used by users.create). */
+export async function insertToken(tx: Db, t: Tables, actor: Actor, now: Date, input: NewToken & { userId: number }) {
+  const row = returned(await tx.insert(t.apiTokens).values({ ...input, createdAt: now }).returning(), "api token");
+  await writeAudit(tx, t, actor, now, {
+    action: "token.create",
+    objectType: "api_token",
+    objectId: row.id,
+    details: { userId: row.userId, name: row.name, kind: row.kind, prefix: row.prefix, expiresAt: row.expiresAt?.toISOString() ?? null },
+  });
+  return row;
+}
+
 export function createTokenRepository(run: Runner): TokenRepository {
   const { t } = run;
   return {
     create: (input, actor) =>
       run.write(
         async (tx) => {
-          const now = new Date();
-          const row = returned(await tx.insert(t.apiTokens).values({ ...input, createdAt: now }).returning(), "api token");
-          await writeAudit(tx, t, actor, now, {
-            action: "token.create",
-            objectType: "api_token",
-            objectId: row.id,
-            details: { userId: row.userId, name: row.name, kind: row.kind, prefix: row.prefix, expiresAt: row.expiresAt?.toISOString() ?? null },
-          });
+          const row = await insertToken(tx, t, actor, new Date(), input);
           return toToken(row);
         },
         (v) =>

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner } from "./dialect.ts";
 import { returned, toUser } from "./rows.ts";
+import { insertToken } from "./tokens.ts";
 import type { Actor, User, UserRepository } from "./store.ts";
 
 export function createUserRepository(run: Runner): UserRepository {
@@ -42,9 +43,16 @@ export function createUserRepository(run: Runner): UserRepository {
             objectId: row.id,
             details: { name: row.name, isAdmin: row.isAdmin },
           });
+          if (input.token) await insertToken(tx, t, actor, now, { ...input.token, userId: row.id });
           return toUser(row);
         },
-        (v) => (v.kind === "unique" ? new ConflictError(`user "${input.name}" already exists`) : undefined),
+        // A unique violation is the user name, or (rarely) the token hash: say which.
+        (v) =>
+          v.kind === "unique"
+            ? new ConflictError(
+                /token/i.test(v.constraint) ? "a token with this hash already exists: generate a new random token" : `user "${input.name}" already exists`,
+              )
+            : undefined,
       ),
 
     getById: (id) =>

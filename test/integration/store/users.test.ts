@@ -17,6 +17,22 @@ describe.each(dialects)("users on %s", (dialect) => {
     expect(await store.users.getByName("nobody")).toBeNull();
   });
 
+  test("create with a first token stores both in one transaction; a clashing token leaves no user behind", async () => {
+    await using store = await freshStore(dialect);
+    const token = { name: "bootstrap", kind: "api" as const, tokenHash: "a".repeat(64), prefix: "pp_aaaa", expiresAt: null };
+    const admin = await store.users.create({ name: "admin", passwordHash: null, isAdmin: true, token }, system);
+    const found = await store.tokens.authenticate(token.tokenHash, new Date());
+    expect(found?.user).toEqual(admin);
+    expect(found?.token).toMatchObject({ name: "bootstrap", kind: "api", userId: admin.id, expiresAt: null });
+
+    // Same token hash again: the token insert fails, so the user insert must roll back with it.
+    const clash = store.users.create({ name: "second", passwordHash: null, isAdmin: false, token }, system);
+    await expect(clash).rejects.toBeInstanceOf(ConflictError);
+    await expect(clash).rejects.toThrow("token");
+    expect(await store.users.getByName("second")).toBeNull();
+    expect((await store.users.list(firstPage)).total).toBe(1);
+  });
+
   test("the password hash is only handed out by getPasswordHash, never in a User", async () => {
     await using store = await freshStore(dialect);
     const bob = await store.users.create({ name: "bob", passwordHash: "$argon2id$secret", isAdmin: false }, system);
