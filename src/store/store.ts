@@ -121,6 +121,7 @@ export interface UserRepository {
   getPasswordHash(name: string): Promise<{ user: User; passwordHash: string | null } | null>;
   list(page: PageQuery): Promise<Page<User>>;
   setDisabled(id: number, disabled: boolean, actor: Actor): Promise<User>;
+  /** Also revokes the user's live session tokens in the same transaction (API tokens stay). */
   setPasswordHash(id: number, passwordHash: string, actor: Actor): Promise<User>;
   /** True when at least one user exists (first-start bootstrap). */
   any(): Promise<boolean>;

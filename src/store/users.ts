@@ -1,4 +1,4 @@
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner } from "./dialect.ts";
@@ -15,7 +15,20 @@ export function createUserRepository(run: Runner): UserRepository {
       const now = new Date();
       const [row] = await tx.update(t.users).set({ ...patch, updatedAt: now }).where(eq(t.users.id, id)).returning();
       if (!row) throw new NotFoundError(`user ${id} does not exist`);
-      await writeAudit(tx, t, actor, now, { action, objectType: "user", objectId: id, details: { name: row.name } });
+      // A new password ends every login session made with the old one (API tokens stay: they are
+      // credentials of their own, revoked one by one).
+      const endedSessions =
+        patch.passwordHash === undefined
+          ? 0
+          : (
+              await tx
+                .update(t.apiTokens)
+                .set({ revokedAt: now })
+                .where(and(eq(t.apiTokens.userId, id), eq(t.apiTokens.kind, "session"), isNull(t.apiTokens.revokedAt)))
+                .returning({ id: t.apiTokens.id })
+            ).length;
+      const details = patch.passwordHash === undefined ? { name: row.name } : { name: row.name, endedSessions };
+      await writeAudit(tx, t, actor, now, { action, objectType: "user", objectId: id, details });
       return toUser(row);
     });
   }

@@ -29,6 +29,18 @@ describe.each(dialects)("API users on %s", (dialect) => {
     expect((await h.call("POST", "/api/v1/users/dana/disable")).json).toMatchObject({ name: "dana", disabled: true });
     expect((await h.call("POST", "/api/v1/users/dana/enable")).json).toMatchObject({ name: "dana", disabled: false });
 
+    const danaSession = await h.call("POST", "/api/v1/login", { token: null, body: { username: "dana", password: "dana-password" } });
+    expect((await h.call("GET", "/api/v1/me", { token: danaSession.json.token })).status).toBe(200);
+    const danaApiToken = await h.call("POST", "/api/v1/tokens", { token: danaSession.json.token, body: { name: "ci" } });
+    expect(danaApiToken.status).toBe(201);
+    const danaReset = await h.call("PUT", "/api/v1/users/dana/password", { body: { password: "dana-new-password" } });
+    expect(danaReset.status).toBe(200);
+    // The reset ends the sessions made with the old password; API tokens stay valid.
+    expect((await h.call("GET", "/api/v1/me", { token: danaSession.json.token })).status).toBe(401);
+    expect((await h.call("GET", "/api/v1/me", { token: danaApiToken.json.token })).status).toBe(200);
+    const oldPassword = await h.call("POST", "/api/v1/login", { token: null, body: { username: "dana", password: "dana-password" } });
+    expect(oldPassword.status).toBe(401);
+
     const reset = await h.call("PUT", "/api/v1/users/admin/password", { body: { password: "new-admin-password" } });
     expect(reset.status).toBe(200);
     expect(reset.json.hasPassword).toBe(true);
