@@ -2,6 +2,7 @@
 // > defaults. This is the only module that reads process.env (see loadConfig at the bottom);
 // resolveConfig itself is pure so every path through it is unit-tested.
 
+import { redactUrl } from "./core/redact-url.ts";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
@@ -224,15 +225,7 @@ function storeTarget(spec: NonNullable<ParsedSettings["db"]>, cwd: string): Stor
 }
 
 /** A URL fit for logs: the password replaced by ***. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "<unparseable URL>";
-  }
-}
+export { redactUrl };
 
 const clusterSecretHint = "pass --secret <at least 16 characters> (or PORPOISE_SECRET), the same value on every node";
 const redisHint = "pass --redis redis://host:6379 (or PORPOISE_REDIS)";

@@ -1,6 +1,7 @@
 // Opens a Store from a URL: `sqlite:<path>` / `sqlite::memory:` (embedded) or
 // `postgres://…` / `postgresql://…` (cluster). Migrates on open unless told not to.
 
+import { redactUrl } from "../core/redact-url.ts";
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -21,9 +22,7 @@ import { createWorkflowRepository } from "./workflows.ts";
 type Target = { dialect: "sqlite"; path: string } | { dialect: "postgres"; url: string };
 
 /** The URL with any password replaced, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(\w+:\/\/[^:/@]*:)[^@]*@/, "$1***@");
-}
+export { redactUrl };
 
 function parseTarget(url: string): Target {
   if (url === "sqlite::memory:") return { dialect: "sqlite", path: ":memory:" };
