@@ -3,7 +3,9 @@
 // here; test/integration/store/migrations.test.ts fails when the two disagree.
 
 import pg0001 from "../../migrations/postgres/0001_init.sql" with { type: "text" };
+import pg0002 from "../../migrations/postgres/0002_runs.sql" with { type: "text" };
 import sqlite0001 from "../../migrations/sqlite/0001_init.sql" with { type: "text" };
+import sqlite0002 from "../../migrations/sqlite/0002_runs.sql" with { type: "text" };
 import type { Dialect } from "./store.ts";
 
 export interface Migration {
@@ -22,6 +24,6 @@ function migration(name: string, sql: string): Migration {
 }
 
 export const migrations: Record<Dialect, readonly Migration[]> = {
-  sqlite: [migration("0001_init.sql", sqlite0001)],
-  postgres: [migration("0001_init.sql", pg0001)],
+  sqlite: [migration("0001_init.sql", sqlite0001), migration("0002_runs.sql", sqlite0002)],
+  postgres: [migration("0001_init.sql", pg0001), migration("0002_runs.sql", pg0002)],
 };

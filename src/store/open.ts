@@ -9,12 +9,16 @@ import postgres from "postgres";
 import { ConfigError, StoreError } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
 import { createAuditRepository } from "./audit.ts";
+import { createCommandRepository } from "./commands.ts";
+import { createDatasourceRepository } from "./datasources.ts";
 import { postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
+import { createInstanceRepository } from "./instances.ts";
 import { createMemberRepository } from "./members.ts";
 import { applyMigrations, type Connection, missingMigrations } from "./migrate.ts";
 import { createProjectRepository } from "./projects.ts";
 import { toStoreError } from "./sql-errors.ts";
 import type { Store } from "./store.ts";
+import { createTaskInstanceRepository } from "./task-instances.ts";
 import { createTokenRepository } from "./tokens.ts";
 import { createUserRepository } from "./users.ts";
 import { createWorkflowRepository } from "./workflows.ts";
@@ -97,7 +101,7 @@ async function disconnect(conn: Connection): Promise<void> {
   else await conn.client.end({ timeout: 5 });
 }
 
-function buildStore(conn: Connection, run: Runner): Store {
+function buildStore(conn: Connection, run: Runner, secretKey: string | null): Store {
   let closed: Promise<void> | null = null;
   return {
     dialect: conn.dialect,
@@ -107,6 +111,10 @@ function buildStore(conn: Connection, run: Runner): Store {
     members: createMemberRepository(run),
     workflows: createWorkflowRepository(run),
     audit: createAuditRepository(run),
+    commands: createCommandRepository(run),
+    instances: createInstanceRepository(run),
+    taskInstances: createTaskInstanceRepository(run),
+    datasources: createDatasourceRepository(run, { secretKey }),
     ready: () =>
       run
         .exclusive(async () => {
@@ -120,7 +128,11 @@ function buildStore(conn: Connection, run: Runner): Store {
   };
 }
 
-export async function openStore(opts: { url: string; migrate?: boolean; log?: Logger }): Promise<Store> {
+/**
+ * `secretKey` (from config) encrypts datasource passwords at rest; without it they are stored
+ * plainly (see datasources.ts).
+ */
+export async function openStore(opts: { url: string; migrate?: boolean; log?: Logger; secretKey?: string | null }): Promise<Store> {
   const log = opts.log ?? silentLogger;
   const conn = await connect(opts.url, log);
   try {
@@ -129,7 +141,8 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
     await disconnect(conn).catch(() => {});
     throw toStoreError(err);
   }
-  return buildStore(conn, conn.dialect === "sqlite" ? sqliteRunner(conn.client) : postgresRunner(conn.client));
+  const run = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : postgresRunner(conn.client);
+  return buildStore(conn, run, opts.secretKey ?? null);
 }
 
 /** Applies pending migrations and disconnects (`porpoise migrate`). */

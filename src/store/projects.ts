@@ -97,12 +97,14 @@ export function createProjectRepository(run: Runner): ProjectRepository {
           const noWorkflows = notExists(
             tx.select({ id: t.workflowDefinitions.id }).from(t.workflowDefinitions).where(eq(t.workflowDefinitions.projectId, id)),
           );
-          const [row] = await tx.delete(t.projects).where(and(eq(t.projects.id, id), noWorkflows)).returning();
+          const noDatasources = notExists(tx.select({ id: t.datasources.id }).from(t.datasources).where(eq(t.datasources.projectId, id)));
+          const [row] = await tx.delete(t.projects).where(and(eq(t.projects.id, id), noWorkflows, noDatasources)).returning();
           if (!row) {
             const [project] = await tx.select().from(t.projects).where(eq(t.projects.id, id));
             if (!project) throw new NotFoundError(`project ${id} does not exist`);
-            const count = await tx.$count(t.workflowDefinitions, eq(t.workflowDefinitions.projectId, id));
-            throw notEmpty(`project "${project.name}"`, count);
+            const workflows = await tx.$count(t.workflowDefinitions, eq(t.workflowDefinitions.projectId, id));
+            const datasources = await tx.$count(t.datasources, eq(t.datasources.projectId, id));
+            throw notEmpty(`project "${project.name}"`, { workflows, datasources });
           }
           await writeAudit(tx, t, actor, new Date(), {
             action: "project.delete",
@@ -112,13 +114,18 @@ export function createProjectRepository(run: Runner): ProjectRepository {
             details: { name: row.name },
           });
         },
-        // A workflow created concurrently slips past NOT EXISTS but not past the RESTRICT foreign key.
+        // A workflow or datasource created concurrently slips past NOT EXISTS but not past the RESTRICT foreign key.
         (v) => (v.kind === "foreign_key" ? notEmpty(`project ${id}`, null) : undefined),
       ),
   };
 }
 
-function notEmpty(project: string, workflows: number | null): ConflictError {
-  const what = workflows === null ? "workflows" : `${workflows} workflow${workflows === 1 ? "" : "s"}`;
-  return new ConflictError(`${project} still holds ${what}: delete them before deleting the project`);
+function notEmpty(project: string, counts: { workflows: number; datasources: number } | null): ConflictError {
+  if (counts === null) return new ConflictError(`${project} still holds workflows or datasources: delete them before deleting the project`);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const held = [
+    counts.workflows > 0 || counts.datasources === 0 ? plural(counts.workflows, "workflow") : null,
+    counts.datasources > 0 ? plural(counts.datasources, "datasource") : null,
+  ].filter((x) => x !== null);
+  return new ConflictError(`${project} still holds ${held.join(" and ")}: delete them before deleting the project`);
 }

@@ -18,6 +18,7 @@ import {
   unique,
 } from "drizzle-orm/pg-core";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import { type CommandState, type CommandType, DATASOURCE_TYPES, type TaskInstanceState, type WorkflowInstanceState } from "./store.ts";
 import {
   CATCHUP_MODES,
   PROJECT_ROLES,
@@ -140,14 +141,14 @@ export const commands = pgTable(
   "commands",
   {
     id: id(),
-    type: text().notNull(),
+    type: text().$type<CommandType>().notNull(),
     projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
     workflowId: ref("workflow_id").references(() => workflowDefinitions.id, { onDelete: "cascade" }),
     workflowInstanceId: ref("workflow_instance_id").references((): AnyPgColumn => workflowInstances.id, {
       onDelete: "cascade",
     }),
     payload: json<JsonObject>("payload").notNull().default(emptyObject),
-    state: text().notNull().default("PENDING"),
+    state: text().$type<CommandState>().notNull().default("PENDING"),
     createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
     createdAt: createdAt(),
     consumedAt: time("consumed_at"),
@@ -163,7 +164,7 @@ export const workflowInstances = pgTable(
     projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
     workflowId: ref("workflow_id").notNull().references(() => workflowDefinitions.id, { onDelete: "cascade" }),
     workflowVersion: integer("workflow_version").notNull(),
-    state: text().notNull(),
+    state: text().$type<WorkflowInstanceState>().notNull(),
     runType: text("run_type").notNull(),
     slot: integer().notNull(),
     epoch: integer().notNull().default(0),
@@ -183,12 +184,17 @@ export const workflowInstances = pgTable(
     endTime: time("end_time"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    startTasks: json<string[]>("start_tasks"),
+    dependType: text("depend_type"),
+    runTimes: integer("run_times").notNull().default(1),
   },
   (t) => [
     // A cron fire is unique in the Store itself (DESIGN.md §3.5); manual runs have NULLs, which never collide.
     unique("workflow_instances_schedule_fire_unique").on(t.scheduleId, t.scheduleTime),
     index("workflow_instances_state_idx").on(t.state),
     index("workflow_instances_workflow_state_idx").on(t.workflowId, t.state),
+    index("workflow_instances_slot_state_idx").on(t.slot, t.state),
+    index("workflow_instances_project_idx").on(t.projectId, t.id),
   ],
 );
 
@@ -201,7 +207,7 @@ export const taskInstances = pgTable(
       .references(() => workflowInstances.id, { onDelete: "cascade" }),
     taskName: text("task_name").notNull(),
     taskType: text("task_type").notNull(),
-    state: text().notNull(),
+    state: text().$type<TaskInstanceState>().notNull(),
     attempt: integer().notNull().default(1),
     dispatchToken: text("dispatch_token"),
     slot: integer().notNull(),
@@ -218,6 +224,8 @@ export const taskInstances = pgTable(
     logPath: text("log_path"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    notBefore: time("not_before"),
+    message: text(),
   },
   (t) => [
     unique("task_instances_attempt_unique").on(t.workflowInstanceId, t.taskName, t.attempt),
@@ -258,3 +266,24 @@ export const slotLeases = pgTable("slot_leases", {
   epoch: integer().notNull().default(0),
   expiresAt: time("expires_at"),
 });
+
+export const datasources = pgTable(
+  "datasources",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "restrict" }),
+    name: text().notNull(),
+    type: text({ enum: DATASOURCE_TYPES }).notNull(),
+    host: text().notNull(),
+    port: integer().notNull(),
+    database: text().notNull(),
+    username: text().notNull(),
+    password: text(),
+    params: json<StringMap>("params").notNull().default(emptyObject),
+    description: text().notNull().default(""),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [unique("datasources_project_name_unique").on(t.projectId, t.name)],
+);

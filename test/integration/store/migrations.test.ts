@@ -70,7 +70,7 @@ describe.each(dialects)("migrating %s", (dialect) => {
   test("ready() fails on an unmigrated database, naming what is missing, and passes once migrated", async () => {
     await using db = await freshDatabaseUrl(dialect);
     const store = await openStore({ url: db.url, migrate: false });
-    await expect(store.ready()).rejects.toThrow("the database lacks migration 0001_init.sql: run `porpoise migrate`");
+    await expect(store.ready()).rejects.toThrow(`the database lacks migrations ${allNames(dialect).join(", ")}: run \`porpoise migrate\``);
     await migrateDatabase(db.url);
     await store.ready();
     await store.close();

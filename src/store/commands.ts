@@ -1,0 +1,118 @@
+// Commands: the durable inbox between the API (or the scheduler) and the masters (DESIGN.md
+// §3.5: a command is consumed once). Claiming is one guarded UPDATE … WHERE state = 'PENDING'
+// … RETURNING: when two claimers race on Postgres, the second blocks on the row lock, re-reads
+// the row, finds it CONSUMED and skips it — each command goes to exactly one claimer.
+
+import { and, asc, eq, inArray } from "drizzle-orm";
+import { NotFoundError } from "../core/errors.ts";
+import { writeAudit } from "./audit.ts";
+import type { Db, Runner, Tables } from "./dialect.ts";
+import { returned } from "./rows.ts";
+import type { Command, CommandRepository, CommandType } from "./store.ts";
+
+type Row = Tables["commands"]["$inferSelect"];
+
+export function toCommand(row: Row): Command {
+  return {
+    id: row.id,
+    type: row.type,
+    projectId: row.projectId,
+    workflowId: row.workflowId,
+    workflowInstanceId: row.workflowInstanceId,
+    payload: row.payload,
+    state: row.state,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    consumedAt: row.consumedAt,
+    consumedBy: row.consumedBy,
+  };
+}
+
+/** Consumes one PENDING command inside the caller's transaction; null when it was not PENDING. */
+export async function consumeCommand(tx: Db, t: Tables, id: number, consumer: string, now: Date): Promise<Row | null> {
+  const c = t.commands;
+  const [row] = await tx
+    .update(c)
+    .set({ state: "CONSUMED", consumedAt: now, consumedBy: consumer })
+    .where(and(eq(c.id, id), eq(c.state, "PENDING")))
+    .returning();
+  return row ?? null;
+}
+
+export function createCommandRepository(run: Runner): CommandRepository {
+  const { t } = run;
+  const c = t.commands;
+
+  return {
+    enqueue: (input, actor) =>
+      run.write(
+        async (tx) => {
+          const now = new Date();
+          const row = returned(
+            await tx
+              .insert(c)
+              .values({
+                type: input.type,
+                projectId: input.projectId,
+                workflowId: input.workflowId ?? null,
+                workflowInstanceId: input.workflowInstanceId ?? null,
+                payload: input.payload ?? {},
+                state: "PENDING",
+                createdBy: actor.userId,
+                createdAt: now,
+              })
+              .returning(),
+            "command",
+          );
+          await writeAudit(tx, t, actor, now, {
+            action: `command.${input.type.toLowerCase()}`,
+            objectType: "command",
+            objectId: row.id,
+            projectId: input.projectId,
+            details: { type: input.type, workflowId: row.workflowId, workflowInstanceId: row.workflowInstanceId },
+          });
+          return toCommand(row);
+        },
+        (v) =>
+          v.kind === "foreign_key"
+            ? new NotFoundError(
+                `the command refers to something that does not exist (project ${input.projectId}` +
+                  `${input.workflowId ? `, workflow ${input.workflowId}` : ""}` +
+                  `${input.workflowInstanceId ? `, workflow instance ${input.workflowInstanceId}` : ""})`,
+              )
+            : undefined,
+      ),
+
+    claimNext: (consumer, limit, filter) =>
+      run.write(async (tx) => {
+        const types = filter?.types as CommandType[] | undefined;
+        const pending = and(eq(c.state, "PENDING"), types ? inArray(c.type, types) : undefined);
+        const oldest = tx.select({ id: c.id }).from(c).where(pending).orderBy(asc(c.id)).limit(limit);
+        const rows = await tx
+          .update(c)
+          .set({ state: "CONSUMED", consumedAt: new Date(), consumedBy: consumer })
+          // The outer state check is the guard: it is re-evaluated on the locked row.
+          .where(and(inArray(c.id, oldest), eq(c.state, "PENDING")))
+          .returning();
+        return rows.sort((a, b) => a.id - b.id).map(toCommand);
+      }),
+
+    claim: (id, consumer) =>
+      run.write(async (tx) => {
+        const row = await consumeCommand(tx, t, id, consumer, new Date());
+        return row ? toCommand(row) : null;
+      }),
+
+    get: (id) =>
+      run.read(async (db) => {
+        const [row] = await db.select().from(c).where(eq(c.id, id));
+        return row ? toCommand(row) : null;
+      }),
+
+    listPending: (limit) =>
+      run.read(async (db) => {
+        const rows = await db.select().from(c).where(eq(c.state, "PENDING")).orderBy(asc(c.id)).limit(limit);
+        return rows.map(toCommand);
+      }),
+  };
+}

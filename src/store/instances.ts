@@ -1,0 +1,172 @@
+// Workflow instances. Creation locks the workflow definition row first (the same no-op UPDATE
+// lock workflows.ts uses), so it serialises with taking the workflow OFFLINE and with the
+// guarded delete: an instance is created only for a workflow that is ONLINE at commit time,
+// and a delete never misses an instance created meanwhile. Every later change is a fenced
+// transition: one UPDATE naming the expected states and the writer's epoch.
+
+import { and, asc, desc, eq, gte, inArray, lt, notInArray, type SQL, sql } from "drizzle-orm";
+import { ConflictError, NotFoundError } from "../core/errors.ts";
+import { consumeCommand } from "./commands.ts";
+import type { Db, Runner, Tables } from "./dialect.ts";
+import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
+import { returned } from "./rows.ts";
+import type { InstanceTransition, WorkflowInstance, WorkflowInstanceRepository } from "./store.ts";
+
+type Row = Tables["workflowInstances"]["$inferSelect"];
+
+export function toWorkflowInstance(row: Row): WorkflowInstance {
+  return {
+    id: row.id,
+    projectId: row.projectId,
+    workflowId: row.workflowId,
+    workflowVersion: row.workflowVersion,
+    state: row.state,
+    runType: row.runType,
+    slot: row.slot,
+    epoch: row.epoch,
+    priority: row.priority,
+    workerGroup: row.workerGroup,
+    failureStrategy: row.failureStrategy,
+    params: row.params,
+    startTasks: row.startTasks,
+    dependType: row.dependType,
+    runTimes: row.runTimes,
+    scheduleId: row.scheduleId,
+    scheduleTime: row.scheduleTime,
+    commandId: row.commandId,
+    parentTaskInstanceId: row.parentTaskInstanceId,
+    dryRun: row.dryRun,
+    host: row.host,
+    startTime: row.startTime,
+    endTime: row.endTime,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** The fenced transition inside the caller's transaction; the changed row or null. */
+export async function transitionInstance(tx: Db, t: Tables, id: number, change: InstanceTransition, now: Date): Promise<Row | null> {
+  const wi = t.workflowInstances;
+  if (change.from.length === 0) return null;
+  const [row] = await tx
+    .update(wi)
+    .set({ ...change.set, state: change.to, epoch: change.epoch, updatedAt: now })
+    .where(and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`))
+    .returning();
+  return row ?? null;
+}
+
+export function createInstanceRepository(run: Runner): WorkflowInstanceRepository {
+  const { t } = run;
+  const wi = t.workflowInstances;
+  const wd = t.workflowDefinitions;
+  const wv = t.workflowVersions;
+
+  return {
+    create: (input) =>
+      run.write(
+        async (tx) => {
+          const [workflow] = await tx
+            .update(wd)
+            .set({ updatedAt: sql`${wd.updatedAt}` })
+            .where(eq(wd.id, input.workflowId))
+            .returning();
+          if (!workflow) throw new NotFoundError(`workflow ${input.workflowId} does not exist`);
+          if (workflow.releaseState !== "ONLINE") {
+            throw new ConflictError(`workflow "${workflow.name}" is ${workflow.releaseState}: bring it ONLINE to run it`);
+          }
+          const version = input.version ?? workflow.currentVersion;
+          if (input.version !== undefined) {
+            const [stored] = await tx.select({ v: wv.version }).from(wv).where(and(eq(wv.workflowId, workflow.id), eq(wv.version, version)));
+            if (!stored) {
+              throw new NotFoundError(`workflow "${workflow.name}" has no version ${version} (its versions are 1 to ${workflow.latestVersion})`);
+            }
+          }
+          const now = new Date();
+          if (input.consumeCommand) {
+            const { id, consumer } = input.consumeCommand;
+            if (!(await consumeCommand(tx, t, id, consumer, now))) {
+              throw new ConflictError(`command ${id} was consumed already (or does not exist): it starts no second instance`);
+            }
+          }
+          const fixedSlot = typeof input.slot === "number" ? input.slot : 0;
+          let row = returned(
+            await tx
+              .insert(wi)
+              .values({
+                projectId: workflow.projectId,
+                workflowId: workflow.id,
+                workflowVersion: version,
+                state: input.state ?? "SUBMITTED_SUCCESS",
+                runType: input.runType,
+                slot: fixedSlot,
+                epoch: input.epoch ?? 0,
+                priority: input.priority ?? "MEDIUM",
+                workerGroup: input.workerGroup ?? "default",
+                failureStrategy: input.failureStrategy ?? "END",
+                params: input.params ?? {},
+                startTasks: input.startTasks ?? null,
+                dependType: input.dependType ?? null,
+                dryRun: input.dryRun ?? false,
+                scheduleId: input.scheduleId ?? null,
+                scheduleTime: input.scheduleTime ?? null,
+                commandId: input.consumeCommand?.id ?? null,
+                parentTaskInstanceId: input.parentTaskInstanceId ?? null,
+                host: input.host ?? null,
+                createdAt: now,
+                updatedAt: now,
+              })
+              .returning(),
+            "workflow instance",
+          );
+          if (typeof input.slot === "function") {
+            const slot = input.slot(row.id);
+            row = returned(await tx.update(wi).set({ slot }).where(eq(wi.id, row.id)).returning(), "workflow instance");
+          }
+          return toWorkflowInstance(row);
+        },
+        (v) =>
+          v.kind === "unique"
+            ? new ConflictError(`an instance for schedule ${input.scheduleId} at ${input.scheduleTime?.toISOString()} exists already`)
+            : v.kind === "foreign_key"
+              ? new NotFoundError(
+                  `the instance refers to something that does not exist (schedule ${input.scheduleId ?? "-"}, parent task instance ${input.parentTaskInstanceId ?? "-"})`,
+                )
+              : undefined,
+      ),
+
+    transition: (id, change) => run.write(async (tx) => {
+      const row = await transitionInstance(tx, t, id, change, new Date());
+      return row ? toWorkflowInstance(row) : null;
+    }),
+
+    get: (id) =>
+      run.read(async (db) => {
+        const [row] = await db.select().from(wi).where(eq(wi.id, id));
+        return row ? toWorkflowInstance(row) : null;
+      }),
+
+    list: (query) =>
+      run.read(async (db) => {
+        const filters: (SQL | undefined)[] = [
+          eq(wi.projectId, query.projectId),
+          query.workflowId === undefined ? undefined : eq(wi.workflowId, query.workflowId),
+          query.states === undefined ? undefined : query.states.length === 0 ? sql`1 = 0` : inArray(wi.state, [...query.states]),
+          query.from === undefined ? undefined : gte(wi.createdAt, query.from),
+          query.to === undefined ? undefined : lt(wi.createdAt, query.to),
+        ];
+        const where = and(...filters);
+        const rows = await db.select().from(wi).where(where).orderBy(desc(wi.id)).limit(query.limit).offset(query.offset);
+        return { items: rows.map(toWorkflowInstance), total: await db.$count(wi, where) };
+      }),
+
+    listActive: (query) =>
+      run.read(async (db) => {
+        const slots = query?.slots;
+        if (slots && slots.length === 0) return [];
+        const where = and(notInArray(wi.state, [...TERMINAL_WORKFLOW_STATES]), slots ? inArray(wi.slot, [...slots]) : undefined);
+        const rows = await db.select().from(wi).where(where).orderBy(asc(wi.id));
+        return rows.map(toWorkflowInstance);
+      }),
+  };
+}

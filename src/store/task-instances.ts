@@ -1,0 +1,230 @@
+// Task instances (one row per attempt) and the group-commit primitive the master's hot path
+// uses: applyBatch writes many attempt inserts, fenced attempt updates and instance
+// transitions in ONE transaction and reports one outcome per op. A successor is dispatched
+// only after the batch holding its predecessor's result has committed (DESIGN.md §3.7);
+// batching is how that stays fast.
+//
+// Fencing: an insert (and an update carrying `fence`) first takes its workflow instance's row
+// with `UPDATE … SET epoch = e WHERE id = ? AND epoch <= e` — one statement per instance and
+// epoch per batch. A master whose slot was taken over (a newer epoch wrote the instance) gets
+// "stale" for every op of that instance; the row lock also serialises it with the newer
+// master's transitions. An update is additionally guarded by id + attempt + token + state.
+
+import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Db, Runner, Tables } from "./dialect.ts";
+import { transitionInstance } from "./instances.ts";
+import type {
+  TaskAttemptInsert,
+  TaskAttemptUpdate,
+  TaskBatchOp,
+  TaskBatchOutcome,
+  TaskInstance,
+  TaskInstanceRepository,
+  TaskInstanceState,
+} from "./store.ts";
+
+type Row = Tables["taskInstances"]["$inferSelect"];
+
+/** Attempts that a dead process may have been running (restart recovery). */
+const IN_FLIGHT: TaskInstanceState[] = ["DISPATCH", "RUNNING_EXECUTION"];
+/** Rows per multi-row INSERT: ~17 parameters each stays far below both drivers' limits. */
+const INSERT_CHUNK = 500;
+
+export function toTaskInstance(row: Row): TaskInstance {
+  return {
+    id: row.id,
+    workflowInstanceId: row.workflowInstanceId,
+    taskName: row.taskName,
+    taskType: row.taskType,
+    state: row.state,
+    attempt: row.attempt,
+    dispatchToken: row.dispatchToken,
+    slot: row.slot,
+    epoch: row.epoch,
+    workerGroup: row.workerGroup,
+    priority: row.priority,
+    host: row.host,
+    submitTime: row.submitTime,
+    startTime: row.startTime,
+    endTime: row.endTime,
+    notBefore: row.notBefore,
+    params: row.params,
+    output: row.output,
+    exitCode: row.exitCode,
+    logPath: row.logPath,
+    message: row.message,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+const STALE: TaskBatchOutcome = { outcome: "stale" };
+const DUPLICATE: TaskBatchOutcome = { outcome: "duplicate" };
+const attemptKey = (workflowInstanceId: number, taskName: string, attempt: number) => `${workflowInstanceId}\u0000${attempt}\u0000${taskName}`;
+
+/** Locks and fences each (instance, epoch) the batch names; returns the keys that hold. */
+async function applyFences(tx: Db, t: Tables, ops: readonly TaskBatchOp[]): Promise<Set<string>> {
+  const wanted = new Map<string, { id: number; epoch: number }>();
+  for (const op of ops) {
+    const fence = op.op === "insert" ? { id: op.workflowInstanceId, epoch: op.epoch } : op.op === "update" && op.fence ? { id: op.fence.workflowInstanceId, epoch: op.fence.epoch } : null;
+    if (fence) wanted.set(`${fence.id}:${fence.epoch}`, fence);
+  }
+  const held = new Set<string>();
+  if (wanted.size === 0) return held;
+  const wi = t.workflowInstances;
+  // A fixed lock order (instance id, then epoch) keeps two batches from deadlocking.
+  const ordered = [...wanted.entries()].sort(([, a], [, b]) => a.id - b.id || a.epoch - b.epoch);
+  for (const [key, { id, epoch }] of ordered) {
+    const [row] = await tx.update(wi).set({ epoch }).where(and(eq(wi.id, id), sql`${wi.epoch} <= ${epoch}`)).returning({ id: wi.id });
+    if (row) held.add(key);
+  }
+  return held;
+}
+
+async function applyInserts(tx: Db, t: Tables, inserts: { index: number; op: TaskAttemptInsert }[], outcomes: TaskBatchOutcome[], now: Date) {
+  const ti = t.taskInstances;
+  for (let start = 0; start < inserts.length; start += INSERT_CHUNK) {
+    const chunk = inserts.slice(start, start + INSERT_CHUNK);
+    const rows = await tx
+      .insert(ti)
+      .values(
+        chunk.map(({ op }) => ({
+          workflowInstanceId: op.workflowInstanceId,
+          taskName: op.taskName,
+          taskType: op.taskType,
+          state: op.state,
+          attempt: op.attempt,
+          dispatchToken: op.dispatchToken,
+          slot: op.slot,
+          epoch: op.epoch,
+          workerGroup: op.workerGroup ?? "default",
+          priority: op.priority ?? "MEDIUM",
+          params: op.params ?? {},
+          submitTime: op.submitTime ?? null,
+          notBefore: op.notBefore ?? null,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      )
+      .onConflictDoNothing()
+      .returning({ id: ti.id, workflowInstanceId: ti.workflowInstanceId, taskName: ti.taskName, attempt: ti.attempt });
+    const ids = new Map(rows.map((r) => [attemptKey(r.workflowInstanceId, r.taskName, r.attempt), r.id]));
+    for (const { index, op } of chunk) {
+      const key = attemptKey(op.workflowInstanceId, op.taskName, op.attempt);
+      const id = ids.get(key);
+      // The same attempt twice in one batch: the first one is the insert, the rest are duplicates.
+      if (id !== undefined) ids.delete(key);
+      outcomes[index] = id === undefined ? DUPLICATE : { outcome: "applied", id };
+    }
+  }
+}
+
+async function applyUpdate(tx: Db, t: Tables, op: TaskAttemptUpdate, now: Date): Promise<TaskBatchOutcome> {
+  if (op.from.length === 0) return STALE;
+  const ti = t.taskInstances;
+  const [row] = await tx
+    .update(ti)
+    .set({ ...op.set, state: op.to, ...(op.fence ? { epoch: op.fence.epoch } : {}), updatedAt: now })
+    .where(
+      and(
+        eq(ti.id, op.id),
+        eq(ti.attempt, op.attempt),
+        op.token === null ? isNull(ti.dispatchToken) : eq(ti.dispatchToken, op.token),
+        inArray(ti.state, [...op.from]),
+        op.fence ? eq(ti.workflowInstanceId, op.fence.workflowInstanceId) : undefined,
+      ),
+    )
+    .returning({ id: ti.id });
+  return row ? { outcome: "applied", id: row.id } : STALE;
+}
+
+export function createTaskInstanceRepository(run: Runner): TaskInstanceRepository {
+  const { t } = run;
+  const ti = t.taskInstances;
+
+  const applyBatch = (ops: readonly TaskBatchOp[]) =>
+    ops.length === 0
+      ? Promise.resolve([])
+      : run.write(async (tx) => {
+          const now = new Date();
+          const outcomes: TaskBatchOutcome[] = new Array(ops.length);
+          const held = await applyFences(tx, t, ops);
+          const inserts: { index: number; op: TaskAttemptInsert }[] = [];
+          ops.forEach((op, index) => {
+            if (op.op !== "insert") return;
+            if (held.has(`${op.workflowInstanceId}:${op.epoch}`)) inserts.push({ index, op });
+            else outcomes[index] = STALE;
+          });
+          await applyInserts(tx, t, inserts, outcomes, now);
+          for (let i = 0; i < ops.length; i++) {
+            const op = ops[i]!;
+            if (op.op !== "update") continue;
+            const fenced = !op.fence || held.has(`${op.fence.workflowInstanceId}:${op.fence.epoch}`);
+            outcomes[i] = fenced ? await applyUpdate(tx, t, op, now) : STALE;
+          }
+          for (let i = 0; i < ops.length; i++) {
+            const op = ops[i]!;
+            if (op.op !== "instance") continue;
+            const row = await transitionInstance(tx, t, op.id, op, now);
+            outcomes[i] = row ? { outcome: "applied", id: row.id } : STALE;
+          }
+          return outcomes;
+        });
+
+  return {
+    applyBatch,
+
+    complete: async (input) => {
+      const [result] = await applyBatch([
+        {
+          op: "update",
+          id: input.id,
+          attempt: input.attempt,
+          token: input.token,
+          from: input.from ?? IN_FLIGHT,
+          to: input.state,
+          set: {
+            endTime: input.endTime,
+            ...(input.output !== undefined ? { output: input.output } : {}),
+            ...(input.exitCode !== undefined ? { exitCode: input.exitCode } : {}),
+            ...(input.message !== undefined ? { message: input.message } : {}),
+          },
+        },
+      ]);
+      return result?.outcome === "applied" ? "applied" : "stale";
+    },
+
+    get: (id) =>
+      run.read(async (db) => {
+        const [row] = await db.select().from(ti).where(eq(ti.id, id));
+        return row ? toTaskInstance(row) : null;
+      }),
+
+    listForInstance: (workflowInstanceId) =>
+      run.read(async (db) => {
+        const rows = await db
+          .select()
+          .from(ti)
+          .where(eq(ti.workflowInstanceId, workflowInstanceId))
+          .orderBy(asc(ti.taskName), asc(ti.attempt));
+        return rows.map(toTaskInstance);
+      }),
+
+    markInterrupted: (query) =>
+      run.write(async (tx) => {
+        if (query.slots && query.slots.length === 0) return [];
+        const rows = await tx
+          .update(ti)
+          .set({ state: "NEED_FAULT_TOLERANCE", updatedAt: new Date() })
+          .where(
+            and(
+              inArray(ti.state, IN_FLIGHT),
+              "host" in query ? eq(ti.host, query.host) : undefined,
+              query.slots ? inArray(ti.slot, [...query.slots]) : undefined,
+            ),
+          )
+          .returning();
+        return rows.map(toTaskInstance).sort((a, b) => a.id - b.id);
+      }),
+  };
+}
