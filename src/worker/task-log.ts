@@ -1,0 +1,113 @@
+// One log file per task attempt, e.g. `<dataDir>/logs/<workflowInstanceId>/<taskInstanceId>-<attempt>.log`
+// (the caller picks the path; `taskLogPath` is the convention). Plain text, one line per
+// output line:
+//
+//   2025-05-01T10:00:00.123Z [out] hello          stdout of the task
+//   2025-05-01T10:00:00.124Z [err] warning: …     stderr of the task
+//   2025-05-01T10:00:00.125Z [sys] exit code 0    porpoise's own lines (start, exit, timeout, truncation)
+//
+// Size cap: once a line would take the file past `maxBytes`, one `[sys] log truncated …` line
+// is written and every later line is dropped. Only the log is capped: runners still read
+// OUT params (`${setValue(k=v)}`) from the dropped output, so a task that prints its result
+// at the end of a huge output still passes it on.
+//
+// Writes are buffered and flushed on the next macrotask (or at 64 KiB), so a follower sees
+// output within a tick and a chatty task costs one write() per batch, not per line.
+
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+export type LogStream = "out" | "err" | "sys";
+
+export const DEFAULT_LOG_MAX_BYTES = 64 * 1024 * 1024;
+const FLUSH_AT_BYTES = 64 * 1024;
+
+/** The conventional place of an attempt's log under the log root (`<dataDir>/logs`). */
+export function taskLogPath(logRoot: string, workflowInstanceId: number | string, taskInstanceId: number | string, attempt: number): string {
+  return join(logRoot, String(workflowInstanceId), `${taskInstanceId}-${attempt}.log`);
+}
+
+export interface TaskLogWriter {
+  readonly path: string;
+  /** Appends one line (a trailing newline in `line` is not needed; inner newlines are kept as separate lines). */
+  write(stream: LogStream, line: string): void;
+  /** Bytes in the file once pending writes are flushed. */
+  readonly bytes: number;
+  /** True once the cap was reached and the truncation line written. */
+  readonly truncated: boolean;
+  flush(): void;
+  /** Flushes and closes; later writes are ignored. */
+  close(): void;
+}
+
+export interface TaskLogOptions {
+  maxBytes?: number;
+  /** Clock for the line timestamps (tests). */
+  now?: () => Date;
+}
+
+/** Opens (creating directories) an attempt's log for appending; an existing file is continued, not replaced. */
+export function openTaskLog(path: string, opts: TaskLogOptions = {}): TaskLogWriter {
+  const maxBytes = opts.maxBytes ?? DEFAULT_LOG_MAX_BYTES;
+  const now = opts.now ?? (() => new Date());
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "a");
+  let bytes = fstatSync(fd).size;
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let scheduled: ReturnType<typeof setTimeout> | null = null;
+  let truncated = false;
+  let closed = false;
+
+  function flush(): void {
+    if (scheduled) clearTimeout(scheduled);
+    scheduled = null;
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    pendingBytes = 0;
+    writeSync(fd, text);
+  }
+
+  function append(text: string, size: number): void {
+    pending.push(text);
+    pendingBytes += size;
+    bytes += size;
+    if (pendingBytes >= FLUSH_AT_BYTES) flush();
+    else scheduled ??= setTimeout(flush, 0);
+  }
+
+  function write(stream: LogStream, line: string): void {
+    if (closed || truncated) return;
+    const parts = line.includes("\n") ? line.split("\n") : [line];
+    for (const part of parts) {
+      const text = `${now().toISOString()} [${stream}] ${part}\n`;
+      const size = Buffer.byteLength(text);
+      if (bytes + size > maxBytes) {
+        truncated = true;
+        const notice = `${now().toISOString()} [sys] log truncated: this attempt's log reached its cap of ${maxBytes} bytes; later output is not kept (OUT params are still read from it)\n`;
+        append(notice, Buffer.byteLength(notice));
+        return;
+      }
+      append(text, size);
+    }
+  }
+
+  return {
+    path,
+    write,
+    get bytes() {
+      return bytes;
+    },
+    get truncated() {
+      return truncated;
+    },
+    flush,
+    close() {
+      if (closed) return;
+      flush();
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}
