@@ -1,0 +1,129 @@
+// Runs ONE attempt of a worker task (shell, python, http, sql, noop): makes the attempt's
+// working directory, opens its log, applies the task timeout, runs the task type and returns
+// its result. Task failures are results, never exceptions; it throws only when called wrong
+// (a master-side task type).
+//
+// Timeout (from the start of the attempt): WARN logs a line, calls `onWarn` once and lets the
+// task go on; FAILED aborts the runner (processes get SIGTERM, then SIGKILL) and the attempt
+// is a FAILURE "timed out after Ns" — the master then retries it if retries remain. An abort
+// of `signal` (stop, kill) ends the attempt as KILL.
+//
+// Nothing is removed afterwards: the working directory (with the script as it ran) and the
+// log stay for people to inspect. Pruning old attempt directories is the worker's job (by
+// age, outside the dispatch path), not the executor's.
+
+import { mkdirSync } from "node:fs";
+import type { TaskDefinition } from "../core/workflow-schema.ts";
+import { openTaskLog } from "./task-log.ts";
+import { httpRunner } from "./task-types/http.ts";
+import { noopRunner } from "./task-types/noop.ts";
+import { pythonRunner } from "./task-types/python.ts";
+import { shellRunner } from "./task-types/shell.ts";
+import { sqlRunner } from "./task-types/sql.ts";
+import { errorText, isWorkerTask, type DatasourceLookup, type TaskResult, type TaskRunner, type WorkerTask, type WorkerTaskType } from "./task-types/types.ts";
+
+export const DEFAULT_KILL_GRACE_MS = 5000;
+/** Environment of task processes when the caller gives none: a fixed PATH and nothing else. */
+export const DEFAULT_TASK_ENV: Readonly<Record<string, string>> = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+
+const runners: { [K in WorkerTaskType]: TaskRunner<Extract<WorkerTask, { type: K }>> } = {
+  shell: shellRunner,
+  python: pythonRunner,
+  http: httpRunner,
+  sql: sqlRunner,
+  noop: noopRunner,
+};
+
+export interface TimeoutWarning {
+  task: string;
+  timeoutSeconds: number;
+}
+
+export interface RunAttemptOptions {
+  task: TaskDefinition;
+  params: Readonly<Record<string, string>>;
+  /** The attempt's working directory, e.g. `<dataDir>/work/<workflowInstanceId>/<taskInstanceId>-<attempt>`; created here. */
+  attemptDir: string;
+  /** See `taskLogPath` in task-log.ts. */
+  logPath: string;
+  /** Left out: the task's own `timeout`; none when neither is set. */
+  timeoutSeconds?: number;
+  /** Left out: the task's own `timeoutStrategy`. */
+  timeoutStrategy?: TaskDefinition["timeoutStrategy"];
+  /** Stop / kill of this attempt. */
+  signal: AbortSignal;
+  datasources: DatasourceLookup;
+  /** Called once when a WARN timeout passes (the task goes on). */
+  onWarn?: (warning: TimeoutWarning) => void;
+  /** Base environment of started processes (the caller's config decides; nothing is read from process.env here); default DEFAULT_TASK_ENV. */
+  env?: Readonly<Record<string, string>>;
+  /** Log size cap of this attempt (task-log.ts default when left out). */
+  logMaxBytes?: number;
+  killGraceMs?: number;
+}
+
+// setTimeout holds at most 2^31-1 ms (24.8 days); longer timeouts are re-armed in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+function after(ms: number, fn: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
+export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
+  const { task } = opts;
+  if (!isWorkerTask(task)) throw new Error(`runAttempt: a ${task.type} task is run by the master, not by a worker`);
+  mkdirSync(opts.attemptDir, { recursive: true });
+  const log = openTaskLog(opts.logPath, { maxBytes: opts.logMaxBytes });
+  const timeoutSeconds = opts.timeoutSeconds ?? task.timeout;
+  const strategy = opts.timeoutStrategy ?? task.timeoutStrategy;
+  const abort = new AbortController();
+  const onStop = () => abort.abort(opts.signal.reason);
+  if (opts.signal.aborted) onStop();
+  else opts.signal.addEventListener("abort", onStop, { once: true });
+
+  let timedOut = false;
+  let cancelTimer = () => {};
+  if (timeoutSeconds !== undefined && timeoutSeconds > 0) {
+    cancelTimer = after(timeoutSeconds * 1000, () => {
+      if (strategy === "WARN") {
+        log.write("sys", `still running after ${timeoutSeconds}s (timeout, strategy WARN): warning sent, the task goes on`);
+        opts.onWarn?.({ task: task.name, timeoutSeconds });
+        return;
+      }
+      timedOut = true;
+      log.write("sys", `timed out after ${timeoutSeconds}s (timeout, strategy FAILED): stopping the task`);
+      abort.abort(new Error(`timed out after ${timeoutSeconds}s`));
+    });
+  }
+
+  log.write("sys", `task "${task.name}" (${task.type}) attempt started`);
+  let result: TaskResult;
+  try {
+    const runner = runners[task.type] as TaskRunner<WorkerTask>;
+    result = await runner.run({
+      task,
+      params: opts.params,
+      workDir: opts.attemptDir,
+      log,
+      signal: abort.signal,
+      env: opts.env ?? DEFAULT_TASK_ENV,
+      datasources: opts.datasources,
+      killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    });
+  } catch (err) {
+    const message = `the ${task.type} task could not run: ${errorText(err)}`;
+    log.write("sys", message);
+    result = { state: "FAILURE", outParams: {}, message };
+  } finally {
+    cancelTimer();
+    opts.signal.removeEventListener("abort", onStop);
+  }
+  if (timedOut && result.state === "KILL") result = { ...result, state: "FAILURE", message: `timed out after ${timeoutSeconds}s` };
+  log.write("sys", `attempt ended: ${result.state}${result.message ? ` (${result.message})` : ""}`);
+  log.close();
+  return result;
+}
