@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { durationSchema } from "./duration.ts";
+import { checkExpression } from "./expression.ts";
 import {
   datasourceNameSchema,
   envSchema,
@@ -117,10 +118,17 @@ const conditionsTask = z.strictObject({
   failedNext: z.array(taskNameSchema).default([]),
 });
 
+// Syntax is checked when the workflow is saved, so a typo is a 400 then rather than a failed run.
+const switchCondition = nonBlankText("when").superRefine((value, ctx) => {
+  if (value.trim() === "") return; // reported by nonBlankText
+  const problem = checkExpression(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem.message, input: value });
+});
+
 const switchTask = z.strictObject({
   ...commonFields,
   type: z.literal("switch"),
-  cases: z.array(z.strictObject({ when: nonBlankText("when"), next: taskNameSchema })).min(1),
+  cases: z.array(z.strictObject({ when: switchCondition, next: taskNameSchema })).min(1),
   default: taskNameSchema.optional(),
 });
 
