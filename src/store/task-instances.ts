@@ -13,6 +13,7 @@
 import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
+import { bulkUpdateAttempts } from "./task-attempt-updates.ts";
 import type {
   TaskAttemptInsert,
   TaskAttemptUpdate,
@@ -156,12 +157,28 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
             else outcomes[index] = STALE;
           });
           await applyInserts(tx, t, inserts, outcomes, now);
-          for (let i = 0; i < ops.length; i++) {
-            const op = ops[i]!;
-            if (op.op !== "update") continue;
+          // Fenced updates in one statement per chunk; a second update of the same row in one
+          // batch goes after, alone, so it sees the first one's effect.
+          const bulk: { index: number; op: TaskAttemptUpdate }[] = [];
+          const later: { index: number; op: TaskAttemptUpdate }[] = [];
+          const seen = new Set<number>();
+          ops.forEach((op, index) => {
+            if (op.op !== "update") return;
             const fenced = !op.fence || held.has(`${op.fence.workflowInstanceId}:${op.fence.epoch}`);
-            outcomes[i] = fenced ? await applyUpdate(tx, t, op, now) : STALE;
+            if (!fenced || op.from.length === 0) outcomes[index] = STALE;
+            else if (seen.has(op.id)) later.push({ index, op });
+            else {
+              seen.add(op.id);
+              bulk.push({ index, op });
+            }
+          });
+          // One update alone (a single completion) is cheaper as a plain statement.
+          if (bulk.length === 1) later.unshift(bulk.pop()!);
+          if (bulk.length > 0) {
+            const applied = await bulkUpdateAttempts(tx, run.dialect, bulk.map((u) => u.op), now);
+            for (const { index, op } of bulk) outcomes[index] = applied.has(op.id) ? { outcome: "applied", id: op.id } : STALE;
           }
+          for (const { index, op } of later) outcomes[index] = await applyUpdate(tx, t, op, now);
           for (let i = 0; i < ops.length; i++) {
             const op = ops[i]!;
             if (op.op !== "instance") continue;
