@@ -7,6 +7,7 @@
 // Methods throw ConflictError / NotFoundError from src/core/errors.ts with messages a
 // user can act on; they never return half-applied results.
 
+import type { TaskState, WorkflowState } from "../core/states.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -204,30 +205,9 @@ export interface AuditRepository {
 // engine's business (src/core/states.ts). The store only applies a change when the row is
 // still in one of the states the caller expects and the caller's fencing token still holds.
 
-export type WorkflowInstanceState =
-  | "SUBMITTED_SUCCESS"
-  | "RUNNING_EXECUTION"
-  | "READY_PAUSE"
-  | "PAUSE"
-  | "READY_STOP"
-  | "STOP"
-  | "FAILURE"
-  | "SUCCESS"
-  | "DELAY_EXECUTION"
-  | "SERIAL_WAIT";
-
-export type TaskInstanceState =
-  | "SUBMITTED_SUCCESS"
-  | "DISPATCH"
-  | "RUNNING_EXECUTION"
-  | "PAUSE"
-  | "STOP"
-  | "FAILURE"
-  | "SUCCESS"
-  | "NEED_FAULT_TOLERANCE"
-  | "KILL"
-  | "DELAY_EXECUTION"
-  | "FORCED_SUCCESS";
+/** The engine's state names (src/core/states.ts holds them and the transition table). */
+export type WorkflowInstanceState = WorkflowState;
+export type TaskInstanceState = TaskState;
 
 export type CommandType =
   | "START"
