@@ -200,7 +200,7 @@ export class DagState {
   resume(): DagAction[] {
     assertControl("resume", this.state);
     this.state = "RUNNING_EXECUTION";
-    for (const i of [...this.held]) {
+    for (const i of [...this.held].sort((x, y) => x - y)) {
       const kind = this.heldKind[i];
       if (kind === HELD_RETRY) this.launch(i, "retry");
       else {
