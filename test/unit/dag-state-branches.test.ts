@@ -118,6 +118,17 @@ describe("conditions", () => {
     });
   }
 
+  test("force-success of the failed upstream after the conditions task ran changes nothing downstream", () => {
+    const sim = new Sim(definition(), { failureStrategy: "CONTINUE" });
+    sim.start();
+    sim.complete("a", "FAILURE");
+    expect(sim.apply(sim.dag.forceSuccess("a"))).toEqual([]);
+    sim.runAll();
+    expect(sim.kinds("record")).toHaveLength(1);
+    expect(sim.dispatchedNames()).toEqual(["a", "bad", "after-bad"]);
+    expect(sim.finish).toBe("SUCCESS");
+  });
+
   test("dependOn FAILURE with OR, and the default rule (every dep succeeded)", () => {
     const or = new Sim(
       workflow([

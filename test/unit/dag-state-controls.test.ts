@@ -201,6 +201,15 @@ describe("runs rebuilt from stored task states", () => {
     ]);
   });
 
+  test("a stored success downstream of a rerun task is not run again when that task finishes", () => {
+    const previous = stored([["a", "FAILURE", 1], ["b", "SUCCESS", 1], ["c", "FORCED_SUCCESS", 1]]);
+    const sim = new Sim(definition(), { previous, rerunStates: RERUN_STATES.recoverFailed });
+    expect((sim.start() as DispatchAction[]).map((d) => [d.task, d.attempt])).toEqual([["a", 2], ["d", 1]]);
+    expect(sim.complete("a", "SUCCESS")).toEqual([]);
+    expect(sim.complete("d", "SUCCESS")).toEqual([{ kind: "finish", state: "SUCCESS" }]);
+    expect(sim.dispatchedNames()).toEqual(["a", "d"]);
+  });
+
   test("END triggered by a stored failure kills the adopted running attempts", () => {
     const sim = new Sim(workflow([noop("a"), noop("b"), noop("c", ["a"])]), { previous: stored([["a", "KILL", 1], ["b", "DISPATCH", 1]]) });
     expect(sim.start()).toEqual([{ kind: "kill", task: "b", index: 1, attempt: 1, reason: "failure" }]);
