@@ -4,7 +4,7 @@
 // be probed; a member below the needed role gets 403 naming that role.
 
 import { ForbiddenError, NotFoundError } from "../core/errors.ts";
-import type { Project, ProjectRole, Store, User } from "../store/store.ts";
+import type { Project, ProjectRole, Store, TaskInstance, User, WorkflowInstance } from "../store/store.ts";
 
 export interface ProjectAccess {
   project: Project;
@@ -31,4 +31,39 @@ export async function projectAccess(store: Store, user: User, name: string, need
     throw new ForbiddenError(`this needs the ${needed} role (or higher) in project "${name}"; you are ${role}: ask a project owner`);
   }
   return { project, role };
+}
+
+// ── Objects addressed by id ─────────────────────────────────────────────────────────────
+// `/workflow-instances/:id` and `/task-instances/:id` name no project: the object's own
+// project decides. A non-member gets the same 404 as for an id that does not exist.
+
+export type OwnedKind = "workflow-instance" | "task-instance";
+
+export interface OwnedObject {
+  access: ProjectAccess;
+  instance: WorkflowInstance;
+  /** Set for task-instance routes. */
+  taskInstance: TaskInstance | null;
+}
+
+const kindText: Record<OwnedKind, string> = { "workflow-instance": "workflow instance", "task-instance": "task instance" };
+
+export function ownedNotFound(kind: OwnedKind, id: number): NotFoundError {
+  return new NotFoundError(`${kindText[kind]} ${id} not found, or you are not a member of its project`);
+}
+
+export async function ownedObjectAccess(store: Store, user: User, kind: OwnedKind, id: number, needed: ProjectRole): Promise<OwnedObject> {
+  const taskInstance = kind === "task-instance" ? await store.taskInstances.get(id) : null;
+  if (kind === "task-instance" && !taskInstance) throw ownedNotFound(kind, id);
+  const instance = await store.instances.get(taskInstance ? taskInstance.workflowInstanceId : id);
+  if (!instance) throw ownedNotFound(kind, id);
+  const project = await store.projects.getById(instance.projectId);
+  const role = !project ? null : user.isAdmin ? "owner" : await store.members.role(project.id, user.id);
+  if (!project || !role) throw ownedNotFound(kind, id);
+  if (!hasRole(role, needed)) {
+    throw new ForbiddenError(
+      `this needs the ${needed} role (or higher) in project "${project.name}", which ${kindText[kind]} ${id} belongs to; you are ${role}: ask a project owner`,
+    );
+  }
+  return { access: { project, role }, instance, taskInstance };
 }

@@ -19,6 +19,7 @@ export function createApp(opts: AppOptions): Hono {
     sessionTtlMs: opts.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     version: opts.version ?? "unknown",
+    engine: opts.engine ?? null,
     routes: routeRegistry,
   };
   const app = new Hono();

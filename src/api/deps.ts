@@ -2,6 +2,7 @@
 
 import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/store.ts";
+import type { EngineClient } from "./engine.ts";
 import type { Route } from "./route.ts";
 
 export interface AppOptions {
@@ -11,6 +12,8 @@ export interface AppOptions {
   sessionTtlMs?: number;
   maxBodyBytes?: number;
   version?: string;
+  /** Runs and controls workflows; without it those routes answer 503 (API-only modes). */
+  engine?: EngineClient;
 }
 
 export interface ApiDeps {
@@ -20,6 +23,7 @@ export interface ApiDeps {
   sessionTtlMs: number;
   maxBodyBytes: number;
   version: string;
+  engine: EngineClient | null;
   /** Every mounted route; the OpenAPI document is generated from it. */
   routes: readonly Route[];
 }

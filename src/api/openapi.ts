@@ -73,8 +73,8 @@ function errorStatuses(route: Route): number[] {
   const s = new Set<number>(route.errorStatuses);
   if (route.params || route.query || route.body) s.add(400);
   if (route.auth !== "public") s.add(401);
-  if (route.auth === "admin" || route.projectRole) s.add(403);
-  if (route.projectRole || route.params) s.add(404);
+  if (route.auth === "admin" || route.projectRole || route.owner) s.add(403);
+  if (route.projectRole || route.owner || route.params) s.add(404);
   if (route.auth !== "public" && route.method !== "GET") s.add(409);
   if (route.body) [413, 415].forEach((x) => s.add(x));
   s.add(500);
@@ -82,13 +82,17 @@ function errorStatuses(route: Route): number[] {
 }
 
 function operation(route: Route): Json {
-  const role = route.projectRole ? `Needs the ${route.projectRole} role in the project (administrators act as owners).` : "";
+  const role = route.projectRole
+    ? `Needs the ${route.projectRole} role in the project (administrators act as owners).`
+    : route.owner
+      ? `Needs the ${route.owner.role} role in the project the ${route.owner.kind} belongs to (administrators act as owners).`
+      : "";
   const admin = route.auth === "admin" ? "Administrators only." : "";
   const description = [route.description, role, admin].filter(Boolean).join(" ");
+  const content: Json = route.response ? { "application/json": { schema: jsonSchema(route.response, "output") } } : {};
+  if (route.stream) content[route.stream.contentType] = { schema: { type: "string", description: route.stream.description } };
   const responses: Json = {
-    [route.status]: route.response
-      ? { description: "success", content: { "application/json": { schema: jsonSchema(route.response, "output") } } }
-      : { description: "success, no content" },
+    [route.status]: route.response ? { description: "success", content } : { description: "success, no content" },
   };
   for (const status of errorStatuses(route)) {
     responses[status] = { description: errorText[status] ?? "error", content: { "application/json": { schema: { $ref: ERROR_REF } } } };
@@ -102,7 +106,8 @@ function operation(route: Route): Json {
     parameters: parameters(route),
     responses,
   };
-  if (route.projectRole) op["x-project-role"] = route.projectRole;
+  const projectRole = route.projectRole ?? route.owner?.role;
+  if (projectRole) op["x-project-role"] = projectRole;
   if (route.body) {
     const schema = jsonSchema(route.body, "input");
     const example = route.example === undefined ? {} : { example: route.example };

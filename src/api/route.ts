@@ -14,7 +14,7 @@ import { z } from "zod";
 import { ForbiddenError, UnauthorizedError } from "../core/errors.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 import type { Actor, ApiToken, ProjectRole, User } from "../store/store.ts";
-import { projectAccess, type ProjectAccess } from "./access.ts";
+import { ownedObjectAccess, projectAccess, type OwnedKind, type OwnedObject, type ProjectAccess } from "./access.ts";
 import { bodyFormat, decodeBody, readBodyText } from "./body.ts";
 import type { ApiDeps } from "./deps.ts";
 import { bearerToken, hashToken } from "./tokens.ts";
@@ -30,7 +30,19 @@ export interface Principal {
 
 type Empty = z.ZodObject<{}>;
 
-export interface RouteContext<P, Q, B, A extends AuthRequirement, R extends ProjectRole | undefined> {
+/** A route addressing a workflow or task instance by `:id`: the object's project decides who may call it. */
+export interface OwnerSpec {
+  kind: OwnedKind;
+  role: ProjectRole;
+}
+
+/** A route that may answer with a stream instead of JSON (the handler then returns a Response). */
+export interface StreamSpec {
+  contentType: string;
+  description: string;
+}
+
+export interface RouteContext<P, Q, B, A extends AuthRequirement, R extends ProjectRole | undefined, O extends OwnerSpec | undefined = undefined> {
   params: P;
   query: Q;
   body: B;
@@ -41,6 +53,8 @@ export interface RouteContext<P, Q, B, A extends AuthRequirement, R extends Proj
   actor: A extends "public" ? null : Actor;
   /** The project named by `:project` and the caller's effective role in it. */
   access: R extends ProjectRole ? ProjectAccess : null;
+  /** The instance (and task instance) named by `:id`, with its project and the caller's role there. */
+  owned: O extends OwnerSpec ? OwnedObject : null;
 }
 
 export interface RouteSpec<
@@ -51,6 +65,7 @@ export interface RouteSpec<
   A extends AuthRequirement,
   R extends ProjectRole | undefined,
   PB,
+  O extends OwnerSpec | undefined = undefined,
 > {
   method: HttpMethod;
   /** hono syntax (`/api/v1/projects/:project`); every `:name` must be a key of `params`. */
@@ -61,6 +76,10 @@ export interface RouteSpec<
   auth: A;
   /** Needs `:project` in the path. Non-members get 404, members below this role 403. */
   projectRole?: R;
+  /** Needs `:id` in the path. Non-members of the object's project get 404, members below the role 403. */
+  owner?: O;
+  /** With `stream`, the handler may return a Response (e.g. Server-Sent Events) instead of a JSON value. */
+  stream?: StreamSpec;
   params?: P;
   query?: Q;
   /** Documents the body and, unless `parseBody` is given, validates it. */
@@ -77,7 +96,7 @@ export interface RouteSpec<
   response?: Res;
   /** Error statuses beyond those implied by auth, role and input, for the doc. */
   errorStatuses?: number[];
-  handler: (ctx: RouteContext<z.output<P>, z.output<Q>, PB, A, R>) => Promise<z.input<Res>> | z.input<Res>;
+  handler: (ctx: RouteContext<z.output<P>, z.output<Q>, PB, A, R, O>) => Promise<z.input<Res> | Response> | z.input<Res> | Response;
 }
 
 /** A declared route with its types erased, as kept in the registry. */
@@ -89,6 +108,8 @@ export interface Route {
   tag: string;
   auth: AuthRequirement;
   projectRole?: ProjectRole;
+  owner?: OwnerSpec;
+  stream?: StreamSpec;
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -109,7 +130,8 @@ export function defineRoute<
   Res extends z.ZodType = z.ZodVoid,
   R extends ProjectRole | undefined = undefined,
   PB = z.output<B>,
->(spec: RouteSpec<P, Q, B, Res, A, R, PB>): Route {
+  O extends OwnerSpec | undefined = undefined,
+>(spec: RouteSpec<P, Q, B, Res, A, R, PB, O>): Route {
   const status = spec.status ?? (spec.method === "POST" ? 201 : 200);
   checkDeclaration(spec, status);
   const params: z.ZodType = spec.params ?? z.strictObject({});
@@ -122,6 +144,8 @@ export function defineRoute<
     tag: spec.tag,
     auth: spec.auth,
     projectRole: spec.projectRole,
+    owner: spec.owner,
+    stream: spec.stream,
     params: spec.params,
     query: spec.query,
     body: spec.body,
@@ -140,6 +164,10 @@ export function defineRoute<
         ? await projectAccess(deps.store, principal!.user, c.req.param("project") ?? "", spec.projectRole)
         : null;
       const p = parseOrThrow(params, c.req.param(), "path") as z.output<P>;
+      // After the path (an id that is not a number says nothing about anyone's objects), before the rest.
+      const owned = spec.owner
+        ? await ownedObjectAccess(deps.store, principal!.user, spec.owner.kind, (p as { id: number }).id, spec.owner.role)
+        : null;
       const q = parseOrThrow(query, flattenQuery(c.req.queries()), "query string");
       let body: unknown = undefined;
       if (spec.body) {
@@ -148,8 +176,12 @@ export function defineRoute<
         body = spec.parseBody ? spec.parseBody(raw, p) : parseOrThrow(spec.body, raw, "request body");
       }
       const actor = principal ? { userId: principal.user.id, userName: principal.user.name } : null;
-      const ctx = { params: p, query: q, body, c, deps, principal, actor, access };
-      const result = await spec.handler(ctx as RouteContext<z.output<P>, z.output<Q>, PB, A, R>);
+      const ctx = { params: p, query: q, body, c, deps, principal, actor, access, owned };
+      const result = await spec.handler(ctx as RouteContext<z.output<P>, z.output<Q>, PB, A, R, O>);
+      if (result instanceof Response) {
+        if (!spec.stream) throw new Error(`${spec.method} ${spec.path} returned a Response but declares no stream`);
+        return result;
+      }
       if (status === 204 || !spec.response) return c.body(null, 204);
       // Parsing the output drops any field the schema does not list, so a new
       // column in the store (a hash, a secret) can never leak by accident.
@@ -166,12 +198,16 @@ export function mountRoute(app: Hono, route: Route, deps: ApiDeps): void {
   app.on(route.method, route.path, (c) => route.run(c, deps));
 }
 
-function checkDeclaration(spec: { method: string; path: string; projectRole?: unknown; params?: z.ZodType; response?: z.ZodType; body?: z.ZodType }, status: number): void {
+function checkDeclaration(
+  spec: { method: string; path: string; auth: AuthRequirement; projectRole?: unknown; owner?: OwnerSpec; params?: z.ZodType; response?: z.ZodType; body?: z.ZodType },
+  status: number,
+): void {
   const where = `${spec.method} ${spec.path}`;
   const names = [...spec.path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1]!);
   const shape = spec.params instanceof z.ZodObject ? Object.keys(spec.params.shape) : [];
   if (names.join() !== shape.join()) throw new Error(`${where}: params schema keys [${shape}] must be the path's [${names}]`);
   if (spec.projectRole && !names.includes("project")) throw new Error(`${where}: projectRole needs :project in the path`);
+  if (spec.owner && (!names.includes("id") || spec.projectRole || spec.auth === "public")) throw new Error(`${where}: owner needs :id in the path, a token, and no projectRole`);
   if ((status === 204) !== (spec.response === undefined)) throw new Error(`${where}: a response schema is needed unless status is 204`);
 }
 

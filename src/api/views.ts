@@ -3,7 +3,7 @@
 // field not listed here. Dates leave as ISO-8601 strings.
 
 import { z } from "zod";
-import type { ApiToken, AuditEntry, Project, ProjectMember, User, Workflow, WorkflowVersion } from "../store/store.ts";
+import type { ApiToken, AuditEntry, Datasource, Project, ProjectMember, User, Workflow, WorkflowVersion } from "../store/store.ts";
 
 // Produced by Date.toISOString(); documented as date-time without zod's long validation pattern.
 const date = z.string().meta({ format: "date-time" });
@@ -126,3 +126,35 @@ export const auditView = z.object({
   details: z.record(z.string(), z.unknown()),
 });
 export const toAudit = (a: AuditEntry): z.input<typeof auditView> => ({ ...a, at: iso(a.at) });
+
+/** The password is write-only: only whether one is set ever leaves the server. */
+export const datasourceView = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  type: z.enum(["postgres"]),
+  host: z.string(),
+  port: z.number().int(),
+  database: z.string(),
+  user: z.string(),
+  hasPassword: z.boolean(),
+  params: z.record(z.string(), z.string()).describe("connection parameters, e.g. sslmode"),
+  description: z.string(),
+  createdBy: z.number().int().nullable(),
+  createdAt: date,
+  updatedAt: date,
+});
+export const toDatasource = (d: Datasource): z.input<typeof datasourceView> => ({
+  id: d.id,
+  name: d.name,
+  type: d.type,
+  host: d.host,
+  port: d.port,
+  database: d.database,
+  user: d.user,
+  hasPassword: d.hasPassword,
+  params: d.params,
+  description: d.description,
+  createdBy: d.createdBy,
+  createdAt: iso(d.createdAt),
+  updatedAt: iso(d.updatedAt),
+});

@@ -4,10 +4,13 @@
 import type { Route } from "../route.ts";
 import { auditRoutes } from "./audit.ts";
 import { authRoutes } from "./auth.ts";
+import { datasourceRoutes } from "./datasources.ts";
 import { healthRoutes } from "./health.ts";
+import { instanceRoutes } from "./instances.ts";
 import { memberRoutes } from "./members.ts";
 import { openapiRoutes } from "./openapi.ts";
 import { projectRoutes } from "./projects.ts";
+import { taskInstanceRoutes } from "./task-instances.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { userRoutes } from "./users.ts";
 import { workflowRoutes } from "./workflows.ts";
@@ -21,5 +24,8 @@ export const routeRegistry: readonly Route[] = [
   ...projectRoutes,
   ...memberRoutes,
   ...workflowRoutes,
+  ...instanceRoutes,
+  ...taskInstanceRoutes,
+  ...datasourceRoutes,
   ...auditRoutes,
 ];

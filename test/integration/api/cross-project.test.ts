@@ -6,11 +6,14 @@ import { describe, expect, test } from "bun:test";
 import { routeRegistry } from "../../../src/api/routes/index.ts";
 import type { Route } from "../../../src/api/route.ts";
 import { dialects } from "../../helpers/stores.ts";
-import { apiHarness, type Harness } from "./harness.ts";
+import { apiHarness, seedInstance, type Harness } from "./harness.ts";
 
 const SECRET_SCRIPT = "echo alpha-secret-script";
 
-/** Alice's project, with a workflow in two versions, a second member and audit entries. */
+/**
+ * Alice's project, with a workflow in two versions, a second member and audit entries, a
+ * datasource, and a workflow instance with one task attempt (written as the engine would).
+ */
 async function victim(h: Harness) {
   const alice = await h.user("alice");
   await h.user("alice-friend");
@@ -21,17 +24,41 @@ async function victim(h: Harness) {
   const wf = { name: "alpha-flow", description: "alpha-flow-description", tasks: [{ name: "alpha-task", type: "shell", script: SECRET_SCRIPT }] };
   await h.call("POST", "/api/v1/projects/alpha-private/workflows", { ...as, body: wf });
   await h.call("PUT", "/api/v1/projects/alpha-private/workflows/alpha-flow", { ...as, body: wf });
+  const ds = { name: "alpha-ds", host: "alpha-db-host", database: "alpha-db", user: "alpha-db-user", password: "alpha-ds-password" };
+  expect((await h.call("POST", "/api/v1/projects/alpha-private/datasources", { ...as, body: ds })).status).toBe(201);
   const tokenId = (await h.call("GET", "/api/v1/tokens", as)).json.items[0].id as number;
   const project = (await h.call("GET", "/api/v1/projects/alpha-private", as)).json;
-  return { alice, tokenId, project };
+  const run = await seedInstance(h.store, project.id, "alpha-flow", {
+    params: { runParam: "alpha-run-param" },
+    task: "alpha-task",
+    taskParams: { taskParam: "alpha-task-param" },
+    output: { out: "alpha-out-param" },
+  });
+  return { alice, tokenId, project, instanceId: run.instance.id, taskInstanceId: run.taskInstanceId };
 }
 
 /** Everything an outsider must never see. */
-const SECRETS = ["alpha-secret-script", "alpha-description", "alpha-param-value", "alpha-flow-description", "alpha-task", "alice-friend"];
+const SECRETS = [
+  "alpha-secret-script",
+  "alpha-description",
+  "alpha-param-value",
+  "alpha-flow-description",
+  "alpha-task",
+  "alice-friend",
+  "alpha-ds",
+  "alpha-db",
+  "alpha-run-param",
+  "alpha-out-param",
+];
 
-async function snapshot(h: Harness, token: string) {
+async function snapshot(h: Harness, token: string, ids: { instanceId: number; taskInstanceId: number }) {
   const as = { token };
   const paths = [
+    "/api/v1/projects/alpha-private/datasources",
+    "/api/v1/projects/alpha-private/datasources/alpha-ds",
+    "/api/v1/projects/alpha-private/workflow-instances",
+    `/api/v1/workflow-instances/${ids.instanceId}`,
+    `/api/v1/task-instances/${ids.taskInstanceId}`,
     "/api/v1/projects/alpha-private",
     "/api/v1/projects/alpha-private/members",
     "/api/v1/projects/alpha-private/workflows",
@@ -47,6 +74,19 @@ async function snapshot(h: Harness, token: string) {
     out[path] = reply.json;
   }
   return out;
+}
+
+/** Path values aimed at the victim's objects: each `:id` and `:name` is one of the victim's, of the route's kind. */
+function victimValues(
+  route: Route,
+  base: Record<string, string>,
+  ids: { tokenId: number; instanceId: number; taskInstanceId: number },
+): Record<string, string> {
+  const p = route.path;
+  if (p.startsWith("/api/v1/workflow-instances/")) return { ...base, id: String(ids.instanceId) };
+  if (p.startsWith("/api/v1/task-instances/")) return { ...base, id: String(ids.taskInstanceId) };
+  if (p.includes("/datasources/")) return { ...base, name: "alpha-ds" };
+  return { ...base, id: String(ids.tokenId) };
 }
 
 function fillPath(route: Route, values: Record<string, string>): string {
@@ -71,8 +111,9 @@ function attackBody(route: Route): unknown {
 describe.each(dialects)("cross-project authorization on %s", (dialect) => {
   test("another user gets 403/404 and no data on every route, with the victim's names and ids", async () => {
     await using h = await apiHarness(dialect);
-    const { alice, tokenId } = await victim(h);
-    const before = await snapshot(h, alice.token);
+    const { alice, tokenId, instanceId, taskInstanceId } = await victim(h);
+    const ids = { tokenId, instanceId, taskInstanceId };
+    const before = await snapshot(h, alice.token, ids);
 
     const mallory = await h.user("mallory");
     await h.call("POST", "/api/v1/projects", { token: mallory.token, body: { name: "mallory-proj" } });
@@ -81,7 +122,7 @@ describe.each(dialects)("cross-project authorization on %s", (dialect) => {
       body: { name: "mallory-flow", tasks: [{ name: "t", type: "noop" }] },
     });
 
-    const values = { project: "alpha-private", name: "alpha-flow", v: "1", user: "alice-friend", id: String(tokenId) };
+    const base = { project: "alpha-private", name: "alpha-flow", v: "1", user: "alice-friend" };
     const seen = new Set<string>();
     for (const route of routeRegistry) {
       if (route.auth === "public") continue;
@@ -89,6 +130,7 @@ describe.each(dialects)("cross-project authorization on %s", (dialect) => {
       const token = route.path.endsWith("/logout")
         ? (await h.call("POST", "/api/v1/tokens", { token: mallory.token, body: { name: "spare" } })).json.token
         : mallory.token;
+      const values = victimValues(route, base, ids);
       const path = fillPath(route, values);
       const reply = await h.call(route.method, path, { token, body: attackBody(route) });
       const label = `${route.method} ${route.path}`;
@@ -103,6 +145,12 @@ describe.each(dialects)("cross-project authorization on %s", (dialect) => {
           body: attackBody(route),
         });
         expect(reply.json.error.message.replace("alpha-private", "X")).toBe(ghost.json.error.message.replace("no-such-project", "X"));
+      } else if (route.owner) {
+        // An instance of a project one is not in answers exactly like an id that does not exist.
+        expect({ label, status: reply.status, code: reply.json?.error?.code }).toEqual({ label, status: 404, code: "NOT_FOUND" });
+        const ghostId = "2000000000";
+        const ghost = await h.call(route.method, fillPath(route, { ...values, id: ghostId }), { token, body: attackBody(route) });
+        expect(reply.json.error.message.replace(values.id!, "X")).toBe(ghost.json.error.message.replace(ghostId, "X"));
       } else if (route.auth === "admin") {
         expect({ label, status: reply.status }).toEqual({ label, status: 403 });
       } else if (route.path.includes(":")) {
@@ -118,7 +166,7 @@ describe.each(dialects)("cross-project authorization on %s", (dialect) => {
     // Mallory sees her own project only; Alice's project is exactly as it was.
     const list = await h.call("GET", "/api/v1/projects", { token: mallory.token });
     expect(list.json.items.map((p: { name: string }) => p.name).sort()).toEqual(["analytics", "mallory-proj"]);
-    expect(await snapshot(h, alice.token)).toEqual(before);
+    expect(await snapshot(h, alice.token, ids)).toEqual(before);
   });
 
   test("ids in bodies are never honoured: a body naming another project is refused on one's own project", async () => {

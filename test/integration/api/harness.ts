@@ -7,7 +7,7 @@ import { createApp } from "../../../src/api/app.ts";
 import { bootstrapAdmin } from "../../../src/api/bootstrap.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "../../../src/api/tokens.ts";
 import { silentLogger } from "../../../src/core/log.ts";
-import type { Dialect, User } from "../../../src/store/store.ts";
+import type { Dialect, Store, TaskInstanceState, User, WorkflowInstance } from "../../../src/store/store.ts";
 import { freshStore, type TestStore } from "../../helpers/stores.ts";
 
 export interface Reply {
@@ -91,3 +91,39 @@ export const twoTaskWorkflow = (name: string, script = "echo hi") => ({
     { name: "load", type: "shell", script: "echo load", deps: ["extract"] },
   ],
 });
+
+/**
+ * A workflow instance with one attempt of one task, written through the store as the engine
+ * would (no engine needed): for reads, authorization and log tests.
+ */
+export async function seedInstance(
+  store: Store,
+  projectId: number,
+  workflow: string,
+  opts: { params?: Record<string, string>; task?: string; taskParams?: Record<string, string>; output?: Record<string, string>; state?: TaskInstanceState } = {},
+): Promise<{ instance: WorkflowInstance; taskInstanceId: number }> {
+  const wf = await store.workflows.get(projectId, workflow);
+  if (!wf) throw new Error(`seedInstance: no workflow ${workflow}`);
+  const instance = await store.instances.create({ workflowId: wf.id, slot: 0, runType: "START_PROCESS", params: opts.params ?? {} });
+  const [ins] = await store.taskInstances.applyBatch([
+    {
+      op: "insert",
+      workflowInstanceId: instance.id,
+      taskName: opts.task ?? wf.name,
+      taskType: "shell",
+      attempt: 1,
+      state: "DISPATCH",
+      dispatchToken: "seed-token",
+      slot: 0,
+      epoch: 0,
+      params: opts.taskParams ?? {},
+    },
+  ]);
+  if (ins?.outcome !== "applied") throw new Error("seedInstance: insert not applied");
+  if (opts.state || opts.output) {
+    await store.taskInstances.applyBatch([
+      { op: "update", id: ins.id, attempt: 1, token: "seed-token", from: ["DISPATCH"], to: opts.state ?? "SUCCESS", set: { output: opts.output ?? null } },
+    ]);
+  }
+  return { instance, taskInstanceId: ins.id };
+}

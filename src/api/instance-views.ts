@@ -1,0 +1,96 @@
+// Response shapes of workflow and task instances (views.ts has the rest). Fencing fields
+// (epoch, slot, dispatch token) and the worker's log path stay inside: the dispatch token
+// is what a worker proves its completion with, and the path is a detail of the worker host.
+
+import { z } from "zod";
+import { TASK_STATES, WORKFLOW_STATES } from "../core/states.ts";
+import type { TaskInstance, WorkflowInstance } from "../store/store.ts";
+
+const date = z.string().meta({ format: "date-time" });
+const isoOrNull = (d: Date | null) => (d === null ? null : d.toISOString());
+const strings = z.record(z.string(), z.string());
+
+export const workflowInstanceView = z.object({
+  id: z.number().int(),
+  project: z.string().describe("the project's name"),
+  workflowId: z.number().int(),
+  workflowVersion: z.number().int(),
+  state: z.enum(WORKFLOW_STATES),
+  runType: z.string(),
+  priority: z.string(),
+  workerGroup: z.string(),
+  failureStrategy: z.string(),
+  params: strings.describe("run parameters as given to this run"),
+  startTasks: z.array(z.string()).nullable(),
+  dependType: z.string().nullable(),
+  runTimes: z.number().int().describe("how many times the instance ran (rerun and recover add one)"),
+  scheduleTime: date.nullable(),
+  parentTaskInstanceId: z.number().int().nullable().describe("the sub_workflow task that started it, if any"),
+  dryRun: z.boolean(),
+  host: z.string().nullable(),
+  startTime: date.nullable(),
+  endTime: date.nullable(),
+  createdAt: date,
+  updatedAt: date,
+});
+
+export function toWorkflowInstance(wi: WorkflowInstance, project: string): z.input<typeof workflowInstanceView> {
+  return {
+    ...wi,
+    project,
+    scheduleTime: isoOrNull(wi.scheduleTime),
+    startTime: isoOrNull(wi.startTime),
+    endTime: isoOrNull(wi.endTime),
+    createdAt: wi.createdAt.toISOString(),
+    updatedAt: wi.updatedAt.toISOString(),
+  };
+}
+
+export const taskInstanceView = z.object({
+  id: z.number().int().describe("this attempt's id (each retry is a new attempt with its own id)"),
+  workflowInstanceId: z.number().int(),
+  taskName: z.string(),
+  taskType: z.string(),
+  state: z.enum(TASK_STATES),
+  attempt: z.number().int().describe("1 for the first run, 2 for the first retry, …"),
+  workerGroup: z.string(),
+  priority: z.string(),
+  host: z.string().nullable(),
+  submitTime: date.nullable(),
+  startTime: date.nullable(),
+  endTime: date.nullable(),
+  notBefore: date.nullable().describe("not started before this time (delay, retry interval)"),
+  params: strings.describe("the parameters the attempt ran with"),
+  outParams: strings.nullable().describe("OUT params the attempt produced (setValue lines, sql rows, http body)"),
+  exitCode: z.number().int().nullable(),
+  message: z.string().nullable(),
+  createdAt: date,
+  updatedAt: date,
+});
+
+export function toTaskInstance(ti: TaskInstance): z.input<typeof taskInstanceView> {
+  return {
+    ...ti,
+    outParams: ti.output,
+    submitTime: isoOrNull(ti.submitTime),
+    startTime: isoOrNull(ti.startTime),
+    endTime: isoOrNull(ti.endTime),
+    notBefore: isoOrNull(ti.notBefore),
+    createdAt: ti.createdAt.toISOString(),
+    updatedAt: ti.updatedAt.toISOString(),
+  };
+}
+
+export const workflowInstanceDetailView = workflowInstanceView.extend({
+  tasks: z.array(taskInstanceView).describe("every attempt of every task, by task name then attempt"),
+});
+
+export const controlResultView = z.object({ id: z.number().int(), state: z.string() });
+
+export const logPageView = z.object({
+  text: z.string().describe("whole lines (a line longer than limit comes in pieces)"),
+  offset: z.number().int().describe("byte offset this page starts at"),
+  nextOffset: z.number().int().describe("pass as offset to read on"),
+  size: z.number().int().describe("the file's size in bytes when read"),
+  ended: z.boolean().describe("the attempt has ended: nothing more will be written"),
+});

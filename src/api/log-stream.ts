@@ -1,0 +1,110 @@
+// `GET /task-instances/:id/log?follow=1`: an attempt's log as Server-Sent Events, from an
+// offset until the attempt ends. Each event carries the lines appended since the last one,
+// one `data:` field per line, and `id:` = the byte offset after them, so an EventSource
+// that reconnects (sending Last-Event-ID) continues where it stopped. The stream ends with
+//
+//   event: end
+//   data: {"nextOffset":1234,"ended":true}
+//
+// (or `"ended":false` with an `error` when the server had to give up). A comment line is
+// sent every `heartbeatMs` so proxies do not close a quiet stream.
+
+import type { Logger } from "../core/log.ts";
+import { PorpoiseError } from "../core/errors.ts";
+import { followLog } from "../worker/log-reader.ts";
+import type { EngineClient } from "./engine.ts";
+
+export interface LogStreamOptions {
+  engine: EngineClient;
+  taskInstanceId: number;
+  offset: number;
+  /** The request's signal: a client that goes away stops the follower. */
+  signal: AbortSignal;
+  log: Logger;
+  /** How often the attempt's end (and a log file not created yet) is checked. */
+  pollMs?: number;
+  heartbeatMs?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** One SSE event for a chunk of log text. SSE cannot carry a bare CR inside a field; it is dropped. */
+export function logEvent(text: string, nextOffset: number): string {
+  const lines = text.replace(/\r/g, "").split("\n");
+  if (lines.length > 1 && lines.at(-1) === "") lines.pop();
+  return `id: ${nextOffset}\n${lines.map((line) => `data: ${line}\n`).join("")}\n`;
+}
+
+function endEvent(body: Record<string, unknown>): string {
+  return `event: end\ndata: ${JSON.stringify(body)}\n\n`;
+}
+
+function waitOrAbort(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+export function logEventStream(opts: LogStreamOptions): Response {
+  const { engine, taskInstanceId: id, log } = opts;
+  const pollMs = opts.pollMs ?? 250;
+  const stop = new AbortController();
+  const signal = AbortSignal.any([opts.signal, stop.signal]);
+  let heartbeat: ReturnType<typeof setInterval> | null = null;
+
+  async function pump(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const send = (text: string) => {
+      if (!signal.aborted) controller.enqueue(encoder.encode(text));
+    };
+    let offset = opts.offset;
+    try {
+      let where = await engine.logOf(id);
+      // An attempt that has not started has no log yet: wait for one, or for the attempt to end without one.
+      while (where.path === null && !where.ended && !signal.aborted) {
+        await waitOrAbort(pollMs, signal);
+        where = await engine.logOf(id);
+      }
+      if (where.path !== null) {
+        const isEnded = async () => (await engine.logOf(id)).ended;
+        for await (const page of followLog(where.path, signal, isEnded, { offset, pollMs })) {
+          send(logEvent(page.text, page.nextOffset));
+          offset = page.nextOffset;
+        }
+      }
+      send(endEvent({ nextOffset: offset, ended: !signal.aborted }));
+    } catch (err) {
+      log.warn("log follow failed", { taskInstanceId: id, err });
+      const error = err instanceof PorpoiseError ? { code: err.code, message: err.message } : { code: "INTERNAL", message: "internal error: the server log has the cause" };
+      send(endEvent({ nextOffset: offset, ended: false, error }));
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
+      try {
+        controller.close();
+      } catch {
+        // Already closed by a client that went away.
+      }
+    }
+  }
+
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      heartbeat = setInterval(() => {
+        if (!signal.aborted) controller.enqueue(encoder.encode(": keep-alive\n\n"));
+      }, opts.heartbeatMs ?? 15_000);
+      void pump(controller);
+    },
+    cancel() {
+      stop.abort();
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+  });
+}

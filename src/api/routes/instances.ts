@@ -1,0 +1,176 @@
+// Running workflows: start a run, list and read instances, and the instance controls.
+// Reads come from the store; runs and controls go through the engine client (503 without
+// one). What can be checked against the stored workflow (its version, OFFLINE, the start
+// tasks) is checked here first, so the answer is the same with or without an engine.
+
+import { z } from "zod";
+import { ConflictError, NotFoundError, ValidationError, type ErrorDetail } from "../../core/errors.ts";
+import { WORKFLOW_CONTROLS, WORKFLOW_STATES, type WorkflowState } from "../../core/states.ts";
+import { PRIORITIES, paramsSchema, taskNameSchema, workerGroupSchema } from "../../core/workflow-fields.ts";
+import { MAX_DETAILS, closestName, describeValue } from "../../core/zod-details.ts";
+import type { Store, Workflow } from "../../store/store.ts";
+import { requireEngine } from "../engine.ts";
+import { controlResultView, toTaskInstance, toWorkflowInstance, workflowInstanceDetailView, workflowInstanceView } from "../instance-views.ts";
+import { defineRoute } from "../route.ts";
+import { MAX_INT32, paging, pathName, positiveInt } from "../schemas.ts";
+import { pageOf } from "../views.ts";
+
+const runBody = z.strictObject({
+  params: paramsSchema.optional().describe("run parameters; numbers and true/false become strings"),
+  startTasks: z.array(taskNameSchema).min(1).max(10_000).optional().describe("run from these tasks only (see dependType)"),
+  dependType: z.enum(["TASK_ONLY", "TASK_PRE", "TASK_POST"]).optional().describe("with startTasks: just them, with what they depend on, or with what depends on them"),
+  failureStrategy: z.enum(["CONTINUE", "END"]).optional().describe("default END: a failure stops the run"),
+  dryRun: z.boolean().optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  workerGroup: workerGroupSchema.optional(),
+  version: z.number().int().min(1).max(MAX_INT32).optional().describe("default: the current version"),
+});
+
+// `2025-05-01`, `2025-05-01T10:00:00Z`, `2025-05-01T12:00:00+02:00`; a time without a zone is UTC.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+const instant = (what: string) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const m = ISO_DATE.exec(text);
+      const date = m ? new Date(text.length > 10 && !m[1] ? `${text}Z` : text) : null;
+      if (!date || Number.isNaN(date.getTime())) {
+        ctx.issues.push({ code: "custom", input: text, message: `expected an ISO-8601 date or date-time such as 2025-05-01T00:00:00Z, got ${describeValue(text)}` });
+        return z.NEVER;
+      }
+      return date;
+    })
+    .describe(what);
+
+const states = z
+  .preprocess(
+    (v) => (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(",")).map((s) => s.trim()).filter((s) => s !== ""),
+    z.array(z.enum(WORKFLOW_STATES)).min(1),
+  )
+  .describe(`one or more of ${WORKFLOW_STATES.join(", ")} (repeat the parameter or separate with commas)`);
+
+const listQuery = z
+  .strictObject({
+    ...paging,
+    workflow: pathName("only instances of this workflow").optional(),
+    state: states.optional(),
+    from: instant("created at or after this time").optional(),
+    to: instant("created before this time").optional(),
+  })
+  .refine((q) => !q.from || !q.to || q.from < q.to, { error: "from must be before to", path: ["from"] });
+
+const projectParams = z.strictObject({ project: pathName("project name") });
+const workflowParams = z.strictObject({ project: pathName("project name"), name: pathName("workflow name") });
+const idParams = z.strictObject({ id: positiveInt("workflow instance id") });
+
+async function findWorkflow(store: Store, projectId: number, project: string, name: string): Promise<Workflow> {
+  const wf = await store.workflows.get(projectId, name);
+  if (!wf) throw new NotFoundError(`workflow "${name}" not found in project "${project}"`);
+  return wf;
+}
+
+function checkStartTasks(startTasks: string[], known: Set<string>, wf: Workflow, version: number): void {
+  const details: ErrorDetail[] = [];
+  const unknown: string[] = [];
+  startTasks.forEach((task, i) => {
+    if (known.has(task)) return;
+    const near = closestName(task, known);
+    unknown.push(JSON.stringify(task));
+    details.push({ path: `startTasks.${i}`, message: `no task named ${JSON.stringify(task)} in this workflow${near ? ` (did you mean "${near}"?)` : ""}` });
+  });
+  if (details.length === 0) return;
+  const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : "";
+  throw new ValidationError(
+    `startTasks names tasks that workflow "${wf.name}" version ${version} does not have: ${unknown.slice(0, 10).join(", ")}${more}`,
+    details.slice(0, MAX_DETAILS),
+  );
+}
+
+export const instanceRoutes = [
+  defineRoute({
+    method: "POST",
+    path: "/api/v1/projects/:project/workflows/:name/run",
+    tag: "instances",
+    summary: "Run a workflow; answers at once with the new instance's id",
+    description: "409 when the workflow is OFFLINE; 503 when this process runs no engine.",
+    auth: "user",
+    projectRole: "developer",
+    params: workflowParams,
+    body: runBody,
+    example: { params: { day: "2025-05-01" }, failureStrategy: "CONTINUE" },
+    response: controlResultView,
+    errorStatuses: [503],
+    handler: async ({ params, body, deps, access, actor }) => {
+      const { project } = access;
+      const wf = await findWorkflow(deps.store, project.id, project.name, params.name);
+      const version = body.version ?? wf.currentVersion;
+      const stored = await deps.store.workflows.getVersion(wf.id, version);
+      if (!stored) throw new NotFoundError(`workflow "${wf.name}" has no version ${version} (its versions are 1 to ${wf.latestVersion})`);
+      if (wf.releaseState === "OFFLINE") {
+        throw new ConflictError(
+          `workflow "${wf.name}" is OFFLINE and cannot run: bring it ONLINE first (POST /api/v1/projects/${project.name}/workflows/${wf.name}/release {"state":"ONLINE"})`,
+        );
+      }
+      const startTasks = body.startTasks ? [...new Set(body.startTasks)] : undefined;
+      if (startTasks) checkStartTasks(startTasks, new Set(stored.definition.tasks.map((t) => t.name)), wf, version);
+      const engine = requireEngine(deps.engine, "running a workflow");
+      return engine.run({ ...body, startTasks, version, projectId: project.id, workflowName: wf.name }, actor);
+    },
+  }),
+  defineRoute({
+    method: "GET",
+    path: "/api/v1/projects/:project/workflow-instances",
+    tag: "instances",
+    summary: "List workflow instances, newest first (filters: workflow, state, creation time)",
+    auth: "user",
+    projectRole: "viewer",
+    params: projectParams,
+    query: listQuery,
+    response: pageOf(workflowInstanceView),
+    handler: async ({ query, deps, access }) => {
+      const { workflow, state, from, to, limit, offset } = query;
+      const { project } = access;
+      const workflowId = workflow === undefined ? undefined : (await findWorkflow(deps.store, project.id, project.name, workflow)).id;
+      const page = await deps.store.instances.list({
+        projectId: project.id,
+        workflowId,
+        states: state as WorkflowState[] | undefined,
+        from,
+        to,
+        limit,
+        offset,
+      });
+      return { items: page.items.map((wi) => toWorkflowInstance(wi, project.name)), total: page.total, limit, offset };
+    },
+  }),
+  defineRoute({
+    method: "GET",
+    path: "/api/v1/workflow-instances/:id",
+    tag: "instances",
+    summary: "One workflow instance with every attempt of every task",
+    auth: "user",
+    owner: { kind: "workflow-instance", role: "viewer" },
+    params: idParams,
+    response: workflowInstanceDetailView,
+    handler: async ({ deps, owned }) => {
+      const tasks = await deps.store.taskInstances.listForInstance(owned.instance.id);
+      return { ...toWorkflowInstance(owned.instance, owned.access.project.name), tasks: tasks.map(toTaskInstance) };
+    },
+  }),
+  ...WORKFLOW_CONTROLS.map((control) =>
+    defineRoute({
+      method: "POST",
+      path: `/api/v1/workflow-instances/:id/${control}`,
+      tag: "instances",
+      summary: `Control a workflow instance: ${control}`,
+      description: "409 naming the current state when the control does not fit it; 503 when this process runs no engine.",
+      auth: "user",
+      owner: { kind: "workflow-instance", role: "developer" },
+      status: 200,
+      params: idParams,
+      response: controlResultView,
+      errorStatuses: [503],
+      handler: ({ params, deps, actor }) => requireEngine(deps.engine, `${control} of a workflow instance`).control(params.id, control, actor),
+    }),
+  ),
+];
