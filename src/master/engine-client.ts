@@ -1,0 +1,138 @@
+// What the API and the CLI call to run and control workflows; no HTTP here. Every call is
+// a durable write first (an instance row, a command row) and a wake-up of the master
+// after, so a lost wake-up costs latency, never a run: the master also finds instances
+// and commands in the Store when it starts (DESIGN.md §2, §3.1, §3.5).
+
+import { z } from "zod";
+import { NotFoundError, ValidationError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { assertControl, assertTaskControl, isTerminalTaskState, type TaskState } from "../core/states.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
+import type { Bus } from "../bus/bus.ts";
+import type { Coordinator } from "../coordinator/coordinator.ts";
+import type { Actor, CommandType, Store } from "../store/store.ts";
+import { WAKE_CHANNEL, type WakeMessage } from "./events.ts";
+
+export interface RunRequest {
+  projectId: number;
+  workflowName: string;
+  version?: number;
+  params?: Record<string, string>;
+  startTasks?: string[];
+  dependType?: "TASK_ONLY" | "TASK_PRE" | "TASK_POST";
+  failureStrategy?: "CONTINUE" | "END";
+  dryRun?: boolean;
+  priority?: "HIGHEST" | "HIGH" | "MEDIUM" | "LOW" | "LOWEST";
+  workerGroup?: string;
+}
+export type InstanceControl = "stop" | "pause" | "resume" | "rerun" | "recover-failed";
+export type TaskControl = "force-success" | "kill";
+
+export interface EngineClient {
+  run(req: RunRequest, actor: Actor): Promise<{ id: number; state: string }>;
+  control(instanceId: number, control: InstanceControl, actor: Actor): Promise<{ id: number; state: string }>;
+  controlTask(taskInstanceId: number, control: TaskControl, actor: Actor): Promise<{ id: number; state: string }>;
+  logOf(taskInstanceId: number): Promise<{ path: string | null; ended: boolean }>;
+}
+
+const INSTANCE_COMMANDS: Record<InstanceControl, CommandType> = {
+  stop: "STOP",
+  pause: "PAUSE",
+  resume: "RESUME",
+  rerun: "RERUN",
+  "recover-failed": "RECOVER_FAILED",
+};
+
+const idSchema = z.number().int().positive();
+
+export function publishWake(bus: Bus, message: WakeMessage, log: Logger): void {
+  bus.publish(WAKE_CHANNEL, JSON.stringify(message)).catch((err) => log.warn("could not wake the master; it picks the work up on its next start", { err }));
+}
+
+export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: Coordinator; log: Logger }): EngineClient {
+  const { store, bus, coordinator, log } = deps;
+
+  return {
+    async run(req, _actor) {
+      const workflow = await store.workflows.get(req.projectId, req.workflowName);
+      if (!workflow) throw new NotFoundError(`workflow "${req.workflowName}" does not exist in this project; save it first`);
+      const versionNo = req.version ?? workflow.currentVersion;
+      const version = await store.workflows.getVersion(workflow.id, versionNo);
+      if (!version) throw new NotFoundError(`workflow "${workflow.name}" has no version ${versionNo} (its versions are 1 to ${workflow.latestVersion})`);
+      if (req.startTasks !== undefined) {
+        if (req.startTasks.length === 0) {
+          throw new ValidationError("startTasks is empty; leave it out to run every task", [{ path: "startTasks", message: "name at least one task" }]);
+        }
+        const names = new Set(version.definition.tasks.map((t) => t.name));
+        const unknown = req.startTasks.filter((n) => !names.has(n));
+        if (unknown.length > 0) {
+          throw new NotFoundError(`startTasks names tasks workflow "${workflow.name}" version ${versionNo} does not have: ${unknown.join(", ")}`);
+        }
+      }
+      // The definition's own workflow-level worker group does not exist; tasks carry theirs.
+      const instance = await store.instances.create({
+        workflowId: workflow.id,
+        version: versionNo,
+        slot: (id) => coordinator.slotOf(id),
+        runType: "START_PROCESS",
+        priority: req.priority,
+        workerGroup: req.workerGroup,
+        failureStrategy: req.failureStrategy ?? "END",
+        params: req.params ?? {},
+        startTasks: req.startTasks ?? null,
+        dependType: req.startTasks ? (req.dependType ?? "TASK_POST") : null,
+        dryRun: req.dryRun ?? false,
+      });
+      publishWake(bus, { instanceId: instance.id }, log);
+      return { id: instance.id, state: instance.state };
+    },
+
+    async control(instanceId, control, actor) {
+      parseOrThrow(z.object({ instanceId: idSchema }), { instanceId }, "control");
+      const instance = await store.instances.get(instanceId);
+      if (!instance) throw new NotFoundError(`workflow instance ${instanceId} does not exist`);
+      const next = assertControl(control, instance.state);
+      await store.commands.enqueue(
+        { type: INSTANCE_COMMANDS[control], projectId: instance.projectId, workflowId: instance.workflowId, workflowInstanceId: instance.id },
+        actor,
+      );
+      publishWake(bus, { commands: true }, log);
+      return { id: instance.id, state: next };
+    },
+
+    async controlTask(taskInstanceId, control, actor) {
+      parseOrThrow(z.object({ taskInstanceId: idSchema }), { taskInstanceId }, "task control");
+      const task = await store.taskInstances.get(taskInstanceId);
+      if (!task) throw new NotFoundError(`task instance ${taskInstanceId} does not exist`);
+      const next = assertTaskControl(control, task.state);
+      const attempts = await store.taskInstances.listForInstance(task.workflowInstanceId);
+      const latest = attempts.filter((a) => a.taskName === task.taskName).reduce((a, b) => (b.attempt > a.attempt ? b : a), task);
+      if (latest.id !== task.id) {
+        throw new ValidationError(
+          `task instance ${taskInstanceId} is attempt ${task.attempt} of task "${task.taskName}", but attempt ${latest.attempt} (task instance ${latest.id}) is the latest; ${control} the latest attempt`,
+          [{ path: "taskInstanceId", message: `expected ${latest.id}` }],
+        );
+      }
+      const instance = await store.instances.get(task.workflowInstanceId);
+      if (!instance) throw new NotFoundError(`workflow instance ${task.workflowInstanceId} does not exist`);
+      await store.commands.enqueue(
+        {
+          type: control === "kill" ? "KILL_TASK" : "FORCE_SUCCESS",
+          projectId: instance.projectId,
+          workflowId: instance.workflowId,
+          workflowInstanceId: instance.id,
+          payload: { taskInstanceId: task.id, taskName: task.taskName, attempt: task.attempt },
+        },
+        actor,
+      );
+      publishWake(bus, { commands: true }, log);
+      return { id: task.id, state: next };
+    },
+
+    async logOf(taskInstanceId) {
+      const task = await store.taskInstances.get(taskInstanceId);
+      if (!task) throw new NotFoundError(`task instance ${taskInstanceId} does not exist`);
+      return { path: task.logPath, ended: isTerminalTaskState(task.state as TaskState) };
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// The engine of one process: master + worker + the client the API calls, on the shared
+// Store / Bus / Coordinator. `porpoise all` starts all three; the cluster modes will start
+// the master or the worker alone, with a Redis/gateway sink instead of the in-process one.
+
+import type { Bus } from "../bus/bus.ts";
+import type { Coordinator } from "../coordinator/coordinator.ts";
+import type { Logger } from "../core/log.ts";
+import type { Store } from "../store/store.ts";
+import { Worker } from "../worker/worker.ts";
+import { createEngineClient, type EngineClient } from "./engine-client.ts";
+import { Master } from "./master.ts";
+
+export interface EngineOptions {
+  store: Store;
+  bus: Bus;
+  coordinator: Coordinator;
+  log: Logger;
+  dataDir: string;
+  workerSlots: number;
+  workerGroups: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  logMaxBytes?: number;
+  killGraceMs?: number;
+}
+
+export interface Engine {
+  client: EngineClient;
+  master: Master;
+  worker: Worker;
+  /** Drains the worker (running attempts get `deadlineMs`), then stops the master. */
+  stop(deadlineMs: number): Promise<void>;
+}
+
+export async function startEngine(opts: EngineOptions): Promise<Engine> {
+  const master = new Master({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "master" }) });
+  const worker = new Worker({
+    store: opts.store,
+    bus: opts.bus,
+    sink: master,
+    log: opts.log.child({ component: "worker" }),
+    dataDir: opts.dataDir,
+    slots: opts.workerSlots,
+    groups: opts.workerGroups,
+    env: opts.env,
+    logMaxBytes: opts.logMaxBytes,
+    killGraceMs: opts.killGraceMs,
+  });
+  const client = createEngineClient({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "engine" }) });
+  await worker.start();
+  await master.start();
+  let stopping: Promise<void> | null = null;
+  return {
+    client,
+    master,
+    worker,
+    stop: (deadlineMs) =>
+      (stopping ??= (async () => {
+        await worker.stop(deadlineMs);
+        // Let the master write the workers' last reports before it stops.
+        await new Promise((r) => setTimeout(r, 0));
+        await master.stop();
+      })()),
+  };
+}

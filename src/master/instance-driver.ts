@@ -1,0 +1,422 @@
+// Drives ONE workflow instance: feeds events into its DagState and turns the actions into
+// store ops of the current batch (applied in one transaction by the master) plus effects
+// that run only after that commit — bus enqueues, kill broadcasts, timers (DESIGN.md §3.7).
+// Every op is fenced: attempt updates by id + attempt + token + expected state, and all of
+// them by the instance's epoch. Memory mirrors the store because the master is the only
+// writer of task state; a stale outcome means someone else took over, and the master drops
+// this driver.
+
+import { randomUUID } from "node:crypto";
+import { buildGraph, type DagGraph } from "../core/dag.ts";
+import { ConflictError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { isTerminalTaskState, type TaskState } from "../core/states.ts";
+import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
+import { PRIORITY } from "../bus/bus.ts";
+import type { Priority, TaskInstance, TaskInstanceState, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import type { Batch } from "./batch.ts";
+import type { DagAction, DagRunOptions, DispatchAction } from "./dag-actions.ts";
+import { DagState } from "./dag-state.ts";
+import type { DoneEvent, RunningEvent } from "./events.ts";
+import { BRANCH_KEY, resolveParams, VarPool } from "./params.ts";
+import { runOptionsFor, type StartMode } from "./run-options.ts";
+
+export interface AttemptRec {
+  instanceId: number;
+  name: string;
+  index: number;
+  dagAttempt: number;
+  attempt: number;
+  id: number | null;
+  token: string;
+  state: TaskInstanceState;
+  /** Set while a kill waits for the attempt's insert to commit. */
+  killPending?: string;
+  cancel?: () => void;
+}
+
+export interface DriverHost {
+  readonly log: Logger;
+  readonly host: string;
+  /** Queue work for the next batch (timers, follow-ups). */
+  schedule(work: (batch: Batch) => void): void;
+  enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: number): void;
+  publishKill(rec: AttemptRec, reason: string): void;
+  /** Start a task the master runs itself over time (sub_workflow, dependent). */
+  startMasterTask(driver: InstanceDriver, rec: AttemptRec, task: TaskDefinition, params: Record<string, string>): void;
+  stopMasterTask(driver: InstanceDriver, rec: AttemptRec, reason: string): void;
+  finished(driver: InstanceDriver, state: WorkflowInstanceState): void;
+}
+
+const MASTER_TIMED = new Set(["sub_workflow", "dependent"]);
+const now = () => new Date();
+
+export class InstanceDriver {
+  readonly id: number;
+  private dag!: DagState;
+  private readonly graph: DagGraph;
+  private readonly pool: VarPool;
+  private readonly attempts = new Map<string, AttemptRec>();
+  private readonly byId = new Map<number, AttemptRec>();
+  private readonly base = new Map<string, number>();
+  private storeState: WorkflowInstanceState;
+  private timedOut: string | null = null;
+  private workflowTimer: ReturnType<typeof setTimeout> | undefined;
+  done = false;
+  stale = 0;
+
+  constructor(
+    private readonly hostApi: DriverHost,
+    readonly instance: WorkflowInstance,
+    readonly definition: WorkflowDefinition,
+    private readonly projectParams: Record<string, string>,
+    private readonly epoch: number,
+  ) {
+    this.id = instance.id;
+    this.storeState = instance.state;
+    this.graph = buildGraph(definition.tasks);
+    this.pool = new VarPool(this.graph);
+  }
+
+  /** Builds the DagState from the stored attempts and starts it (the instance row's state tells how). */
+  start(batch: Batch, rows: readonly TaskInstance[], mode: StartMode): void {
+    const latest = new Map<string, TaskInstance>();
+    for (const row of rows) {
+      const prev = latest.get(row.taskName);
+      if (!prev || row.attempt > prev.attempt) latest.set(row.taskName, row);
+    }
+    const opts: DagRunOptions = { ...runOptionsFor(this.instance, latest, mode, this.base), paramsFor: (name) => this.paramsOf(name) };
+    for (const row of latest.values()) {
+      const index = this.graph.indexOf.get(row.taskName);
+      if (index === undefined) continue;
+      if (row.state === "SUCCESS" || row.state === "FORCED_SUCCESS") this.pool.setOutput(index, row.output);
+    }
+    this.dag = new DagState(this.definition, opts);
+    const from = this.storeState;
+    if (from !== "RUNNING_EXECUTION" && from !== "READY_PAUSE" && from !== "READY_STOP") {
+      this.transition(batch, [from], "RUNNING_EXECUTION", { startTime: this.instance.startTime ?? now(), host: this.hostApi.host, endTime: null });
+    }
+    const actions = this.dag.start();
+    // Attempts still alive in the store (not interrupted): adopt them as they are.
+    for (const row of latest.values()) {
+      if (!(row.state === "DELAY_EXECUTION" || row.state === "DISPATCH" || row.state === "RUNNING_EXECUTION")) continue;
+      const index = this.graph.indexOf.get(row.taskName);
+      if (index === undefined || this.dag.statusOf(row.taskName) !== "running") continue;
+      const rec: AttemptRec = { instanceId: this.id, name: row.taskName, index, dagAttempt: row.attempt, attempt: row.attempt, id: row.id, token: row.dispatchToken ?? "", state: row.state };
+      this.track(rec);
+      const task = this.definition.tasks[index]!;
+      if (row.state === "DELAY_EXECUTION") this.armDelay(rec, task, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
+      else if (row.state === "DISPATCH") batch.after(() => this.hostApi.enqueue(rec, task, row.workerGroup, PRIORITY[task.priority]));
+    }
+    this.apply(batch, actions);
+    if (!this.done && from === "READY_STOP") this.apply(batch, this.dag.requestStop());
+    else if (!this.done && from === "READY_PAUSE") this.apply(batch, this.dag.requestPause());
+    this.armWorkflowTimeout();
+  }
+
+  // ── Events ───────────────────────────────────────────────────────────────────────────
+
+  attemptById(id: number): AttemptRec | undefined {
+    return this.byId.get(id);
+  }
+
+  onRunning(batch: Batch, e: RunningEvent): void {
+    const rec = this.match(e);
+    if (!rec || rec.state !== "DISPATCH") return this.staleEvent(e, rec);
+    this.update(batch, rec, ["DISPATCH"], "RUNNING_EXECUTION", { host: e.host, logPath: e.logPath, startTime: e.startTime });
+  }
+
+  onDone(batch: Batch, e: DoneEvent): void {
+    const rec = this.match(e);
+    if (!rec || !(rec.state === "DISPATCH" || rec.state === "RUNNING_EXECUTION")) return this.staleEvent(e, rec);
+    const message = e.state === "KILL" && this.timedOut ? (e.message ? `${e.message}; ${this.timedOut}` : this.timedOut) : e.message;
+    this.update(batch, rec, ["DISPATCH", "RUNNING_EXECUTION"], e.state, {
+      endTime: e.endTime,
+      output: e.output,
+      exitCode: e.exitCode,
+      message,
+      ...(e.host !== undefined ? { host: e.host } : {}),
+      ...(e.logPath !== undefined ? { logPath: e.logPath } : {}),
+      ...(e.startTime !== undefined ? { startTime: e.startTime } : {}),
+    });
+    this.finishAttempt(batch, rec, e.state, e.output);
+  }
+
+  /** The user's controls, already checked against the store state by the engine client. */
+  control(batch: Batch, kind: "STOP" | "PAUSE"): void {
+    try {
+      if (kind === "STOP") {
+        this.transition(batch, [this.storeState], "READY_STOP", {});
+        this.apply(batch, this.dag.requestStop());
+      } else {
+        this.transition(batch, [this.storeState], "READY_PAUSE", {});
+        this.apply(batch, this.dag.requestPause());
+      }
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      this.hostApi.log.info(`${kind} of workflow instance ${this.id} ignored: ${err.message}`);
+    }
+  }
+
+  killTask(batch: Batch, taskInstanceId: number): void {
+    const rec = this.byId.get(taskInstanceId);
+    if (!rec || isTerminalTaskState(rec.state as TaskState)) return;
+    this.killAttempt(batch, rec, "killed by a user");
+  }
+
+  forceSuccess(batch: Batch, taskInstanceId: number): boolean {
+    const rec = this.byId.get(taskInstanceId);
+    if (!rec || !(rec.state === "FAILURE" || rec.state === "KILL")) return false;
+    if (this.dag.statusOf(rec.name) !== "failed") return false;
+    this.update(batch, rec, [rec.state], "FORCED_SUCCESS", {});
+    rec.state = "FORCED_SUCCESS";
+    this.apply(batch, this.dag.forceSuccess(rec.name));
+    return true;
+  }
+
+  /** Stops timers; the driver does nothing any more. */
+  dispose(): void {
+    this.done = true;
+    clearTimeout(this.workflowTimer);
+    for (const rec of this.attempts.values()) rec.cancel?.();
+  }
+
+  // ── Actions ──────────────────────────────────────────────────────────────────────────
+
+  private apply(batch: Batch, actions: readonly DagAction[]): void {
+    for (const action of actions) {
+      switch (action.kind) {
+        case "dispatch":
+          this.dispatch(batch, action);
+          break;
+        case "kill": {
+          const rec = this.attempts.get(action.task);
+          if (rec) this.killAttempt(batch, rec, action.reason === "stop" ? (this.timedOut ?? "the workflow instance was stopped") : "another task failed (failure strategy END)");
+          break;
+        }
+        case "skip":
+          break;
+        case "record": {
+          const attempt = (this.base.get(action.task) ?? 0) + action.attempt;
+          const t = now();
+          const op = {
+            op: "insert" as const,
+            workflowInstanceId: this.id,
+            taskName: action.task,
+            taskType: this.definition.tasks[action.index]!.type,
+            attempt,
+            state: action.state,
+            dispatchToken: null,
+            slot: this.instance.slot,
+            epoch: this.epoch,
+            submitTime: t,
+          };
+          // Inserts carry no results: times, message and the chosen branch follow in a later
+          // batch (only for people and recovery — a lost one is decided again the same way).
+          batch.add(this.id, op, (outcome) => {
+            if (outcome.outcome !== "applied") return;
+            const id = outcome.id;
+            this.hostApi.schedule((b) =>
+              b.add(this.id, {
+                op: "update",
+                id,
+                attempt,
+                token: null,
+                from: [action.state],
+                to: action.state,
+                set: { startTime: t, endTime: t, message: action.message, output: { [BRANCH_KEY]: JSON.stringify(action.branch) } },
+                fence: { workflowInstanceId: this.id, epoch: this.epoch },
+              }),
+            );
+          });
+          break;
+        }
+        case "finish":
+          this.finish(batch, action.state);
+          break;
+      }
+    }
+  }
+
+  private dispatch(batch: Batch, action: DispatchAction): void {
+    const task = this.definition.tasks[action.index]!;
+    const attempt = (this.base.get(action.task) ?? 0) + action.attempt;
+    const rec: AttemptRec = { instanceId: this.id, name: action.task, index: action.index, dagAttempt: action.attempt, attempt, id: null, token: randomUUID(), state: "DISPATCH" };
+    const t = now();
+    const params = this.paramsOf(action.task);
+    const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
+    const delayed = action.delaySeconds > 0 && !action.dryRun;
+    const masterTimed = MASTER_TIMED.has(task.type);
+    rec.state = action.dryRun ? "SUCCESS" : delayed ? "DELAY_EXECUTION" : masterTimed ? "RUNNING_EXECUTION" : "DISPATCH";
+    this.track(rec);
+    batch.add(
+      this.id,
+      {
+        op: "insert",
+        workflowInstanceId: this.id,
+        taskName: task.name,
+        taskType: task.type,
+        attempt,
+        state: rec.state,
+        dispatchToken: rec.token,
+        slot: this.instance.slot,
+        epoch: this.epoch,
+        workerGroup,
+        priority: task.priority as Priority,
+        params,
+        submitTime: t,
+        notBefore: delayed ? new Date(t.getTime() + action.delaySeconds * 1000) : null,
+      },
+      (outcome) => {
+        if (outcome.outcome !== "applied") return;
+        rec.id = outcome.id;
+        this.byId.set(outcome.id, rec);
+      },
+    );
+    if (action.dryRun) {
+      this.finishAttempt(batch, rec, "SUCCESS", {});
+      return;
+    }
+    batch.after(() => {
+      if (rec.id === null || this.done) return;
+      if (rec.killPending !== undefined) {
+        const reason = rec.killPending;
+        this.hostApi.schedule((b) => this.killAttempt(b, rec, reason));
+      } else if (delayed) this.armDelay(rec, task, action.delaySeconds * 1000);
+      else if (masterTimed) this.hostApi.startMasterTask(this, rec, task, params);
+      else this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority]);
+    });
+  }
+
+  /** A delay or retry interval: DELAY_EXECUTION until it passes, then dispatched (or started in the master). */
+  private armDelay(rec: AttemptRec, task: TaskDefinition, ms: number): void {
+    const timer = setTimeout(
+      () =>
+        this.hostApi.schedule((batch) => {
+          rec.cancel = undefined;
+          if (this.done || rec.state !== "DELAY_EXECUTION") return;
+          const masterTimed = MASTER_TIMED.has(task.type);
+          const to = masterTimed ? "RUNNING_EXECUTION" : "DISPATCH";
+          this.update(batch, rec, ["DELAY_EXECUTION"], to, masterTimed ? { startTime: now(), host: this.hostApi.host } : {});
+          const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
+          batch.after(() => {
+            if (this.done || rec.state !== to) return;
+            if (masterTimed) this.hostApi.startMasterTask(this, rec, task, this.paramsOf(rec.name));
+            else this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority]);
+          });
+        }),
+      ms,
+    );
+    rec.cancel = () => clearTimeout(timer);
+  }
+
+  private killAttempt(batch: Batch, rec: AttemptRec, reason: string): void {
+    if (rec.id === null) {
+      rec.killPending = reason; // its insert is in this batch; killed right after the commit
+      return;
+    }
+    const task = this.definition.tasks[rec.index]!;
+    if (rec.state === "DELAY_EXECUTION" || rec.state === "DISPATCH" || (rec.state === "RUNNING_EXECUTION" && task.type === "dependent")) {
+      // Nothing of it runs on a worker (or a worker has not reported it yet): it ends here.
+      rec.cancel?.();
+      rec.cancel = undefined;
+      const wasDispatched = rec.state === "DISPATCH";
+      this.update(batch, rec, [rec.state], "KILL", { endTime: now(), message: reason });
+      if (wasDispatched) batch.after(() => this.hostApi.publishKill(rec, reason));
+      this.finishAttempt(batch, rec, "KILL", null);
+    } else if (rec.state === "RUNNING_EXECUTION") {
+      if (task.type === "sub_workflow") batch.after(() => this.hostApi.stopMasterTask(this, rec, reason));
+      else batch.after(() => this.hostApi.publishKill(rec, reason));
+    }
+  }
+
+  /** Memory and DagState after an attempt ended (its store update is in the same batch). */
+  private finishAttempt(batch: Batch, rec: AttemptRec, state: TaskInstanceState, output: Record<string, string> | null): void {
+    rec.state = state;
+    rec.cancel?.();
+    rec.cancel = undefined;
+    if (state === "SUCCESS") this.pool.setOutput(rec.index, output);
+    if (this.done) return;
+    try {
+      this.apply(batch, this.dag.onTaskFinished(rec.name, { state: state as TaskState, attempt: rec.dagAttempt }));
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+      this.hostApi.log.warn(`workflow instance ${this.id}: ${err.message}`);
+    }
+  }
+
+  private finish(batch: Batch, state: "SUCCESS" | "FAILURE" | "STOP" | "PAUSE"): void {
+    // A workflow timeout stops the run in memory but ends it FAILURE (see master.ts).
+    const final: WorkflowInstanceState = this.timedOut && state === "STOP" ? "FAILURE" : state;
+    this.transition(batch, [this.storeState], final, { endTime: now() });
+    this.dispose();
+    batch.after(() => this.hostApi.finished(this, final));
+  }
+
+  private armWorkflowTimeout(): void {
+    const timeout = this.definition.timeout;
+    if (timeout === undefined || this.done) return;
+    const started = this.instance.startTime?.getTime() ?? Date.now();
+    const left = Math.max(0, started + timeout * 1000 - Date.now());
+    this.workflowTimer = setTimeout(
+      () =>
+        this.hostApi.schedule((batch) => {
+          if (this.done) return;
+          this.timedOut = `the workflow timed out after ${timeout}s`;
+          this.hostApi.log.warn(`workflow instance ${this.id}: ${this.timedOut}; stopping its tasks, it ends FAILURE`);
+          try {
+            this.apply(batch, this.dag.requestStop());
+          } catch (err) {
+            if (!(err instanceof ConflictError)) throw err;
+          }
+        }),
+      Math.min(left, 2 ** 31 - 1),
+    );
+  }
+
+  // ── Store ops ────────────────────────────────────────────────────────────────────────
+
+  private transition(batch: Batch, from: WorkflowInstanceState[], to: WorkflowInstanceState, set: Record<string, unknown>): void {
+    if (from[0] === to) return;
+    batch.add(this.id, { op: "instance", id: this.id, from, to, epoch: this.epoch, set });
+    this.storeState = to;
+  }
+
+  private update(batch: Batch, rec: AttemptRec, from: TaskInstanceState[], to: TaskInstanceState, set: Record<string, unknown>): void {
+    batch.add(this.id, { op: "update", id: rec.id!, attempt: rec.attempt, token: rec.token, from, to, set, fence: { workflowInstanceId: this.id, epoch: this.epoch } });
+    rec.state = to;
+  }
+
+  private track(rec: AttemptRec): void {
+    const old = this.attempts.get(rec.name);
+    if (old?.id != null) this.byId.delete(old.id);
+    this.attempts.set(rec.name, rec);
+    if (rec.id !== null) this.byId.set(rec.id, rec);
+  }
+
+  private match(e: { taskInstanceId: number; attempt: number; token: string }): AttemptRec | undefined {
+    const rec = this.byId.get(e.taskInstanceId);
+    return rec && rec.attempt === e.attempt && rec.token === e.token ? rec : undefined;
+  }
+
+  private staleEvent(e: { kind: string; taskInstanceId: number; attempt: number }, rec: AttemptRec | undefined): void {
+    this.stale++;
+    this.hostApi.log.debug(`stale ${e.kind} event for task instance ${e.taskInstanceId} attempt ${e.attempt} dropped`, { current: rec?.state });
+  }
+
+  paramsOf(name: string): Record<string, string> {
+    const index = this.graph.indexOf.get(name)!;
+    const task = this.definition.tasks[index]!;
+    return resolveParams({
+      project: this.projectParams,
+      global: this.definition.params,
+      upstream: this.pool.upstreamOf(index),
+      local: task.params,
+      startup: this.instance.params,
+    });
+  }
+
+  snapshot() {
+    return this.dag.snapshot();
+  }
+}

@@ -1,0 +1,143 @@
+// Tasks the master runs itself over time, without a worker: `dependent` (checks the Store
+// every checkInterval) and `sub_workflow` (a child instance; its end is the task's end).
+// They report through the same event path as workers, with the attempt's token, so the
+// driver treats them like any other attempt.
+
+import type { Logger } from "../core/log.ts";
+import type { DependentTask, SubWorkflowTask, TaskDefinition } from "../core/workflow-schema.ts";
+import type { Store, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import { checkDependent } from "./dependent.ts";
+import type { DoneEvent, TaskEvent } from "./events.ts";
+import type { AttemptRec, InstanceDriver } from "./instance-driver.ts";
+
+export interface MasterTasksDeps {
+  store: Store;
+  log: Logger;
+  slotOf: (id: number) => number;
+  report: (event: TaskEvent) => void;
+  load: (instanceId: number) => Promise<void>;
+  control: (instanceId: number, kind: "STOP") => Promise<void>;
+}
+
+interface Running {
+  cancel(): void;
+  childId?: number;
+  stopRequested?: boolean;
+}
+
+export class MasterTasks {
+  private readonly running = new Map<number, Running>();
+
+  constructor(private readonly deps: MasterTasksDeps) {}
+
+  start(driver: InstanceDriver, rec: AttemptRec, task: TaskDefinition, params: Record<string, string>): void {
+    if (task.type === "dependent") this.startDependent(driver, rec, task);
+    else if (task.type === "sub_workflow") void this.startChild(driver, rec, task, params);
+  }
+
+  stop(_driver: InstanceDriver, rec: AttemptRec, reason: string): void {
+    const r = this.running.get(rec.id!);
+    if (!r) return;
+    if (r.childId !== undefined) void this.deps.control(r.childId, "STOP");
+    else if (r.stopRequested === undefined) {
+      r.cancel();
+      this.done(rec, "KILL", reason);
+    } else r.stopRequested = true;
+  }
+
+  stopAll(): void {
+    for (const r of this.running.values()) r.cancel();
+    this.running.clear();
+  }
+
+  /** A workflow instance ended: if it is a child, its parent task ends with it. */
+  childFinished(
+    instance: WorkflowInstance,
+    state: WorkflowInstanceState,
+    find: (parentTaskInstanceId: number) => { driver: InstanceDriver; rec: AttemptRec } | null,
+  ): void {
+    if (instance.parentTaskInstanceId === null) return;
+    const parent = find(instance.parentTaskInstanceId);
+    if (!parent) return;
+    const outcome = state === "SUCCESS" ? "SUCCESS" : state === "STOP" ? "KILL" : "FAILURE";
+    this.done(parent.rec, outcome, `child workflow instance ${instance.id} ended ${state}`);
+  }
+
+  private done(rec: AttemptRec, state: DoneEvent["state"], message: string | null): void {
+    this.running.get(rec.id!)?.cancel();
+    this.running.delete(rec.id!);
+    this.deps.report({
+      kind: "done",
+      taskInstanceId: rec.id!,
+      workflowInstanceId: rec.instanceId,
+      attempt: rec.attempt,
+      token: rec.token,
+      state,
+      exitCode: null,
+      output: {},
+      message,
+      endTime: new Date(),
+    });
+  }
+
+  private startDependent(driver: InstanceDriver, rec: AttemptRec, task: DependentTask): void {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+    let over = false;
+    const entry: Running = {
+      cancel: () => {
+        over = true;
+        clearTimeout(timer);
+        clearTimeout(timeoutTimer);
+      },
+    };
+    this.running.set(rec.id!, entry);
+    const check = async () => {
+      if (over) return;
+      try {
+        const result = await checkDependent(this.deps.store, driver.instance, task);
+        if (over) return;
+        if (result === "SUCCESS") return this.done(rec, "SUCCESS", "dependencies satisfied");
+        if (result === "FAILURE") return this.done(rec, "FAILURE", "a dependency failed");
+      } catch (err) {
+        this.deps.log.warn(`dependent task "${task.name}": check failed; trying again`, { err });
+      }
+      if (!over) timer = setTimeout(() => void check(), task.checkInterval * 1000);
+    };
+    if (task.timeout !== undefined) {
+      timeoutTimer = setTimeout(() => {
+        if (task.timeoutStrategy === "WARN") {
+          this.deps.log.warn(`dependent task "${task.name}" still waiting after ${task.timeout}s (timeout, strategy WARN)`);
+          return;
+        }
+        this.done(rec, "FAILURE", `timed out after ${task.timeout}s waiting for its dependencies`);
+      }, task.timeout * 1000);
+    }
+    void check();
+  }
+
+  private async startChild(driver: InstanceDriver, rec: AttemptRec, task: SubWorkflowTask, params: Record<string, string>): Promise<void> {
+    const entry: Running = { cancel: () => {}, stopRequested: false };
+    this.running.set(rec.id!, entry);
+    try {
+      const { store } = this.deps;
+      const project = task.project === undefined ? await store.projects.getById(driver.instance.projectId) : await store.projects.getByName(task.project);
+      const workflow = project ? await store.workflows.get(project.id, task.workflow) : null;
+      if (!workflow) return this.done(rec, "FAILURE", `sub_workflow: workflow "${task.workflow}" does not exist${task.project ? ` in project "${task.project}"` : ""}`);
+      const child = await store.instances.create({
+        workflowId: workflow.id,
+        slot: (id) => this.deps.slotOf(id),
+        runType: "SUB_PROCESS",
+        parentTaskInstanceId: rec.id!,
+        params,
+        failureStrategy: driver.instance.failureStrategy === "CONTINUE" ? "CONTINUE" : "END",
+        dryRun: driver.instance.dryRun,
+      });
+      entry.childId = child.id;
+      await this.deps.load(child.id);
+      if (entry.stopRequested) await this.deps.control(child.id, "STOP");
+    } catch (err) {
+      this.done(rec, "FAILURE", `sub_workflow could not start its child: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,337 @@
+// The master: drives every workflow instance of the slots it holds. All state changes go
+// through one loop: work items (worker events, commands, timers, starts) queue up, and
+// each turn applies everything queued in ONE applyBatch transaction (group commit), then
+// runs the effects that need the commit first — bus enqueues of successors, kill
+// broadcasts (DESIGN.md §3.7). Nothing on the path "task done → successor dispatched"
+// sleeps or polls: a worker's event schedules a turn at once.
+//
+// Workflow timeout (the issue leaves the behaviour open; DolphinScheduler only alerts):
+// the instance's running tasks are killed, nothing new starts, and it ends FAILURE with
+// the reason on the killed attempts and in the log. A timeout is a promise about when the
+// work is over; a run that breaks it should not keep holding workers and hide the breach.
+
+import { hostname } from "node:os";
+import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import type { Coordinator } from "../coordinator/coordinator.ts";
+import type { Logger } from "../core/log.ts";
+import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
+import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
+import type { Command, Store, WorkflowInstanceState } from "../store/store.ts";
+import { Batch } from "./batch.ts";
+import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage } from "./events.ts";
+import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
+import { MasterTasks } from "./master-tasks.ts";
+import type { StartMode } from "./run-options.ts";
+
+const SYSTEM = { userId: null, userName: "porpoise" };
+const RESTART_CONTROLS = { RESUME: ["resume", "resume"], RERUN: ["rerun", "rerun"], RECOVER_FAILED: ["recover-failed", "recover-failed"] } as const;
+
+export interface MasterDeps {
+  store: Store;
+  bus: Bus;
+  coordinator: Coordinator;
+  log: Logger;
+  host?: string;
+}
+
+export class Master implements EventSink {
+  private readonly store: Store;
+  private readonly bus: Bus;
+  private readonly coordinator: Coordinator;
+  readonly log: Logger;
+  readonly host: string;
+  private readonly drivers = new Map<number, InstanceDriver>();
+  private readonly loading = new Map<number, Promise<void>>();
+  private readonly definitions = new Map<string, Promise<WorkflowDefinition>>();
+  private queue: ((batch: Batch) => void)[] = [];
+  private flushing: Promise<void> | null = null;
+  private unsubscribe: Unsubscribe | null = null;
+  private claiming: Promise<void> | null = null;
+  private claimAgain = false;
+  private stopped = false;
+  private readonly tasks: MasterTasks;
+  private readonly driverHost: DriverHost;
+  /** Events that matched no live attempt (stale or forged): DESIGN.md §3.4 counts them. */
+  staleEvents = 0;
+
+  constructor(deps: MasterDeps) {
+    this.store = deps.store;
+    this.bus = deps.bus;
+    this.coordinator = deps.coordinator;
+    this.log = deps.log;
+    this.host = deps.host ?? hostname();
+    this.driverHost = this.makeDriverHost();
+    this.tasks = new MasterTasks({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), report: (e) => this.report(e), load: (id) => this.load(id, "start"), control: (id, kind) => this.enqueueControl(id, kind) });
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.bus.subscribe(WAKE_CHANNEL, (raw) => this.onWake(raw));
+    const slots = this.coordinator.ownedSlots();
+    // Restart recovery: whatever was queued or running died with the old process.
+    const interrupted = await this.store.taskInstances.markInterrupted({ all: true, slots });
+    if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts marked NEED_FAULT_TOLERANCE; they run again`);
+    for (const instance of await this.store.instances.listActive({ slots })) await this.load(instance.id, "start");
+    this.claimCommands();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    await Promise.allSettled([...this.loading.values()]);
+    await this.flushing;
+    await this.claiming;
+    for (const driver of this.drivers.values()) driver.dispose();
+    this.tasks.stopAll();
+    this.drivers.clear();
+  }
+
+  /** Worker events (in-process sink). */
+  report(event: TaskEvent): void {
+    this.schedule((batch) => {
+      const driver = this.drivers.get(event.workflowInstanceId);
+      const before = driver?.stale ?? 0;
+      if (!driver) this.staleEvents++;
+      else if (event.kind === "running") driver.onRunning(batch, event);
+      else driver.onDone(batch, event);
+      if (driver && driver.stale !== before) this.staleEvents++;
+    });
+  }
+
+  /** Number of instances being driven (tests, metrics). */
+  get activeInstances(): number {
+    return this.drivers.size;
+  }
+
+  // ── The loop ─────────────────────────────────────────────────────────────────────────
+
+  schedule(work: (batch: Batch) => void): void {
+    if (this.stopped) return;
+    this.queue.push(work);
+    if (!this.flushing) this.flushing = Promise.resolve().then(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        const work = this.queue;
+        this.queue = [];
+        const batch = new Batch();
+        for (const item of work) {
+          try {
+            item(batch);
+          } catch (err) {
+            this.log.error("master: handling an event failed", { err });
+          }
+        }
+        if (batch.empty) continue;
+        let outcomes;
+        try {
+          outcomes = await this.store.taskInstances.applyBatch(batch.ops);
+        } catch (err) {
+          // Memory ran ahead of a write that did not happen: drop those drivers and reload them from the Store.
+          this.log.error("master: a batch could not be written; reloading its workflow instances from the store", { err });
+          for (const id of batch.owned()) this.abandon(id, true);
+          continue;
+        }
+        for (const id of batch.settle(outcomes)) {
+          this.log.warn(`master: workflow instance ${id} was written by someone else (stale epoch or state); no longer driving it here`);
+          this.abandon(id, false);
+        }
+        batch.runEffects((err) => this.log.error("master: an after-commit effect failed", { err }));
+      }
+    } finally {
+      this.flushing = null;
+      if (this.queue.length > 0 && !this.stopped) this.flushing = Promise.resolve().then(() => this.flush());
+    }
+  }
+
+  private abandon(id: number, reload: boolean): void {
+    this.drivers.get(id)?.dispose();
+    this.drivers.delete(id);
+    if (reload && !this.stopped) setTimeout(() => void this.load(id, "start"), 1000);
+  }
+
+  // ── Loading instances ────────────────────────────────────────────────────────────────
+
+  /** Loads an instance of an owned slot and starts driving it (idempotent). */
+  load(id: number, mode: StartMode): Promise<void> {
+    if (this.drivers.has(id)) return Promise.resolve();
+    const running = this.loading.get(id);
+    if (running) return running;
+    const p = this.doLoad(id, mode)
+      .catch((err) => this.log.error(`master: could not load workflow instance ${id}`, { err }))
+      .finally(() => this.loading.delete(id));
+    this.loading.set(id, p);
+    return p;
+  }
+
+  private async doLoad(id: number, mode: StartMode): Promise<void> {
+    const instance = await this.store.instances.get(id);
+    if (!instance || isTerminalWorkflowState(instance.state)) return;
+    const lease = this.coordinator.lease(instance.slot);
+    if (!lease || lease.owner !== this.coordinator.nodeId) return;
+    const definition = await this.definition(instance.workflowId, instance.workflowVersion);
+    const project = await this.store.projects.getById(instance.projectId);
+    const rows = await this.store.taskInstances.listForInstance(id);
+    const effective: StartMode = mode === "start" && rows.length > 0 ? "restart" : mode;
+    await new Promise<void>((resolve) =>
+      this.schedule((batch) => {
+        resolve();
+        if (this.drivers.has(id)) return;
+        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, lease.epoch);
+        this.drivers.set(id, driver);
+        driver.start(batch, rows, effective);
+      }),
+    );
+  }
+
+  private definition(workflowId: number, version: number): Promise<WorkflowDefinition> {
+    const key = `${workflowId}:${version}`;
+    let p = this.definitions.get(key);
+    if (!p) {
+      p = this.store.workflows.getVersion(workflowId, version).then((v) => {
+        if (!v) throw new Error(`workflow ${workflowId} version ${version} is gone`);
+        return v.definition;
+      });
+      p.catch(() => this.definitions.delete(key));
+      this.definitions.set(key, p);
+    }
+    return p;
+  }
+
+  // ── Commands ─────────────────────────────────────────────────────────────────────────
+
+  private onWake(raw: string): void {
+    let msg: WakeMessage;
+    try {
+      msg = JSON.parse(raw) as WakeMessage;
+    } catch {
+      return;
+    }
+    if ("instanceId" in msg && typeof msg.instanceId === "number") void this.load(msg.instanceId, "start");
+    else this.claimCommands();
+  }
+
+  private claimCommands(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.claimAgain = true;
+      return;
+    }
+    this.claiming = (async () => {
+      do {
+        this.claimAgain = false;
+        for (;;) {
+          const commands = await this.store.commands.claimNext(this.coordinator.nodeId, 100, {
+            types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"],
+          });
+          for (const c of commands) await this.execute(c).catch((err) => this.log.error(`master: command ${c.id} (${c.type}) failed`, { err }));
+          if (commands.length < 100) break;
+        }
+      } while (this.claimAgain && !this.stopped);
+    })()
+      .catch((err) => this.log.error("master: claiming commands failed", { err }))
+      .finally(() => {
+        this.claiming = null;
+      });
+  }
+
+  private async execute(c: Command): Promise<void> {
+    const id = c.workflowInstanceId;
+    if (id === null) return;
+    await this.loading.get(id);
+    const driver = this.drivers.get(id);
+    const taskInstanceId = typeof c.payload.taskInstanceId === "number" ? c.payload.taskInstanceId : null;
+    switch (c.type) {
+      case "STOP":
+      case "PAUSE":
+        if (driver) this.schedule((b) => driver.control(b, c.type as "STOP" | "PAUSE"));
+        return;
+      case "KILL_TASK":
+        if (driver && taskInstanceId !== null) this.schedule((b) => driver.killTask(b, taskInstanceId));
+        return;
+      case "FORCE_SUCCESS":
+        if (taskInstanceId === null) return;
+        if (driver) this.schedule((b) => void driver.forceSuccess(b, taskInstanceId));
+        else await this.forceSuccessStored(id, taskInstanceId);
+        return;
+      case "RESUME":
+      case "RERUN":
+      case "RECOVER_FAILED": {
+        const [control, mode] = RESTART_CONTROLS[c.type];
+        const instance = await this.store.instances.get(id);
+        if (!instance || driver || !controlFits(control, instance.state)) {
+          this.log.info(`master: ${control} of workflow instance ${id} ignored (state ${instance?.state ?? "gone"})`);
+          return;
+        }
+        const epoch = this.coordinator.lease(instance.slot)?.epoch ?? 0;
+        const changed = await this.store.instances.transition(id, {
+          from: [instance.state],
+          to: "SUBMITTED_SUCCESS",
+          epoch,
+          set: { runTimes: instance.runTimes + 1, endTime: null, ...(mode === "rerun" ? { startTime: new Date() } : {}) },
+        });
+        if (changed) await this.load(id, mode);
+        return;
+      }
+    }
+  }
+
+  /** Force-success of a task of a finished instance: only the row changes; recover-failed goes on from it. */
+  private async forceSuccessStored(instanceId: number, taskInstanceId: number): Promise<void> {
+    const row = await this.store.taskInstances.get(taskInstanceId);
+    const instance = await this.store.instances.get(instanceId);
+    if (!row || !instance || !(row.state === "FAILURE" || row.state === "KILL")) return;
+    const epoch = this.coordinator.lease(instance.slot)?.epoch ?? 0;
+    await this.store.taskInstances.applyBatch([
+      { op: "update", id: row.id, attempt: row.attempt, token: row.dispatchToken, from: [row.state], to: "FORCED_SUCCESS", fence: { workflowInstanceId: instanceId, epoch } },
+    ]);
+  }
+
+  private async enqueueControl(instanceId: number, kind: "STOP"): Promise<void> {
+    const instance = await this.store.instances.get(instanceId);
+    if (!instance || !controlFits("stop", instance.state)) return;
+    await this.store.commands.enqueue({ type: kind, projectId: instance.projectId, workflowId: instance.workflowId, workflowInstanceId: instanceId }, SYSTEM);
+    this.claimCommands();
+  }
+
+  // ── What drivers call ────────────────────────────────────────────────────────────────
+
+  private makeDriverHost(): DriverHost {
+    return {
+    log: this.log,
+    host: this.host,
+    schedule: (work) => this.schedule(work),
+    enqueue: (rec: AttemptRec, _task: TaskDefinition, workerGroup: string, priority: number) => {
+      this.bus
+        .enqueue(workerGroup, {
+          taskInstanceId: rec.id!,
+          workflowInstanceId: rec.instanceId,
+          attempt: rec.attempt,
+          token: rec.token,
+          priority: priority as 0 | 1 | 2 | 3 | 4,
+          workerGroup,
+          enqueuedAt: Date.now(),
+        })
+        .catch((err) => this.log.error(`master: could not enqueue task instance ${rec.id}`, { err }));
+    },
+    publishKill: (rec: AttemptRec, reason: string) => {
+      const msg: KillMessage = { taskInstanceId: rec.id!, attempt: rec.attempt, token: rec.token, reason };
+      this.bus.publish(KILL_CHANNEL, JSON.stringify(msg)).catch((err) => this.log.error("master: could not publish a kill", { err }));
+    },
+    startMasterTask: (driver, rec, task, params) => this.tasks.start(driver, rec, task, params),
+    stopMasterTask: (driver, rec, reason) => this.tasks.stop(driver, rec, reason),
+    finished: (driver: InstanceDriver, state: WorkflowInstanceState) => {
+      if (this.drivers.get(driver.id) === driver) this.drivers.delete(driver.id);
+      this.log.info(`workflow instance ${driver.id} ended ${state}`);
+      this.tasks.childFinished(driver.instance, state, (parentTaskInstanceId) => {
+        for (const d of this.drivers.values()) {
+          const rec = d.attemptById(parentTaskInstanceId);
+          if (rec) return { driver: d, rec };
+        }
+        return null;
+      });
+    },
+    };
+  }
+}

@@ -1,0 +1,205 @@
+// The worker: pulls ready tasks of its worker groups from the Bus (up to its free slots,
+// woken by enqueue — never polling), checks each against its task-instance row (exists,
+// same attempt and token, still DISPATCH — DESIGN.md §3.4: anything else is dropped and
+// counted), runs it with runAttempt and reports RUNNING and the result to the master
+// through an EventSink. It never writes task state itself: the master is the only writer.
+//
+// Shutdown drains: stop pulling, let running attempts finish until the deadline, then kill
+// what is left (each reports KILL) and wait for those reports.
+
+import { join } from "node:path";
+import { hostname } from "node:os";
+import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
+import type { Logger } from "../core/log.ts";
+import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import { KILL_CHANNEL, type EventSink, type KillMessage } from "../master/events.ts";
+import type { Store } from "../store/store.ts";
+import { runAttempt } from "./executor.ts";
+import { taskLogPath } from "./task-log.ts";
+import type { Datasource } from "./task-types/types.ts";
+
+export interface WorkerDeps {
+  store: Store;
+  bus: Bus;
+  sink: EventSink;
+  log: Logger;
+  dataDir: string;
+  slots: number;
+  groups: readonly string[];
+  host?: string;
+  env?: Readonly<Record<string, string>>;
+  logMaxBytes?: number;
+  killGraceMs?: number;
+}
+
+interface Running {
+  attempt: number;
+  token: string;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+const CACHE_LIMIT = 1000;
+
+export class Worker {
+  private readonly running = new Map<number, Running>();
+  private readonly pullAbort = new AbortController();
+  private readonly host: string;
+  private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number }>();
+  private readonly definitions = new Map<string, Promise<WorkflowDefinition | null>>();
+  private unsubscribe: Unsubscribe | null = null;
+  private loop: Promise<void> | null = null;
+  private slotFreed: (() => void) | null = null;
+  private draining = false;
+  /** Messages with no matching row, attempt, token or DISPATCH state (DESIGN.md §3.4). */
+  dropped = 0;
+
+  constructor(private readonly deps: WorkerDeps) {
+    this.host = deps.host ?? hostname();
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.deps.bus.subscribe(KILL_CHANNEL, (raw) => this.onKill(raw));
+    this.loop = this.pullLoop();
+  }
+
+  /** Stops pulling; running attempts get until `deadlineMs` to finish, then they are killed. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    this.pullAbort.abort();
+    this.slotFreed?.();
+    await this.loop;
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), deadlineMs)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.deps.log.warn(`worker: ${this.running.size} task attempts still running at the shutdown deadline; killing them`);
+      for (const r of this.running.values()) r.abort.abort(new Error("the worker is shutting down"));
+      await Promise.all([...this.running.values()].map((r) => r.done));
+    }
+    this.unsubscribe?.();
+  }
+
+  get busy(): number {
+    return this.running.size;
+  }
+
+  private async pullLoop(): Promise<void> {
+    while (!this.draining) {
+      const free = this.deps.slots - this.running.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        this.slotFreed = null;
+        continue;
+      }
+      let tasks: ReadyTask[];
+      try {
+        tasks = await this.deps.bus.pull(this.deps.groups, free, this.pullAbort.signal);
+      } catch (err) {
+        if (this.draining) break;
+        this.deps.log.error("worker: pulling ready tasks failed; stopping the worker loop", { err });
+        break;
+      }
+      for (const task of tasks) this.launch(task);
+    }
+  }
+
+  private launch(rt: ReadyTask): void {
+    const abort = new AbortController();
+    // Registered before the row check, so a kill published meanwhile still reaches it.
+    const entry: Running = { attempt: rt.attempt, token: rt.token, abort, done: Promise.resolve() };
+    this.running.set(rt.taskInstanceId, entry);
+    entry.done = this.run(rt, abort.signal)
+      .catch((err) => this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { err }))
+      .finally(() => {
+        if (this.running.get(rt.taskInstanceId) === entry) this.running.delete(rt.taskInstanceId);
+        this.slotFreed?.();
+      });
+  }
+
+  private async run(rt: ReadyTask, signal: AbortSignal): Promise<void> {
+    const { store, sink } = this.deps;
+    const row = await store.taskInstances.get(rt.taskInstanceId);
+    if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
+      this.dropped++;
+      this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: no matching DISPATCH row and token`);
+      return;
+    }
+    const ref = { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, attempt: row.attempt, token: rt.token };
+    const logPath = taskLogPath(join(this.deps.dataDir, "logs"), row.workflowInstanceId, row.id, row.attempt);
+    const startTime = new Date();
+    const info = await this.instanceOf(row.workflowInstanceId);
+    const definition = info ? await this.definition(info.workflowId, info.version) : null;
+    const task = definition?.tasks.find((t) => t.name === row.taskName);
+    if (!info || !task) {
+      sink.report({ kind: "done", ...ref, state: "FAILURE", exitCode: null, output: {}, message: `the worker could not find task "${row.taskName}" of its workflow`, endTime: new Date(), host: this.host, logPath: null, startTime });
+      return;
+    }
+    const quick = task.type === "noop";
+    if (!quick) sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
+    const result = await runAttempt({
+      task,
+      params: row.params,
+      attemptDir: join(this.deps.dataDir, "work", String(row.workflowInstanceId), `${row.id}-${row.attempt}`),
+      logPath,
+      signal,
+      datasources: (name) => this.datasource(info.projectId, name),
+      onWarn: (w) => this.deps.log.warn(`task "${w.task}" (task instance ${row.id}) still running after its ${w.timeoutSeconds}s timeout (strategy WARN)`),
+      env: this.deps.env,
+      logMaxBytes: this.deps.logMaxBytes,
+      killGraceMs: this.deps.killGraceMs,
+    });
+    sink.report({
+      kind: "done",
+      ...ref,
+      state: result.state,
+      exitCode: result.exitCode ?? null,
+      output: result.outParams,
+      message: result.message ?? (signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : null),
+      endTime: new Date(),
+      ...(quick ? { host: this.host, logPath, startTime } : {}),
+    });
+  }
+
+  private onKill(raw: string): void {
+    let msg: KillMessage;
+    try {
+      msg = JSON.parse(raw) as KillMessage;
+    } catch {
+      return;
+    }
+    const r = this.running.get(msg.taskInstanceId);
+    if (r && r.attempt === msg.attempt && r.token === msg.token) r.abort.abort(new Error(msg.reason));
+  }
+
+  private async instanceOf(id: number) {
+    const known = this.instances.get(id);
+    if (known) return known;
+    const instance = await this.deps.store.instances.get(id);
+    if (!instance) return null;
+    if (this.instances.size >= CACHE_LIMIT) this.instances.delete(this.instances.keys().next().value!);
+    const info = { projectId: instance.projectId, workflowId: instance.workflowId, version: instance.workflowVersion };
+    this.instances.set(id, info);
+    return info;
+  }
+
+  private definition(workflowId: number, version: number): Promise<WorkflowDefinition | null> {
+    const key = `${workflowId}:${version}`;
+    let p = this.definitions.get(key);
+    if (!p) {
+      if (this.definitions.size >= CACHE_LIMIT) this.definitions.delete(this.definitions.keys().next().value!);
+      p = this.deps.store.workflows.getVersion(workflowId, version).then((v) => v?.definition ?? null);
+      this.definitions.set(key, p);
+    }
+    return p;
+  }
+
+  private async datasource(projectId: number, name: string): Promise<Datasource | null> {
+    const c = await this.deps.store.datasources.getConnection(projectId, name);
+    if (!c) return null;
+    const auth = `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ""}`;
+    const query = new URLSearchParams(c.params).toString();
+    return { type: "postgres", url: `postgres://${auth}@${c.host}:${c.port}/${encodeURIComponent(c.database)}${query ? `?${query}` : ""}` };
+  }
+}

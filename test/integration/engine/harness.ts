@@ -1,0 +1,96 @@
+// An engine (master + worker + client) on a fresh store of one dialect, in-process bus and
+// single-node coordinator, with a temp data dir; helpers to save workflows and wait for
+// conditions (never fixed sleeps).
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MemoryBus } from "../../../src/bus/memory-bus.ts";
+import { SingleNodeCoordinator } from "../../../src/coordinator/single-node.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { parseWorkflowDefinition } from "../../../src/core/workflow-schema.ts";
+import { startEngine, type Engine } from "../../../src/master/engine.ts";
+import type { RunRequest } from "../../../src/master/engine-client.ts";
+import type { Actor, Dialect, TaskInstance, WorkflowInstance } from "../../../src/store/store.ts";
+import { freshStore, type TestStore } from "../../helpers/stores.ts";
+
+export interface Harness extends AsyncDisposable {
+  store: TestStore;
+  engine: Engine;
+  actor: Actor;
+  projectId: number;
+  dataDir: string;
+  save(definition: Record<string, unknown>): Promise<void>;
+  run(name: string, req?: Partial<RunRequest>): Promise<number>;
+  waitState(id: number, states: string[], timeoutMs?: number): Promise<WorkflowInstance>;
+  waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs?: number): Promise<T>;
+  tasks(id: number): Promise<TaskInstance[]>;
+  latest(id: number, task: string): Promise<TaskInstance | undefined>;
+}
+
+export async function harness(dialect: Dialect, opts: { workerSlots?: number } = {}): Promise<Harness> {
+  const store = await freshStore(dialect);
+  const dataDir = mkdtempSync(join(tmpdir(), "porpoise-engine-"));
+  const bus = new MemoryBus();
+  const coordinator = new SingleNodeCoordinator({ slotCount: 8 });
+  await coordinator.start();
+  const engine = await startEngine({
+    store,
+    bus,
+    coordinator,
+    log: silentLogger,
+    dataDir,
+    workerSlots: opts.workerSlots ?? 8,
+    workerGroups: ["default", "special"],
+    killGraceMs: 500,
+  });
+  const user = await store.users.create({ name: "alice", passwordHash: null, isAdmin: false }, { userId: null, userName: "system" });
+  const actor: Actor = { userId: user.id, userName: user.name };
+  const project = await store.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
+
+  const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await Bun.sleep(10);
+    }
+  };
+  const h: Harness = {
+    store,
+    engine,
+    actor,
+    projectId: project.id,
+    dataDir,
+    async save(definition) {
+      const parsed = parseWorkflowDefinition(definition);
+      const existing = await store.workflows.get(project.id, parsed.name);
+      if (existing) await store.workflows.addVersion(project.id, parsed.name, parsed, actor);
+      else await store.workflows.create(project.id, parsed, actor);
+    },
+    async run(name, req = {}) {
+      const { id } = await engine.client.run({ projectId: project.id, workflowName: name, ...req }, actor);
+      return id;
+    },
+    async waitState(id, states, timeoutMs) {
+      return waitFor(`instance ${id} to reach ${states.join("/")}`, async () => {
+        const i = await store.instances.get(id);
+        return i && states.includes(i.state) ? i : null;
+      }, timeoutMs);
+    },
+    waitFor,
+    tasks: (id) => store.taskInstances.listForInstance(id),
+    async latest(id, task) {
+      return (await store.taskInstances.listForInstance(id)).filter((t) => t.taskName === task).at(-1);
+    },
+    async [Symbol.asyncDispose]() {
+      await engine.stop(2000);
+      await coordinator.stop();
+      await bus.close();
+      await store[Symbol.asyncDispose]();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
