@@ -6,7 +6,17 @@ import { redactUrl } from "./core/redact-url.ts";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { MISSING_VALUE, type Command, commands, parseArgs } from "./cli/args.ts";
+import {
+  type ClientCommand,
+  clientCommands,
+  type Command,
+  commandOptions,
+  commands,
+  MISSING_VALUE,
+  parseArgs,
+  positionalOf,
+  SWITCH_ON,
+} from "./cli/args.ts";
 import {
   CONFIG_ENV,
   CONFIG_FLAG,
@@ -55,10 +65,24 @@ export interface Config {
   slots: number;
 }
 
+/** What `run`, `status` and `logs` were asked to do, besides the settings in Config. */
+export interface ClientOptions {
+  /** Base URL of the server, without a trailing slash; null = `run` starts one in-process. */
+  server: string | null;
+  token: string | null;
+  project: string;
+  /** The positional argument: the workflow file of `run`, the id of `status` and `logs`. */
+  target: string;
+  params: Record<string, string>;
+  wait: boolean;
+  follow: boolean;
+}
+
 export type Invocation =
   | { command: "help"; topic: Command | null; /** `porpoise` with nothing: help, but exit 2 */ noCommand: boolean }
   | { command: "version" }
-  | { command: ConfigCommand; config: Config; /** where each explicitly set key came from */ sources: Partial<Record<ConfigKey, string>> };
+  | { command: Exclude<ConfigCommand, ClientCommand>; config: Config; /** where each explicitly set key came from */ sources: Partial<Record<ConfigKey, string>> }
+  | { command: ClientCommand; config: Config; sources: Partial<Record<ConfigKey, string>>; client: ClientOptions };
 
 export interface ResolveInput {
   /** Arguments after the program name: `["all", "--port", "0"]`. */
@@ -98,12 +122,12 @@ export function resolveConfig(input: ResolveInput): Invocation {
   const sources: Partial<Record<ConfigKey, string>> = {};
   const raw: Record<string, unknown> = {};
 
-  const configPath = flagValues.get(CONFIG_FLAG) ?? nonEmpty(input.env[CONFIG_ENV]);
+  const configPath = flagValues.get(CONFIG_FLAG)?.[0] ?? nonEmpty(input.env[CONFIG_ENV]);
   const fileLabel = configPath === undefined ? "" : `config file ${configPath}`;
   const fromFile = configPath === undefined ? {} : readConfigFile(configPath, flagValues.has(CONFIG_FLAG) ? CONFIG_FLAG : CONFIG_ENV, cwd, input.readFile);
 
   for (const key of allowed) {
-    const flag = flagValues.get(flagName(key));
+    const flag = flagValues.get(flagName(key))?.[0];
     const env = nonEmpty(input.env[envName(key)]);
     if (flag !== undefined) [raw[key], sources[key]] = [flag, flagName(key)];
     else if (env !== undefined) [raw[key], sources[key]] = [env, envName(key)];
@@ -127,32 +151,106 @@ export function resolveConfig(input: ResolveInput): Invocation {
   }
 
   const config = withDefaults(parsed.data, cwd, input.cpuCount ?? availableParallelism());
+  if (isClientCommand(command)) {
+    return { command, config, sources, client: clientOptions(command, parsed.data, sources, flagValues, args.positionals) };
+  }
   checkRequirements(command, config, sources);
   return { command, config, sources };
 }
 
-function checkFlags(command: ConfigCommand, flags: { name: string; value: string }[]): Map<string, string> {
-  const allowed = [...modeKeys[command].map(flagName), CONFIG_FLAG];
+function isClientCommand(command: ConfigCommand): command is ClientCommand {
+  return (clientCommands as readonly string[]).includes(command);
+}
+
+// Same rule as parameter names in workflow files (core/workflow-fields.ts).
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
+
+function clientOptions(
+  command: ClientCommand,
+  s: ParsedSettings,
+  sources: Partial<Record<ConfigKey, string>>,
+  flags: Map<string, string[]>,
+  positionals: string[],
+): ClientOptions {
+  const problems: ErrorDetail[] = [];
+  const { metavar } = positionalOf[command];
+  const usage = `porpoise ${command} ${metavar} [flags]`;
+  if (positionals.length === 0) problems.push({ path: metavar, message: `porpoise ${command} needs ${metavar}: ${usage}` });
+  for (const extra of positionals.slice(1)) {
+    problems.push({ path: "argv", message: `unexpected argument "${extra}": porpoise ${command} takes one ${metavar} (${usage})` });
+  }
+  const target = positionals[0] ?? "";
+  if (command !== "run" && positionals.length > 0 && !/^[1-9]\d{0,15}$/.test(target)) {
+    problems.push({ path: metavar, message: `${metavar} must be a positive integer id, got ${JSON.stringify(target)}` });
+  }
+  const params: Record<string, string> = {};
+  for (const given of flags.get("--param") ?? []) {
+    const eq = given.indexOf("=");
+    const name = eq < 0 ? given : given.slice(0, eq);
+    if (eq < 0 || !PARAM_NAME.test(name)) {
+      problems.push({
+        path: "--param",
+        message: `--param ${JSON.stringify(given)}: expected NAME=VALUE, where NAME starts with a letter or "_" and has only letters, digits, "_", "." and "-"`,
+      });
+    } else if (name in params) {
+      problems.push({ path: "--param", message: `--param ${name} is given more than once; give each parameter once` });
+    } else {
+      params[name] = given.slice(eq + 1);
+    }
+  }
+  const server = s.server?.replace(/\/+$/, "") ?? null;
+  const token = s.token ?? null;
+  if (server === null && command !== "run") {
+    problems.push({
+      path: "server",
+      message: `porpoise ${command} needs a server: pass --server URL --token T (or PORPOISE_SERVER and PORPOISE_TOKEN); an in-process run keeps nothing after it exits`,
+    });
+  } else if (server !== null && token === null) {
+    problems.push({ path: "token", message: `porpoise ${command} needs an API token for ${server} (server from ${sources.server}): pass --token T (or PORPOISE_TOKEN)` });
+  } else if (server === null && sources.token === flagName("token")) {
+    problems.push({ path: "token", message: "--token is only used with --server (without a server, porpoise run starts its own)" });
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((p) => p.message).join("\n"), problems);
+  }
+  return {
+    server,
+    token,
+    project: s.project ?? "default",
+    target,
+    params,
+    wait: flags.has("--wait") || server === null,
+    follow: flags.has("--follow"),
+  };
+}
+
+function checkFlags(command: ConfigCommand, flags: { name: string; value: string }[]): Map<string, string[]> {
+  const options = commandOptions.filter((o) => (o.commands as readonly string[]).includes(command));
+  const allowed = [...modeKeys[command].map(flagName), CONFIG_FLAG, ...options.map((o) => o.name)];
   const everyFlag = new Map(settings.map((s) => [flagName(s.key), s.key]));
-  const values = new Map<string, string>();
+  const values = new Map<string, string[]>();
   const problems: ErrorDetail[] = [];
   for (const { name, value } of flags) {
+    const option = options.find((o) => o.name === name);
     if (!allowed.includes(name)) {
       const key = everyFlag.get(name);
-      if (key !== undefined) {
-        const owners = (Object.keys(modeKeys) as ConfigCommand[]).filter((m) => modeKeys[m].includes(key));
+      const otherOption = commandOptions.find((o) => o.name === name || o.alias === name);
+      if (key !== undefined || otherOption !== undefined) {
+        const owners = otherOption?.commands ?? (Object.keys(modeKeys) as ConfigCommand[]).filter((m) => modeKeys[m].includes(key as ConfigKey));
         problems.push({ path: name, message: `${name} is not a flag of porpoise ${command} (it is used by porpoise ${owners.join(", porpoise ")})` });
       } else {
         const hint = closestName(name, allowed);
         problems.push({ path: name, message: `unknown flag ${name}${hint ? ` (did you mean ${hint}?)` : ""}` });
       }
+    } else if (option?.metavar === null && value !== SWITCH_ON) {
+      problems.push({ path: name, message: `${name} is a switch and takes no value: give it as ${name}` });
     } else if (value === MISSING_VALUE) {
-      const meta = settingByKey.get(name.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as ConfigKey);
-      problems.push({ path: name, message: `${name} needs a value: ${name} ${meta?.metavar ?? "FILE"}` });
-    } else if (values.has(name)) {
+      const meta = option?.metavar ?? settingByKey.get(name.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as ConfigKey)?.metavar;
+      problems.push({ path: name, message: `${name} needs a value: ${name} ${meta ?? "FILE"}` });
+    } else if (values.has(name) && !option?.repeatable) {
       problems.push({ path: name, message: `${name} is given more than once; give it once` });
     } else {
-      values.set(name, value);
+      values.set(name, [...(values.get(name) ?? []), value]);
     }
   }
   if (problems.length > 0) {

@@ -57,8 +57,62 @@ async function main(argv: readonly string[]): Promise<number> {
         return report(e, log);
       }
     }
+    case "run":
+    case "status":
+    case "logs":
+      return client(invocation);
     default:
       return serve(invocation.command, invocation.config);
+  }
+}
+
+/** run, status and logs: HTTP clients of a server (run may start its own in-process). */
+async function client(invocation: Extract<Invocation, { client: unknown }>): Promise<number> {
+  const { config, client: opts, sources } = invocation;
+  // An in-process server's info lines would drown the progress display; asked-for levels apply.
+  const log = createLogger({ level: sources.logLevel ? config.logLevel : "warn", format: config.logFormat });
+  try {
+    if (invocation.command === "run") {
+      const { runCommand } = await import("./cli/run.ts");
+      return await runCommand({
+        config,
+        client: opts,
+        log,
+        io: {
+          out,
+          err,
+          progress: { write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true, columns: () => process.stdout.columns || 80 },
+          readFile: (path) => Bun.file(path).text(),
+          onInterrupt(handler) {
+            let count = 0;
+            const onSignal = () => {
+              // A second Ctrl-C means "now": leave without cleaning up.
+              if (++count > 1) process.exit(EXIT_FAILURE);
+              handler();
+            };
+            process.on("SIGINT", onSignal);
+            process.on("SIGTERM", onSignal);
+            return () => {
+              process.off("SIGINT", onSignal);
+              process.off("SIGTERM", onSignal);
+            };
+          },
+        },
+      });
+    }
+    const { createApiClient } = await import("./cli/client.ts");
+    const api = createApiClient({ baseUrl: opts.server as string, token: opts.token as string });
+    const id = Number(opts.target);
+    if (invocation.command === "status") {
+      const { statusCommand } = await import("./cli/status.ts");
+      return await statusCommand({ api, id, out });
+    }
+    const { logsCommand } = await import("./cli/logs.ts");
+    const stop = new AbortController();
+    process.on("SIGINT", () => stop.abort());
+    return await logsCommand({ api, id, follow: opts.follow, write: (t) => process.stdout.write(t), signal: stop.signal });
+  } catch (e) {
+    return report(e, null);
   }
 }
 

@@ -4,8 +4,51 @@
 import { ConfigError } from "../core/errors.ts";
 import { closestName } from "../core/zod-details.ts";
 
-export const commands = ["all", "master", "worker", "api", "migrate", "version", "help"] as const;
+export const commands = ["all", "master", "worker", "api", "migrate", "run", "status", "logs", "version", "help"] as const;
 export type Command = (typeof commands)[number];
+
+/** Commands that talk to a server as a client; they take positional arguments and the options below. */
+export const clientCommands = ["run", "status", "logs"] as const;
+export type ClientCommand = (typeof clientCommands)[number];
+
+/** What each client command takes after its name (exactly one each). */
+export const positionalOf: Record<ClientCommand, { metavar: string; help: string }> = {
+  run: { metavar: "FILE", help: "the workflow file, JSON or YAML" },
+  status: { metavar: "ID", help: "a workflow instance id" },
+  logs: { metavar: "TASK_INSTANCE_ID", help: "a task instance (attempt) id, as `porpoise status` lists them" },
+};
+
+/**
+ * Options of one invocation that are not settings (no env var, no config-file key): they say
+ * what to do, not how porpoise is set up. `metavar: null` marks a switch, which takes no value.
+ */
+export interface CommandOption {
+  name: string;
+  alias?: string;
+  metavar: string | null;
+  repeatable?: boolean;
+  commands: readonly ClientCommand[];
+  help: string;
+}
+
+export const commandOptions: readonly CommandOption[] = [
+  { name: "--param", metavar: "NAME=VALUE", repeatable: true, commands: ["run"],
+    help: "A workflow parameter for this run (overrides the workflow's own value); repeat for more." },
+  { name: "--wait", metavar: null, commands: ["run"],
+    help: "Show live progress until the instance ends; exit 0 on SUCCESS, 1 otherwise. Implied without --server." },
+  { name: "--follow", alias: "-f", metavar: null, commands: ["logs"],
+    help: "Keep printing new lines until the attempt ends." },
+];
+
+const switchByName = new Map<string, string>();
+for (const o of commandOptions) {
+  if (o.metavar !== null) continue;
+  switchByName.set(o.name, o.name);
+  if (o.alias) switchByName.set(o.alias, o.name);
+}
+
+/** The value a switch carries in `flags` (so `--wait` never swallows the argument after it). */
+export const SWITCH_ON = "true";
 
 /** Marks a flag given without a value; src/config.ts reports it only once the flag is known to be valid. */
 export const MISSING_VALUE = "\u0000missing";
@@ -17,10 +60,12 @@ export interface ParsedArgs {
   help: boolean;
   /** `porpoise help <topic>` */
   topic: string | null;
+  /** Non-flag arguments of a client command (`porpoise run flow.yaml`). */
+  positionals: string[];
 }
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const out: ParsedArgs = { command: null, flags: [], help: false, topic: null };
+  const out: ParsedArgs = { command: null, flags: [], help: false, topic: null, positionals: [] };
   let i = 0;
   const first = argv[0];
   if (first === "--version" || first === "-v" || first === "-V") return { ...out, command: "version" };
@@ -43,6 +88,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     if (out.command === "help" && !arg.startsWith("-") && out.topic === null) {
       out.topic = arg;
+      continue;
+    }
+    const isClient = (clientCommands as readonly string[]).includes(out.command ?? "");
+    const switchName = isClient ? switchByName.get(arg) : undefined;
+    if (switchName !== undefined) {
+      out.flags.push({ name: switchName, value: SWITCH_ON });
+      continue;
+    }
+    if (isClient && (!arg.startsWith("-") || arg === "-")) {
+      out.positionals.push(arg);
       continue;
     }
     if (!arg.startsWith("--") || arg === "--") {

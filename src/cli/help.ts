@@ -1,7 +1,7 @@
 // `porpoise --help` and `porpoise <command> --help`. Flag lines are generated from the settings
 // table, so help can never list a flag the parser refuses or miss one it accepts.
 
-import type { Command } from "./args.ts";
+import { type ClientCommand, type Command, commandOptions, positionalOf } from "./args.ts";
 import { CONFIG_ENV, CONFIG_FLAG, type ConfigCommand, envName, flagName, modeKeys, settingByKey } from "./settings.ts";
 
 interface CommandHelp {
@@ -51,6 +51,31 @@ because the cluster worker arrives in a later release. Use \`porpoise all\` mean
 hosts at once: on Postgres it takes an advisory lock.`,
     example: "porpoise migrate --db postgres://porpoise@db:5432/porpoise",
   },
+  run: {
+    summary: "run a workflow file, on a server or in-process, and watch it",
+    about: `Reads the workflow file (JSON or YAML; an invalid file exits 2 listing each problem as
+path: message), stores it in --project (created if missing; a changed file becomes a new
+version) and starts a run with the --param values.
+With --server URL --token T it submits to that server and prints the instance id (only the
+number, for scripts); --wait shows live progress until the instance ends.
+Without --server it starts porpoise all in this process on a temporary SQLite store (removed
+afterwards), runs the workflow there and waits.
+On a terminal progress is one redrawn line; otherwise one line per finished task.
+Exit codes with --wait: 0 SUCCESS, 1 FAILURE (or STOP, PAUSE), 2 bad input.`,
+    example: "porpoise run etl.yaml --param date=2024-06-01 --server http://127.0.0.1:12345 --token \"$PORPOISE_TOKEN\" --wait",
+  },
+  status: {
+    summary: "show a workflow instance: its state and a table of its task attempts",
+    about: `Prints the instance's state, times and parameters, then one line per task attempt (the
+TASK_INSTANCE_ID column is what porpoise logs takes).`,
+    example: "porpoise status 42 --server http://127.0.0.1:12345 --token \"$PORPOISE_TOKEN\"",
+  },
+  logs: {
+    summary: "print the log of one task attempt (-f: follow it until the attempt ends)",
+    about: `Prints the log of a task instance (one attempt of a task). With -f / --follow it keeps
+printing new lines as they are written and returns when the attempt ends.`,
+    example: "porpoise logs 1234 -f --server http://127.0.0.1:12345 --token \"$PORPOISE_TOKEN\"",
+  },
   version: { summary: "print the version", about: "Prints `porpoise <version>`.", example: "porpoise version" },
   help: { summary: "show help for a command", about: "Shows help for porpoise or one command.", example: "porpoise help all" },
 };
@@ -65,9 +90,12 @@ const required: Partial<Record<ConfigCommand, Partial<Record<string, string>>>> 
     gateway: "required unless --redis",
     token: "required with --gateway",
   },
+  run: { server: "default: run in-process", token: "required with --server" },
+  status: { server: "required", token: "required" },
+  logs: { server: "required", token: "required" },
 };
 
-const order: Command[] = ["all", "api", "master", "worker", "migrate", "version", "help"];
+const order: Command[] = ["all", "api", "master", "worker", "migrate", "run", "status", "logs", "version", "help"];
 
 export function generalHelp(version: string): string {
   const width = Math.max(...order.map((c) => c.length));
@@ -89,7 +117,8 @@ Example: porpoise all --port 8080
 
 export function commandHelpText(command: Command, cpuCount: number): string {
   const h = commandHelp[command];
-  const head = `porpoise ${command} — ${h.summary}\n\n${h.about}\n\nUsage: porpoise ${command}${command === "version" || command === "help" ? "" : " [flags]"}\n`;
+  const positional = command in positionalOf ? ` ${positionalOf[command as ClientCommand].metavar}` : "";
+  const head = `porpoise ${command} — ${h.summary}\n\n${h.about}\n\nUsage: porpoise ${command}${positional}${command === "version" || command === "help" ? "" : " [flags]"}\n`;
   if (!(command in modeKeys)) return `${head}\nExample:\n  ${h.example}\n`;
   const rows: { flag: string; env: string; def: string; help: string }[] = [];
   for (const key of modeKeys[command as ConfigCommand]) {
@@ -99,6 +128,11 @@ export function commandHelpText(command: Command, cpuCount: number): string {
     const def = key === "workerSlots" ? `number of CPUs (${cpuCount})` : s.defaultText;
     rows.push({ flag: `${flagName(key)} ${s.metavar}`, env: envName(key), def: need ?? (def === null ? "" : `default ${def}`), help: s.help });
   }
+  for (const o of commandOptions) {
+    if (!(o.commands as readonly string[]).includes(command)) continue;
+    const spelled = `${o.alias ? `${o.alias}, ` : ""}${o.name}${o.metavar ? ` ${o.metavar}` : ""}`;
+    rows.push({ flag: spelled, env: "", def: o.repeatable ? "repeatable" : "", help: o.help });
+  }
   rows.push({ flag: `${CONFIG_FLAG} FILE`, env: CONFIG_ENV, def: "", help: "YAML or JSON file of settings with camelCase keys (dataDir: /srv/porpoise); unknown keys are errors." });
   rows.push({ flag: "-h, --help", env: "", def: "", help: "Show this help." });
   const flagWidth = Math.max(...rows.map((r) => r.flag.length));
@@ -106,5 +140,6 @@ export function commandHelpText(command: Command, cpuCount: number): string {
   const lines = rows.map((r) =>
     `  ${r.flag.padEnd(flagWidth)}  ${r.env.padEnd(envWidth)}  ${r.def}`.trimEnd() + `\n      ${r.help}`,
   );
-  return `${head}\nFlags (flag, environment variable, default):\n${lines.join("\n")}\n\nExample:\n  ${h.example}\n`;
+  const args = command in positionalOf ? `\nArguments:\n  ${positionalOf[command as ClientCommand].metavar}\n      ${positionalOf[command as ClientCommand].help}\n` : "";
+  return `${head}${args}\nFlags (flag, environment variable, default):\n${lines.join("\n")}\n\nExample:\n  ${h.example}\n`;
 }

@@ -6,9 +6,11 @@
 import { z } from "zod";
 import { workerGroupSchema } from "../bus/bus.ts";
 import { durationSchema } from "../core/duration.ts";
+import { projectNameSchema } from "../core/workflow-fields.ts";
+import type { ClientCommand } from "./args.ts";
 
 export type ServeMode = "all" | "api" | "master" | "worker";
-export type ConfigCommand = ServeMode | "migrate";
+export type ConfigCommand = ServeMode | "migrate" | ClientCommand;
 
 // Values arrive as strings from flags and env vars, and as numbers or strings from a config
 // file, so every numeric schema accepts both spellings.
@@ -94,6 +96,8 @@ export const configSchema = z
     gateway: urlWithScheme(["http", "https"]).optional(),
     token: z.string().regex(/^\S{16,512}$/).optional(),
     slots: integer(1, 4096).optional(),
+    server: urlWithScheme(["http", "https"]).optional(),
+    project: projectNameSchema.optional(),
   })
   .strict();
 
@@ -147,9 +151,13 @@ export const settings: readonly Setting[] = [
   { key: "gateway", metavar: "URL", expected: "an http:// or https:// URL of a porpoise api node", defaultText: null,
     help: "Edge worker: pull tasks through this api node instead of Redis (no database or Redis credentials on the device)." },
   { key: "token", metavar: "TOKEN", expected: "at least 16 characters without spaces", defaultText: null, sensitive: true,
-    help: "Edge worker: the worker token the gateway accepts." },
+    help: "An API token: for an edge worker, the worker token the gateway accepts; for run, status and logs, a user's token on --server." },
   { key: "slots", metavar: "N", expected: "an integer between 1 and 4096", defaultText: "64",
     help: "Number of virtual slots workflow instances are sharded over; the same on every master." },
+  { key: "server", metavar: "URL", expected: "an http:// or https:// URL of a porpoise server, e.g. http://127.0.0.1:12345", defaultText: null,
+    help: "The porpoise server (all or api) to talk to. Without it, porpoise run starts a temporary one in-process." },
+  { key: "project", metavar: "NAME", expected: "a project name (1-200 characters, no \"/\", no control characters)", defaultText: "default",
+    help: "Project the workflow is stored and run in; created if missing." },
 ];
 
 export const settingByKey = new Map(settings.map((s) => [s.key, s]));
@@ -165,6 +173,10 @@ export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   master: ["db", "redis", "secret", "slots", "shutdownTimeout", ...common],
   worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "shutdownTimeout", ...common],
   migrate: ["db", "dataDir", ...common],
+  // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).
+  run: ["server", "token", "project", ...common],
+  status: ["server", "token", ...common],
+  logs: ["server", "token", ...common],
 };
 
 export function flagName(key: string): string {

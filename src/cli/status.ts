@@ -1,0 +1,55 @@
+// `porpoise status ID`: one workflow instance, its state and a table of its task attempts.
+// renderStatus is pure (tested with fixed views); statusCommand fetches and prints.
+
+import type { ApiClient, InstanceView } from "./client.ts";
+import { countProgress, displayWidth, elapsedOf, formatDuration, formatElapsed } from "./progress.ts";
+
+function stamp(iso: string | null | undefined): string {
+  if (!iso) return "-";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+const sanitize = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => displayWidth(r[i] ?? "")))) ?? [];
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - displayWidth(cell)))).join("  ").trimEnd());
+}
+
+export function renderStatus(view: InstanceView, nowMs: number): string[] {
+  const c = countProgress(view);
+  const workflow = view.workflowId === undefined ? "" : ` · workflow #${view.workflowId} v${view.workflowVersion ?? "?"}`;
+  const project = view.project === undefined ? "" : ` · project ${sanitize(view.project)}`;
+  const lines = [
+    `workflow instance ${view.id} ${view.state}${workflow}${project}`,
+    `started ${stamp(view.startTime)} · ended ${stamp(view.endTime)} · ${view.startTime ? formatElapsed(elapsedOf(view, nowMs, nowMs)) : "not started"}`,
+    `tasks: ${c.done} done · ${c.running} running · ${c.failed} failed (of ${c.total} started)`,
+  ];
+  const params = Object.entries(view.params ?? {});
+  if (params.length > 0) lines.push(`params: ${params.map(([k, v]) => `${k}=${sanitize(v)}`).join(" ")}`);
+  if (view.tasks.length === 0) return [...lines, "", "no task has started yet"];
+  const sorted = [...view.tasks].sort((a, b) => (a.taskName < b.taskName ? -1 : a.taskName > b.taskName ? 1 : a.attempt - b.attempt));
+  const rows = [["TASK_INSTANCE_ID", "TASK", "ATTEMPT", "STATE", "DURATION", "MESSAGE"]];
+  for (const t of sorted) {
+    const start = t.startTime ? new Date(t.startTime).getTime() : null;
+    const end = t.endTime ? new Date(t.endTime).getTime() : nowMs;
+    rows.push([
+      String(t.id),
+      sanitize(t.taskName),
+      String(t.attempt),
+      t.state,
+      start === null ? "-" : formatDuration(end - start),
+      sanitize(t.message ?? "").slice(0, 120),
+    ]);
+  }
+  return [...lines, "", ...table(rows)];
+}
+
+export async function statusCommand(deps: { api: ApiClient; id: number; out: (line: string) => void; now?: () => number }): Promise<number> {
+  const view = await deps.api.instance(deps.id);
+  for (const line of renderStatus(view, (deps.now ?? Date.now)())) deps.out(line);
+  return 0;
+}
