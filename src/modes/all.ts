@@ -5,6 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { MemoryBus } from "../bus/memory-bus.ts";
 import { MemoryCache } from "../cache/memory-cache.ts";
 import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
+import { startEngine } from "../master/engine.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { ModeNotAvailableError } from "./not-yet.ts";
@@ -26,9 +27,9 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
     const lock = lockDataDir(config.dataDir);
     resources.add("data directory lock", () => lock.release());
 
-    // The engine's shared parts. The engine itself (instance driver, dispatcher, worker
-    // executor) arrives with the next issue and is handed these three; until then they only
-    // live and close with the process, so the wiring and its shutdown order are already real.
+    // The engine's shared parts, then the engine itself (master + worker + client) once the
+    // store is open. Shutdown runs in reverse: the HTTP server drains, the worker drains
+    // (running tasks get the shutdown deadline), the master stops, then bus and store close.
     const cache = new MemoryCache();
     resources.add("cache", () => cache.close());
     const bus = new MemoryBus({ log: log.child({ component: "bus" }) });
@@ -37,7 +38,24 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
     await coordinator.start();
     resources.add("coordinator", () => coordinator.stop());
 
-    const { http } = await serveApi({ ...deps, resources, dataDir: config.dataDir });
+    const { http } = await serveApi({
+      ...deps,
+      resources,
+      dataDir: config.dataDir,
+      engine: async (store) => {
+        const engine = await startEngine({
+          store,
+          bus,
+          coordinator,
+          log,
+          dataDir: config.dataDir,
+          workerSlots: config.workerSlots,
+          workerGroups: config.workerGroups,
+        });
+        resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
+        return engine.client;
+      },
+    });
     log.info(`porpoise all ready on ${http.url} (${config.db.dialect}: ${config.db.display})`);
     return {
       url: http.url,

@@ -4,6 +4,7 @@
 
 import { bootstrapAdmin } from "../api/bootstrap.ts";
 import { createApp } from "../api/app.ts";
+import type { EngineClient } from "../master/engine-client.ts";
 import type { Store } from "../store/store.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
@@ -16,7 +17,13 @@ export interface ApiServer {
 }
 
 export async function serveApi(
-  deps: ModeDeps & { resources: Resources; /** where admin-token is written; null = print only */ dataDir: string | null },
+  deps: ModeDeps & {
+    resources: Resources;
+    /** where admin-token is written; null = print only */
+    dataDir: string | null;
+    /** Starts the engine on the opened store (registering its own shutdown); its client goes to the API. */
+    engine?: (store: Store) => Promise<EngineClient>;
+  },
 ): Promise<ApiServer> {
   const { config, log, print, resources } = deps;
   // Listen first: a taken port fails before the database is touched, and while migrations run
@@ -42,7 +49,9 @@ export async function serveApi(
     print,
   });
 
+  const engine = deps.engine ? await deps.engine(store) : undefined;
   const app = createApp({
+    ...(engine ? { engine } : {}),
     store,
     log: log.child({ component: "api" }),
     sessionTtlMs: config.sessionTtl * 1000,
