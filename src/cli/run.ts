@@ -89,7 +89,7 @@ async function readDefinition(file: string, io: RunIo): Promise<WorkflowDefiniti
     text = await io.readFile(resolve(file));
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
-    throw new ValidationError(`cannot read workflow file ${file}: ${reason}`, [{ path: file, message: reason }]);
+    throw new ValidationError(`cannot read workflow file ${file}: ${reason}`);
   }
   const ext = extname(file).toLowerCase();
   const format = ext === ".json" ? "json" : ext === ".yaml" || ext === ".yml" ? "yaml" : undefined;
