@@ -1,0 +1,206 @@
+// `porpoise run`, `status` and `logs` as real processes: in-process runs (a temporary
+// `porpoise all` inside the run process) and runs against a separately started server.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cleanEnv, fromSource, run, type Spawned, spawn } from "./cli-process.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "porpoise-cli-run-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(tmp, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const okFlow = file(
+  "ok.yaml",
+  `name: hello
+params:
+  day: "2000-01-01"
+tasks:
+  - name: extract
+    type: shell
+    script: echo "extracting day \${day}"
+  - name: load
+    type: shell
+    script: echo loaded
+    deps: [extract]
+`,
+);
+
+const failingFlow = file(
+  "fails.yaml",
+  `name: breaks
+tasks:
+  - name: first
+    type: shell
+    script: echo fine
+  - name: broken
+    type: shell
+    script: |
+      echo "about to fail"
+      exit 3
+    deps: [first]
+`,
+);
+
+const badFlow = file("bad.yaml", "name: bad\ntasks:\n  - name: a\n    type: shel\n  - name: b\n    type: shell\n    script: echo\n    deps: [nope]\n");
+
+describe("in-process (no --server)", () => {
+  test("a successful workflow: plain progress lines, exit 0, and the temporary data directory is removed", async () => {
+    const ownTmp = join(tmp, "tmp-ok");
+    mkdirSync(ownTmp);
+    const r = await run(fromSource(["run", okFlow, "--param", "day=2025-06-01"]), { cwd: tmp, env: cleanEnv({ TMPDIR: ownTmp }), timeoutMs: 30_000 });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^workflow instance \d+: hello v1, project default, in-process$/m);
+    expect(r.stdout).toMatch(/^\d\d:\d\d:\d\d task extract SUCCESS \(\d+\.\ds\)$/m);
+    expect(r.stdout).toMatch(/^\d\d:\d\d:\d\d task load SUCCESS/m);
+    expect(r.stdout).toMatch(/^workflow instance \d+ SUCCESS: 2\/2 done · 0 failed · \d\d:\d\d$/m);
+    expect(readdirSync(ownTmp)).toEqual([]);
+  });
+
+  test("a failing shell task: exit 1, the failure and the end of its log are shown", async () => {
+    const r = await run(fromSource(["run", failingFlow, "--wait"]), { cwd: tmp, timeoutMs: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/task broken FAILURE/);
+    expect(r.stdout).toMatch(/^workflow instance \d+ FAILURE: 1\/2 done · 1 failed/m);
+    expect(r.stdout).toMatch(/^--- broken \(task instance \d+\): last \d+ log lines ---$/m);
+    expect(r.stdout).toContain("about to fail");
+  });
+
+  test("a bad file: exit 2, the file and every problem as path: message, and nothing is started", async () => {
+    const r = await run(fromSource(["run", badFlow]), { cwd: tmp });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(`porpoise: workflow file ${badFlow} is invalid (2 problems):`);
+    expect(r.stderr).toMatch(/^ {2}tasks\.0\.type: unknown type "shel"/m);
+    expect(r.stderr).toMatch(/^ {2}tasks\.1\.deps\.0: unknown task "nope"/m);
+  });
+
+  test("a missing file and a YAML syntax error are bad input too", async () => {
+    const missing = await run(fromSource(["run", join(tmp, "nope.yaml")]), { cwd: tmp });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`cannot read workflow file ${join(tmp, "nope.yaml")}: no such file`);
+    const broken = await run(fromSource(["run", file("syntax.yaml", "name: x\ntasks: [\n")]), { cwd: tmp });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("syntax.yaml");
+  });
+});
+
+describe("against a running server", () => {
+  const TOKEN = "cli-run-test-admin-token-0123456789abcdef";
+  let server: Spawned;
+  let url: string;
+  const auth = () => ["--server", url, "--token", TOKEN];
+
+  beforeAll(async () => {
+    server = spawn(fromSource(["all", "--port", "0", "--data-dir", join(tmp, "server")]), { cwd: tmp, env: cleanEnv({ PORPOISE_ADMIN_TOKEN: TOKEN }) });
+    url = (await server.waitFor(/porpoise all ready on (http:\/\/127\.0\.0\.1:\d+)/))[1] as string;
+  });
+  afterAll(async () => {
+    server.signal("SIGTERM");
+    await server.exit();
+  });
+
+  test("without --wait: prints only the instance id; status shows it, logs print a task's output", async () => {
+    const submitted = await run(fromSource(["run", okFlow, "--project", "cli", "--param", "day=2031-12-31", ...auth()]), { cwd: tmp });
+    expect(submitted.stderr).toBe("");
+    expect(submitted.code).toBe(0);
+    expect(submitted.stdout).toMatch(/^\d+\n$/);
+    const id = submitted.stdout.trim();
+
+    // Wait for the end through the CLI itself.
+    let status = "";
+    const deadline = Date.now() + 30_000;
+    while (!/^workflow instance \d+ SUCCESS/.test(status)) {
+      if (Date.now() > deadline) throw new Error(`instance ${id} did not succeed:\n${status}`);
+      const s = await run(fromSource(["status", id, ...auth()]), { cwd: tmp });
+      expect(s.code).toBe(0);
+      status = s.stdout;
+    }
+    expect(status).toContain("project cli");
+    expect(status).toContain("params: day=2031-12-31");
+    const row = status.match(/^(\d+) +extract +1 +SUCCESS /m);
+    expect(row).not.toBeNull();
+
+    const logs = await run(fromSource(["logs", row?.[1] as string, ...auth()]), { cwd: tmp });
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toContain("extracting day 2031-12-31");
+  });
+
+  test("--wait against the server; an unchanged file is not a new version, a changed one is", async () => {
+    const flow = file("versions.yaml", "name: versioned\ntasks:\n  - name: only\n    type: shell\n    script: echo one\n");
+    const first = await run(fromSource(["run", flow, "--wait", ...auth()]), { cwd: tmp });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^workflow instance \d+: versioned v1, project default, on http/m);
+    const again = await run(fromSource(["run", flow, "--wait", ...auth()]), { cwd: tmp });
+    expect(again.stdout).toContain("versioned v1,");
+    writeFileSync(flow, "name: versioned\ntasks:\n  - name: only\n    type: shell\n    script: echo two\n");
+    const changed = await run(fromSource(["run", flow, "--wait", ...auth()]), { cwd: tmp });
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).toContain("versioned v2,");
+  });
+
+  test("a failing run with --wait exits 1 and says how to see the full log", async () => {
+    const r = await run(fromSource(["run", failingFlow, "--wait", ...auth()]), { cwd: tmp });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ {2}full log: porpoise logs \d+$/m);
+  });
+
+  test("logs -f follows a running attempt until it ends", async () => {
+    const gate = join(tmp, "gate");
+    const flow = file(
+      "follow.yaml",
+      `name: follow
+tasks:
+  - name: slow
+    type: shell
+    script: |
+      echo "first line"
+      while [ ! -f "${gate}" ]; do sleep 0.05; done
+      echo "second line"
+`,
+    );
+    const submitted = await run(fromSource(["run", flow, ...auth()]), { cwd: tmp });
+    expect(submitted.code).toBe(0);
+    const id = submitted.stdout.trim();
+    // The attempt's id, once it exists.
+    let taskId: string | undefined;
+    const deadline = Date.now() + 30_000;
+    while (taskId === undefined) {
+      if (Date.now() > deadline) throw new Error("no attempt appeared");
+      const s = await run(fromSource(["status", id, ...auth()]), { cwd: tmp });
+      taskId = s.stdout.match(/^(\d+) +slow +1 +RUNNING_EXECUTION/m)?.[1];
+    }
+    await using follower = spawn(fromSource(["logs", taskId, "-f", ...auth()]), { cwd: tmp });
+    await follower.waitFor(/first line/);
+    expect(follower.stdout()).not.toContain("second line");
+    writeFileSync(gate, "");
+    expect(await follower.exit(30_000)).toBe(0);
+    const lines = follower.stdout().split("\n");
+    const first = lines.findIndex((l) => l.endsWith("[out] first line"));
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(lines[first + 1]).toEndWith("[out] second line");
+    expect(follower.stdout()).toEndWith("attempt ended: SUCCESS\n");
+  });
+
+  test("bad token and unknown ids are reported with what to do", async () => {
+    const bad = await run(fromSource(["status", "1", "--server", url, "--token", "wrong-token-0123456789"]), { cwd: tmp });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("check --token or PORPOISE_TOKEN");
+    const unknown = await run(fromSource(["status", "999999", ...auth()]), { cwd: tmp });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^porpoise: .*999999/m);
+  });
+
+  test("an unreachable server says so", async () => {
+    const r = await run(fromSource(["run", okFlow, "--server", "http://127.0.0.1:1", "--token", TOKEN]), { cwd: tmp });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot reach porpoise at http://127.0.0.1:1");
+  });
+});
