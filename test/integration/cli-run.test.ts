@@ -82,6 +82,20 @@ describe("in-process (no --server)", () => {
     expect(r.stderr).toMatch(/^ {2}tasks\.1\.deps\.0: unknown task "nope"/m);
   });
 
+  test("Ctrl-C stops the in-process run, exits 1 and still removes the temporary data directory", async () => {
+    const ownTmp = join(tmp, "tmp-interrupt");
+    mkdirSync(ownTmp);
+    const gate = join(tmp, "never");
+    const flow = file("forever.yaml", `name: forever\ntasks:\n  - name: spin\n    type: shell\n    script: while [ ! -f "${gate}" ]; do sleep 0.05; done\n`);
+    await using p = spawn(fromSource(["run", flow]), { cwd: tmp, env: cleanEnv({ TMPDIR: ownTmp }) });
+    await p.waitFor(/^workflow instance \d+: forever v1/m);
+    await p.waitFor(/^\d\d:\d\d:\d\d workflow instance \d+ RUNNING_EXECUTION$/m);
+    p.signal("SIGINT");
+    expect(await p.exit(30_000)).toBe(1);
+    expect(p.stderr()).toMatch(/interrupted: stopping workflow instance \d+/);
+    expect(readdirSync(ownTmp)).toEqual([]);
+  });
+
   test("a missing file and a YAML syntax error are bad input too", async () => {
     const missing = await run(fromSource(["run", join(tmp, "nope.yaml")]), { cwd: tmp });
     expect(missing.code).toBe(2);
@@ -90,6 +104,18 @@ describe("in-process (no --server)", () => {
     expect(broken.code).toBe(2);
     expect(broken.stderr).toContain("syntax.yaml");
   });
+});
+
+test("help for each new command, in the generated style", async () => {
+  for (const [command, usage] of [["run", "porpoise run FILE [flags]"], ["status", "porpoise status ID [flags]"], ["logs", "porpoise logs TASK_INSTANCE_ID [flags]"]]) {
+    const r = await run(fromSource([command as string, "--help"]));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: ${usage}`);
+    expect(r.stdout).toMatch(/^ {2}--server URL +PORPOISE_SERVER\b/m);
+    expect(r.stdout).toMatch(/^ {2}--token TOKEN +PORPOISE_TOKEN\b/m);
+  }
+  const general = await run(fromSource(["--help"]));
+  for (const c of ["run", "status", "logs"]) expect(general.stdout).toMatch(new RegExp(`^  ${c} +\\S`, "m"));
 });
 
 describe("against a running server", () => {
