@@ -3,10 +3,17 @@
 // through `app.request` (the full hono stack, no server, no mocks).
 
 import { expect } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createApp } from "../../../src/api/app.ts";
 import { bootstrapAdmin } from "../../../src/api/bootstrap.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "../../../src/api/tokens.ts";
+import { MemoryBus } from "../../../src/bus/memory-bus.ts";
+import { SingleNodeCoordinator } from "../../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../../src/core/log.ts";
+import { createEngineClient, type EngineClient } from "../../../src/master/engine-client.ts";
+import { startEngine, type Engine } from "../../../src/master/engine.ts";
 import type { Dialect, Store, TaskInstanceState, User, WorkflowInstance } from "../../../src/store/store.ts";
 import { freshStore, type TestStore } from "../../helpers/stores.ts";
 
@@ -33,13 +40,50 @@ export interface Harness extends AsyncDisposable {
   call(method: string, path: string, opts?: CallOptions): Promise<Reply>;
   /** A user made through the store (no password: hashing costs ~0.2 s) with a live API token. */
   user(name: string, opts?: { isAdmin?: boolean }): Promise<{ user: User; token: string }>;
+  /** The app, for requests that read a streamed body. */
+  app: ReturnType<typeof createApp>;
+  /** A temp dir removed on dispose (the engine's data dir when there is one). */
+  dataDir: string;
+  engine: Engine | null;
+  /** Polls `fn` until it returns something truthy (a condition, never a fixed sleep). */
+  waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs?: number): Promise<T>;
 }
 
-export async function apiHarness(dialect: Dialect, opts: { maxBodyBytes?: number; sessionTtlMs?: number } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  maxBodyBytes?: number;
+  sessionTtlMs?: number;
+  /**
+   * `full`: a real engine (master + worker + client) runs the workflows; `client`: only a real
+   * EngineClient (nothing runs: for controls and logs on instances a test writes itself).
+   */
+  engine?: "full" | "client";
+}
+
+export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): Promise<Harness> {
   const store = await freshStore(dialect);
   const { token } = await bootstrapAdmin({ store, dataDir: null, log: silentLogger, print: () => {} });
   const clock = { now: new Date() };
-  const app = createApp({ store, log: silentLogger, now: () => clock.now, version: "test", ...opts });
+  const dataDir = mkdtempSync(join(tmpdir(), "porpoise-api-"));
+  const bus = new MemoryBus();
+  const coordinator = new SingleNodeCoordinator({ slotCount: 8 });
+  let engine: Engine | null = null;
+  let client: EngineClient | undefined;
+  if (opts.engine === "full") {
+    await coordinator.start();
+    engine = await startEngine({ store, bus, coordinator, log: silentLogger, dataDir, workerSlots: 4, workerGroups: ["default"], killGraceMs: 500 });
+    client = engine.client;
+  } else if (opts.engine === "client") {
+    client = createEngineClient({ store, bus, coordinator, log: silentLogger });
+  }
+  const app = createApp({
+    store,
+    log: silentLogger,
+    now: () => clock.now,
+    version: "test",
+    maxBodyBytes: opts.maxBodyBytes,
+    sessionTtlMs: opts.sessionTtlMs,
+    engine: client,
+  });
 
   async function call(method: string, path: string, o: CallOptions = {}): Promise<Reply> {
     const headers: Record<string, string> = { ...o.headers };
@@ -56,11 +100,25 @@ export async function apiHarness(dialect: Dialect, opts: { maxBodyBytes?: number
     return { status: res.status, headers: res.headers, text, json: text === "" ? null : JSON.parse(text) };
   }
 
+  const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await fn();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await Bun.sleep(10);
+    }
+  };
+
   return {
     store,
     adminToken: token!,
     clock,
     call,
+    app,
+    dataDir,
+    engine,
+    waitFor,
     async user(name, o = {}) {
       const system = { userId: null, userName: "test" };
       const user = await store.users.create({ name, passwordHash: null, isAdmin: o.isAdmin ?? false }, system);
@@ -71,7 +129,15 @@ export async function apiHarness(dialect: Dialect, opts: { maxBodyBytes?: number
       );
       return { user, token: t };
     },
-    [Symbol.asyncDispose]: () => store[Symbol.asyncDispose](),
+    async [Symbol.asyncDispose]() {
+      if (engine) {
+        await engine.stop(2000);
+        await coordinator.stop();
+      }
+      await bus.close();
+      await store[Symbol.asyncDispose]();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -100,7 +166,7 @@ export async function seedInstance(
   store: Store,
   projectId: number,
   workflow: string,
-  opts: { params?: Record<string, string>; task?: string; taskParams?: Record<string, string>; output?: Record<string, string>; state?: TaskInstanceState } = {},
+  opts: { params?: Record<string, string>; task?: string; taskParams?: Record<string, string>; output?: Record<string, string>; state?: TaskInstanceState; logPath?: string } = {},
 ): Promise<{ instance: WorkflowInstance; taskInstanceId: number }> {
   const wf = await store.workflows.get(projectId, workflow);
   if (!wf) throw new Error(`seedInstance: no workflow ${workflow}`);
@@ -120,9 +186,10 @@ export async function seedInstance(
     },
   ]);
   if (ins?.outcome !== "applied") throw new Error("seedInstance: insert not applied");
-  if (opts.state || opts.output) {
+  if (opts.state || opts.output || opts.logPath) {
+    const set = { output: opts.output ?? null, logPath: opts.logPath ?? null };
     await store.taskInstances.applyBatch([
-      { op: "update", id: ins.id, attempt: 1, token: "seed-token", from: ["DISPATCH"], to: opts.state ?? "SUCCESS", set: { output: opts.output ?? null } },
+      { op: "update", id: ins.id, attempt: 1, token: "seed-token", from: ["DISPATCH"], to: opts.state ?? "SUCCESS", set },
     ]);
   }
   return { instance, taskInstanceId: ins.id };
