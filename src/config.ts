@@ -56,6 +56,8 @@ export interface Config {
   /** Seconds. */
   sessionTtl: number;
   maxBodyBytes: number;
+  /** Per task attempt; the worker writes one truncation line past it. */
+  taskLogMaxBytes: number;
   /** Seconds. */
   shutdownTimeout: number;
   workerSlots: number;
@@ -306,6 +308,7 @@ function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number): Config 
     logFormat: s.logFormat ?? "text",
     sessionTtl: s.sessionTtl ?? 12 * 3600,
     maxBodyBytes: s.maxBodyBytes ?? 10 * MiB,
+    taskLogMaxBytes: s.taskLogMaxBytes ?? 64 * MiB,
     shutdownTimeout: s.shutdownTimeout ?? 10,
     workerSlots: s.workerSlots ?? Math.max(1, cpuCount),
     workerGroups: s.workerGroups ?? ["default"],

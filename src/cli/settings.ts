@@ -24,19 +24,21 @@ const sizeUnits: Record<string, number> = {
   "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
 };
 
-const byteSize = z
-  .union([
-    z.number(),
-    z
-      .string()
-      .trim()
-      .regex(/^\d+(\.\d+)?\s*([kmg]i?)?b?$/i)
-      .transform((s) => {
-        const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s) as RegExpExecArray;
-        return Math.floor(Number(m[1]) * (sizeUnits[(m[2] ?? "").toLowerCase()] ?? Number.NaN));
-      }),
-  ])
-  .pipe(z.number().int().min(1024).max(1024 ** 3));
+function byteSize(min: number, max: number) {
+  return z
+    .union([
+      z.number(),
+      z
+        .string()
+        .trim()
+        .regex(/^\d+(\.\d+)?\s*([kmgt]i?)?b?$/i)
+        .transform((s) => {
+          const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s) as RegExpExecArray;
+          return Math.floor(Number(m[1]) * (sizeUnits[(m[2] ?? "").toLowerCase()] ?? Number.NaN));
+        }),
+    ])
+    .pipe(z.number().int().min(min).max(max));
+}
 
 const nonBlank = z.string().trim().min(1);
 
@@ -89,7 +91,8 @@ export const configSchema = z
     logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
     logFormat: z.enum(["text", "json"]).optional(),
     sessionTtl: durationSchema.pipe(z.number().min(60)).optional(),
-    maxBodyBytes: byteSize.optional(),
+    maxBodyBytes: byteSize(1024, 1024 ** 3).optional(),
+    taskLogMaxBytes: byteSize(1024, 1024 ** 4).optional(),
     shutdownTimeout: durationSchema.pipe(z.number().min(0).max(3600)).optional(),
     workerSlots: integer(1, 10_000).optional(),
     workerGroups: workerGroups.optional(),
@@ -142,6 +145,8 @@ export const settings: readonly Setting[] = [
     defaultText: "12h", help: "How long a login session token stays valid." },
   { key: "maxBodyBytes", metavar: "BYTES", expected: "a size between 1KiB and 1GiB: bytes, or 512KiB / 10MiB / 1MB",
     defaultText: "10MiB", help: "Largest accepted request body; bigger ones get 413." },
+  { key: "taskLogMaxBytes", metavar: "BYTES", expected: "a size between 1KiB and 1TiB: bytes, or 512KiB / 64MiB / 2GiB",
+    defaultText: "64MiB", help: "Largest log of one task attempt; past it one truncation line is written and later output is dropped from the log (OUT params are still read)." },
   { key: "shutdownTimeout", metavar: "DURATION", expected: "a duration up to 1h: seconds as a number, or 10s / 1m",
     defaultText: "10s", help: "On SIGTERM/SIGINT, how long to let in-flight work finish before closing anyway." },
   { key: "workerSlots", metavar: "N", expected: "an integer between 1 and 10000", defaultText: "number of CPUs",
@@ -167,11 +172,11 @@ const common: ConfigKey[] = ["logLevel", "logFormat"];
 /** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
 export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   all: ["host", "port", "dataDir", "db", "redis", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "workerSlots", "workerGroups", "slots", ...common],
+    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", ...common],
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
     "shutdownTimeout", ...common],
   master: ["db", "redis", "secret", "slots", "shutdownTimeout", ...common],
-  worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "shutdownTimeout", ...common],
+  worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...common],
   migrate: ["db", "dataDir", ...common],
   // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).
   run: ["server", "token", "project", ...common],

@@ -51,6 +51,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           dataDir: config.dataDir,
           workerSlots: config.workerSlots,
           workerGroups: config.workerGroups,
+          logMaxBytes: config.taskLogMaxBytes,
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
         return engine.client;

@@ -60,6 +60,7 @@ describe("defaults", () => {
       logFormat: "text",
       sessionTtl: 12 * 3600,
       maxBodyBytes: 10 * 1024 * 1024,
+      taskLogMaxBytes: 64 * 1024 * 1024,
       shutdownTimeout: 10,
       workerSlots: 6,
       workerGroups: ["default"],
@@ -197,6 +198,9 @@ describe("bad values: the message names the key, the value, its source and what 
     ["maxBodyBytes", "lots", "a size between 1KiB and 1GiB"],
     ["maxBodyBytes", "10", "a size between 1KiB and 1GiB"],
     ["maxBodyBytes", "2GiB", "a size between 1KiB and 1GiB"],
+    ["taskLogMaxBytes", "1000", "a size between 1KiB and 1TiB"],
+    ["taskLogMaxBytes", "2TiB", "a size between 1KiB and 1TiB"],
+    ["taskLogMaxBytes", "64 megs", "a size between 1KiB and 1TiB"],
     ["shutdownTimeout", "-5", "a duration up to 1h"],
     ["shutdownTimeout", "2h", "a duration up to 1h"],
     ["workerSlots", "0", "an integer between 1 and 10000"],
@@ -266,6 +270,18 @@ describe("values that are accepted", () => {
     expect([c.maxBodyBytes, c.sessionTtl, c.shutdownTimeout, c.workerGroups]).toEqual([512 * 1024, 3600, 0, ["etl", "gpu"]]);
     expect(config(["all", "--max-body-bytes", "1MB"]).maxBodyBytes).toBe(1_000_000);
     expect(config(["all", "--max-body-bytes", "2048"]).maxBodyBytes).toBe(2048);
+  });
+
+  test("taskLogMaxBytes: flag, env and file, for all and worker; api and master refuse the flag", () => {
+    expect(config(["all", "--task-log-max-bytes", "10MiB"]).taskLogMaxBytes).toBe(10 * 1024 * 1024);
+    expect(config(["all"], { PORPOISE_TASK_LOG_MAX_BYTES: "2GiB" }).taskLogMaxBytes).toBe(2 * 1024 ** 3);
+    expect(config(["all", "--config", "p.yaml"], {}, { "/srv/work/p.yaml": "taskLogMaxBytes: 4096\n" }).taskLogMaxBytes).toBe(4096);
+    expect(config(["worker", "--redis", "redis://c", "--secret", SECRET, "--task-log-max-bytes", "1KiB"]).taskLogMaxBytes).toBe(1024);
+    for (const mode of ["api", "master"]) {
+      expect(failure([mode, ...cluster, "--task-log-max-bytes", "1MiB"]).message.split("\n")[0]).toBe(
+        "--task-log-max-bytes is not a flag of porpoise " + mode + " (it is used by porpoise all, porpoise worker)",
+      );
+    }
     expect(config(["all", "--session-ttl", "1h30m"]).sessionTtl).toBe(5400);
     expect(config(["all", "--port", "0"]).port).toBe(0);
   });
