@@ -132,7 +132,7 @@ export const settings: readonly Setting[] = [
   { key: "redis", metavar: "URL", expected: "a URL like redis://host:6379 or rediss://host:6380", defaultText: null,
     help: "Redis for the cache and the bus (ready queues, events, wake-ups)." },
   { key: "secret", metavar: "SECRET", expected: "at least 16 characters", defaultText: null, sensitive: true,
-    help: "Shared cluster secret; the same value on every master, worker and api node." },
+    help: "Shared cluster secret; the same value on every master, worker and api node. It also encrypts datasource passwords at rest: porpoise all without it makes a random key in <data-dir>/secret-key (0600) on first start." },
   { key: "adminToken", metavar: "TOKEN", expected: "32 to 512 characters: letters, digits and - . _ ~ + / (then optional =)", defaultText: null, sensitive: true,
     help: "Preset the admin API token (for automation) instead of generating one on first start." },
   { key: "adminPassword", metavar: "PASSWORD", expected: "at least 8 characters", defaultText: null, sensitive: true,
@@ -171,7 +171,7 @@ const common: ConfigKey[] = ["logLevel", "logFormat"];
 
 /** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
 export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
-  all: ["host", "port", "dataDir", "db", "redis", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
+  all: ["host", "port", "dataDir", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
     "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", ...common],
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
     "shutdownTimeout", ...common],

@@ -7,6 +7,7 @@ import { MemoryCache } from "../cache/memory-cache.ts";
 import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
 import { startEngine } from "../master/engine.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
+import { resolveSecretKey } from "./secret-key.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { ModeNotAvailableError } from "./not-yet.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
@@ -26,6 +27,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const lock = lockDataDir(config.dataDir);
     resources.add("data directory lock", () => lock.release());
+    const secretKey = await resolveSecretKey({ secret: config.secret, dataDir: config.dataDir });
 
     // The engine's shared parts, then the engine itself (master + worker + client) once the
     // store is open. Shutdown runs in reverse: the HTTP server drains, the worker drains
@@ -42,6 +44,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
       ...deps,
       resources,
       dataDir: config.dataDir,
+      secretKey,
       engine: async (store) => {
         const engine = await startEngine({
           store,

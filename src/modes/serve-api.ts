@@ -21,6 +21,8 @@ export async function serveApi(
     resources: Resources;
     /** where admin-token is written; null = print only */
     dataDir: string | null;
+    /** Encrypts datasource passwords at rest (see secret-key.ts). */
+    secretKey: string;
     /** Starts the engine on the opened store (registering its own shutdown); its client goes to the API. */
     engine?: (store: Store) => Promise<EngineClient>;
   },
@@ -37,7 +39,7 @@ export async function serveApi(
   });
   resources.add("http server", () => http.stop(0));
 
-  const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }) });
+  const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: deps.secretKey });
   resources.add("store", () => store.close());
 
   await bootstrapAdmin({

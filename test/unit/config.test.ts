@@ -110,9 +110,9 @@ describe("precedence: flags > env > config file > defaults", () => {
   });
 
   test("env vars of settings the mode does not use are ignored (one environment can serve every mode)", () => {
-    const c = config(["all"], { PORPOISE_GATEWAY: "not a url", PORPOISE_SECRET: "x" });
+    const c = config(["all"], { PORPOISE_GATEWAY: "not a url", PORPOISE_SERVER: "x" });
     expect(c.gateway).toBeNull();
-    expect(c.secret).toBeNull();
+    expect(config(["api", ...cluster], { PORPOISE_WORKER_SLOTS: "many" }).workerSlots).toBe(6);
   });
 
   test("every setting has the env var PORPOISE_<SCREAMING_SNAKE> and the flag --kebab-case", () => {
@@ -272,6 +272,15 @@ describe("values that are accepted", () => {
     expect(config(["all", "--max-body-bytes", "2048"]).maxBodyBytes).toBe(2048);
   });
 
+  test("all takes --secret (it encrypts datasource passwords at rest) but does not need it", () => {
+    expect(config(["all"]).secret).toBeNull();
+    expect(config(["all", "--secret", SECRET]).secret).toBe(SECRET);
+    expect(config(["all"], { PORPOISE_SECRET: SECRET }).secret).toBe(SECRET);
+    expect(failure(["all", "--secret", "short"]).message).toBe(
+      "invalid configuration: secret = <hidden, 5 characters> (from --secret): expected at least 16 characters",
+    );
+  });
+
   test("taskLogMaxBytes: flag, env and file, for all and worker; api and master refuse the flag", () => {
     expect(config(["all", "--task-log-max-bytes", "10MiB"]).taskLogMaxBytes).toBe(10 * 1024 * 1024);
     expect(config(["all"], { PORPOISE_TASK_LOG_MAX_BYTES: "2GiB" }).taskLogMaxBytes).toBe(2 * 1024 ** 3);
@@ -297,7 +306,7 @@ describe("flags per mode", () => {
 
   // A flag that exists, but for another mode.
   const irrelevant: [string, string, string][] = [
-    ["all", "--secret", "porpoise api, porpoise master, porpoise worker"],
+    ["all", "--token", "porpoise worker, porpoise run, porpoise status, porpoise logs"],
     ["all", "--gateway", "porpoise worker"],
     ["api", "--data-dir", "porpoise all, porpoise migrate"],
     ["api", "--worker-slots", "porpoise all, porpoise worker"],
