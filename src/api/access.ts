@@ -4,7 +4,7 @@
 // be probed; a member below the needed role gets 403 naming that role.
 
 import { ForbiddenError, NotFoundError } from "../core/errors.ts";
-import type { Project, ProjectRole, Store, TaskInstance, User, WorkflowInstance } from "../store/store.ts";
+import type { NamedWorkflowInstance, Project, ProjectRole, Store, TaskInstance, User } from "../store/store.ts";
 
 export interface ProjectAccess {
   project: Project;
@@ -41,7 +41,7 @@ export type OwnedKind = "workflow-instance" | "task-instance";
 
 export interface OwnedObject {
   access: ProjectAccess;
-  instance: WorkflowInstance;
+  instance: NamedWorkflowInstance;
   /** Set for task-instance routes. */
   taskInstance: TaskInstance | null;
 }

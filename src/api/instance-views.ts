@@ -4,7 +4,7 @@
 
 import { z } from "zod";
 import { TASK_STATES, WORKFLOW_STATES } from "../core/states.ts";
-import type { TaskInstance, WorkflowInstance } from "../store/store.ts";
+import type { NamedWorkflowInstance, TaskInstance } from "../store/store.ts";
 
 const date = z.string().meta({ format: "date-time" });
 const isoOrNull = (d: Date | null) => (d === null ? null : d.toISOString());
@@ -14,6 +14,7 @@ export const workflowInstanceView = z.object({
   id: z.number().int(),
   project: z.string().describe("the project's name"),
   workflowId: z.number().int(),
+  workflowName: z.string().describe("the workflow's current name"),
   workflowVersion: z.number().int(),
   state: z.enum(WORKFLOW_STATES),
   runType: z.string(),
@@ -34,7 +35,7 @@ export const workflowInstanceView = z.object({
   updatedAt: date,
 });
 
-export function toWorkflowInstance(wi: WorkflowInstance, project: string): z.input<typeof workflowInstanceView> {
+export function toWorkflowInstance(wi: NamedWorkflowInstance, project: string): z.input<typeof workflowInstanceView> {
   return {
     ...wi,
     project,

@@ -36,6 +36,7 @@ export const instanceSchema = z.looseObject({
   state: z.string(),
   project: z.string().optional(),
   workflowId: z.number().optional(),
+  workflowName: z.string().optional(),
   workflowVersion: z.number().optional(),
   params: z.record(z.string(), z.string()).optional(),
   startTime: stamp,

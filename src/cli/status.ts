@@ -21,7 +21,9 @@ function table(rows: string[][]): string[] {
 
 export function renderStatus(view: InstanceView, nowMs: number): string[] {
   const c = countProgress(view);
-  const workflow = view.workflowId === undefined ? "" : ` · workflow #${view.workflowId} v${view.workflowVersion ?? "?"}`;
+  // workflowName is new in the API: an older server gives the id only.
+  const named = view.workflowName !== undefined ? sanitize(view.workflowName) : view.workflowId !== undefined ? `#${view.workflowId}` : null;
+  const workflow = named === null ? "" : ` · workflow ${named} v${view.workflowVersion ?? "?"}`;
   const project = view.project === undefined ? "" : ` · project ${sanitize(view.project)}`;
   const lines = [
     `workflow instance ${view.id} ${view.state}${workflow}${project}`,

@@ -10,7 +10,7 @@ import { consumeCommand } from "./commands.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { returned } from "./rows.ts";
-import type { InstanceTransition, WorkflowInstance, WorkflowInstanceRepository } from "./store.ts";
+import type { InstanceTransition, NamedWorkflowInstance, WorkflowInstance, WorkflowInstanceRepository } from "./store.ts";
 
 type Row = Tables["workflowInstances"]["$inferSelect"];
 
@@ -44,6 +44,10 @@ export function toWorkflowInstance(row: Row): WorkflowInstance {
   };
 }
 
+function toNamedInstance({ instance, workflowName }: { instance: Row; workflowName: string }): NamedWorkflowInstance {
+  return { ...toWorkflowInstance(instance), workflowName };
+}
+
 /** The fenced transition inside the caller's transaction; the changed row or null. */
 export async function transitionInstance(tx: Db, t: Tables, id: number, change: InstanceTransition, now: Date): Promise<Row | null> {
   const wi = t.workflowInstances;
@@ -61,6 +65,8 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
   const wi = t.workflowInstances;
   const wd = t.workflowDefinitions;
   const wv = t.workflowVersions;
+  // Instances cascade away with their workflow, so the inner join never drops one.
+  const named = (db: Db) => db.select({ instance: wi, workflowName: wd.name }).from(wi).innerJoin(wd, eq(wd.id, wi.workflowId));
 
   return {
     create: (input) =>
@@ -142,8 +148,8 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
 
     get: (id) =>
       run.read(async (db) => {
-        const [row] = await db.select().from(wi).where(eq(wi.id, id));
-        return row ? toWorkflowInstance(row) : null;
+        const [row] = await named(db).where(eq(wi.id, id));
+        return row ? toNamedInstance(row) : null;
       }),
 
     list: (query) =>
@@ -156,8 +162,8 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
           query.to === undefined ? undefined : lt(wi.createdAt, query.to),
         ];
         const where = and(...filters);
-        const rows = await db.select().from(wi).where(where).orderBy(desc(wi.id)).limit(query.limit).offset(query.offset);
-        return { items: rows.map(toWorkflowInstance), total: await db.$count(wi, where) };
+        const rows = await named(db).where(where).orderBy(desc(wi.id)).limit(query.limit).offset(query.offset);
+        return { items: rows.map(toNamedInstance), total: await db.$count(wi, where) };
       }),
 
     listActive: (query) =>

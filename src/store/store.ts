@@ -290,6 +290,11 @@ export interface WorkflowInstance {
   updatedAt: Date;
 }
 
+/** An instance as read for display (get, list): with its workflow's name, joined in the same query. */
+export interface NamedWorkflowInstance extends WorkflowInstance {
+  workflowName: string;
+}
+
 export interface NewWorkflowInstance {
   workflowId: number;
   /** Defaults to the workflow's current version; NotFoundError when it does not exist. */
@@ -355,9 +360,9 @@ export interface WorkflowInstanceRepository {
   create(input: NewWorkflowInstance): Promise<WorkflowInstance>;
   /** Fenced: the changed row, or null when the state was not one of `from` or the epoch is stale. Never throws for that. */
   transition(id: number, change: InstanceTransition): Promise<WorkflowInstance | null>;
-  get(id: number): Promise<WorkflowInstance | null>;
+  get(id: number): Promise<NamedWorkflowInstance | null>;
   /** Newest first. */
-  list(query: InstanceQuery): Promise<Page<WorkflowInstance>>;
+  list(query: InstanceQuery): Promise<Page<NamedWorkflowInstance>>;
   /** Non-terminal instances (restart recovery), of the given slots or all, oldest first. */
   listActive(query?: { slots?: readonly number[] }): Promise<WorkflowInstance[]>;
 }

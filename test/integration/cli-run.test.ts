@@ -149,7 +149,7 @@ describe("against a running server", () => {
       expect(s.code).toBe(0);
       status = s.stdout;
     }
-    expect(status).toContain("project cli");
+    expect(status).toMatch(/^workflow instance \d+ SUCCESS · workflow hello v1 · project cli$/m);
     expect(status).toContain("params: day=2031-12-31");
     const row = status.match(/^(\d+) +extract +1 +SUCCESS /m);
     expect(row).not.toBeNull();

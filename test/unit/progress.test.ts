@@ -248,10 +248,10 @@ describe("porpoise status", () => {
         { id: 10, taskName: "extract", state: "SUCCESS", attempt: 1, startTime: iso(at(12, 0, 0)), endTime: iso(at(12, 0, 1, 500)) },
         { id: 11, taskName: "load", state: "FAILURE", attempt: 1, startTime: iso(at(12, 0, 2)), endTime: iso(at(12, 0, 2, 300)), message: "exit code 1" },
       ],
-      { project: "default", workflowId: 3, workflowVersion: 2, startTime: iso(at(12, 0, 0)), endTime: iso(at(12, 0, 4)), params: { day: "2025-06-01" } },
+      { project: "default", workflowId: 3, workflowName: "nightly\u001b[2Jetl", workflowVersion: 2, startTime: iso(at(12, 0, 0)), endTime: iso(at(12, 0, 4)), params: { day: "2025-06-01" } },
     );
     expect(renderStatus(v, at(13, 0, 0).getTime())).toEqual([
-      "workflow instance 7 FAILURE · workflow #3 v2 · project default",
+      "workflow instance 7 FAILURE · workflow nightly?[2Jetl v2 · project default",
       "started 2025-06-01 12:00:00 · ended 2025-06-01 12:00:04 · 00:04",
       "tasks: 1 done · 0 running · 1 failed (of 2 started)",
       "params: day=2025-06-01",
@@ -261,6 +261,10 @@ describe("porpoise status", () => {
       "11                load     1        FAILURE  0.3s      exit code 1",
       "12                load     2        FAILURE  1.0s      exit code 1",
     ]);
+  });
+
+  test("a server without workflowName (older API): the workflow by id", () => {
+    expect(renderStatus(view("SUCCESS", [], { workflowId: 3, workflowVersion: 1 }), 0)[0]).toBe("workflow instance 7 SUCCESS · workflow #3 v1");
   });
 
   test("an instance with no task yet", () => {

@@ -108,6 +108,7 @@ describe.each(dialects)("API instances without an engine on %s", (dialect) => {
     expect(got.json).toMatchObject({
       id: instance.id,
       project: "analytics",
+      workflowName: "etl",
       workflowVersion: 1,
       state: "SUBMITTED_SUCCESS",
       params: { day: "2025-05-01" },
@@ -139,6 +140,7 @@ describe.each(dialects)("API instances without an engine on %s", (dialect) => {
     const all = await h.call("GET", `${P}/workflow-instances`);
     expect(all.json).toMatchObject({ total: 3, limit: 50, offset: 0 });
     expect(ids(all)).toEqual([c.instance.id, b.instance.id, a.instance.id]);
+    expect(all.json.items.map((i: { workflowName: string }) => i.workflowName)).toEqual(["etl", "other", "etl"]);
     expect(ids(await h.call("GET", `${P}/workflow-instances?workflow=etl`))).toEqual([c.instance.id, a.instance.id]);
     expect(ids(await h.call("GET", `${P}/workflow-instances?state=RUNNING_EXECUTION`))).toEqual([c.instance.id]);
     expect(ids(await h.call("GET", `${P}/workflow-instances?state=RUNNING_EXECUTION,SUBMITTED_SUCCESS&workflow=other`))).toEqual([b.instance.id]);

@@ -45,7 +45,8 @@ describe.each(dialects)("workflow instances on %s", (dialect) => {
       runTimes: 1,
       startTime: null,
     });
-    expect(await store.instances.get(wi.id)).toEqual(wi);
+    // get joins the workflow's name in (for display); otherwise it is the created row.
+    expect(await store.instances.get(wi.id)).toEqual({ ...wi, workflowName: "daily" });
     expect(await store.instances.get(9999)).toBeNull();
     const v1 = await store.instances.create({ workflowId: workflow.id, version: 1, slot: (id) => id % 4, runType: "START_PROCESS" });
     expect(v1).toMatchObject({ workflowVersion: 1, slot: v1.id % 4, startTasks: null, dependType: null, failureStrategy: "END" });
@@ -129,7 +130,7 @@ describe.each(dialects)("workflow instances on %s", (dialect) => {
     expect(await store.instances.transition(wi.id, { from: ["SUBMITTED_SUCCESS"], to: "RUNNING_EXECUTION", epoch: 1 })).toBeNull();
     expect(await store.instances.transition(wi.id, { from: [], to: "RUNNING_EXECUTION", epoch: 2 })).toBeNull();
     expect(await store.instances.transition(9999, { from: ["SUBMITTED_SUCCESS"], to: "RUNNING_EXECUTION", epoch: 2 })).toBeNull();
-    expect(await store.instances.get(wi.id)).toEqual(wi);
+    expect(await store.instances.get(wi.id)).toEqual({ ...wi, workflowName: "daily" });
     const running = await store.instances.transition(wi.id, { from: ["SUBMITTED_SUCCESS"], to: "RUNNING_EXECUTION", epoch: 2, set: { startTime: start, host: "node-a" } });
     expect(running).toMatchObject({ state: "RUNNING_EXECUTION", epoch: 2, startTime: start, host: "node-a" });
     // A takeover: the new owner (epoch 5) adopts the instance; the old owner's writes are refused from then on.
@@ -151,6 +152,7 @@ describe.each(dialects)("workflow instances on %s", (dialect) => {
     const ids = (page: { items: { id: number }[] }) => page.items.map((w) => w.id);
     const all = await store.instances.list({ projectId: project.id, limit: 2, offset: 0 });
     expect({ ids: ids(all), total: all.total }).toEqual({ ids: [made[4]!.id, made[3]!.id], total: 5 });
+    expect(all.items.map((w) => w.workflowName)).toEqual(["daily", "weekly"]);
     expect(ids(await store.instances.list({ projectId: project.id, limit: 2, offset: 4 }))).toEqual([made[0]!.id]);
     expect(ids(await store.instances.list({ projectId: project.id, workflowId: weekly.id, limit: 10, offset: 0 }))).toEqual([made[3]!.id, made[1]!.id]);
     const active = await store.instances.list({ projectId: project.id, states: ["SUBMITTED_SUCCESS", "SUCCESS"], limit: 10, offset: 0 });
