@@ -83,6 +83,11 @@ export function toTaskInstance(ti: TaskInstance): z.input<typeof taskInstanceVie
 }
 
 export const workflowInstanceDetailView = workflowInstanceView.extend({
+  taskCount: z
+    .number()
+    .int()
+    .nullable()
+    .describe("tasks in the workflow version this instance runs; once it ended, those with no attempt did not run (forbidden, branch not taken, outside startTasks, or not reached after a failure)"),
   tasks: z.array(taskInstanceView).describe("every attempt of every task, by task name then attempt"),
 });
 

@@ -37,6 +37,8 @@ export const instanceSchema = z.looseObject({
   project: z.string().optional(),
   workflowId: z.number().optional(),
   workflowName: z.string().optional(),
+  /** Tasks in the definition the instance runs (newer servers; null when the version is gone). */
+  taskCount: z.number().nullable().optional(),
   workflowVersion: z.number().optional(),
   params: z.record(z.string(), z.string()).optional(),
   startTime: stamp,

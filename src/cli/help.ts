@@ -67,7 +67,12 @@ Exit codes with --wait: 0 SUCCESS, 1 FAILURE (or STOP, PAUSE), 2 bad input.`,
   status: {
     summary: "show a workflow instance: its state and a table of its task attempts",
     about: `Prints the instance's state, times and parameters, then one line per task attempt (the
-TASK_INSTANCE_ID column is what porpoise logs takes).`,
+TASK_INSTANCE_ID column is what porpoise logs takes). Once the instance ended, tasks that never
+ran are counted: "skipped" after SUCCESS (forbidden, branch not taken, outside the start
+tasks), "not run" otherwise.
+Exit codes, for scripts: 0 SUCCESS; 1 ended without success (FAILURE, STOP, PAUSE) or the
+server could not answer; 2 bad input; 3 not ended yet (submitted, running, pausing, stopping).
+Wait for the end with: until porpoise status ID >/dev/null; [ $? -ne 3 ]; do sleep 5; done`,
     example: "porpoise status 42 --server http://127.0.0.1:12345 --token \"$PORPOISE_TOKEN\"",
   },
   logs: {
@@ -108,7 +113,8 @@ ${order.map((c) => `  ${c.padEnd(width)}  ${commandHelp[c].summary}`).join("\n")
 
 Every setting is a flag (--data-dir), an environment variable (PORPOISE_DATA_DIR) or a key in
 a --config file (dataDir); flags win over env vars, env vars over the file.
-Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration, 3 mode not available yet.
+Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration, 3 mode not available yet
+(porpoise status: the instance has not ended yet).
 
 Run "porpoise <command> --help" for the flags of a command.
 Example: porpoise all --port 8080

@@ -20,6 +20,12 @@ export interface ProgressCounts {
   done: number;
   running: number;
   failed: number;
+  /**
+   * Once the instance ended: tasks of the definition that never got an attempt. On SUCCESS
+   * they were skipped (forbidden, branch not taken, outside startTasks); otherwise some may
+   * also not have been reached, so they are shown as "not run".
+   */
+  notRun: number;
   /** Tasks whose latest attempt is alive, in name order. */
   runningNames: string[];
 }
@@ -34,10 +40,16 @@ export function latestAttempts(tasks: readonly TaskAttempt[]): Map<string, TaskA
   return latest;
 }
 
-/** `declaredTotal`: the number of tasks in the definition, when known (instances create task rows lazily). */
+/**
+ * `declaredTotal`: the number of tasks in the definition, when known (instances create task
+ * rows lazily); else the server's `taskCount`, else the tasks started so far.
+ */
 export function countProgress(view: InstanceView, declaredTotal?: number): ProgressCounts {
   const latest = latestAttempts(view.tasks);
-  const counts: ProgressCounts = { total: Math.max(declaredTotal ?? 0, latest.size), done: 0, running: 0, failed: 0, runningNames: [] };
+  const declared = declaredTotal ?? view.taskCount ?? undefined;
+  const total = Math.max(declared ?? 0, latest.size);
+  const notRun = declared !== undefined && isInstanceEnded(view.state) ? total - latest.size : 0;
+  const counts: ProgressCounts = { total, done: 0, running: 0, failed: 0, notRun, runningNames: [] };
   for (const t of latest.values()) {
     if (has(SUCCESS_TASK_STATES, t.state)) counts.done++;
     else if (has(FAILED_TASK_STATES, t.state)) counts.failed++;
@@ -113,8 +125,8 @@ export function truncate(text: string, width: number): string {
 const sanitize = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 
 /** The one redrawn line; at most `width - 1` cells, since writing the last column makes some terminals wrap. */
-export function progressLine(c: ProgressCounts, elapsedMs: number, width: number): string {
-  const fixed = `${renderBar(c.done, c.total)} ${c.done}/${c.total} done · ${c.running} running · ${c.failed} failed · ${formatElapsed(elapsedMs)}`;
+export function progressLine(c: ProgressCounts, elapsedMs: number, width: number, state?: string): string {
+  const fixed = `${renderBar(c.done, c.total)} ${c.done}/${c.total} done${notRunText(c, state)} · ${c.running} running · ${c.failed} failed · ${formatElapsed(elapsedMs)}`;
   const line = c.runningNames.length === 0 ? fixed : `${fixed} · running: ${c.runningNames.map(sanitize).join(", ")}`;
   return truncate(line, Math.max(1, width - 1));
 }
@@ -161,9 +173,15 @@ export function elapsedOf(view: InstanceView, nowMs: number, watchedSince: numbe
   return Math.max(0, nowMs - (start ?? watchedSince));
 }
 
-/** `workflow instance 7 SUCCESS: 40/40 done · 0 failed · 00:07` */
+/** ` · 1 skipped` after a success, ` · 2 not run` after anything else, nothing when every task ran. */
+export function notRunText(c: ProgressCounts, state: string | undefined): string {
+  if (c.notRun <= 0) return "";
+  return ` · ${c.notRun} ${state === "SUCCESS" ? "skipped" : "not run"}`;
+}
+
+/** `workflow instance 7 SUCCESS: 39/40 done · 1 skipped · 0 failed · 00:07` */
 export function summaryLine(view: InstanceView, c: ProgressCounts, elapsedMs: number): string {
-  return `workflow instance ${view.id} ${view.state}: ${c.done}/${c.total} done · ${c.failed} failed · ${formatElapsed(elapsedMs)}`;
+  return `workflow instance ${view.id} ${view.state}: ${c.done}/${c.total} done${notRunText(c, view.state)} · ${c.failed} failed · ${formatElapsed(elapsedMs)}`;
 }
 
 /** Latest attempts that failed or were killed, by name: the tasks to show logs of. */
@@ -204,7 +222,7 @@ export async function watchInstance(opts: WatchOptions): Promise<InstanceView> {
     if (output.isTTY) {
       // Failures stay on screen above the bar; the bar itself is redrawn in place.
       const failures = changedLines(prev, view, new Date(t)).filter((l) => / task .* (FAILURE|KILL)\b/.test(l));
-      const line = progressLine(counts, elapsedOf(view, t, since), output.columns());
+      const line = progressLine(counts, elapsedOf(view, t, since), output.columns(), view.state);
       if (failures.length > 0 || line !== drawn) {
         output.write(`\r\x1b[K${failures.map((f) => `${truncate(f, output.columns() - 1)}\n`).join("")}${line}`);
         drawn = line;

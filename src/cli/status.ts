@@ -1,8 +1,9 @@
 // `porpoise status ID`: one workflow instance, its state and a table of its task attempts.
-// renderStatus is pure (tested with fixed views); statusCommand fetches and prints.
+// renderStatus is pure (tested with fixed views); statusCommand fetches, prints and answers
+// with an exit code a script can branch on.
 
 import type { ApiClient, InstanceView } from "./client.ts";
-import { countProgress, displayWidth, elapsedOf, formatDuration, formatElapsed } from "./progress.ts";
+import { countProgress, displayWidth, elapsedOf, formatDuration, formatElapsed, isInstanceEnded, notRunText } from "./progress.ts";
 
 function stamp(iso: string | null | undefined): string {
   if (!iso) return "-";
@@ -28,7 +29,9 @@ export function renderStatus(view: InstanceView, nowMs: number): string[] {
   const lines = [
     `workflow instance ${view.id} ${view.state}${workflow}${project}`,
     `started ${stamp(view.startTime)} · ended ${stamp(view.endTime)} · ${view.startTime ? formatElapsed(elapsedOf(view, nowMs, nowMs)) : "not started"}`,
-    `tasks: ${c.done} done · ${c.running} running · ${c.failed} failed (of ${c.total} started)`,
+    view.taskCount == null
+      ? `tasks: ${c.done} done · ${c.running} running · ${c.failed} failed (of ${c.total} started)`
+      : `tasks: ${c.done}/${c.total} done${notRunText(c, view.state)} · ${c.running} running · ${c.failed} failed`,
   ];
   const params = Object.entries(view.params ?? {});
   if (params.length > 0) lines.push(`params: ${params.map(([k, v]) => `${k}=${sanitize(v)}`).join(" ")}`);
@@ -50,8 +53,15 @@ export function renderStatus(view: InstanceView, nowMs: number): string[] {
   return [...lines, "", ...table(rows)];
 }
 
+/** Exit codes (in `porpoise status --help`): 0 SUCCESS; 1 ended otherwise (FAILURE, STOP, PAUSE); 3 not ended yet. */
+export function statusExitCode(state: string): number {
+  if (state === "SUCCESS") return 0;
+  // 3, not 0, while it runs: `porpoise status ID && deploy` must not pass before the end.
+  return isInstanceEnded(state) ? 1 : 3;
+}
+
 export async function statusCommand(deps: { api: ApiClient; id: number; out: (line: string) => void; now?: () => number }): Promise<number> {
   const view = await deps.api.instance(deps.id);
   for (const line of renderStatus(view, (deps.now ?? Date.now)())) deps.out(line);
-  return 0;
+  return statusExitCode(view.state);
 }

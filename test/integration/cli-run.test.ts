@@ -146,7 +146,8 @@ describe("against a running server", () => {
     while (!/^workflow instance \d+ SUCCESS/.test(status)) {
       if (Date.now() > deadline) throw new Error(`instance ${id} did not succeed:\n${status}`);
       const s = await run(fromSource(["status", id, ...auth()]), { cwd: tmp });
-      expect(s.code).toBe(0);
+      // 3 until the instance ends, then 0 for SUCCESS.
+      expect({ code: s.code, ended: /^workflow instance \d+ SUCCESS/.test(s.stdout) }).toEqual({ code: s.code === 0 ? 0 : 3, ended: s.code === 0 });
       status = s.stdout;
     }
     expect(status).toMatch(/^workflow instance \d+ SUCCESS · workflow hello v1 · project cli$/m);
@@ -172,10 +173,37 @@ describe("against a running server", () => {
     expect(changed.stdout).toContain("versioned v2,");
   });
 
-  test("a failing run with --wait exits 1 and says how to see the full log", async () => {
+  test("a failing run with --wait exits 1 and says how to see the full log; status of it exits 1", async () => {
     const r = await run(fromSource(["run", failingFlow, "--wait", ...auth()]), { cwd: tmp });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^ {2}full log: porpoise logs \d+$/m);
+    const id = (r.stdout.match(/^workflow instance (\d+):/m) as RegExpMatchArray)[1] as string;
+    const s = await run(fromSource(["status", id, ...auth()]), { cwd: tmp });
+    expect(s.code).toBe(1);
+    expect(s.stdout).toMatch(/^workflow instance \d+ FAILURE · workflow breaks v1/m);
+    expect(s.stdout).toContain("tasks: 1/2 done · 0 running · 1 failed");
+  });
+
+  test("a forbidden task is counted as skipped by run --wait and by status (exit 0)", async () => {
+    const flow = file(
+      "skips.yaml",
+      `name: skips
+tasks:
+  - { name: a, type: shell, script: echo a }
+  - { name: b, type: shell, script: echo b, deps: [a] }
+  - { name: off, type: shell, script: exit 9, flag: "NO", deps: [a] }
+  - { name: c, type: shell, script: echo c, deps: [b, off] }
+  - { name: d, type: shell, script: echo d, deps: [c] }
+`,
+    );
+    const r = await run(fromSource(["run", flow, "--wait", ...auth()]), { cwd: tmp });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^workflow instance \d+ SUCCESS: 4\/5 done · 1 skipped · 0 failed · /m);
+    const id = (r.stdout.match(/^workflow instance (\d+):/m) as RegExpMatchArray)[1] as string;
+    const s = await run(fromSource(["status", id, ...auth()]), { cwd: tmp });
+    expect(s.code).toBe(0);
+    expect(s.stdout).toContain("tasks: 4/5 done · 1 skipped · 0 running · 0 failed");
+    expect(s.stdout).not.toMatch(/^\d+ +off /m);
   });
 
   test("logs -f follows a running attempt until it ends", async () => {

@@ -15,7 +15,7 @@ import {
   truncate,
   watchInstance,
 } from "../../src/cli/progress.ts";
-import { renderStatus } from "../../src/cli/status.ts";
+import { renderStatus, statusExitCode } from "../../src/cli/status.ts";
 
 // Local wall-clock times, so the HH:MM:SS in lines does not depend on the machine's zone.
 const at = (h: number, m: number, s: number, ms = 0) => new Date(2025, 5, 1, h, m, s, ms);
@@ -41,7 +41,7 @@ describe("counting", () => {
       attempt("wait", "DELAY_EXECUTION"),
       attempt("kill", "KILL"),
     ]);
-    expect(countProgress(v, 10)).toEqual({ total: 10, done: 2, running: 2, failed: 2, runningNames: ["load", "wait"] });
+    expect(countProgress(v, 10)).toEqual({ total: 10, done: 2, running: 2, failed: 2, notRun: 0, runningNames: ["load", "wait"] });
   });
 
   test("the total is the definition's task count, or the tasks seen when that is unknown or smaller", () => {
@@ -49,6 +49,22 @@ describe("counting", () => {
     expect(countProgress(v).total).toBe(2);
     expect(countProgress(v, 1).total).toBe(2);
     expect(countProgress(v, 40).total).toBe(40);
+    // The server's taskCount (newer API) when the caller does not know the definition.
+    expect(countProgress({ ...v, taskCount: 5 }).total).toBe(5);
+    expect(countProgress({ ...v, taskCount: null }).total).toBe(2);
+  });
+
+  test("tasks without an attempt count as not run once the instance ended, never while it runs", () => {
+    const tasks = [attempt("a", "SUCCESS"), attempt("b", "SUCCESS"), attempt("c", "SUCCESS"), attempt("d", "SUCCESS")];
+    expect(countProgress(view("RUNNING_EXECUTION", tasks), 5).notRun).toBe(0);
+    const ended = view("SUCCESS", tasks, { taskCount: 5 });
+    expect(countProgress(ended).notRun).toBe(1);
+    expect(summaryLine(ended, countProgress(ended), 7_000)).toBe("workflow instance 7 SUCCESS: 4/5 done · 1 skipped · 0 failed · 00:07");
+    // After a failure an unreached task is not "skipped": it simply did not run.
+    const failed = view("FAILURE", [attempt("a", "SUCCESS"), attempt("b", "FAILURE")], { taskCount: 4 });
+    expect(summaryLine(failed, countProgress(failed), 7_000)).toBe("workflow instance 7 FAILURE: 1/4 done · 2 not run · 1 failed · 00:07");
+    // Unknown total (an older server, status without a definition): nothing is claimed.
+    expect(countProgress(view("SUCCESS", tasks)).notRun).toBe(0);
   });
 
   test("failedAttempts lists latest attempts that failed or were killed, not earlier failed attempts", () => {
@@ -100,7 +116,7 @@ describe("formatting", () => {
 });
 
 describe("the TTY line", () => {
-  const counts = { total: 40, done: 12, running: 3, failed: 1, runningNames: ["extract", "load", "transform"] };
+  const counts = { total: 40, done: 12, running: 3, failed: 1, notRun: 0, runningNames: ["extract", "load", "transform"] };
 
   test("the whole line when the terminal is wide", () => {
     expect(progressLine(counts, 7_000, 200)).toBe(
@@ -160,7 +176,9 @@ describe("plain lines", () => {
 
   test("summary", () => {
     const v = view("FAILURE", [attempt("a", "SUCCESS"), attempt("b", "FAILURE")]);
-    expect(summaryLine(v, countProgress(v, 3), 7_000)).toBe("workflow instance 7 FAILURE: 1/3 done · 1 failed · 00:07");
+    expect(summaryLine(v, countProgress(v, 3), 7_000)).toBe("workflow instance 7 FAILURE: 1/3 done · 1 not run · 1 failed · 00:07");
+    const all = view("SUCCESS", [attempt("a", "SUCCESS"), attempt("b", "SUCCESS")]);
+    expect(summaryLine(all, countProgress(all, 2), 1_000)).toBe("workflow instance 7 SUCCESS: 2/2 done · 0 failed · 00:01");
   });
 
   test("elapsed: server start to end once ended, else start to now, else since watching began", () => {
@@ -195,7 +213,7 @@ describe("the driver", () => {
         "12:00:03 workflow instance 7 RUNNING_EXECUTION",
         "12:00:01 task a FAILURE (1.0s): exit code 1",
         "12:00:03 workflow instance 7 FAILURE",
-        "workflow instance 7 FAILURE: 0/2 done · 1 failed · 00:02",
+        "workflow instance 7 FAILURE: 0/2 done · 1 not run · 1 failed · 00:02",
         "",
       ].join("\n"),
     );
@@ -208,8 +226,8 @@ describe("the driver", () => {
     const redraws = o.written.filter((w) => w.startsWith("\r\x1b[K"));
     expect(redraws.length).toBe(2); // the second identical view drew nothing
     expect(redraws[0]).toBe("\r\x1b[K[░░░░░░░░░░] 0/2 done · 1 running · 0 failed · 00:03 · run…");
-    expect(redraws[1]).toBe("\r\x1b[K12:00:01 task a FAILURE (1.0s): exit code 1\n[░░░░░░░░░░] 0/2 done · 0 running · 1 failed · 00:02");
-    expect(o.written.slice(-2)).toEqual(["\n", "workflow instance 7 FAILURE: 0/2 done · 1 failed · 00:02\n"]);
+    expect(redraws[1]).toBe("\r\x1b[K12:00:01 task a FAILURE (1.0s): exit code 1\n[░░░░░░░░░░] 0/2 done · 1 not run · 0 running · 1 failed ·…");
+    expect(o.written.slice(-2)).toEqual(["\n", "workflow instance 7 FAILURE: 0/2 done · 1 not run · 1 failed · 00:02\n"]);
     for (const w of redraws) for (const line of w.slice(4).split("\n")) expect(displayWidth(line)).toBeLessThan(60);
   });
 
@@ -265,6 +283,21 @@ describe("porpoise status", () => {
 
   test("a server without workflowName (older API): the workflow by id", () => {
     expect(renderStatus(view("SUCCESS", [], { workflowId: 3, workflowVersion: 1 }), 0)[0]).toBe("workflow instance 7 SUCCESS · workflow #3 v1");
+  });
+
+  test("with the server's taskCount: done of the definition's tasks, and what did not run once ended", () => {
+    const tasks = ["a", "b", "c", "d"].map((n, i) => ({ ...attempt(n, "SUCCESS"), id: i + 1 }));
+    expect(renderStatus(view("SUCCESS", tasks, { taskCount: 5 }), 0)[2]).toBe("tasks: 4/5 done · 1 skipped · 0 running · 0 failed");
+    expect(renderStatus(view("RUNNING_EXECUTION", tasks, { taskCount: 5 }), 0)[2]).toBe("tasks: 4/5 done · 0 running · 0 failed");
+    expect(renderStatus(view("STOP", tasks.slice(0, 2), { taskCount: 5 }), 0)[2]).toBe("tasks: 2/5 done · 3 not run · 0 running · 0 failed");
+  });
+
+  test("exit codes: 0 SUCCESS, 1 ended otherwise, 3 not ended yet", () => {
+    expect(statusExitCode("SUCCESS")).toBe(0);
+    for (const s of ["FAILURE", "STOP", "PAUSE"]) expect({ s, code: statusExitCode(s) }).toEqual({ s, code: 1 });
+    for (const s of ["SUBMITTED_SUCCESS", "RUNNING_EXECUTION", "READY_PAUSE", "READY_STOP", "DELAY_EXECUTION", "SERIAL_WAIT"]) {
+      expect({ s, code: statusExitCode(s) }).toEqual({ s, code: 3 });
+    }
   });
 
   test("an instance with no task yet", () => {

@@ -153,8 +153,16 @@ export const instanceRoutes = [
     params: idParams,
     response: workflowInstanceDetailView,
     handler: async ({ deps, owned }) => {
-      const tasks = await deps.store.taskInstances.listForInstance(owned.instance.id);
-      return { ...toWorkflowInstance(owned.instance, owned.access.project.name), tasks: tasks.map(toTaskInstance) };
+      const { instance } = owned;
+      const [tasks, version] = await Promise.all([
+        deps.store.taskInstances.listForInstance(instance.id),
+        deps.store.workflows.getVersion(instance.workflowId, instance.workflowVersion),
+      ]);
+      return {
+        ...toWorkflowInstance(instance, owned.access.project.name),
+        taskCount: version?.definition.tasks.length ?? null,
+        tasks: tasks.map(toTaskInstance),
+      };
     },
   }),
   ...WORKFLOW_CONTROLS.map((control) =>

@@ -110,6 +110,7 @@ describe.each(dialects)("API instances without an engine on %s", (dialect) => {
       project: "analytics",
       workflowName: "etl",
       workflowVersion: 1,
+      taskCount: 2,
       state: "SUBMITTED_SUCCESS",
       params: { day: "2025-05-01" },
       failureStrategy: "END",
