@@ -129,7 +129,7 @@ export class InstanceDriver {
   onDone(batch: Batch, e: DoneEvent): void {
     const rec = this.match(e);
     if (!rec || !(rec.state === "DISPATCH" || rec.state === "RUNNING_EXECUTION")) return this.staleEvent(e, rec);
-    const message = e.state === "KILL" && this.timedOut ? (e.message ? `${e.message}; ${this.timedOut}` : this.timedOut) : e.message;
+    const message = e.state === "KILL" && this.timedOut && !e.message?.includes(this.timedOut) ? (e.message ? `${e.message}; ${this.timedOut}` : this.timedOut) : e.message;
     this.update(batch, rec, ["DISPATCH", "RUNNING_EXECUTION"], e.state, {
       endTime: e.endTime,
       output: e.output,

@@ -4,8 +4,13 @@
 // counted), runs it with runAttempt and reports RUNNING and the result to the master
 // through an EventSink. It never writes task state itself: the master is the only writer.
 //
+// Delivery is at-least-once, so one attempt can arrive twice: a copy of an attempt this
+// worker is running (or ran recently) is dropped and counted like a forged one.
+//
 // Shutdown drains: stop pulling, let running attempts finish until the deadline, then kill
-// what is left (each reports KILL) and wait for those reports.
+// what is left. Those kills are NOT reported as KILL: nobody asked to kill the task, the
+// worker went away. The attempt stays active in the Store, and the master's recovery marks
+// it NEED_FAULT_TOLERANCE and runs a new attempt (restart, or worker failover in a cluster).
 
 import { join } from "node:path";
 import { hostname } from "node:os";
@@ -33,16 +38,17 @@ export interface WorkerDeps {
 }
 
 interface Running {
-  attempt: number;
-  token: string;
   abort: AbortController;
   done: Promise<void>;
 }
 
 const CACHE_LIMIT = 1000;
+/** Abort reason of the shutdown kill: the attempt ends without a report (see above). */
+class ShutdownKill extends Error {}
+const attemptKey = (id: number, attempt: number, token: string) => `${id}:${attempt}:${token}`;
 
 export class Worker {
-  private readonly running = new Map<number, Running>();
+  private readonly running = new Map<string, Running>();
   private readonly pullAbort = new AbortController();
   private readonly host: string;
   private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number }>();
@@ -51,6 +57,8 @@ export class Worker {
   private loop: Promise<void> | null = null;
   private slotFreed: (() => void) | null = null;
   private draining = false;
+  /** `id:attempt` of attempts started here lately, to drop duplicate deliveries. */
+  private readonly seen = new Set<string>();
   /** Messages with no matching row, attempt, token or DISPATCH state (DESIGN.md §3.4). */
   dropped = 0;
 
@@ -75,7 +83,7 @@ export class Worker {
     clearTimeout(timer);
     if (timedOut) {
       this.deps.log.warn(`worker: ${this.running.size} task attempts still running at the shutdown deadline; killing them`);
-      for (const r of this.running.values()) r.abort.abort(new Error("the worker is shutting down"));
+      for (const r of this.running.values()) r.abort.abort(new ShutdownKill("the worker shut down before the attempt ended"));
       await Promise.all([...this.running.values()].map((r) => r.done));
     }
     this.unsubscribe?.();
@@ -106,14 +114,24 @@ export class Worker {
   }
 
   private launch(rt: ReadyTask): void {
+    // Keyed with the token: a forged copy (other token) can neither shadow the real attempt
+    // nor make it look like a duplicate, and a kill must name the token too.
+    const key = attemptKey(rt.taskInstanceId, rt.attempt, rt.token);
+    if (this.running.has(key) || this.seen.has(key)) {
+      this.dropped++;
+      this.deps.log.debug(`worker: dropped a duplicate delivery of task instance ${rt.taskInstanceId} attempt ${rt.attempt}`);
+      return;
+    }
+    if (this.seen.size >= CACHE_LIMIT) this.seen.delete(this.seen.values().next().value!);
+    this.seen.add(key);
     const abort = new AbortController();
     // Registered before the row check, so a kill published meanwhile still reaches it.
-    const entry: Running = { attempt: rt.attempt, token: rt.token, abort, done: Promise.resolve() };
-    this.running.set(rt.taskInstanceId, entry);
+    const entry: Running = { abort, done: Promise.resolve() };
+    this.running.set(key, entry);
     entry.done = this.run(rt, abort.signal)
       .catch((err) => this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { err }))
       .finally(() => {
-        if (this.running.get(rt.taskInstanceId) === entry) this.running.delete(rt.taskInstanceId);
+        this.running.delete(key);
         this.slotFreed?.();
       });
   }
@@ -150,13 +168,18 @@ export class Worker {
       logMaxBytes: this.deps.logMaxBytes,
       killGraceMs: this.deps.killGraceMs,
     });
+    if (signal.aborted && signal.reason instanceof ShutdownKill) {
+      this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);
+      return;
+    }
     sink.report({
       kind: "done",
       ...ref,
       state: result.state,
       exitCode: result.exitCode ?? null,
       output: result.outParams,
-      message: result.message ?? (signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : null),
+      // A kill's reason (user, END strategy, stop) says more than the task type's "stopped".
+      message: signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : (result.message ?? null),
       endTime: new Date(),
       ...(quick ? { host: this.host, logPath, startTime } : {}),
     });
@@ -169,8 +192,7 @@ export class Worker {
     } catch {
       return;
     }
-    const r = this.running.get(msg.taskInstanceId);
-    if (r && r.attempt === msg.attempt && r.token === msg.token) r.abort.abort(new Error(msg.reason));
+    this.running.get(attemptKey(msg.taskInstanceId, msg.attempt, msg.token))?.abort.abort(new Error(msg.reason));
   }
 
   private async instanceOf(id: number) {

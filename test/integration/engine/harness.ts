@@ -17,6 +17,9 @@ import { freshStore, type TestStore } from "../../helpers/stores.ts";
 export interface Harness extends AsyncDisposable {
   store: TestStore;
   engine: Engine;
+  bus: MemoryBus;
+  /** Stops the engine (running attempts get `deadlineMs`, then are killed unreported, as on a shutdown) and starts a new one on the same store. */
+  restart(deadlineMs?: number): Promise<Engine>;
   actor: Actor;
   projectId: number;
   dataDir: string;
@@ -28,22 +31,24 @@ export interface Harness extends AsyncDisposable {
   latest(id: number, task: string): Promise<TaskInstance | undefined>;
 }
 
-export async function harness(dialect: Dialect, opts: { workerSlots?: number } = {}): Promise<Harness> {
+export async function harness(dialect: Dialect, opts: { workerSlots?: number; workerGroups?: string[] } = {}): Promise<Harness> {
   const store = await freshStore(dialect);
   const dataDir = mkdtempSync(join(tmpdir(), "porpoise-engine-"));
   const bus = new MemoryBus();
   const coordinator = new SingleNodeCoordinator({ slotCount: 8 });
   await coordinator.start();
-  const engine = await startEngine({
-    store,
-    bus,
-    coordinator,
-    log: silentLogger,
-    dataDir,
-    workerSlots: opts.workerSlots ?? 8,
-    workerGroups: ["default", "special"],
-    killGraceMs: 500,
-  });
+  const start = () =>
+    startEngine({
+      store,
+      bus,
+      coordinator,
+      log: silentLogger,
+      dataDir,
+      workerSlots: opts.workerSlots ?? 8,
+      workerGroups: opts.workerGroups ?? ["default", "special"],
+      killGraceMs: 500,
+    });
+  let engine = await start();
   const user = await store.users.create({ name: "alice", passwordHash: null, isAdmin: false }, { userId: null, userName: "system" });
   const actor: Actor = { userId: user.id, userName: user.name };
   const project = await store.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
@@ -59,7 +64,15 @@ export async function harness(dialect: Dialect, opts: { workerSlots?: number } =
   };
   const h: Harness = {
     store,
-    engine,
+    get engine() {
+      return engine;
+    },
+    bus,
+    async restart(deadlineMs = 0) {
+      await engine.stop(deadlineMs);
+      engine = await start();
+      return engine;
+    },
     actor,
     projectId: project.id,
     dataDir,
