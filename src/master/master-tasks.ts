@@ -2,10 +2,18 @@
 // every checkInterval) and `sub_workflow` (a child instance; its end is the task's end).
 // They report through the same event path as workers, with the attempt's token, so the
 // driver treats them like any other attempt.
+//
+// A sub_workflow attempt lost to a restart (NEED_FAULT_TOLERANCE) left its child instance
+// behind, and the restart drives that child on. The new attempt re-attaches to it — waits
+// for it, or takes its end if it is over — instead of starting a second child that would
+// run the same work again while the first one runs on as an orphan. The child still names
+// the attempt that created it (parent_task_instance_id); the lost attempts of the same
+// task lead back to it. A retry after a real FAILURE or a rerun starts a new child.
 
 import type { Logger } from "../core/log.ts";
 import type { DependentTask, SubWorkflowTask, TaskDefinition } from "../core/workflow-schema.ts";
-import type { Store, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import { isTerminalWorkflowState } from "../core/states.ts";
+import type { Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import { checkDependent } from "./dependent.ts";
 import type { DoneEvent, TaskEvent } from "./events.ts";
 import type { AttemptRec, InstanceDriver } from "./instance-driver.ts";
@@ -21,6 +29,7 @@ export interface MasterTasksDeps {
 
 interface Running {
   cancel(): void;
+  rec?: AttemptRec;
   childId?: number;
   stopRequested?: boolean;
 }
@@ -57,10 +66,16 @@ export class MasterTasks {
     find: (parentTaskInstanceId: number) => { driver: InstanceDriver; rec: AttemptRec } | null,
   ): void {
     if (instance.parentTaskInstanceId === null) return;
-    const parent = find(instance.parentTaskInstanceId);
-    if (!parent) return;
+    // A re-attached child names an earlier attempt; the attempt waiting for it is in `running`.
+    let rec: AttemptRec | undefined;
+    for (const r of this.running.values()) if (r.childId === instance.id) rec = r.rec;
+    rec ??= find(instance.parentTaskInstanceId)?.rec;
+    if (rec) this.childEnded(rec, instance.id, state);
+  }
+
+  private childEnded(rec: AttemptRec, childId: number, state: WorkflowInstanceState): void {
     const outcome = state === "SUCCESS" ? "SUCCESS" : state === "STOP" ? "KILL" : "FAILURE";
-    this.done(parent.rec, outcome, `child workflow instance ${instance.id} ended ${state}`);
+    this.done(rec, outcome, `child workflow instance ${childId} ended ${state}`);
   }
 
   private done(rec: AttemptRec, state: DoneEvent["state"], message: string | null): void {
@@ -117,13 +132,25 @@ export class MasterTasks {
   }
 
   private async startChild(driver: InstanceDriver, rec: AttemptRec, task: SubWorkflowTask, params: Record<string, string>): Promise<void> {
-    const entry: Running = { cancel: () => {}, stopRequested: false };
+    const entry: Running = { cancel: () => {}, rec, stopRequested: false };
     this.running.set(rec.id!, entry);
     try {
       const { store } = this.deps;
       const project = task.project === undefined ? await store.projects.getById(driver.instance.projectId) : await store.projects.getByName(task.project);
       const workflow = project ? await store.workflows.get(project.id, task.workflow) : null;
       if (!workflow) return this.done(rec, "FAILURE", `sub_workflow: workflow "${task.workflow}" does not exist${task.project ? ` in project "${task.project}"` : ""}`);
+      const orphan = await this.childOfLostAttempts(rec, project!.id, workflow.id);
+      if (orphan) {
+        entry.childId = orphan.id;
+        this.deps.log.info(`sub_workflow task "${task.name}" attempt ${rec.attempt}: re-attached to child workflow instance ${orphan.id} of a lost attempt`);
+        await this.deps.load(orphan.id);
+        // It may have ended before `childId` was set (then childFinished missed it): read it again.
+        const now = await store.instances.get(orphan.id);
+        if (this.running.get(rec.id!) !== entry) return;
+        if (!now || isTerminalWorkflowState(now.state)) return this.childEnded(rec, orphan.id, now?.state ?? "FAILURE");
+        if (entry.stopRequested) await this.deps.control(orphan.id, "STOP");
+        return;
+      }
       const child = await store.instances.create({
         workflowId: workflow.id,
         slot: (id) => this.deps.slotOf(id),
@@ -138,6 +165,30 @@ export class MasterTasks {
       if (entry.stopRequested) await this.deps.control(child.id, "STOP");
     } catch (err) {
       this.done(rec, "FAILURE", `sub_workflow could not start its child: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** The child instance started by the attempts of this task lost just before `rec` (NEED_FAULT_TOLERANCE), if any. */
+  private async childOfLostAttempts(rec: AttemptRec, projectId: number, workflowId: number): Promise<WorkflowInstance | null> {
+    if (rec.attempt <= 1) return null;
+    const { store } = this.deps;
+    const earlier = (await store.taskInstances.listForInstance(rec.instanceId))
+      .filter((t) => t.taskName === rec.name && t.attempt < rec.attempt)
+      .sort((a, b) => b.attempt - a.attempt);
+    const lost: TaskInstance[] = [];
+    for (const t of earlier) {
+      if (t.state !== "NEED_FAULT_TOLERANCE") break;
+      lost.push(t);
+    }
+    if (lost.length === 0) return null;
+    const ids = new Set(lost.map((t) => t.id));
+    // Children are created after their attempt: only instances of the child workflow since the oldest lost attempt.
+    const from = new Date(Math.min(...lost.map((t) => t.createdAt.getTime())) - 60_000);
+    for (let offset = 0; ; offset += 100) {
+      const page = await store.instances.list({ projectId, workflowId, from, limit: 100, offset });
+      const child = page.items.find((i) => i.parentTaskInstanceId !== null && ids.has(i.parentTaskInstanceId));
+      if (child) return child;
+      if (page.items.length < 100) return null;
     }
   }
 }
