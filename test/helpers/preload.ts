@@ -2,8 +2,10 @@
 // run, so this afterAll fires once, after the last test file.
 import { afterAll } from "bun:test";
 import { ensureTestServices, stopTestServices } from "./services.ts";
+import { dropSpareDatabase } from "./stores.ts";
 
 await ensureTestServices();
 afterAll(async () => {
+  await dropSpareDatabase().catch(() => {});
   await stopTestServices();
 });

@@ -105,12 +105,42 @@ function ensureTemplate(): Promise<string> {
 
 async function createDatabase(fromTemplate: string | null): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `porpoise_test_${process.pid}_${++databaseCounter}_${Math.random().toString(36).slice(2, 8)}`;
-  await withAdmin((sql) => sql.unsafe(`CREATE DATABASE "${name}"${fromTemplate ? ` TEMPLATE "${fromTemplate}"` : ""}`));
+  await withAdmin(async (sql) => {
+    await sql.unsafe(`CREATE DATABASE "${name}"${fromTemplate ? ` TEMPLATE "${fromTemplate}"` : ""}`);
+    // Commits need not wait for the disk: a test database never outlives a crash of its server.
+    // On a server with fsync on (a developer's), this took ~40% off every Postgres test.
+    await sql.unsafe(`ALTER DATABASE "${name}" SET synchronous_commit = off`);
+  });
   return {
     name,
     url: databaseUrl(name),
     drop: () => withAdmin(async (sql) => void (await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))),
   };
+}
+
+type CreatedDatabase = Awaited<ReturnType<typeof createDatabase>>;
+
+// CREATE DATABASE … TEMPLATE is most of what a Postgres test costs on its own (130-280 ms of
+// copying and WAL on 2 shared cores). One clone is kept ready: each freshStore takes it and
+// starts the next, so the copy overlaps the test that runs meanwhile. Still a new database
+// per store, so nothing is shared between tests.
+let spare: Promise<CreatedDatabase> | null = null;
+
+async function templateClone(): Promise<CreatedDatabase> {
+  const tpl = await ensureTemplate();
+  const ready = spare;
+  spare = createDatabase(tpl);
+  spare.catch(() => {}); // a failed spare is replaced below, when someone needs it
+  // A spare that failed (the server restarted meanwhile) is made again, now, with its error.
+  return ready ? await ready.catch(() => createDatabase(tpl)) : await createDatabase(tpl);
+}
+
+/** Drops the ready clone (the preload calls this after the last test file). */
+export async function dropSpareDatabase(): Promise<void> {
+  const pending = spare;
+  spare = null;
+  const db = await pending?.catch(() => null);
+  await db?.drop();
 }
 
 /** An empty, unmigrated database; disposing removes it. */
@@ -139,7 +169,7 @@ export async function freshStore(dialect: Dialect): Promise<TestStore> {
       },
     });
   }
-  const db = await createDatabase(await ensureTemplate());
+  const db = await templateClone();
   const store = await openStore({ url: db.url }).catch(async (err) => {
     await db.drop();
     throw err;
