@@ -129,7 +129,10 @@ export class Worker {
     const entry: Running = { abort, done: Promise.resolve() };
     this.running.set(key, entry);
     entry.done = this.run(rt, abort.signal)
-      .catch((err) => this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { err }))
+      .catch((err) => {
+        this.seen.delete(key); // it did not run to a report: a redelivery may try again
+        this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { err });
+      })
       .finally(() => {
         this.running.delete(key);
         this.slotFreed?.();

@@ -2,6 +2,7 @@
 // ends within the shutdown deadline ends SUCCESS in the Store; one still running at the
 // deadline is killed, and after a restart it runs again as a new attempt (the interrupted
 // one NEED_FAULT_TOLERANCE) — not KILL, which would fail its workflow. The process exits 0.
+// One of the tasks is in worker group "gpu", which the process serves through --worker-groups.
 
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -32,7 +33,7 @@ for (const dialect of dialects) {
       const dataDir = join(tmp, "data");
       await using db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
       const url = db ? db.url : `sqlite:${join(tmp, "porpoise.db")}`;
-      const args = ["all", "--port", "0", "--data-dir", dataDir, "--db", db ? db.url : join(tmp, "porpoise.db"), "--shutdown-timeout", "2"];
+      const args = ["all", "--port", "0", "--data-dir", dataDir, "--db", db ? db.url : join(tmp, "porpoise.db"), "--shutdown-timeout", "2", "--worker-groups", "default,gpu"];
       const release = (name: string) => writeFileSync(join(tmp, name), "");
       let store: Store | null = null;
       try {
@@ -42,13 +43,13 @@ for (const dialect of dialects) {
         const actor = { userId: user.id, userName: user.name };
         const project = await s.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
         const wait = (name: string) => `while [ ! -f '${join(tmp, name)}' ]; do sleep 0.05; done; echo ${name}`;
-        const create = async (name: string, script: string) => {
-          const { workflow } = await s.workflows.create(project.id, parseWorkflowDefinition({ name, tasks: [{ name: "t", type: "shell", script }] }), actor);
+        const create = async (name: string, script: string, workerGroup: string) => {
+          const { workflow } = await s.workflows.create(project.id, parseWorkflowDefinition({ name, tasks: [{ name: "t", type: "shell", script, workerGroup }] }), actor);
           // Submitted as the engine client does; the process picks it up when it starts.
           return s.instances.create({ workflowId: workflow.id, slot: 0, runType: "START_PROCESS" });
         };
-        const short = await create("short", wait("short-go"));
-        const long = await create("long", wait("long-go"));
+        const short = await create("short", wait("short-go"), "gpu"); // served only through --worker-groups
+        const long = await create("long", wait("long-go"), "default");
         const rows = async (id: number): Promise<(string | number)[][]> => (await s.taskInstances.listForInstance(id)).map((t: TaskInstance) => [t.taskName, t.attempt, t.state]);
 
         {
