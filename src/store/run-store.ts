@@ -1,0 +1,342 @@
+// The Store contract for running workflows (issue 3): commands, workflow instances, task
+// attempts with group-commit batches, datasources. Split from store.ts, which re-exports it.
+// State names are DolphinScheduler's (DESIGN.md §4); which transitions are allowed is the
+// engine's business (src/core/states.ts). The store only applies a change when the row is
+// still in one of the states the caller expects and the caller's fencing token still holds.
+
+import type { TaskState, WorkflowState } from "../core/states.ts";
+import type { Actor, Page, PageQuery } from "./store.ts";
+
+
+/** The engine's state names (src/core/states.ts holds them and the transition table). */
+export type WorkflowInstanceState = WorkflowState;
+export type TaskInstanceState = TaskState;
+
+export type CommandType =
+  | "START"
+  | "STOP"
+  | "PAUSE"
+  | "RESUME"
+  | "RERUN"
+  | "RECOVER_FAILED"
+  | "FORCE_SUCCESS"
+  | "KILL_TASK"
+  | "SCHEDULE";
+export type CommandState = "PENDING" | "CONSUMED";
+export type FailureStrategy = "CONTINUE" | "END";
+export type DependType = "TASK_ONLY" | "TASK_PRE" | "TASK_POST";
+export type Priority = "HIGHEST" | "HIGH" | "MEDIUM" | "LOW" | "LOWEST";
+
+export interface Command {
+  id: number;
+  type: CommandType;
+  projectId: number;
+  workflowId: number | null;
+  workflowInstanceId: number | null;
+  payload: Record<string, unknown>;
+  state: CommandState;
+  createdBy: number | null;
+  createdAt: Date;
+  consumedAt: Date | null;
+  consumedBy: string | null;
+}
+
+export interface NewCommand {
+  type: CommandType;
+  projectId: number;
+  workflowId?: number | null;
+  workflowInstanceId?: number | null;
+  payload?: Record<string, unknown>;
+}
+
+export interface CommandRepository {
+  /** Stores a PENDING command and its audit row in one transaction. NotFoundError for a missing project/workflow/instance. */
+  enqueue(input: NewCommand, actor: Actor): Promise<Command>;
+  /**
+   * Consumes up to `limit` PENDING commands, oldest first, for `consumer` (a node id). One guarded
+   * UPDATE … WHERE state = 'PENDING': a command is handed to exactly one claimer, even when several
+   * race; a claimer that loses a race gets fewer (possibly none) and simply asks again.
+   */
+  claimNext(consumer: string, limit: number, filter?: { types?: CommandType[] }): Promise<Command[]>;
+  /** Consumes one PENDING command; null when it does not exist or was consumed already. */
+  claim(id: number, consumer: string): Promise<Command | null>;
+  get(id: number): Promise<Command | null>;
+  /** PENDING commands, oldest first (restart recovery, debugging). */
+  listPending(limit: number): Promise<Command[]>;
+}
+
+export interface WorkflowInstance {
+  id: number;
+  projectId: number;
+  workflowId: number;
+  workflowVersion: number;
+  state: WorkflowInstanceState;
+  runType: string;
+  slot: number;
+  epoch: number;
+  priority: string;
+  workerGroup: string;
+  failureStrategy: string;
+  params: Record<string, string>;
+  startTasks: string[] | null;
+  dependType: string | null;
+  runTimes: number;
+  scheduleId: number | null;
+  scheduleTime: Date | null;
+  commandId: number | null;
+  parentTaskInstanceId: number | null;
+  dryRun: boolean;
+  host: string | null;
+  startTime: Date | null;
+  endTime: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** An instance as read for display (get, list): with its workflow's name, joined in the same query. */
+export interface NamedWorkflowInstance extends WorkflowInstance {
+  workflowName: string;
+}
+
+export interface NewWorkflowInstance {
+  workflowId: number;
+  /** Defaults to the workflow's current version; NotFoundError when it does not exist. */
+  version?: number;
+  /** The slot (decided by the caller), or a function of the new id (slot = hash(id)). */
+  slot: number | ((id: number) => number);
+  epoch?: number;
+  /** e.g. START_PROCESS, SCHEDULER, SUB_PROCESS, COMPLEMENT_DATA. */
+  runType: string;
+  state?: WorkflowInstanceState;
+  priority?: Priority;
+  workerGroup?: string;
+  failureStrategy?: FailureStrategy;
+  params?: Record<string, string>;
+  startTasks?: string[] | null;
+  dependType?: DependType | null;
+  dryRun?: boolean;
+  scheduleId?: number | null;
+  scheduleTime?: Date | null;
+  parentTaskInstanceId?: number | null;
+  host?: string | null;
+  /** A PENDING command consumed in the same transaction (ConflictError when already consumed). */
+  consumeCommand?: { id: number; consumer: string };
+}
+
+/** Fields a transition may set besides state and epoch. */
+export interface WorkflowInstanceChanges {
+  host?: string | null;
+  startTime?: Date | null;
+  endTime?: Date | null;
+  /** Rerun / recover: bumps the run counter. */
+  runTimes?: number;
+  params?: Record<string, string>;
+  startTasks?: string[] | null;
+  dependType?: string | null;
+  failureStrategy?: FailureStrategy;
+}
+
+export interface InstanceTransition {
+  from: readonly WorkflowInstanceState[];
+  to: WorkflowInstanceState;
+  /** The writer's slot epoch: applied only when the row's epoch is not newer; stored on the row. */
+  epoch: number;
+  set?: WorkflowInstanceChanges;
+}
+
+export interface InstanceQuery extends PageQuery {
+  projectId: number;
+  workflowId?: number;
+  states?: readonly WorkflowInstanceState[];
+  /** created_at ≥ from */
+  from?: Date;
+  /** created_at < to */
+  to?: Date;
+}
+
+export interface WorkflowInstanceRepository {
+  /**
+   * One transaction: locks the workflow row (so it cannot be taken OFFLINE or deleted meanwhile),
+   * refuses an OFFLINE workflow with ConflictError, inserts the instance, optionally consumes its
+   * command. NotFoundError for a missing workflow or version.
+   */
+  create(input: NewWorkflowInstance): Promise<WorkflowInstance>;
+  /** Fenced: the changed row, or null when the state was not one of `from` or the epoch is stale. Never throws for that. */
+  transition(id: number, change: InstanceTransition): Promise<WorkflowInstance | null>;
+  get(id: number): Promise<NamedWorkflowInstance | null>;
+  /** Newest first. */
+  list(query: InstanceQuery): Promise<Page<NamedWorkflowInstance>>;
+  /** Non-terminal instances (restart recovery), of the given slots or all, oldest first. */
+  listActive(query?: { slots?: readonly number[] }): Promise<WorkflowInstance[]>;
+}
+
+export interface TaskInstance {
+  id: number;
+  workflowInstanceId: number;
+  taskName: string;
+  taskType: string;
+  state: TaskInstanceState;
+  attempt: number;
+  dispatchToken: string | null;
+  slot: number;
+  epoch: number;
+  workerGroup: string;
+  priority: string;
+  host: string | null;
+  submitTime: Date | null;
+  startTime: Date | null;
+  endTime: Date | null;
+  notBefore: Date | null;
+  params: Record<string, string>;
+  output: Record<string, string> | null;
+  exitCode: number | null;
+  logPath: string | null;
+  message: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A new attempt. Fenced by its workflow instance's epoch (stale when a newer master wrote it). */
+export interface TaskAttemptInsert {
+  op: "insert";
+  workflowInstanceId: number;
+  taskName: string;
+  taskType: string;
+  attempt: number;
+  state: TaskInstanceState;
+  dispatchToken: string | null;
+  slot: number;
+  epoch: number;
+  workerGroup?: string;
+  priority?: Priority;
+  params?: Record<string, string>;
+  submitTime?: Date | null;
+  notBefore?: Date | null;
+}
+
+export interface TaskAttemptChanges {
+  host?: string | null;
+  startTime?: Date | null;
+  endTime?: Date | null;
+  output?: Record<string, string> | null;
+  exitCode?: number | null;
+  logPath?: string | null;
+  message?: string | null;
+  notBefore?: Date | null;
+  /** A fresh token (e.g. re-dispatch of a DELAY_EXECUTION attempt). */
+  dispatchToken?: string | null;
+}
+
+/** A fenced change of one attempt: applied only when id, attempt, token and state all match. */
+export interface TaskAttemptUpdate {
+  op: "update";
+  id: number;
+  attempt: number;
+  /** The dispatch token the change is for; null matches an attempt that has none yet. */
+  token: string | null;
+  from: readonly TaskInstanceState[];
+  to: TaskInstanceState;
+  set?: TaskAttemptChanges;
+  /** With `epoch`, also fenced by (and bumping) its workflow instance's epoch, like an insert. */
+  fence?: { workflowInstanceId: number; epoch: number };
+}
+
+/** A workflow-instance transition inside a batch (e.g. the last task's SUCCESS and the instance's, together). */
+export interface InstanceTransitionOp extends InstanceTransition {
+  op: "instance";
+  id: number;
+}
+
+export type TaskBatchOp = TaskAttemptInsert | TaskAttemptUpdate | InstanceTransitionOp;
+
+export type TaskBatchOutcome =
+  | { outcome: "applied"; id: number }
+  | { outcome: "stale" }
+  | { outcome: "duplicate" };
+
+export interface TaskInstanceRepository {
+  /**
+   * Group commit: ONE transaction applies every op and returns one outcome per op, in order.
+   * "stale" (fence, token, attempt or state did not match) and "duplicate" (the attempt exists)
+   * are outcomes, not errors; any other failure (e.g. an unknown workflow instance) rolls the
+   * whole batch back and throws. Ops apply in this order: instance fences, inserts, updates,
+   * instance transitions — ops of one batch must not depend on each other's effects.
+   */
+  applyBatch(ops: readonly TaskBatchOp[]): Promise<TaskBatchOutcome[]>;
+  /** A worker's completion as a one-op batch: "applied" or "stale" (stale or forged token, wrong attempt, already ended). */
+  complete(input: {
+    id: number;
+    attempt: number;
+    token: string;
+    state: TaskInstanceState;
+    from?: readonly TaskInstanceState[];
+    output?: Record<string, string> | null;
+    exitCode?: number | null;
+    endTime: Date;
+    message?: string | null;
+  }): Promise<"applied" | "stale">;
+  get(id: number): Promise<TaskInstance | null>;
+  /** Every attempt of every task of the instance, by task name then attempt. */
+  listForInstance(workflowInstanceId: number): Promise<TaskInstance[]>;
+  /**
+   * Restart recovery: every attempt in DISPATCH or RUNNING_EXECUTION (on `host`, or everywhere with
+   * `all: true`; optionally only in `slots`) becomes NEED_FAULT_TOLERANCE in one statement; returns them.
+   */
+  markInterrupted(query: { host: string; slots?: readonly number[] } | { all: true; slots?: readonly number[] }): Promise<TaskInstance[]>;
+}
+
+export const DATASOURCE_TYPES = ["postgres"] as const;
+export type DatasourceType = (typeof DATASOURCE_TYPES)[number];
+
+/** A datasource as list/get show it: never the password. */
+export interface Datasource {
+  id: number;
+  projectId: number;
+  name: string;
+  type: DatasourceType;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  hasPassword: boolean;
+  params: Record<string, string>;
+  description: string;
+  createdBy: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What a worker needs to connect (includes the password). */
+export interface DatasourceConnection {
+  type: DatasourceType;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string | null;
+  params: Record<string, string>;
+}
+
+export interface NewDatasource {
+  name: string;
+  type: DatasourceType;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string | null;
+  params?: Record<string, string>;
+  description?: string;
+}
+
+export interface DatasourceRepository {
+  /** ConflictError when the name is taken in the project; NotFoundError for a missing project. */
+  create(projectId: number, input: NewDatasource, actor: Actor): Promise<Datasource>;
+  get(projectId: number, name: string): Promise<Datasource | null>;
+  list(projectId: number, page: PageQuery): Promise<Page<Datasource>>;
+  /** `password: undefined` keeps it, `null` removes it. NotFoundError when missing. */
+  update(projectId: number, name: string, patch: Partial<NewDatasource>, actor: Actor): Promise<Datasource>;
+  delete(projectId: number, name: string, actor: Actor): Promise<void>;
+  /** For the worker running a sql task: the full connection, password decrypted. Null when missing. */
+  getConnection(projectId: number, name: string): Promise<DatasourceConnection | null>;
+}
