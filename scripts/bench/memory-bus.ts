@@ -22,6 +22,7 @@ function task(i: number): ReadyTask {
     workflowInstanceId: 1 + (i % 97),
     attempt: 1,
     token: `t${i}`,
+    instancePriority: (Math.floor(i / 5) % 5) as ReadyTask["instancePriority"],
     priority: (i % 5) as ReadyTask["priority"],
     workerGroup: GROUP,
     enqueuedAt: 1_700_000_000_000,

@@ -13,7 +13,7 @@ import { z } from "zod";
 import { workerGroupSchema } from "../core/workflow-fields.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 
-/** Task priority as in DolphinScheduler; lower number = served first. */
+/** Task and run (workflow instance) priority as in DolphinScheduler; lower number = served first. */
 export const PRIORITY = { HIGHEST: 0, HIGH: 1, MEDIUM: 2, LOW: 3, LOWEST: 4 } as const;
 export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
 
@@ -30,6 +30,10 @@ export function isWorkerGroup(value: unknown): value is string {
 }
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const priorityField = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)], {
+  error: "expected a priority from 0 (HIGHEST) to 4 (LOWEST)",
+});
+const isPriority = (v: unknown): v is Priority => v === 0 || v === 1 || v === 2 || v === 3 || v === 4;
 
 export const readyTaskSchema = z.strictObject({
   taskInstanceId: id,
@@ -38,9 +42,10 @@ export const readyTaskSchema = z.strictObject({
   /** 1 for the first run, +1 per retry; with `token` it identifies one dispatch (DESIGN.md §3.4). */
   attempt: z.number().int().min(1).max(1_000_000),
   token: z.string().min(1).max(200),
-  priority: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3), z.literal(4)], {
-    error: "expected a priority from 0 (HIGHEST) to 4 (LOWEST)",
-  }),
+  /** The run's priority; queues order by it first, then by `priority` (DolphinScheduler's TaskPriority order). */
+  instancePriority: priorityField,
+  /** The task's own priority; decides among tasks of runs with the same instancePriority. */
+  priority: priorityField,
   workerGroup: workerGroupSchema,
   /** Epoch milliseconds when the master dispatched it; for queue-wait metrics only, never for ordering. */
   enqueuedAt: z.number().int().nonnegative(),
@@ -64,12 +69,13 @@ export function parseReadyTask(input: unknown): ReadyTask {
     let keys = 0;
     for (const _ in t) keys++;
     if (
-      keys === 7 &&
+      keys === 8 &&
       isId(t.taskInstanceId) &&
       isId(t.workflowInstanceId) &&
       Number.isSafeInteger(t.attempt) && (t.attempt as number) >= 1 && (t.attempt as number) <= 1_000_000 &&
       typeof t.token === "string" && t.token.length >= 1 && t.token.length <= 200 &&
-      (t.priority === 0 || t.priority === 1 || t.priority === 2 || t.priority === 3 || t.priority === 4) &&
+      isPriority(t.instancePriority) &&
+      isPriority(t.priority) &&
       isWorkerGroup(t.workerGroup) &&
       Number.isSafeInteger(t.enqueuedAt) && (t.enqueuedAt as number) >= 0
     ) {
@@ -78,6 +84,7 @@ export function parseReadyTask(input: unknown): ReadyTask {
         workflowInstanceId: t.workflowInstanceId,
         attempt: t.attempt as number,
         token: t.token,
+        instancePriority: t.instancePriority,
         priority: t.priority,
         workerGroup: t.workerGroup,
         enqueuedAt: t.enqueuedAt as number,
@@ -95,14 +102,15 @@ export type Unsubscribe = () => void;
 export interface Bus {
   /**
    * Adds a task to the ready queue of `group` (must equal `task.workerGroup`).
-   * Queues are served by priority (0 first), then in enqueue order.
+   * Queues are served by instancePriority (0 first), then priority, then in
+   * enqueue order.
    * Rejects with ValidationError naming the field when the task is malformed.
    */
   enqueue(group: string, task: ReadyTask): Promise<void>;
 
   /**
    * Takes up to `max` tasks from the given groups, best first across all of
-   * them (priority, then enqueue order). Resolves as soon as at least one task
+   * them (instancePriority, then priority, then enqueue order). Resolves as soon as at least one task
    * is available; while none is, it waits without polling and is woken by
    * enqueue. Resolves with [] when `signal` aborts (or has already aborted) or
    * the bus closes; tasks are never handed to an aborted pull. Concurrent pulls

@@ -63,7 +63,7 @@ export class MemoryBus implements Bus {
           [{ path: "workerGroup", message: `expected "${g}"` }],
         );
       }
-      this.heap(g).push(orderKey(t.priority, ++this.seq), t);
+      this.heap(g).push(orderKey(t.instancePriority, t.priority, ++this.seq), t);
       if (this.waiters.get(g)?.size) this.scheduleFlush(g);
       return Promise.resolve();
     } catch (err) {

@@ -1,7 +1,10 @@
 // Binary min-heap of ready tasks for one worker group: O(log n) push and pop.
-// Each entry is ordered by one number, priority * 2^48 + sequence, so a single
-// comparison gives "priority first, then FIFO" (2^48 sequence numbers last
-// nine years at a million enqueues per second; the sum stays below 2^53).
+// Each entry is ordered by one number, rank * 2^48 + sequence with
+// rank = instancePriority * 5 + priority (0..24), so a single comparison gives
+// "run priority first, then task priority, then FIFO" as DolphinScheduler's
+// TaskPriority does. 2^48 sequence numbers last nine years at a million
+// enqueues per second, and the largest key, 24 * 2^48 + (2^48 - 1) =
+// 25 * 2^48 - 1 < 32 * 2^48 = 2^53, stays an exact integer (ranks up to 31 fit).
 
 import type { ReadyTask } from "./bus.ts";
 
@@ -12,8 +15,9 @@ interface Entry {
   task: ReadyTask;
 }
 
-export function orderKey(priority: number, seq: number): number {
-  return priority * SEQ_SPAN + (seq % SEQ_SPAN);
+/** `instancePriority` and `priority` are 0..4 (validated by parseReadyTask before this). */
+export function orderKey(instancePriority: number, priority: number, seq: number): number {
+  return (instancePriority * 5 + priority) * SEQ_SPAN + (seq % SEQ_SPAN);
 }
 
 export class ReadyHeap {

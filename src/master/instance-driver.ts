@@ -12,7 +12,7 @@ import { ConflictError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { isTerminalTaskState, type TaskState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
-import { PRIORITY } from "../bus/bus.ts";
+import { PRIORITY, type Priority as QueuePriority } from "../bus/bus.ts";
 import type { Priority, TaskInstance, TaskInstanceState, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import type { Batch } from "./batch.ts";
 import type { DagAction, DagRunOptions, DispatchAction } from "./dag-actions.ts";
@@ -40,7 +40,8 @@ export interface DriverHost {
   readonly host: string;
   /** Queue work for the next batch (timers, follow-ups). */
   schedule(work: (batch: Batch) => void): void;
-  enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: number): void;
+  /** Queue order: `instancePriority` (the run's) first, then the task's `priority` (both 0 = HIGHEST). */
+  enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: QueuePriority, instancePriority: QueuePriority): void;
   publishKill(rec: AttemptRec, reason: string): void;
   /** Start a task the master runs itself over time (sub_workflow, dependent). */
   startMasterTask(driver: InstanceDriver, rec: AttemptRec, task: TaskDefinition, params: Record<string, string>): void;
@@ -49,6 +50,14 @@ export interface DriverHost {
 }
 
 const MASTER_TIMED = new Set(["sub_workflow", "dependent"]);
+
+/** The run's priority as a queue rank. Rows are written from the validated run option, so an unknown
+ * value means the row was edited by hand: it runs at MEDIUM (the column's default) rather than not at all. */
+function queuePriorityOf(instance: WorkflowInstance, log: Logger): QueuePriority {
+  if (Object.hasOwn(PRIORITY, instance.priority)) return PRIORITY[instance.priority as keyof typeof PRIORITY];
+  log.warn(`workflow instance ${instance.id} has an unknown priority "${instance.priority}"; its tasks are queued at MEDIUM. Expected one of ${Object.keys(PRIORITY).join(", ")}`);
+  return PRIORITY.MEDIUM;
+}
 const now = () => new Date();
 
 export class InstanceDriver {
@@ -59,6 +68,7 @@ export class InstanceDriver {
   private readonly attempts = new Map<string, AttemptRec>();
   private readonly byId = new Map<number, AttemptRec>();
   private readonly base = new Map<string, number>();
+  private readonly instancePriority: QueuePriority;
   private storeState: WorkflowInstanceState;
   private timedOut: string | null = null;
   private workflowTimer: ReturnType<typeof setTimeout> | undefined;
@@ -76,6 +86,7 @@ export class InstanceDriver {
     this.storeState = instance.state;
     this.graph = buildGraph(definition.tasks);
     this.pool = new VarPool(this.graph);
+    this.instancePriority = queuePriorityOf(instance, hostApi.log);
   }
 
   /** Builds the DagState from the stored attempts and starts it (the instance row's state tells how). */
@@ -106,7 +117,7 @@ export class InstanceDriver {
       this.track(rec);
       const task = this.definition.tasks[index]!;
       if (row.state === "DELAY_EXECUTION") this.armDelay(rec, task, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
-      else if (row.state === "DISPATCH") batch.after(() => this.hostApi.enqueue(rec, task, row.workerGroup, PRIORITY[task.priority]));
+      else if (row.state === "DISPATCH") batch.after(() => this.enqueue(rec, task, row.workerGroup));
     }
     this.apply(batch, actions);
     if (!this.done && from === "READY_STOP") this.apply(batch, this.dag.requestStop());
@@ -284,8 +295,12 @@ export class InstanceDriver {
         this.hostApi.schedule((b) => this.killAttempt(b, rec, reason));
       } else if (delayed) this.armDelay(rec, task, action.delaySeconds * 1000);
       else if (masterTimed) this.hostApi.startMasterTask(this, rec, task, params);
-      else this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority]);
+      else this.enqueue(rec, task, workerGroup);
     });
+  }
+
+  private enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string): void {
+    this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority], this.instancePriority);
   }
 
   /** A delay or retry interval: DELAY_EXECUTION until it passes, then dispatched (or started in the master). */
@@ -302,7 +317,7 @@ export class InstanceDriver {
           batch.after(() => {
             if (this.done || rec.state !== to) return;
             if (masterTimed) this.hostApi.startMasterTask(this, rec, task, this.paramsOf(rec.name));
-            else this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority]);
+            else this.enqueue(rec, task, workerGroup);
           });
         }),
       ms,

@@ -11,7 +11,7 @@
 // work is over; a run that breaks it should not keep holding workers and hide the breach.
 
 import { hostname } from "node:os";
-import type { Bus, Unsubscribe } from "../bus/bus.ts";
+import type { Bus, Priority, Unsubscribe } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
@@ -302,14 +302,15 @@ export class Master implements EventSink {
     log: this.log,
     host: this.host,
     schedule: (work) => this.schedule(work),
-    enqueue: (rec: AttemptRec, _task: TaskDefinition, workerGroup: string, priority: number) => {
+    enqueue: (rec: AttemptRec, _task: TaskDefinition, workerGroup: string, priority: Priority, instancePriority: Priority) => {
       this.bus
         .enqueue(workerGroup, {
           taskInstanceId: rec.id!,
           workflowInstanceId: rec.instanceId,
           attempt: rec.attempt,
           token: rec.token,
-          priority: priority as 0 | 1 | 2 | 3 | 4,
+          instancePriority,
+          priority,
           workerGroup,
           enqueuedAt: Date.now(),
         })

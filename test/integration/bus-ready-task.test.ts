@@ -9,6 +9,7 @@ const valid = {
   workflowInstanceId: 3,
   attempt: 1,
   token: "tok",
+  instancePriority: 1,
   priority: 2,
   workerGroup: "default",
   enqueuedAt: 1_700_000_000_000,
@@ -43,6 +44,18 @@ test("agrees with the zod schema on every single-field mutation", () => {
   for (const input of [null, undefined, 5, "task", [], [valid], { ...valid, extra: 1 }, Object.create(valid)]) agree(input);
   const withProto = Object.assign(Object.create({ inherited: 1 }), valid);
   agree(withProto);
+});
+
+test("agrees with the zod schema on every pair of run and task priority, and on a missing or bad run priority", () => {
+  for (const instancePriority of [0, 1, 2, 3, 4, 5, -1]) {
+    for (const priority of [0, 1, 2, 3, 4, 5]) agree({ ...valid, instancePriority, priority });
+  }
+  const { instancePriority: _, ...legacy } = valid;
+  agree(legacy);
+  agree({ ...legacy, extra: 1 }); // eight keys, but not the eight the schema names
+  expect(() => parseReadyTask(legacy)).toThrow(/instancePriority/);
+  expect(() => parseReadyTask({ ...valid, instancePriority: "HIGH" })).toThrow(/instancePriority.*expected a priority from 0 \(HIGHEST\) to 4 \(LOWEST\)/);
+  expect(parseReadyTask({ ...valid, instancePriority: 4, priority: 0 })).toMatchObject({ instancePriority: 4, priority: 0 });
 });
 
 test("the cheap worker-group check never accepts a name the workflow schema refuses", () => {

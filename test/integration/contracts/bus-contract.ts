@@ -21,6 +21,7 @@ export function readyTask(over: Partial<ReadyTask> = {}): ReadyTask {
     workflowInstanceId: 1,
     attempt: 1,
     token: `tok-${id}`,
+    instancePriority: 2,
     priority: 2,
     workerGroup: "default",
     enqueuedAt: 1_700_000_000_000,
@@ -56,6 +57,33 @@ export function busContract(name: string, makeHarness: () => Promise<BusHarness>
       const expected = [...sent].sort((a, b) => a.priority - b.priority || a.taskInstanceId - b.taskInstanceId);
       expect(ids(got)).toEqual(ids(expected));
       expect(got).toEqual(expected);
+    });
+
+    test("serves by run priority (instancePriority) first, then task priority, FIFO within equal pairs", async () => {
+      await using h = await makeHarness();
+      const bus = await h.client();
+      type P = ReadyTask["priority"];
+      // [instancePriority, priority]: a HIGHEST task of a LOW run must wait behind a LOWEST task of a HIGH run.
+      const pairs: Array<[P, P]> = [[3, 0], [1, 4], [3, 0], [0, 4], [1, 0], [4, 0], [0, 2], [1, 4], [3, 3], [0, 2], [2, 2]];
+      const sent = pairs.map(([instancePriority, priority]) => readyTask({ instancePriority, priority }));
+      for (const t of sent) await bus.enqueue("default", t);
+      const got = await bus.pull(["default"], 100);
+      const rank = (t: ReadyTask) => [t.instancePriority, t.priority];
+      expect(got.map(rank)).toEqual([[0, 2], [0, 2], [0, 4], [1, 0], [1, 4], [1, 4], [2, 2], [3, 0], [3, 0], [3, 3], [4, 0]]);
+      const expected = [...sent].sort((a, b) => a.instancePriority - b.instancePriority || a.priority - b.priority || a.taskInstanceId - b.taskInstanceId);
+      expect(ids(got)).toEqual(ids(expected));
+      expect(got).toEqual(expected);
+    });
+
+    test("run priority also orders across the groups of one pull", async () => {
+      await using h = await makeHarness();
+      const bus = await h.client();
+      const lowRunTopTask = readyTask({ workerGroup: "a", instancePriority: 3, priority: 0 });
+      const highRunLowTask = readyTask({ workerGroup: "b", instancePriority: 1, priority: 4 });
+      await bus.enqueue("a", lowRunTopTask);
+      await bus.enqueue("b", highRunLowTask);
+      expect(ids(await bus.pull(["a", "b"], 1))).toEqual(ids([highRunLowTask]));
+      expect(ids(await bus.pull(["a", "b"], 1))).toEqual(ids([lowRunTopTask]));
     });
 
     test("keeps FIFO order across many pulls and honours max", async () => {
@@ -168,6 +196,8 @@ export function busContract(name: string, makeHarness: () => Promise<BusHarness>
       await bus.enqueue("default", kept);
       const bad = (over: Record<string, unknown>) => ({ ...readyTask(), ...over }) as ReadyTask;
       await expectValidation(bus.enqueue("default", bad({ priority: 5 })), "priority");
+      await expectValidation(bus.enqueue("default", bad({ instancePriority: 5 })), "instancePriority");
+      await expectValidation(bus.enqueue("default", bad({ instancePriority: undefined })), "instancePriority");
       await expectValidation(bus.enqueue("default", bad({ attempt: 0 })), "attempt");
       await expectValidation(bus.enqueue("default", bad({ token: "" })), "token");
       await expectValidation(bus.enqueue("default", bad({ taskInstanceId: 1.5 })), "taskInstanceId");
