@@ -1,9 +1,13 @@
 // Run options and scheduling through the real engine: dry run, start tasks with each depend
-// type, delay before start, task priority and the worker's slot limit, worker groups.
+// type, delay before start, task and run priority with the worker's slot limit, worker groups.
 import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { PRIORITY, type ReadyTask } from "../../../src/bus/bus.ts";
 import { silentLogger } from "../../../src/core/log.ts";
+import { parseWorkflowDefinition } from "../../../src/core/workflow-schema.ts";
+import { Batch } from "../../../src/master/batch.ts";
+import { type DriverHost, InstanceDriver } from "../../../src/master/instance-driver.ts";
 import type { TaskInstance } from "../../../src/store/store.ts";
 import { Worker } from "../../../src/worker/worker.ts";
 import { dialects } from "../../helpers/stores.ts";
@@ -95,6 +99,82 @@ for (const dialect of dialects) {
       for (const id of [gate, mixed, top]) expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
       const rows = [...(await h.tasks(gate)), ...(await h.tasks(mixed)), ...(await h.tasks(top))];
       expect(byStart(rows)).toEqual(["gate", "highest", "high", "medium", "low", "lowest"]);
+    });
+
+    test("run priority: with one worker slot, tasks of a HIGHEST run start before those of a LOW run submitted earlier, whatever the task priorities", async () => {
+      await using h = await harness(dialect, { workerSlots: 1 });
+      await h.save({ name: "gate", tasks: [{ name: "gate", type: "shell", script: waitFile("open") }] });
+      await h.save({
+        name: "pair",
+        tasks: [
+          { name: "top", type: "shell", priority: "HIGHEST", script: "true" },
+          { name: "bottom", type: "shell", priority: "LOWEST", script: "true" },
+        ],
+      });
+      const gate = await h.run("gate", { params: { dir: h.dataDir } });
+      await h.waitFor("gate running", async () => (await h.latest(gate, "gate"))?.state === "RUNNING_EXECUTION");
+      // The LOW run is queued first, so FIFO or task priority alone would start its tasks first.
+      const low = await h.run("pair", { priority: "LOW" });
+      await h.waitFor("LOW run queued", async () => (await h.bus.depth("default")) === 2);
+      const highest = await h.run("pair", { priority: "HIGHEST" });
+      await h.waitFor("HIGHEST run queued", async () => (await h.bus.depth("default")) === 4);
+      expect([(await h.store.instances.get(low))!.priority, (await h.store.instances.get(highest))!.priority]).toEqual(["LOW", "HIGHEST"]);
+      writeFileSync(join(h.dataDir, "open"), "");
+      for (const id of [gate, low, highest]) expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
+      const label = new Map([[gate, "gate"], [low, "LOW"], [highest, "HIGHEST"]]);
+      const rows = [...(await h.tasks(gate)), ...(await h.tasks(low)), ...(await h.tasks(highest))];
+      const started = [...rows].sort((a, b) => a.startTime!.getTime() - b.startTime!.getTime()).map((r) => `${label.get(r.workflowInstanceId)}:${r.taskName}`);
+      expect(started).toEqual(["gate:gate", "HIGHEST:top", "HIGHEST:bottom", "LOW:top", "LOW:bottom"]);
+    });
+
+    test("run priority reaches every enqueue: first dispatch, retry after its interval, a new attempt after a restart, an adopted DISPATCH row", async () => {
+      await using h = await harness(dialect, { workerGroups: ["default"] });
+      // Queued on a group no worker serves, so the test pulls each ReadyTask itself and reports as a worker would.
+      const definition = { name: "held", tasks: [{ name: "t", type: "shell", workerGroup: "gpu", retries: 1, retryInterval: 1, script: "true" }] };
+      await h.save(definition);
+      const id = await h.run("held", { priority: "HIGH" });
+      const pullOne = async (what: string) => {
+        const got = await h.bus.pull(["gpu"], 10, AbortSignal.timeout(30_000));
+        expect({ what, count: got.length }).toEqual({ what, count: 1 });
+        return got[0]!;
+      };
+      const report = (t: ReadyTask, state: "SUCCESS" | "FAILURE") =>
+        h.engine.master.report({ kind: "done", taskInstanceId: t.taskInstanceId, workflowInstanceId: t.workflowInstanceId, attempt: t.attempt, token: t.token, state, exitCode: state === "SUCCESS" ? 0 : 1, output: {}, message: null, endTime: new Date(), host: "test", logPath: null, startTime: new Date() });
+      const rank = (t: ReadyTask) => ({ attempt: t.attempt, instancePriority: t.instancePriority, priority: t.priority });
+
+      const first = await pullOne("first dispatch");
+      expect(rank(first)).toEqual({ attempt: 1, instancePriority: PRIORITY.HIGH, priority: PRIORITY.MEDIUM });
+
+      // A driver that adopts the instance (a reload) re-enqueues its DISPATCH row with the run's priority too.
+      const adopted: Array<[number, number]> = [];
+      const recorder: DriverHost = {
+        log: silentLogger,
+        host: "test",
+        schedule: () => {},
+        enqueue: (_rec, _task, _group, priority, instancePriority) => adopted.push([instancePriority, priority]),
+        publishKill: () => {},
+        startMasterTask: () => {},
+        stopMasterTask: () => {},
+        finished: () => {},
+      };
+      const instance = (await h.store.instances.get(id))!;
+      const driver = new InstanceDriver(recorder, instance, parseWorkflowDefinition(definition), {}, instance.epoch);
+      const batch = new Batch();
+      driver.start(batch, await h.tasks(id), "start");
+      batch.runEffects((err) => {
+        throw err;
+      });
+      driver.dispose();
+      expect(adopted).toEqual([[PRIORITY.HIGH, PRIORITY.MEDIUM]]);
+
+      report(first, "FAILURE");
+      expect(rank(await pullOne("retry"))).toEqual({ attempt: 2, instancePriority: PRIORITY.HIGH, priority: PRIORITY.MEDIUM });
+      await h.restart(0);
+      const third = await pullOne("attempt after the restart");
+      expect(rank(third)).toEqual({ attempt: 3, instancePriority: PRIORITY.HIGH, priority: PRIORITY.MEDIUM });
+      report(third, "SUCCESS");
+      expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
+      expect((await h.tasks(id)).map((t) => [t.attempt, t.state])).toEqual([[1, "FAILURE"], [2, "NEED_FAULT_TOLERANCE"], [3, "SUCCESS"]]);
     });
 
     test("worker slots: with 2 slots, 6 parallel sleeping tasks never run more than 2 at once", async () => {
