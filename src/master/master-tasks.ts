@@ -10,6 +10,7 @@
 // the attempt that created it (parent_task_instance_id); the lost attempts of the same
 // task lead back to it. A retry after a real FAILURE or a rerun starts a new child.
 
+import type { Priority } from "../store/store.ts";
 import type { Logger } from "../core/log.ts";
 import type { DependentTask, SubWorkflowTask, TaskDefinition } from "../core/workflow-schema.ts";
 import { isTerminalWorkflowState } from "../core/states.ts";
@@ -159,6 +160,9 @@ export class MasterTasks {
         params,
         failureStrategy: driver.instance.failureStrategy === "CONTINUE" ? "CONTINUE" : "END",
         dryRun: driver.instance.dryRun,
+        // The child is part of the parent's run: it keeps the run's priority and worker group.
+        priority: driver.instance.priority as Priority,
+        workerGroup: driver.instance.workerGroup,
       });
       entry.childId = child.id;
       await this.deps.load(child.id);

@@ -10,13 +10,16 @@ for (const dialect of dialects) {
       await h.save({ name: "child", tasks: [{ name: "c", type: "shell", script: 'test "$mode" = good' }] });
       await h.save({ name: "parent", tasks: [{ name: "sub", type: "sub_workflow", workflow: "child", params: { mode: "${how}" } }, { name: "after", type: "noop", deps: ["sub"] }] });
       await h.save({ name: "parent-good", tasks: [{ name: "sub", type: "sub_workflow", workflow: "child", params: { mode: "good" } }, { name: "after", type: "noop", deps: ["sub"] }] });
-      const good = await h.run("parent-good");
+      const good = await h.run("parent-good", { priority: "HIGH" });
       expect((await h.waitState(good, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
       const sub = (await h.latest(good, "sub"))!;
       expect(sub.state).toBe("SUCCESS");
       const children = (await h.store.instances.list({ projectId: h.projectId, limit: 50, offset: 0 })).items.filter((i) => i.parentTaskInstanceId === sub.id);
       expect(children.length).toBe(1);
       expect(children[0]!.state).toBe("SUCCESS");
+      // The child is part of the parent's run: same run priority and worker group.
+      expect(children[0]!.priority).toBe("HIGH");
+      expect(children[0]!.workerGroup).toBe("default");
 
       const bad = await h.run("parent");
       expect((await h.waitState(bad, ["SUCCESS", "FAILURE"])).state).toBe("FAILURE");
