@@ -9,8 +9,9 @@ export class ArithmeticError extends Error {}
 const INT_MAX = 2 ** 31 - 1;
 const INT_MIN = -(2 ** 31);
 
-function checked(n: number, source: string): number {
-  if (n > INT_MAX || n < INT_MIN) throw new ArithmeticError(`"${source}" overflows a 32-bit integer`);
+/** Messages leave the source out: the caller knows how to name it. */
+function checked(n: number): number {
+  if (n > INT_MAX || n < INT_MIN) throw new ArithmeticError("overflows a 32-bit integer");
   return n;
 }
 
@@ -19,14 +20,14 @@ export function evaluateInt(source: string): number {
   let pos = 0;
   const peek = () => tokens[pos];
   const fail = (what: string): never => {
-    throw new ArithmeticError(`"${source}" is not integer arithmetic: ${what}`);
+    throw new ArithmeticError(`is not integer arithmetic: ${what}`);
   };
 
   function primary(): number {
     const t = tokens[pos++];
     if (t === undefined) return fail("it ends where a number is expected");
-    if (/^\d+$/.test(t)) return checked(Number(t), source);
-    if (t === "-") return checked(-primary(), source);
+    if (/^\d+$/.test(t)) return checked(Number(t));
+    if (t === "-") return checked(-primary());
     if (t === "+") return primary();
     if (t === "(") {
       const v = sum();
@@ -41,10 +42,10 @@ export function evaluateInt(source: string): number {
     while (peek() === "*" || peek() === "/") {
       const op = tokens[pos++];
       const rhs = primary();
-      if (op === "*") v = checked(v * rhs, source);
+      if (op === "*") v = checked(v * rhs);
       else {
-        if (rhs === 0) fail("division by zero");
-        v = checked(Math.trunc(v / rhs), source);
+        if (rhs === 0) throw new ArithmeticError("divides by zero");
+        v = checked(Math.trunc(v / rhs));
       }
     }
     return v;
@@ -55,7 +56,7 @@ export function evaluateInt(source: string): number {
     while (peek() === "+" || peek() === "-") {
       const op = tokens[pos++];
       const rhs = product();
-      v = checked(op === "+" ? v + rhs : v - rhs, source);
+      v = checked(op === "+" ? v + rhs : v - rhs);
     }
     return v;
   }

@@ -70,11 +70,11 @@ class ExpressionProblem extends Error {}
 
 const FUNCTION_CALL = /^([A-Za-z_][A-Za-z0-9_]*)\(([\s\S]*)\)$/;
 
-function integer(source: string, what: string): number {
+function integer(source: string, what: string, shown: string | null = source): number {
   try {
     return evaluateInt(source);
   } catch (e) {
-    if (e instanceof ArithmeticError) throw new ExpressionProblem(`${what}: ${e.message}`);
+    if (e instanceof ArithmeticError) throw new ExpressionProblem(`${what}: ${shown === null ? "" : `"${shown}" `}${e.message}`);
     throw e;
   }
 }
@@ -100,7 +100,7 @@ function locate(expression: string, base: number, timezone: string): { ms: numbe
   const amount = expression.slice(offset + 1);
   const slash = amount.indexOf("/");
   const minutesSource = slash < 0 ? `60*24*(${amount})` : `60*24*(${amount.slice(0, slash)})${amount.slice(slash)}`;
-  const minutes = sign * integer(minutesSource, `offset "${expression.slice(offset)}"`);
+  const minutes = sign * integer(minutesSource, `offset "${expression.slice(offset)}"`, null);
   const pattern = expression.slice(0, offset);
   if (minutes % 1440 === 0) return { ms: fromWall(addDays(toWall(base, timezone), minutes / 1440), timezone), pattern };
   return { ms: base + minutes * 60_000, pattern };
