@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { durationSchema } from "./duration.ts";
 import { checkExpression } from "./expression.ts";
+import { localParamsSchema } from "./local-params.ts";
 import {
   datasourceNameSchema,
   envSchema,
@@ -41,6 +42,8 @@ const commonFields = {
   delay: durationSchema.default(0),
   /** Local parameters; for sub_workflow tasks they are passed to the child workflow. */
   params: paramsSchema.default({}),
+  /** Declared properties with a direction and a type (DolphinScheduler's shape; local-params.ts). Left out when none. */
+  localParams: localParamsSchema.optional(),
 };
 
 const shellTask = z.strictObject({

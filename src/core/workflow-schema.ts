@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import { validateDag, type DagTask } from "./dag.ts";
+import { checkLocalParams } from "./local-params.ts";
 import { positiveDuration, EXECUTION_TYPES, paramsSchema, workflowNameSchema } from "./workflow-fields.ts";
 import { taskDefinitionSchema, type TaskDefinition } from "./task-types.ts";
 import { closestName, invalidInput, readableErrorMap, zodIssuesToDetails } from "./zod-details.ts";
@@ -107,6 +108,7 @@ export const workflowDefinitionSchema = z
   .superRefine((definition, ctx) => {
     for (const detail of validateDag(definition.tasks)) report(ctx, detail);
     for (const detail of checkTaskReferences(definition.name, definition.tasks)) report(ctx, detail);
+    for (const detail of checkLocalParams(definition.tasks)) report(ctx, detail);
   });
 
 export type WorkflowDefinition = z.output<typeof workflowDefinitionSchema>;

@@ -18,7 +18,9 @@ import type { Batch } from "./batch.ts";
 import type { DagAction, DagRunOptions, DispatchAction } from "./dag-actions.ts";
 import { DagState } from "./dag-state.ts";
 import type { DoneEvent, RunningEvent } from "./events.ts";
-import { BRANCH_KEY, resolveParams, VarPool } from "./params.ts";
+import { ValidationError } from "../core/errors.ts";
+import { paramClockOf } from "../core/params/index.ts";
+import { BRANCH_KEY, resolveTaskParams, VarPool } from "./params.ts";
 import { runOptionsFor, type StartMode } from "./run-options.ts";
 
 export interface AttemptRec {
@@ -30,6 +32,8 @@ export interface AttemptRec {
   id: number | null;
   token: string;
   state: TaskInstanceState;
+  /** The resolved params it was dispatched with (a delayed master task starts with them). */
+  params?: Record<string, string>;
   /** Set while a kill waits for the attempt's insert to commit. */
   killPending?: string;
   cancel?: () => void;
@@ -72,6 +76,8 @@ export class InstanceDriver {
   private storeState: WorkflowInstanceState;
   private timedOut: string | null = null;
   private workflowTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The start time this run's params are based on when it has no scheduleTime (set in start()). */
+  private startedAt: Date | undefined;
   done = false;
   stale = 0;
 
@@ -81,6 +87,7 @@ export class InstanceDriver {
     readonly definition: WorkflowDefinition,
     private readonly projectParams: Record<string, string>,
     private readonly epoch: number,
+    private readonly projectName = "",
   ) {
     this.id = instance.id;
     this.storeState = instance.state;
@@ -96,16 +103,17 @@ export class InstanceDriver {
       const prev = latest.get(row.taskName);
       if (!prev || row.attempt > prev.attempt) latest.set(row.taskName, row);
     }
-    const opts: DagRunOptions = { ...runOptionsFor(this.instance, latest, mode, this.base), paramsFor: (name) => this.paramsOf(name) };
+    const opts: DagRunOptions = { ...runOptionsFor(this.instance, latest, mode, this.base), paramsFor: (name) => this.paramsForDecision(name) };
     for (const row of latest.values()) {
       const index = this.graph.indexOf.get(row.taskName);
       if (index === undefined) continue;
-      if (row.state === "SUCCESS" || row.state === "FORCED_SUCCESS") this.pool.setOutput(index, row.output);
+      if (row.state === "SUCCESS" || row.state === "FORCED_SUCCESS") this.pool.setOutput(index, row.output, row.endTime);
     }
+    this.startedAt = this.instance.startTime ?? now();
     this.dag = new DagState(this.definition, opts);
     const from = this.storeState;
     if (from !== "RUNNING_EXECUTION" && from !== "READY_PAUSE" && from !== "READY_STOP") {
-      this.transition(batch, [from], "RUNNING_EXECUTION", { startTime: this.instance.startTime ?? now(), host: this.hostApi.host, endTime: null });
+      this.transition(batch, [from], "RUNNING_EXECUTION", { startTime: this.startedAt, host: this.hostApi.host, endTime: null });
     }
     const actions = this.dag.start();
     // Attempts still alive in the store (not interrupted): adopt them as they are.
@@ -150,7 +158,7 @@ export class InstanceDriver {
       ...(e.logPath !== undefined ? { logPath: e.logPath } : {}),
       ...(e.startTime !== undefined ? { startTime: e.startTime } : {}),
     });
-    this.finishAttempt(batch, rec, e.state, e.output);
+    this.finishAttempt(batch, rec, e.state, e.output, e.endTime);
   }
 
   /** The user's controls, already checked against the store state by the engine client. */
@@ -254,7 +262,14 @@ export class InstanceDriver {
     const attempt = (this.base.get(action.task) ?? 0) + action.attempt;
     const rec: AttemptRec = { instanceId: this.id, name: action.task, index: action.index, dagAttempt: action.attempt, attempt, id: null, token: randomUUID(), state: "DISPATCH" };
     const t = now();
-    const params = this.paramsOf(action.task);
+    let params: Record<string, string>;
+    try {
+      params = this.paramsOf(action.task);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return this.failUnresolved(batch, rec, task, err.message);
+    }
+    rec.params = params;
     const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
     const delayed = action.delaySeconds > 0 && !action.dryRun;
     const masterTimed = MASTER_TIMED.has(task.type);
@@ -285,7 +300,7 @@ export class InstanceDriver {
       },
     );
     if (action.dryRun) {
-      this.finishAttempt(batch, rec, "SUCCESS", {});
+      this.finishAttempt(batch, rec, "SUCCESS", {}, t);
       return;
     }
     batch.after(() => {
@@ -316,7 +331,7 @@ export class InstanceDriver {
           const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
           batch.after(() => {
             if (this.done || rec.state !== to) return;
-            if (masterTimed) this.hostApi.startMasterTask(this, rec, task, this.paramsOf(rec.name));
+            if (masterTimed) this.hostApi.startMasterTask(this, rec, task, rec.params ?? this.paramsOf(rec.name));
             else this.enqueue(rec, task, workerGroup);
           });
         }),
@@ -338,7 +353,7 @@ export class InstanceDriver {
       const wasDispatched = rec.state === "DISPATCH";
       this.update(batch, rec, [rec.state], "KILL", { endTime: now(), message: reason });
       if (wasDispatched) batch.after(() => this.hostApi.publishKill(rec, reason));
-      this.finishAttempt(batch, rec, "KILL", null);
+      this.finishAttempt(batch, rec, "KILL", null, null);
     } else if (rec.state === "RUNNING_EXECUTION") {
       if (task.type === "sub_workflow") batch.after(() => this.hostApi.stopMasterTask(this, rec, reason));
       else batch.after(() => this.hostApi.publishKill(rec, reason));
@@ -346,11 +361,11 @@ export class InstanceDriver {
   }
 
   /** Memory and DagState after an attempt ended (its store update is in the same batch). */
-  private finishAttempt(batch: Batch, rec: AttemptRec, state: TaskInstanceState, output: Record<string, string> | null): void {
+  private finishAttempt(batch: Batch, rec: AttemptRec, state: TaskInstanceState, output: Record<string, string> | null, endTime: Date | null): void {
     rec.state = state;
     rec.cancel?.();
     rec.cancel = undefined;
-    if (state === "SUCCESS") this.pool.setOutput(rec.index, output);
+    if (state === "SUCCESS") this.pool.setOutput(rec.index, output, endTime);
     if (this.done) return;
     try {
       this.apply(batch, this.dag.onTaskFinished(rec.name, { state: state as TaskState, attempt: rec.dagAttempt }));
@@ -419,16 +434,54 @@ export class InstanceDriver {
     this.hostApi.log.debug(`stale ${e.kind} event for task instance ${e.taskInstanceId} attempt ${e.attempt} dropped`, { current: rec?.state });
   }
 
+  /** The task's resolved params (params.ts); throws ValidationError when they cannot be resolved. */
   paramsOf(name: string): Record<string, string> {
     const index = this.graph.indexOf.get(name)!;
-    const task = this.definition.tasks[index]!;
-    return resolveParams({
+    return resolveTaskParams({
+      definition: this.definition,
+      task: this.definition.tasks[index]!,
+      workflowInstanceId: this.id,
+      projectName: this.projectName,
       project: this.projectParams,
-      global: this.definition.params,
-      upstream: this.pool.upstreamOf(index),
-      local: task.params,
       startup: this.instance.params,
+      upstreamOut: this.pool.upstreamOf(index),
+      clock: paramClockOf(this.instance, this.startedAt),
     });
+  }
+
+  /** A switch decides on its params; ones that cannot be resolved decide as if unset (the log says why). */
+  private paramsForDecision(name: string): Record<string, string> {
+    try {
+      return this.paramsOf(name);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      this.hostApi.log.warn(`workflow instance ${this.id}: params of task "${name}" cannot be resolved (${err.message}); it decides without them`);
+      return {};
+    }
+  }
+
+  /** The attempt fails before it runs: its row is written FAILURE with the reason, then retries apply as usual. */
+  private failUnresolved(batch: Batch, rec: AttemptRec, task: TaskDefinition, reason: string): void {
+    const t = now();
+    const message = `params could not be resolved: ${reason}`;
+    rec.state = "FAILURE";
+    this.track(rec);
+    const attempt = rec.attempt;
+    batch.add(
+      this.id,
+      { op: "insert", workflowInstanceId: this.id, taskName: task.name, taskType: task.type, attempt, state: "FAILURE", dispatchToken: rec.token, slot: this.instance.slot, epoch: this.epoch, submitTime: t },
+      (outcome) => {
+        if (outcome.outcome !== "applied") return;
+        const id = outcome.id;
+        rec.id = id;
+        this.byId.set(id, rec);
+        this.hostApi.schedule((b) =>
+          b.add(this.id, { op: "update", id, attempt, token: rec.token, from: ["FAILURE"], to: "FAILURE", set: { startTime: t, endTime: t, message }, fence: { workflowInstanceId: this.id, epoch: this.epoch } }),
+        );
+      },
+    );
+    this.hostApi.log.info(`workflow instance ${this.id}: task "${task.name}" attempt ${attempt} failed: ${message}`);
+    this.finishAttempt(batch, rec, "FAILURE", null, t);
   }
 
   snapshot() {

@@ -178,7 +178,7 @@ export class Master implements EventSink {
       this.schedule((batch) => {
         resolve();
         if (this.drivers.has(id)) return;
-        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, lease.epoch);
+        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, lease.epoch, project?.name ?? "");
         this.drivers.set(id, driver);
         driver.start(batch, rows, effective);
       }),

@@ -1,34 +1,49 @@
 // Parameters a task runs with, resolved by the master when it creates the attempt and stored
-// on the attempt row (so a worker, a retry and the API all see the same values). Priority,
-// highest first: startup params > the task's own params > upstream OUT params > global
-// params > project params. Upstream OUT params accumulate along the DAG (DolphinScheduler's
-// var pool): a task sees the OUT params of every task upstream of it, nearer ones winning.
-// `${}` references inside values are left for the executor (the next issue refines this).
+// on the attempt row (so a worker, a retry and the API all see the same values), with
+// DolphinScheduler's priority, highest first: startup params > the task's own params (its
+// `params` and declared IN `localParams`) > upstream OUT params > workflow global params >
+// project params > built-ins. `${}` references and `$[...]` inside values are resolved here
+// (core/params resolveParams).
+//
+// Upstream OUT params accumulate along the DAG (DS's var pool): a task's pool is the merge of
+// its direct predecessors' pools plus its own OUT params; a task receives its direct
+// predecessors' pools, merged by mergeUpstreamOut (a non-empty value wins, then the
+// predecessor that finished first).
+//
+// Two built-ins are only known on the worker: `system.task.instance.id` (the attempt row's id
+// does not exist before the insert commits) and `system.task.execute.path`. The worker adds
+// them before substitution (worker/attempt-params.ts); a value that refers to them keeps the
+// `${…}` here and is completed there.
 
 import type { DagGraph } from "../core/dag.ts";
 import { predecessors } from "../core/dag.ts";
+import { ValidationError } from "../core/errors.ts";
+import { BUILTIN, builtinParams, checkTypedValue, mergeUpstreamOut, resolveParams, type TimeContext, type UpstreamOut } from "../core/params/index.ts";
+import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 
 /** Output keys the engine keeps for itself (a switch/conditions decision); never passed downstream. */
 export const BRANCH_KEY = "porpoise.branch";
 
 export class VarPool {
-  private readonly outputs = new Map<number, Record<string, string>>();
+  private readonly outputs = new Map<number, { params: Record<string, string>; finishedAt: Date | null }>();
   private readonly memo = new Map<number, Record<string, string>>();
 
   constructor(private readonly graph: DagGraph) {}
 
-  setOutput(index: number, output: Record<string, string> | null): void {
+  setOutput(index: number, output: Record<string, string> | null, finishedAt: Date | null): void {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(output ?? {})) if (k !== BRANCH_KEY) clean[k] = v;
-    this.outputs.set(index, clean);
+    this.outputs.set(index, { params: clean, finishedAt });
     this.memo.delete(index);
   }
 
-  /** What a task receives from upstream: the merged pools of its predecessors. */
-  upstreamOf(index: number): Record<string, string> {
-    const merged: Record<string, string> = {};
-    for (const p of predecessors(this.graph, index)) Object.assign(merged, this.poolOf(p));
-    return merged;
+  /** What a task receives from upstream: one entry per direct predecessor, with its pool and end time. */
+  upstreamOf(index: number): UpstreamOut[] {
+    return Array.from(predecessors(this.graph, index), (p) => ({
+      taskName: this.graph.names[p] ?? String(p),
+      finishedAt: this.outputs.get(p)?.finishedAt ?? null,
+      params: this.poolOf(p),
+    }));
   }
 
   private poolOf(index: number): Record<string, string> {
@@ -44,21 +59,72 @@ export class VarPool {
         for (const p of predecessors(this.graph, i)) if (!this.memo.has(p)) stack.push([p, false]);
         continue;
       }
-      const pool: Record<string, string> = {};
-      for (const p of predecessors(this.graph, i)) Object.assign(pool, this.memo.get(p));
-      Object.assign(pool, this.outputs.get(i));
+      const ups: UpstreamOut[] = Array.from(predecessors(this.graph, i), (p) => ({ taskName: "", finishedAt: this.outputs.get(p)?.finishedAt ?? null, params: this.memo.get(p)! }));
+      const pool = mergeOrdered(ups);
+      Object.assign(pool, this.outputs.get(i)?.params);
       this.memo.set(i, pool);
     }
     return this.memo.get(index)!;
   }
 }
 
-export function resolveParams(layers: {
+function mergeOrdered(ups: UpstreamOut[]): Record<string, string> {
+  if (ups.length === 0) return {};
+  if (ups.length === 1) return { ...ups[0]!.params };
+  return mergeUpstreamOut(ups);
+}
+
+/** A task's declared IN properties as local params (a value in `params` of the same name wins; the schema refuses both). */
+export function declaredLocal(task: TaskDefinition): Record<string, string> {
+  const local: Record<string, string> = {};
+  for (const p of task.localParams ?? []) if (p.direct === "IN") local[p.prop] = p.value;
+  return { ...local, ...task.params };
+}
+
+export interface TaskParamsInput {
+  definition: WorkflowDefinition;
+  task: TaskDefinition;
+  workflowInstanceId: number;
+  projectName: string;
   project: Readonly<Record<string, string>>;
-  global: Readonly<Record<string, string>>;
-  upstream: Readonly<Record<string, string>>;
-  local: Readonly<Record<string, string>>;
   startup: Readonly<Record<string, string>>;
-}): Record<string, string> {
-  return { ...layers.project, ...layers.global, ...layers.upstream, ...layers.local, ...layers.startup };
+  upstreamOut: readonly UpstreamOut[];
+  clock: TimeContext;
+}
+
+/**
+ * The resolved params of one attempt; throws ValidationError (naming the param) when a value
+ * cannot be resolved or a typed IN property does not hold its type.
+ */
+export function resolveTaskParams(input: TaskParamsInput): Record<string, string> {
+  const builtins = builtinParams({
+    baseTime: input.clock.baseTime,
+    timezone: input.clock.timezone,
+    taskInstanceId: "",
+    taskName: input.task.name,
+    workflowInstanceId: input.workflowInstanceId,
+    workflowName: input.definition.name,
+    projectName: input.projectName,
+  });
+  delete builtins[BUILTIN.taskInstanceId]; // known on the worker only (see above)
+  const resolved = resolveParams({
+    builtins,
+    project: input.project,
+    global: input.definition.params,
+    upstreamOut: input.upstreamOut,
+    local: declaredLocal(input.task),
+    startup: input.startup,
+    baseTime: input.clock.baseTime,
+    timezone: input.clock.timezone,
+  });
+  for (const p of input.task.localParams ?? []) {
+    if (p.direct !== "IN") continue;
+    const value = resolved[p.prop] ?? "";
+    const check = checkTypedValue(p.type, value);
+    if (!check.ok) {
+      const message = `param "${p.prop}" is declared ${p.type}: ${check.message}`;
+      throw new ValidationError(message, [{ path: `localParams.${p.prop}`, message: check.message }]);
+    }
+  }
+  return resolved;
 }

@@ -14,6 +14,8 @@
 
 import { mkdirSync } from "node:fs";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
+import type { TimeContext } from "../core/params/index.ts";
+import { checkDeclaredOut } from "./attempt-params.ts";
 import { openTaskLog } from "./task-log.ts";
 import { httpRunner } from "./task-types/http.ts";
 import { noopRunner } from "./task-types/noop.ts";
@@ -60,6 +62,8 @@ export interface RunAttemptOptions {
   /** Log size cap of this attempt (task-log.ts default when left out). */
   logMaxBytes?: number;
   killGraceMs?: number;
+  /** Base time and zone of `$[...]` written in task text (left out: `$[...]` stays as written). */
+  clock?: TimeContext;
 }
 
 // setTimeout holds at most 2^31-1 ms (24.8 days); longer timeouts are re-armed in steps.
@@ -113,7 +117,9 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
       env: opts.env ?? DEFAULT_TASK_ENV,
       datasources: opts.datasources,
       killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+      ...(opts.clock ? { clock: opts.clock } : {}),
     });
+    result = checkDeclaredOut(task, result);
   } catch (err) {
     const message = `the ${task.type} task could not run: ${errorText(err)}`;
     log.write("sys", message);

@@ -16,6 +16,8 @@
 // contains. Params are therefore also exported as environment variables (`paramsToEnv`):
 // `"$name"` in a script reads the value as data, never as code.
 
+import { expandTimeExpressions, type TimeContext } from "../core/params/index.ts";
+
 const PREFIX = "${";
 
 function closingBrace(text: string, start: number): number {
@@ -48,6 +50,15 @@ export function substituteParams(text: string, params: Readonly<Record<string, s
     start = text.indexOf(PREFIX, end + 1);
   }
   return out + text.slice(copied);
+}
+
+/**
+ * Task text as it runs: `${name}` substituted, then `$[...]` time expressions expanded on
+ * `clock` (so `$[yyyyMMdd-${days}]` works). A bad `$[...]` throws a ValidationError naming it.
+ */
+export function renderText(text: string, params: Readonly<Record<string, string>>, clock?: TimeContext): string {
+  const substituted = substituteParams(text, params);
+  return clock ? expandTimeExpressions(substituted, clock) : substituted;
 }
 
 // Variables that change how bash or python start or parse, or which libraries load: a param

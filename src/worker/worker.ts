@@ -12,6 +12,8 @@
 // worker went away. The attempt stays active in the Store, and the master's recovery marks
 // it NEED_FAULT_TOLERANCE and runs a new attempt (restart, or worker failover in a cluster).
 
+import { clockFromParams, paramClockOf } from "../core/params/index.ts";
+import { withWorkerBuiltins } from "./attempt-params.ts";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
@@ -51,7 +53,7 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   private readonly pullAbort = new AbortController();
   private readonly host: string;
-  private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number }>();
+  private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number; baseTime: Date; timezone: string }>();
   private readonly definitions = new Map<string, Promise<WorkflowDefinition | null>>();
   private unsubscribe: Unsubscribe | null = null;
   private loop: Promise<void> | null = null;
@@ -159,10 +161,13 @@ export class Worker {
     }
     const quick = task.type === "noop";
     if (!quick) sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
+    const attemptDir = join(this.deps.dataDir, "work", String(row.workflowInstanceId), `${row.id}-${row.attempt}`);
+    const params = withWorkerBuiltins(row.params, { taskInstanceId: row.id, executePath: attemptDir });
     const result = await runAttempt({
       task,
-      params: row.params,
-      attemptDir: join(this.deps.dataDir, "work", String(row.workflowInstanceId), `${row.id}-${row.attempt}`),
+      params,
+      clock: clockFromParams(params, info.timezone, info.baseTime),
+      attemptDir,
       logPath,
       signal,
       datasources: (name) => this.datasource(info.projectId, name),
@@ -204,7 +209,8 @@ export class Worker {
     const instance = await this.deps.store.instances.get(id);
     if (!instance) return null;
     if (this.instances.size >= CACHE_LIMIT) this.instances.delete(this.instances.keys().next().value!);
-    const info = { projectId: instance.projectId, workflowId: instance.workflowId, version: instance.workflowVersion };
+    const { baseTime, timezone } = paramClockOf(instance);
+    const info = { projectId: instance.projectId, workflowId: instance.workflowId, version: instance.workflowVersion, baseTime, timezone };
     this.instances.set(id, info);
     return info;
   }

@@ -10,7 +10,7 @@
 
 import { redactUrl } from "../../core/redact-url.ts";
 import type { HttpTask } from "../../core/workflow-schema.ts";
-import { substituteParams } from "../substitute.ts";
+import { renderText } from "../substitute.ts";
 import { errorText, type TaskResult, type TaskRunner } from "./types.ts";
 
 export const MAX_LOGGED_BODY_BYTES = 64 * 1024;
@@ -43,8 +43,8 @@ function statusAccepted(status: number, expected: HttpTask["expectedStatus"]): b
 }
 
 export const httpRunner: TaskRunner<HttpTask> = {
-  async run({ task, params, log, signal }): Promise<TaskResult> {
-    const url = substituteParams(task.url, params);
+  async run({ task, params, log, signal, clock }): Promise<TaskResult> {
+    const url = renderText(task.url, params, clock);
     const shownUrl = redactUrl(url);
     const fail = (message: string, outParams: Record<string, string> = {}): TaskResult => {
       log.write("sys", message);
@@ -52,8 +52,8 @@ export const httpRunner: TaskRunner<HttpTask> = {
     };
     if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) return fail(`not a valid http(s) URL after substitution: ${shownUrl}`);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(task.headers)) headers[name] = substituteParams(value, params);
-    const body = task.body === undefined ? undefined : substituteParams(task.body, params);
+    for (const [name, value] of Object.entries(task.headers)) headers[name] = renderText(value, params, clock);
+    const body = task.body === undefined ? undefined : renderText(task.body, params, clock);
 
     const timeout = task.requestTimeout === undefined ? null : AbortSignal.timeout(task.requestTimeout * 1000);
     const requestSignal = timeout ? AbortSignal.any([signal, timeout]) : signal;

@@ -12,7 +12,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scanOutParams } from "../out-params.ts";
-import { paramsToEnv, substituteParams } from "../substitute.ts";
+import { paramsToEnv, renderText } from "../substitute.ts";
 import type { LogStream } from "../task-log.ts";
 import type { PythonTask, ShellTask } from "../../core/workflow-schema.ts";
 import { errorText, type TaskContext, type TaskResult } from "./types.ts";
@@ -60,14 +60,14 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
 export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>, spec: ProcessSpec): Promise<TaskResult> {
   const { task, params, log, signal } = ctx;
   const outParams = new Map<string, string>();
-  const script = substituteParams(task.script.replace(/\r\n/g, "\n"), params);
+  const script = renderText(task.script.replace(/\r\n/g, "\n"), params, ctx.clock);
   const scriptPath = join(ctx.workDir, spec.scriptFile);
   writeFileSync(scriptPath, script, { mode: 0o700 });
 
   const exported = paramsToEnv(params);
   for (const { param, reason } of exported.skipped) log.write("sys", `param "${param}" not exported to the environment: ${reason}`);
   const taskEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(task.env)) taskEnv[name] = substituteParams(value, params);
+  for (const [name, value] of Object.entries(task.env)) taskEnv[name] = renderText(value, params, ctx.clock);
   const env = { ...ctx.env, ...exported.env, ...taskEnv };
 
   if (signal.aborted) return { state: "KILL", outParams: {}, message: "stopped before it started" };

@@ -1,6 +1,7 @@
 // The contract between the executor and the task types it runs on a worker. The types run
 // by the master (sub_workflow, conditions, switch, dependent) are not here.
 
+import type { TimeContext } from "../../core/params/index.ts";
 import type { TaskDefinition, TaskOfType } from "../../core/workflow-schema.ts";
 import type { TaskLogWriter } from "../task-log.ts";
 
@@ -33,6 +34,8 @@ export interface TaskContext<T extends WorkerTask = WorkerTask> {
   datasources: DatasourceLookup;
   /** Grace between SIGTERM and SIGKILL of a process group. */
   killGraceMs: number;
+  /** Base time and zone of `$[...]` written directly in task text; left out, `$[...]` stays as written. */
+  clock?: TimeContext;
 }
 
 export type TaskResultState = "SUCCESS" | "FAILURE" | "KILL";
