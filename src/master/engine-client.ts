@@ -82,6 +82,8 @@ export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: 
         startTasks: req.startTasks ?? null,
         dependType: req.startTasks ? (req.dependType ?? "TASK_POST") : null,
         dryRun: req.dryRun ?? false,
+        // Serial types decide SUBMITTED_SUCCESS / SERIAL_WAIT / STOP (discarded) in the create transaction.
+        executionType: version.definition.executionType,
       });
       publishWake(bus, { instanceId: instance.id }, log);
       return { id: instance.id, state: instance.state };

@@ -21,6 +21,7 @@ import { Batch } from "./batch.ts";
 import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage } from "./events.ts";
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
 import { MasterTasks } from "./master-tasks.ts";
+import { SerialQueue } from "./serial-queue.ts";
 import type { StartMode } from "./run-options.ts";
 
 const SYSTEM = { userId: null, userName: "porpoise" };
@@ -51,6 +52,7 @@ export class Master implements EventSink {
   private stopped = false;
   private readonly tasks: MasterTasks;
   private readonly driverHost: DriverHost;
+  private readonly serial: SerialQueue;
   /** Events that matched no live attempt (stale or forged): DESIGN.md §3.4 counts them. */
   staleEvents = 0;
 
@@ -61,6 +63,7 @@ export class Master implements EventSink {
     this.log = deps.log;
     this.host = deps.host ?? hostname();
     this.driverHost = this.makeDriverHost();
+    this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id) });
     this.tasks = new MasterTasks({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), report: (e) => this.report(e), load: (id) => this.load(id, "start"), control: (id, kind) => this.enqueueControl(id, kind) });
   }
 
@@ -71,6 +74,7 @@ export class Master implements EventSink {
     const interrupted = await this.store.taskInstances.markInterrupted({ all: true, slots });
     if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts marked NEED_FAULT_TOLERANCE; they run again`);
     for (const instance of await this.store.instances.listActive({ slots })) await this.load(instance.id, "start");
+    await this.serial.recover();
     this.claimCommands();
   }
 
@@ -167,7 +171,8 @@ export class Master implements EventSink {
 
   private async doLoad(id: number, mode: StartMode): Promise<void> {
     const instance = await this.store.instances.get(id);
-    if (!instance || isTerminalWorkflowState(instance.state)) return;
+    // A waiting instance is started by the serial queue (SERIAL_WAIT → SUBMITTED_SUCCESS) only.
+    if (!instance || isTerminalWorkflowState(instance.state) || instance.state === "SERIAL_WAIT") return;
     const lease = this.coordinator.lease(instance.slot);
     if (!lease || lease.owner !== this.coordinator.nodeId) return;
     const definition = await this.definition(instance.workflowId, instance.workflowVersion);
@@ -244,9 +249,14 @@ export class Master implements EventSink {
     const taskInstanceId = typeof c.payload.taskInstanceId === "number" ? c.payload.taskInstanceId : null;
     switch (c.type) {
       case "STOP":
-      case "PAUSE":
-        if (driver) this.schedule((b) => driver.control(b, c.type as "STOP" | "PAUSE"));
+      case "PAUSE": {
+        if (!driver && c.type === "STOP" && (await this.serial.stopWaiting(id))) return;
+        // Promoted out of SERIAL_WAIT just now: drive it, then stop it.
+        if (!driver) await this.load(id, "start");
+        const d = this.drivers.get(id);
+        if (d) this.schedule((b) => d.control(b, c.type as "STOP" | "PAUSE"));
         return;
+      }
       case "KILL_TASK":
         if (driver && taskInstanceId !== null) this.schedule((b) => driver.killTask(b, taskInstanceId));
         return;
@@ -295,6 +305,12 @@ export class Master implements EventSink {
     this.claimCommands();
   }
 
+  /** An instance the serial queue let in: drive it here, and wake whichever master owns its slot. */
+  private startPromoted(id: number): void {
+    void this.load(id, "start");
+    this.bus.publish(WAKE_CHANNEL, JSON.stringify({ instanceId: id } satisfies WakeMessage)).catch((err) => this.log.warn(`master: could not wake the owner of workflow instance ${id}`, { err }));
+  }
+
   // ── What drivers call ────────────────────────────────────────────────────────────────
 
   private makeDriverHost(): DriverHost {
@@ -325,6 +341,7 @@ export class Master implements EventSink {
     finished: (driver: InstanceDriver, state: WorkflowInstanceState) => {
       if (this.drivers.get(driver.id) === driver) this.drivers.delete(driver.id);
       this.log.info(`workflow instance ${driver.id} ended ${state}`);
+      void this.serial.released(driver.instance.workflowId);
       this.tasks.childFinished(driver.instance, state, (parentTaskInstanceId) => {
         for (const d of this.drivers.values()) {
           const rec = d.attemptById(parentTaskInstanceId);

@@ -10,6 +10,7 @@ import { consumeCommand } from "./commands.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { returned } from "./rows.ts";
+import { admitSerial, releaseSerial, settleAdmission, stopWaiting, workflowsWithWaiting } from "./serial-instances.ts";
 import type { InstanceTransition, NamedWorkflowInstance, WorkflowInstance, WorkflowInstanceRepository } from "./store.ts";
 
 type Row = Tables["workflowInstances"]["$inferSelect"];
@@ -95,6 +96,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
               throw new ConflictError(`command ${id} was consumed already (or does not exist): it starts no second instance`);
             }
           }
+          const admission = input.executionType ? await admitSerial(tx, t, workflow.id, input.executionType) : null;
           const fixedSlot = typeof input.slot === "number" ? input.slot : 0;
           let row = returned(
             await tx
@@ -103,7 +105,8 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
                 projectId: workflow.projectId,
                 workflowId: workflow.id,
                 workflowVersion: version,
-                state: input.state ?? "SUBMITTED_SUCCESS",
+                state: admission?.state ?? input.state ?? "SUBMITTED_SUCCESS",
+                endTime: admission?.state === "STOP" ? now : null,
                 runType: input.runType,
                 slot: fixedSlot,
                 epoch: input.epoch ?? 0,
@@ -129,6 +132,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
             const slot = input.slot(row.id);
             row = returned(await tx.update(wi).set({ slot }).where(eq(wi.id, row.id)).returning(), "workflow instance");
           }
+          if (admission) await settleAdmission(tx, t, row, admission, now);
           return toWorkflowInstance(row);
         },
         (v) =>
@@ -174,5 +178,15 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
         const rows = await db.select().from(wi).where(where).orderBy(asc(wi.id));
         return rows.map(toWorkflowInstance);
       }),
+
+    releaseSerial: async (workflowId) => {
+      const row = await releaseSerial(run, workflowId);
+      return row ? toWorkflowInstance(row) : null;
+    },
+    stopWaiting: async (id) => {
+      const row = await stopWaiting(run, id);
+      return row ? toWorkflowInstance(row) : null;
+    },
+    workflowsWithWaiting: () => workflowsWithWaiting(run),
   };
 }

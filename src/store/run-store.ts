@@ -5,6 +5,7 @@
 // still in one of the states the caller expects and the caller's fencing token still holds.
 
 import type { TaskState, WorkflowState } from "../core/states.ts";
+import type { ExecutionType } from "../core/workflow-schema.ts";
 import type { Actor, Page, PageQuery } from "./store.ts";
 
 
@@ -121,6 +122,12 @@ export interface NewWorkflowInstance {
   host?: string | null;
   /** A PENDING command consumed in the same transaction (ConflictError when already consumed). */
   consumeCommand?: { id: number; consumer: string };
+  /**
+   * The version's execution type. A serial one decides the state under the workflow row lock
+   * (overriding `state`): SUBMITTED_SUCCESS when nothing of the workflow is active, else
+   * SERIAL_WAIT, or STOP for SERIAL_DISCARD; SERIAL_PRIORITY also stops older waiting ones.
+   */
+  executionType?: ExecutionType;
 }
 
 /** Fields a transition may set besides state and epoch. */
@@ -168,6 +175,12 @@ export interface WorkflowInstanceRepository {
   list(query: InstanceQuery): Promise<Page<NamedWorkflowInstance>>;
   /** Non-terminal instances (restart recovery), of the given slots or all, oldest first. */
   listActive(query?: { slots?: readonly number[] }): Promise<WorkflowInstance[]>;
+  /** Serial queue: when no instance of the workflow runs, its oldest SERIAL_WAIT one becomes SUBMITTED_SUCCESS (returned); else null. */
+  releaseSerial(workflowId: number): Promise<WorkflowInstance | null>;
+  /** Stop of a SERIAL_WAIT instance: STOP at once; null when it is no longer waiting. */
+  stopWaiting(id: number): Promise<WorkflowInstance | null>;
+  /** Workflows that have SERIAL_WAIT instances (restart recovery). */
+  workflowsWithWaiting(): Promise<number[]>;
 }
 
 export interface TaskInstance {

@@ -1,0 +1,54 @@
+// The master's side of the serial execution types (issue 4; DolphinScheduler's
+// WorkflowExecuteRunnable.checkSerialProcess + RECOVER_SERIAL_WAIT). The queue itself is the
+// SERIAL_WAIT rows in the Store: a new run is admitted, queued or discarded inside its create
+// transaction (src/store/serial-instances.ts, under the workflow row lock), and here the
+// master only says "an instance ended, let the next one in" — after the end is durable — and
+// starts what the Store promoted. Nothing is kept in memory, so a restart loses nothing:
+// `recover` repeats the release for every workflow that has waiting instances.
+//
+// Every end releases the slot, PAUSE included: a paused instance runs nothing (DS counts it as
+// finished, WorkflowExecutionStatus.isFinished), and holding the queue for a pause that may
+// never be resumed would hang every later run. A resumed instance then runs beside the next one.
+
+import type { Logger } from "../core/log.ts";
+import type { Store } from "../store/store.ts";
+
+export interface SerialQueueDeps {
+  store: Store;
+  log: Logger;
+  /** Starts driving a promoted instance (here, or wakes the master that owns its slot). */
+  start(instanceId: number): void;
+}
+
+export class SerialQueue {
+  constructor(private readonly deps: SerialQueueDeps) {}
+
+  /**
+   * An instance of `workflowId` ended (committed). Called for every workflow, not only serial
+   * ones: a serial version's run may wait behind a parallel version's run of the same workflow.
+   */
+  async released(workflowId: number): Promise<void> {
+    const { store, log } = this.deps;
+    try {
+      const next = await store.instances.releaseSerial(workflowId);
+      if (!next) return;
+      log.info(`workflow instance ${next.id} leaves SERIAL_WAIT: no other instance of workflow ${workflowId} runs`);
+      this.deps.start(next.id);
+    } catch (err) {
+      // Not lost: the waiting rows stay and the next end or master start releases them.
+      log.error(`master: could not start the next waiting instance of workflow ${workflowId}`, { err });
+    }
+  }
+
+  /** Master start: the end of a running instance may have committed just before a crash. */
+  async recover(): Promise<void> {
+    for (const workflowId of await this.deps.store.instances.workflowsWithWaiting()) await this.released(workflowId);
+  }
+
+  /** Stop of a waiting instance: ends STOP at once; false when it no longer waits (promoted meanwhile). */
+  async stopWaiting(instanceId: number): Promise<boolean> {
+    const stopped = await this.deps.store.instances.stopWaiting(instanceId);
+    if (stopped) this.deps.log.info(`workflow instance ${instanceId} stopped while waiting (SERIAL_WAIT)`);
+    return stopped !== null;
+  }
+}
