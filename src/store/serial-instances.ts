@@ -53,6 +53,17 @@ export async function admitSerial(tx: Db, t: Tables, workflowId: number, executi
   return { state: executionType === "SERIAL_DISCARD" ? "STOP" : "SERIAL_WAIT", executionType };
 }
 
+/**
+ * The execution type of a stored version, read in the caller's transaction — for creators that
+ * insert instances themselves (e.g. schedule fires): `admitSerial` before the insert,
+ * `settleAdmission` after it, both after locking the workflow row.
+ */
+export async function versionExecutionType(tx: Db, t: Tables, workflowId: number, version: number): Promise<ExecutionType> {
+  const wv = t.workflowVersions;
+  const [row] = await tx.select({ definition: wv.definition }).from(wv).where(and(eq(wv.workflowId, workflowId), eq(wv.version, version)));
+  return row?.definition.executionType ?? "PARALLEL";
+}
+
 /** After the insert, same transaction: audit a discard; SERIAL_PRIORITY discards the older waiting ones. */
 export async function settleAdmission(tx: Db, t: Tables, row: Row, admission: SerialAdmission, now: Date): Promise<void> {
   const audit = (id: number, reason: string) =>
