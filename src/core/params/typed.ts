@@ -24,6 +24,8 @@ export const typedPropertySchema = z
   .superRefine((p, ctx) => {
     // An OUT property's value is what the task will set; an empty default is normal.
     if (p.direct === "OUT" && p.value === "") return;
+    // A value built from references or time expressions is only known when resolved; it is checked then.
+    if (p.value.includes("${") || p.value.includes("$[")) return;
     const problem = checkTypedValue(p.type, p.value);
     if (!problem.ok) ctx.addIssue({ code: "custom", path: ["value"], message: problem.message });
   });
