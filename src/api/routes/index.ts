@@ -9,6 +9,7 @@ import { healthRoutes } from "./health.ts";
 import { instanceRoutes } from "./instances.ts";
 import { memberRoutes } from "./members.ts";
 import { openapiRoutes } from "./openapi.ts";
+import { projectParamRoutes } from "./project-params.ts";
 import { projectRoutes } from "./projects.ts";
 import { taskInstanceRoutes } from "./task-instances.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -22,6 +23,7 @@ export const routeRegistry: readonly Route[] = [
   ...userRoutes,
   ...tokenRoutes,
   ...projectRoutes,
+  ...projectParamRoutes,
   ...memberRoutes,
   ...workflowRoutes,
   ...instanceRoutes,
