@@ -20,7 +20,7 @@ import { DagState } from "./dag-state.ts";
 import type { DoneEvent, RunningEvent } from "./events.ts";
 import { ValidationError } from "../core/errors.ts";
 import { paramClockOf } from "../core/params/index.ts";
-import { BRANCH_KEY, resolveTaskParams, VarPool } from "./params.ts";
+import { BRANCH_KEY, paramsForChild, resolveTaskParams, VarPool } from "./params.ts";
 import { runOptionsFor, type StartMode } from "./run-options.ts";
 
 export interface AttemptRec {
@@ -309,7 +309,7 @@ export class InstanceDriver {
         const reason = rec.killPending;
         this.hostApi.schedule((b) => this.killAttempt(b, rec, reason));
       } else if (delayed) this.armDelay(rec, task, action.delaySeconds * 1000);
-      else if (masterTimed) this.hostApi.startMasterTask(this, rec, task, params);
+      else if (masterTimed) this.hostApi.startMasterTask(this, rec, task, paramsForChild(params));
       else this.enqueue(rec, task, workerGroup);
     });
   }
@@ -331,7 +331,7 @@ export class InstanceDriver {
           const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
           batch.after(() => {
             if (this.done || rec.state !== to) return;
-            if (masterTimed) this.hostApi.startMasterTask(this, rec, task, rec.params ?? this.paramsOf(rec.name));
+            if (masterTimed) this.hostApi.startMasterTask(this, rec, task, paramsForChild(rec.params ?? this.paramsOf(rec.name)));
             else this.enqueue(rec, task, workerGroup);
           });
         }),

@@ -74,6 +74,20 @@ function mergeOrdered(ups: UpstreamOut[]): Record<string, string> {
   return mergeUpstreamOut(ups);
 }
 
+const BUILTIN_NAMES = new Set<string>(Object.values(BUILTIN));
+
+/**
+ * What a sub_workflow passes to its child as startup params: its resolved params without the
+ * built-ins, which the child computes for itself (its own instance id, task names…). Only
+ * `system.datetime` stays, so the child's dates and `$[...]` use the parent's base time, as a
+ * DolphinScheduler sub-process runs on its parent's schedule time.
+ */
+export function paramsForChild(params: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) if (name === BUILTIN.datetime || !BUILTIN_NAMES.has(name)) out[name] = value;
+  return out;
+}
+
 /** A task's declared IN properties as local params (a value in `params` of the same name wins; the schema refuses both). */
 export function declaredLocal(task: TaskDefinition): Record<string, string> {
   const local: Record<string, string> = {};

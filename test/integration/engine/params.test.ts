@@ -113,6 +113,21 @@ describe.each(dialects)("params in the engine (%s)", (dialect) => {
     expect((await h.latest(id, "t"))!.output).toEqual({ d: "2024-03-01", b: "20240229" });
   });
 
+  test("sub_workflow: the child gets the task's params and its own built-ins, on the parent's base time", async () => {
+    await using h = await harness(dialect);
+    await h.save({
+      name: "child",
+      tasks: [{ name: "c", type: "shell", script: "echo '#{setValue(v=${v})} #{setValue(wi=${system.workflow.instance.id})} #{setValue(wn=${system.workflow.definition.name})} #{setValue(tn=${system.task.definition.name})} #{setValue(dt=${system.datetime})}'" }],
+    });
+    await h.save({ name: "parent", tasks: [{ name: "sub", type: "sub_workflow", workflow: "child", params: { v: "from-parent" } }] });
+    const id = await h.run("parent", { params: { "system.datetime": "20240301120000" } });
+    expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
+    const sub = (await h.latest(id, "sub"))!;
+    const child = (await h.store.instances.list({ projectId: h.projectId, limit: 50, offset: 0 })).items.find((i) => i.parentTaskInstanceId === sub.id)!;
+    expect(child.params).toEqual({ v: "from-parent", "system.datetime": "20240301120000" });
+    expect((await h.latest(child.id, "c"))!.output).toEqual({ v: "from-parent", wi: String(child.id), wn: "child", tn: "c", dt: "20240301120000" });
+  });
+
   test("two upstreams set the same OUT name: a non-empty value wins, then the one that finished first", async () => {
     await using h = await harness(dialect);
     const dir = mkdtempSync(join(tmpdir(), "porpoise-params-"));
