@@ -105,6 +105,18 @@ describe.each(dialects)("params in the engine (%s)", (dialect) => {
     expect(row.params).toMatchObject({ prev, month, far });
   });
 
+  test("a run with a scheduleTime (scheduled, backfill) bases built-ins and $[...] on it, not on its start", async () => {
+    await using h = await harness(dialect);
+    await h.save({ name: "nightly", tasks: [{ name: "t", type: "shell", params: { m: "$[add_months(yyyyMMdd,-1)]" }, script: "echo '#{setValue(b=${system.biz.date})} #{setValue(c=${system.biz.curdate})} #{setValue(s=$[yyyy-MM-dd HH:mm:ss])} #{setValue(m=${m})}'" }] });
+    const workflow = (await h.store.workflows.get(h.projectId, "nightly"))!;
+    const instance = await h.store.instances.create({ workflowId: workflow.id, slot: () => 0, runType: "SCHEDULER", scheduleTime: new Date("2024-03-31T02:30:00Z") });
+    await h.engine.master.load(instance.id, "start");
+    const done = await h.waitState(instance.id, ["SUCCESS", "FAILURE"]);
+    expect(done.state).toBe("SUCCESS");
+    expect(done.startTime!.getTime()).toBeGreaterThan(Date.UTC(2025, 0, 1));
+    expect((await h.latest(instance.id, "t"))!.output).toEqual({ b: "20240330", c: "20240331", s: "2024-03-31 02:30:00", m: "20240229" });
+  });
+
   test("a startup system.datetime moves the base of built-ins and of $[...] in the script", async () => {
     await using h = await harness(dialect);
     await h.save({ name: "rerun", tasks: [{ name: "t", type: "shell", script: "echo '#{setValue(d=$[yyyy-MM-dd])} #{setValue(b=${system.biz.date})}'" }] });
