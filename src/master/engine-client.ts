@@ -12,6 +12,7 @@ import type { Bus } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { Actor, CommandType, Store } from "../store/store.ts";
 import { WAKE_CHANNEL, type WakeMessage } from "./events.ts";
+import { SCHEDULE_CHANNEL } from "./scheduler/channel.ts";
 
 export interface RunRequest {
   projectId: number;
@@ -33,6 +34,8 @@ export interface EngineClient {
   control(instanceId: number, control: InstanceControl, actor: Actor): Promise<{ id: number; state: string }>;
   controlTask(taskInstanceId: number, control: TaskControl, actor: Actor): Promise<{ id: number; state: string }>;
   logOf(taskInstanceId: number): Promise<{ path: string | null; ended: boolean }>;
+  /** Tells every scheduler to re-read schedule `id` (after the API changed it); fire and forget. */
+  scheduleChanged?(scheduleId: number): void;
 }
 
 const INSTANCE_COMMANDS: Record<InstanceControl, CommandType> = {
@@ -129,6 +132,10 @@ export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: 
       );
       publishWake(bus, { commands: true }, log);
       return { id: task.id, state: next };
+    },
+
+    scheduleChanged(scheduleId) {
+      bus.publish(SCHEDULE_CHANNEL, String(scheduleId)).catch((err) => log.warn("could not tell the scheduler a schedule changed; it sees it on its next start", { err }));
     },
 
     async logOf(taskInstanceId) {

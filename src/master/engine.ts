@@ -9,6 +9,7 @@ import type { Store } from "../store/store.ts";
 import { Worker } from "../worker/worker.ts";
 import { createEngineClient, type EngineClient } from "./engine-client.ts";
 import { Master } from "./master.ts";
+import { Scheduler } from "./scheduler/scheduler.ts";
 
 export interface EngineOptions {
   store: Store;
@@ -26,6 +27,7 @@ export interface EngineOptions {
 export interface Engine {
   client: EngineClient;
   master: Master;
+  scheduler: Scheduler;
   worker: Worker;
   /** Drains the worker (running attempts get `deadlineMs`), then stops the master. */
   stop(deadlineMs: number): Promise<void>;
@@ -48,13 +50,18 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   const client = createEngineClient({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "engine" }) });
   await worker.start();
   await master.start();
+  // After the master: the instances the scheduler creates (catch-up included) wake a running master.
+  const scheduler = new Scheduler({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "scheduler" }) });
+  await scheduler.start();
   let stopping: Promise<void> | null = null;
   return {
     client,
     master,
+    scheduler,
     worker,
     stop: (deadlineMs) =>
       (stopping ??= (async () => {
+        await scheduler.stop();
         await worker.stop(deadlineMs);
         // Let the master write the workers' last reports before it stops.
         await new Promise((r) => setTimeout(r, 0));

@@ -16,6 +16,7 @@ import { createInstanceRepository } from "./instances.ts";
 import { createMemberRepository } from "./members.ts";
 import { applyMigrations, type Connection, missingMigrations } from "./migrate.ts";
 import { createProjectRepository } from "./projects.ts";
+import { createScheduleRepository } from "./schedules.ts";
 import { toStoreError } from "./sql-errors.ts";
 import type { Store } from "./store.ts";
 import { createTaskInstanceRepository } from "./task-instances.ts";
@@ -115,6 +116,7 @@ function buildStore(conn: Connection, run: Runner, secretKey: string | null): St
     instances: createInstanceRepository(run),
     taskInstances: createTaskInstanceRepository(run),
     datasources: createDatasourceRepository(run, { secretKey }),
+    schedules: createScheduleRepository(run),
     ready: () =>
       run
         .exclusive(async () => {

@@ -126,11 +126,13 @@ export const schedules = sqliteTable(
     workerGroup: text("worker_group").notNull().default("default"),
     params: json<StringMap>("params").notNull().default(emptyObject),
     catchup: text({ enum: CATCHUP_MODES }).notNull().default("none"),
+    lastFireTime: time("last_fire_time"),
+    catchupMax: integer("catchup_max").notNull().default(100),
     createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index("schedules_workflow_idx").on(t.workflowId)],
+  (t) => [index("schedules_workflow_idx").on(t.workflowId), index("schedules_release_state_idx").on(t.releaseState)],
 );
 
 export const commands = sqliteTable(

@@ -14,8 +14,10 @@ import type {
   TaskInstanceRepository,
   WorkflowInstanceRepository,
 } from "./run-store.ts";
+import type { ScheduleRepository } from "./schedule-store.ts";
 
 export type * from "./run-store.ts";
+export type * from "./schedule-store.ts";
 export { DATASOURCE_TYPES } from "./run-store.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -220,6 +222,7 @@ export interface Store {
   readonly instances: WorkflowInstanceRepository;
   readonly taskInstances: TaskInstanceRepository;
   readonly datasources: DatasourceRepository;
+  readonly schedules: ScheduleRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   close(): Promise<void>;

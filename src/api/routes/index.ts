@@ -11,6 +11,7 @@ import { memberRoutes } from "./members.ts";
 import { openapiRoutes } from "./openapi.ts";
 import { projectParamRoutes } from "./project-params.ts";
 import { projectRoutes } from "./projects.ts";
+import { scheduleRoutes } from "./schedules.ts";
 import { taskInstanceRoutes } from "./task-instances.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { userRoutes } from "./users.ts";
@@ -26,6 +27,7 @@ export const routeRegistry: readonly Route[] = [
   ...projectParamRoutes,
   ...memberRoutes,
   ...workflowRoutes,
+  ...scheduleRoutes,
   ...instanceRoutes,
   ...taskInstanceRoutes,
   ...datasourceRoutes,

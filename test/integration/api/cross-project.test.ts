@@ -178,7 +178,7 @@ describe.each(dialects)("cross-project authorization on %s", (dialect) => {
       token: mallory.token,
       body: { name: "alpha-flow", tasks: [{ name: "t", type: "noop" }] },
     });
-    const values = { project: "mallory-proj", name: "alpha-flow", v: "1", user: "mallory" };
+    const values = { project: "mallory-proj", name: "alpha-flow", v: "1", user: "mallory", id: "1" };
     for (const route of routeRegistry.filter((r) => r.projectRole && r.body)) {
       const body = { ...(attackBody(route) as object), projectId: project.id, project: "alpha-private" };
       const reply = await h.call(route.method, fillPath(route, values), { token: mallory.token, body });

@@ -1,0 +1,204 @@
+// The scheduler: fires every ONLINE schedule on time. One min-heap of next fire times over all
+// schedules and ONE timer armed for the earliest — no timer or poll per schedule. A fire goes
+// through store.schedules.fire, which creates the instance exactly once even when another
+// master fires the same schedule (DESIGN.md §3.5); then the master is woken for the instance.
+//
+// Changes made through the API reach the heap at once: the API publishes the schedule id on
+// SCHEDULE_CHANNEL (engine-client.ts `scheduleChanged`), and the scheduler re-reads that one
+// schedule. On start, missed fires are handled by the catch-up policy (catchup.ts).
+
+import type { Bus, Unsubscribe } from "../../bus/bus.ts";
+import type { Coordinator } from "../../coordinator/coordinator.ts";
+import { compileCron, type CompiledCron } from "../../core/cron/index.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Schedule, Store } from "../../store/store.ts";
+import { publishWake } from "../engine-client.ts";
+import { planCatchup } from "./catchup.ts";
+import { SCHEDULE_CHANNEL } from "./channel.ts";
+import { MinHeap, type HeapEntry } from "./heap.ts";
+
+/** setTimeout cannot wait longer than 2^31-1 ms; a far fire re-arms on the way. */
+const MAX_TIMER_MS = 60 * 60 * 1000;
+const RETRY_MS = 1000;
+const FIRE_CONCURRENCY = 8;
+
+export interface SchedulerDeps {
+  store: Store;
+  bus: Bus;
+  coordinator: Coordinator;
+  log: Logger;
+  now?: () => Date;
+}
+
+interface Known {
+  generation: number;
+  schedule: Schedule;
+  cron: CompiledCron;
+}
+
+export class Scheduler {
+  private readonly heap = new MinHeap();
+  private readonly known = new Map<number, Known>();
+  private readonly generations = new Map<number, number>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private unsubscribe: Unsubscribe | null = null;
+  private draining: Promise<void> | null = null;
+  private stopped = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Schedules in the heap (for tests and metrics). */
+  get size(): number {
+    return this.known.size;
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.deps.bus.subscribe(SCHEDULE_CHANNEL, (raw) => {
+      const id = Number(raw);
+      if (Number.isInteger(id) && id > 0) void this.refresh(id);
+    });
+    const online = await this.deps.store.schedules.listOnline();
+    for (const schedule of online) {
+      if (this.stopped) return;
+      const cron = this.compile(schedule);
+      if (cron) await this.catchUp(schedule, cron);
+    }
+    for (const schedule of online) this.apply(schedule.id, schedule);
+    this.deps.log.info("scheduler started", { schedules: this.known.size });
+    this.arm();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.draining;
+  }
+
+  /** Re-reads one schedule from the Store and puts it in (or takes it out of) the heap. */
+  async refresh(id: number): Promise<void> {
+    try {
+      const schedule = await this.deps.store.schedules.get(id);
+      if (this.stopped) return;
+      this.apply(id, schedule);
+      this.arm();
+    } catch (err) {
+      this.deps.log.error("could not reload a changed schedule", { scheduleId: id, err });
+    }
+  }
+
+  private compile(schedule: Schedule): CompiledCron | null {
+    try {
+      return compileCron(schedule.cron);
+    } catch (err) {
+      this.deps.log.error("schedule has a cron expression that does not parse; it does not fire", { scheduleId: schedule.id, cron: schedule.cron, err });
+      return null;
+    }
+  }
+
+  private async catchUp(schedule: Schedule, cron: CompiledCron): Promise<void> {
+    const now = this.now();
+    const plan = planCatchup(schedule, cron, now);
+    if (plan.truncated) {
+      this.deps.log.error("schedule missed too many fires to replay; it continues from now", { scheduleId: schedule.id, missedAtLeast: plan.skipped });
+    } else if (plan.skipped > 0) {
+      this.deps.log.warn("missed fires skipped by the catch-up policy", { scheduleId: schedule.id, catchup: schedule.catchup, skipped: plan.skipped });
+    }
+    for (const fire of plan.fires) {
+      // The cursor stays where it was: the next start tries these fires again.
+      if (!(await this.fire(schedule.id, fire))) return;
+    }
+    await this.deps.store.schedules.advanceCursor(schedule.id, plan.fires.length > 0 && schedule.catchup !== "none" ? plan.fires.at(-1)! : now);
+    schedule.lastFireTime = now;
+  }
+
+  /** Replaces what the heap knows of schedule `id`; null or OFFLINE takes it out. */
+  private apply(id: number, schedule: Schedule | null): void {
+    const generation = (this.generations.get(id) ?? 0) + 1;
+    this.generations.set(id, generation);
+    this.known.delete(id);
+    if (!schedule || schedule.releaseState !== "ONLINE") {
+      this.generations.delete(id);
+      return;
+    }
+    const cron = this.compile(schedule);
+    if (!cron) return;
+    this.known.set(id, { generation, schedule, cron });
+    const from = Math.max(this.now().getTime(), schedule.lastFireTime?.getTime() ?? 0);
+    this.pushNext(id, generation, new Date(from));
+  }
+
+  private pushNext(id: number, generation: number, after: Date): void {
+    const k = this.known.get(id);
+    if (!k || k.generation !== generation) return;
+    const { schedule, cron } = k;
+    let from = after.getTime();
+    if (schedule.startTime) from = Math.max(from, schedule.startTime.getTime() - 1);
+    const next = cron.nextAfter(new Date(from), schedule.timezone);
+    if (next === null || (schedule.endTime && next > schedule.endTime)) return;
+    this.heap.push({ at: next.getTime(), fireTime: next.getTime(), scheduleId: id, generation });
+  }
+
+  private current(entry: HeapEntry): boolean {
+    return this.known.get(entry.scheduleId)?.generation === entry.generation;
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    while (this.heap.size > 0 && !this.current(this.heap.peek()!)) this.heap.pop();
+    const top = this.heap.peek();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!top || this.draining) return;
+    const wait = Math.min(Math.max(0, top.at - this.now().getTime()), MAX_TIMER_MS);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.drain();
+    }, wait);
+  }
+
+  /** Fires every due entry (a few at a time), then re-arms. */
+  private drain(): void {
+    if (this.draining || this.stopped) return;
+    const worker = async () => {
+      for (;;) {
+        if (this.stopped) return;
+        const top = this.heap.peek();
+        if (!top || top.at > this.now().getTime()) return;
+        this.heap.pop();
+        if (!this.current(top)) continue;
+        await this.fireEntry(top);
+      }
+    };
+    this.draining = Promise.all(Array.from({ length: FIRE_CONCURRENCY }, worker)).then(() => {
+      this.draining = null;
+      this.arm();
+    });
+  }
+
+  private async fireEntry(entry: HeapEntry): Promise<void> {
+    const ok = await this.fire(entry.scheduleId, new Date(entry.fireTime));
+    if (ok) this.pushNext(entry.scheduleId, entry.generation, new Date(entry.fireTime));
+    else if (this.current(entry)) this.heap.push({ ...entry, at: this.now().getTime() + RETRY_MS });
+  }
+
+  /** False when the Store could not be written (the fire is retried); true otherwise. */
+  private async fire(scheduleId: number, fireTime: Date): Promise<boolean> {
+    try {
+      const result = await this.deps.store.schedules.fire({ scheduleId, fireTime, slot: (id) => this.deps.coordinator.slotOf(id) });
+      if (result.outcome === "created") {
+        publishWake(this.deps.bus, { instanceId: result.instance.id }, this.deps.log);
+      } else if (result.outcome === "skipped") {
+        this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
+      }
+      return true;
+    } catch (err) {
+      this.deps.log.error("could not record a schedule fire; retrying", { scheduleId, fireTime, err });
+      return false;
+    }
+  }
+}
