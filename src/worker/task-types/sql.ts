@@ -13,6 +13,7 @@
 // - an SQL error fails the task with Postgres's message (and position) in the log; an abort
 //   cancels the running query (postgres.js `query.cancel()`): KILL.
 
+import { expandTimeExpressions } from "../../core/params/index.ts";
 import postgres from "postgres";
 import { redactUrl } from "../../core/redact-url.ts";
 import type { SqlTask } from "../../core/workflow-schema.ts";
@@ -62,7 +63,7 @@ function rowsJson(rows: readonly postgres.Row[]): { json: string; kept: number }
 }
 
 export const sqlRunner: TaskRunner<SqlTask> = {
-  async run({ task, params, log, signal, datasources }): Promise<TaskResult> {
+  async run({ task, params, log, signal, datasources, clock }): Promise<TaskResult> {
     const fail = (message: string): TaskResult => {
       log.write("sys", message);
       return { state: "FAILURE", outParams: {}, message };
@@ -76,7 +77,10 @@ export const sqlRunner: TaskRunner<SqlTask> = {
     if (!datasource) return fail(`no datasource named "${task.datasource}" in this project; create it first`);
     if (signal.aborted) return { state: "KILL", outParams: {}, message: "stopped before it started" };
 
-    const { text, values } = bindParams(task.sql, params);
+    const bound = bindParams(task.sql, params);
+    // `$[...]` written in the SQL is expanded after the `${}` binding (a value is never SQL text).
+    const text = clock ? expandTimeExpressions(bound.text, clock) : bound.text;
+    const values = bound.values;
     log.write("sys", `datasource "${task.datasource}" (${redactUrl(datasource.url)})`);
     log.write("sys", `SQL: ${text}${values.length ? `  -- ${values.length} bound value(s)` : ""}`);
     const sql = postgres(datasource.url, {
