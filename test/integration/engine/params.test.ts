@@ -196,17 +196,25 @@ describe.each(dialects)("params in the engine (%s)", (dialect) => {
       tasks: [
         { name: "typed-in", type: "shell", localParams: [{ prop: "day", direct: "IN", type: "DATE", value: "${d}" }], script: "echo ${day}" },
         { name: "bad-expr", type: "shell", params: { x: "$[nonsense(yyyy)]" }, script: "echo ${x}" },
-        { name: "cycle", type: "shell", params: { p: "${q}", q: "${p}" }, script: "echo ${p}" },
+        { name: "cycle", type: "shell", retries: 1, retryInterval: 0, params: { p: "${q}", q: "${p}" }, script: "echo ${p}" },
         { name: "fine", type: "shell", script: "echo ok" },
       ],
     });
     const id = await h.run("unresolvable", { params: { d: "not-a-date" }, failureStrategy: "CONTINUE" });
     expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("FAILURE");
+    // The reason is written right after the attempt's row (the batch after it), possibly after the run ended.
+    await h.waitFor("every reason written", async () => (await h.tasks(id)).filter((t) => t.state === "FAILURE").every((t) => t.message !== null) && (await h.tasks(id)).length === 5);
     const typed = (await h.latest(id, "typed-in"))!;
     expect(typed.state).toBe("FAILURE");
     expect(typed.message).toMatch(/params could not be resolved: param "day" is declared DATE: expected a DATE/);
     expect((await h.latest(id, "bad-expr"))!.message).toMatch(/params could not be resolved: param "x".*nonsense/);
-    expect((await h.latest(id, "cycle"))!.message).toMatch(/cycle/);
+    // Retries apply as to any failure; each attempt fails the same way, with its own row.
+    const cycles = (await h.tasks(id)).filter((t) => t.taskName === "cycle");
+    expect(cycles.map((t) => [t.attempt, t.state])).toEqual([
+      [1, "FAILURE"],
+      [2, "FAILURE"],
+    ]);
+    for (const c of cycles) expect(c.message).toMatch(/params could not be resolved: .*cycle: p → q → p/);
     expect((await h.latest(id, "fine"))!.state).toBe("SUCCESS");
   });
 });
