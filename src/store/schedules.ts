@@ -11,6 +11,7 @@ import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
 import { returned } from "./rows.ts";
+import { admitSerial, settleAdmission, versionExecutionType } from "./serial-instances.ts";
 import type { FireResult, NewSchedule, Schedule, ScheduleRepository } from "./schedule-store.ts";
 import type { FailureStrategy, Priority } from "./store.ts";
 
@@ -180,13 +181,16 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
           return { outcome: "skipped", reason: `workflow "${workflow.name}" is OFFLINE` };
         }
         const now = new Date();
+        // Serial execution types decide run / wait / discard under the workflow lock taken above.
+        const admission = await admitSerial(tx, t, workflow.id, await versionExecutionType(tx, t, workflow.id, workflow.currentVersion));
         const [inserted] = await tx
           .insert(wi)
           .values({
             projectId: workflow.projectId,
             workflowId: workflow.id,
             workflowVersion: workflow.currentVersion,
-            state: "SUBMITTED_SUCCESS",
+            state: admission?.state ?? "SUBMITTED_SUCCESS",
+            endTime: admission?.state === "STOP" ? now : null,
             runType: "SCHEDULER",
             slot: 0,
             epoch: 0,
@@ -207,6 +211,7 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
         await advance(tx, t, scheduleId, fireTime);
         if (!inserted) return { outcome: "exists" };
         const row = returned(await tx.update(wi).set({ slot: slot(inserted.id) }).where(eq(wi.id, inserted.id)).returning(), "workflow instance");
+        if (admission) await settleAdmission(tx, t, row, admission, now);
         return { outcome: "created", instance: toWorkflowInstance(row) };
       }),
 
