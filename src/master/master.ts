@@ -307,6 +307,8 @@ export class Master implements EventSink {
 
   /** An instance the serial queue let in: drive it here, and wake whichever master owns its slot. */
   private startPromoted(id: number): void {
+    // Stopping: the row stays SUBMITTED_SUCCESS and the next master start loads it.
+    if (this.stopped) return;
     void this.load(id, "start");
     this.bus.publish(WAKE_CHANNEL, JSON.stringify({ instanceId: id } satisfies WakeMessage)).catch((err) => this.log.warn(`master: could not wake the owner of workflow instance ${id}`, { err }));
   }
