@@ -51,7 +51,7 @@ export type FireResult =
   /** Another master or connection created the instance of this fire first. */
   | { outcome: "exists" }
   /** Nothing created: the schedule is gone or OFFLINE, or its workflow is OFFLINE (the reason says which). */
-  | { outcome: "skipped"; reason: string };
+  | { outcome: "skipped"; reason: string; /** False when the schedule is gone or OFFLINE: stop firing it. */ scheduleActive: boolean };
 
 export interface ScheduleRepository {
   /** NotFoundError when the workflow does not exist. */

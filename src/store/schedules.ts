@@ -171,14 +171,14 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
         const wd = t.workflowDefinitions;
         const wi = t.workflowInstances;
         const [schedule] = await tx.update(s).set({ updatedAt: sql`${s.updatedAt}` }).where(eq(s.id, scheduleId)).returning();
-        if (!schedule) return { outcome: "skipped", reason: `schedule ${scheduleId} was deleted` };
-        if (schedule.releaseState !== "ONLINE") return { outcome: "skipped", reason: `schedule ${scheduleId} is OFFLINE` };
+        if (!schedule) return { outcome: "skipped", reason: `schedule ${scheduleId} was deleted`, scheduleActive: false };
+        if (schedule.releaseState !== "ONLINE") return { outcome: "skipped", reason: `schedule ${scheduleId} is OFFLINE`, scheduleActive: false };
         const [workflow] = await tx.update(wd).set({ updatedAt: sql`${wd.updatedAt}` }).where(eq(wd.id, schedule.workflowId)).returning();
-        if (!workflow) return { outcome: "skipped", reason: `the workflow of schedule ${scheduleId} was deleted` };
+        if (!workflow) return { outcome: "skipped", reason: `the workflow of schedule ${scheduleId} was deleted`, scheduleActive: false };
         if (workflow.releaseState !== "ONLINE") {
           // DolphinScheduler skips fires of an OFFLINE workflow; they are not replayed later.
           await advance(tx, t, scheduleId, fireTime);
-          return { outcome: "skipped", reason: `workflow "${workflow.name}" is OFFLINE` };
+          return { outcome: "skipped", reason: `workflow "${workflow.name}" is OFFLINE`, scheduleActive: true };
         }
         const now = new Date();
         // Serial execution types decide run / wait / discard under the workflow lock taken above.

@@ -194,6 +194,8 @@ export class Scheduler {
         publishWake(this.deps.bus, { instanceId: result.instance.id }, this.deps.log);
       } else if (result.outcome === "skipped") {
         this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
+        // A deleted or OFFLINE schedule whose change notice was lost leaves the heap here.
+        if (!result.scheduleActive) this.apply(scheduleId, null);
       }
       return true;
     } catch (err) {
