@@ -88,6 +88,8 @@ export class InstanceDriver {
     private readonly projectParams: Record<string, string>,
     private readonly epoch: number,
     private readonly projectName = "",
+    /** The zone of its params' dates (runTimezone); left out: the instance's own or UTC. */
+    private readonly timezone?: string,
   ) {
     this.id = instance.id;
     this.storeState = instance.state;
@@ -445,7 +447,7 @@ export class InstanceDriver {
       project: this.projectParams,
       startup: this.instance.params,
       upstreamOut: this.pool.upstreamOf(index),
-      clock: paramClockOf(this.instance, this.startedAt),
+      clock: paramClockOf(this.instance, this.startedAt, this.timezone),
     });
   }
 

@@ -14,6 +14,7 @@ import { hostname } from "node:os";
 import type { Bus, Priority, Unsubscribe } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
+import { runTimezone } from "../core/params/index.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import type { Command, Store, WorkflowInstanceState } from "../store/store.ts";
@@ -177,13 +178,14 @@ export class Master implements EventSink {
     if (!lease || lease.owner !== this.coordinator.nodeId) return;
     const definition = await this.definition(instance.workflowId, instance.workflowVersion);
     const project = await this.store.projects.getById(instance.projectId);
+    const timezone = await runTimezone(instance, async (sid) => (await this.store.schedules.get(sid))?.timezone ?? null);
     const rows = await this.store.taskInstances.listForInstance(id);
     const effective: StartMode = mode === "start" && rows.length > 0 ? "restart" : mode;
     await new Promise<void>((resolve) =>
       this.schedule((batch) => {
         resolve();
         if (this.drivers.has(id)) return;
-        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, lease.epoch, project?.name ?? "");
+        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, lease.epoch, project?.name ?? "", timezone);
         this.drivers.set(id, driver);
         driver.start(batch, rows, effective);
       }),

@@ -3,8 +3,9 @@
 // written directly in scripts with it, so both compute the same dates.
 //
 // - base time: the instance's scheduleTime for scheduled and backfill runs, else its start time;
-// - zone: the instance's `timezone` (a scheduled run carries its schedule's zone) when the row has
-//   one, else UTC. `INSTANCE_TIMEZONE_FIELD` names the field so it is found in one place;
+// - zone (runTimezone): the instance's own `timezone` when the row has one (INSTANCE_TIMEZONE_FIELD;
+//   no such column yet), else the zone of the schedule that fired it (scheduled runs, and backfill
+//   runs that carry their schedule's id), else UTC (manual runs);
 // - on the worker, the resolved `system.datetime` param (yyyyMMddHHmmss in that zone) is the base,
 //   as in resolveParams: a startup `system.datetime` moves both sides the same way.
 
@@ -19,6 +20,15 @@ export const INSTANCE_TIMEZONE_FIELD = "timezone";
 export interface ClockSource {
   scheduleTime: Date | null;
   startTime: Date | null;
+  scheduleId?: number | null;
+}
+
+/** The zone a run's params are computed in; `scheduleZone` reads a schedule's zone (null when it is gone). */
+export async function runTimezone(instance: ClockSource, scheduleZone: (scheduleId: number) => Promise<string | null>): Promise<string> {
+  const own = (instance as unknown as Record<string, unknown>)[INSTANCE_TIMEZONE_FIELD];
+  if (typeof own === "string" && own !== "") return own;
+  if (instance.scheduleId != null) return (await scheduleZone(instance.scheduleId)) ?? DEFAULT_PARAM_TIMEZONE;
+  return DEFAULT_PARAM_TIMEZONE;
 }
 
 export function timezoneOf(instance: object): string {
@@ -26,9 +36,9 @@ export function timezoneOf(instance: object): string {
   return typeof zone === "string" && zone !== "" ? zone : DEFAULT_PARAM_TIMEZONE;
 }
 
-/** `startedAt` is the start time the caller is about to write when the row has none yet. */
-export function paramClockOf(instance: ClockSource, startedAt?: Date): TimeContext {
-  return { baseTime: instance.scheduleTime ?? instance.startTime ?? startedAt ?? new Date(), timezone: timezoneOf(instance) };
+/** `startedAt` is the start time the caller is about to write when the row has none yet; `timezone` from runTimezone. */
+export function paramClockOf(instance: ClockSource, startedAt?: Date, timezone?: string): TimeContext {
+  return { baseTime: instance.scheduleTime ?? instance.startTime ?? startedAt ?? new Date(), timezone: timezone ?? timezoneOf(instance) };
 }
 
 /** `system.datetime` (yyyyMMddHHmmss) as an instant in `timezone`; null when it is not one. */

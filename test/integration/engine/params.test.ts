@@ -117,6 +117,18 @@ describe.each(dialects)("params in the engine (%s)", (dialect) => {
     expect((await h.latest(instance.id, "t"))!.output).toEqual({ b: "20240330", c: "20240331", s: "2024-03-31 02:30:00", m: "20240229" });
   });
 
+  test("a scheduled run computes its dates in its schedule's zone, on the worker too", async () => {
+    await using h = await harness(dialect);
+    await h.save({ name: "tokyo", tasks: [{ name: "t", type: "shell", params: { p: "$[yyyyMMdd]" }, script: "echo '#{setValue(b=${system.biz.date})} #{setValue(s=$[yyyy-MM-dd HH:mm])} #{setValue(p=${p})}'" }] });
+    const workflow = (await h.store.workflows.get(h.projectId, "tokyo"))!;
+    const schedule = await h.store.schedules.create(h.projectId, workflow.id, { cron: "0 30 1 * * ?", timezone: "Asia/Tokyo", releaseState: "OFFLINE" }, h.actor);
+    // 2024-03-31 16:30 UTC is 2024-04-01 01:30 in Tokyo.
+    const instance = await h.store.instances.create({ workflowId: workflow.id, slot: () => 0, runType: "SCHEDULER", scheduleId: schedule.id, scheduleTime: new Date("2024-03-31T16:30:00Z") });
+    await h.engine.master.load(instance.id, "start");
+    expect((await h.waitState(instance.id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
+    expect((await h.latest(instance.id, "t"))!.output).toEqual({ b: "20240331", s: "2024-04-01 01:30", p: "20240401" });
+  });
+
   test("a startup system.datetime moves the base of built-ins and of $[...] in the script", async () => {
     await using h = await harness(dialect);
     await h.save({ name: "rerun", tasks: [{ name: "t", type: "shell", script: "echo '#{setValue(d=$[yyyy-MM-dd])} #{setValue(b=${system.biz.date})}'" }] });
