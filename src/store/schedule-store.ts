@@ -53,6 +53,12 @@ export type FireResult =
   /** Nothing created: the schedule is gone or OFFLINE, or its workflow is OFFLINE (the reason says which). */
   | { outcome: "skipped"; reason: string; /** False when the schedule is gone or OFFLINE: stop firing it. */ scheduleActive: boolean };
 
+export interface FireInput {
+  scheduleId: number;
+  fireTime: Date;
+  slot: (instanceId: number) => number;
+}
+
 export interface ScheduleRepository {
   /** NotFoundError when the workflow does not exist. */
   create(projectId: number, workflowId: number, input: NewSchedule, actor: Actor): Promise<Schedule>;
@@ -74,7 +80,9 @@ export interface ScheduleRepository {
    * fire (runType SCHEDULER, scheduleTime = fireTime; a unique clash means "exists"), and moves
    * the cursor to fireTime when it is older.
    */
-  fire(input: { scheduleId: number; fireTime: Date; slot: (instanceId: number) => number }): Promise<FireResult>;
+  fire(input: FireInput): Promise<FireResult>;
+  /** Several fires in one transaction (group commit for fires due together); results in input order. */
+  fireMany(inputs: readonly FireInput[]): Promise<FireResult[]>;
   /** Moves the cursor forward to `to` (never back): fires up to it are skipped by policy. */
   advanceCursor(id: number, to: Date): Promise<void>;
 }

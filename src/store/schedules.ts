@@ -12,7 +12,7 @@ import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
 import { returned } from "./rows.ts";
 import { admitSerial, settleAdmission, versionExecutionType } from "./serial-instances.ts";
-import type { FireResult, NewSchedule, Schedule, ScheduleRepository } from "./schedule-store.ts";
+import type { FireInput, FireResult, NewSchedule, Schedule, ScheduleRepository } from "./schedule-store.ts";
 import type { FailureStrategy, Priority } from "./store.ts";
 
 type Row = Tables["schedules"]["$inferSelect"];
@@ -51,6 +51,56 @@ async function advance(tx: Db, t: Tables, id: number, to: Date): Promise<void> {
     .update(s)
     .set({ lastFireTime: to })
     .where(and(eq(s.id, id), or(isNull(s.lastFireTime), lt(s.lastFireTime, to))));
+}
+
+/** One fire inside the caller's transaction (see the file comment). */
+async function fireOne(tx: Db, t: Tables, { scheduleId, fireTime, slot }: FireInput): Promise<FireResult> {
+  const s = t.schedules;
+  const wd = t.workflowDefinitions;
+  const wi = t.workflowInstances;
+  const [schedule] = await tx.update(s).set({ updatedAt: sql`${s.updatedAt}` }).where(eq(s.id, scheduleId)).returning();
+  if (!schedule) return { outcome: "skipped", reason: `schedule ${scheduleId} was deleted`, scheduleActive: false };
+  if (schedule.releaseState !== "ONLINE") return { outcome: "skipped", reason: `schedule ${scheduleId} is OFFLINE`, scheduleActive: false };
+  const [workflow] = await tx.update(wd).set({ updatedAt: sql`${wd.updatedAt}` }).where(eq(wd.id, schedule.workflowId)).returning();
+  if (!workflow) return { outcome: "skipped", reason: `the workflow of schedule ${scheduleId} was deleted`, scheduleActive: false };
+  if (workflow.releaseState !== "ONLINE") {
+    // DolphinScheduler skips fires of an OFFLINE workflow; they are not replayed later.
+    await advance(tx, t, scheduleId, fireTime);
+    return { outcome: "skipped", reason: `workflow "${workflow.name}" is OFFLINE`, scheduleActive: true };
+  }
+  const now = new Date();
+  // Serial execution types decide run / wait / discard under the workflow lock taken above.
+  const admission = await admitSerial(tx, t, workflow.id, await versionExecutionType(tx, t, workflow.id, workflow.currentVersion));
+  const [inserted] = await tx
+    .insert(wi)
+    .values({
+      projectId: workflow.projectId,
+      workflowId: workflow.id,
+      workflowVersion: workflow.currentVersion,
+      state: admission?.state ?? "SUBMITTED_SUCCESS",
+      endTime: admission?.state === "STOP" ? now : null,
+      runType: "SCHEDULER",
+      slot: 0,
+      epoch: 0,
+      priority: schedule.priority,
+      workerGroup: schedule.workerGroup,
+      failureStrategy: schedule.failureStrategy,
+      params: schedule.params,
+      startTasks: null,
+      dependType: null,
+      dryRun: false,
+      scheduleId,
+      scheduleTime: fireTime,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing({ target: [wi.scheduleId, wi.scheduleTime] })
+    .returning();
+  await advance(tx, t, scheduleId, fireTime);
+  if (!inserted) return { outcome: "exists" };
+  const row = returned(await tx.update(wi).set({ slot: slot(inserted.id) }).where(eq(wi.id, inserted.id)).returning(), "workflow instance");
+  if (admission) await settleAdmission(tx, t, row, admission, now);
+  return { outcome: "created", instance: toWorkflowInstance(row) };
 }
 
 export function createScheduleRepository(run: Runner): ScheduleRepository {
@@ -166,53 +216,15 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
         await writeAudit(tx, t, actor, new Date(), { action: "schedule.delete", objectType: "schedule", objectId: id, projectId: row.projectId, details: auditDetails(row) });
       }),
 
-    fire: ({ scheduleId, fireTime, slot }) =>
-      run.write(async (tx): Promise<FireResult> => {
-        const wd = t.workflowDefinitions;
-        const wi = t.workflowInstances;
-        const [schedule] = await tx.update(s).set({ updatedAt: sql`${s.updatedAt}` }).where(eq(s.id, scheduleId)).returning();
-        if (!schedule) return { outcome: "skipped", reason: `schedule ${scheduleId} was deleted`, scheduleActive: false };
-        if (schedule.releaseState !== "ONLINE") return { outcome: "skipped", reason: `schedule ${scheduleId} is OFFLINE`, scheduleActive: false };
-        const [workflow] = await tx.update(wd).set({ updatedAt: sql`${wd.updatedAt}` }).where(eq(wd.id, schedule.workflowId)).returning();
-        if (!workflow) return { outcome: "skipped", reason: `the workflow of schedule ${scheduleId} was deleted`, scheduleActive: false };
-        if (workflow.releaseState !== "ONLINE") {
-          // DolphinScheduler skips fires of an OFFLINE workflow; they are not replayed later.
-          await advance(tx, t, scheduleId, fireTime);
-          return { outcome: "skipped", reason: `workflow "${workflow.name}" is OFFLINE`, scheduleActive: true };
-        }
-        const now = new Date();
-        // Serial execution types decide run / wait / discard under the workflow lock taken above.
-        const admission = await admitSerial(tx, t, workflow.id, await versionExecutionType(tx, t, workflow.id, workflow.currentVersion));
-        const [inserted] = await tx
-          .insert(wi)
-          .values({
-            projectId: workflow.projectId,
-            workflowId: workflow.id,
-            workflowVersion: workflow.currentVersion,
-            state: admission?.state ?? "SUBMITTED_SUCCESS",
-            endTime: admission?.state === "STOP" ? now : null,
-            runType: "SCHEDULER",
-            slot: 0,
-            epoch: 0,
-            priority: schedule.priority,
-            workerGroup: schedule.workerGroup,
-            failureStrategy: schedule.failureStrategy,
-            params: schedule.params,
-            startTasks: null,
-            dependType: null,
-            dryRun: false,
-            scheduleId,
-            scheduleTime: fireTime,
-            createdAt: now,
-            updatedAt: now,
-          })
-          .onConflictDoNothing({ target: [wi.scheduleId, wi.scheduleTime] })
-          .returning();
-        await advance(tx, t, scheduleId, fireTime);
-        if (!inserted) return { outcome: "exists" };
-        const row = returned(await tx.update(wi).set({ slot: slot(inserted.id) }).where(eq(wi.id, inserted.id)).returning(), "workflow instance");
-        if (admission) await settleAdmission(tx, t, row, admission, now);
-        return { outcome: "created", instance: toWorkflowInstance(row) };
+    fire: (input) => run.write((tx) => fireOne(tx, t, input)),
+
+    fireMany: (inputs) =>
+      run.write(async (tx) => {
+        // Ascending schedule ids: concurrent batches take the schedule locks in one order.
+        const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => a.input.scheduleId - b.input.scheduleId || a.input.fireTime.getTime() - b.input.fireTime.getTime());
+        const results: FireResult[] = new Array(inputs.length);
+        for (const { input, i } of order) results[i] = await fireOne(tx, t, input);
+        return results;
       }),
 
     advanceCursor: (id, to) => run.write((tx) => advance(tx, t, id, to)),

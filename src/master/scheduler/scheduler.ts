@@ -11,7 +11,7 @@ import type { Bus, Unsubscribe } from "../../bus/bus.ts";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
 import { compileCron, type CompiledCron } from "../../core/cron/index.ts";
 import type { Logger } from "../../core/log.ts";
-import type { Schedule, Store } from "../../store/store.ts";
+import type { FireResult, Schedule, Store } from "../../store/store.ts";
 import { publishWake } from "../engine-client.ts";
 import { planCatchup } from "./catchup.ts";
 import { SCHEDULE_CHANNEL } from "./channel.ts";
@@ -20,7 +20,8 @@ import { MinHeap, type HeapEntry } from "./heap.ts";
 /** setTimeout cannot wait longer than 2^31-1 ms; a far fire re-arms on the way. */
 const MAX_TIMER_MS = 60 * 60 * 1000;
 const RETRY_MS = 1000;
-const FIRE_CONCURRENCY = 8;
+/** Fires due together share one transaction, up to this many. */
+const FIRE_BATCH = 500;
 
 export interface SchedulerDeps {
   store: Store;
@@ -161,42 +162,58 @@ export class Scheduler {
     }, wait);
   }
 
-  /** Fires every due entry (a few at a time), then re-arms. */
+  /** Fires every due entry, those due together in one transaction (group commit), then re-arms. */
   private drain(): void {
     if (this.draining || this.stopped) return;
-    const worker = async () => {
-      for (;;) {
-        if (this.stopped) return;
-        const top = this.heap.peek();
-        if (!top || top.at > this.now().getTime()) return;
-        this.heap.pop();
-        if (!this.current(top)) continue;
-        await this.fireEntry(top);
+    this.draining = (async () => {
+      while (!this.stopped) {
+        const due: HeapEntry[] = [];
+        const now = this.now().getTime();
+        while (due.length < FIRE_BATCH && this.heap.size > 0 && this.heap.peek()!.at <= now) {
+          const entry = this.heap.pop()!;
+          if (this.current(entry)) due.push(entry);
+        }
+        if (due.length === 0) return;
+        await this.fireBatch(due);
       }
-    };
-    this.draining = Promise.all(Array.from({ length: FIRE_CONCURRENCY }, worker)).then(() => {
+    })().then(() => {
       this.draining = null;
       this.arm();
     });
   }
 
-  private async fireEntry(entry: HeapEntry): Promise<void> {
-    const ok = await this.fire(entry.scheduleId, new Date(entry.fireTime));
-    if (ok) this.pushNext(entry.scheduleId, entry.generation, new Date(entry.fireTime));
-    else if (this.current(entry)) this.heap.push({ ...entry, at: this.now().getTime() + RETRY_MS });
+  private async fireBatch(entries: HeapEntry[]): Promise<void> {
+    const slot = (id: number) => this.deps.coordinator.slotOf(id);
+    let results;
+    try {
+      results = await this.deps.store.schedules.fireMany(entries.map((e) => ({ scheduleId: e.scheduleId, fireTime: new Date(e.fireTime), slot })));
+    } catch (err) {
+      this.deps.log.error("could not record schedule fires; retrying", { fires: entries.length, err });
+      const retryAt = this.now().getTime() + RETRY_MS;
+      for (const e of entries) if (this.current(e)) this.heap.push({ ...e, at: retryAt });
+      return;
+    }
+    entries.forEach((e, i) => {
+      this.handle(e.scheduleId, new Date(e.fireTime), results[i]!);
+      this.pushNext(e.scheduleId, e.generation, new Date(e.fireTime));
+    });
+  }
+
+  private handle(scheduleId: number, fireTime: Date, result: FireResult): void {
+    if (result.outcome === "created") {
+      publishWake(this.deps.bus, { instanceId: result.instance.id }, this.deps.log);
+    } else if (result.outcome === "skipped") {
+      this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
+      // A deleted or OFFLINE schedule whose change notice was lost leaves the heap here.
+      if (!result.scheduleActive) this.apply(scheduleId, null);
+    }
   }
 
   /** False when the Store could not be written (the fire is retried); true otherwise. */
   private async fire(scheduleId: number, fireTime: Date): Promise<boolean> {
     try {
       const result = await this.deps.store.schedules.fire({ scheduleId, fireTime, slot: (id) => this.deps.coordinator.slotOf(id) });
-      if (result.outcome === "created") {
-        publishWake(this.deps.bus, { instanceId: result.instance.id }, this.deps.log);
-      } else if (result.outcome === "skipped") {
-        this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
-        // A deleted or OFFLINE schedule whose change notice was lost leaves the heap here.
-        if (!result.scheduleActive) this.apply(scheduleId, null);
-      }
+      this.handle(scheduleId, fireTime, result);
       return true;
     } catch (err) {
       this.deps.log.error("could not record a schedule fire; retrying", { scheduleId, fireTime, err });

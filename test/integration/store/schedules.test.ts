@@ -94,6 +94,21 @@ describe.each(dialects)("schedules store on %s", (dialect) => {
     expect(times).toEqual(Array.from({ length: 10 }, (_, i) => base + i * 1000));
     expect((await store.schedules.get(s.id))!.lastFireTime!.getTime()).toBe(base + 9000);
   });
+
+  test("fireMany: one transaction, results in input order, a repeated fire in the batch is 'exists'", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor, workflow } = await setup(store);
+    const a = await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor);
+    const b = await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?" }, actor);
+    const t = new Date("2099-01-01T00:00:00Z");
+    const results = await store.schedules.fireMany([
+      { scheduleId: b.id, fireTime: t, slot: () => 0 },
+      { scheduleId: a.id, fireTime: t, slot: () => 0 },
+      { scheduleId: a.id, fireTime: t, slot: () => 0 },
+    ]);
+    expect(results.map((r) => r.outcome)).toEqual(["skipped", "created", "exists"]);
+    expect((await scheduled(store, project.id, workflow.id)).map((i) => i.scheduleId)).toEqual([a.id]);
+  });
 });
 
 describe.each(dialects)("scheduler on %s", (dialect) => {
