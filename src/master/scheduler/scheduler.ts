@@ -35,6 +35,8 @@ interface Known {
   generation: number;
   schedule: Schedule;
   cron: CompiledCron;
+  /** The fire waiting in the heap (or being written), null when the schedule has no more. */
+  pending: number | null;
 }
 
 export class Scheduler {
@@ -119,17 +121,20 @@ export class Scheduler {
 
   /** Replaces what the heap knows of schedule `id`; null or OFFLINE takes it out. */
   private apply(id: number, schedule: Schedule | null): void {
+    // Generations only grow (never reset), so an entry from before an OFFLINE/ONLINE round trip stays stale.
     const generation = (this.generations.get(id) ?? 0) + 1;
     this.generations.set(id, generation);
+    const pending = this.known.get(id)?.pending ?? null;
     this.known.delete(id);
-    if (!schedule || schedule.releaseState !== "ONLINE") {
-      this.generations.delete(id);
-      return;
-    }
+    if (!schedule || schedule.releaseState !== "ONLINE") return;
     const cron = this.compile(schedule);
     if (!cron) return;
-    this.known.set(id, { generation, schedule, cron });
-    const from = Math.max(this.now().getTime(), schedule.lastFireTime?.getTime() ?? 0);
+    this.known.set(id, { generation, schedule, cron, pending: null });
+    const now = this.now().getTime();
+    const cursor = schedule.lastFireTime?.getTime() ?? 0;
+    // A fire that was due (or being written) when the change came in is not dropped: the new
+    // entry starts just before it, and the Store answers "exists" if it was written after all.
+    const from = pending !== null && pending <= now ? Math.max(pending - 1, cursor) : Math.max(now, cursor);
     this.pushNext(id, generation, new Date(from));
   }
 
@@ -140,7 +145,9 @@ export class Scheduler {
     let from = after.getTime();
     if (schedule.startTime) from = Math.max(from, schedule.startTime.getTime() - 1);
     const next = cron.nextAfter(new Date(from), schedule.timezone);
+    k.pending = null;
     if (next === null || (schedule.endTime && next > schedule.endTime)) return;
+    k.pending = next.getTime();
     this.heap.push({ at: next.getTime(), fireTime: next.getTime(), scheduleId: id, generation });
   }
 
