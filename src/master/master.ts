@@ -51,6 +51,8 @@ export class Master implements EventSink {
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
   private stopped = false;
+  /** Aborted by stop(): releases loads whose scheduled work will never run once the queue stops. */
+  private readonly stopping = new AbortController();
   private readonly tasks: MasterTasks;
   private readonly driverHost: DriverHost;
   private readonly serial: SerialQueue;
@@ -81,6 +83,7 @@ export class Master implements EventSink {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.unsubscribe?.();
     await Promise.allSettled([...this.loading.values()]);
     await this.flushing;
@@ -181,15 +184,20 @@ export class Master implements EventSink {
     const timezone = await runTimezone(instance, async (sid) => (await this.store.schedules.get(sid))?.timezone ?? null);
     const rows = await this.store.taskInstances.listForInstance(id);
     const effective: StartMode = mode === "start" && rows.length > 0 ? "restart" : mode;
-    await new Promise<void>((resolve) =>
+    if (this.stopped) return;
+    await new Promise<void>((resolve) => {
+      // Once stopped, queued work is dropped: without this, stop() would wait for this load forever.
+      const onStop = () => resolve();
+      this.stopping.signal.addEventListener("abort", onStop, { once: true });
       this.schedule((batch) => {
+        this.stopping.signal.removeEventListener("abort", onStop);
         resolve();
         if (this.drivers.has(id)) return;
         const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, lease.epoch, project?.name ?? "", timezone);
         this.drivers.set(id, driver);
         driver.start(batch, rows, effective);
-      }),
-    );
+      });
+    });
   }
 
   private definition(workflowId: number, version: number): Promise<WorkflowDefinition> {
