@@ -1,4 +1,4 @@
-// Schedule firing: 10,000 ONLINE schedules loaded into the scheduler (one heap, one timer) on a
+// Schedule firing: 10,000 ONLINE schedules (one workflow each) loaded into the scheduler (one heap, one timer) on a
 // SQLite store; each fires once a minute at its own second, spread over the window, and every
 // fire creates its instance through the Store's exactly-once fire. Lateness = the instance's
 // created_at − its fire time (scheduleTime), p50/p99 over all fires in the window. No master
@@ -31,8 +31,9 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
     const user = await store.users.create({ name: "bench", passwordHash: null, isAdmin: true }, { userId: null, userName: "bench" });
     const actor = { userId: user.id, userName: user.name };
     const project = await store.projects.create({ name: "bench", description: "", ownerId: user.id }, actor);
-    const { workflow } = await store.workflows.create(project.id, parseWorkflowDefinition({ name: "tick", tasks: [{ name: "t", type: "noop" }] }), actor);
     for (let i = 0; i < schedules; i++) {
+      // One workflow per schedule, as DolphinScheduler users have them: no lock or read is shared.
+      const { workflow } = await store.workflows.create(project.id, parseWorkflowDefinition({ name: `tick-${i}`, tasks: [{ name: "t", type: "noop" }] }), actor);
       // Full: second (i mod 60) of every minute, so fires spread evenly over the minute.
       const cron = full ? `${i % 60} * * * * ?` : "* * * * * ?";
       await store.schedules.create(project.id, workflow.id, { cron, releaseState: "ONLINE" }, actor);

@@ -53,15 +53,26 @@ async function advance(tx: Db, t: Tables, id: number, to: Date): Promise<void> {
     .where(and(eq(s.id, id), or(isNull(s.lastFireTime), lt(s.lastFireTime, to))));
 }
 
-/** One fire inside the caller's transaction (see the file comment). */
-async function fireOne(tx: Db, t: Tables, { scheduleId, fireTime, slot }: FireInput): Promise<FireResult> {
+type LockedWorkflow = { row: Tables["workflowDefinitions"]["$inferSelect"]; executionType: Awaited<ReturnType<typeof versionExecutionType>> };
+
+/**
+ * One fire inside the caller's transaction (see the file comment). `locked` remembers the
+ * workflows this transaction has locked already: the lock holds until commit, so their row and
+ * execution type cannot change in between and a batch reads them once.
+ */
+async function fireOne(tx: Db, t: Tables, { scheduleId, fireTime, slot }: FireInput, locked = new Map<number, LockedWorkflow | null>()): Promise<FireResult> {
   const s = t.schedules;
   const wd = t.workflowDefinitions;
   const wi = t.workflowInstances;
   const [schedule] = await tx.update(s).set({ updatedAt: sql`${s.updatedAt}` }).where(eq(s.id, scheduleId)).returning();
   if (!schedule) return { outcome: "skipped", reason: `schedule ${scheduleId} was deleted`, scheduleActive: false };
   if (schedule.releaseState !== "ONLINE") return { outcome: "skipped", reason: `schedule ${scheduleId} is OFFLINE`, scheduleActive: false };
-  const [workflow] = await tx.update(wd).set({ updatedAt: sql`${wd.updatedAt}` }).where(eq(wd.id, schedule.workflowId)).returning();
+  if (!locked.has(schedule.workflowId)) {
+    const [row] = await tx.update(wd).set({ updatedAt: sql`${wd.updatedAt}` }).where(eq(wd.id, schedule.workflowId)).returning();
+    locked.set(schedule.workflowId, row ? { row, executionType: await versionExecutionType(tx, t, row.id, row.currentVersion) } : null);
+  }
+  const lockedWorkflow = locked.get(schedule.workflowId);
+  const workflow = lockedWorkflow?.row;
   if (!workflow) return { outcome: "skipped", reason: `the workflow of schedule ${scheduleId} was deleted`, scheduleActive: false };
   if (workflow.releaseState !== "ONLINE") {
     // DolphinScheduler skips fires of an OFFLINE workflow; they are not replayed later.
@@ -70,7 +81,7 @@ async function fireOne(tx: Db, t: Tables, { scheduleId, fireTime, slot }: FireIn
   }
   const now = new Date();
   // Serial execution types decide run / wait / discard under the workflow lock taken above.
-  const admission = await admitSerial(tx, t, workflow.id, await versionExecutionType(tx, t, workflow.id, workflow.currentVersion));
+  const admission = await admitSerial(tx, t, workflow.id, lockedWorkflow!.executionType);
   const [inserted] = await tx
     .insert(wi)
     .values({
@@ -223,7 +234,8 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
         // Ascending schedule ids: concurrent batches take the schedule locks in one order.
         const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => a.input.scheduleId - b.input.scheduleId || a.input.fireTime.getTime() - b.input.fireTime.getTime());
         const results: FireResult[] = new Array(inputs.length);
-        for (const { input, i } of order) results[i] = await fireOne(tx, t, input);
+        const locked = new Map<number, LockedWorkflow | null>();
+        for (const { input, i } of order) results[i] = await fireOne(tx, t, input, locked);
         return results;
       }),
 
