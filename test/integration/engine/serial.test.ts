@@ -110,6 +110,9 @@ for (const dialect of dialects) {
       await running(h, a);
       expect(await stateOf(h, b)).toBe("SERIAL_WAIT");
       await h.engine.client.control(a, "pause", h.actor);
+      // The control is a command the master applies; release the task only once the pause holds,
+      // or the task could finish first and the run end SUCCESS.
+      await h.waitState(a, ["READY_PAUSE"]);
       release(h, "a");
       expect((await h.waitState(a, ["PAUSE", "SUCCESS", "FAILURE", "STOP"])).state).toBe("PAUSE");
       await running(h, b);
