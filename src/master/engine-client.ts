@@ -36,6 +36,8 @@ export interface EngineClient {
   logOf(taskInstanceId: number): Promise<{ path: string | null; ended: boolean }>;
   /** Tells every scheduler to re-read schedule `id` (after the API changed it); fire and forget. */
   scheduleChanged?(scheduleId: number): void;
+  /** Creates the runs a backfill has room for (one Store transaction) and wakes the master. */
+  advanceBackfill?(backfillId: number): Promise<void>;
 }
 
 const INSTANCE_COMMANDS: Record<InstanceControl, CommandType> = {
@@ -132,6 +134,10 @@ export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: 
       );
       publishWake(bus, { commands: true }, log);
       return { id: task.id, state: next };
+    },
+
+    async advanceBackfill(backfillId) {
+      for (const instance of await store.backfills.advance(backfillId, (id) => coordinator.slotOf(id))) publishWake(bus, { instanceId: instance.id }, log);
     },
 
     scheduleChanged(scheduleId) {

@@ -23,6 +23,7 @@ import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type Task
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
 import { MasterTasks } from "./master-tasks.ts";
 import { SerialQueue } from "./serial-queue.ts";
+import { BackfillDriver } from "./backfill.ts";
 import type { StartMode } from "./run-options.ts";
 
 const SYSTEM = { userId: null, userName: "porpoise" };
@@ -56,6 +57,7 @@ export class Master implements EventSink {
   private readonly tasks: MasterTasks;
   private readonly driverHost: DriverHost;
   private readonly serial: SerialQueue;
+  private readonly backfills: BackfillDriver;
   /** Events that matched no live attempt (stale or forged): DESIGN.md §3.4 counts them. */
   staleEvents = 0;
 
@@ -67,6 +69,7 @@ export class Master implements EventSink {
     this.host = deps.host ?? hostname();
     this.driverHost = this.makeDriverHost();
     this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id) });
+    this.backfills = new BackfillDriver({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), start: (id) => this.startPromoted(id) });
     this.tasks = new MasterTasks({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), report: (e) => this.report(e), load: (id) => this.load(id, "start"), control: (id, kind) => this.enqueueControl(id, kind) });
   }
 
@@ -78,6 +81,7 @@ export class Master implements EventSink {
     if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts marked NEED_FAULT_TOLERANCE; they run again`);
     for (const instance of await this.store.instances.listActive({ slots })) await this.load(instance.id, "start");
     await this.serial.recover();
+    await this.backfills.recover();
     this.claimCommands();
   }
 
@@ -354,6 +358,7 @@ export class Master implements EventSink {
       if (this.drivers.get(driver.id) === driver) this.drivers.delete(driver.id);
       this.log.info(`workflow instance ${driver.id} ended ${state}`);
       void this.serial.released(driver.instance.workflowId);
+      if (driver.instance.backfillId !== null) void this.backfills.advance(driver.instance.backfillId);
       this.tasks.childFinished(driver.instance, state, (parentTaskInstanceId) => {
         for (const d of this.drivers.values()) {
           const rec = d.attemptById(parentTaskInstanceId);

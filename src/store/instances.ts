@@ -34,6 +34,7 @@ export function toWorkflowInstance(row: Row): WorkflowInstance {
     runTimes: row.runTimes,
     scheduleId: row.scheduleId,
     scheduleTime: row.scheduleTime,
+    backfillId: row.backfillId,
     commandId: row.commandId,
     parentTaskInstanceId: row.parentTaskInstanceId,
     dryRun: row.dryRun,

@@ -17,6 +17,7 @@ import { createMemberRepository } from "./members.ts";
 import { applyMigrations, type Connection, missingMigrations } from "./migrate.ts";
 import { createProjectRepository } from "./projects.ts";
 import { createScheduleRepository } from "./schedules.ts";
+import { createBackfillRepository } from "./backfills.ts";
 import { toStoreError } from "./sql-errors.ts";
 import type { Store } from "./store.ts";
 import { createTaskInstanceRepository } from "./task-instances.ts";
@@ -117,6 +118,7 @@ function buildStore(conn: Connection, run: Runner, secretKey: string | null): St
     taskInstances: createTaskInstanceRepository(run),
     datasources: createDatasourceRepository(run, { secretKey }),
     schedules: createScheduleRepository(run),
+    backfills: createBackfillRepository(run),
     ready: () =>
       run
         .exclusive(async () => {

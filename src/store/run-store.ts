@@ -84,6 +84,8 @@ export interface WorkflowInstance {
   runTimes: number;
   scheduleId: number | null;
   scheduleTime: Date | null;
+  /** The backfill that created this run (runType COMPLEMENT_DATA), if any. */
+  backfillId: number | null;
   commandId: number | null;
   parentTaskInstanceId: number | null;
   dryRun: boolean;

@@ -185,8 +185,10 @@ export const workflowInstances = sqliteTable(
     startTasks: json<string[]>("start_tasks"),
     dependType: text("depend_type"),
     runTimes: integer("run_times").notNull().default(1),
+    backfillId: ref("backfill_id").references((): AnySQLiteColumn => backfills.id, { onDelete: "set null" }),
   },
   (t) => [
+    index("workflow_instances_backfill_idx").on(t.backfillId),
     // A cron fire is unique in the Store itself (DESIGN.md §3.5); manual runs have NULLs, which never collide.
     unique("workflow_instances_schedule_fire_unique").on(t.scheduleId, t.scheduleTime),
     index("workflow_instances_state_idx").on(t.state),
@@ -284,4 +286,32 @@ export const datasources = sqliteTable(
     updatedAt: updatedAt(),
   },
   (t) => [unique("datasources_project_name_unique").on(t.projectId, t.name)],
+);
+
+export const backfills = sqliteTable(
+  "backfills",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    workflowId: ref("workflow_id").notNull().references(() => workflowDefinitions.id, { onDelete: "cascade" }),
+    scheduleId: ref("schedule_id").references(() => schedules.id, { onDelete: "set null" }),
+    state: text({ enum: ["RUNNING", "SUCCESS", "FAILURE", "STOPPED"] }).notNull(),
+    runMode: text("run_mode", { enum: ["serial", "parallel"] }).notNull(),
+    maxParallelism: integer("max_parallelism").notNull(),
+    onFailure: text("on_failure", { enum: ["stop", "continue"] }).notNull(),
+    failureStrategy: text("failure_strategy").notNull().default("END"),
+    priority: text().notNull().default("MEDIUM"),
+    workerGroup: text("worker_group").notNull().default("default"),
+    params: json<StringMap>("params").notNull().default(emptyObject),
+    /** Planned fire times, ISO-8601, in run order. */
+    plan: json<string[]>("plan").notNull(),
+    total: integer().notNull(),
+    created: integer().notNull().default(0),
+    succeeded: integer().notNull().default(0),
+    failed: integer().notNull().default(0),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("backfills_project_idx").on(t.projectId, t.id), index("backfills_state_idx").on(t.state)],
 );

@@ -14,6 +14,7 @@ import type {
   TaskInstanceRepository,
   WorkflowInstanceRepository,
 } from "./run-store.ts";
+import type { BackfillRepository } from "./backfill-store.ts";
 import type { ScheduleRepository } from "./schedule-store.ts";
 
 export type * from "./run-store.ts";
@@ -223,6 +224,7 @@ export interface Store {
   readonly taskInstances: TaskInstanceRepository;
   readonly datasources: DatasourceRepository;
   readonly schedules: ScheduleRepository;
+  readonly backfills: BackfillRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   close(): Promise<void>;

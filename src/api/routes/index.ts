@@ -4,6 +4,7 @@
 import type { Route } from "../route.ts";
 import { auditRoutes } from "./audit.ts";
 import { authRoutes } from "./auth.ts";
+import { backfillRoutes } from "./backfills.ts";
 import { datasourceRoutes } from "./datasources.ts";
 import { healthRoutes } from "./health.ts";
 import { instanceRoutes } from "./instances.ts";
@@ -28,6 +29,7 @@ export const routeRegistry: readonly Route[] = [
   ...memberRoutes,
   ...workflowRoutes,
   ...scheduleRoutes,
+  ...backfillRoutes,
   ...instanceRoutes,
   ...taskInstanceRoutes,
   ...datasourceRoutes,
