@@ -139,6 +139,7 @@ export const backfillRoutes = [
     path: "/api/v1/projects/:project/backfills/:id/stop",
     tag: "backfills",
     summary: "Stop a backfill: creates no more runs and stops the running ones",
+    status: 200,
     auth: "user",
     projectRole: "developer",
     params: idParams,

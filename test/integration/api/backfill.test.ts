@@ -116,6 +116,26 @@ describe.each(dialects)("backfill on a real engine (%s)", (dialect) => {
     expect((await instancesOf(h, done.runs)).map((i) => i.scheduleTime)).toEqual(b.plan);
   });
 
+  test("stop through the API: the running run ends STOP, the rest stays NOT_STARTED; another project's id is 404", async () => {
+    await using h = await apiHarness(dialect, { engine: "full" });
+    await setup(h, "sleep 60");
+    const b = await backfill(h, { dates: ["2026-01-01", "2026-01-02"] });
+    const first = (b as unknown as { runs: Run[] }).runs[0]!;
+    expect(first.instanceId).toEqual(expect.any(Number));
+    await h.waitFor("the first run running", async () => (await h.call("GET", `/api/v1/workflow-instances/${first.instanceId}`)).json.state === "RUNNING_EXECUTION");
+    await h.call("POST", "/api/v1/projects", { body: { name: "other" } });
+    expectError(await h.call("POST", `/api/v1/projects/other/backfills/${b.id}/stop`), 404, "NOT_FOUND");
+    const stopped = await h.call("POST", `${P}/backfills/${b.id}/stop`);
+    expect(stopped.status).toBe(200);
+    expect(stopped.json.state).toBe("STOPPED");
+    const done = await h.waitFor("the run stopped", async () => {
+      const x = (await h.call("GET", `${P}/backfills/${b.id}`)).json;
+      return x.runs[0].state === "STOP" ? x : null;
+    });
+    expect(done).toMatchObject({ state: "STOPPED", created: 1 });
+    expect(done.runs.map((r: Run) => r.state)).toEqual(["STOP", "NOT_STARTED"]);
+  });
+
   test("bad input answers 400 naming the field and stores nothing", async () => {
     await using h = await apiHarness(dialect, { engine: "full" });
     await setup(h);
