@@ -64,7 +64,7 @@ export interface BackfillRepository {
    */
   advance(id: number, slot: (instanceId: number) => number): Promise<WorkflowInstance[]>;
   /** STOPPED: creates nothing more; answers the instances still active (the caller stops them). */
-  stop(id: number): Promise<{ backfill: Backfill; active: number[] }>;
+  stop(id: number, actor: Actor): Promise<{ backfill: Backfill; active: number[] }>;
   /** Backfills still RUNNING (master start resumes them). */
   listRunning(): Promise<number[]>;
 }

@@ -6,6 +6,7 @@
 import { asc, desc, eq, sql } from "drizzle-orm";
 import { NotFoundError } from "../core/errors.ts";
 import { TERMINAL_WORKFLOW_STATES } from "../core/states.ts";
+import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
 import { returned } from "./rows.ts";
@@ -105,7 +106,10 @@ export function createBackfillRepository(run: Runner): BackfillRepository {
             createdBy: actor.userId,
           })
           .returning();
-        return toBackfill(returned([row!], "backfill"));
+        const created = returned([row!], "backfill");
+        const details = { workflowId: created.workflowId, runMode: created.runMode, total: created.total, first: created.plan[0], last: created.plan.at(-1) };
+        await writeAudit(tx, t, actor, created.createdAt, { action: "backfill.create", objectType: "backfill", objectId: created.id, projectId: created.projectId, details });
+        return toBackfill(created);
       }),
     get: (id) => run.read(async (db) => {
       const [row] = await db.select().from(b).where(eq(b.id, id));
@@ -123,11 +127,12 @@ export function createBackfillRepository(run: Runner): BackfillRepository {
         });
       }),
     advance: (id, slot) => run.write((tx) => advanceIn(tx, t, id, slot)),
-    stop: (id) =>
+    stop: (id, actor) =>
       run.write(async (tx) => {
         const [row] = await tx.update(b).set({ updatedAt: new Date() }).where(eq(b.id, id)).returning();
         if (!row) throw new NotFoundError(`backfill ${id} does not exist`);
         const [stopped] = row.state === "RUNNING" ? await tx.update(b).set({ state: "STOPPED" }).where(eq(b.id, id)).returning() : [row];
+        if (row.state === "RUNNING") await writeAudit(tx, t, actor, new Date(), { action: "backfill.stop", objectType: "backfill", objectId: id, projectId: row.projectId, details: { created: row.created, total: row.total } });
         const active = (await instancesOf(tx, t, id)).filter((r) => !ENDED.includes(r.state)).map((r) => r.id);
         return { backfill: toBackfill(stopped!), active };
       }),

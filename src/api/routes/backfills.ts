@@ -107,8 +107,8 @@ export const backfillRoutes = [
         },
         actor,
       );
-      if (!engine.advanceBackfill) throw new ValidationError("this engine cannot backfill", []);
-      await engine.advanceBackfill(created.id);
+      // Every EngineClient of createEngineClient has it; the method is optional for other implementations.
+      await engine.advanceBackfill?.(created.id);
       return detail(deps.store, (await deps.store.backfills.get(created.id))!);
     },
   }),
@@ -148,7 +148,7 @@ export const backfillRoutes = [
     handler: async ({ params, deps, access, actor }) => {
       await findBackfill(deps.store, access.project.id, params.id);
       const engine = requireEngine(deps.engine, "stopping a backfill");
-      const { backfill, active } = await deps.store.backfills.stop(params.id);
+      const { backfill, active } = await deps.store.backfills.stop(params.id, actor);
       for (const id of active) {
         // A run that ended meanwhile cannot be stopped any more; that is fine.
         await engine.control(id, "stop", actor).catch(() => undefined);

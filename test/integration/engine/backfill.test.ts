@@ -47,7 +47,7 @@ describe.each(dialects)("backfill in the engine (%s)", (dialect) => {
     await h.engine.client.advanceBackfill!(b.id);
     const [first] = await h.store.backfills.runs(b.id);
     await h.waitFor("the first run's task running", async () => (await h.latest(first!.instanceId!, "t"))?.state === "RUNNING_EXECUTION");
-    const { backfill, active } = await h.store.backfills.stop(b.id);
+    const { backfill, active } = await h.store.backfills.stop(b.id, h.actor);
     expect(backfill.state).toBe("STOPPED");
     expect(active).toEqual([first!.instanceId!]);
     for (const id of active) await h.engine.client.control(id, "stop", h.actor);
