@@ -1,11 +1,13 @@
 // The backfill request and its plan (pure): which fire times a backfill runs, in which order.
-// Dates are UTC days: `YYYY-MM-DD` means that day (a range's `to` day included), a full ISO-8601
-// instant means itself. With a schedule, the plan is its fire times inside the range (in its
-// timezone, by its cron); without one, one run per UTC day at 00:00 (DolphinScheduler's
-// complement data without a schedule).
+// `YYYY-MM-DD` means that day (a range's `to` day included), a full ISO-8601 instant means
+// itself. With a schedule, the plan is its fire times inside the range, whose days are days in
+// the schedule's timezone; without one, one run per UTC day at 00:00 (DolphinScheduler's
+// complement data without a schedule). A listed day is 00:00 UTC either way: a list names the
+// exact runs wanted, so give instants when another zone's midnight is meant.
 
 import { z } from "zod";
-import { fireTimesBetween } from "../core/cron/index.ts";
+import { fireTimesBetween, getZone } from "../core/cron/index.ts";
+import { wallToInstant } from "../core/cron/zone.ts";
 import { ValidationError } from "../core/errors.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 
@@ -59,8 +61,11 @@ export function planBackfill(req: BackfillRequest, schedule: { cron: string; tim
   let times: Date[];
   if (req.dates) times = req.dates.map(instant);
   else {
-    const from = instant(req.from!);
-    const to = DAY.test(req.to!) ? new Date(instant(req.to!).getTime() + DAY_MS - 1) : instant(req.to!);
+    // A day bound is midnight in the schedule's zone (UTC without a schedule).
+    const zone = schedule ? getZone(schedule.timezone) : null;
+    const dayStart = (s: string) => (zone ? new Date(wallToInstant(zone, instant(s).getTime())) : instant(s));
+    const from = DAY.test(req.from!) ? dayStart(req.from!) : instant(req.from!);
+    const to = DAY.test(req.to!) ? new Date((zone ? wallToInstant(zone, instant(req.to!).getTime() + DAY_MS) : instant(req.to!).getTime() + DAY_MS) - 1) : instant(req.to!);
     if (schedule) times = fireTimesBetween(schedule.cron, schedule.timezone, from, to, MAX_BACKFILL_RUNS + 1);
     else {
       times = [];
