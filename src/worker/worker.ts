@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { hostname } from "node:os";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
-import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import type { TaskDefinition } from "../core/workflow-schema.ts";
 import { KILL_CHANNEL, type EventSink, type KillMessage } from "../master/events.ts";
 import type { Store } from "../store/store.ts";
 import { runAttempt } from "./executor.ts";
@@ -54,7 +54,8 @@ export class Worker {
   private readonly pullAbort = new AbortController();
   private readonly host: string;
   private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number; baseTime: Date; timezone: string }>();
-  private readonly definitions = new Map<string, Promise<WorkflowDefinition | null>>();
+  /** Tasks of each workflow version by name: a lookup per dispatched task must not scan the definition. */
+  private readonly definitions = new Map<string, Promise<Map<string, TaskDefinition> | null>>();
   private unsubscribe: Unsubscribe | null = null;
   private loop: Promise<void> | null = null;
   private slotFreed: (() => void) | null = null;
@@ -153,8 +154,8 @@ export class Worker {
     const logPath = taskLogPath(join(this.deps.dataDir, "logs"), row.workflowInstanceId, row.id, row.attempt);
     const startTime = new Date();
     const info = await this.instanceOf(row.workflowInstanceId);
-    const definition = info ? await this.definition(info.workflowId, info.version) : null;
-    const task = definition?.tasks.find((t) => t.name === row.taskName);
+    const tasks = info ? await this.tasksOf(info.workflowId, info.version) : null;
+    const task = tasks?.get(row.taskName);
     if (!info || !task) {
       sink.report({ kind: "done", ...ref, state: "FAILURE", exitCode: null, output: {}, message: `the worker could not find task "${row.taskName}" of its workflow`, endTime: new Date(), host: this.host, logPath: null, startTime });
       return;
@@ -216,12 +217,12 @@ export class Worker {
     return info;
   }
 
-  private definition(workflowId: number, version: number): Promise<WorkflowDefinition | null> {
+  private tasksOf(workflowId: number, version: number): Promise<Map<string, TaskDefinition> | null> {
     const key = `${workflowId}:${version}`;
     let p = this.definitions.get(key);
     if (!p) {
       if (this.definitions.size >= CACHE_LIMIT) this.definitions.delete(this.definitions.keys().next().value!);
-      p = this.deps.store.workflows.getVersion(workflowId, version).then((v) => v?.definition ?? null);
+      p = this.deps.store.workflows.getVersion(workflowId, version).then((v) => (v ? new Map(v.definition.tasks.map((t) => [t.name, t])) : null));
       this.definitions.set(key, p);
     }
     return p;
