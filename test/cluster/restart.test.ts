@@ -3,41 +3,23 @@
 // NEED_FAULT_TOLERANCE, a new attempt runs and the instance ends SUCCESS.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store, TaskInstance } from "../../src/store/store.ts";
-import { dialects, freshDatabaseUrl } from "../helpers/stores.ts";
-import { cleanEnv, fromSource, spawn } from "../integration/cli-process.ts";
-
-const READY = /porpoise all ready on/;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+import { dialects } from "../helpers/stores.ts";
+import { porpoiseAll, seedProject, waitFor } from "./porpoise-process.ts";
 
 for (const dialect of dialects) {
   describe(`restart safety (${dialect})`, () => {
     test("kill -9 while a shell task runs; the restarted process finishes the workflow", async () => {
-      const tmp = mkdtempSync(join(tmpdir(), "porpoise-restart-"));
-      const dataDir = join(tmp, "data");
-      await using db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
-      const url = db ? db.url : `sqlite:${join(tmp, "porpoise.db")}`;
-      const args = ["all", "--port", "0", "--data-dir", dataDir, "--db", db ? db.url : join(tmp, "porpoise.db"), "--shutdown-timeout", "2"];
+      await using env = await porpoiseAll(dialect, { prefix: "porpoise-restart-" });
+      const tmp = env.tmp;
       let store: Store | null = null;
       try {
-        store = await openStore({ url });
-        const user = await store.users.create({ name: "alice", passwordHash: null, isAdmin: true }, { userId: null, userName: "test" });
-        const actor = { userId: user.id, userName: user.name };
-        const project = await store.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
+        store = await openStore({ url: env.url });
+        const { actor, project } = await seedProject(store);
         const definition = parseWorkflowDefinition({
           name: "long",
           tasks: [
@@ -53,16 +35,14 @@ for (const dialect of dialects) {
         const s = store;
 
         {
-          await using p = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
-          await p.waitFor(READY);
+          await using p = await env.start();
           await waitFor("long running", async () => (await attempts()).some((t) => t.taskName === "long" && t.state === "RUNNING_EXECUTION"));
           p.signal("SIGKILL");
           await p.exit();
         }
         expect((await s.instances.get(instance.id))!.state).toBe("RUNNING_EXECUTION");
 
-        await using again = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
-        await again.waitFor(READY);
+        await using again = await env.start();
         await waitFor("attempt 2 of long", async () => (await attempts()).some((t) => t.taskName === "long" && t.attempt === 2 && t.state === "RUNNING_EXECUTION"));
         writeFileSync(join(tmp, "release"), "");
         const end = await waitFor("the instance to end", async () => {
@@ -82,7 +62,6 @@ for (const dialect of dialects) {
       } finally {
         writeFileSync(join(tmp, "release"), ""); // ends the orphaned loop of attempt 1
         await store?.close();
-        rmSync(tmp, { recursive: true, force: true });
       }
     }, 60_000);
   });

@@ -8,39 +8,19 @@
 // The kill leaves the cursor at the newest fire materialised; no fire is created twice.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { NewSchedule, Store } from "../../src/store/store.ts";
-import { dialects, freshDatabaseUrl } from "../helpers/stores.ts";
-import { cleanEnv, fromSource, spawn } from "../integration/cli-process.ts";
-
-const READY = /porpoise all ready on/;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+import { dialects } from "../helpers/stores.ts";
+import { porpoiseAll, seedProject, waitFor } from "./porpoise-process.ts";
 
 for (const dialect of dialects) {
   describe(`schedule catch-up across a restart (${dialect})`, () => {
     test("none / latest / all / all capped, no double fire, firing goes on", async () => {
-      const tmp = mkdtempSync(join(tmpdir(), "porpoise-catchup-"));
-      await using db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
-      const url = db ? db.url : `sqlite:${join(tmp, "porpoise.db")}`;
-      const args = ["all", "--port", "0", "--data-dir", join(tmp, "data"), "--db", db ? db.url : join(tmp, "porpoise.db"), "--shutdown-timeout", "2"];
-      const store: Store = await openStore({ url });
+      await using env = await porpoiseAll(dialect, { prefix: "porpoise-catchup-" });
+      const store: Store = await openStore({ url: env.url });
       try {
-        const user = await store.users.create({ name: "alice", passwordHash: null, isAdmin: true }, { userId: null, userName: "test" });
-        const actor = { userId: user.id, userName: user.name };
-        const project = await store.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
+        const { actor, project } = await seedProject(store);
         const { workflow } = await store.workflows.create(project.id, parseWorkflowDefinition({ name: "tick", tasks: [{ name: "t", type: "noop" }] }), actor);
         const every: NewSchedule = { cron: "* * * * * ?", releaseState: "ONLINE" };
         const ids = {
@@ -56,8 +36,7 @@ for (const dialect of dialects) {
         };
 
         {
-          await using p = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
-          await p.waitFor(READY);
+          await using p = await env.start();
           for (const id of Object.values(ids)) await waitFor(`a fire of schedule ${id}`, async () => (await times(id)).length >= 1);
           p.signal("SIGKILL");
           await p.exit();
@@ -77,8 +56,7 @@ for (const dialect of dialects) {
 
         await waitFor("E to pass while porpoise is down", async () => Date.now() > E.getTime() + 300, 20_000);
         const restartedAt = Date.now();
-        await using again = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
-        await again.waitFor(READY);
+        await using again = await env.start();
 
         const missed = (name: string) => {
           const out: number[] = [];

@@ -5,43 +5,25 @@
 // One of the tasks is in worker group "gpu", which the process serves through --worker-groups.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store, TaskInstance } from "../../src/store/store.ts";
-import { dialects, freshDatabaseUrl } from "../helpers/stores.ts";
-import { cleanEnv, fromSource, spawn } from "../integration/cli-process.ts";
-
-const READY = /porpoise all ready on/;
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+import { dialects } from "../helpers/stores.ts";
+import { porpoiseAll, seedProject, waitFor } from "./porpoise-process.ts";
 
 for (const dialect of dialects) {
   describe(`shutdown drain (${dialect})`, () => {
     test("SIGTERM: a task ending within the deadline ends SUCCESS; one past it runs again after the restart", async () => {
-      const tmp = mkdtempSync(join(tmpdir(), "porpoise-drain-"));
-      const dataDir = join(tmp, "data");
-      await using db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
-      const url = db ? db.url : `sqlite:${join(tmp, "porpoise.db")}`;
-      const args = ["all", "--port", "0", "--data-dir", dataDir, "--db", db ? db.url : join(tmp, "porpoise.db"), "--shutdown-timeout", "2", "--worker-groups", "default,gpu"];
+      await using env = await porpoiseAll(dialect, { prefix: "porpoise-drain-", extraArgs: ["--worker-groups", "default,gpu"] });
+      const tmp = env.tmp;
       const release = (name: string) => writeFileSync(join(tmp, name), "");
       let store: Store | null = null;
       try {
-        store = await openStore({ url });
+        store = await openStore({ url: env.url });
         const s = store;
-        const user = await s.users.create({ name: "alice", passwordHash: null, isAdmin: true }, { userId: null, userName: "test" });
-        const actor = { userId: user.id, userName: user.name };
-        const project = await s.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
+        const { actor, project } = await seedProject(s);
         const wait = (name: string) => `while [ ! -f '${join(tmp, name)}' ]; do sleep 0.05; done; echo ${name}`;
         const create = async (name: string, script: string, workerGroup: string) => {
           const { workflow } = await s.workflows.create(project.id, parseWorkflowDefinition({ name, tasks: [{ name: "t", type: "shell", script, workerGroup }] }), actor);
@@ -53,8 +35,7 @@ for (const dialect of dialects) {
         const rows = async (id: number): Promise<(string | number)[][]> => (await s.taskInstances.listForInstance(id)).map((t: TaskInstance) => [t.taskName, t.attempt, t.state]);
 
         {
-          await using p = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
-          await p.waitFor(READY);
+          await using p = await env.start();
           await waitFor("both tasks running", async () => (await rows(short.id)).concat(await rows(long.id)).filter((r) => r[2] === "RUNNING_EXECUTION").length === 2);
           p.signal("SIGTERM");
           await p.waitFor(/SIGTERM received/);
@@ -67,8 +48,7 @@ for (const dialect of dialects) {
         expect((await s.instances.get(long.id))!.state).toBe("RUNNING_EXECUTION");
         expect(await rows(long.id)).toEqual([["t", 1, "RUNNING_EXECUTION"]]);
 
-        await using again = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
-        await again.waitFor(READY);
+        await using again = await env.start();
         await waitFor("attempt 2 running", async () => (await rows(long.id)).some((r) => r[1] === 2 && r[2] === "RUNNING_EXECUTION"));
         release("long-go");
         const end = await waitFor("the long instance to end", async () => {
@@ -84,7 +64,6 @@ for (const dialect of dialects) {
         release("short-go");
         release("long-go");
         await store?.close();
-        rmSync(tmp, { recursive: true, force: true });
       }
     }, 60_000);
   });

@@ -1,0 +1,70 @@
+// The cluster tests run the real `porpoise all` against a database they also open directly,
+// so they can seed work before the process starts and read the outcome after it is killed.
+// Process handling itself (output capture, waiting for lines, exit codes) is the CLI tests'
+// `spawn` in ../integration/cli-process.ts; this adds only what the cluster tests share.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Dialect, Store } from "../../src/store/store.ts";
+import { freshDatabaseUrl } from "../helpers/stores.ts";
+import { cleanEnv, fromSource, type Spawned, spawn } from "../integration/cli-process.ts";
+
+export const READY = /porpoise all ready on/;
+
+/** Polls `fn` until it returns something truthy; a deadline turns a hang into a failure naming `what`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+export interface PorpoiseAll extends AsyncDisposable {
+  /** The temp dir: the process's cwd, and free for marker files the tasks wait on. */
+  readonly tmp: string;
+  /** The Store URL of the database the process uses, for `openStore` in the test. */
+  readonly url: string;
+  /** Spawns `porpoise all` on this database and resolves once it is ready (killed if it never is). */
+  start(): Promise<Spawned>;
+}
+
+/**
+ * A temp dir and a database (a SQLite file in the dir, or a fresh Postgres database) for
+ * `porpoise all`. Disposing removes the dir and drops the database: close any Store on it first.
+ */
+export async function porpoiseAll(dialect: Dialect, opts: { prefix: string; extraArgs?: string[] }): Promise<PorpoiseAll> {
+  const tmp = mkdtempSync(join(tmpdir(), opts.prefix));
+  const db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
+  const url = db ? db.url : `sqlite:${join(tmp, "porpoise.db")}`;
+  const args = ["all", "--port", "0", "--data-dir", join(tmp, "data"), "--db", db ? db.url : join(tmp, "porpoise.db"), "--shutdown-timeout", "2", ...(opts.extraArgs ?? [])];
+  return {
+    tmp,
+    url,
+    async start() {
+      const p = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
+      try {
+        await p.waitFor(READY);
+      } catch (err) {
+        await p[Symbol.asyncDispose]();
+        throw err;
+      }
+      return p;
+    },
+    async [Symbol.asyncDispose]() {
+      rmSync(tmp, { recursive: true, force: true });
+      await db?.[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** The admin user "alice" and project "etl" every cluster test seeds its work under. */
+export async function seedProject(store: Store) {
+  const user = await store.users.create({ name: "alice", passwordHash: null, isAdmin: true }, { userId: null, userName: "test" });
+  const actor = { userId: user.id, userName: user.name };
+  const project = await store.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
+  return { user, actor, project };
+}
