@@ -31,104 +31,22 @@
 // - a forbidden conditions/switch task decides nothing: all its downstream proceed. So
 //   does a failed one that is forced to success.
 
-import { buildGraph, predecessors, successors, type DagGraph } from "../core/dag.ts";
+import { successors } from "../core/dag.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
-import { assertControl, countsAsSuccess, isTerminalTaskState, isTerminalWorkflowState, type WorkflowState } from "../core/states.ts";
-import type { ConditionsTask, SwitchTask, TaskDefinition } from "../core/task-types.ts";
-import type { WorkflowDefinition } from "../core/workflow-schema.ts";
-import { branchTargets, decideConditions, decideSwitch, type UpstreamOutcome } from "./branching.ts";
-import type { DagAction, DagRunOptions, DagSnapshot, DispatchAction, DispatchReason, TaskResult, TaskStatus } from "./dag-actions.ts";
-import { runScope } from "./run-scope.ts";
+import { assertControl, isTerminalTaskState, isTerminalWorkflowState } from "../core/states.ts";
+import type { ConditionsTask, SwitchTask } from "../core/task-types.ts";
+import { decideConditions, decideSwitch, type UpstreamOutcome } from "./branching.ts";
+import type { DagAction, DispatchAction, DispatchReason, TaskResult } from "./dag-actions.ts";
+import { ACTIVE, BLOCK, BLOCKED, FAIL, FAILED, HELD, HELD_RERUN, HELD_RETRY, HELD_START, NOT_IN_RUN, OK, SKIP, SKIPPED_BRANCH, SKIPPED_FORBIDDEN, STATUS_NAMES, SUCCEEDED, WAITING } from "./dag-codes.ts";
+import { planPrevious } from "./dag-recovery.ts";
+import { DagTasks } from "./dag-tasks.ts";
 
-// Task status codes (Uint8Array); names in STATUS_NAMES.
-const NOT_IN_RUN = 0;
-const WAITING = 1;
-const HELD = 2;
-const ACTIVE = 3;
-const SUCCEEDED = 4;
-const FAILED = 5;
-const SKIPPED_FORBIDDEN = 6;
-const SKIPPED_BRANCH = 7;
-const BLOCKED = 8;
-const STATUS_NAMES: readonly TaskStatus[] = ["not-in-run", "waiting", "held", "running", "succeeded", "failed", "skipped-forbidden", "skipped-branch", "blocked"];
-
-// What a finished task tells each downstream task.
-const OK = 1; // succeeded, forced, forbidden: go on
-const SKIP = 2; // on a branch not taken
-const FAIL = 3; // failed: blocks all but conditions tasks
-const BLOCK = 4; // killed or itself blocked: blocks everything
-
-// Why a task is held (ready, but not started because of a pause, a stop or an END failure).
-const HELD_START = 1;
-const HELD_RETRY = 2;
-const HELD_RERUN = 3;
-
-const PRIORITY_RANK: Record<TaskDefinition["priority"], number> = { HIGHEST: 0, HIGH: 1, MEDIUM: 2, LOW: 3, LOWEST: 4 };
-const ACTIVE_STATES: ReadonlySet<string> = new Set(["SUBMITTED_SUCCESS", "DELAY_EXECUTION", "DISPATCH", "RUNNING_EXECUTION"]);
-
-export class DagState {
-  private readonly graph: DagGraph;
-  private readonly tasks: readonly TaskDefinition[];
-  private readonly opts: DagRunOptions;
-  private readonly status: Uint8Array;
-  private readonly statusCount = new Int32Array(STATUS_NAMES.length);
-  private readonly pending: Int32Array; // upstream tasks in the run not finished yet
-  private readonly inRunPreds: Int32Array;
-  private readonly skippedPreds: Int32Array;
-  private readonly failedPreds: Int32Array;
-  private readonly blockingPreds: Int32Array;
-  private readonly attempt: Int32Array;
-  private readonly failures: Int32Array; // failed attempts that used up a retry
-  private readonly sent: Uint8Array; // the outcome a finished task passed downstream
-  private readonly heldKind: Uint8Array;
-  private readonly unhandled: Uint8Array;
-  private readonly killSent: Uint8Array;
-  private readonly priority: Uint8Array;
-  private readonly active = new Set<number>();
-  private readonly held = new Set<number>();
-  private readonly targets = new Map<number, ReadonlySet<number>>();
-  private readonly chosen = new Map<number, ReadonlySet<number>>();
-  private unhandledFailures = 0;
-  private state: WorkflowState = "SUBMITTED_SUCCESS";
+export class DagState extends DagTasks {
   private failing = false;
   // Per-call buffers.
   private readonly queue: number[] = [];
   private out: DagAction[] = [];
   private readonly buckets: DispatchAction[][] = [[], [], [], [], []];
-
-  constructor(definition: WorkflowDefinition, opts: DagRunOptions) {
-    this.tasks = definition.tasks;
-    this.opts = opts;
-    this.graph = buildGraph(definition.tasks);
-    const n = this.graph.size;
-    const inRun = runScope(this.graph, opts.startTasks, opts.dependType);
-    this.status = new Uint8Array(n);
-    this.pending = new Int32Array(n);
-    this.inRunPreds = new Int32Array(n);
-    this.skippedPreds = new Int32Array(n);
-    this.failedPreds = new Int32Array(n);
-    this.blockingPreds = new Int32Array(n);
-    this.attempt = new Int32Array(n);
-    this.failures = new Int32Array(n);
-    this.sent = new Uint8Array(n);
-    this.heldKind = new Uint8Array(n);
-    this.unhandled = new Uint8Array(n);
-    this.killSent = new Uint8Array(n);
-    this.priority = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const task = this.tasks[i]!;
-      this.priority[i] = PRIORITY_RANK[task.priority];
-      if (!inRun[i]) continue;
-      this.status[i] = WAITING;
-      let count = 0;
-      for (const p of predecessors(this.graph, i)) if (inRun[p]) count++;
-      this.pending[i] = this.inRunPreds[i] = count;
-      if (task.type === "conditions" || task.type === "switch") {
-        this.targets.set(i, new Set(branchTargets(task).map((name) => this.graph.indexOf.get(name)!)));
-      }
-    }
-    for (let i = 0; i < n; i++) this.statusCount[this.status[i]!]!++;
-  }
 
   // ── Events ───────────────────────────────────────────────────────────────────────────
 
@@ -233,46 +151,7 @@ export class DagState {
     return this.finishCall();
   }
 
-  // ── Reads ────────────────────────────────────────────────────────────────────────────
-
-  get workflowState(): WorkflowState {
-    return this.state;
-  }
-
-  statusOf(name: string): TaskStatus {
-    return STATUS_NAMES[this.status[this.indexOf(name)]!]!;
-  }
-
-  /** The latest attempt number of a task (0 before its first). */
-  attemptOf(name: string): number {
-    return this.attempt[this.indexOf(name)]!;
-  }
-
-  snapshot(): DagSnapshot {
-    const c = this.statusCount;
-    const skipped = c[SKIPPED_FORBIDDEN]! + c[SKIPPED_BRANCH]!;
-    const done = c[SUCCEEDED]! + c[FAILED]! + skipped + c[BLOCKED]!;
-    return {
-      state: this.state,
-      total: this.graph.size - c[NOT_IN_RUN]!,
-      done,
-      succeeded: c[SUCCEEDED]!,
-      failed: c[FAILED]!,
-      skipped,
-      blocked: c[BLOCKED]!,
-      running: c[ACTIVE]!,
-      waiting: c[WAITING]! + c[HELD]!,
-      runningTasks: [...this.active].map((i) => this.graph.names[i]!),
-    };
-  }
-
   // ── Internals ────────────────────────────────────────────────────────────────────────
-
-  private indexOf(name: string): number {
-    const i = this.graph.indexOf.get(name);
-    if (i === undefined) throw new ValidationError(`unknown task "${name}"; name a task of this workflow`);
-    return i;
-  }
 
   private requireStarted(): void {
     if (this.state === "SUBMITTED_SUCCESS") throw new ConflictError("this run has not started; call start() first");
@@ -282,43 +161,22 @@ export class DagState {
     return this.state === "RUNNING_EXECUTION" && !this.failing;
   }
 
-  private setStatus(i: number, status: number): void {
-    const old = this.status[i]!;
-    this.statusCount[old]!--;
-    this.statusCount[status]!++;
-    this.status[i] = status;
-    if (old === ACTIVE) this.active.delete(i);
-    else if (old === HELD) this.held.delete(i);
-    if (status === ACTIVE) this.active.add(i);
-    else if (status === HELD) this.held.add(i);
-  }
-
   private applyPrevious(): void {
-    const previous = this.opts.previous;
-    if (!previous) return;
-    const rerun = new Set<string>(this.opts.rerunStates ?? []);
     const failed: [number, number][] = [];
-    for (const [name, prev] of previous) {
-      const i = this.graph.indexOf.get(name);
-      if (i === undefined || this.status[i] === NOT_IN_RUN) continue;
-      this.attempt[i] = prev.attempt;
-      const task = this.tasks[i]!;
-      if (countsAsSuccess(prev.state)) {
-        if (this.targets.has(i)) {
-          if (!prev.branch) continue; // decided again when it is ready
-          this.chosen.set(i, new Set(prev.branch.map((t) => this.graph.indexOf.get(t)).filter((j) => j !== undefined)));
-        }
+    for (const step of planPrevious(this.graph, this.tasks, this.status, this.targets, this.opts)) {
+      const i = step.i;
+      this.attempt[i] = step.attempt;
+      if (step.kind === "succeeded") {
+        if (step.chosen) this.chosen.set(i, step.chosen);
         this.setStatus(i, SUCCEEDED);
         this.sent[i] = OK;
         this.queue.push(i);
-      } else if (rerun.has(prev.state) || prev.state === "PAUSE" || prev.state === "NEED_FAULT_TOLERANCE") {
-        continue;
-      } else if (ACTIVE_STATES.has(prev.state)) {
+      } else if (step.kind === "active") {
         this.setStatus(i, ACTIVE);
-      } else if (prev.state === "FAILURE") {
-        failed.push([i, FAIL]);
-        this.failures[i] = Math.min(prev.attempt, task.retries + 1);
-      } else failed.push([i, BLOCK]);
+      } else if (step.kind === "failed") {
+        failed.push([i, step.outcome]);
+        if (step.failures !== undefined) this.failures[i] = step.failures;
+      }
     }
     // Failures last: an END failure must see (and kill) the adopted running attempts.
     for (const [i, outcome] of failed) {

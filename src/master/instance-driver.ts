@@ -8,76 +8,38 @@
 
 import { randomUUID } from "node:crypto";
 import { buildGraph, type DagGraph } from "../core/dag.ts";
-import { ConflictError } from "../core/errors.ts";
-import type { Logger } from "../core/log.ts";
+import { ConflictError, ValidationError } from "../core/errors.ts";
 import { isTerminalTaskState, type TaskState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import { PRIORITY, type Priority as QueuePriority } from "../bus/bus.ts";
-import type { Priority, TaskInstance, TaskInstanceState, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import type { TaskInstance, TaskInstanceState, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import { AttemptBook, latestAttempts } from "./attempt-book.ts";
 import type { Batch } from "./batch.ts";
 import type { DagAction, DagRunOptions, DispatchAction } from "./dag-actions.ts";
 import { DagState } from "./dag-state.ts";
+import { type AttemptRec, type DriverHost, MASTER_TIMED, queuePriorityOf } from "./driver-host.ts";
+import { DriverParams } from "./driver-params.ts";
+import { addDecisionRecord, addDispatched, addFailedBeforeRun, type RecordScope } from "./driver-records.ts";
 import type { DoneEvent, RunningEvent } from "./events.ts";
-import { ValidationError } from "../core/errors.ts";
-import { paramClockOf } from "../core/params/index.ts";
-import { BRANCH_KEY, paramsForChild, resolveTaskParams, VarPool } from "./params.ts";
+import { paramsForChild } from "./params.ts";
 import { runOptionsFor, type StartMode } from "./run-options.ts";
 
-export interface AttemptRec {
-  instanceId: number;
-  name: string;
-  index: number;
-  dagAttempt: number;
-  attempt: number;
-  id: number | null;
-  token: string;
-  state: TaskInstanceState;
-  /** The resolved params it was dispatched with (a delayed master task starts with them). */
-  params?: Record<string, string>;
-  /** Set while a kill waits for the attempt's insert to commit. */
-  killPending?: string;
-  cancel?: () => void;
-}
+export type { AttemptRec, DriverHost } from "./driver-host.ts";
 
-export interface DriverHost {
-  readonly log: Logger;
-  readonly host: string;
-  /** Queue work for the next batch (timers, follow-ups). */
-  schedule(work: (batch: Batch) => void): void;
-  /** Queue order: `instancePriority` (the run's) first, then the task's `priority` (both 0 = HIGHEST). */
-  enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: QueuePriority, instancePriority: QueuePriority): void;
-  publishKill(rec: AttemptRec, reason: string): void;
-  /** Start a task the master runs itself over time (sub_workflow, dependent). */
-  startMasterTask(driver: InstanceDriver, rec: AttemptRec, task: TaskDefinition, params: Record<string, string>): void;
-  stopMasterTask(driver: InstanceDriver, rec: AttemptRec, reason: string): void;
-  finished(driver: InstanceDriver, state: WorkflowInstanceState): void;
-}
-
-const MASTER_TIMED = new Set(["sub_workflow", "dependent"]);
-
-/** The run's priority as a queue rank. Rows are written from the validated run option, so an unknown
- * value means the row was edited by hand: it runs at MEDIUM (the column's default) rather than not at all. */
-function queuePriorityOf(instance: WorkflowInstance, log: Logger): QueuePriority {
-  if (Object.hasOwn(PRIORITY, instance.priority)) return PRIORITY[instance.priority as keyof typeof PRIORITY];
-  log.warn(`workflow instance ${instance.id} has an unknown priority "${instance.priority}"; its tasks are queued at MEDIUM. Expected one of ${Object.keys(PRIORITY).join(", ")}`);
-  return PRIORITY.MEDIUM;
-}
 const now = () => new Date();
 
 export class InstanceDriver {
   readonly id: number;
   private dag!: DagState;
   private readonly graph: DagGraph;
-  private readonly pool: VarPool;
-  private readonly attempts = new Map<string, AttemptRec>();
-  private readonly byId = new Map<number, AttemptRec>();
+  private readonly params: DriverParams;
+  private readonly book = new AttemptBook();
   private readonly base = new Map<string, number>();
   private readonly instancePriority: QueuePriority;
+  private readonly scope: RecordScope;
   private storeState: WorkflowInstanceState;
   private timedOut: string | null = null;
   private workflowTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The start time this run's params are based on when it has no scheduleTime (set in start()). */
-  private startedAt: Date | undefined;
   done = false;
   stale = 0;
 
@@ -94,28 +56,21 @@ export class InstanceDriver {
     this.id = instance.id;
     this.storeState = instance.state;
     this.graph = buildGraph(definition.tasks);
-    this.pool = new VarPool(this.graph);
+    this.params = new DriverParams(this.graph, definition, instance, projectParams, projectName, timezone, hostApi.log);
     this.instancePriority = queuePriorityOf(instance, hostApi.log);
+    this.scope = { instanceId: this.id, epoch, slot: instance.slot, schedule: (work) => hostApi.schedule(work) };
   }
 
   /** Builds the DagState from the stored attempts and starts it (the instance row's state tells how). */
   start(batch: Batch, rows: readonly TaskInstance[], mode: StartMode): void {
-    const latest = new Map<string, TaskInstance>();
-    for (const row of rows) {
-      const prev = latest.get(row.taskName);
-      if (!prev || row.attempt > prev.attempt) latest.set(row.taskName, row);
-    }
-    const opts: DagRunOptions = { ...runOptionsFor(this.instance, latest, mode, this.base), paramsFor: (name) => this.paramsForDecision(name) };
-    for (const row of latest.values()) {
-      const index = this.graph.indexOf.get(row.taskName);
-      if (index === undefined) continue;
-      if (row.state === "SUCCESS" || row.state === "FORCED_SUCCESS") this.pool.setOutput(index, row.output, row.endTime);
-    }
-    this.startedAt = this.instance.startTime ?? now();
+    const latest = latestAttempts(rows);
+    const opts: DagRunOptions = { ...runOptionsFor(this.instance, latest, mode, this.base), paramsFor: (name) => this.params.forDecision(name) };
+    this.params.loadOutputs(latest.values());
+    this.params.startedAt = this.instance.startTime ?? now();
     this.dag = new DagState(this.definition, opts);
     const from = this.storeState;
     if (from !== "RUNNING_EXECUTION" && from !== "READY_PAUSE" && from !== "READY_STOP") {
-      this.transition(batch, [from], "RUNNING_EXECUTION", { startTime: this.startedAt, host: this.hostApi.host, endTime: null });
+      this.transition(batch, [from], "RUNNING_EXECUTION", { startTime: this.params.startedAt, host: this.hostApi.host, endTime: null });
     }
     const actions = this.dag.start();
     // Attempts still alive in the store (not interrupted): adopt them as they are.
@@ -124,7 +79,7 @@ export class InstanceDriver {
       const index = this.graph.indexOf.get(row.taskName);
       if (index === undefined || this.dag.statusOf(row.taskName) !== "running") continue;
       const rec: AttemptRec = { instanceId: this.id, name: row.taskName, index, dagAttempt: row.attempt, attempt: row.attempt, id: row.id, token: row.dispatchToken ?? "", state: row.state };
-      this.track(rec);
+      this.book.track(rec);
       const task = this.definition.tasks[index]!;
       if (row.state === "DELAY_EXECUTION") this.armDelay(rec, task, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
       else if (row.state === "DISPATCH") batch.after(() => this.enqueue(rec, task, row.workerGroup));
@@ -138,17 +93,17 @@ export class InstanceDriver {
   // ── Events ───────────────────────────────────────────────────────────────────────────
 
   attemptById(id: number): AttemptRec | undefined {
-    return this.byId.get(id);
+    return this.book.byId.get(id);
   }
 
   onRunning(batch: Batch, e: RunningEvent): void {
-    const rec = this.match(e);
+    const rec = this.book.match(e);
     if (!rec || rec.state !== "DISPATCH") return this.staleEvent(e, rec);
     this.update(batch, rec, ["DISPATCH"], "RUNNING_EXECUTION", { host: e.host, logPath: e.logPath, startTime: e.startTime });
   }
 
   onDone(batch: Batch, e: DoneEvent): void {
-    const rec = this.match(e);
+    const rec = this.book.match(e);
     if (!rec || !(rec.state === "DISPATCH" || rec.state === "RUNNING_EXECUTION")) return this.staleEvent(e, rec);
     const message = e.state === "KILL" && this.timedOut && !e.message?.includes(this.timedOut) ? (e.message ? `${e.message}; ${this.timedOut}` : this.timedOut) : e.message;
     this.update(batch, rec, ["DISPATCH", "RUNNING_EXECUTION"], e.state, {
@@ -180,13 +135,13 @@ export class InstanceDriver {
   }
 
   killTask(batch: Batch, taskInstanceId: number): void {
-    const rec = this.byId.get(taskInstanceId);
+    const rec = this.book.byId.get(taskInstanceId);
     if (!rec || isTerminalTaskState(rec.state as TaskState)) return;
     this.killAttempt(batch, rec, "killed by a user");
   }
 
   forceSuccess(batch: Batch, taskInstanceId: number): boolean {
-    const rec = this.byId.get(taskInstanceId);
+    const rec = this.book.byId.get(taskInstanceId);
     if (!rec || !(rec.state === "FAILURE" || rec.state === "KILL")) return false;
     if (this.dag.statusOf(rec.name) !== "failed") return false;
     this.update(batch, rec, [rec.state], "FORCED_SUCCESS", {});
@@ -199,7 +154,7 @@ export class InstanceDriver {
   dispose(): void {
     this.done = true;
     clearTimeout(this.workflowTimer);
-    for (const rec of this.attempts.values()) rec.cancel?.();
+    for (const rec of this.book.attempts.values()) rec.cancel?.();
   }
 
   // ── Actions ──────────────────────────────────────────────────────────────────────────
@@ -211,47 +166,15 @@ export class InstanceDriver {
           this.dispatch(batch, action);
           break;
         case "kill": {
-          const rec = this.attempts.get(action.task);
+          const rec = this.book.attempts.get(action.task);
           if (rec) this.killAttempt(batch, rec, action.reason === "stop" ? (this.timedOut ?? "the workflow instance was stopped") : "another task failed (failure strategy END)");
           break;
         }
         case "skip":
           break;
-        case "record": {
-          const attempt = (this.base.get(action.task) ?? 0) + action.attempt;
-          const t = now();
-          const op = {
-            op: "insert" as const,
-            workflowInstanceId: this.id,
-            taskName: action.task,
-            taskType: this.definition.tasks[action.index]!.type,
-            attempt,
-            state: action.state,
-            dispatchToken: null,
-            slot: this.instance.slot,
-            epoch: this.epoch,
-            submitTime: t,
-          };
-          // Inserts carry no results: times, message and the chosen branch follow in a later
-          // batch (only for people and recovery — a lost one is decided again the same way).
-          batch.add(this.id, op, (outcome) => {
-            if (outcome.outcome !== "applied") return;
-            const id = outcome.id;
-            this.hostApi.schedule((b) =>
-              b.add(this.id, {
-                op: "update",
-                id,
-                attempt,
-                token: null,
-                from: [action.state],
-                to: action.state,
-                set: { startTime: t, endTime: t, message: action.message, output: { [BRANCH_KEY]: JSON.stringify(action.branch) } },
-                fence: { workflowInstanceId: this.id, epoch: this.epoch },
-              }),
-            );
-          });
+        case "record":
+          addDecisionRecord(batch, this.scope, action, this.definition.tasks[action.index]!.type, (this.base.get(action.task) ?? 0) + action.attempt, now());
           break;
-        }
         case "finish":
           this.finish(batch, action.state);
           break;
@@ -276,31 +199,9 @@ export class InstanceDriver {
     const delayed = action.delaySeconds > 0 && !action.dryRun;
     const masterTimed = MASTER_TIMED.has(task.type);
     rec.state = action.dryRun ? "SUCCESS" : delayed ? "DELAY_EXECUTION" : masterTimed ? "RUNNING_EXECUTION" : "DISPATCH";
-    this.track(rec);
-    batch.add(
-      this.id,
-      {
-        op: "insert",
-        workflowInstanceId: this.id,
-        taskName: task.name,
-        taskType: task.type,
-        attempt,
-        state: rec.state,
-        dispatchToken: rec.token,
-        slot: this.instance.slot,
-        epoch: this.epoch,
-        workerGroup,
-        priority: task.priority as Priority,
-        params,
-        submitTime: t,
-        notBefore: delayed ? new Date(t.getTime() + action.delaySeconds * 1000) : null,
-      },
-      (outcome) => {
-        if (outcome.outcome !== "applied") return;
-        rec.id = outcome.id;
-        this.byId.set(outcome.id, rec);
-      },
-    );
+    this.book.track(rec);
+    const notBefore = delayed ? new Date(t.getTime() + action.delaySeconds * 1000) : null;
+    addDispatched(batch, this.scope, rec, task, workerGroup, params, t, notBefore, (id) => this.book.byId.set(id, rec));
     if (action.dryRun) {
       this.finishAttempt(batch, rec, "SUCCESS", {}, t);
       return;
@@ -367,7 +268,7 @@ export class InstanceDriver {
     rec.state = state;
     rec.cancel?.();
     rec.cancel = undefined;
-    if (state === "SUCCESS") this.pool.setOutput(rec.index, output, endTime);
+    if (state === "SUCCESS") this.params.pool.setOutput(rec.index, output, endTime);
     if (this.done) return;
     try {
       this.apply(batch, this.dag.onTaskFinished(rec.name, { state: state as TaskState, attempt: rec.dagAttempt }));
@@ -419,18 +320,6 @@ export class InstanceDriver {
     rec.state = to;
   }
 
-  private track(rec: AttemptRec): void {
-    const old = this.attempts.get(rec.name);
-    if (old?.id != null) this.byId.delete(old.id);
-    this.attempts.set(rec.name, rec);
-    if (rec.id !== null) this.byId.set(rec.id, rec);
-  }
-
-  private match(e: { taskInstanceId: number; attempt: number; token: string }): AttemptRec | undefined {
-    const rec = this.byId.get(e.taskInstanceId);
-    return rec && rec.attempt === e.attempt && rec.token === e.token ? rec : undefined;
-  }
-
   private staleEvent(e: { kind: string; taskInstanceId: number; attempt: number }, rec: AttemptRec | undefined): void {
     this.stale++;
     this.hostApi.log.debug(`stale ${e.kind} event for task instance ${e.taskInstanceId} attempt ${e.attempt} dropped`, { current: rec?.state });
@@ -438,28 +327,7 @@ export class InstanceDriver {
 
   /** The task's resolved params (params.ts); throws ValidationError when they cannot be resolved. */
   paramsOf(name: string): Record<string, string> {
-    const index = this.graph.indexOf.get(name)!;
-    return resolveTaskParams({
-      definition: this.definition,
-      task: this.definition.tasks[index]!,
-      workflowInstanceId: this.id,
-      projectName: this.projectName,
-      project: this.projectParams,
-      startup: this.instance.params,
-      upstreamOut: this.pool.upstreamOf(index),
-      clock: paramClockOf(this.instance, this.startedAt, this.timezone),
-    });
-  }
-
-  /** A switch decides on its params; ones that cannot be resolved decide as if unset (the log says why). */
-  private paramsForDecision(name: string): Record<string, string> {
-    try {
-      return this.paramsOf(name);
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      this.hostApi.log.warn(`workflow instance ${this.id}: params of task "${name}" cannot be resolved (${err.message}); it decides without them`);
-      return {};
-    }
+    return this.params.paramsOf(name);
   }
 
   /** The attempt fails before it runs: its row is written FAILURE with the reason, then retries apply as usual. */
@@ -467,22 +335,9 @@ export class InstanceDriver {
     const t = now();
     const message = `params could not be resolved: ${reason}`;
     rec.state = "FAILURE";
-    this.track(rec);
-    const attempt = rec.attempt;
-    batch.add(
-      this.id,
-      { op: "insert", workflowInstanceId: this.id, taskName: task.name, taskType: task.type, attempt, state: "FAILURE", dispatchToken: rec.token, slot: this.instance.slot, epoch: this.epoch, submitTime: t },
-      (outcome) => {
-        if (outcome.outcome !== "applied") return;
-        const id = outcome.id;
-        rec.id = id;
-        this.byId.set(id, rec);
-        this.hostApi.schedule((b) =>
-          b.add(this.id, { op: "update", id, attempt, token: rec.token, from: ["FAILURE"], to: "FAILURE", set: { startTime: t, endTime: t, message }, fence: { workflowInstanceId: this.id, epoch: this.epoch } }),
-        );
-      },
-    );
-    this.hostApi.log.info(`workflow instance ${this.id}: task "${task.name}" attempt ${attempt} failed: ${message}`);
+    this.book.track(rec);
+    addFailedBeforeRun(batch, this.scope, rec, task, t, message, (id) => this.book.byId.set(id, rec));
+    this.hostApi.log.info(`workflow instance ${this.id}: task "${task.name}" attempt ${rec.attempt} failed: ${message}`);
     this.finishAttempt(batch, rec, "FAILURE", null, t);
   }
 
