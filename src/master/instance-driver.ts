@@ -47,11 +47,11 @@ export class InstanceDriver {
     private readonly hostApi: DriverHost,
     readonly instance: WorkflowInstance,
     readonly definition: WorkflowDefinition,
-    private readonly projectParams: Record<string, string>,
+    projectParams: Record<string, string>,
     private readonly epoch: number,
-    private readonly projectName = "",
+    projectName = "",
     /** The zone of its params' dates (runTimezone); left out: the instance's own or UTC. */
-    private readonly timezone?: string,
+    timezone?: string,
   ) {
     this.id = instance.id;
     this.storeState = instance.state;
