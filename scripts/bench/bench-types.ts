@@ -4,10 +4,42 @@
 
 export type BenchSize = "smoke" | "full";
 
+/**
+ * The systems of the side-by-side table (its columns). Peers (scripts/bench/peers/) emit the
+ * same shapes and metric strings as porpoise's scenarios so run.ts can line them up; the exact
+ * strings are listed in METRICS (and in /work/notes/bench-contract.md for the peers' author).
+ */
+export const SYSTEMS = ["porpoise-sqlite", "porpoise-postgres", "bullmq", "graphile-worker"] as const;
+export type BenchSystem = (typeof SYSTEMS)[number];
+
+export const SHAPES = ["chain-40", "trigger", "throughput", "fan-in", "shell", "cron", "footprint"] as const;
+export type BenchShape = (typeof SHAPES)[number];
+
+/** The system-independent metric of each comparison line and which direction is better. */
+export const METRICS = {
+  chainPerEdge: { shape: "chain-40", metric: "ms per edge", unit: "ms", better: "lower" },
+  chainTotal: { shape: "chain-40", metric: "total", unit: "ms", better: "lower" },
+  trigger: { shape: "trigger", metric: "trigger→running", unit: "ms", better: "lower" },
+  throughput: { shape: "throughput", metric: "tasks/s", unit: "tasks/s", better: "higher" },
+  fanIn: { shape: "fan-in", metric: "last parent done→sink running", unit: "ms", better: "lower" },
+  shell: { shape: "shell", metric: "tasks/s", unit: "tasks/s", better: "higher" },
+  cronLateness: { shape: "cron", metric: "lateness", unit: "ms", better: "lower" },
+  idleRss: { shape: "footprint", metric: "idle RSS", unit: "MB", better: "lower" },
+  peakRss: { shape: "footprint", metric: "peak RSS (throughput)", unit: "MB", better: "lower" },
+  coldStart: { shape: "footprint", metric: "cold start to /readyz", unit: "ms", better: "lower" },
+  binarySize: { shape: "footprint", metric: "binary size", unit: "MB", better: "lower" },
+} as const satisfies Record<string, { shape: BenchShape; metric: string; unit: string; better: "lower" | "higher" }>;
+
 export interface BenchRow {
   scenario: string;
   metric: string;
   unit: string;
+  /** Which column of the side-by-side table this row fills (with `shape`); absent: per-scenario table only. */
+  system?: string;
+  /** The comparison line: rows with the same shape and metric are compared across systems. */
+  shape?: string;
+  /** Shown next to the row: what was measured when that is not obvious (a skipped part, the command). */
+  note?: string;
   /** One measurement (a throughput over the whole run, say). */
   value?: number;
   /** Or one value per run: the runner reports median, p95 and p99 of them. */
@@ -23,6 +55,9 @@ export interface BenchSummary {
   scenario: string;
   metric: string;
   unit: string;
+  system?: string;
+  shape?: string;
+  note?: string;
   median: number;
   /** Only with enough runs for the percentile to mean something (20 for p95, 100 for p99). */
   p95?: number;
@@ -48,6 +83,9 @@ export function summarize(row: BenchRow): BenchSummary {
     scenario: row.scenario,
     metric: row.metric,
     unit: row.unit,
+    ...(row.system !== undefined ? { system: row.system } : {}),
+    ...(row.shape !== undefined ? { shape: row.shape } : {}),
+    ...(row.note !== undefined ? { note: row.note } : {}),
     median,
     ...(sorted.length >= 20 ? { p95: percentile(sorted, 95) } : {}),
     ...(sorted.length >= 100 ? { p99: percentile(sorted, 99) } : {}),
