@@ -4,20 +4,12 @@
 //   bun scripts/cold-start.ts [--runs N] [--restart] [COMMAND...]
 // COMMAND defaults to dist/porpoise-linux-x64 (build it with `npm run build -- --target x64`);
 // `bun src/main.ts` measures the source. --restart measures a second start on the same data
-// directory (migrations already applied) instead.
+// directory (migrations already applied) instead. scripts/bench/footprint.ts calls coldStarts().
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-
-const { values, positionals } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: { runs: { type: "string", default: "15" }, restart: { type: "boolean", default: false } },
-  allowPositionals: true,
-});
-const command = positionals.length > 0 ? positionals : [resolve(import.meta.dir, "../dist/porpoise-linux-x64")];
-const runs = Number(values.runs);
 
 function freePort(): number {
   const s = Bun.serve({ port: 0, fetch: () => new Response() });
@@ -26,7 +18,7 @@ function freePort(): number {
   return port;
 }
 
-async function startOnce(dataDir: string): Promise<number> {
+async function startOnce(command: string[], dataDir: string): Promise<number> {
   const port = freePort();
   const started = performance.now();
   const proc = Bun.spawn([...command, "all", "--port", String(port), "--data-dir", dataDir], {
@@ -49,19 +41,33 @@ async function startOnce(dataDir: string): Promise<number> {
   }
 }
 
-const times: number[] = [];
-for (let i = 0; i < runs; i++) {
-  const dir = mkdtempSync(join(tmpdir(), "porpoise-cold-"));
-  try {
-    if (values.restart) await startOnce(join(dir, "data"));
-    times.push(await startOnce(join(dir, "data")));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+/** Milliseconds from spawn to the first /readyz 200, one per run, each on a fresh data directory. */
+export async function coldStarts(command: string[], runs: number, restart = false): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const dir = mkdtempSync(join(tmpdir(), "porpoise-cold-"));
+    try {
+      if (restart) await startOnce(command, join(dir, "data"));
+      times.push(await startOnce(command, join(dir, "data")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  return times;
 }
-times.sort((a, b) => a - b);
-const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(0);
-console.log(
-  `${command.join(" ")} all${values.restart ? " (restart)" : " (fresh data dir)"}: cold start to /readyz 200 over ${runs} runs: ` +
-    `min ${at(0)} ms, median ${at(0.5)} ms, max ${at(1)} ms`,
-);
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: { runs: { type: "string", default: "15" }, restart: { type: "boolean", default: false } },
+    allowPositionals: true,
+  });
+  const command = positionals.length > 0 ? positionals : [resolve(import.meta.dir, "../dist/porpoise-linux-x64")];
+  const runs = Number(values.runs);
+  const times = (await coldStarts(command, runs, values.restart)).sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(0);
+  console.log(
+    `${command.join(" ")} all${values.restart ? " (restart)" : " (fresh data dir)"}: cold start to /readyz 200 over ${runs} runs: ` +
+      `min ${at(0)} ms, median ${at(0.5)} ms, max ${at(1)} ms`,
+  );
+}

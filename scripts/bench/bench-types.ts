@@ -118,3 +118,14 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** A row on a comparison line: `compared("throughput", "my-scenario", "bullmq", { value: 15000 })`. */
+export function compared(
+  line: keyof typeof METRICS,
+  scenario: string,
+  system: BenchSystem,
+  data: { samples?: number[]; value?: number; note?: string },
+): BenchRow {
+  const { shape, metric, unit } = METRICS[line];
+  return { scenario, system, shape, metric, unit, ...data };
+}

@@ -6,14 +6,20 @@
 //   bun scripts/bench/run.ts --only a,b      just these (repeatable)
 //   bun scripts/bench/run.ts --list          names only
 //
-// A scenario is any module in this folder exporting `name` and `run({ size })` (see
-// bench-types.ts); adding a file is all it takes. Scenarios run one after another in
-// file-name order, in this process, so each gets the machine to itself.
+// A scenario is any module in this folder or in peers/ exporting `name` and `run({ size })`
+// (see bench-types.ts); adding a file is all it takes. Scenarios run one after another in
+// file-name order (porpoise's first, then peers/), in this process, so each gets the machine
+// to itself. Rows that carry `system` and `shape` also fill the side-by-side table
+// (compare.ts): porpoise on SQLite and Postgres next to BullMQ and graphile-worker.
+//
+// Exit code: 1 when a porpoise scenario failed. A peer that fails (not installed, its module
+// throws) is reported with its error and shows "–" in the table; the run goes on and exits 0.
 
 import { mkdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { summarize, type BenchRow, type BenchScenario, type BenchSize, type BenchSummary } from "./bench-types.ts";
+import { comparisonLines, comparisonMarkdown, fmt } from "./compare.ts";
 
 interface Options {
   size: BenchSize;
@@ -47,31 +53,41 @@ function asScenario(mod: Record<string, unknown>): BenchScenario | null {
   return null;
 }
 
-async function discover(): Promise<BenchScenario[]> {
-  const files = [...new Bun.Glob("*.ts").scanSync({ cwd: import.meta.dir })].filter((f) => f !== "run.ts").sort();
-  const scenarios: BenchScenario[] = [];
-  for (const file of files) {
-    const scenario = asScenario(await import(join(import.meta.dir, file)));
-    if (scenario) scenarios.push(scenario);
-  }
-  return scenarios;
+interface Discovered extends BenchScenario {
+  peer: boolean;
 }
 
-function fmt(value: number | undefined): string {
-  if (value === undefined || Number.isNaN(value)) return "–";
-  const abs = Math.abs(value);
-  if (abs >= 1000) return Math.round(value).toLocaleString("en-US");
-  if (abs >= 100) return value.toFixed(0);
-  if (abs >= 10) return value.toFixed(1);
-  if (abs >= 1) return value.toFixed(2);
-  return value.toPrecision(2);
+/** A module that cannot even be imported (a peer whose package is missing, say). */
+interface Broken {
+  file: string;
+  peer: boolean;
+  error: string;
+}
+
+async function discover(): Promise<{ scenarios: Discovered[]; broken: Broken[] }> {
+  const files = [
+    ...[...new Bun.Glob("*.ts").scanSync({ cwd: import.meta.dir })].filter((f) => f !== "run.ts").sort(),
+    ...[...new Bun.Glob("peers/*.ts").scanSync({ cwd: import.meta.dir })].sort(),
+  ];
+  const scenarios: Discovered[] = [];
+  const broken: Broken[] = [];
+  for (const file of files) {
+    const peer = file.startsWith("peers/");
+    try {
+      const scenario = asScenario(await import(join(import.meta.dir, file)));
+      if (scenario) scenarios.push({ name: scenario.name, run: (o) => scenario.run(o), peer });
+    } catch (error) {
+      broken.push({ file, peer, error: String((error as Error)?.stack ?? error) });
+    }
+  }
+  return { scenarios, broken };
 }
 
 function markdown(summaries: BenchSummary[]): string {
-  const lines = ["| scenario | metric | median | p95 | p99 | runs |", "|---|---|--:|--:|--:|--:|"];
+  const lines = ["| scenario | system | metric | median | p95 | p99 | runs | note |", "|---|---|---|--:|--:|--:|--:|---|"];
   for (const s of summaries) {
-    const unit = (v: number | undefined) => (v === undefined ? "–" : `${fmt(v)} ${s.unit}`);
-    lines.push(`| ${s.scenario} | ${s.metric} | ${unit(s.median)} | ${unit(s.p95)} | ${unit(s.p99)} | ${s.runs} |`);
+    const unit = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? "–" : `${fmt(v)} ${s.unit}`);
+    lines.push(`| ${s.scenario} | ${s.system ?? ""} | ${s.metric} | ${unit(s.median)} | ${unit(s.p95)} | ${unit(s.p99)} | ${s.runs} | ${s.note ?? ""} |`);
   }
   return lines.join("\n");
 }
@@ -83,33 +99,47 @@ function gitCommit(): string | null {
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const all = await discover();
+  const { scenarios: all, broken } = await discover();
   if (opts.list) {
-    for (const s of all) console.log(s.name);
+    for (const s of all) console.log(`${s.name}${s.peer ? " (peer)" : ""}`);
+    for (const b of broken) console.log(`${b.file} (cannot be loaded: ${b.error.split("\n")[0]})`);
     return 0;
   }
+  for (const b of broken) console.error(`${b.peer ? "peer" : "scenario"} module ${b.file} cannot be loaded:\n${b.error}`);
   const unknown = opts.only.filter((name) => !all.some((s) => s.name === name));
   if (unknown.length > 0) usage(`unknown scenario ${unknown.map((n) => `"${n}"`).join(", ")}; known: ${all.map((s) => s.name).join(", ")}`);
   const selected = opts.only.length > 0 ? all.filter((s) => opts.only.includes(s.name)) : all;
 
   const startedAt = new Date();
-  const results: { scenario: string; seconds: number; rows?: (BenchSummary & { samples?: number[] })[]; error?: string }[] = [];
+  const results: { scenario: string; peer: boolean; seconds: number; rows?: (BenchSummary & { samples?: number[] })[]; error?: string }[] = [];
+  for (const b of broken) results.push({ scenario: b.file, peer: b.peer, seconds: 0, error: b.error });
   const summaries: BenchSummary[] = [];
   for (const scenario of selected) {
     console.error(`running ${scenario.name} (${opts.size})…`);
     const t0 = performance.now();
+    let rows: BenchRow[] = [];
+    let error: string | undefined;
     try {
-      const rows: BenchRow[] = await scenario.run({ size: opts.size });
-      const summarized = rows.map((row) => ({ ...summarize(row), ...(row.samples ? { samples: row.samples } : {}) }));
-      summaries.push(...summarized.map(({ samples: _samples, ...s }) => s));
-      results.push({ scenario: scenario.name, seconds: (performance.now() - t0) / 1000, rows: summarized });
-    } catch (error) {
-      console.error(`scenario ${scenario.name} failed:`, error);
-      results.push({ scenario: scenario.name, seconds: (performance.now() - t0) / 1000, error: String((error as Error)?.stack ?? error) });
+      rows = await scenario.run({ size: opts.size });
+    } catch (err) {
+      // A scenario that measured part of its work (one dialect failed, say) keeps those rows.
+      const partial = (err as { rows?: unknown })?.rows;
+      if (Array.isArray(partial)) rows = partial as BenchRow[];
+      error = String((err as Error)?.stack ?? err);
+      console.error(`${scenario.peer ? "peer" : "scenario"} ${scenario.name} FAILED${scenario.peer ? " (peer: reported, not fatal)" : ""}:\n${error}`);
     }
+    const summarized = rows.map((row) => ({ ...summarize(row), ...(row.samples ? { samples: row.samples } : {}) }));
+    summaries.push(...summarized.map(({ samples: _samples, ...s }) => s));
+    const seconds = (performance.now() - t0) / 1000;
+    console.error(`${scenario.name}: ${seconds.toFixed(1)} s`);
+    results.push({ scenario: scenario.name, peer: scenario.peer, seconds, rows: summarized, ...(error ? { error } : {}) });
   }
 
+  const comparison = comparisonLines(summaries);
   console.log(markdown(summaries));
+  if (comparison.length > 0) console.log(`\n${comparisonMarkdown(comparison)}`);
+  const failed = results.filter((r) => r.error);
+  if (failed.length > 0) console.log(`\nFailed: ${failed.map((r) => `${r.scenario}${r.peer ? " (peer)" : ""}`).join(", ")} (errors above and in the JSON)`);
   const cpu = cpus();
   const report = {
     startedAt: startedAt.toISOString(),
@@ -118,13 +148,14 @@ async function main(): Promise<number> {
     commit: gitCommit(),
     host: { cpus: cpu.length, model: cpu[0]?.model ?? "unknown", platform: process.platform, arch: process.arch, bun: Bun.version },
     results,
+    comparison,
   };
   const dir = join(import.meta.dir, "..", "..", "bench-results");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
   await Bun.write(file, `${JSON.stringify(report, null, 2)}\n`);
   console.error(`results written to ${file}`);
-  return results.some((r) => r.error) ? 1 : 0;
+  return results.some((r) => r.error && !r.peer) ? 1 : 0;
 }
 
 process.exit(await main());

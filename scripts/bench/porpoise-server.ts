@@ -1,0 +1,193 @@
+// A real `porpoise all` process for the end-to-end scenarios (all-*.ts, footprint.ts): spawned
+// from source (`bun src/main.ts all`) or a built binary, on a fresh SQLite file in a temp data
+// dir or a fresh Postgres database (cloned like the tests' stores), with a preset admin token,
+// and driven only through its HTTP API. Not a scenario itself (exports no `run`).
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Dialect } from "../../src/store/store.ts";
+import type { BenchRow, BenchSystem } from "./bench-types.ts";
+import { freshDatabaseUrl } from "../../test/helpers/stores.ts";
+
+export const ROOT = resolve(import.meta.dir, "..", "..");
+export const FROM_SOURCE = [process.execPath, join(ROOT, "src/main.ts")];
+
+export interface TaskInstanceView {
+  id: number;
+  taskName: string;
+  state: string;
+  startTime: string | null;
+  endTime: string | null;
+}
+
+export interface InstanceView {
+  id: number;
+  state: string;
+  startTime: string | null;
+  endTime: string | null;
+  tasks: TaskInstanceView[];
+}
+
+export interface PorpoiseServer extends AsyncDisposable {
+  readonly pid: number;
+  readonly base: string;
+  /** JSON API call under /api/v1; throws with the status and body on anything but 2xx. */
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** VmRSS and VmHWM (peak) of the process, in MB (10^6 bytes), from /proc. */
+  memory(): { rssMb: number; hwmMb: number };
+}
+
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, fetch: () => new Response() });
+  const port = s.port as number;
+  s.stop(true);
+  return port;
+}
+
+function procStatusMb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return (Number(m[1]) * 1024) / 1e6;
+}
+
+/** Starts `porpoise all` and resolves once /readyz answers 200; disposing stops it and removes its data. */
+export async function startPorpoise(dialect: Dialect, opts: { command?: string[]; extraArgs?: string[] } = {}): Promise<PorpoiseServer> {
+  const tmp = mkdtempSync(join(tmpdir(), "porpoise-bench-"));
+  const db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
+  const token = `bench-${crypto.randomUUID()}-${crypto.randomUUID()}`;
+  const port = freePort();
+  const logFile = join(tmp, "porpoise.log");
+  const args = ["all", "--port", String(port), "--data-dir", join(tmp, "data"), "--admin-token", token, "--shutdown-timeout", "2"];
+  if (db) args.push("--db", db.url);
+  // Only what a shell would pass; no PORPOISE_* from the caller's environment changes the setup.
+  const env: Record<string, string> = {};
+  for (const k of ["PATH", "HOME", "TMPDIR", "LANG"]) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  const proc = Bun.spawn([...(opts.command ?? FROM_SOURCE), ...args, ...(opts.extraArgs ?? [])], {
+    cwd: tmp,
+    env,
+    stdout: Bun.file(logFile),
+    stderr: Bun.file(logFile),
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const cleanup = async () => {
+    proc.kill("SIGTERM");
+    const killer = setTimeout(() => proc.kill("SIGKILL"), 5000);
+    await proc.exited;
+    clearTimeout(killer);
+    rmSync(tmp, { recursive: true, force: true });
+    await db?.[Symbol.asyncDispose]();
+  };
+  const logTail = () => {
+    try {
+      return readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n");
+    } catch {
+      return "(no output)";
+    }
+  };
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`porpoise all (${dialect}) exited with ${proc.exitCode} before it was ready:\n${logTail()}`);
+      if (Date.now() > deadline) throw new Error(`porpoise all (${dialect}) not ready after 60 s:\n${logTail()}`);
+      const ok = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      await Bun.sleep(5);
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  return {
+    pid: proc.pid,
+    base,
+    async api<T>(method: string, path: string, body?: unknown): Promise<T> {
+      const res = await fetch(`${base}/api/v1${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text.slice(0, 500)}`);
+      return (text ? JSON.parse(text) : undefined) as T;
+    },
+    memory() {
+      return { rssMb: procStatusMb(proc.pid, "VmRSS"), hwmMb: procStatusMb(proc.pid, "VmHWM") };
+    },
+    [Symbol.asyncDispose]: cleanup,
+  };
+}
+
+/** A project "bench" with one workflow per definition (each ONLINE, version 1). */
+export async function setUp(server: PorpoiseServer, ...definitions: unknown[]): Promise<void> {
+  await server.api("POST", "/projects", { name: "bench", description: "benchmarks" });
+  for (const def of definitions) await server.api("POST", "/projects/bench/workflows", def);
+}
+
+/** Starts a run; returns the instance id and the client clock (ms since epoch) just before the request left. */
+export async function trigger(server: PorpoiseServer, workflow: string): Promise<{ id: number; sentAt: number }> {
+  const sentAt = Date.now();
+  const { id } = await server.api<{ id: number }>("POST", `/projects/bench/workflows/${workflow}/run`, {});
+  return { id, sentAt };
+}
+
+const TERMINAL = new Set(["SUCCESS", "FAILURE", "STOP", "PAUSE"]);
+
+/**
+ * Waits for the newest instance of `workflow` to end (the list endpoint, one row: cheap to poll
+ * even for a 1,000-task run), then reads it in full. Anything but SUCCESS throws.
+ */
+export async function waitForInstance(server: PorpoiseServer, workflow: string, id: number, pollMs = 2, timeoutMs = 120_000): Promise<InstanceView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = await server.api<{ items: { id: number; state: string }[] }>("GET", `/projects/bench/workflow-instances?workflow=${workflow}&limit=1`);
+    const newest = page.items[0];
+    if (newest && newest.id === id && TERMINAL.has(newest.state)) break;
+    if (Date.now() > deadline) throw new Error(`workflow instance ${id} (${workflow}) not finished after ${timeoutMs / 1000} s (state ${newest?.state})`);
+    await Bun.sleep(pollMs);
+  }
+  const instance = await server.api<InstanceView>("GET", `/workflow-instances/${id}`);
+  if (instance.state !== "SUCCESS") {
+    const failed = instance.tasks.find((t) => t.state !== "SUCCESS");
+    throw new Error(`workflow instance ${id} (${workflow}) ended ${instance.state}${failed ? `; task ${failed.taskName} ${failed.state}` : ""}`);
+  }
+  return instance;
+}
+
+/** Milliseconds since epoch of a stored timestamp (the API gives ISO strings with ms precision). */
+export function ms(iso: string | null, what: string): number {
+  if (iso === null) throw new Error(`${what} has no timestamp`);
+  return Date.parse(iso);
+}
+
+export function noopTask(name: string, deps: string[] = []): { name: string; type: "noop"; deps: string[] } {
+  return { name, type: "noop", deps };
+}
+
+/** A scenario that measured part of what it set out to: run.ts keeps `rows` and reports the error. */
+export class PartialFailure extends Error {
+  constructor(
+    message: string,
+    readonly rows: BenchRow[],
+  ) {
+    super(message);
+  }
+}
+
+export const SYSTEM_OF: Record<Dialect, BenchSystem> = { sqlite: "porpoise-sqlite", postgres: "porpoise-postgres" };
+
+/**
+ * Runs `measure` on SQLite, then on Postgres, each against its own fresh `porpoise all`. One
+ * dialect failing does not stop the other: its rows are kept and the failure is thrown at the end.
+ */
+export async function eachDialect(measure: (server: PorpoiseServer, dialect: Dialect) => Promise<BenchRow[]>, extraArgs: string[] = []): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const errors: string[] = [];
+  for (const dialect of ["sqlite", "postgres"] as const) {
+    try {
+      await using server = await startPorpoise(dialect, { extraArgs });
+      rows.push(...(await measure(server, dialect)));
+    } catch (err) {
+      errors.push(`${dialect}: ${(err as Error)?.stack ?? err}`);
+    }
+  }
+  if (errors.length > 0) throw new PartialFailure(errors.join("\n"), rows);
+  return rows;
+}
