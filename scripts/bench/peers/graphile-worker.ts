@@ -1,0 +1,268 @@
+// graphile-worker, the Postgres peer, in the same shapes as porpoise's scenarios, run in this
+// (bun) process against the shared Postgres in a throwaway database (created per bench run,
+// migrated by graphile-worker, dropped afterwards). Handlers are no-ops unless said.
+// Clock: performance.now() in this process throughout.
+//
+// "Done" for a graphile-worker job means its row is gone from graphile_worker.jobs (the
+// completion is committed): graphile's `job:complete` event fires before that commit
+// (worker.js calls completeJob without awaiting it), so the end of every "→ done" span is
+// the first moment a query finds the jobs table empty, polled right after the last
+// job:complete event (adds ≤ one query, ~0.2 ms).
+//
+// What is timed:
+// - chain-40: a task calls `helpers.addJob` for the next step (i+1) before returning;
+//   `total` = first addJob called → step 40's completion committed; `ms per edge` =
+//   total / 39, one sample per chain. Also per edge: task i returned → task i+1 started.
+// - trigger: one job at a time: `workerUtils.addJob` called → task started; the next
+//   trigger waits for the previous completion to commit, so each one meets an idle pool
+//   (new jobs are found through LISTEN/NOTIFY). 10 untimed warm-ups first.
+// - throughput: `batches` × `batchSize` (200 × 100 = 20,000) jobs, each batch one
+//   `addJobs` call (one INSERT … SELECT of 100 rows), all batches sent at once while the
+//   runner is already running; first addJobs called → last completion committed.
+// - fan-in (1 → 100 → 1): a source task adds 100 child jobs (one addJobs) and a counter
+//   row; each child decrements the counter in a transaction and the one that reaches 0
+//   adds the sink job (graphile_worker.add_job) in that same transaction. Timed: last
+//   child's task returned (its transaction committed) → sink task started.
+// - shell: 1,000 jobs whose task spawns `true` (Bun.spawn, awaited); first addJobs →
+//   last completion committed.
+// - cron: not measured (skipped, see the report in issue 5).
+//
+// Runner settings (LATENCY / BATCHED below): latency shapes run graphile's defaults with
+// concurrency 10; throughput and shell use its documented batching (local queue + batched
+// completions), which is graphile's realistic best for many small jobs.
+
+import postgres from "postgres";
+import type { BenchRow, BenchSize } from "../bench-types.ts";
+import { CHAIN_LENGTH, deferred, peerSizes, spawnTrue, throwawayDatabase, within, type PeerRow, type PeerSizes } from "./peer-common.ts";
+
+export const name = "graphile-worker";
+
+type Graphile = typeof import("graphile-worker");
+type TaskList = import("graphile-worker").TaskList;
+type RunnerOptions = import("graphile-worker").RunnerOptions;
+
+interface Ctx {
+  gw: Graphile;
+  url: string;
+  /** Our own connection for the "jobs table empty" check and the fan-in counter setup. */
+  sql: postgres.Sql;
+}
+
+/** Latency shapes: graphile's defaults (no local queue, completions written one by one), 10 workers. */
+const LATENCY: Partial<RunnerOptions> = { concurrency: 10, maxPoolSize: 12 };
+/**
+ * Throughput shapes: measured on the 2-core box (see the commit adding these settings).
+ * `preset.worker` carries the options graphile only takes through its preset.
+ */
+const BATCHED: Partial<RunnerOptions> = {
+  concurrency: 10,
+  maxPoolSize: 12,
+  preset: { worker: { localQueue: { size: 200 }, completeJobBatchDelay: 0 } },
+};
+
+function row(shape: string, metric: string, unit: string, samples: number[]): PeerRow {
+  return { scenario: name, system: "graphile-worker", shape, metric, unit, samples };
+}
+
+async function withRunner<T>(ctx: Ctx, options: Partial<RunnerOptions>, taskList: TaskList, fn: (runner: import("graphile-worker").Runner) => Promise<T>): Promise<T> {
+  const runner = await ctx.gw.run({
+    connectionString: ctx.url,
+    taskList,
+    noHandleSignals: true,
+    logger: new ctx.gw.Logger(() => () => {}),
+    ...options,
+  });
+  try {
+    return await fn(runner);
+  } finally {
+    await runner.stop();
+  }
+}
+
+/** Resolves with the time at which graphile_worker.jobs was first seen empty (completions committed). */
+async function jobsCommitted(ctx: Ctx, what: string): Promise<number> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const [{ n }] = (await ctx.sql`select count(*)::int as n from graphile_worker.jobs`) as unknown as [{ n: number }];
+    if (n === 0) return performance.now();
+    if (performance.now() > deadline) throw new Error(`graphile-worker ${what}: ${n} jobs still not completed after 30 s`);
+    await Bun.sleep(0.2);
+  }
+}
+
+async function chain(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
+  let starts: number[] = [];
+  let ends: number[] = [];
+  let lastRan = deferred<void>();
+  const tasks: TaskList = {
+    step: async (payload, helpers) => {
+      const i = (payload as { i: number }).i;
+      starts[i] = performance.now();
+      if (i + 1 < CHAIN_LENGTH) await helpers.addJob("step", { i: i + 1 });
+      ends[i] = performance.now();
+      if (i === CHAIN_LENGTH - 1) lastRan.resolve();
+    },
+  };
+  return withRunner(ctx, LATENCY, tasks, async (runner) => {
+    const perEdge: number[] = [];
+    const totals: number[] = [];
+    const edges: number[] = [];
+    const warmups = 3;
+    for (let r = 0; r < sizes.chainRuns + warmups; r++) {
+      starts = [];
+      ends = [];
+      lastRan = deferred<void>();
+      const t0 = performance.now();
+      await runner.addJob("step", { i: 0 });
+      await within(30_000, "graphile-worker chain-40", lastRan.promise);
+      const t1 = await jobsCommitted(ctx, "chain-40");
+      if (r < warmups) continue;
+      totals.push(t1 - t0);
+      perEdge.push((t1 - t0) / (CHAIN_LENGTH - 1));
+      for (let i = 1; i < CHAIN_LENGTH; i++) edges.push(starts[i]! - ends[i - 1]!);
+    }
+    return [
+      row("chain-40", "ms per edge", "ms", perEdge),
+      row("chain-40", "total", "ms", totals),
+      { scenario: name, metric: "chain-40: task returned → next task started (per edge)", unit: "ms", samples: edges },
+    ];
+  });
+}
+
+async function trigger(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
+  let started = deferred<number>();
+  const tasks: TaskList = {
+    one: async () => {
+      started.resolve(performance.now());
+    },
+  };
+  const utils = await ctx.gw.makeWorkerUtils({ connectionString: ctx.url, logger: new ctx.gw.Logger(() => () => {}) });
+  try {
+    return await withRunner(ctx, LATENCY, tasks, async () => {
+      const samples: number[] = [];
+      const warmups = 10;
+      for (let n = 0; n < sizes.triggers + warmups; n++) {
+        started = deferred<number>();
+        const t0 = performance.now();
+        await utils.addJob("one", { n });
+        const t1 = await within(10_000, "graphile-worker trigger", started.promise);
+        await jobsCommitted(ctx, "trigger");
+        if (n >= warmups) samples.push(t1 - t0);
+      }
+      return [row("trigger", "trigger→running", "ms", samples)];
+    });
+  } finally {
+    await utils.release();
+  }
+}
+
+/** Adds batches × batchSize jobs (one addJobs per batch, all in flight), ms-rate from first add to last completion committed. */
+async function drain(ctx: Ctx, identifier: string, handler: () => Promise<void>, batches: number, batchSize: number, runs: number): Promise<number[]> {
+  const total = batches * batchSize;
+  let ran = 0;
+  let allRan = deferred<void>();
+  const tasks: TaskList = {
+    [identifier]: async () => {
+      await handler();
+      if (++ran === total) allRan.resolve();
+    },
+  };
+  const utils = await ctx.gw.makeWorkerUtils({ connectionString: ctx.url, logger: new ctx.gw.Logger(() => () => {}), maxPoolSize: 10 });
+  try {
+    return await withRunner(ctx, BATCHED, tasks, async () => {
+      const perSecond: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        ran = 0;
+        allRan = deferred<void>();
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: batches }, (_, b) => utils.addJobs(Array.from({ length: batchSize }, (_, k) => ({ identifier, payload: { n: b * batchSize + k } })))),
+        );
+        await within(300_000, `graphile-worker ${identifier} (${ran}/${total} ran)`, allRan.promise);
+        const t1 = await jobsCommitted(ctx, identifier);
+        perSecond.push((total * 1000) / (t1 - t0));
+      }
+      return perSecond;
+    });
+  } finally {
+    await utils.release();
+  }
+}
+
+async function throughput(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
+  const samples = await drain(ctx, "noop", async () => {}, sizes.batches, sizes.batchSize, sizes.throughputRuns);
+  return [row("throughput", "tasks/s", "tasks/s", samples)];
+}
+
+async function shell(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
+  const batchSize = Math.min(100, sizes.shellJobs);
+  const samples = await drain(ctx, "shell", spawnTrue, sizes.shellJobs / batchSize, batchSize, 1);
+  return [row("shell", "tasks/s", "tasks/s", samples)];
+}
+
+async function fanIn(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
+  const children = sizes.fanInChildren;
+  let lastChildEnd = 0;
+  let sinkStart = deferred<number>();
+  await ctx.sql`create table bench_fanin (run int primary key, remaining int not null)`;
+  const tasks: TaskList = {
+    source: async (payload, helpers) => {
+      const run = (payload as { run: number }).run;
+      await helpers.query("insert into bench_fanin (run, remaining) values ($1, $2)", [run, children]);
+      await helpers.addJobs(Array.from({ length: children }, () => ({ identifier: "child", payload: { run } })));
+    },
+    child: async (payload, helpers) => {
+      const run = (payload as { run: number }).run;
+      // Decrement and (for the last child) enqueue the sink atomically: a crash between
+      // the two can neither lose the sink nor add it twice.
+      await helpers.withPgClient(async (client) => {
+        await client.query("begin");
+        try {
+          const { rows } = await client.query<{ remaining: number }>("update bench_fanin set remaining = remaining - 1 where run = $1 returning remaining", [run]);
+          if (rows[0]!.remaining === 0) await client.query("select graphile_worker.add_job('sink', json_build_object('run', $1::int))", [run]);
+          await client.query("commit");
+        } catch (err) {
+          await client.query("rollback");
+          throw err;
+        }
+      });
+      lastChildEnd = Math.max(lastChildEnd, performance.now());
+    },
+    sink: async () => {
+      sinkStart.resolve(performance.now());
+    },
+  };
+  return withRunner(ctx, LATENCY, tasks, async (runner) => {
+    const samples: number[] = [];
+    for (let r = 0; r < sizes.fanInRuns + 1; r++) {
+      lastChildEnd = 0;
+      sinkStart = deferred<number>();
+      await runner.addJob("source", { run: r });
+      const t1 = await within(30_000, "graphile-worker fan-in", sinkStart.promise);
+      await jobsCommitted(ctx, "fan-in");
+      if (r > 0) samples.push(t1 - lastChildEnd); // run 0 is a warm-up
+    }
+    return [row("fan-in", "last parent done→sink running", "ms", samples)];
+  });
+}
+
+export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
+  const sizes = peerSizes(opts.size);
+  const db = await throwawayDatabase("gw");
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  try {
+    // Loaded here, not at the top, so that listing/running other scenarios never needs graphile-worker.
+    const gw = await import("graphile-worker");
+    await gw.runMigrations({ connectionString: db.url, logger: new gw.Logger(() => () => {}) });
+    const ctx: Ctx = { gw, url: db.url, sql };
+    return [...(await chain(ctx, sizes)), ...(await trigger(ctx, sizes)), ...(await throughput(ctx, sizes)), ...(await fanIn(ctx, sizes)), ...(await shell(ctx, sizes))];
+  } finally {
+    await sql.end({ timeout: 2 });
+    await db.drop();
+  }
+}
+
+if (import.meta.main) {
+  const { summarize } = await import("../bench-types.ts");
+  console.table((await run({ size: process.argv.includes("--smoke") ? "smoke" : "full" })).map(summarize));
+}

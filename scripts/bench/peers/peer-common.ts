@@ -1,0 +1,169 @@
+// Shared plumbing for the peer benchmarks (bullmq.ts, graphile-worker.ts): the sizes, the
+// comparison-row shape (docs: /work/notes/bench-contract.md — `system`, `shape`, `metric`
+// strings must match porpoise's rows exactly), a throwaway Postgres database per run and a
+// throwaway Redis key prefix, both removed afterwards. This file exports no `run`, so
+// run.ts does not take it for a scenario.
+
+import Redis from "ioredis";
+import postgres from "postgres";
+import { DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL } from "../../test-services.ts";
+import type { BenchRow, BenchSize } from "../bench-types.ts";
+
+export type PeerSystem = "bullmq" | "graphile-worker";
+
+/** A comparison row (bench-contract.md); the intersection keeps it a BenchRow. */
+export type PeerRow = BenchRow & { system: PeerSystem; shape: string };
+
+/** How big each scenario is. Smoke: a few seconds per peer, only proves the code still runs. */
+export interface PeerSizes {
+  chainRuns: number;
+  triggers: number;
+  /** Throughput: `batches` × `batchSize` independent no-op jobs (porpoise: 200 runs × 100 tasks). */
+  batches: number;
+  batchSize: number;
+  throughputRuns: number;
+  fanInChildren: number;
+  fanInRuns: number;
+  shellJobs: number;
+}
+
+export function peerSizes(size: BenchSize): PeerSizes {
+  return size === "smoke"
+    ? { chainRuns: 2, triggers: 20, batches: 4, batchSize: 50, throughputRuns: 1, fanInChildren: 10, fanInRuns: 2, shellJobs: 20 }
+    : { chainRuns: 10, triggers: 1_000, batches: 200, batchSize: 100, throughputRuns: 3, fanInChildren: 100, fanInRuns: 10, shellJobs: 1_000 };
+}
+
+/** Chain length: fixed by the shape name "chain-40" (39 edges). */
+export const CHAIN_LENGTH = 40;
+
+export function postgresUrl(): string {
+  return process.env.DATABASE_URL || DEFAULT_POSTGRES_URL;
+}
+
+export function redisUrl(): string {
+  return process.env.REDIS_URL || DEFAULT_REDIS_URL;
+}
+
+/** A unique name part per run, so two benches (or a crashed one) never share state. */
+export function runTag(): string {
+  return `${process.pid}_${Date.now().toString(36)}`;
+}
+
+/**
+ * A new empty Postgres database for one peer run; `drop()` removes it (forcing out any
+ * connection the peer failed to close). Throws a clear error when Postgres does not answer.
+ */
+export async function throwawayDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = postgres(postgresUrl(), { max: 1, connect_timeout: 3, onnotice: () => {} });
+  const name = `porpoise_bench_${label}_${runTag()}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  try {
+    await admin.unsafe(`create database "${name}"`);
+  } catch (err) {
+    await admin.end({ timeout: 1 }).catch(() => {});
+    throw new Error(`peer bench needs Postgres at ${postgresUrl()} (set DATABASE_URL): ${(err as Error).message}`);
+  }
+  await admin.end({ timeout: 1 });
+  const url = new URL(postgresUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const sql = postgres(postgresUrl(), { max: 1, connect_timeout: 3, onnotice: () => {} });
+      try {
+        await sql.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    },
+  };
+}
+
+/** Throws a clear error when Redis does not answer; returns host/port/db for BullMQ's connection option. */
+export async function redisConnection(): Promise<{ host: string; port: number; db: number; password?: string; maxRetriesPerRequest: null }> {
+  const url = new URL(redisUrl());
+  const db = Number(url.pathname.slice(1) || 0);
+  const options = {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    db,
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    // BullMQ requires this on worker connections (blocking commands must not be retried by ioredis).
+    maxRetriesPerRequest: null,
+  };
+  const probe = new Redis({ ...options, lazyConnect: true, connectTimeout: 3000, retryStrategy: () => null, maxRetriesPerRequest: 1 });
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    throw new Error(`peer bench needs Redis at ${redisUrl()} (set REDIS_URL): ${(err as Error).message}`);
+  } finally {
+    probe.disconnect();
+  }
+  return options;
+}
+
+/**
+ * Deletes every key under `prefix:` (SCAN + UNLINK, never FLUSHDB/FLUSHALL: the Redis is
+ * shared with the test suite and other benches).
+ */
+export async function deleteRedisPrefix(prefix: string): Promise<number> {
+  if (!/^[A-Za-z0-9_-]{8,}$/.test(prefix)) throw new Error(`refusing to delete Redis keys under a short or odd prefix "${prefix}"`);
+  const url = new URL(redisUrl());
+  const redis = new Redis({
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    db: Number(url.pathname.slice(1) || 0),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  });
+  let deleted = 0;
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** A promise plus its resolve, for "wait until the handler has run". */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (err: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Rejects after `ms` with a message naming what hung, so a stuck peer fails instead of hanging the bench. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Spawns `true` and waits for it: the peers' shell handler (porpoise's shell task runs `true` too). */
+export async function spawnTrue(): Promise<void> {
+  const proc = Bun.spawn(["true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  const code = await proc.exited;
+  if (code !== 0) throw new Error(`true exited ${code}`);
+}
