@@ -4,7 +4,6 @@
 // 3 mode not available in this release (master, worker).
 
 import { availableParallelism } from "node:os";
-import { commandHelpText, generalHelp } from "./cli/help.ts";
 import type { ServeMode } from "./cli/settings.ts";
 import { type Invocation, loadConfig } from "./config.ts";
 import { ConfigError, PorpoiseError, ValidationError } from "./core/errors.ts";
@@ -39,6 +38,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
   switch (invocation.command) {
     case "help": {
+      // Loaded only here: a serving process never needs the help texts.
+      const { commandHelpText, generalHelp } = await import("./cli/help.ts");
       const text = invocation.topic === null ? generalHelp(VERSION) : commandHelpText(invocation.topic, availableParallelism());
       // `porpoise` with nothing at all is a usage error: help goes to stderr, exit 2.
       (invocation.noCommand ? err : out)(text);

@@ -4,7 +4,6 @@
 // no slow KDF) is right here because the input is 256 random bits, not a
 // password: nothing can be guessed, and lookup must be one indexed query.
 
-import { createHash, randomBytes } from "node:crypto";
 import { UnauthorizedError } from "../core/errors.ts";
 
 export const TOKEN_PREFIX = "pp_";
@@ -16,12 +15,14 @@ const DISPLAY_CHARS = TOKEN_PREFIX.length + 8;
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const MAX_TOKEN_CHARS = 512;
 
+// Web Crypto and Bun.CryptoHasher rather than node:crypto, which an idle `porpoise all` then
+// never loads (idle RSS, see src/modes/all.ts).
 export function generateToken(): string {
-  return TOKEN_PREFIX + randomBytes(32).toString("base64url");
+  return TOKEN_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
+  return new Bun.CryptoHasher("sha256").update(token, "utf8").digest("hex");
 }
 
 /** The part of a token that is safe to show in listings. */

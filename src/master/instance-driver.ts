@@ -6,7 +6,6 @@
 // writer of task state; a stale outcome means someone else took over, and the master drops
 // this driver.
 
-import { randomUUID } from "node:crypto";
 import { buildGraph, type DagGraph } from "../core/dag.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
 import { isTerminalTaskState, type TaskState } from "../core/states.ts";
@@ -185,7 +184,7 @@ export class InstanceDriver {
   private dispatch(batch: Batch, action: DispatchAction): void {
     const task = this.definition.tasks[action.index]!;
     const attempt = (this.base.get(action.task) ?? 0) + action.attempt;
-    const rec: AttemptRec = { instanceId: this.id, name: action.task, index: action.index, dagAttempt: action.attempt, attempt, id: null, token: randomUUID(), state: "DISPATCH" };
+    const rec: AttemptRec = { instanceId: this.id, name: action.task, index: action.index, dagAttempt: action.attempt, attempt, id: null, token: crypto.randomUUID(), state: "DISPATCH" };
     const t = now();
     let params: Record<string, string>;
     try {

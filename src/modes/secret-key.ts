@@ -7,7 +7,6 @@
 // using a datasource then fails with "the configured secret key is not the one it was written
 // with" until its password is set again (PUT …/datasources/:name).
 
-import { randomBytes } from "node:crypto";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PorpoiseError } from "../core/errors.ts";
@@ -20,7 +19,7 @@ export async function resolveSecretKey(opts: { secret: string | null; dataDir: s
   const file = join(opts.dataDir, SECRET_KEY_FILE);
   const existing = await readKey(file);
   if (existing !== null) return existing;
-  const key = randomBytes(32).toString("base64url");
+  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
   try {
     // wx: never replace a key that appeared meanwhile (the data-dir lock makes that unlikely).
     await writeFile(file, key + "\n", { mode: 0o600, flag: "wx" });

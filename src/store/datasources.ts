@@ -5,7 +5,6 @@
 // SHA-256 of the secret); without one it is stored as `plain:<password>`, which a later
 // start with a key still reads (and re-encrypts on the next update).
 
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { and, asc, eq } from "drizzle-orm";
 import { ConflictError, NotFoundError, StoreError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
@@ -21,10 +20,12 @@ export interface PasswordCodec {
 }
 
 export function passwordCodec(secretKey?: string | null): PasswordCodec {
-  const key = secretKey ? createHash("sha256").update(secretKey).digest() : null;
+  const key = secretKey ? new Bun.CryptoHasher("sha256").update(secretKey).digest() : null;
   return {
     seal: (password) => {
       if (!key) return `plain:${password}`;
+      // node:crypto only when a password is sealed or opened: an idle `porpoise all` never loads it (see src/modes/all.ts).
+      const { createCipheriv, randomBytes } = require("node:crypto") as typeof import("node:crypto");
       const iv = randomBytes(12);
       const cipher = createCipheriv("aes-256-gcm", key, iv);
       const body = Buffer.concat([cipher.update(password, "utf8"), cipher.final(), cipher.getAuthTag()]);
@@ -37,6 +38,7 @@ export function passwordCodec(secretKey?: string | null): PasswordCodec {
       if (!key) throw new StoreError("datasource passwords are encrypted but no secret key is configured: start porpoise with the key they were written with");
       try {
         const bytes = Buffer.from(body, "base64");
+        const { createDecipheriv } = require("node:crypto") as typeof import("node:crypto");
         const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64"));
         decipher.setAuthTag(bytes.subarray(bytes.length - 16));
         return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString("utf8");

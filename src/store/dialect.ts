@@ -17,7 +17,7 @@
 import type { Database } from "bun:sqlite";
 import type { InferInsertModel, InferSelectModel } from "drizzle-orm";
 import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
-import { drizzle as drizzlePostgres, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
 import { createMutex } from "./mutex.ts";
 import * as pgTables from "./schema-pg.ts";
@@ -84,8 +84,11 @@ export function sqliteRunner(client: Database): Runner {
   };
 }
 
-export function postgresRunner(client: Sql): Runner {
-  const db = drizzlePostgres(client);
+/**
+ * `db` is drizzle's postgres-js database on `client`; open.ts imports that driver only when it
+ * opens Postgres, so `porpoise all` on SQLite never loads postgres.js (idle RSS, see src/modes/all.ts).
+ */
+export function postgresRunner(db: Db): Runner {
   return {
     dialect: "postgres",
     t: pgTables,

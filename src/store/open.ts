@@ -5,7 +5,6 @@ import { redactUrl } from "../core/redact-url.ts";
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import postgres from "postgres";
 import { ConfigError, StoreError } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
 import { createAuditRepository } from "./audit.ts";
@@ -78,6 +77,8 @@ async function openSqlite(path: string): Promise<Connection & { dialect: "sqlite
 }
 
 async function openPostgres(url: string, log: Logger): Promise<Connection & { dialect: "postgres" }> {
+  // Loaded here, not at the top: a SQLite process never needs the driver (see postgresRunner).
+  const { default: postgres } = await import("postgres");
   const client = postgres(url, {
     max: 10,
     connect_timeout: 10,
@@ -145,7 +146,7 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
     await disconnect(conn).catch(() => {});
     throw toStoreError(err);
   }
-  const run = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : postgresRunner(conn.client);
+  const run = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : postgresRunner((await import("drizzle-orm/postgres-js")).drizzle(conn.client));
   return buildStore(conn, run, opts.secretKey ?? null);
 }
 

@@ -14,7 +14,7 @@
 //   cancels the running query (postgres.js `query.cancel()`): KILL.
 
 import { expandTimeExpressions } from "../../core/params/index.ts";
-import postgres from "postgres";
+import type postgres from "postgres";
 import { redactUrl } from "../../core/redact-url.ts";
 import type { SqlTask } from "../../core/workflow-schema.ts";
 import { errorText, type TaskResult, type TaskRunner } from "./types.ts";
@@ -83,7 +83,9 @@ export const sqlRunner: TaskRunner<SqlTask> = {
     const values = bound.values;
     log.write("sys", `datasource "${task.datasource}" (${redactUrl(datasource.url)})`);
     log.write("sys", `SQL: ${text}${values.length ? `  -- ${values.length} bound value(s)` : ""}`);
-    const sql = postgres(datasource.url, {
+    // The driver is loaded by the first sql task, not at start-up: an idle `porpoise all` on SQLite never needs it.
+    const { default: connect } = await import("postgres");
+    const sql = connect(datasource.url, {
       max: 1,
       connect_timeout: CONNECT_TIMEOUT_SECONDS,
       prepare: false,
