@@ -1,49 +1,37 @@
-// BullMQ, the Redis peer, in the same shapes as porpoise's scenarios, run in this (bun)
-// process against the shared Redis under a throwaway key prefix (deleted afterwards).
+// BullMQ, the Redis peer, in the shapes of porpoise's all-* scenarios, run in this (bun)
+// process against the shared Redis under a throwaway key prefix (SCAN + UNLINK afterwards).
 // Handlers are no-ops unless said. Clock: performance.now() in this process throughout.
 //
 // What is timed:
-// - chain-40: a job's handler adds the next job (i+1) before returning; `total` = first
-//   `queue.add` called → job 40 completed (worker "completed" event); `ms per edge` =
-//   total / 39, one sample per chain. Also per edge: handler i returned → handler i+1
-//   started (includes BullMQ moving job i to completed and picking up i+1).
-//   Worker concurrency 1 (the chain has one job ready at a time).
+// - chain-40: a job's handler adds the next job (i+1) before returning. `total` = handler 1
+//   started → handler 40 returned (as porpoise's: t0 start → t39 end); `ms per edge` =
+//   total / 39, one sample per chain; plus every edge alone: handler i returned → handler
+//   i+1 started (BullMQ moving job i to completed and picking up i+1). Concurrency 1.
 // - trigger: one job at a time: `queue.add` called → handler started; the next trigger
-//   waits for the previous job to complete, so each one meets an idle worker. 10 untimed
-//   warm-ups first. Concurrency 1.
-// - throughput: `batches` × `batchSize` (200 × 100 = 20,000) jobs, each batch one
-//   `addBulk`, all batches sent at once while the worker is already running; first addBulk
-//   called → last job completed. Concurrency THROUGHPUT_CONCURRENCY.
-// - fan-in (1 → 100 → 1): a source job whose handler adds a FlowProducer tree: parent
-//   "sink" with 100 children (BullMQ runs children first, the parent once the last child
-//   completed). Timed: last child's handler returned → sink handler started.
+//   waits for the previous job's "completed", so each meets an idle worker. Concurrency 1.
+// - throughput: 200 × 100 = 20,000 jobs, one `addBulk` per 100, all 200 sent at once while
+//   the worker is already running; first addBulk called → last job's "completed" event
+//   (BullMQ's Redis write of the completion done). Concurrency THROUGHPUT_CONCURRENCY.
+// - fan-in (1 → 100 → 1): a "source" job whose handler adds a FlowProducer tree: parent
+//   "sink" with 100 children, all on one queue (BullMQ runs the children, and moves the
+//   parent to waiting when the last child completes). Timed: the last child's handler
+//   returned → the sink's handler started. Concurrency FAN_IN_CONCURRENCY.
 // - shell: 1,000 jobs (addBulk of 100) whose handler spawns `true` (Bun.spawn, awaited);
 //   first add → last completed. Concurrency SHELL_CONCURRENCY.
-// - cron: not measured (BullMQ repeatable jobs; skipped, see the report in issue 5).
+// - cron: not measured (skipped).
 //
-// Jobs are removed on completion (removeOnComplete: true), the usual production setting;
-// keeping them costs BullMQ ~N% (see THROUGHPUT note). Note the shared Redis runs with
-// appendonly=no: BullMQ's "done" here is not durable the way porpoise's is.
+// Jobs are removed on completion (removeOnComplete: true), the usual production setting.
+// The shared Redis runs with appendonly=no: BullMQ's "completed" is not durable the way
+// porpoise's (and graphile-worker's) commit is.
 
 import type { Job } from "bullmq";
-import type { BenchRow, BenchSize } from "../bench-types.ts";
-import {
-  CHAIN_LENGTH,
-  deferred,
-  deleteRedisPrefix,
-  peerSizes,
-  redisConnection,
-  runTag,
-  spawnTrue,
-  within,
-  type PeerRow,
-  type PeerSizes,
-} from "./peer-common.ts";
+import { compared, type BenchRow, type BenchSize } from "../bench-types.ts";
+import { CHAIN_LENGTH, WARMUPS, deferred, deleteRedisPrefix, peerSizes, redisConnection, runParts, runTag, spawnTrue, within, type PeerSizes } from "./peer-common.ts";
 
 export const name = "bullmq";
 
-/** Measured on the 2-core box (bun, 20,000 jobs): see the commit adding this constant. */
-const THROUGHPUT_CONCURRENCY = 200;
+// Concurrency per shape, picked on the 2-core box (see the commit that set them).
+const THROUGHPUT_CONCURRENCY = 100;
 const FAN_IN_CONCURRENCY = 100;
 const SHELL_CONCURRENCY = 8;
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: 1000 };
@@ -55,10 +43,6 @@ interface Ctx {
   bull: Bull;
   connection: Connection;
   prefix: string;
-}
-
-function row(shape: string, metric: string, unit: string, samples: number[]): PeerRow {
-  return { scenario: name, system: "bullmq", shape, metric, unit, samples };
 }
 
 /** One queue + one worker for a scenario; `close` shuts both (and waits for the worker). */
@@ -79,7 +63,7 @@ function queueAndWorker<D>(ctx: Ctx, queueName: string, concurrency: number, han
 async function chain(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   let starts: number[] = [];
   let ends: number[] = [];
-  let done = deferred<number>();
+  let done = deferred<void>();
   const { queue, worker, close } = queueAndWorker<{ i: number }>(ctx, "chain", 1, async (job) => {
     const i = job.data.i;
     starts[i] = performance.now();
@@ -87,29 +71,27 @@ async function chain(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
     ends[i] = performance.now();
   });
   worker.on("completed", (job) => {
-    if (job.data.i === CHAIN_LENGTH - 1) done.resolve(performance.now());
+    if (job.data.i === CHAIN_LENGTH - 1) done.resolve();
   });
   try {
     await worker.waitUntilReady();
-    const perEdge: number[] = [];
     const totals: number[] = [];
     const edges: number[] = [];
-    for (let r = 0; r < sizes.chainRuns + 1; r++) {
+    for (let r = -WARMUPS.chain; r < sizes.chainRuns; r++) {
       starts = [];
       ends = [];
-      done = deferred<number>();
-      const t0 = performance.now();
+      done = deferred<void>();
       await queue.add("step", { i: 0 });
-      const t1 = await within(30_000, "bullmq chain-40", done.promise);
-      if (r === 0) continue; // warm-up
-      totals.push(t1 - t0);
-      perEdge.push((t1 - t0) / (CHAIN_LENGTH - 1));
+      await within(30_000, "chain-40", done.promise);
+      if (r < 0) continue;
+      totals.push(ends[CHAIN_LENGTH - 1]! - starts[0]!);
       for (let i = 1; i < CHAIN_LENGTH; i++) edges.push(starts[i]! - ends[i - 1]!);
     }
+    const note = "handler adds job i+1; concurrency 1";
     return [
-      row("chain-40", "ms per edge", "ms", perEdge),
-      row("chain-40", "total", "ms", totals),
-      { scenario: name, metric: "chain-40: handler returned → next handler started (per edge)", unit: "ms", samples: edges },
+      compared("chainPerEdge", name, "bullmq", { samples: totals.map((t) => t / (CHAIN_LENGTH - 1)), note }),
+      compared("chainTotal", name, "bullmq", { samples: totals, note }),
+      { scenario: name, metric: "chain-40: handler returned → next handler started (each edge)", unit: "ms", samples: edges },
     ];
   } finally {
     await close();
@@ -126,23 +108,22 @@ async function trigger(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   try {
     await worker.waitUntilReady();
     const samples: number[] = [];
-    const warmups = 10;
-    for (let n = 0; n < sizes.triggers + warmups; n++) {
+    for (let n = -WARMUPS.trigger; n < sizes.triggers; n++) {
       started = deferred<number>();
       completed = deferred<void>();
       const t0 = performance.now();
       await queue.add("one", { n });
-      const t1 = await within(10_000, "bullmq trigger", started.promise);
-      await within(10_000, "bullmq trigger completion", completed.promise);
-      if (n >= warmups) samples.push(t1 - t0);
+      const t1 = await within(10_000, "trigger", started.promise);
+      await within(10_000, "trigger completion", completed.promise);
+      if (n >= 0) samples.push(t1 - t0);
     }
-    return [row("trigger", "trigger→running", "ms", samples)];
+    return [compared("trigger", name, "bullmq", { samples, note: "queue.add → handler start; concurrency 1" })];
   } finally {
     await close();
   }
 }
 
-/** Adds `total` jobs as addBulk batches of `batchSize`, all in flight at once; ms from first add to last completion. */
+/** Adds batches × batchSize jobs (one addBulk per batch, all in flight at once); jobs/s from the first add to the last completion, per run. */
 async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: number, batchSize: number, handler: () => Promise<void>, runs: number): Promise<number[]> {
   const total = batches * batchSize;
   let finished = 0;
@@ -160,10 +141,10 @@ async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: 
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: batches }, (_, b) =>
-          queue.addBulk(Array.from({ length: batchSize }, (_, k) => ({ name: "noop", data: { n: b * batchSize + k } }))),
+          queue.addBulk(Array.from({ length: batchSize }, (_, k) => ({ name: queueName, data: { n: b * batchSize + k } }))),
         ),
       );
-      const t1 = await within(120_000, `bullmq ${queueName} (${finished}/${total} done)`, done.promise);
+      const t1 = await within(300_000, `${queueName} (${finished}/${total} completed)`, done.promise);
       perSecond.push((total * 1000) / (t1 - t0));
     }
     return perSecond;
@@ -174,13 +155,13 @@ async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: 
 
 async function throughput(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   const samples = await drain(ctx, "throughput", THROUGHPUT_CONCURRENCY, sizes.batches, sizes.batchSize, async () => {}, sizes.throughputRuns);
-  return [row("throughput", "tasks/s", "tasks/s", samples)];
+  return [compared("throughput", name, "bullmq", { samples, note: `${sizes.batches}× addBulk(${sizes.batchSize}) at once; concurrency ${THROUGHPUT_CONCURRENCY}` })];
 }
 
 async function shell(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   const batchSize = Math.min(100, sizes.shellJobs);
-  const samples = await drain(ctx, "shell", SHELL_CONCURRENCY, sizes.shellJobs / batchSize, batchSize, spawnTrue, 1);
-  return [row("shell", "tasks/s", "tasks/s", samples)];
+  const samples = await drain(ctx, "shell", SHELL_CONCURRENCY, Math.ceil(sizes.shellJobs / batchSize), batchSize, spawnTrue, 1);
+  return [compared("shell", name, "bullmq", { samples, note: `handler: Bun.spawn(["true"]); concurrency ${SHELL_CONCURRENCY}` })];
 }
 
 async function fanIn(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
@@ -188,7 +169,7 @@ async function fanIn(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   let lastChildEnd = 0;
   let sinkStart = deferred<number>();
   const children = sizes.fanInChildren;
-  const { worker, close } = queueAndWorker<{ role: "source" | "child" | "sink" }>(ctx, "fanin", FAN_IN_CONCURRENCY, async (job) => {
+  const { queue, worker, close } = queueAndWorker<{ role: "source" | "child" | "sink" }>(ctx, "fanin", FAN_IN_CONCURRENCY, async (job) => {
     if (job.data.role === "source") {
       await flow.add({
         name: "sink",
@@ -205,20 +186,16 @@ async function fanIn(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   });
   try {
     await worker.waitUntilReady();
-    const queue = new ctx.bull.Queue("fanin", { connection: ctx.connection, prefix: ctx.prefix, defaultJobOptions: JOB_OPTIONS });
     const samples: number[] = [];
-    try {
-      for (let r = 0; r < sizes.fanInRuns + 1; r++) {
-        lastChildEnd = 0;
-        sinkStart = deferred<number>();
-        await queue.add("source", { role: "source" });
-        const t1 = await within(30_000, "bullmq fan-in", sinkStart.promise);
-        if (r > 0) samples.push(t1 - lastChildEnd); // run 0 is a warm-up
-      }
-    } finally {
-      await queue.close();
+    for (let r = -WARMUPS.fanIn; r < sizes.fanInRuns; r++) {
+      lastChildEnd = 0;
+      sinkStart = deferred<number>();
+      await queue.add("source", { role: "source" });
+      const t1 = await within(30_000, "fan-in", sinkStart.promise);
+      if (r >= 0) samples.push(t1 - lastChildEnd);
     }
-    return [row("fan-in", "last parent done→sink running", "ms", samples)];
+    const note = `source job's handler adds a FlowProducer tree (sink parent, ${children} children); concurrency ${FAN_IN_CONCURRENCY}`;
+    return [compared("fanIn", name, "bullmq", { samples, note })];
   } finally {
     await close();
     await flow.close();
@@ -228,11 +205,17 @@ async function fanIn(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
 export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const sizes = peerSizes(opts.size);
   const connection = await redisConnection();
-  // Loaded here, not at the top, so that listing/running other scenarios never needs BullMQ.
+  // Loaded here, not at the top, so that listing or running other scenarios never needs BullMQ.
   const bull = await import("bullmq");
   const ctx: Ctx = { bull, connection, prefix: `porpoise-bench-bullmq-${runTag()}` };
   try {
-    return [...(await chain(ctx, sizes)), ...(await trigger(ctx, sizes)), ...(await throughput(ctx, sizes)), ...(await fanIn(ctx, sizes)), ...(await shell(ctx, sizes))];
+    return await runParts(name, [
+      ["chain-40", () => chain(ctx, sizes)],
+      ["trigger", () => trigger(ctx, sizes)],
+      ["throughput", () => throughput(ctx, sizes)],
+      ["fan-in", () => fanIn(ctx, sizes)],
+      ["shell", () => shell(ctx, sizes)],
+    ]);
   } finally {
     await deleteRedisPrefix(ctx.prefix);
   }

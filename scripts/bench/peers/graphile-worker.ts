@@ -10,12 +10,13 @@
 // job:complete event (adds ≤ one query, ~0.2 ms).
 //
 // What is timed:
-// - chain-40: a task calls `helpers.addJob` for the next step (i+1) before returning;
-//   `total` = first addJob called → step 40's completion committed; `ms per edge` =
-//   total / 39, one sample per chain. Also per edge: task i returned → task i+1 started.
+// - chain-40: a task calls `helpers.addJob` for the next step (i+1) before returning.
+//   `total` = task 1 started → task 40 returned (as porpoise's: t0 start → t39 end);
+//   `ms per edge` = total / 39, one sample per chain; plus every edge alone: task i
+//   returned → task i+1 started. The next chain starts once all completions committed.
 // - trigger: one job at a time: `workerUtils.addJob` called → task started; the next
 //   trigger waits for the previous completion to commit, so each one meets an idle pool
-//   (new jobs are found through LISTEN/NOTIFY). 10 untimed warm-ups first.
+//   (new jobs are found through LISTEN/NOTIFY).
 // - throughput: `batches` × `batchSize` (200 × 100 = 20,000) jobs, each batch one
 //   `addJobs` call (one INSERT … SELECT of 100 rows), all batches sent at once while the
 //   runner is already running; first addJobs called → last completion committed.
@@ -25,15 +26,15 @@
 //   child's task returned (its transaction committed) → sink task started.
 // - shell: 1,000 jobs whose task spawns `true` (Bun.spawn, awaited); first addJobs →
 //   last completion committed.
-// - cron: not measured (skipped, see the report in issue 5).
+// - cron: not measured (skipped).
 //
 // Runner settings (LATENCY / BATCHED below): latency shapes run graphile's defaults with
 // concurrency 10; throughput and shell use its documented batching (local queue + batched
 // completions), which is graphile's realistic best for many small jobs.
 
 import postgres from "postgres";
-import type { BenchRow, BenchSize } from "../bench-types.ts";
-import { CHAIN_LENGTH, deferred, peerSizes, spawnTrue, throwawayDatabase, within, type PeerRow, type PeerSizes } from "./peer-common.ts";
+import { compared, type BenchRow, type BenchSize } from "../bench-types.ts";
+import { CHAIN_LENGTH, WARMUPS, deferred, peerSizes, runParts, spawnTrue, throwawayDatabase, within, type PeerSizes } from "./peer-common.ts";
 
 export const name = "graphile-worker";
 
@@ -59,10 +60,7 @@ const BATCHED: Partial<RunnerOptions> = {
   maxPoolSize: 12,
   preset: { worker: { localQueue: { size: 200 }, completeJobBatchDelay: 0 } },
 };
-
-function row(shape: string, metric: string, unit: string, samples: number[]): PeerRow {
-  return { scenario: name, system: "graphile-worker", shape, metric, unit, samples };
-}
+const BATCHED_NOTE = "concurrency 10, localQueue 200, completeJobBatchDelay 0";
 
 async function withRunner<T>(ctx: Ctx, options: Partial<RunnerOptions>, taskList: TaskList, fn: (runner: import("graphile-worker").Runner) => Promise<T>): Promise<T> {
   const runner = await ctx.gw.run({
@@ -104,27 +102,24 @@ async function chain(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
     },
   };
   return withRunner(ctx, LATENCY, tasks, async (runner) => {
-    const perEdge: number[] = [];
     const totals: number[] = [];
     const edges: number[] = [];
-    const warmups = 3;
-    for (let r = 0; r < sizes.chainRuns + warmups; r++) {
+    for (let r = -WARMUPS.chain; r < sizes.chainRuns; r++) {
       starts = [];
       ends = [];
       lastRan = deferred<void>();
-      const t0 = performance.now();
       await runner.addJob("step", { i: 0 });
-      await within(30_000, "graphile-worker chain-40", lastRan.promise);
-      const t1 = await jobsCommitted(ctx, "chain-40");
-      if (r < warmups) continue;
-      totals.push(t1 - t0);
-      perEdge.push((t1 - t0) / (CHAIN_LENGTH - 1));
+      await within(30_000, "chain-40", lastRan.promise);
+      await jobsCommitted(ctx, "chain-40");
+      if (r < 0) continue;
+      totals.push(ends[CHAIN_LENGTH - 1]! - starts[0]!);
       for (let i = 1; i < CHAIN_LENGTH; i++) edges.push(starts[i]! - ends[i - 1]!);
     }
+    const note = `task adds job i+1 (helpers.addJob); concurrency ${LATENCY.concurrency}`;
     return [
-      row("chain-40", "ms per edge", "ms", perEdge),
-      row("chain-40", "total", "ms", totals),
-      { scenario: name, metric: "chain-40: task returned → next task started (per edge)", unit: "ms", samples: edges },
+      compared("chainPerEdge", name, "graphile-worker", { samples: totals.map((t) => t / (CHAIN_LENGTH - 1)), note }),
+      compared("chainTotal", name, "graphile-worker", { samples: totals, note }),
+      { scenario: name, metric: "chain-40: task returned → next task started (each edge)", unit: "ms", samples: edges },
     ];
   });
 }
@@ -140,16 +135,15 @@ async function trigger(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   try {
     return await withRunner(ctx, LATENCY, tasks, async () => {
       const samples: number[] = [];
-      const warmups = 10;
-      for (let n = 0; n < sizes.triggers + warmups; n++) {
+      for (let n = -WARMUPS.trigger; n < sizes.triggers; n++) {
         started = deferred<number>();
         const t0 = performance.now();
         await utils.addJob("one", { n });
-        const t1 = await within(10_000, "graphile-worker trigger", started.promise);
+        const t1 = await within(10_000, "trigger", started.promise);
         await jobsCommitted(ctx, "trigger");
-        if (n >= warmups) samples.push(t1 - t0);
+        if (n >= 0) samples.push(t1 - t0);
       }
-      return [row("trigger", "trigger→running", "ms", samples)];
+      return [compared("trigger", name, "graphile-worker", { samples, note: `workerUtils.addJob → task start; concurrency ${LATENCY.concurrency}` })];
     });
   } finally {
     await utils.release();
@@ -178,7 +172,7 @@ async function drain(ctx: Ctx, identifier: string, handler: () => Promise<void>,
         await Promise.all(
           Array.from({ length: batches }, (_, b) => utils.addJobs(Array.from({ length: batchSize }, (_, k) => ({ identifier, payload: { n: b * batchSize + k } })))),
         );
-        await within(300_000, `graphile-worker ${identifier} (${ran}/${total} ran)`, allRan.promise);
+        await within(300_000, `${identifier} (${ran}/${total} ran)`, allRan.promise);
         const t1 = await jobsCommitted(ctx, identifier);
         perSecond.push((total * 1000) / (t1 - t0));
       }
@@ -191,13 +185,13 @@ async function drain(ctx: Ctx, identifier: string, handler: () => Promise<void>,
 
 async function throughput(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   const samples = await drain(ctx, "noop", async () => {}, sizes.batches, sizes.batchSize, sizes.throughputRuns);
-  return [row("throughput", "tasks/s", "tasks/s", samples)];
+  return [compared("throughput", name, "graphile-worker", { samples, note: `${sizes.batches}× addJobs(${sizes.batchSize}) at once; ${BATCHED_NOTE}` })];
 }
 
 async function shell(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   const batchSize = Math.min(100, sizes.shellJobs);
-  const samples = await drain(ctx, "shell", spawnTrue, sizes.shellJobs / batchSize, batchSize, 1);
-  return [row("shell", "tasks/s", "tasks/s", samples)];
+  const samples = await drain(ctx, "shell", spawnTrue, Math.ceil(sizes.shellJobs / batchSize), batchSize, 1);
+  return [compared("shell", name, "graphile-worker", { samples, note: `task: Bun.spawn(["true"]); ${BATCHED_NOTE}` })];
 }
 
 async function fanIn(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
@@ -234,15 +228,16 @@ async function fanIn(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
   };
   return withRunner(ctx, LATENCY, tasks, async (runner) => {
     const samples: number[] = [];
-    for (let r = 0; r < sizes.fanInRuns + 1; r++) {
+    for (let r = -WARMUPS.fanIn; r < sizes.fanInRuns; r++) {
       lastChildEnd = 0;
       sinkStart = deferred<number>();
-      await runner.addJob("source", { run: r });
-      const t1 = await within(30_000, "graphile-worker fan-in", sinkStart.promise);
+      await runner.addJob("source", { run: r + WARMUPS.fanIn });
+      const t1 = await within(30_000, "fan-in", sinkStart.promise);
       await jobsCommitted(ctx, "fan-in");
-      if (r > 0) samples.push(t1 - lastChildEnd); // run 0 is a warm-up
+      if (r >= 0) samples.push(t1 - lastChildEnd);
     }
-    return [row("fan-in", "last parent done→sink running", "ms", samples)];
+    const note = `source adds ${children} jobs; the child that takes a counter to 0 adds the sink in its transaction; concurrency ${LATENCY.concurrency}`;
+    return [compared("fanIn", name, "graphile-worker", { samples, note })];
   });
 }
 
@@ -255,7 +250,13 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
     const gw = await import("graphile-worker");
     await gw.runMigrations({ connectionString: db.url, logger: new gw.Logger(() => () => {}) });
     const ctx: Ctx = { gw, url: db.url, sql };
-    return [...(await chain(ctx, sizes)), ...(await trigger(ctx, sizes)), ...(await throughput(ctx, sizes)), ...(await fanIn(ctx, sizes)), ...(await shell(ctx, sizes))];
+    return await runParts(name, [
+      ["chain-40", () => chain(ctx, sizes)],
+      ["trigger", () => trigger(ctx, sizes)],
+      ["throughput", () => throughput(ctx, sizes)],
+      ["fan-in", () => fanIn(ctx, sizes)],
+      ["shell", () => shell(ctx, sizes)],
+    ]);
   } finally {
     await sql.end({ timeout: 2 });
     await db.drop();

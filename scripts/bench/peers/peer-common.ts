@@ -9,11 +9,6 @@ import postgres from "postgres";
 import { DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL } from "../../test-services.ts";
 import type { BenchRow, BenchSize } from "../bench-types.ts";
 
-export type PeerSystem = "bullmq" | "graphile-worker";
-
-/** A comparison row (bench-contract.md); the intersection keeps it a BenchRow. */
-export type PeerRow = BenchRow & { system: PeerSystem; shape: string };
-
 /** How big each scenario is. Smoke: a few seconds per peer, only proves the code still runs. */
 export interface PeerSizes {
   chainRuns: number;
@@ -30,11 +25,14 @@ export interface PeerSizes {
 export function peerSizes(size: BenchSize): PeerSizes {
   return size === "smoke"
     ? { chainRuns: 2, triggers: 20, batches: 4, batchSize: 50, throughputRuns: 1, fanInChildren: 10, fanInRuns: 2, shellJobs: 20 }
-    : { chainRuns: 10, triggers: 1_000, batches: 200, batchSize: 100, throughputRuns: 3, fanInChildren: 100, fanInRuns: 10, shellJobs: 1_000 };
+    : // Same counts as porpoise's all-* scenarios (chain 10 runs, 1,000 triggers, 10 fan-ins, 1,000 shell jobs).
+      { chainRuns: 10, triggers: 1_000, batches: 200, batchSize: 100, throughputRuns: 3, fanInChildren: 100, fanInRuns: 10, shellJobs: 1_000 };
 }
 
 /** Chain length: fixed by the shape name "chain-40" (39 edges). */
 export const CHAIN_LENGTH = 40;
+/** Untimed runs before the timed ones: the first runs in this process pay the JIT and connection set-up. */
+export const WARMUPS = { chain: 2, trigger: 20, fanIn: 1 };
 
 export function postgresUrl(): string {
   return process.env.DATABASE_URL || DEFAULT_POSTGRES_URL;
@@ -129,10 +127,21 @@ export async function deleteRedisPrefix(prefix: string): Promise<number> {
   return deleted;
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+/**
+ * Runs the parts one after another and concatenates their rows. When one fails, the error
+ * carries the rows measured so far (`err.rows`, which run.ts keeps) and the parts after it
+ * are skipped: a peer that half works still shows what it measured.
+ */
+export async function runParts(peer: string, parts: [string, () => Promise<BenchRow[]>][]): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const [part, fn] of parts) {
+    try {
+      rows.push(...(await fn()));
+    } catch (err) {
+      throw Object.assign(new Error(`${peer} ${part} failed: ${(err as Error)?.message ?? err}`, { cause: err }), { rows });
+    }
+  }
+  return rows;
 }
 
 /** A promise plus its resolve, for "wait until the handler has run". */
