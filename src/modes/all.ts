@@ -2,14 +2,15 @@
 // with the in-process Cache, Bus and Coordinator. One process per data directory.
 //
 // Idle RSS (VmRSS 2 s after /readyz on a fresh data dir, x64 binary, 2 shared cores; DESIGN
-// target ≤ 60 MB): 68.0 MB before the lazy loads below, 67.0 MB after. Of that, the Bun
-// runtime alone serving HTTP is 27.6 MB; evaluating porpoise's static module graph (627 KB
-// minified: zod schemas of config/API/workflows, drizzle tables of both dialects, hono,
-// croner) ~28 MB (an unevaluated copy of the same code costs ~6 MB); opening the store,
-// migrations, admin bootstrap, engine and HTTP ~9 MB. Kept out of an idle SQLite process:
-// postgres.js and drizzle's postgres-js (store/open.ts, worker sql task), node:crypto
-// (tokens, secret key, instance tokens: Web Crypto; datasource ciphers load it on use), the
-// help texts (main.ts). Together ~1 MB; the rest needs fewer evaluated schemas, not lazier imports.
+// target ≤ 60 MB): 68.0 MB before the lazy loads below, 65.9 MB after (66.0/65.6/66.0).
+// Of that, the Bun runtime alone serving HTTP is 27.6 MB; evaluating porpoise's static module
+// graph (627 KB minified before, 574 KB after: zod schemas of config/API/workflows, drizzle,
+// hono, croner) ~28 MB — the same code bundled but never evaluated costs ~6 MB; opening the
+// store, migrations, admin bootstrap, engine and HTTP ~9 MB. Kept out of an idle SQLite
+// process: postgres.js, drizzle's postgres-js and the Postgres tables (store/open.ts imports
+// them when it opens Postgres; the worker's sql task on first use), node:crypto (Web Crypto
+// and Bun.CryptoHasher for tokens, the secret key and attempt tokens; datasource ciphers load
+// it on use), the help texts (main.ts). The rest needs fewer evaluated modules, not lazier imports.
 
 import { mkdir } from "node:fs/promises";
 import { MemoryBus } from "../bus/memory-bus.ts";

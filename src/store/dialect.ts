@@ -20,7 +20,7 @@ import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
 import { createMutex } from "./mutex.ts";
-import * as pgTables from "./schema-pg.ts";
+import type * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema-sqlite.ts";
 import { toStoreError, violationOf, type Violation } from "./sql-errors.ts";
 import type { Dialect } from "./store.ts";
@@ -85,13 +85,14 @@ export function sqliteRunner(client: Database): Runner {
 }
 
 /**
- * `db` is drizzle's postgres-js database on `client`; open.ts imports that driver only when it
- * opens Postgres, so `porpoise all` on SQLite never loads postgres.js (idle RSS, see src/modes/all.ts).
+ * `db` is drizzle's postgres-js database and `tables` the Postgres tables (schema-pg.ts); open.ts
+ * imports both only when it opens Postgres, so `porpoise all` on SQLite never evaluates
+ * postgres.js or drizzle's pg-core (idle RSS, see src/modes/all.ts).
  */
-export function postgresRunner(db: Db): Runner {
+export function postgresRunner(db: Db, tables: Tables): Runner {
   return {
     dialect: "postgres",
-    t: pgTables,
+    t: tables,
     read: (fn) => fn(db).catch((err) => Promise.reject(mapError(err))),
     write: (fn, onViolation) =>
       db.transaction((tx) => fn(tx as unknown as Db)).catch((err) => Promise.reject(mapError(err, onViolation))),

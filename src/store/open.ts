@@ -146,7 +146,10 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
     await disconnect(conn).catch(() => {});
     throw toStoreError(err);
   }
-  const run = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : postgresRunner((await import("drizzle-orm/postgres-js")).drizzle(conn.client));
+  const run =
+    conn.dialect === "sqlite"
+      ? sqliteRunner(conn.client)
+      : postgresRunner((await import("drizzle-orm/postgres-js")).drizzle(conn.client), await import("./schema-pg.ts"));
   return buildStore(conn, run, opts.secretKey ?? null);
 }
 
