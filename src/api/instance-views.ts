@@ -26,6 +26,15 @@ export const workflowInstanceView = z.object({
   dependType: z.string().nullable(),
   runTimes: z.number().int().describe("how many times the instance ran (rerun and recover add one)"),
   scheduleTime: date.nullable(),
+  timezone: z.string().describe("IANA zone of the run's built-in time params (system.biz.date, $[...]): the schedule's for scheduled and backfill runs, else UTC; fixed when the run is created"),
+  message: z
+    .string()
+    .nullable()
+    .describe("why the instance ended the way it did when its state does not say: discarded by SERIAL_DISCARD / SERIAL_PRIORITY (naming the instance that caused it), a refused control, …"),
+  pendingControl: z
+    .enum(["resume", "rerun", "recover-failed"])
+    .nullable()
+    .describe("the control that submitted it again and applies when it starts (e.g. after waiting in SERIAL_WAIT); null once it runs"),
   parentTaskInstanceId: z.number().int().nullable().describe("the sub_workflow task that started it, if any"),
   dryRun: z.boolean(),
   host: z.string().nullable(),
@@ -40,6 +49,8 @@ export function toWorkflowInstance(wi: NamedWorkflowInstance, project: string): 
     ...wi,
     project,
     scheduleTime: isoOrNull(wi.scheduleTime),
+    // The column keeps the last control; it matters only until the instance runs.
+    pendingControl: wi.state === "SERIAL_WAIT" || wi.state === "SUBMITTED_SUCCESS" ? wi.pendingControl : null,
     startTime: isoOrNull(wi.startTime),
     endTime: isoOrNull(wi.endTime),
     createdAt: wi.createdAt.toISOString(),

@@ -4,7 +4,7 @@
 // and commands in the Store when it starts (DESIGN.md §2, §3.1, §3.5).
 
 import { z } from "zod";
-import { NotFoundError, ValidationError } from "../core/errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { assertControl, assertTaskControl, isTerminalTaskState, type TaskState } from "../core/states.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
@@ -98,7 +98,19 @@ export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: 
       parseOrThrow(z.object({ instanceId: idSchema }), { instanceId }, "control");
       const instance = await store.instances.get(instanceId);
       if (!instance) throw new NotFoundError(`workflow instance ${instanceId} does not exist`);
-      const next = assertControl(control, instance.state);
+      let next: string = assertControl(control, instance.state);
+      if (control === "resume" || control === "rerun" || control === "recover-failed") {
+        // The serial decision itself is the master's, atomic with the new state (store restart);
+        // this early look only refuses what would be refused anyway, with a 409 instead of a message.
+        const executionType = (await store.workflows.getVersion(instance.workflowId, instance.workflowVersion))?.definition.executionType ?? "PARALLEL";
+        const active = executionType === "PARALLEL" ? null : await store.instances.firstActive(instance.workflowId, instance.id);
+        if (active !== null && executionType === "SERIAL_DISCARD") {
+          throw new ConflictError(
+            `cannot ${control} workflow instance ${instance.id}: workflow "${instance.workflowName}" is SERIAL_DISCARD and workflow instance ${active} is active; ${control} again once it has ended`,
+          );
+        }
+        if (active !== null) next = "SERIAL_WAIT";
+      }
       await store.commands.enqueue(
         { type: INSTANCE_COMMANDS[control], projectId: instance.projectId, workflowId: instance.workflowId, workflowInstanceId: instance.id },
         actor,

@@ -187,7 +187,9 @@ export class Master implements EventSink {
     const project = await this.store.projects.getById(instance.projectId);
     const timezone = await runTimezone(instance, async (sid) => (await this.store.schedules.get(sid))?.timezone ?? null);
     const rows = await this.store.taskInstances.listForInstance(id);
-    const effective: StartMode = mode === "start" && rows.length > 0 ? "restart" : mode;
+    // A control that submitted it again (possibly long ago, before SERIAL_WAIT or a restart) says how to start it.
+    const pending = instance.state === "SUBMITTED_SUCCESS" ? instance.pendingControl : null;
+    const effective: StartMode = mode === "start" && pending ? pending : mode === "start" && rows.length > 0 ? "restart" : mode;
     if (this.stopped) return;
     await new Promise<void>((resolve) => {
       // Once stopped, queued work is dropped: without this, stop() would wait for this load forever.
@@ -289,13 +291,15 @@ export class Master implements EventSink {
           return;
         }
         const epoch = this.coordinator.lease(instance.slot)?.epoch ?? 0;
-        const changed = await this.store.instances.transition(id, {
+        // One Store transaction with the serial decision: run now, wait (SERIAL_WAIT) or refused (SERIAL_DISCARD).
+        const r = await this.store.instances.restart(id, {
+          control,
           from: [instance.state],
-          to: "SUBMITTED_SUCCESS",
           epoch,
           set: { runTimes: instance.runTimes + 1, endTime: null, ...(mode === "rerun" ? { startTime: new Date() } : {}) },
         });
-        if (changed) await this.load(id, mode);
+        if (r.outcome === "submitted") await this.load(id, mode);
+        else if (r.outcome !== "stale") this.log.info(`master: ${control} of workflow instance ${id} ${r.outcome === "queued" ? "waits (SERIAL_WAIT) behind" : "refused (SERIAL_DISCARD): active is"} workflow instance ${r.blockedBy}`);
         return;
       }
     }

@@ -10,7 +10,7 @@ import { consumeCommand } from "./commands.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { returned } from "./rows.ts";
-import { admitSerial, releaseSerial, settleAdmission, stopWaiting, workflowsWithWaiting } from "./serial-instances.ts";
+import { admitSerial, firstActive, releaseSerial, restartInstance, settleAdmission, stopWaiting, workflowsWithWaiting } from "./serial-instances.ts";
 import type { InstanceTransition, NamedWorkflowInstance, WorkflowInstance, WorkflowInstanceRepository } from "./store.ts";
 
 type Row = Tables["workflowInstances"]["$inferSelect"];
@@ -41,6 +41,9 @@ export function toWorkflowInstance(row: Row): WorkflowInstance {
     host: row.host,
     startTime: row.startTime,
     endTime: row.endTime,
+    timezone: row.timezone,
+    message: row.message,
+    pendingControl: row.pendingControl ?? null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -108,6 +111,8 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
                 workflowVersion: version,
                 state: admission?.state ?? input.state ?? "SUBMITTED_SUCCESS",
                 endTime: admission?.state === "STOP" ? now : null,
+                message: admission?.message ?? null,
+                timezone: input.timezone ?? "UTC",
                 runType: input.runType,
                 slot: fixedSlot,
                 epoch: input.epoch ?? 0,
@@ -189,5 +194,13 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
       return row ? toWorkflowInstance(row) : null;
     },
     workflowsWithWaiting: () => workflowsWithWaiting(run),
+    restart: async (id, change) => {
+      const r = await restartInstance(run, id, change);
+      if (r.outcome === "stale") return r;
+      const instance = toWorkflowInstance(r.row);
+      if (r.outcome === "submitted") return { outcome: "submitted", instance };
+      return { outcome: r.outcome, instance, blockedBy: r.blockedBy! };
+    },
+    firstActive: (workflowId, exceptId) => firstActive(run, workflowId, exceptId),
   };
 }

@@ -27,6 +27,8 @@ export type CommandState = "PENDING" | "CONSUMED";
 export type FailureStrategy = "CONTINUE" | "END";
 export type DependType = "TASK_ONLY" | "TASK_PRE" | "TASK_POST";
 export type Priority = "HIGHEST" | "HIGH" | "MEDIUM" | "LOW" | "LOWEST";
+/** A control that submits an ended instance again; its start mode applies when the instance next starts. */
+export type PendingControl = "resume" | "rerun" | "recover-failed";
 
 export interface Command {
   id: number;
@@ -92,6 +94,12 @@ export interface WorkflowInstance {
   host: string | null;
   startTime: Date | null;
   endTime: Date | null;
+  /** The zone of the run's built-in time params, fixed at creation (schedule's zone for scheduled and backfill runs, else UTC). */
+  timezone: string;
+  /** Why the instance ended as it did when its state does not say (serial discard, refused control, timeout…); else null. */
+  message: string | null;
+  /** The control that submitted it again (resume / rerun / recover-failed); applies while SERIAL_WAIT or SUBMITTED_SUCCESS. */
+  pendingControl: PendingControl | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -122,6 +130,8 @@ export interface NewWorkflowInstance {
   scheduleTime?: Date | null;
   parentTaskInstanceId?: number | null;
   host?: string | null;
+  /** IANA zone of the run's time params; default UTC (scheduled and backfill runs: their schedule's zone). */
+  timezone?: string;
   /** A PENDING command consumed in the same transaction (ConflictError when already consumed). */
   consumeCommand?: { id: number; consumer: string };
   /**
@@ -143,6 +153,7 @@ export interface WorkflowInstanceChanges {
   startTasks?: string[] | null;
   dependType?: string | null;
   failureStrategy?: FailureStrategy;
+  message?: string | null;
 }
 
 export interface InstanceTransition {
@@ -183,7 +194,34 @@ export interface WorkflowInstanceRepository {
   stopWaiting(id: number): Promise<WorkflowInstance | null>;
   /** Workflows that have SERIAL_WAIT instances (restart recovery). */
   workflowsWithWaiting(): Promise<number[]>;
+  /**
+   * A control (resume / rerun / recover-failed) submits an ended instance again, in ONE transaction
+   * under the workflow row lock that also makes the serial decision (serial-instances.ts).
+   */
+  restart(id: number, change: InstanceRestart): Promise<RestartOutcome>;
+  /** The oldest active (not ended) instance of the workflow other than `exceptId`, or null. */
+  firstActive(workflowId: number, exceptId?: number): Promise<number | null>;
 }
+
+export interface InstanceRestart {
+  control: PendingControl;
+  /** The states the caller saw; the change applies only while the row is still in one of them. */
+  from: readonly WorkflowInstanceState[];
+  epoch: number;
+  set?: WorkflowInstanceChanges;
+}
+
+/**
+ * submitted: SUBMITTED_SUCCESS, start it now (with the control's mode). queued: SERIAL_WAIT behind
+ * `blockedBy`; the serial queue starts it later with the same mode. refused: SERIAL_DISCARD while
+ * `blockedBy` is active — the state is unchanged, `message` says why. stale: the row was not in
+ * `from` any more, or the epoch was older.
+ */
+export type RestartOutcome =
+  | { outcome: "submitted"; instance: WorkflowInstance }
+  | { outcome: "queued"; instance: WorkflowInstance; blockedBy: number }
+  | { outcome: "refused"; instance: WorkflowInstance; blockedBy: number }
+  | { outcome: "stale" };
 
 export interface TaskInstance {
   id: number;

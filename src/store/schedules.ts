@@ -90,6 +90,8 @@ async function fireOne(tx: Db, t: Tables, { scheduleId, fireTime, slot }: FireIn
       workflowVersion: workflow.currentVersion,
       state: admission?.state ?? "SUBMITTED_SUCCESS",
       endTime: admission?.state === "STOP" ? now : null,
+      message: admission?.message ?? null,
+      timezone: schedule.timezone,
       runType: "SCHEDULER",
       slot: 0,
       epoch: 0,

@@ -18,7 +18,7 @@ import {
   unique,
 } from "drizzle-orm/pg-core";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
-import { type CommandState, type CommandType, DATASOURCE_TYPES, type TaskInstanceState, type WorkflowInstanceState } from "./store.ts";
+import { type CommandState, type CommandType, DATASOURCE_TYPES, type PendingControl, type TaskInstanceState, type WorkflowInstanceState } from "./store.ts";
 import {
   CATCHUP_MODES,
   PROJECT_ROLES,
@@ -190,6 +190,9 @@ export const workflowInstances = pgTable(
     dependType: text("depend_type"),
     runTimes: integer("run_times").notNull().default(1),
     backfillId: ref("backfill_id").references((): AnyPgColumn => backfills.id, { onDelete: "set null" }),
+    timezone: text().notNull().default("UTC"),
+    message: text(),
+    pendingControl: text("pending_control").$type<PendingControl>(),
   },
   (t) => [
     index("workflow_instances_backfill_idx").on(t.backfillId),

@@ -13,7 +13,7 @@ import {
   unique,
 } from "drizzle-orm/sqlite-core";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
-import { type CommandState, type CommandType, DATASOURCE_TYPES, type TaskInstanceState, type WorkflowInstanceState } from "./store.ts";
+import { type CommandState, type CommandType, DATASOURCE_TYPES, type PendingControl, type TaskInstanceState, type WorkflowInstanceState } from "./store.ts";
 import {
   CATCHUP_MODES,
   PROJECT_ROLES,
@@ -186,6 +186,9 @@ export const workflowInstances = sqliteTable(
     dependType: text("depend_type"),
     runTimes: integer("run_times").notNull().default(1),
     backfillId: ref("backfill_id").references((): AnySQLiteColumn => backfills.id, { onDelete: "set null" }),
+    timezone: text().notNull().default("UTC"),
+    message: text(),
+    pendingControl: text("pending_control").$type<PendingControl>(),
   },
   (t) => [
     index("workflow_instances_backfill_idx").on(t.backfillId),

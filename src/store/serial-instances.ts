@@ -5,14 +5,30 @@
 // submitted at once cannot both see "nothing active" (DESIGN.md §3.2). The queue is the
 // SERIAL_WAIT rows themselves, oldest id first — nothing lives only in memory.
 //
-// Messages follow DolphinScheduler's ProcessServiceImpl.saveSerialProcess. Instances have no
-// message column yet, so the reason of a discard is an audit row (`instance.discard`).
+// Messages follow DolphinScheduler's ProcessServiceImpl.saveSerialProcess; a discarded instance
+// carries its reason in `message` (naming the instance that caused it) and an audit row
+// (`instance.discard`).
+//
+// Controls that submit an ended instance again (resume, rerun, recover-failed) go through the
+// same decision, as every DS command does (handleCommand → saveSerialProcess, RECOVER and
+// REPEAT commands included): `restartInstance`. What each type means for a control:
+// - SERIAL_WAIT: the instance waits (SERIAL_WAIT) and keeps the control in `pending_control`,
+//   so whoever starts it later — the queue, or a master after a restart — applies the control's
+//   start mode. The queue stays in id order (DS loadNextProcess4Serial): a resumed instance
+//   takes its original place, ahead of runs created after it.
+// - SERIAL_PRIORITY: as SERIAL_WAIT, and the instance is the newest in the queue (the user's
+//   latest request wins), so the other waiting ones end STOP.
+// - SERIAL_DISCARD: refused while another instance is active — the instance keeps its state
+//   (PAUSE, FAILURE, …) and `message` says why. DS would turn it into STOP ("stop by
+//   serial_discard strategy"), which loses the state the user wanted to act on; refusing
+//   keeps it, and the API answers 409 before even queueing the command.
 
-import { and, asc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
+import type { InstanceRestart, PendingControl } from "./run-store.ts";
 
 type Row = Tables["workflowInstances"]["$inferSelect"];
 
@@ -23,6 +39,14 @@ export const SERIAL_MESSAGES = {
   priority: "stop by serial_priority strategy",
 } as const;
 
+/** The `message` of an instance a serial type ended or refused, naming the instance that caused it. */
+export const serialMessage = {
+  discard: (activeId: number) => `${SERIAL_MESSAGES.discard}: workflow instance ${activeId} is active`,
+  priority: (newerId: number) => `${SERIAL_MESSAGES.priority}: workflow instance ${newerId} is newer in the queue`,
+  refused: (control: PendingControl, activeId: number) =>
+    `${control} refused by serial_discard strategy: workflow instance ${activeId} is active; ${control} again once it has ended`,
+};
+
 /** States of an instance that holds (or is queued for) its workflow's serial slot. */
 const NOT_ACTIVE = [...TERMINAL_WORKFLOW_STATES];
 /** Active but not yet holding the slot. */
@@ -31,6 +55,10 @@ const RUNNING_EXCLUDED = [...TERMINAL_WORKFLOW_STATES, "SERIAL_WAIT"] as const;
 export interface SerialAdmission {
   state: "SUBMITTED_SUCCESS" | "SERIAL_WAIT" | "STOP";
   executionType: ExecutionType;
+  /** The active instance that makes the new one wait or be discarded; null when it runs now. */
+  blockedBy: number | null;
+  /** For the inserted row's `message`: why it was discarded (state STOP); else null. */
+  message: string | null;
 }
 
 /** Locks the workflow row (no-op UPDATE): serialises with creates and releases of the same workflow. */
@@ -45,12 +73,28 @@ export async function lockWorkflow(tx: Db, t: Tables, workflowId: number): Promi
  * waiting — DS RUNNING_PROCESS_STATE) makes it wait, or discards it under SERIAL_DISCARD;
  * waiting ones count too, so a new run never overtakes the queue.
  */
-export async function admitSerial(tx: Db, t: Tables, workflowId: number, executionType: ExecutionType): Promise<SerialAdmission | null> {
+export async function admitSerial(tx: Db, t: Tables, workflowId: number, executionType: ExecutionType, exceptId?: number): Promise<SerialAdmission | null> {
   if (executionType === "PARALLEL") return null;
+  const active = await firstActiveIn(tx, t, workflowId, exceptId);
+  if (active === null) return { state: "SUBMITTED_SUCCESS", executionType, blockedBy: null, message: null };
+  if (executionType === "SERIAL_DISCARD") return { state: "STOP", executionType, blockedBy: active, message: serialMessage.discard(active) };
+  return { state: "SERIAL_WAIT", executionType, blockedBy: active, message: null };
+}
+
+/** The oldest active (not ended, waiting included) instance of the workflow other than `exceptId`. */
+async function firstActiveIn(db: Db, t: Tables, workflowId: number, exceptId?: number): Promise<number | null> {
   const wi = t.workflowInstances;
-  const [active] = await tx.select({ id: wi.id }).from(wi).where(and(eq(wi.workflowId, workflowId), notInArray(wi.state, NOT_ACTIVE))).limit(1);
-  if (!active) return { state: "SUBMITTED_SUCCESS", executionType };
-  return { state: executionType === "SERIAL_DISCARD" ? "STOP" : "SERIAL_WAIT", executionType };
+  const [active] = await db
+    .select({ id: wi.id })
+    .from(wi)
+    .where(and(eq(wi.workflowId, workflowId), notInArray(wi.state, NOT_ACTIVE), exceptId === undefined ? undefined : ne(wi.id, exceptId)))
+    .orderBy(asc(wi.id))
+    .limit(1);
+  return active?.id ?? null;
+}
+
+export function firstActive(run: Runner, workflowId: number, exceptId?: number): Promise<number | null> {
+  return run.read((db) => firstActiveIn(db, run.t, workflowId, exceptId));
 }
 
 /**
@@ -64,7 +108,10 @@ export async function versionExecutionType(tx: Db, t: Tables, workflowId: number
   return row?.definition.executionType ?? "PARALLEL";
 }
 
-/** After the insert, same transaction: audit a discard; SERIAL_PRIORITY discards the older waiting ones. */
+/**
+ * After the insert (or a control's re-submit), same transaction: audit a discard; SERIAL_PRIORITY
+ * discards every other waiting instance — `row` is the newest request in the queue.
+ */
 export async function settleAdmission(tx: Db, t: Tables, row: Row, admission: SerialAdmission, now: Date): Promise<void> {
   const audit = (id: number, reason: string) =>
     writeAudit(tx, t, SYSTEM, now, {
@@ -79,8 +126,8 @@ export async function settleAdmission(tx: Db, t: Tables, row: Row, admission: Se
   const wi = t.workflowInstances;
   const older = await tx
     .update(wi)
-    .set({ state: "STOP", endTime: now, updatedAt: now })
-    .where(and(eq(wi.workflowId, row.workflowId), eq(wi.state, "SERIAL_WAIT"), lt(wi.id, row.id)))
+    .set({ state: "STOP", endTime: now, updatedAt: now, message: serialMessage.priority(row.id) })
+    .where(and(eq(wi.workflowId, row.workflowId), eq(wi.state, "SERIAL_WAIT"), ne(wi.id, row.id)))
     .returning({ id: wi.id });
   for (const o of older) await audit(o.id, SERIAL_MESSAGES.priority);
 }
@@ -106,6 +153,47 @@ export function releaseSerial(run: Runner, workflowId: number): Promise<Row | nu
       .where(and(eq(wi.id, next.id), eq(wi.state, "SERIAL_WAIT")))
       .returning();
     return row ?? null;
+  });
+}
+
+/**
+ * A control submits an ended instance again (see the file comment for what each execution type
+ * means). One transaction: read the instance, lock its workflow row, decide, then the guarded
+ * update (expected states and epoch) — so the decision and the new state commit together.
+ */
+export function restartInstance(run: Runner, id: number, change: InstanceRestart): Promise<{ outcome: "submitted" | "queued" | "refused"; row: Row; blockedBy: number | null } | { outcome: "stale" }> {
+  const { t } = run;
+  const wi = t.workflowInstances;
+  return run.write(async (tx) => {
+    const [current] = await tx.select({ workflowId: wi.workflowId, version: wi.workflowVersion }).from(wi).where(eq(wi.id, id));
+    if (!current || change.from.length === 0) return { outcome: "stale" as const };
+    if (!(await lockWorkflow(tx, t, current.workflowId))) return { outcome: "stale" as const };
+    const executionType = await versionExecutionType(tx, t, current.workflowId, current.version);
+    const admission = await admitSerial(tx, t, current.workflowId, executionType, id);
+    const now = new Date();
+    const guard = and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`);
+    if (admission?.state === "STOP") {
+      const [row] = await tx.update(wi).set({ message: serialMessage.refused(change.control, admission.blockedBy!), updatedAt: now }).where(guard).returning();
+      if (!row) return { outcome: "stale" as const };
+      await writeAudit(tx, t, SYSTEM, now, {
+        action: "instance.control-refused",
+        objectType: "workflow_instance",
+        objectId: id,
+        projectId: row.projectId,
+        details: { control: change.control, reason: SERIAL_MESSAGES.discard, executionType, activeInstanceId: admission.blockedBy },
+      });
+      return { outcome: "refused" as const, row, blockedBy: admission.blockedBy };
+    }
+    const waits = admission?.state === "SERIAL_WAIT";
+    const set = { ...change.set, ...(waits && change.control === "rerun" ? { startTime: null } : {}) };
+    const [row] = await tx
+      .update(wi)
+      .set({ ...set, state: waits ? "SERIAL_WAIT" : "SUBMITTED_SUCCESS", epoch: change.epoch, pendingControl: change.control, message: null, updatedAt: now })
+      .where(guard)
+      .returning();
+    if (!row) return { outcome: "stale" as const };
+    if (admission) await settleAdmission(tx, t, row, admission, now);
+    return { outcome: waits ? ("queued" as const) : ("submitted" as const), row, blockedBy: admission?.blockedBy ?? null };
   });
 }
 

@@ -171,7 +171,10 @@ export const instanceRoutes = [
       path: `/api/v1/workflow-instances/:id/${control}`,
       tag: "instances",
       summary: `Control a workflow instance: ${control}`,
-      description: "409 naming the current state when the control does not fit it; 503 when this process runs no engine.",
+      description:
+        control === "resume" || control === "rerun" || control === "recover-failed"
+          ? "409 naming the current state when the control does not fit it, or when the workflow is SERIAL_DISCARD and another of its instances is active; state SERIAL_WAIT when a SERIAL_WAIT / SERIAL_PRIORITY workflow has another active instance (the control applies when this one is let in); 503 when this process runs no engine."
+          : "409 naming the current state when the control does not fit it; 503 when this process runs no engine.",
       auth: "user",
       owner: { kind: "workflow-instance", role: "developer" },
       status: 200,
