@@ -101,6 +101,12 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
             }
           }
           const admission = input.executionType ? await admitSerial(tx, t, workflow.id, input.executionType) : null;
+          // The run's zone is fixed now: given, else its schedule's (read once, here), else UTC.
+          let timezone = input.timezone;
+          if (timezone === undefined && input.scheduleId != null) {
+            const [schedule] = await tx.select({ timezone: t.schedules.timezone }).from(t.schedules).where(eq(t.schedules.id, input.scheduleId));
+            timezone = schedule?.timezone;
+          }
           const fixedSlot = typeof input.slot === "number" ? input.slot : 0;
           let row = returned(
             await tx
@@ -112,7 +118,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
                 state: admission?.state ?? input.state ?? "SUBMITTED_SUCCESS",
                 endTime: admission?.state === "STOP" ? now : null,
                 message: admission?.message ?? null,
-                timezone: input.timezone ?? "UTC",
+                timezone: timezone ?? "UTC",
                 runType: input.runType,
                 slot: fixedSlot,
                 epoch: input.epoch ?? 0,

@@ -130,7 +130,7 @@ export interface NewWorkflowInstance {
   scheduleTime?: Date | null;
   parentTaskInstanceId?: number | null;
   host?: string | null;
-  /** IANA zone of the run's time params; default UTC (scheduled and backfill runs: their schedule's zone). */
+  /** IANA zone of the run's time params; default: the zone of `scheduleId`'s schedule, else UTC. */
   timezone?: string;
   /** A PENDING command consumed in the same transaction (ConflictError when already consumed). */
   consumeCommand?: { id: number; consumer: string };
