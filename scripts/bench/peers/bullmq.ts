@@ -26,7 +26,7 @@
 
 import type { Job } from "bullmq";
 import { compared, type BenchRow, type BenchSize } from "../bench-types.ts";
-import { CHAIN_LENGTH, WARMUPS, deferred, deleteRedisPrefix, peerSizes, redisConnection, runParts, runTag, spawnTrue, within, type PeerSizes } from "./peer-common.ts";
+import { CHAIN_LENGTH, WARMUPS, deferred, deleteRedisPrefix, peerSizes, redisConnection, redisRoundTrips, runParts, runTag, spawnTrue, within, type PeerSizes } from "./peer-common.ts";
 
 export const name = "bullmq";
 
@@ -210,6 +210,7 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const ctx: Ctx = { bull, connection, prefix: `porpoise-bench-bullmq-${runTag()}` };
   try {
     return await runParts(name, [
+      ["yardstick", async () => [await redisRoundTrips(name, 200)]],
       ["chain-40", () => chain(ctx, sizes)],
       ["trigger", () => trigger(ctx, sizes)],
       ["throughput", () => throughput(ctx, sizes)],

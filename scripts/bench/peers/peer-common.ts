@@ -176,3 +176,37 @@ export async function spawnTrue(): Promise<void> {
   const code = await proc.exited;
   if (code !== 0) throw new Error(`true exited ${code}`);
 }
+
+/**
+ * The machine's state at bench time, next to the peers' figures: DESIGN §6 quotes ~0.02 ms
+ * per Redis round trip and ~0.17 ms per durable Postgres commit on an idle box; when other
+ * work shares the 2 cores these grow 5–10× and every latency above grows with them.
+ */
+export async function redisRoundTrips(scenario: string, count: number): Promise<BenchRow> {
+  const url = new URL(redisUrl());
+  const redis = new Redis({ host: url.hostname, port: Number(url.port || 6379), ...(url.password ? { password: decodeURIComponent(url.password) } : {}) });
+  try {
+    const samples: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await redis.ping();
+      samples.push(performance.now() - t0);
+    }
+    return { scenario, metric: "yardstick: Redis PING round trip (machine load)", unit: "ms", samples };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Autocommit INSERTs into a scratch table of the throwaway database: one durable commit each. */
+export async function postgresCommits(scenario: string, sql: postgres.Sql, count: number): Promise<BenchRow> {
+  await sql`create table bench_yardstick (id serial primary key)`;
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await sql`insert into bench_yardstick default values`;
+    samples.push(performance.now() - t0);
+  }
+  await sql`drop table bench_yardstick`;
+  return { scenario, metric: "yardstick: Postgres autocommit INSERT (machine load)", unit: "ms", samples };
+}
