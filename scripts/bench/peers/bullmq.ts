@@ -26,7 +26,7 @@
 
 import type { Job } from "bullmq";
 import { compared, type BenchRow, type BenchSize } from "../bench-types.ts";
-import { CHAIN_LENGTH, WARMUPS, deferred, deleteRedisPrefix, peerSizes, redisConnection, redisRoundTrips, runParts, runTag, spawnTrue, within, type PeerSizes } from "./peer-common.ts";
+import { CHAIN_LENGTH, WARMUPS, deferred, deleteDeadRedisPrefixes, deleteRedisPrefix, peerSizes, redisConnection, redisRoundTrips, runParts, runTag, spawnTrue, within, type PeerSizes } from "./peer-common.ts";
 
 export const name = "bullmq";
 
@@ -207,7 +207,9 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const connection = await redisConnection();
   // Loaded here, not at the top, so that listing or running other scenarios never needs BullMQ.
   const bull = await import("bullmq");
-  const ctx: Ctx = { bull, connection, prefix: `porpoise-bench-bullmq-${runTag()}` };
+  const head = "porpoise-bench-bullmq-";
+  await deleteDeadRedisPrefixes(head);
+  const ctx: Ctx = { bull, connection, prefix: `${head}${runTag()}` };
   try {
     return await runParts(name, [
       ["yardstick", async () => [await redisRoundTrips(name, 200)]],

@@ -47,14 +47,29 @@ export function runTag(): string {
   return `${process.pid}_${Date.now().toString(36)}`;
 }
 
+/** The pid in a runTag-named thing is dead: what it holds was left by a killed bench (Ctrl-C skips `finally`). */
+function leftByDeadBench(name: string, head: string): boolean {
+  const pid = Number(name.slice(head.length).split("_")[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
 /**
  * A new empty Postgres database for one peer run; `drop()` removes it (forcing out any
  * connection the peer failed to close). Throws a clear error when Postgres does not answer.
  */
 export async function throwawayDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
   const admin = postgres(postgresUrl(), { max: 1, connect_timeout: 3, onnotice: () => {} });
-  const name = `porpoise_bench_${label}_${runTag()}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  const head = `porpoise_bench_${label}_`;
+  const name = `${head}${runTag()}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
   try {
+    const existing = (await admin`select datname from pg_database where starts_with(datname, ${head})`) as unknown as { datname: string }[];
+    for (const { datname } of existing) if (leftByDeadBench(datname, head)) await admin.unsafe(`drop database if exists "${datname}" with (force)`);
     await admin.unsafe(`create database "${name}"`);
   } catch (err) {
     await admin.end({ timeout: 1 }).catch(() => {});
@@ -89,15 +104,39 @@ export async function redisConnection(): Promise<{ host: string; port: number; d
     maxRetriesPerRequest: null,
   };
   const probe = new Redis({ ...options, lazyConnect: true, connectTimeout: 3000, retryStrategy: () => null, maxRetriesPerRequest: 1 });
+  // ioredis reports the cause (ECONNREFUSED…) as an "error" event and rejects with "Connection is closed".
+  let cause: Error | undefined;
+  probe.on("error", (err: Error) => (cause ??= err));
   try {
     await probe.connect();
     await probe.ping();
   } catch (err) {
-    throw new Error(`peer bench needs Redis at ${redisUrl()} (set REDIS_URL): ${(err as Error).message}`);
+    throw new Error(`peer bench needs Redis at ${redisUrl()} (set REDIS_URL): ${(cause ?? (err as Error)).message}`);
   } finally {
     probe.disconnect();
   }
   return options;
+}
+
+/** Deletes the keys of earlier runs whose bench process is gone (prefixes `${head}<pid>_…`). */
+export async function deleteDeadRedisPrefixes(head: string): Promise<void> {
+  const url = new URL(redisUrl());
+  const redis = new Redis({ host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0), ...(url.password ? { password: decodeURIComponent(url.password) } : {}) });
+  const dead = new Set<string>();
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${head}*`, "COUNT", 1000);
+      cursor = next;
+      for (const key of keys) {
+        const prefix = key.slice(0, key.indexOf(":"));
+        if (prefix.length > head.length && leftByDeadBench(prefix, head)) dead.add(prefix);
+      }
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+  for (const prefix of dead) await deleteRedisPrefix(prefix);
 }
 
 /**
