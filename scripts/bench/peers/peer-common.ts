@@ -1,8 +1,8 @@
-// Shared plumbing for the peer benchmarks (bullmq.ts, graphile-worker.ts): the sizes, the
-// comparison-row shape (docs: /work/notes/bench-contract.md — `system`, `shape`, `metric`
-// strings must match porpoise's rows exactly), a throwaway Postgres database per run and a
-// throwaway Redis key prefix, both removed afterwards. This file exports no `run`, so
-// run.ts does not take it for a scenario.
+// Shared plumbing for the peer benchmarks (bullmq.ts, graphile-worker.ts): the sizes, a
+// throwaway Postgres database and a throwaway Redis key prefix per run (both removed
+// afterwards, and swept at the next start when a killed bench left them), and a machine-load
+// yardstick. The peers' comparison rows go through bench-types' `compared()`, so their
+// shape/metric strings are porpoise's. This file exports no `run`: run.ts skips it.
 
 import Redis from "ioredis";
 import postgres from "postgres";
@@ -91,18 +91,21 @@ export async function throwawayDatabase(label: string): Promise<{ url: string; d
   };
 }
 
-/** Throws a clear error when Redis does not answer; returns host/port/db for BullMQ's connection option. */
-export async function redisConnection(): Promise<{ host: string; port: number; db: number; password?: string; maxRetriesPerRequest: null }> {
+/** host/port/db/password of REDIS_URL (or the test default) as ioredis options. */
+function redisOptions(): { host: string; port: number; db: number; password?: string } {
   const url = new URL(redisUrl());
-  const db = Number(url.pathname.slice(1) || 0);
-  const options = {
+  return {
     host: url.hostname,
     port: Number(url.port || 6379),
-    db,
+    db: Number(url.pathname.slice(1) || 0),
     ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-    // BullMQ requires this on worker connections (blocking commands must not be retried by ioredis).
-    maxRetriesPerRequest: null,
   };
+}
+
+/** Throws a clear error when Redis does not answer; returns the options for BullMQ's `connection`. */
+export async function redisConnection(): Promise<{ host: string; port: number; db: number; password?: string; maxRetriesPerRequest: null }> {
+  // BullMQ requires maxRetriesPerRequest: null on worker connections (blocking commands must not be retried by ioredis).
+  const options = { ...redisOptions(), maxRetriesPerRequest: null };
   const probe = new Redis({ ...options, lazyConnect: true, connectTimeout: 3000, retryStrategy: () => null, maxRetriesPerRequest: 1 });
   // ioredis reports the cause (ECONNREFUSED…) as an "error" event and rejects with "Connection is closed".
   let cause: Error | undefined;
@@ -120,8 +123,7 @@ export async function redisConnection(): Promise<{ host: string; port: number; d
 
 /** Deletes the keys of earlier runs whose bench process is gone (prefixes `${head}<pid>_…`). */
 export async function deleteDeadRedisPrefixes(head: string): Promise<void> {
-  const url = new URL(redisUrl());
-  const redis = new Redis({ host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0), ...(url.password ? { password: decodeURIComponent(url.password) } : {}) });
+  const redis = new Redis(redisOptions());
   const dead = new Set<string>();
   try {
     let cursor = "0";
@@ -145,13 +147,7 @@ export async function deleteDeadRedisPrefixes(head: string): Promise<void> {
  */
 export async function deleteRedisPrefix(prefix: string): Promise<number> {
   if (!/^[A-Za-z0-9_-]{8,}$/.test(prefix)) throw new Error(`refusing to delete Redis keys under a short or odd prefix "${prefix}"`);
-  const url = new URL(redisUrl());
-  const redis = new Redis({
-    host: url.hostname,
-    port: Number(url.port || 6379),
-    db: Number(url.pathname.slice(1) || 0),
-    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-  });
+  const redis = new Redis(redisOptions());
   let deleted = 0;
   try {
     let cursor = "0";
@@ -222,8 +218,7 @@ export async function spawnTrue(): Promise<void> {
  * work shares the 2 cores these grow 5–10× and every latency above grows with them.
  */
 export async function redisRoundTrips(scenario: string, count: number): Promise<BenchRow> {
-  const url = new URL(redisUrl());
-  const redis = new Redis({ host: url.hostname, port: Number(url.port || 6379), ...(url.password ? { password: decodeURIComponent(url.password) } : {}) });
+  const redis = new Redis(redisOptions());
   try {
     const samples: number[] = [];
     for (let i = 0; i < count; i++) {
