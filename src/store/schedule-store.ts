@@ -85,4 +85,6 @@ export interface ScheduleRepository {
   fireMany(inputs: readonly FireInput[]): Promise<FireResult[]>;
   /** Moves the cursor forward to `to` (never back): fires up to it are skipped by policy. */
   advanceCursor(id: number, to: Date): Promise<void>;
+  /** advanceCursor for many schedules in one transaction (the scheduler's start). */
+  advanceCursors(ids: readonly number[], to: Date): Promise<void>;
 }
