@@ -22,6 +22,7 @@ const MAX_TIMER_MS = 60 * 60 * 1000;
 const RETRY_MS = 1000;
 /** Fires due together share one transaction, up to this many. */
 const FIRE_BATCH = 500;
+const MAX_CRON_MEMO = 100_000;
 
 export interface SchedulerDeps {
   store: Store;
@@ -43,6 +44,12 @@ export class Scheduler {
   private readonly heap = new MinHeap();
   private readonly known = new Map<number, Known>();
   private readonly generations = new Map<number, number>();
+  /**
+   * Compiled expressions by text: a compiled cron is immutable and zone-free (fire-times.ts), and
+   * schedules share expressions ("0 0 2 * * ?"). Compiling (croner's parse) cost ~70 µs each on 2
+   * shared cores: 0.7 s of a 10,000-schedule start when every one compiled its own.
+   */
+  private readonly crons = new Map<string, CompiledCron>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private unsubscribe: Unsubscribe | null = null;
   private draining: Promise<void> | null = null;
@@ -64,12 +71,23 @@ export class Scheduler {
       if (Number.isInteger(id) && id > 0) void this.refresh(id);
     });
     const online = await this.deps.store.schedules.listOnline();
+    // One instant for the whole load: missed fires are those up to it, and every schedule's next
+    // fire is the first after it — a fire that falls due while 10,000 schedules load is late,
+    // never skipped.
+    const now = this.now();
+    const loaded: { schedule: Schedule; cron: CompiledCron }[] = [];
     for (const schedule of online) {
-      if (this.stopped) return;
       const cron = this.compile(schedule);
-      if (cron) await this.catchUp(schedule, cron);
+      if (cron) loaded.push({ schedule, cron });
     }
-    for (const schedule of online) this.apply(schedule.id, schedule);
+    await this.catchUp(loaded, now);
+    if (this.stopped) return;
+    for (const { schedule, cron } of loaded) {
+      const generation = (this.generations.get(schedule.id) ?? 0) + 1;
+      this.generations.set(schedule.id, generation);
+      this.known.set(schedule.id, { generation, schedule, cron, pending: null });
+      this.pushNext(schedule.id, generation, now);
+    }
     this.deps.log.info("scheduler started", { schedules: this.known.size });
     this.arm();
   }
@@ -95,28 +113,58 @@ export class Scheduler {
   }
 
   private compile(schedule: Schedule): CompiledCron | null {
+    const known = this.crons.get(schedule.cron);
+    if (known) return known;
     try {
-      return compileCron(schedule.cron);
+      const cron = compileCron(schedule.cron);
+      // A memo that outgrew any real set of expressions is dropped, not trimmed: it refills as schedules change.
+      if (this.crons.size >= MAX_CRON_MEMO) this.crons.clear();
+      this.crons.set(schedule.cron, cron);
+      return cron;
     } catch (err) {
       this.deps.log.error("schedule has a cron expression that does not parse; it does not fire", { scheduleId: schedule.id, cron: schedule.cron, err });
       return null;
     }
   }
 
-  private async catchUp(schedule: Schedule, cron: CompiledCron): Promise<void> {
-    const now = this.now();
-    const plan = planCatchup(schedule, cron, now);
-    if (plan.truncated) {
-      this.deps.log.error("schedule missed too many fires to replay; it continues from now", { scheduleId: schedule.id, missedAtLeast: plan.skipped });
-    } else if (plan.skipped > 0) {
-      this.deps.log.warn("missed fires skipped by the catch-up policy", { scheduleId: schedule.id, catchup: schedule.catchup, skipped: plan.skipped });
+  /**
+   * Plays the catch-up policy of every loaded schedule against `now`: the missed fires to run go
+   * to the Store in batches (fireMany), the cursors of everything else move to `now` in one
+   * call. Measured (cron-fire bench, 10,000 schedules on SQLite): one transaction per schedule
+   * made start take ~3.4 s.
+   */
+  private async catchUp(loaded: readonly { schedule: Schedule; cron: CompiledCron }[], now: Date): Promise<void> {
+    const fires: { scheduleId: number; fireTime: Date }[] = [];
+    /** Schedules whose cursor moves to now: nothing to run (none, or nothing missed). */
+    const idle: number[] = [];
+    for (const { schedule, cron } of loaded) {
+      const plan = planCatchup(schedule, cron, now);
+      if (plan.truncated) {
+        this.deps.log.error("schedule missed too many fires to replay; it continues from now", { scheduleId: schedule.id, missedAtLeast: plan.skipped });
+      } else if (plan.skipped > 0) {
+        this.deps.log.warn("missed fires skipped by the catch-up policy", { scheduleId: schedule.id, catchup: schedule.catchup, skipped: plan.skipped });
+      }
+      // A fire moves the cursor to its own time, so a schedule with fires to run needs no other move.
+      if (plan.fires.length === 0) idle.push(schedule.id);
+      for (const fireTime of plan.fires) fires.push({ scheduleId: schedule.id, fireTime });
     }
-    for (const fire of plan.fires) {
-      // The cursor stays where it was: the next start tries these fires again.
-      if (!(await this.fire(schedule.id, fire))) return;
+    const slot = (id: number) => this.deps.coordinator.slotOf(id);
+    for (let i = 0; i < fires.length && !this.stopped; i += FIRE_BATCH) {
+      const batch = fires.slice(i, i + FIRE_BATCH);
+      try {
+        const results = await this.deps.store.schedules.fireMany(batch.map((f) => ({ ...f, slot })));
+        batch.forEach((f, k) => this.handle(f.scheduleId, f.fireTime, results[k]!));
+      } catch (err) {
+        // The cursors stay where they were: the next start tries these fires again.
+        this.deps.log.error("could not record missed schedule fires; the next start retries them", { fires: batch.length, err });
+      }
     }
-    await this.deps.store.schedules.advanceCursor(schedule.id, plan.fires.length > 0 && schedule.catchup !== "none" ? plan.fires.at(-1)! : now);
-    schedule.lastFireTime = now;
+    try {
+      await this.deps.store.schedules.advanceCursors(idle, now);
+    } catch (err) {
+      this.deps.log.error("could not move the schedule cursors past the skipped fires; the next start skips them again", { schedules: idle.length, err });
+    }
+    for (const { schedule } of loaded) if (!schedule.lastFireTime || schedule.lastFireTime < now) schedule.lastFireTime = now;
   }
 
   /** Replaces what the heap knows of schedule `id`; null or OFFLINE takes it out. */
@@ -213,18 +261,6 @@ export class Scheduler {
       this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
       // A deleted or OFFLINE schedule whose change notice was lost leaves the heap here.
       if (!result.scheduleActive) this.apply(scheduleId, null);
-    }
-  }
-
-  /** False when the Store could not be written (the fire is retried); true otherwise. */
-  private async fire(scheduleId: number, fireTime: Date): Promise<boolean> {
-    try {
-      const result = await this.deps.store.schedules.fire({ scheduleId, fireTime, slot: (id) => this.deps.coordinator.slotOf(id) });
-      this.handle(scheduleId, fireTime, result);
-      return true;
-    } catch (err) {
-      this.deps.log.error("could not record a schedule fire; retrying", { scheduleId, fireTime, err });
-      return false;
     }
   }
 }
