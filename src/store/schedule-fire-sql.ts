@@ -1,11 +1,11 @@
 // The statements of a batch of schedule fires (schedules.ts fireBatch), as SQL text with a few
 // parameters instead of drizzle's builders. Why: drizzle spends 16-25 ms building ONE 167-row
 // INSERT (a Param chunk and a driver mapping per value; measured with toSQL() on the 2 shared
-// cores), more than the whole 10 ms a fire may take. Here the rows travel as ONE JSON parameter
-// (json_each / jsonb_to_recordset), ids as integer literals (checked safe integers, never user
-// text), and the rows coming back are decoded by the tables' own columns, exactly as drizzle
-// decodes them. Dialect-aware like task-attempt-updates.ts: FOR UPDATE, JSON functions and
-// timestamp parameters differ.
+// cores), more than the whole 10 ms a fire may take. Here rows and id lists travel as ONE
+// parameter each (json_each / jsonb_to_recordset / a bigint[]), so every statement's text is
+// constant (Postgres prepares it once per connection), and the rows coming back are decoded by
+// the tables' own columns, exactly as drizzle decodes them. Dialect-aware like
+// task-attempt-updates.ts: FOR UPDATE, JSON functions, id allocation and timestamp parameters differ.
 
 import { type AnyColumn, getTableColumns, type SQL, sql, type Table } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
@@ -16,10 +16,10 @@ export type ScheduleRow = Tables["schedules"]["$inferSelect"];
 export type WorkflowRow = Tables["workflowDefinitions"]["$inferSelect"];
 export type InstanceRow = Tables["workflowInstances"]["$inferSelect"];
 
-/** Ids written into SQL text: only safe integers get there. */
-function idList(ids: readonly number[]): string {
+/** `column IN ids` with the ids as one parameter. */
+function inIds(dialect: Dialect, column: string, ids: readonly number[]): SQL {
   for (const id of ids) if (!Number.isSafeInteger(id)) throw new Error(`schedule fire: id ${String(id)} is not an integer`);
-  return ids.join(", ");
+  return dialect === "postgres" ? sql`${sql.raw(column)} = ANY(${`{${ids.join(",")}}`}::text::bigint[])` : sql`${sql.raw(column)} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
 }
 
 function time(dialect: Dialect, d: Date): SQL {
@@ -55,30 +55,55 @@ function decode<T extends Table>(table: T, rows: readonly Record<string, unknown
  */
 export async function lockSchedules(tx: Db, dialect: Dialect, t: Tables, ids: readonly number[]): Promise<ScheduleRow[]> {
   if (ids.length === 0) return [];
-  const query = sql.raw(`SELECT * FROM schedules WHERE id IN (${idList(ids)}) ORDER BY id${dialect === "postgres" ? " FOR UPDATE" : ""}`);
+  const query = sql`SELECT * FROM schedules WHERE ${inIds(dialect, "id", ids)} ORDER BY id${sql.raw(dialect === "postgres" ? " FOR UPDATE" : "")}`;
   return decode(t.schedules, await rawRows(tx, dialect, query));
 }
 
 /**
- * Locks and reads the workflows (same order and reason as lockSchedules; Postgres's FOR UPDATE
- * conflicts with the no-op UPDATE lock that instances.ts and serial-instances.ts take), with the
- * execution type of each one's current version read in the same statement.
+ * Locks and reads the workflows of the given schedules (same order and reason as lockSchedules,
+ * run after it; Postgres's FOR UPDATE conflicts with the no-op UPDATE lock that instances.ts and
+ * serial-instances.ts take), with the execution type of each one's current version read in the
+ * same statement. Taking the schedule ids, not the workflow ids, lets Postgres run it in the
+ * same round trip as lockSchedules (pipelined).
  */
-export async function lockWorkflows(tx: Db, dialect: Dialect, t: Tables, ids: readonly number[]): Promise<{ row: WorkflowRow; executionType: ExecutionType }[]> {
-  if (ids.length === 0) return [];
+export async function lockWorkflowsOf(tx: Db, dialect: Dialect, t: Tables, scheduleIds: readonly number[]): Promise<{ row: WorkflowRow; executionType: ExecutionType }[]> {
+  if (scheduleIds.length === 0) return [];
   const pg = dialect === "postgres";
   const type = pg ? "v.definition->>'executionType'" : "json_extract(v.definition, '$.executionType')";
-  const query = sql.raw(
-    `SELECT w.*, ${type} AS porpoise_execution_type FROM workflow_definitions w
+  const query = sql`SELECT w.*, ${sql.raw(type)} AS porpoise_execution_type FROM workflow_definitions w
      LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
-     WHERE w.id IN (${idList(ids)}) ORDER BY w.id${pg ? " FOR UPDATE OF w" : ""}`,
-  );
+     WHERE w.id IN (SELECT workflow_id FROM schedules WHERE ${inIds(dialect, "id", scheduleIds)}) ORDER BY w.id${sql.raw(pg ? " FOR UPDATE OF w" : "")}`;
   const raw = await rawRows(tx, dialect, query);
   const rows = decode(t.workflowDefinitions, raw);
-  return rows.map((row, i) => ({ row, executionType: ((raw[i]!.porpoise_execution_type as ExecutionType | null) ?? "PARALLEL") }));
+  return rows.map((row, i) => ({ row, executionType: (raw[i]!.porpoise_execution_type as ExecutionType | null) ?? "PARALLEL" }));
+}
+
+/**
+ * `count` workflow instance ids for rows about to be inserted, so that each row's slot (a hash of
+ * its id) goes in with it instead of in an UPDATE after. Postgres: the identity sequence (ids a
+ * batch does not use are gaps, as after any rollback). SQLite: the ids after the AUTOINCREMENT
+ * high-water mark; the write transaction is exclusive, so nobody takes them meanwhile, and the
+ * insert moves the mark past the ids used.
+ */
+export async function allocateInstanceIds(tx: Db, dialect: Dialect, count: number): Promise<number[]> {
+  if (count === 0) return [];
+  if (dialect === "postgres") {
+    const rows = await rawRows(tx, dialect, sql`SELECT nextval(pg_get_serial_sequence('workflow_instances', 'id')) AS id FROM generate_series(1, ${count}::integer)`);
+    return rows.map((r) => Number(r.id));
+  }
+  const [row] = await rawRows(
+    tx,
+    dialect,
+    sql`SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'workflow_instances'), 0), COALESCE((SELECT max(id) FROM workflow_instances), 0)) AS base`,
+  );
+  const base = Number(row?.base ?? 0);
+  return Array.from({ length: count }, (_, i) => base + 1 + i);
 }
 
 export interface FireRow {
+  /** From allocateInstanceIds. */
+  id: number;
+  slot: number;
   schedule: ScheduleRow;
   workflow: WorkflowRow;
   fireTime: Date;
@@ -86,17 +111,19 @@ export interface FireRow {
 
 /**
  * ONE INSERT … ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING * for the fires of
- * PARALLEL workflows: state SUBMITTED_SUCCESS, runType SCHEDULER, slot 0 until setSlots. The
+ * PARALLEL workflows: state SUBMITTED_SUCCESS, runType SCHEDULER, id and slot given. The
  * rows returned are the fires created here; the others exist already. Callers keep a statement
  * under 500 rows (the JSON parameter grows, the statement does not).
  */
 export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: readonly FireRow[], now: Date): Promise<InstanceRow[]> {
   if (fires.length === 0) return [];
   const pg = dialect === "postgres";
-  const columns = "project_id, workflow_id, workflow_version, state, run_type, slot, epoch, priority, worker_group, failure_strategy, params, dry_run, schedule_id, schedule_time, created_at, updated_at";
+  const columns = "id, slot, project_id, workflow_id, workflow_version, state, run_type, epoch, priority, worker_group, failure_strategy, params, dry_run, schedule_id, schedule_time, created_at, updated_at";
   let query: SQL;
   if (pg) {
-    const rows = fires.map(({ schedule: s, workflow: w, fireTime }) => ({
+    const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime }) => ({
+      id,
+      slot,
       project_id: w.projectId,
       workflow_id: w.id,
       workflow_version: w.currentVersion,
@@ -108,29 +135,22 @@ export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: re
       schedule_time: fireTime.toISOString(),
     }));
     query = sql`INSERT INTO workflow_instances (${sql.raw(columns)})
-      SELECT f.project_id, f.workflow_id, f.workflow_version, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, 0, f.priority, f.worker_group,
+      SELECT f.id, f.slot, f.project_id, f.workflow_id, f.workflow_version, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, f.priority, f.worker_group,
         f.failure_strategy, f.params, false, f.schedule_id, f.schedule_time, ${time(dialect, now)}, ${time(dialect, now)}
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS f(project_id bigint, workflow_id bigint, workflow_version integer,
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS f(id bigint, slot integer, project_id bigint, workflow_id bigint, workflow_version integer,
         priority text, worker_group text, failure_strategy text, params jsonb, schedule_id bigint, schedule_time timestamptz)
       ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING *`;
   } else {
-    const rows = fires.map(({ schedule: s, workflow: w, fireTime }) => [w.projectId, w.id, w.currentVersion, s.priority, s.workerGroup, s.failureStrategy, s.params, s.id, fireTime.getTime()]);
+    const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime }) => [id, slot, w.projectId, w.id, w.currentVersion, s.priority, s.workerGroup, s.failureStrategy, s.params, s.id, fireTime.getTime()]);
     const at = (i: number) => `json_extract(f.value, '$[${i}]')`;
     // `WHERE true`: without it SQLite reads ON CONFLICT as a join constraint of the SELECT.
     query = sql`INSERT INTO workflow_instances (${sql.raw(columns)})
-      SELECT ${sql.raw(`${at(0)}, ${at(1)}, ${at(2)}, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, 0, ${at(3)}, ${at(4)}, ${at(5)}, ${at(6)}, 0, ${at(7)}, ${at(8)}`)},
+      SELECT ${sql.raw(`${at(0)}, ${at(1)}, ${at(2)}, ${at(3)}, ${at(4)}, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, ${at(5)}, ${at(6)}, ${at(7)}, ${at(8)}, 0, ${at(9)}, ${at(10)}`)},
         ${time(dialect, now)}, ${time(dialect, now)}
       FROM json_each(${JSON.stringify(rows)}) AS f WHERE true
       ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING *`;
   }
   return decode(t.workflowInstances, await rawRows(tx, dialect, query));
-}
-
-/** Stores each instance's slot (computed from its id after the insert): one UPDATE. */
-export async function setSlots(tx: Db, dialect: Dialect, slots: readonly { id: number; slot: number }[]): Promise<void> {
-  if (slots.length === 0) return;
-  const cases = slots.map(({ id, slot }) => `WHEN ${idList([id])} THEN ${idList([slot])}`).join(" ");
-  await rawRows(tx, dialect, sql.raw(`UPDATE workflow_instances SET slot = CASE id ${cases} END WHERE id IN (${idList(slots.map((s) => s.id))})`));
 }
 
 /** Moves the cursor of the schedules forward to `to` (never back): one UPDATE. */
@@ -140,6 +160,6 @@ export async function advanceCursors(tx: Db, dialect: Dialect, ids: readonly num
     tx,
     dialect,
     sql`UPDATE schedules SET last_fire_time = ${time(dialect, to)}
-      WHERE id IN (${sql.raw(idList(ids))}) AND (last_fire_time IS NULL OR last_fire_time < ${time(dialect, to)})`,
+      WHERE ${inIds(dialect, "id", ids)} AND (last_fire_time IS NULL OR last_fire_time < ${time(dialect, to)})`,
   );
 }
