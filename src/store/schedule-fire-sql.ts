@@ -72,7 +72,10 @@ export async function lockWorkflowsOf(tx: Db, dialect: Dialect, t: Tables, sched
   const type = pg ? "v.definition->>'executionType'" : "json_extract(v.definition, '$.executionType')";
   const query = sql`SELECT w.*, ${sql.raw(type)} AS porpoise_execution_type FROM workflow_definitions w
      LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
-     WHERE w.id IN (SELECT workflow_id FROM schedules WHERE ${inIds(dialect, "id", scheduleIds)}) ORDER BY w.id${sql.raw(pg ? " FOR UPDATE OF w" : "")}`;
+     WHERE w.id ${sql.raw(pg ? "= ANY(ARRAY(" : "IN (")}SELECT workflow_id FROM schedules WHERE ${inIds(dialect, "id", scheduleIds)}${sql.raw(pg ? "))" : ")")}
+     ORDER BY w.id${sql.raw(pg ? " FOR UPDATE OF w" : "")}`;
+  // Postgres: `= ANY(ARRAY(subquery))` makes it look the workflows up by primary key; with IN it
+  // hashed a sequential scan of every workflow (EXPLAIN ANALYZE, 2,000 workflows).
   const raw = await rawRows(tx, dialect, query);
   const rows = decode(t.workflowDefinitions, raw);
   return rows.map((row, i) => ({ row, executionType: (raw[i]!.porpoise_execution_type as ExecutionType | null) ?? "PARALLEL" }));
