@@ -27,14 +27,11 @@ import { Scheduler } from "../../src/master/scheduler/scheduler.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Dialect, Store } from "../../src/store/store.ts";
 import { freshDatabaseUrl, testPostgresUrl } from "../../test/helpers/stores.ts";
-import type { BenchRow, BenchSize } from "./bench-types.ts";
+import { type BenchRow, type BenchSize, type BenchSystem, compared } from "./bench-types.ts";
 
 export const name = "cron-fire";
 
-/** The comparison-table fields (bench-contract.md); BenchRow gains them in bench-types.ts. */
-type Row = BenchRow & { system?: string; shape?: string };
-
-const SYSTEM: Record<Dialect, string> = { sqlite: "porpoise-sqlite", postgres: "porpoise-postgres" };
+const SYSTEM: Record<Dialect, BenchSystem> = { sqlite: "porpoise-sqlite", postgres: "porpoise-postgres" };
 
 /** A fresh store that behaves like a production one (see the file comment). */
 async function benchStore(dialect: Dialect): Promise<Store & AsyncDisposable> {
@@ -59,7 +56,7 @@ async function benchStore(dialect: Dialect): Promise<Store & AsyncDisposable> {
   });
 }
 
-async function measure(dialect: Dialect, size: BenchSize): Promise<Row[]> {
+async function measure(dialect: Dialect, size: BenchSize): Promise<BenchRow[]> {
   const full = size === "full";
   const schedules = full ? 10_000 : 20;
   const windowMs = full ? Number(process.env.CRON_FIRE_WINDOW_S ?? 60) * 1000 : 2_500;
@@ -123,12 +120,12 @@ async function measure(dialect: Dialect, size: BenchSize): Promise<Row[]> {
       }
       if (page.items.length < 500) break;
     }
-    const row = (metric: string, unit: string, v: { value?: number; samples?: number[] }): Row => ({ scenario: name, metric: `${label}: ${metric}`, unit, ...v });
+    const row = (metric: string, unit: string, v: { value?: number; samples?: number[] }): BenchRow => ({ scenario: name, metric: `${label}: ${metric}`, unit, ...v });
     return [
       row("create schedules + workflows (setup, not timed by the target)", "ms", { value: setupMs }),
       row("load + catch-up (scheduler.start)", "ms", { value: loadMs }),
       row(`fires in ${windowMs / 1000}s`, "fires", { value: lateness.length }),
-      { ...row("lateness (created − fire time)", "ms", { samples: lateness }), system: SYSTEM[dialect], shape: "cron" },
+      compared("cronLateness", name, SYSTEM[dialect], { samples: lateness, note: `${dialect}: ${schedules} schedules, instance created_at − fire time, ${windowMs / 1000}s window` }),
       row("committed + master woken − fire time", "ms", { samples: committed }),
       row("batch handed to the Store − fire time (timer + event loop)", "ms", { samples: handedOver }),
       row(`process CPU in the ${windowMs / 1000}s window (user + system)`, "ms", { value: (cpu.user + cpu.system) / 1000 }),
@@ -138,8 +135,8 @@ async function measure(dialect: Dialect, size: BenchSize): Promise<Row[]> {
   }
 }
 
-export async function run(opts: { size: BenchSize; dialects?: Dialect[] }): Promise<Row[]> {
-  const rows: Row[] = [];
+export async function run(opts: { size: BenchSize; dialects?: Dialect[] }): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
   for (const dialect of opts.dialects ?? (["sqlite", "postgres"] as const)) rows.push(...(await measure(dialect, opts.size)));
   return rows;
 }
@@ -148,5 +145,5 @@ if (import.meta.main) {
   const size = (process.argv[2] ?? "smoke") as BenchSize;
   const only = process.argv[3] as Dialect | undefined;
   const { summarize } = await import("./bench-types.ts");
-  for (const row of await run({ size, ...(only ? { dialects: [only] } : {}) })) console.log(JSON.stringify({ ...summarize(row), ...(row.system ? { system: row.system, shape: row.shape } : {}) }));
+  for (const row of await run({ size, ...(only ? { dialects: [only] } : {}) })) console.log(JSON.stringify(summarize(row)));
 }

@@ -114,14 +114,15 @@ export interface FireRow {
 
 /**
  * ONE INSERT … ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING * for the fires of
- * PARALLEL workflows: state SUBMITTED_SUCCESS, runType SCHEDULER, id and slot given. The
+ * PARALLEL workflows: state SUBMITTED_SUCCESS, runType SCHEDULER, the schedule's zone, id and slot
+ * given (columns left out take their defaults, as in the drizzle insert of fireSerial). The
  * rows returned are the fires created here; the others exist already. Callers keep a statement
  * under 500 rows (the JSON parameter grows, the statement does not).
  */
 export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: readonly FireRow[], now: Date): Promise<InstanceRow[]> {
   if (fires.length === 0) return [];
   const pg = dialect === "postgres";
-  const columns = "id, slot, project_id, workflow_id, workflow_version, state, run_type, epoch, priority, worker_group, failure_strategy, params, dry_run, schedule_id, schedule_time, created_at, updated_at";
+  const columns = "id, slot, project_id, workflow_id, workflow_version, state, run_type, epoch, priority, worker_group, failure_strategy, params, dry_run, schedule_id, schedule_time, timezone, created_at, updated_at";
   let query: SQL;
   if (pg) {
     const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime }) => ({
@@ -136,19 +137,20 @@ export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: re
       params: s.params,
       schedule_id: s.id,
       schedule_time: fireTime.toISOString(),
+      timezone: s.timezone,
     }));
     query = sql`INSERT INTO workflow_instances (${sql.raw(columns)})
       SELECT f.id, f.slot, f.project_id, f.workflow_id, f.workflow_version, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, f.priority, f.worker_group,
-        f.failure_strategy, f.params, false, f.schedule_id, f.schedule_time, ${time(dialect, now)}, ${time(dialect, now)}
+        f.failure_strategy, f.params, false, f.schedule_id, f.schedule_time, f.timezone, ${time(dialect, now)}, ${time(dialect, now)}
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS f(id bigint, slot integer, project_id bigint, workflow_id bigint, workflow_version integer,
-        priority text, worker_group text, failure_strategy text, params jsonb, schedule_id bigint, schedule_time timestamptz)
+        priority text, worker_group text, failure_strategy text, params jsonb, schedule_id bigint, schedule_time timestamptz, timezone text)
       ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING *`;
   } else {
-    const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime }) => [id, slot, w.projectId, w.id, w.currentVersion, s.priority, s.workerGroup, s.failureStrategy, s.params, s.id, fireTime.getTime()]);
+    const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime }) => [id, slot, w.projectId, w.id, w.currentVersion, s.priority, s.workerGroup, s.failureStrategy, s.params, s.id, fireTime.getTime(), s.timezone]);
     const at = (i: number) => `json_extract(f.value, '$[${i}]')`;
     // `WHERE true`: without it SQLite reads ON CONFLICT as a join constraint of the SELECT.
     query = sql`INSERT INTO workflow_instances (${sql.raw(columns)})
-      SELECT ${sql.raw(`${at(0)}, ${at(1)}, ${at(2)}, ${at(3)}, ${at(4)}, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, ${at(5)}, ${at(6)}, ${at(7)}, ${at(8)}, 0, ${at(9)}, ${at(10)}`)},
+      SELECT ${sql.raw(`${at(0)}, ${at(1)}, ${at(2)}, ${at(3)}, ${at(4)}, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, ${at(5)}, ${at(6)}, ${at(7)}, ${at(8)}, 0, ${at(9)}, ${at(10)}, ${at(11)}`)},
         ${time(dialect, now)}, ${time(dialect, now)}
       FROM json_each(${JSON.stringify(rows)}) AS f WHERE true
       ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING *`;

@@ -36,7 +36,7 @@ describe.each(dialects)("batched schedule fires on %s", (dialect) => {
     // A second version: fires carry the workflow's current version.
     await store.workflows.addVersion(project.id, "parallel", definition("parallel", "echo v2"), actor);
     const online = { cron: "* * * * * ?", releaseState: "ONLINE" } as const;
-    const a = await store.schedules.create(project.id, parallel.id, { ...online, priority: "HIGH", workerGroup: "gpu", failureStrategy: "CONTINUE", params: { day: "1" } }, actor);
+    const a = await store.schedules.create(project.id, parallel.id, { ...online, timezone: "Europe/Berlin", priority: "HIGH", workerGroup: "gpu", failureStrategy: "CONTINUE", params: { day: "1" } }, actor);
     const b = await store.schedules.create(project.id, parallel.id, online, actor);
     const s = await store.schedules.create(project.id, serial.id, online, actor);
     const off = await store.schedules.create(project.id, offline.id, online, actor);
@@ -90,7 +90,7 @@ describe.each(dialects)("batched schedule fires on %s", (dialect) => {
     }
     const fromA = created.filter((c) => c.input.scheduleId === a.id).map((c) => c.instance);
     expect(fromA).toHaveLength(2);
-    for (const i of fromA) expect(i).toMatchObject({ workflowId: parallel.id, workflowVersion: 2, state: "SUBMITTED_SUCCESS", priority: "HIGH", workerGroup: "gpu", failureStrategy: "CONTINUE", params: { day: "1" } });
+    for (const i of fromA) expect(i).toMatchObject({ workflowId: parallel.id, workflowVersion: 2, state: "SUBMITTED_SUCCESS", timezone: "Europe/Berlin", priority: "HIGH", workerGroup: "gpu", failureStrategy: "CONTINUE", params: { day: "1" } });
     // The serial workflow keeps its semantics inside a batch: the first runs, the second waits.
     const fromS = created.filter((c) => c.input.scheduleId === s.id).map((c) => c.instance);
     expect(fromS.map((i) => [i.scheduleTime!.getTime(), i.state])).toEqual([
