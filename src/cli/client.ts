@@ -41,6 +41,10 @@ export const instanceSchema = z.looseObject({
   taskCount: z.number().nullable().optional(),
   workflowVersion: z.number().optional(),
   params: z.record(z.string(), z.string()).optional(),
+  /** Why it ended as it did when the state does not say (newer servers). */
+  message: z.string().nullable().optional(),
+  /** The zone of its time params (newer servers). */
+  timezone: z.string().optional(),
   startTime: stamp,
   endTime: stamp,
   createdAt: stamp,

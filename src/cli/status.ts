@@ -35,6 +35,8 @@ export function renderStatus(view: InstanceView, nowMs: number): string[] {
   ];
   const params = Object.entries(view.params ?? {});
   if (params.length > 0) lines.push(`params: ${params.map(([k, v]) => `${k}=${sanitize(v)}`).join(" ")}`);
+  if (view.timezone !== undefined && view.timezone !== "UTC") lines.push(`timezone: ${sanitize(view.timezone)}`);
+  if (view.message) lines.push(`message: ${sanitize(view.message)}`);
   if (view.tasks.length === 0) return [...lines, "", "no task has started yet"];
   const sorted = [...view.tasks].sort((a, b) => (a.taskName < b.taskName ? -1 : a.taskName > b.taskName ? 1 : a.attempt - b.attempt));
   const rows = [["TASK_INSTANCE_ID", "TASK", "ATTEMPT", "STATE", "DURATION", "MESSAGE"]];

@@ -4,6 +4,7 @@
 // and commands in the Store when it starts (DESIGN.md §2, §3.1, §3.5).
 
 import { z } from "zod";
+import { getZone } from "../core/cron/index.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { assertControl, assertTaskControl, isTerminalTaskState, type TaskState } from "../core/states.ts";
@@ -25,6 +26,8 @@ export interface RunRequest {
   dryRun?: boolean;
   priority?: "HIGHEST" | "HIGH" | "MEDIUM" | "LOW" | "LOWEST";
   workerGroup?: string;
+  /** IANA zone of the run's time params; default UTC. */
+  timezone?: string;
 }
 export type InstanceControl = "stop" | "pause" | "resume" | "rerun" | "recover-failed";
 export type TaskControl = "force-success" | "kill";
@@ -87,6 +90,7 @@ export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: 
         startTasks: req.startTasks ?? null,
         dependType: req.startTasks ? (req.dependType ?? "TASK_POST") : null,
         dryRun: req.dryRun ?? false,
+        timezone: req.timezone === undefined ? undefined : getZone(req.timezone, "timezone").name,
         // Serial types decide SUBMITTED_SUCCESS / SERIAL_WAIT / STOP (discarded) in the create transaction.
         executionType: version.definition.executionType,
       });
@@ -115,6 +119,9 @@ export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: 
         { type: INSTANCE_COMMANDS[control], projectId: instance.projectId, workflowId: instance.workflowId, workflowInstanceId: instance.id },
         actor,
       );
+      // Who stopped it, for the instance's message. Guarded on "not ended": a stop that finds the
+      // instance ended changes nothing, and a later resume or rerun clears the message.
+      if (control === "stop") await store.instances.note(instance.id, `stop requested by ${actor.userName}`);
       publishWake(bus, { commands: true }, log);
       return { id: instance.id, state: next };
     },

@@ -280,7 +280,7 @@ export class InstanceDriver {
   private finish(batch: Batch, state: "SUCCESS" | "FAILURE" | "STOP" | "PAUSE"): void {
     // A workflow timeout stops the run in memory but ends it FAILURE (see master.ts).
     const final: WorkflowInstanceState = this.timedOut && state === "STOP" ? "FAILURE" : state;
-    this.transition(batch, [this.storeState], final, { endTime: now() });
+    this.transition(batch, [this.storeState], final, { endTime: now(), ...(this.timedOut && final === "FAILURE" ? { message: this.timedOut } : {}) });
     this.dispose();
     batch.after(() => this.hostApi.finished(this, final));
   }

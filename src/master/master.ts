@@ -68,7 +68,7 @@ export class Master implements EventSink {
     this.log = deps.log;
     this.host = deps.host ?? hostname();
     this.driverHost = this.makeDriverHost();
-    this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id) });
+    this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id), ended: (i) => i.backfillId !== null && void this.backfills.advance(i.backfillId) });
     this.backfills = new BackfillDriver({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), start: (id) => this.startPromoted(id) });
     this.tasks = new MasterTasks({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), report: (e) => this.report(e), load: (id) => this.load(id, "start"), control: (id, kind) => this.enqueueControl(id, kind) });
   }

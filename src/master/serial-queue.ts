@@ -8,16 +8,19 @@
 //
 // Every end releases the slot, PAUSE included: a paused instance runs nothing (DS counts it as
 // finished, WorkflowExecutionStatus.isFinished), and holding the queue for a pause that may
-// never be resumed would hang every later run. A resumed instance then runs beside the next one.
+// never be resumed would hang every later run. Resuming it (like rerun and recover-failed) goes
+// through the queue again (store restartInstance): it waits while another instance is active.
 
 import type { Logger } from "../core/log.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, WorkflowInstance } from "../store/store.ts";
 
 export interface SerialQueueDeps {
   store: Store;
   log: Logger;
   /** Starts driving a promoted instance (here, or wakes the master that owns its slot). */
   start(instanceId: number): void;
+  /** An instance ended here without ever running (a waiting one stopped): e.g. its backfill moves on. */
+  ended?(instance: WorkflowInstance): void;
 }
 
 export class SerialQueue {
@@ -48,7 +51,9 @@ export class SerialQueue {
   /** Stop of a waiting instance: ends STOP at once; false when it no longer waits (promoted meanwhile). */
   async stopWaiting(instanceId: number): Promise<boolean> {
     const stopped = await this.deps.store.instances.stopWaiting(instanceId);
-    if (stopped) this.deps.log.info(`workflow instance ${instanceId} stopped while waiting (SERIAL_WAIT)`);
-    return stopped !== null;
+    if (!stopped) return false;
+    this.deps.log.info(`workflow instance ${instanceId} stopped while waiting (SERIAL_WAIT)`);
+    this.deps.ended?.(stopped);
+    return true;
   }
 }

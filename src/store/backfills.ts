@@ -2,6 +2,18 @@
 // backfill row (a no-op UPDATE, as schedules.ts does), recounts from the instances themselves
 // (so a lost end notice costs nothing: the next advance sees it), and creates the next
 // instances in the same transaction — two masters advancing at once cannot double-create.
+//
+// How a run's end counts (DolphinScheduler's complement data goes on only after a success):
+// - SUCCESS: succeeded. FAILURE: failed; a serial backfill with onFailure "stop" creates nothing
+//   more and ends FAILURE.
+// - STOP (a user stopped the run, or a serial execution type discarded it — its `message` says
+//   which): the user's stop, not a failure. A serial backfill creates nothing more and ends
+//   STOPPED; a parallel one goes on and ends STOPPED unless something failed.
+// - PAUSE: not an end for the backfill. A paused run still holds its place (a serial backfill
+//   waits for it): resumed or rerun, it runs on and its end counts as above.
+// Its runs go through the workflow's serial execution type like every other run (DS complement
+// commands pass saveSerialProcess too): under SERIAL_WAIT a run waits while another run of the
+// workflow is active, under SERIAL_DISCARD it is discarded (STOP, see above).
 
 import { asc, desc, eq, sql } from "drizzle-orm";
 import { NotFoundError } from "../core/errors.ts";
@@ -9,12 +21,14 @@ import { TERMINAL_WORKFLOW_STATES } from "../core/states.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
+import { admitSerial, lockWorkflow, settleAdmission, versionExecutionType } from "./serial-instances.ts";
 import { returned } from "./rows.ts";
 import type { Backfill, BackfillRepository } from "./backfill-store.ts";
 import type { FailureStrategy, Priority, WorkflowInstance } from "./run-store.ts";
 
 type Row = Tables["backfills"]["$inferSelect"];
-const ENDED: readonly string[] = TERMINAL_WORKFLOW_STATES;
+/** Ends as the backfill counts them: PAUSE is not one (the run waits for the user). */
+const ENDED: readonly string[] = TERMINAL_WORKFLOW_STATES.filter((s) => s !== "PAUSE");
 
 function toBackfill(row: Row): Backfill {
   return {
@@ -32,61 +46,99 @@ async function instancesOf(db: Db, t: Tables, id: number) {
 
 async function advanceIn(tx: Db, t: Tables, id: number, slot: (id: number) => number): Promise<WorkflowInstance[]> {
   const b = t.backfills;
-  const wi = t.workflowInstances;
   const [row] = await tx.update(b).set({ updatedAt: sql`${b.updatedAt}` }).where(eq(b.id, id)).returning();
   if (!row || row.state !== "RUNNING") return [];
-  const runs = await instancesOf(tx, t, id);
+  const created: WorkflowInstance[] = [];
+  // A run discarded at creation (SERIAL_DISCARD) ends at once and no end notice follows: count again.
+  for (;;) {
+    const { state, counts, room } = progress(row, await instancesOf(tx, t, id));
+    const toCreate = Math.max(0, Math.min(room, row.total - row.created));
+    const batch = toCreate > 0 ? await createRuns(tx, t, row, toCreate, slot) : [];
+    row.created += batch.length;
+    created.push(...batch);
+    if (batch.length > 0 && batch.some((i) => ENDED.includes(i.state))) continue;
+    const final = state === "RUNNING" && row.created === row.total && counts.active === 0 && batch.length === 0 ? finalState(counts) : state;
+    const missing = toCreate > 0 && batch.length === 0; // the workflow is gone
+    await tx
+      .update(b)
+      .set({ state: missing ? "FAILURE" : final, created: row.created, succeeded: counts.succeeded, failed: counts.failed, updatedAt: new Date() })
+      .where(eq(b.id, id));
+    return created;
+  }
+}
+
+interface Counts {
+  succeeded: number;
+  failed: number;
+  stopped: number;
+  active: number;
+}
+
+function finalState(c: Counts): Row["state"] {
+  return c.failed > 0 ? "FAILURE" : c.stopped > 0 ? "STOPPED" : "SUCCESS";
+}
+
+/** What the runs so far mean for the backfill: its state, the counts, and how many runs may start now. */
+function progress(row: Row, runs: { state: string }[]): { state: Row["state"]; counts: Counts; room: number } {
   const ended = runs.filter((r) => ENDED.includes(r.state));
   const succeeded = ended.filter((r) => r.state === "SUCCESS").length;
-  const failed = ended.length - succeeded;
-  const active = runs.length - ended.length;
+  const stopped = ended.filter((r) => r.state === "STOP").length;
+  const counts = { succeeded, stopped, failed: ended.length - succeeded - stopped, active: runs.length - ended.length };
+  let room = row.runMode === "serial" ? 1 - counts.active : row.maxParallelism - counts.active;
   let state: Row["state"] = "RUNNING";
-  let room = row.runMode === "serial" ? 1 - active : row.maxParallelism - active;
-  // Serial + stop: a failed run ends the backfill; nothing after it is created (DS complement data).
-  if (row.runMode === "serial" && row.onFailure === "stop" && failed > 0) {
+  // Serial: a failed run (with onFailure stop) or a stopped one ends the backfill; nothing after it is created.
+  const halted = row.runMode === "serial" && ((row.onFailure === "stop" && counts.failed > 0) || counts.stopped > 0);
+  if (halted) {
     room = 0;
-    if (active === 0) state = "FAILURE";
+    if (counts.active === 0) state = finalState(counts);
   }
-  const toCreate = Math.max(0, Math.min(room, row.total - row.created));
+  return { state, counts, room };
+}
+
+/** The next `n` planned runs, each admitted by the workflow's execution type (under its row lock); [] when the workflow is gone. */
+async function createRuns(tx: Db, t: Tables, row: Row, n: number, slot: (id: number) => number): Promise<WorkflowInstance[]> {
+  const wi = t.workflowInstances;
+  if (!(await lockWorkflow(tx, t, row.workflowId))) return [];
+  const [workflow] = await tx.select().from(t.workflowDefinitions).where(eq(t.workflowDefinitions.id, row.workflowId));
+  if (!workflow) return [];
+  const executionType = await versionExecutionType(tx, t, workflow.id, workflow.currentVersion);
+  // The zone the plan was made in: its schedule's (read as the run is created), else UTC.
+  const [schedule] = row.scheduleId === null ? [] : await tx.select({ timezone: t.schedules.timezone }).from(t.schedules).where(eq(t.schedules.id, row.scheduleId));
   const created: WorkflowInstance[] = [];
-  if (toCreate > 0) {
-    const [workflow] = await tx.select().from(t.workflowDefinitions).where(eq(t.workflowDefinitions.id, row.workflowId));
-    if (!workflow) state = "FAILURE";
-    else {
-      const now = new Date();
-      for (let i = 0; i < toCreate; i++) {
-        const [inserted] = await tx
-          .insert(wi)
-          .values({
-            projectId: row.projectId,
-            workflowId: row.workflowId,
-            workflowVersion: workflow.currentVersion,
-            state: "SUBMITTED_SUCCESS",
-            runType: "COMPLEMENT_DATA",
-            slot: 0,
-            epoch: 0,
-            priority: row.priority,
-            workerGroup: row.workerGroup,
-            failureStrategy: row.failureStrategy,
-            params: row.params,
-            startTasks: null,
-            dependType: null,
-            dryRun: false,
-            scheduleId: null,
-            scheduleTime: new Date(row.plan[row.created + i]!),
-            backfillId: row.id,
-            createdAt: now,
-            updatedAt: now,
-          })
-          .returning();
-        const inst = returned(await tx.update(wi).set({ slot: slot(inserted!.id) }).where(eq(wi.id, inserted!.id)).returning(), "workflow instance");
-        created.push(toWorkflowInstance(inst));
-      }
-    }
+  for (let i = 0; i < n; i++) {
+    const now = new Date();
+    const admission = await admitSerial(tx, t, workflow.id, executionType);
+    const [inserted] = await tx
+      .insert(wi)
+      .values({
+        projectId: row.projectId,
+        workflowId: row.workflowId,
+        workflowVersion: workflow.currentVersion,
+        state: admission?.state ?? "SUBMITTED_SUCCESS",
+        endTime: admission?.state === "STOP" ? now : null,
+        message: admission?.message ?? null,
+        timezone: schedule?.timezone ?? "UTC",
+        runType: "COMPLEMENT_DATA",
+        slot: 0,
+        epoch: 0,
+        priority: row.priority,
+        workerGroup: row.workerGroup,
+        failureStrategy: row.failureStrategy,
+        params: row.params,
+        startTasks: null,
+        dependType: null,
+        dryRun: false,
+        scheduleId: null,
+        scheduleTime: new Date(row.plan[row.created + i]!),
+        backfillId: row.id,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning();
+    const inst = returned(await tx.update(wi).set({ slot: slot(inserted!.id) }).where(eq(wi.id, inserted!.id)).returning(), "workflow instance");
+    if (admission) await settleAdmission(tx, t, inst, admission, now);
+    created.push(toWorkflowInstance(inst));
   }
-  const createdTotal = row.created + created.length;
-  if (state === "RUNNING" && createdTotal === row.total && active === 0 && created.length === 0) state = failed > 0 ? "FAILURE" : "SUCCESS";
-  await tx.update(b).set({ state, created: createdTotal, succeeded, failed, updatedAt: new Date() }).where(eq(b.id, id));
   return created;
 }
 

@@ -208,5 +208,14 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
       return { outcome: r.outcome, instance, blockedBy: r.blockedBy! };
     },
     firstActive: (workflowId, exceptId) => firstActive(run, workflowId, exceptId),
+    note: (id, message) =>
+      run.write(async (tx) => {
+        const rows = await tx
+          .update(wi)
+          .set({ message, updatedAt: new Date() })
+          .where(and(eq(wi.id, id), notInArray(wi.state, [...TERMINAL_WORKFLOW_STATES])))
+          .returning({ id: wi.id });
+        return rows.length > 0;
+      }),
   };
 }

@@ -199,6 +199,8 @@ export interface WorkflowInstanceRepository {
    * under the workflow row lock that also makes the serial decision (serial-instances.ts).
    */
   restart(id: number, change: InstanceRestart): Promise<RestartOutcome>;
+  /** Sets `message` while the instance has not ended (false when it has, or is gone): why it will end as it does. */
+  note(id: number, message: string): Promise<boolean>;
   /** The oldest active (not ended) instance of the workflow other than `exceptId`, or null. */
   firstActive(workflowId: number, exceptId?: number): Promise<number | null>;
 }

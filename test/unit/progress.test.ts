@@ -281,6 +281,12 @@ describe("porpoise status", () => {
     ]);
   });
 
+  test("the instance's message, and its timezone when it is not UTC, get a line each", () => {
+    const v = view("STOP", [], { timezone: "Asia/Tokyo", message: "stop by serial_discard strategy: workflow instance 6 is active\u001b[2J", params: { day: "1" } });
+    expect(renderStatus(v, 0).slice(3, 6)).toEqual(["params: day=1", "timezone: Asia/Tokyo", "message: stop by serial_discard strategy: workflow instance 6 is active?[2J"]);
+    expect(renderStatus(view("SUCCESS", [], { timezone: "UTC", message: null }), 0)).not.toContainEqual(expect.stringMatching(/^(timezone|message):/));
+  });
+
   test("a server without workflowName (older API): the workflow by id", () => {
     expect(renderStatus(view("SUCCESS", [], { workflowId: 3, workflowVersion: 1 }), 0)[0]).toBe("workflow instance 7 SUCCESS · workflow #3 v1");
   });

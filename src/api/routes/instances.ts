@@ -9,6 +9,7 @@ import { WORKFLOW_CONTROLS, WORKFLOW_STATES, type WorkflowState } from "../../co
 import { PRIORITIES, paramsSchema, taskNameSchema, workerGroupSchema } from "../../core/workflow-fields.ts";
 import { MAX_DETAILS, closestName, describeValue } from "../../core/zod-details.ts";
 import type { Store, Workflow } from "../../store/store.ts";
+import { getZone } from "../../core/cron/index.ts";
 import { requireEngine } from "../engine.ts";
 import { controlResultView, toTaskInstance, toWorkflowInstance, workflowInstanceDetailView, workflowInstanceView } from "../instance-views.ts";
 import { defineRoute } from "../route.ts";
@@ -24,6 +25,12 @@ const runBody = z.strictObject({
   priority: z.enum(PRIORITIES).optional(),
   workerGroup: workerGroupSchema.optional(),
   version: z.number().int().min(1).max(MAX_INT32).optional().describe("default: the current version"),
+  timezone: z
+    .string()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe("IANA zone the run's built-in time params (system.biz.date, $[...]) are computed in; default UTC"),
 });
 
 // `2025-05-01`, `2025-05-01T10:00:00Z`, `2025-05-01T12:00:00+02:00`; a time without a zone is UTC.
@@ -111,6 +118,7 @@ export const instanceRoutes = [
           `workflow "${wf.name}" is OFFLINE and cannot run: bring it ONLINE first (POST /api/v1/projects/${project.name}/workflows/${wf.name}/release {"state":"ONLINE"})`,
         );
       }
+      if (body.timezone !== undefined) getZone(body.timezone, "timezone"); // 400 naming the field for an unknown zone
       const startTasks = body.startTasks ? [...new Set(body.startTasks)] : undefined;
       if (startTasks) checkStartTasks(startTasks, new Set(stored.definition.tasks.map((t) => t.name)), wf, version);
       const engine = requireEngine(deps.engine, "running a workflow");

@@ -3,9 +3,10 @@
 // written directly in scripts with it, so both compute the same dates.
 //
 // - base time: the instance's scheduleTime for scheduled and backfill runs, else its start time;
-// - zone (runTimezone): the instance's own `timezone` when the row has one (INSTANCE_TIMEZONE_FIELD;
-//   no such column yet), else the zone of the schedule that fired it (scheduled runs, and backfill
-//   runs that carry their schedule's id), else UTC (manual runs);
+// - zone (runTimezone): the instance's own `timezone` (INSTANCE_TIMEZONE_FIELD, a column since
+//   migration 0005, fixed at creation: the schedule's zone for scheduled and backfill runs, the
+//   run's `timezone` option or UTC for manual ones); the schedule lookup is only for a row
+//   without one;
 // - on the worker, the resolved `system.datetime` param (yyyyMMddHHmmss in that zone) is the base,
 //   as in resolveParams: a startup `system.datetime` moves both sides the same way.
 
@@ -14,7 +15,7 @@ import { daysInMonth, fromWall } from "./zoned-time.ts";
 import type { TimeContext } from "./time-expression.ts";
 
 export const DEFAULT_PARAM_TIMEZONE = "UTC";
-/** The workflow instance field that holds the run's zone (added by schedules; absent means UTC). */
+/** The workflow instance field that holds the run's zone (workflow_instances.timezone). */
 export const INSTANCE_TIMEZONE_FIELD = "timezone";
 
 export interface ClockSource {
