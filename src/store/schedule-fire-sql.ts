@@ -116,8 +116,8 @@ export interface FireRow {
  * ONE INSERT … ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING * for the fires of
  * PARALLEL workflows: state SUBMITTED_SUCCESS, runType SCHEDULER, the schedule's zone, id and slot
  * given (columns left out take their defaults, as in the drizzle insert of fireSerial). The
- * rows returned are the fires created here; the others exist already. Callers keep a statement
- * under 500 rows (the JSON parameter grows, the statement does not).
+ * rows returned are the fires created here; the others exist already. However many rows, the
+ * statement is the same: only the JSON parameter grows.
  */
 export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: readonly FireRow[], now: Date): Promise<InstanceRow[]> {
   if (fires.length === 0) return [];

@@ -1,7 +1,8 @@
 // The batched fire path (schedules.ts fireBatch, schedule-fire-sql.ts) on both dialects: a batch
 // mixing every kind of fire gives each its own outcome and stores exactly what one fire at a time
 // stored (fields, slot = slot(id), cursors); two store connections firing the same overlapping
-// batches in opposite orders create one instance per fire and never deadlock; and the scheduler's
+// batches in opposite orders create one instance per fire and never deadlock; a batch of any size
+// is one call; and the scheduler's
 // start moves every cursor to one load instant and fires catch-ups in batches.
 
 import { describe, expect, test } from "bun:test";
@@ -146,6 +147,22 @@ describe.each(dialects)("batched schedule fires on %s", (dialect) => {
     expect(instances).toHaveLength(30 * 8);
     expect(new Set(instances.map((i) => `${i.scheduleId}@${i.scheduleTime!.getTime()}`)).size).toBe(30 * 8);
     expect(new Set(instances.map((i) => i.id)).size).toBe(30 * 8);
+  }, 60_000);
+
+  test("a batch larger than any the scheduler sends (1,200 fires) is still one call with every outcome right", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor } = await userWithProject(store);
+    const { workflow } = await store.workflows.create(project.id, definition("many"), actor);
+    const ids: number[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor)).id);
+    const base = Date.parse("2099-02-01T00:00:00Z");
+    const inputs = Array.from({ length: 30 }, (_, k) => ids.map((scheduleId) => ({ scheduleId, fireTime: new Date(base + k * 1000), slot }))).flat();
+    const results = await store.schedules.fireMany(inputs);
+    expect(results.filter((r) => r.outcome === "created")).toHaveLength(1200);
+    const again = await store.schedules.fireMany(inputs);
+    expect(again.filter((r) => r.outcome === "exists")).toHaveLength(1200);
+    expect(await instancesOf(store, project.id)).toHaveLength(1200);
+    for (const id of ids) expect((await store.schedules.get(id))!.lastFireTime!.getTime()).toBe(base + 29_000);
   }, 60_000);
 
   test("the scheduler's start: cursors move to one load instant together, catch-up fires go in batches", async () => {
