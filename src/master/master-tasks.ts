@@ -163,6 +163,8 @@ export class MasterTasks {
         // The child is part of the parent's run: it keeps the run's priority and worker group.
         priority: driver.instance.priority as Priority,
         workerGroup: driver.instance.workerGroup,
+        // Its system.datetime param is the parent's wall time, in the parent's zone.
+        timezone: driver.instance.timezone,
       });
       entry.childId = child.id;
       await this.deps.load(child.id);

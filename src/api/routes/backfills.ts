@@ -23,7 +23,9 @@ const backfillView = z.object({
   id: z.number(),
   workflowId: z.number(),
   scheduleId: z.number().nullable(),
-  state: z.enum(["RUNNING", "SUCCESS", "FAILURE", "STOPPED"]),
+  state: z
+    .enum(["RUNNING", "SUCCESS", "FAILURE", "STOPPED"])
+    .describe("RUNNING while runs are left or active (a PAUSEd run holds it); STOPPED when the backfill or one of its runs was stopped (a serial backfill creates nothing after a stopped run); FAILURE when a run failed"),
   runMode: z.enum(["serial", "parallel"]),
   maxParallelism: z.number(),
   onFailure: z.enum(["stop", "continue"]),
@@ -34,13 +36,17 @@ const backfillView = z.object({
   plan: z.array(z.string()),
   total: z.number(),
   created: z.number(),
-  succeeded: z.number(),
-  failed: z.number(),
+  succeeded: z.number().describe("runs that ended SUCCESS"),
+  failed: z.number().describe("runs that ended FAILURE (a stopped or discarded run is not a failure; a paused one has not ended)"),
   createdBy: z.number().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
-const runView = z.object({ scheduleTime: z.string(), instanceId: z.number().nullable(), state: z.string() });
+const runView = z.object({
+  scheduleTime: z.string(),
+  instanceId: z.number().nullable(),
+  state: z.string().describe("the run's workflow instance state (SERIAL_WAIT when it waits behind another run of a serial workflow), or NOT_STARTED"),
+});
 const detailView = backfillView.extend({ runs: z.array(runView) });
 
 function view(b: Backfill): z.infer<typeof backfillView> {

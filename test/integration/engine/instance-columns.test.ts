@@ -6,6 +6,10 @@ import { describe, expect, test } from "bun:test";
 import { dialects } from "../../helpers/stores.ts";
 import { harness } from "./harness.ts";
 
+const hourIn = (zone: string, d: Date) =>
+  new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23" })
+    .format(d)
+    .replace(/\D/g, "");
 const dateTask = { name: "t", type: "shell", script: "echo '#{setValue(b=${system.biz.date})} #{setValue(h=$[yyyyMMddHH])}'" };
 
 for (const dialect of dialects) {
@@ -26,13 +30,25 @@ for (const dialect of dialects) {
       expect((await h.latest(fired.instance.id, "t"))!.output).toEqual({ b: "20240331", h: "2024040101" });
     });
 
+    test("a sub_workflow child computes its dates in its parent's zone", async () => {
+      await using h = await harness(dialect);
+      await h.save({ name: "child", tasks: [dateTask] });
+      await h.save({ name: "parent", tasks: [{ name: "sub", type: "sub_workflow", workflow: "child" }] });
+      const parent = (await h.store.workflows.get(h.projectId, "parent"))!;
+      // 2024-03-31 16:30 UTC is 2024-04-01 01:30 in Tokyo.
+      const run = await h.store.instances.create({ workflowId: parent.id, slot: () => 0, runType: "SCHEDULER", timezone: "Asia/Tokyo", scheduleTime: new Date("2024-03-31T16:30:00Z") });
+      await h.engine.master.load(run.id, "start");
+      expect((await h.waitState(run.id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
+      const sub = (await h.latest(run.id, "sub"))!;
+      const child = (await h.store.instances.list({ projectId: h.projectId, limit: 50, offset: 0 })).items.find((i) => i.parentTaskInstanceId === sub.id)!;
+      expect(child.timezone).toBe("Asia/Tokyo");
+      // $[...] in the child is on the parent's base time (its system.datetime, a Tokyo wall time), read in Tokyo.
+      expect((await h.latest(child.id, "t"))!.output!.h).toBe("2024040101");
+    });
+
     test("a manual run computes its dates in the zone it names (UTC by default)", async () => {
       await using h = await harness(dialect);
       await h.save({ name: "manual", tasks: [dateTask] });
-      const hourIn = (zone: string, d: Date) =>
-        new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", hourCycle: "h23" })
-          .format(d)
-          .replace(/\D/g, "");
       for (const zone of ["Pacific/Kiritimati", undefined]) {
         const id = await h.run("manual", zone ? { timezone: zone } : {});
         const ended = await h.waitState(id, ["SUCCESS", "FAILURE"]);
