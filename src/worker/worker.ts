@@ -1,7 +1,7 @@
 // The worker: pulls ready tasks of its worker groups from the Bus (up to its free slots,
 // woken by enqueue — never polling), checks each against its task-instance row (exists,
 // same attempt and token, still DISPATCH — DESIGN.md §3.4: anything else is dropped and
-// counted), runs it with runAttempt and reports RUNNING and the result to the master
+// counted), runs it with runAttempt (a noop is answered at once) and reports RUNNING and the result to the master
 // through an EventSink. It never writes task state itself: the master is the only writer.
 //
 // Delivery is at-least-once, so one attempt can arrive twice: a copy of an attempt this
@@ -151,6 +151,15 @@ export class Worker {
       return;
     }
     const ref = { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, attempt: row.attempt, token: rt.token };
+    if (row.taskType === "noop") {
+      // A noop needs no process, work dir, log file, definition or clock: its result is known.
+      // runAttempt's mkdir + log open/write/close cost ~40% of the engine's CPU per noop task
+      // (bun --cpu-prof of scripts/bench/engine-hot-path.ts throughput, SQLite); its log was two
+      // "started"/"ended" lines. It reports no log (logPath null: the API answers an empty log).
+      const at = new Date();
+      sink.report({ kind: "done", ...ref, state: "SUCCESS", exitCode: null, output: {}, message: null, endTime: at, host: this.host, logPath: null, startTime: at });
+      return;
+    }
     const logPath = taskLogPath(join(this.deps.dataDir, "logs"), row.workflowInstanceId, row.id, row.attempt);
     const startTime = new Date();
     const info = await this.instanceOf(row.workflowInstanceId);
@@ -160,8 +169,7 @@ export class Worker {
       sink.report({ kind: "done", ...ref, state: "FAILURE", exitCode: null, output: {}, message: `the worker could not find task "${row.taskName}" of its workflow`, endTime: new Date(), host: this.host, logPath: null, startTime });
       return;
     }
-    const quick = task.type === "noop";
-    if (!quick) sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
+    sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
     const attemptDir = join(this.deps.dataDir, "work", String(row.workflowInstanceId), `${row.id}-${row.attempt}`);
     const params = withWorkerBuiltins(row.params, { taskInstanceId: row.id, executePath: attemptDir });
     const result = await runAttempt({
@@ -190,7 +198,6 @@ export class Worker {
       // A kill's reason (user, END strategy, stop) says more than the task type's "stopped".
       message: signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : (result.message ?? null),
       endTime: new Date(),
-      ...(quick ? { host: this.host, logPath, startTime } : {}),
     });
   }
 
