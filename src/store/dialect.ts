@@ -14,7 +14,7 @@
 // under one async mutex, and writes run inside BEGIN IMMEDIATE … COMMIT that we issue
 // ourselves; no other statement can interleave into an open transaction.
 
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import type { InferInsertModel, InferSelectModel } from "drizzle-orm";
 import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
@@ -48,11 +48,42 @@ function mapError(err: unknown, onViolation?: ViolationHandler, lastQuery?: stri
   return mapped ?? toStoreError(err, lastQuery);
 }
 
+/** Compiled statements kept per SQLite connection (LRU); a bulk statement's text varies with its row count. */
+const STATEMENT_CACHE = 256;
+
+/**
+ * The connection as drizzle sees it, with compiled statements reused. drizzle's bun:sqlite
+ * session calls `prepare(sql)` for every query, and bun:sqlite compiles the SQL each time:
+ * `prepare` was 11% of the engine's CPU in scripts/bench/engine-hot-path.ts throughput
+ * (bun --cpu-prof). A statement is only ever used by one query at a time (the mutex below, and
+ * drizzle runs it to completion synchronously), so reusing it is safe; an evicted one is finalized.
+ */
+function withStatementCache(client: Database): Database {
+  const cache = new Map<string, Statement>();
+  const prepare = (sql: string) => {
+    let stmt = cache.get(sql);
+    if (stmt) {
+      cache.delete(sql);
+    } else {
+      stmt = client.prepare(sql);
+      if (cache.size >= STATEMENT_CACHE) {
+        const [oldest, old] = cache.entries().next().value!;
+        cache.delete(oldest);
+        old.finalize();
+      }
+    }
+    cache.set(sql, stmt);
+    return stmt;
+  };
+  // drizzle's session uses exactly these three members of the connection.
+  return { prepare, exec: (sql: string) => client.exec(sql), transaction: client.transaction.bind(client) } as unknown as Database;
+}
+
 export function sqliteRunner(client: Database): Runner {
   // drizzle's bun:sqlite session does not wrap every driver error with its query; with one
   // connection used by one caller at a time, the last query logged is the one that failed.
   let lastQuery: string | undefined;
-  const db = drizzleSqlite(client, { logger: { logQuery: (query) => void (lastQuery = query) } }) as unknown as Db;
+  const db = drizzleSqlite({ client: withStatementCache(client), logger: { logQuery: (query) => void (lastQuery = query) } }) as unknown as Db;
   const mutex = createMutex();
   const exclusive = <T>(fn: () => Promise<T>, onViolation?: ViolationHandler) =>
     mutex.run(async () => {
