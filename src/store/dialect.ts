@@ -31,9 +31,19 @@ export type Db = PostgresJsDatabase;
 /** Turns a constraint violation into the error a user should see; undefined = not handled here. */
 export type ViolationHandler = (v: Violation) => Error | undefined;
 
+/**
+ * The driver under drizzle, for the few hot statements written by hand (attempt-sql.ts).
+ * SQLite: compiled statements of the one connection (use them only inside read/write/exclusive).
+ * Postgres: the pool, and the postgres.js transaction under a drizzle transaction of `write`.
+ */
+export type RawAccess =
+  | { readonly dialect: "sqlite"; statement(sql: string): Statement }
+  | { readonly dialect: "postgres"; readonly client: Sql; clientOf(tx: Db): Sql };
+
 export interface Runner {
   readonly dialect: Dialect;
   readonly t: Tables;
+  readonly raw: RawAccess;
   /** A read; sees only committed data. */
   read<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   /** One transaction: everything in `fn` commits together or not at all. */
@@ -58,7 +68,7 @@ const STATEMENT_CACHE = 256;
  * (bun --cpu-prof). A statement is only ever used by one query at a time (the mutex below, and
  * drizzle runs it to completion synchronously), so reusing it is safe; an evicted one is finalized.
  */
-function withStatementCache(client: Database): Database {
+function statementCache(client: Database): (sql: string) => Statement {
   const cache = new Map<string, Statement>();
   const prepare = (sql: string) => {
     let stmt = cache.get(sql);
@@ -75,15 +85,17 @@ function withStatementCache(client: Database): Database {
     cache.set(sql, stmt);
     return stmt;
   };
-  // drizzle's session uses exactly these three members of the connection.
-  return { prepare, exec: (sql: string) => client.exec(sql), transaction: client.transaction.bind(client) } as unknown as Database;
+  return prepare;
 }
 
 export function sqliteRunner(client: Database): Runner {
   // drizzle's bun:sqlite session does not wrap every driver error with its query; with one
   // connection used by one caller at a time, the last query logged is the one that failed.
   let lastQuery: string | undefined;
-  const db = drizzleSqlite({ client: withStatementCache(client), logger: { logQuery: (query) => void (lastQuery = query) } }) as unknown as Db;
+  const statement = statementCache(client);
+  // drizzle's session uses exactly these three members of the connection.
+  const cached = { prepare: statement, exec: (sql: string) => client.exec(sql), transaction: client.transaction.bind(client) } as unknown as Database;
+  const db = drizzleSqlite({ client: cached, logger: { logQuery: (query) => void (lastQuery = query) } }) as unknown as Db;
   const mutex = createMutex();
   const exclusive = <T>(fn: () => Promise<T>, onViolation?: ViolationHandler) =>
     mutex.run(async () => {
@@ -97,6 +109,7 @@ export function sqliteRunner(client: Database): Runner {
   return {
     dialect: "sqlite",
     t: sqliteTables as unknown as Tables,
+    raw: { dialect: "sqlite", statement },
     read: (fn) => exclusive(() => fn(db)),
     write: (fn, onViolation) =>
       exclusive(async () => {
@@ -116,6 +129,16 @@ export function sqliteRunner(client: Database): Runner {
 }
 
 /**
+ * The postgres.js transaction a drizzle transaction runs on (drizzle-orm 0.45's PostgresJsSession
+ * keeps it as `session.client`); checked, so a drizzle upgrade that moves it fails loudly.
+ */
+function postgresClientOf(tx: Db): Sql {
+  const client = (tx as unknown as { session?: { client?: Sql } }).session?.client;
+  if (typeof client?.unsafe !== "function") throw new Error("drizzle transaction without a postgres.js client (session.client): drizzle-orm changed; update dialect.ts");
+  return client;
+}
+
+/**
  * `db` is drizzle's postgres-js database and `tables` the Postgres tables (schema-pg.ts); open.ts
  * imports both only when it opens Postgres, so `porpoise all` on SQLite never evaluates
  * postgres.js or drizzle's pg-core (idle RSS, see src/modes/all.ts).
@@ -124,6 +147,7 @@ export function postgresRunner(db: Db, tables: Tables): Runner {
   return {
     dialect: "postgres",
     t: tables,
+    raw: { dialect: "postgres", client: (db as unknown as { $client: Sql }).$client, clientOf: postgresClientOf },
     read: (fn) => fn(db).catch((err) => Promise.reject(mapError(err))),
     write: (fn, onViolation) =>
       db.transaction((tx) => fn(tx as unknown as Db)).catch((err) => Promise.reject(mapError(err, onViolation))),

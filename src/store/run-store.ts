@@ -309,6 +309,18 @@ export type TaskBatchOutcome =
   | { outcome: "stale" }
   | { outcome: "duplicate" };
 
+/** What a worker checks before it runs a message (DESIGN.md §3.4), and what it needs to run it. */
+export interface DispatchRow {
+  id: number;
+  workflowInstanceId: number;
+  taskName: string;
+  taskType: string;
+  state: TaskInstanceState;
+  attempt: number;
+  dispatchToken: string | null;
+  params: Record<string, string>;
+}
+
 export interface TaskInstanceRepository {
   /**
    * Group commit: ONE transaction applies every op and returns one outcome per op, in order.
@@ -331,6 +343,8 @@ export interface TaskInstanceRepository {
     message?: string | null;
   }): Promise<"applied" | "stale">;
   get(id: number): Promise<TaskInstance | null>;
+  /** The columns a worker checks and runs a message with (one compiled statement: it runs for every dispatched task). */
+  dispatchRow(id: number): Promise<DispatchRow | null>;
   /** Every attempt of every task of the instance, by task name then attempt. */
   listForInstance(workflowInstanceId: number): Promise<TaskInstance[]>;
   /**

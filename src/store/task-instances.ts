@@ -9,11 +9,13 @@
 // epoch per batch. A master whose slot was taken over (a newer epoch wrote the instance) gets
 // "stale" for every op of that instance; the row lock also serialises it with the newer
 // master's transitions. An update is additionally guarded by id + attempt + token + state.
+// Fences, inserts and updates are hand-written compiled statements (attempt-sql.ts); the
+// instance transitions and everything off the hot path go through drizzle.
 
-import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
-import { bulkUpdateAttempts } from "./task-attempt-updates.ts";
+import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
 import type {
   TaskAttemptInsert,
   TaskAttemptUpdate,
@@ -28,8 +30,9 @@ type Row = Tables["taskInstances"]["$inferSelect"];
 
 /** Attempts that a dead process may have been running (restart recovery). */
 const IN_FLIGHT: TaskInstanceState[] = ["DISPATCH", "RUNNING_EXECUTION"];
-/** Rows per multi-row INSERT: ~17 parameters each stays far below both drivers' limits. */
-const INSERT_CHUNK = 500;
+/** Rows per insert / update call (one jsonb parameter each on Postgres; per-row statements on SQLite). */
+const INSERT_CHUNK = 1000;
+const UPDATE_CHUNK = 1000;
 
 export function toTaskInstance(row: Row): TaskInstance {
   return {
@@ -61,10 +64,9 @@ export function toTaskInstance(row: Row): TaskInstance {
 
 const STALE: TaskBatchOutcome = { outcome: "stale" };
 const DUPLICATE: TaskBatchOutcome = { outcome: "duplicate" };
-const attemptKey = (workflowInstanceId: number, taskName: string, attempt: number) => `${workflowInstanceId}\u0000${attempt}\u0000${taskName}`;
 
 /** Locks and fences each (instance, epoch) the batch names; returns the keys that hold. */
-async function applyFences(tx: Db, t: Tables, ops: readonly TaskBatchOp[]): Promise<Set<string>> {
+async function applyFences(tx: Db, hot: AttemptSql, ops: readonly TaskBatchOp[]): Promise<Set<string>> {
   const wanted = new Map<string, { id: number; epoch: number }>();
   for (const op of ops) {
     const fence = op.op === "insert" ? { id: op.workflowInstanceId, epoch: op.epoch } : op.op === "update" && op.fence ? { id: op.fence.workflowInstanceId, epoch: op.fence.epoch } : null;
@@ -72,76 +74,27 @@ async function applyFences(tx: Db, t: Tables, ops: readonly TaskBatchOp[]): Prom
   }
   const held = new Set<string>();
   if (wanted.size === 0) return held;
-  const wi = t.workflowInstances;
   // A fixed lock order (instance id, then epoch) keeps two batches from deadlocking.
   const ordered = [...wanted.entries()].sort(([, a], [, b]) => a.id - b.id || a.epoch - b.epoch);
-  for (const [key, { id, epoch }] of ordered) {
-    const [row] = await tx.update(wi).set({ epoch }).where(and(eq(wi.id, id), sql`${wi.epoch} <= ${epoch}`)).returning({ id: wi.id });
-    if (row) held.add(key);
-  }
+  for (const [key, { id, epoch }] of ordered) if (await hot.fence(tx, id, epoch)) held.add(key);
   return held;
 }
 
-async function applyInserts(tx: Db, t: Tables, inserts: { index: number; op: TaskAttemptInsert }[], outcomes: TaskBatchOutcome[], now: Date) {
-  const ti = t.taskInstances;
+async function applyInserts(tx: Db, hot: AttemptSql, inserts: { index: number; op: TaskAttemptInsert }[], outcomes: TaskBatchOutcome[], now: Date) {
   for (let start = 0; start < inserts.length; start += INSERT_CHUNK) {
     const chunk = inserts.slice(start, start + INSERT_CHUNK);
-    const rows = await tx
-      .insert(ti)
-      .values(
-        chunk.map(({ op }) => ({
-          workflowInstanceId: op.workflowInstanceId,
-          taskName: op.taskName,
-          taskType: op.taskType,
-          state: op.state,
-          attempt: op.attempt,
-          dispatchToken: op.dispatchToken,
-          slot: op.slot,
-          epoch: op.epoch,
-          workerGroup: op.workerGroup ?? "default",
-          priority: op.priority ?? "MEDIUM",
-          params: op.params ?? {},
-          submitTime: op.submitTime ?? null,
-          notBefore: op.notBefore ?? null,
-          createdAt: now,
-          updatedAt: now,
-        })),
-      )
-      .onConflictDoNothing()
-      .returning({ id: ti.id, workflowInstanceId: ti.workflowInstanceId, taskName: ti.taskName, attempt: ti.attempt });
-    const ids = new Map(rows.map((r) => [attemptKey(r.workflowInstanceId, r.taskName, r.attempt), r.id]));
-    for (const { index, op } of chunk) {
-      const key = attemptKey(op.workflowInstanceId, op.taskName, op.attempt);
-      const id = ids.get(key);
-      // The same attempt twice in one batch: the first one is the insert, the rest are duplicates.
-      if (id !== undefined) ids.delete(key);
-      outcomes[index] = id === undefined ? DUPLICATE : { outcome: "applied", id };
-    }
+    const ids = await hot.insert(tx, chunk.map((i) => i.op), now);
+    chunk.forEach(({ index }, i) => {
+      const id = ids[i];
+      outcomes[index] = id === null || id === undefined ? DUPLICATE : { outcome: "applied", id };
+    });
   }
-}
-
-async function applyUpdate(tx: Db, t: Tables, op: TaskAttemptUpdate, now: Date): Promise<TaskBatchOutcome> {
-  if (op.from.length === 0) return STALE;
-  const ti = t.taskInstances;
-  const [row] = await tx
-    .update(ti)
-    .set({ ...op.set, state: op.to, ...(op.fence ? { epoch: op.fence.epoch } : {}), updatedAt: now })
-    .where(
-      and(
-        eq(ti.id, op.id),
-        eq(ti.attempt, op.attempt),
-        op.token === null ? isNull(ti.dispatchToken) : eq(ti.dispatchToken, op.token),
-        inArray(ti.state, [...op.from]),
-        op.fence ? eq(ti.workflowInstanceId, op.fence.workflowInstanceId) : undefined,
-      ),
-    )
-    .returning({ id: ti.id });
-  return row ? { outcome: "applied", id: row.id } : STALE;
 }
 
 export function createTaskInstanceRepository(run: Runner): TaskInstanceRepository {
   const { t } = run;
   const ti = t.taskInstances;
+  const hot = attemptSql(run.raw, (fn) => run.read(() => fn()));
 
   const applyBatch = (ops: readonly TaskBatchOp[]) =>
     ops.length === 0
@@ -149,14 +102,14 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
       : run.write(async (tx) => {
           const now = new Date();
           const outcomes: TaskBatchOutcome[] = new Array(ops.length);
-          const held = await applyFences(tx, t, ops);
+          const held = await applyFences(tx, hot, ops);
           const inserts: { index: number; op: TaskAttemptInsert }[] = [];
           ops.forEach((op, index) => {
             if (op.op !== "insert") return;
             if (held.has(`${op.workflowInstanceId}:${op.epoch}`)) inserts.push({ index, op });
             else outcomes[index] = STALE;
           });
-          await applyInserts(tx, t, inserts, outcomes, now);
+          await applyInserts(tx, hot, inserts, outcomes, now);
           // Fenced updates in one statement per chunk; a second update of the same row in one
           // batch goes after, alone, so it sees the first one's effect.
           const bulk: { index: number; op: TaskAttemptUpdate }[] = [];
@@ -172,13 +125,12 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
               bulk.push({ index, op });
             }
           });
-          // One update alone (a single completion) is cheaper as a plain statement.
-          if (bulk.length === 1) later.unshift(bulk.pop()!);
-          if (bulk.length > 0) {
-            const applied = await bulkUpdateAttempts(tx, run.dialect, bulk.map((u) => u.op), now);
-            for (const { index, op } of bulk) outcomes[index] = applied.has(op.id) ? { outcome: "applied", id: op.id } : STALE;
+          for (let start = 0; start < bulk.length; start += UPDATE_CHUNK) {
+            const chunk = bulk.slice(start, start + UPDATE_CHUNK);
+            const applied = await hot.update(tx, chunk.map((u) => u.op), now);
+            for (const { index, op } of chunk) outcomes[index] = applied.has(op.id) ? { outcome: "applied", id: op.id } : STALE;
           }
-          for (const { index, op } of later) outcomes[index] = await applyUpdate(tx, t, op, now);
+          for (const { index, op } of later) outcomes[index] = (await hot.update(tx, [op], now)).has(op.id) ? { outcome: "applied", id: op.id } : STALE;
           for (let i = 0; i < ops.length; i++) {
             const op = ops[i]!;
             if (op.op !== "instance") continue;
@@ -216,6 +168,8 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
         const [row] = await db.select().from(ti).where(eq(ti.id, id));
         return row ? toTaskInstance(row) : null;
       }),
+
+    dispatchRow: (id) => hot.dispatchRow(id),
 
     listForInstance: (workflowInstanceId) =>
       run.read(async (db) => {

@@ -144,7 +144,7 @@ export class Worker {
 
   private async run(rt: ReadyTask, signal: AbortSignal): Promise<void> {
     const { store, sink } = this.deps;
-    const row = await store.taskInstances.get(rt.taskInstanceId);
+    const row = await store.taskInstances.dispatchRow(rt.taskInstanceId);
     if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
       this.dropped++;
       this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: no matching DISPATCH row and token`);
