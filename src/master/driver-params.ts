@@ -4,15 +4,16 @@
 import type { DagGraph } from "../core/dag.ts";
 import { ValidationError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { paramClockOf } from "../core/params/index.ts";
-import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import { BUILTIN, paramClockOf, type TimeContext } from "../core/params/index.ts";
+import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import type { TaskInstance, WorkflowInstance } from "../store/store.ts";
-import { resolveTaskParams, VarPool } from "./params.ts";
+import { instanceBuiltins, resolveTaskParams, VarPool } from "./params.ts";
 
 export class DriverParams {
   readonly pool: VarPool;
-  /** The start time this run's params are based on when it has no scheduleTime (set in start()). */
-  startedAt: Date | undefined;
+  private started: Date | undefined;
+  /** The run's clock and shared built-ins, computed once (they depend on the instance and startedAt only). */
+  private shared: { clock: TimeContext; builtins: Record<string, string>; plain: boolean } | undefined;
 
   constructor(
     private readonly graph: DagGraph,
@@ -35,19 +36,47 @@ export class DriverParams {
     }
   }
 
+  /** The start time this run's params are based on when it has no scheduleTime (set in start()). */
+  get startedAt(): Date | undefined {
+    return this.started;
+  }
+
+  set startedAt(at: Date | undefined) {
+    this.started = at;
+    this.shared = undefined;
+  }
+
   /** The task's resolved params (params.ts); throws ValidationError when they cannot be resolved. */
   paramsOf(name: string): Record<string, string> {
     const index = this.graph.indexOf.get(name)!;
+    const task = this.definition.tasks[index]!;
+    const shared = this.sharedParams();
+    // Nothing to resolve — no params anywhere, no upstream output, no `$` in the built-ins — so
+    // the result is the built-ins as they are. Measured: the full resolution (date formatting,
+    // substitution of every value) was ~49 µs per task of the engine's dispatch path.
+    if (shared.plain && !this.pool.anyOutput && isPlainTask(task)) return { ...shared.builtins, [BUILTIN.taskDefinitionName]: task.name };
     return resolveTaskParams({
       definition: this.definition,
-      task: this.definition.tasks[index]!,
+      task,
       workflowInstanceId: this.instance.id,
       projectName: this.projectName,
       project: this.projectParams,
       startup: this.instance.params,
       upstreamOut: this.pool.upstreamOf(index),
-      clock: paramClockOf(this.instance, this.startedAt, this.timezone),
+      clock: shared.clock,
+      builtins: shared.builtins,
     });
+  }
+
+  private sharedParams() {
+    if (!this.shared) {
+      const clock = paramClockOf(this.instance, this.started, this.timezone);
+      const builtins = instanceBuiltins({ definition: this.definition, workflowInstanceId: this.instance.id, projectName: this.projectName, clock });
+      const plain =
+        isEmpty(this.definition.params) && isEmpty(this.projectParams) && isEmpty(this.instance.params) && Object.values(builtins).every((v) => !v.includes("$"));
+      this.shared = { clock, builtins, plain };
+    }
+    return this.shared;
   }
 
   /** A switch decides on its params; ones that cannot be resolved decide as if unset (the log says why). */
@@ -61,3 +90,8 @@ export class DriverParams {
     }
   }
 }
+
+const isEmpty = (params: Readonly<Record<string, string>> | undefined) => params === undefined || Object.keys(params).length === 0;
+
+/** A task with no params of its own and no task name that `${}` / `$[...]` could touch. */
+const isPlainTask = (task: TaskDefinition) => isEmpty(task.params) && (task.localParams ?? []).length === 0 && !task.name.includes("$");

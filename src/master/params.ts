@@ -30,9 +30,13 @@ export class VarPool {
 
   constructor(private readonly graph: DagGraph) {}
 
+  /** Whether any task of the run has passed an OUT param on (until then every pool is empty). */
+  anyOutput = false;
+
   setOutput(index: number, output: Record<string, string> | null, finishedAt: Date | null): void {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(output ?? {})) if (k !== BRANCH_KEY) clean[k] = v;
+    if (Object.keys(clean).length > 0) this.anyOutput = true;
     this.outputs.set(index, { params: clean, finishedAt });
     this.memo.delete(index);
   }
@@ -104,6 +108,26 @@ export interface TaskParamsInput {
   startup: Readonly<Record<string, string>>;
   upstreamOut: readonly UpstreamOut[];
   clock: TimeContext;
+  /** instanceBuiltins(...) of this instance and clock, when the caller keeps them (they only depend on those). */
+  builtins?: Readonly<Record<string, string>>;
+}
+
+type InstanceBuiltinsInput = Pick<TaskParamsInput, "definition" | "workflowInstanceId" | "projectName" | "clock">;
+
+/** The built-ins every task of one run shares (all but the task's name); the worker adds the task instance id. */
+export function instanceBuiltins(input: InstanceBuiltinsInput): Record<string, string> {
+  const builtins = builtinParams({
+    baseTime: input.clock.baseTime,
+    timezone: input.clock.timezone,
+    taskInstanceId: "",
+    taskName: "",
+    workflowInstanceId: input.workflowInstanceId,
+    workflowName: input.definition.name,
+    projectName: input.projectName,
+  });
+  delete builtins[BUILTIN.taskInstanceId]; // known on the worker only (see above)
+  delete builtins[BUILTIN.taskDefinitionName];
+  return builtins;
 }
 
 /**
@@ -111,16 +135,7 @@ export interface TaskParamsInput {
  * cannot be resolved or a typed IN property does not hold its type.
  */
 export function resolveTaskParams(input: TaskParamsInput): Record<string, string> {
-  const builtins = builtinParams({
-    baseTime: input.clock.baseTime,
-    timezone: input.clock.timezone,
-    taskInstanceId: "",
-    taskName: input.task.name,
-    workflowInstanceId: input.workflowInstanceId,
-    workflowName: input.definition.name,
-    projectName: input.projectName,
-  });
-  delete builtins[BUILTIN.taskInstanceId]; // known on the worker only (see above)
+  const builtins = { ...(input.builtins ?? instanceBuiltins(input)), [BUILTIN.taskDefinitionName]: input.task.name };
   const resolved = resolveParams({
     builtins,
     project: input.project,
