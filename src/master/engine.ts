@@ -46,6 +46,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     env: opts.env,
     logMaxBytes: opts.logMaxBytes,
     killGraceMs: opts.killGraceMs,
+    dispatched: (rt) => master.dispatchedAttempt(rt),
   });
   const client = createEngineClient({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "engine" }) });
   await worker.start();

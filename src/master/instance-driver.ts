@@ -11,7 +11,7 @@ import { ConflictError, ValidationError } from "../core/errors.ts";
 import { isTerminalTaskState, type TaskState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import { PRIORITY, type Priority as QueuePriority } from "../bus/bus.ts";
-import type { TaskInstance, TaskInstanceState, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import type { DispatchRow, TaskInstance, TaskInstanceState, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import { AttemptBook, latestAttempts } from "./attempt-book.ts";
 import type { Batch } from "./batch.ts";
 import type { DagAction, DagRunOptions, DispatchAction } from "./dag-actions.ts";
@@ -93,6 +93,19 @@ export class InstanceDriver {
 
   attemptById(id: number): AttemptRec | undefined {
     return this.book.byId.get(id);
+  }
+
+  /**
+   * The attempt as a DispatchRow when this driver holds it in DISPATCH with exactly this attempt
+   * and token, its insert committed (the id is only known after the commit) and its params known;
+   * undefined otherwise. Every change of an attempt is made here first and written after, so
+   * memory is never behind the Store: a match means the committed row is DISPATCH with this token.
+   */
+  dispatched(taskInstanceId: number, attempt: number, token: string): DispatchRow | undefined {
+    const rec = this.book.byId.get(taskInstanceId);
+    if (this.done || !rec || rec.id !== taskInstanceId || rec.attempt !== attempt || rec.token !== token || rec.state !== "DISPATCH" || !rec.params) return undefined;
+    const task = this.definition.tasks[rec.index]!;
+    return { id: rec.id, workflowInstanceId: this.id, taskName: rec.name, taskType: task.type, state: rec.state, attempt: rec.attempt, dispatchToken: rec.token, params: rec.params };
   }
 
   onRunning(batch: Batch, e: RunningEvent): void {

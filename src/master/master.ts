@@ -17,7 +17,7 @@ import type { Logger } from "../core/log.ts";
 import { runTimezone } from "../core/params/index.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
-import type { Command, Store, WorkflowInstanceState } from "../store/store.ts";
+import type { Command, DispatchRow, Store, WorkflowInstanceState } from "../store/store.ts";
 import { Batch } from "./batch.ts";
 import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage } from "./events.ts";
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
@@ -107,6 +107,21 @@ export class Master implements EventSink {
       else driver.onDone(batch, event);
       if (driver && driver.stale !== before) this.staleEvents++;
     });
+  }
+
+  /**
+   * The worker's check of a ready task (DESIGN.md §3.4) answered from this master's memory when
+   * the worker runs in the same process (`porpoise all`): the attempt's row as this master last
+   * committed it, if it is DISPATCH with this attempt and token (see InstanceDriver.dispatched).
+   * undefined — not an instance driven here, or no match — and the worker reads the Store, so a
+   * forged, stale or foreign message is still judged by the row. It holds because this master is
+   * the only writer of its instances' task state (fenced by its epoch) and changes memory before
+   * the Store. Measured: the Store read was one mutex turn behind the master's group commit on
+   * SQLite and one round trip on Postgres per task (with one worker slot per core, the ceiling of
+   * the whole engine's throughput).
+   */
+  dispatchedAttempt(rt: { taskInstanceId: number; workflowInstanceId: number; attempt: number; token: string }): DispatchRow | undefined {
+    return this.drivers.get(rt.workflowInstanceId)?.dispatched(rt.taskInstanceId, rt.attempt, rt.token);
   }
 
   /** Number of instances being driven (tests, metrics). */

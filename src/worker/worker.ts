@@ -1,8 +1,10 @@
 // The worker: pulls ready tasks of its worker groups from the Bus (up to its free slots,
 // woken by enqueue — never polling), checks each against its task-instance row (exists,
 // same attempt and token, still DISPATCH — DESIGN.md §3.4: anything else is dropped and
-// counted), runs it with runAttempt (a noop is answered at once) and reports RUNNING and the result to the master
-// through an EventSink. It never writes task state itself: the master is the only writer.
+// counted; a master in the same process may vouch for the row from memory instead, see
+// Master.dispatchedAttempt), runs it with runAttempt (a noop is answered at once) and reports
+// RUNNING and the result to the master through an EventSink. It never writes task state itself:
+// the master is the only writer.
 //
 // Delivery is at-least-once, so one attempt can arrive twice: a copy of an attempt this
 // worker is running (or ran recently) is dropped and counted like a forged one.
@@ -20,7 +22,7 @@ import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
 import { KILL_CHANNEL, type EventSink, type KillMessage } from "../master/events.ts";
-import type { Store } from "../store/store.ts";
+import type { DispatchRow, Store } from "../store/store.ts";
 import { runAttempt } from "./executor.ts";
 import { taskLogPath } from "./task-log.ts";
 import type { Datasource } from "./task-types/types.ts";
@@ -37,6 +39,11 @@ export interface WorkerDeps {
   env?: Readonly<Record<string, string>>;
   logMaxBytes?: number;
   killGraceMs?: number;
+  /**
+   * A master in the same process that can vouch for a ready task from memory (Master.dispatchedAttempt);
+   * undefined from it, or no such master (a worker process of its own), and the row is read from the Store.
+   */
+  dispatched?: (rt: ReadyTask) => DispatchRow | undefined;
 }
 
 interface Running {
@@ -144,7 +151,7 @@ export class Worker {
 
   private async run(rt: ReadyTask, signal: AbortSignal): Promise<void> {
     const { store, sink } = this.deps;
-    const row = await store.taskInstances.dispatchRow(rt.taskInstanceId);
+    const row = this.deps.dispatched?.(rt) ?? (await store.taskInstances.dispatchRow(rt.taskInstanceId));
     if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
       this.dropped++;
       this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: no matching DISPATCH row and token`);
