@@ -74,9 +74,17 @@ async function applyFences(tx: Db, hot: AttemptSql, ops: readonly TaskBatchOp[])
   }
   const held = new Set<string>();
   if (wanted.size === 0) return held;
-  // A fixed lock order (instance id, then epoch) keeps two batches from deadlocking.
-  const ordered = [...wanted.entries()].sort(([, a], [, b]) => a.id - b.id || a.epoch - b.epoch);
-  for (const [key, { id, epoch }] of ordered) if (await hot.fence(tx, id, epoch)) held.add(key);
+  // A fixed lock order (instance id, then epoch) keeps two batches from deadlocking. One master
+  // writes one epoch per instance; should a batch name two, the later epochs go one by one, after.
+  const ordered = [...wanted.values()].sort((a, b) => a.id - b.id || a.epoch - b.epoch);
+  const first = new Map<number, number>();
+  const later: { id: number; epoch: number }[] = [];
+  for (const f of ordered) {
+    if (first.has(f.id)) later.push(f);
+    else first.set(f.id, f.epoch);
+  }
+  for (const id of await hot.fence(tx, [...first].map(([id, epoch]) => ({ id, epoch })))) held.add(`${id}:${first.get(id)}`);
+  for (const f of later) if ((await hot.fence(tx, [f])).has(f.id)) held.add(`${f.id}:${f.epoch}`);
   return held;
 }
 

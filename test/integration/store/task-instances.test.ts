@@ -145,6 +145,35 @@ describe.each(dialects)("task instances on %s", (dialect) => {
     expect((await store.taskInstances.listForInstance(wi.id)).map((t) => t.taskName)).toEqual(["a", "b"]);
   });
 
+  test("one batch fencing many instances: each instance's ops hold or go stale on their own", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor } = await userWithProject(store);
+    const { workflow } = await store.workflows.create(project.id, definition("many"), actor);
+    const wis = [];
+    for (let i = 0; i < 6; i++) wis.push(await store.instances.create({ workflowId: workflow.id, slot: 2, epoch: 1, runType: "START_PROCESS", state: "RUNNING_EXECUTION" }));
+    // Instances 1 and 4 were taken over (epoch 2) before this master's batch (epoch 1).
+    for (const i of [1, 4]) await store.taskInstances.applyBatch([attempt(wis[i]!.id, "other", { epoch: 2 })]);
+    const out = await store.taskInstances.applyBatch(wis.flatMap((wi) => [attempt(wi.id, "a"), attempt(wi.id, "b")]).reverse());
+    const stale = new Set([wis[1]!.id, wis[4]!.id]);
+    const expected: string[] = wis.flatMap((wi) => [stale.has(wi.id) ? "stale" : "applied", stale.has(wi.id) ? "stale" : "applied"]).reverse();
+    expect(out.map((o) => o.outcome as string)).toEqual(expected);
+    for (const wi of wis) expect((await store.instances.get(wi.id))?.epoch).toBe(stale.has(wi.id) ? 2 : 1);
+  });
+
+  test("two connections fencing the same instances in opposite orders at once: both batches apply, no deadlock", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor } = await userWithProject(store);
+    const { workflow } = await store.workflows.create(project.id, definition("race"), actor);
+    const wis = [];
+    for (let i = 0; i < 20; i++) wis.push(await store.instances.create({ workflowId: workflow.id, slot: 2, epoch: 1, runType: "START_PROCESS", state: "RUNNING_EXECUTION" }));
+    for (let round = 0; round < 5; round++) {
+      const forward = wis.map((wi) => attempt(wi.id, `f${round}`));
+      const backward = [...wis].reverse().map((wi) => attempt(wi.id, `r${round}`));
+      const outs = await Promise.all([store.taskInstances.applyBatch(forward), store.taskInstances.applyBatch(backward)]);
+      for (const out of outs) expect(out.every((o) => o.outcome === "applied")).toBe(true);
+    }
+  });
+
   test("a batch that hits a real error (a constraint) rolls back entirely; an unknown instance is only stale", async () => {
     await using store = await freshStore(dialect);
     const wi = await runningInstance(store);
