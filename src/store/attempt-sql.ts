@@ -12,7 +12,10 @@
 //
 // Guards are the ones of task-instances.ts: an update applies only when id, attempt, token
 // (NULL matches NULL), one of the expected states and, when fenced, the workflow instance all
-// match; a fence takes the instance row when its epoch is not newer than the caller's.
+// match; a fence takes the instance row when its epoch is not newer than the caller's. Inserts
+// and fenced updates also require their instance's epoch to equal theirs — true, once the
+// batch's fence statement ran, exactly for the instances it fenced — so they can be sent right
+// behind the fence without waiting for its answer (task-instances.ts).
 
 import type { Db, RawAccess } from "./dialect.ts";
 import type { DispatchRow, TaskAttemptChanges, TaskAttemptInsert, TaskAttemptUpdate, TaskInstanceState } from "./store.ts";
@@ -56,6 +59,9 @@ export function attemptSql(raw: RawAccess, read: <T>(fn: () => Promise<T>) => Pr
 
 type Statement = ReturnType<Extract<RawAccess, { dialect: "sqlite" }>["statement"]>;
 
+/** The guard of inserts and fenced updates: their instance is held at their epoch (true right after its fence). */
+const SQLITE_HELD = "SELECT 1 FROM workflow_instances WHERE id = ? AND epoch = ?";
+
 function sqliteAttemptSql(statement: (sql: string) => Statement, read: <T>(fn: () => Promise<T>) => Promise<T>): AttemptSql {
   const ms = (d: Date | null | undefined) => (d ? d.getTime() : null);
   const sqliteValue = (kind: string, v: unknown) => (v == null ? null : kind === "time" ? (v as Date).getTime() : kind === "json" ? JSON.stringify(v) : v);
@@ -69,7 +75,7 @@ function sqliteAttemptSql(statement: (sql: string) => Statement, read: <T>(fn: (
       text =
         `UPDATE task_instances SET state = ?, ${op.fence ? "epoch = ?, " : ""}${sets.map((s) => `${s}, `).join("")}updated_at = ? ` +
         `WHERE id = ? AND attempt = ? AND dispatch_token IS ? AND state IN (${op.from.map(() => "?").join(", ")})` +
-        `${op.fence ? " AND workflow_instance_id = ?" : ""} RETURNING id`;
+        `${op.fence ? ` AND workflow_instance_id = ? AND EXISTS (${SQLITE_HELD})` : ""} RETURNING id`;
       updateText.set(key, text);
     }
     return text;
@@ -83,7 +89,9 @@ function sqliteAttemptSql(statement: (sql: string) => Statement, read: <T>(fn: (
     },
 
     insert: async (_tx, rows, now) => {
-      const stmt = statement(`INSERT INTO task_instances (${INSERT_COLUMNS}) VALUES (${INSERT_COLUMNS.split(",").map(() => "?").join(", ")}) ON CONFLICT DO NOTHING RETURNING id`);
+      const stmt = statement(
+        `INSERT INTO task_instances (${INSERT_COLUMNS}) SELECT ${INSERT_COLUMNS.split(",").map(() => "?").join(", ")} WHERE EXISTS (${SQLITE_HELD}) ON CONFLICT DO NOTHING RETURNING id`,
+      );
       const t = now.getTime();
       return rows.map((op) => {
         const row = stmt.get(
@@ -102,6 +110,8 @@ function sqliteAttemptSql(statement: (sql: string) => Statement, read: <T>(fn: (
           ms(op.notBefore),
           t,
           t,
+          op.workflowInstanceId,
+          op.epoch,
         ) as { id: number } | null;
         return row ? row.id : null;
       });
@@ -117,7 +127,7 @@ function sqliteAttemptSql(statement: (sql: string) => Statement, read: <T>(fn: (
         if (op.fence) values.push(op.fence.epoch);
         for (const k of keys) values.push(sqliteValue(FIELDS.find(([f]) => f === k)![2], set[k]));
         values.push(t, op.id, op.attempt, op.token, ...op.from);
-        if (op.fence) values.push(op.fence.workflowInstanceId);
+        if (op.fence) values.push(op.fence.workflowInstanceId, op.fence.workflowInstanceId, op.fence.epoch);
         const row = statement(updateSql(op, keys)).get(...(values as never[])) as { id: number } | null;
         if (row) applied.add(row.id);
       }
@@ -146,8 +156,10 @@ const PG_FENCE = `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(id
   RETURNING w.id`;
 const PG_INSERT = `INSERT INTO task_instances (${INSERT_COLUMNS})
   SELECT v.workflow_instance_id, v.task_name, v.task_type, v.state, v.attempt, v.dispatch_token, v.slot, v.epoch, v.worker_group, v.priority, v.params, v.submit_time, v.not_before, $2::timestamptz, $2::timestamptz
-  FROM jsonb_to_recordset($1::jsonb) AS v(workflow_instance_id bigint, task_name text, task_type text, state text, attempt integer, dispatch_token text, slot integer,
-    epoch integer, worker_group text, priority text, params jsonb, submit_time timestamptz, not_before timestamptz)
+  FROM jsonb_to_recordset($1::jsonb) AS v(workflow_instance_id bigint, task_name text, task_type text, state text, attempt integer, dispatch_token text,
+    slot integer, epoch integer, worker_group text, priority text, params jsonb, submit_time timestamptz, not_before timestamptz, ord integer)
+  WHERE EXISTS (SELECT 1 FROM workflow_instances w WHERE w.id = v.workflow_instance_id AND w.epoch = v.epoch)
+  ORDER BY v.ord -- ids in the batch's order (the planner may reorder the rows for the EXISTS)
   ON CONFLICT DO NOTHING
   RETURNING id, workflow_instance_id, task_name, attempt`;
 const PG_UPDATE = `UPDATE task_instances AS t SET state = v.to_state, epoch = COALESCE(v.epoch, t.epoch),
@@ -156,7 +168,8 @@ const PG_UPDATE = `UPDATE task_instances AS t SET state = v.to_state, epoch = CO
   FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, attempt integer, token text, from_states text[], to_state text, mask integer, epoch integer, fence_instance bigint,
     ${FIELDS.map(([, column, kind]) => `${column} ${kind === "time" ? "timestamptz" : kind === "json" ? "jsonb" : kind === "int" ? "integer" : "text"}`).join(", ")})
   WHERE t.id = v.id AND t.attempt = v.attempt AND t.dispatch_token IS NOT DISTINCT FROM v.token AND t.state = ANY(v.from_states)
-    AND (v.fence_instance IS NULL OR t.workflow_instance_id = v.fence_instance)
+    AND (v.fence_instance IS NULL OR (t.workflow_instance_id = v.fence_instance
+      AND EXISTS (SELECT 1 FROM workflow_instances w WHERE w.id = v.fence_instance AND w.epoch = v.epoch)))
   RETURNING t.id`;
 const PG_DISPATCH = `SELECT ${DISPATCH_COLUMNS} FROM task_instances WHERE id = $1`;
 
@@ -172,7 +185,8 @@ function postgresAttemptSql(raw: Extract<RawAccess, { dialect: "postgres" }>): A
     },
 
     insert: async (tx, rows, now) => {
-      const payload = rows.map((op) => ({
+      const payload = rows.map((op, ord) => ({
+        ord,
         workflow_instance_id: op.workflowInstanceId,
         task_name: op.taskName,
         task_type: op.taskType,
