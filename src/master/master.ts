@@ -68,7 +68,7 @@ export class Master implements EventSink {
     this.log = deps.log;
     this.host = deps.host ?? hostname();
     this.driverHost = this.makeDriverHost();
-    this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id), ended: (i) => i.backfillId !== null && void this.backfills.advance(i.backfillId) });
+    this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id), ended: (i) => i.backfillId !== null && void this.backfills.advance(i.backfillId), advanceBackfill: (id) => void this.backfills.advance(id) });
     this.backfills = new BackfillDriver({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), start: (id) => this.startPromoted(id) });
     this.tasks = new MasterTasks({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), report: (e) => this.report(e), load: (id) => this.load(id, "start"), control: (id, kind) => this.enqueueControl(id, kind) });
   }
@@ -376,7 +376,7 @@ export class Master implements EventSink {
     finished: (driver: InstanceDriver, state: WorkflowInstanceState) => {
       if (this.drivers.get(driver.id) === driver) this.drivers.delete(driver.id);
       this.log.info(`workflow instance ${driver.id} ended ${state}`);
-      void this.serial.released(driver.instance.workflowId);
+      void this.serial.released(driver.instance.workflowId, driver.definition.executionType);
       if (driver.instance.backfillId !== null) void this.backfills.advance(driver.instance.backfillId);
       this.tasks.childFinished(driver.instance, state, (parentTaskInstanceId) => {
         for (const d of this.drivers.values()) {

@@ -12,6 +12,7 @@
 // through the queue again (store restartInstance): it waits while another instance is active.
 
 import type { Logger } from "../core/log.ts";
+import type { ExecutionType } from "../core/workflow-schema.ts";
 import type { Store, WorkflowInstance } from "../store/store.ts";
 
 export interface SerialQueueDeps {
@@ -21,6 +22,8 @@ export interface SerialQueueDeps {
   start(instanceId: number): void;
   /** An instance ended here without ever running (a waiting one stopped): e.g. its backfill moves on. */
   ended?(instance: WorkflowInstance): void;
+  /** Advances a backfill (a run of it may have been discarded by SERIAL_PRIORITY meanwhile). */
+  advanceBackfill?(backfillId: number): void;
 }
 
 export class SerialQueue {
@@ -30,13 +33,20 @@ export class SerialQueue {
    * An instance of `workflowId` ended (committed). Called for every workflow, not only serial
    * ones: a serial version's run may wait behind a parallel version's run of the same workflow.
    */
-  async released(workflowId: number): Promise<void> {
+  async released(workflowId: number, executionType?: ExecutionType): Promise<void> {
     const { store, log } = this.deps;
     try {
       const next = await store.instances.releaseSerial(workflowId);
-      if (!next) return;
-      log.info(`workflow instance ${next.id} leaves SERIAL_WAIT: no other instance of workflow ${workflowId} runs`);
-      this.deps.start(next.id);
+      if (next) {
+        log.info(`workflow instance ${next.id} leaves SERIAL_WAIT: no other instance of workflow ${workflowId} runs`);
+        this.deps.start(next.id);
+      }
+      // SERIAL_PRIORITY may have discarded waiting backfill runs while this one ran; no end notice
+      // came for them, so their backfills are advanced here — after the release, so a run they
+      // create queues behind the one let in. Only for that type: no extra read per end otherwise.
+      if (executionType === "SERIAL_PRIORITY" && this.deps.advanceBackfill) {
+        for (const id of await store.backfills.listRunning(workflowId)) this.deps.advanceBackfill(id);
+      }
     } catch (err) {
       // Not lost: the waiting rows stay and the next end or master start releases them.
       log.error(`master: could not start the next waiting instance of workflow ${workflowId}`, { err });

@@ -65,6 +65,6 @@ export interface BackfillRepository {
   advance(id: number, slot: (instanceId: number) => number): Promise<WorkflowInstance[]>;
   /** STOPPED: creates nothing more; answers the instances still active (the caller stops them). */
   stop(id: number, actor: Actor): Promise<{ backfill: Backfill; active: number[] }>;
-  /** Backfills still RUNNING (master start resumes them). */
-  listRunning(): Promise<number[]>;
+  /** Backfills still RUNNING (master start resumes them), of one workflow or all. */
+  listRunning(workflowId?: number): Promise<number[]>;
 }

@@ -15,7 +15,7 @@
 // commands pass saveSerialProcess too): under SERIAL_WAIT a run waits while another run of the
 // workflow is active, under SERIAL_DISCARD it is discarded (STOP, see above).
 
-import { asc, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { NotFoundError } from "../core/errors.ts";
 import { TERMINAL_WORKFLOW_STATES } from "../core/states.ts";
 import { writeAudit } from "./audit.ts";
@@ -188,6 +188,9 @@ export function createBackfillRepository(run: Runner): BackfillRepository {
         const active = (await instancesOf(tx, t, id)).filter((r) => !ENDED.includes(r.state)).map((r) => r.id);
         return { backfill: toBackfill(stopped!), active };
       }),
-    listRunning: () => run.read(async (db) => (await db.select({ id: b.id }).from(b).where(eq(b.state, "RUNNING")).orderBy(asc(b.id))).map((r) => r.id)),
+    listRunning: (workflowId) =>
+      run.read(async (db) =>
+        (await db.select({ id: b.id }).from(b).where(and(eq(b.state, "RUNNING"), workflowId === undefined ? undefined : eq(b.workflowId, workflowId))).orderBy(asc(b.id))).map((r) => r.id),
+      ),
   };
 }

@@ -112,9 +112,8 @@ export async function versionExecutionType(tx: Db, t: Tables, workflowId: number
  * After the insert (or a control's re-submit), same transaction: audit a discard; SERIAL_PRIORITY
  * discards every other waiting instance — `row` is the newest request in the queue.
  *
- * Known gap: a discarded waiting run that belongs to a backfill is counted by its backfill only at
- * the backfill's next advance (another of its runs ending, or a master start); a serial backfill
- * whose only run was discarded this way stays RUNNING until then.
+ * A discarded waiting run of a backfill gets no end notice of its own: the master advances the
+ * workflow's running backfills when the SERIAL_PRIORITY run ahead of it ends (SerialQueue.released).
  */
 export async function settleAdmission(tx: Db, t: Tables, row: Row, admission: SerialAdmission, now: Date): Promise<void> {
   const audit = (id: number, reason: string) =>

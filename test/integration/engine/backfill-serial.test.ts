@@ -105,6 +105,22 @@ for (const dialect of dialects) {
       noOverlap(await Promise.all([manual, ...runs].map(async (r) => (await h.store.instances.get(r))!)));
     });
 
+    test("SERIAL_PRIORITY workflow: a backfill run superseded while it waits ends the serial backfill STOPPED once the run ahead ends", async () => {
+      await using h = await harness(dialect);
+      await h.save(gated("prio", "SERIAL_PRIORITY"));
+      const first = await h.run("prio", { params: { dir: h.dataDir } });
+      await workRunning(h, first);
+      const today = (await h.latest(first, "work"))!.params["system.biz.curdate"]!;
+      const id = await backfill(h, "prio");
+      const waiting = await runOf(h, id, 0);
+      expect((await h.store.instances.get(waiting))!.state).toBe("SERIAL_WAIT");
+      const newer = await h.run("prio", { params: { dir: h.dataDir } });
+      expect(await h.store.instances.get(waiting)).toMatchObject({ state: "STOP", message: `stop by serial_priority strategy: workflow instance ${newer} is newer in the queue` });
+      release(h, today); // both manual runs pass
+      expect(await backfillEnds(h, id)).toMatchObject({ state: "STOPPED", created: 1, failed: 0 });
+      expect((await h.waitState(newer, ENDED)).state).toBe("SUCCESS");
+    });
+
     test("SERIAL_WAIT workflow: stopping a backfill run while it waits moves the backfill on (STOPPED)", async () => {
       await using h = await harness(dialect);
       await h.save(gated("serial", "SERIAL_WAIT"));
