@@ -9,7 +9,7 @@
 // leftover child holding stdout open would otherwise keep the attempt from ending. (A script
 // that really means to start a daemon can `setsid` it out of the group.)
 
-import { writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { scanOutParams } from "../out-params.ts";
 import { paramsToEnv, renderText } from "../substitute.ts";
@@ -62,7 +62,9 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
   const outParams = new Map<string, string>();
   const script = renderText(task.script.replace(/\r\n/g, "\n"), params, ctx.clock);
   const scriptPath = join(ctx.workDir, spec.scriptFile);
-  writeFileSync(scriptPath, script, { mode: 0o700 });
+  // Written off the event loop (the thread pool): writeFileSync took ~0.4 ms of the main thread
+  // per shell task (5% of it in a cpu-prof of 1,000 shell tasks on `porpoise all`).
+  await writeFile(scriptPath, script, { mode: 0o700 });
 
   const exported = paramsToEnv(params);
   for (const { param, reason } of exported.skipped) log.write("sys", `param "${param}" not exported to the environment: ${reason}`);
