@@ -2,7 +2,7 @@
 // directory, start the interpreter in a process group of its own, stream stdout/stderr into
 // the log line by line (reading OUT params on the way), and end the whole group on abort.
 //
-// Process groups: the interpreter is spawned detached (setsid), so `kill(-pgid)` reaches
+// Process groups: the interpreter is spawned detached (setsid, by Bun itself: no wrapper process), so `kill(-pgid)` reaches
 // every process the script started, background ones included. On abort the group gets
 // SIGTERM, then SIGKILL after `killGraceMs`. When the interpreter exits by itself, whatever
 // it left running in its group is SIGKILLed too: nothing outlives its attempt, and a
@@ -13,12 +13,9 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { scanOutParams } from "../out-params.ts";
 import { paramsToEnv, renderText } from "../substitute.ts";
-import type { LogStream } from "../task-log.ts";
+import { startProcess, type OutputStream, type StartedProcess } from "../process-threads.ts";
 import type { PythonTask, ShellTask } from "../../core/workflow-schema.ts";
 import { errorText, type TaskContext, type TaskResult } from "./types.ts";
-
-// A line longer than this is cut into pieces: output without newlines must not grow memory.
-const MAX_LINE_CHARS = 1024 * 1024;
 
 export interface ProcessSpec {
   /** The interpreter and its flags; the program is looked up on the PATH of the task's environment. */
@@ -32,29 +29,6 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: the group is already gone.
   }
-}
-
-async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let rest = "";
-  const emit = (line: string) => onLine(line.endsWith("\r") ? line.slice(0, -1) : line);
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
-    let nl = rest.indexOf("\n");
-    let from = 0;
-    while (nl >= 0) {
-      emit(rest.slice(from, nl));
-      from = nl + 1;
-      nl = rest.indexOf("\n", from);
-    }
-    rest = from === 0 ? rest : rest.slice(from);
-    while (rest.length > MAX_LINE_CHARS) {
-      emit(rest.slice(0, MAX_LINE_CHARS));
-      rest = rest.slice(MAX_LINE_CHARS);
-    }
-  }
-  rest += decoder.decode();
-  if (rest !== "") emit(rest);
 }
 
 export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>, spec: ProcessSpec): Promise<TaskResult> {
@@ -73,9 +47,15 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
   const env = { ...ctx.env, ...exported.env, ...taskEnv };
 
   if (signal.aborted) return { state: "KILL", outParams: {}, message: "stopped before it started" };
-  let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  const onLine = (stream: OutputStream, text: string) => {
+    const line = text.endsWith("\r") ? text.slice(0, -1) : text;
+    scanOutParams(line, outParams);
+    log.write(stream, line);
+  };
+  let proc: StartedProcess;
   try {
-    proc = Bun.spawn([...spec.command, scriptPath], { cwd: ctx.workDir, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    // On a helper thread: a spawn blocks its thread until the child has exec'd (process-threads.ts).
+    proc = await startProcess({ argv: [...spec.command, scriptPath], cwd: ctx.workDir, env }, onLine);
   } catch (err) {
     const message = `could not start ${spec.command[0]}: ${errorText(err)}`;
     log.write("sys", message);
@@ -92,30 +72,27 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
       killGroup(proc.pid, "SIGKILL");
     }, ctx.killGraceMs);
   };
-  signal.addEventListener("abort", onAbort, { once: true });
+  // A stop that came while the process was being started is applied now.
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
 
-  const line = (stream: LogStream) => (text: string) => {
-    scanOutParams(text, outParams);
-    log.write(stream, text);
-  };
-  const pumps = Promise.all([pump(proc.stdout, line("out")), pump(proc.stderr, line("err"))]);
-  const exitCode = await proc.exited;
-  // Leftovers of the group (background children) would hold the pipes open; see above.
-  killGroup(proc.pid, "SIGKILL");
-  await pumps.catch((err) => log.write("sys", `reading output failed: ${errorText(err)}`));
+  // The thread SIGKILLs leftovers of the group once the interpreter exits (see above) and posts
+  // every output line before the exit.
+  const { exitCode, signalCode, readError } = await proc.exited;
+  if (readError !== null) log.write("sys", `reading output failed: ${readError}`);
   signal.removeEventListener("abort", onAbort);
   if (killTimer) clearTimeout(killTimer);
 
   const result = { exitCode, outParams: Object.fromEntries(outParams) };
   if (signal.aborted) {
-    log.write("sys", `stopped (exit code ${exitCode}${proc.signalCode ? `, ${proc.signalCode}` : ""})`);
+    log.write("sys", `stopped (exit code ${exitCode}${signalCode ? `, ${signalCode}` : ""})`);
     return { ...result, state: "KILL", message: "stopped" };
   }
   if (exitCode === 0) {
     log.write("sys", "exit code 0");
     return { ...result, state: "SUCCESS" };
   }
-  const message = proc.signalCode ? `killed by ${proc.signalCode} (exit code ${exitCode})` : `exit code ${exitCode}`;
+  const message = signalCode ? `killed by ${signalCode} (exit code ${exitCode})` : `exit code ${exitCode}`;
   log.write("sys", message);
   return { ...result, state: "FAILURE", message };
 }

@@ -50,6 +50,60 @@ describe("shell", () => {
     expect(existsSync(join(attemptDir, "script.sh"))).toBe(true);
   });
 
+  test("large output reaches the log whole and in order, stdout and stderr apart; an OUT param after it counts", async () => {
+    const { result, log } = await run({
+      type: "shell",
+      script: 'for i in $(seq 1 20000); do echo "line $i"; done\nfor i in $(seq 1 300); do echo "e$i" >&2; done\nprintf \'tail-without-newline ${setValue(last=done)}\'',
+    });
+    expect(result).toMatchObject({ state: "SUCCESS", outParams: { last: "done" } });
+    const out = log.split("\n").filter((l) => l.includes(" [out] ")).map((l) => l.slice(l.indexOf(" [out] ") + 7));
+    expect(out).toHaveLength(20001);
+    expect(out.slice(0, 20000)).toEqual(Array.from({ length: 20000 }, (_, i) => `line ${i + 1}`));
+    expect(out[20000]).toBe("tail-without-newline ${setValue(last=done)}");
+    const err = log.split("\n").filter((l) => l.includes(" [err] ")).map((l) => l.slice(l.indexOf(" [err] ") + 7));
+    expect(err).toEqual(Array.from({ length: 300 }, (_, i) => `e${i + 1}`));
+  });
+
+  test("a script with quotes, $, backslashes, CRLF and non-ASCII runs as written; $0 is the kept script file", async () => {
+    const { result, log, attemptDir } = await run({
+      type: "shell",
+      script: "echo 'single \"double\" $HOME \\n'\r\necho \"dollar \\$ back\\\\slash é 漢字 🐬\"\r\necho \"zero=$0\"\r\n",
+    });
+    expect(result.state).toBe("SUCCESS");
+    expect(log).toContain('[out] single "double" $HOME \\n\n');
+    expect(log).toContain("[out] dollar $ back\\slash é 漢字 🐬\n");
+    expect(log).toContain(`[out] zero=${join(attemptDir, "script.sh")}\n`);
+  });
+
+  test("tasks started together each get their own output, exit code and OUT params", async () => {
+    const runs = await Promise.all(Array.from({ length: 12 }, (_, i) => run({ type: "shell", script: `echo "n=${i}"\necho '\${setValue(n=${i})}'\nexit ${i % 3}` })));
+    runs.forEach(({ result, log }, i) => {
+      expect(result).toMatchObject({ state: i % 3 === 0 ? "SUCCESS" : "FAILURE", exitCode: i % 3, outParams: { n: String(i) } });
+      expect(log).toContain(`[out] n=${i}\n`);
+      expect(log.match(/\[out\] n=/g)).toHaveLength(1);
+    });
+  });
+
+  test("a stop right after the start kills the group", async () => {
+    const ac = new AbortController();
+    const files = attemptFiles();
+    const running = runAttempt({
+      task: taskOf({ type: "shell", script: 'sleep 300 &\necho "child=$!"\nwait' }),
+      params: {},
+      signal: ac.signal,
+      datasources: async () => null,
+      env: testEnv,
+      ...files,
+    });
+    // Often while the spawning thread has not yet answered with the pid (the stop is then applied on its arrival).
+    await waitFor("the script file", () => existsSync(join(files.attemptDir, "script.sh")));
+    ac.abort();
+    const result = await running;
+    expect(result.state).toBe("KILL");
+    const childPid = Number(/child=(\d+)/.exec(readFileSync(files.logPath, "utf8"))?.[1] ?? 0);
+    if (childPid > 0) await waitFor("the background child to be gone", () => !processAlive(childPid));
+  });
+
   test("a non-zero exit is a FAILURE with its exit code", async () => {
     const { result, log } = await run({ type: "shell", script: "echo before\nexit 3" });
     expect(result).toMatchObject({ state: "FAILURE", exitCode: 3, message: "exit code 3" });
