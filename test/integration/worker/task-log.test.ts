@@ -3,7 +3,7 @@ import { appendFileSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "../../../src/core/errors.ts";
 import { followLog, readLog } from "../../../src/worker/log-reader.ts";
-import { openTaskLog, taskLogPath } from "../../../src/worker/task-log.ts";
+import { openTaskLog, openTaskLogAsync, taskLogPath } from "../../../src/worker/task-log.ts";
 import { tempDir, waitFor } from "./worker-helpers.ts";
 
 const dir = tempDir("task-log");
@@ -57,6 +57,21 @@ describe("task log writer", () => {
     second.write("out", "two");
     second.close();
     expect(readFileSync(path, "utf8")).toMatch(/\[out\] one\n.*\[out\] two\n$/);
+  });
+
+  test("openTaskLogAsync creates the directory, and a reopen continues the file with its size", async () => {
+    const path = taskLogPath(join(dir.path, "logs-async"), 8, 1, 1);
+    const first = await openTaskLogAsync(path);
+    expect(first.bytes).toBe(0);
+    first.write("out", "one");
+    first.close();
+    const second = await openTaskLogAsync(path);
+    expect(second.bytes).toBe(statSync(path).size);
+    expect(second.bytes).toBeGreaterThan(0);
+    second.write("out", "two");
+    second.close();
+    expect(readFileSync(path, "utf8")).toMatch(/^[^\n]*\[out\] one\n[^\n]*\[out\] two\n$/);
+    await expect(openTaskLogAsync(join(path, "under-a-file.log"))).rejects.toThrow(/ENOTDIR|not a directory/i);
   });
 });
 
