@@ -84,11 +84,14 @@ for (const dialect of dialects) {
 
     test("SERIAL_WAIT: runs submitted concurrently never overlap", async () => {
       await using h = await harness(dialect);
-      await h.save({ name: "burst", executionType: "SERIAL_WAIT", tasks: [{ name: "work", type: "shell", script: "sleep 0.05" }] });
-      const ids = await Promise.all(Array.from({ length: 6 }, () => h.run("burst")));
-      const created = await Promise.all(ids.map(async (id) => (await h.store.instances.get(id))!.state));
+      // Every run is gated, so none can end (and let the next in) before the states are read.
+      await h.save(gated("burst", "SERIAL_WAIT"));
+      const tokens = Array.from({ length: 6 }, (_, k) => `burst-${k}`);
+      const ids = await Promise.all(tokens.map((token) => submit(h, "burst", token)));
+      const created = await Promise.all(ids.map((id) => stateOf(h, id)));
       // Exactly one was let in at creation; the others queued.
       expect(created.filter((s) => s !== "SERIAL_WAIT")).toHaveLength(1);
+      for (const token of tokens) release(h, token);
       const ended = await Promise.all(ids.map((id) => h.waitState(id, ["SUCCESS", "FAILURE", "STOP"])));
       expect(ended.map((i) => i.state)).toEqual(ids.map(() => "SUCCESS"));
       noOverlap(ended);
