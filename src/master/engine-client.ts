@@ -11,7 +11,8 @@ import { assertControl, assertTaskControl, isTerminalTaskState, type TaskState }
 import { parseOrThrow } from "../core/zod-details.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
-import type { Actor, CommandType, Store } from "../store/store.ts";
+import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import type { Actor, CommandType, Project, Store, Workflow, WorkflowInstance, WorkflowVersion } from "../store/store.ts";
 import { WAKE_CHANNEL, type WakeMessage } from "./events.ts";
 import { SCHEDULE_CHANNEL } from "./scheduler/channel.ts";
 
@@ -28,6 +29,12 @@ export interface RunRequest {
   workerGroup?: string;
   /** IANA zone of the run's time params; default UTC. */
   timezone?: string;
+  /**
+   * What the caller has read and checked already (the API route: project access, workflow,
+   * version and startTasks): run() then reads none of it again. Two round trips fewer per
+   * trigger, and the in-process master gets the project and definition with the instance.
+   */
+  checked?: { project: Project; workflow: Workflow; version: WorkflowVersion };
 }
 export type InstanceControl = "stop" | "pause" | "resume" | "rerun" | "recover-failed";
 export type TaskControl = "force-success" | "kill";
@@ -57,11 +64,48 @@ export function publishWake(bus: Bus, message: WakeMessage, log: Logger): void {
   bus.publish(WAKE_CHANNEL, JSON.stringify(message)).catch((err) => log.warn("could not wake the master; it picks the work up on its next start", { err }));
 }
 
-export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: Coordinator; log: Logger }): EngineClient {
+export interface EngineClientDeps {
+  store: Store;
+  bus: Bus;
+  coordinator: Coordinator;
+  log: Logger;
+  /**
+   * The master of this process (`porpoise all`): takes a just-created instance with what it was
+   * checked against; true — it drives it now, no wake needed (Master.adopt).
+   */
+  adopt?: (instance: WorkflowInstance, definition: WorkflowDefinition, project: Project) => boolean;
+}
+
+export function createEngineClient(deps: EngineClientDeps): EngineClient {
   const { store, bus, coordinator, log } = deps;
+
+  // The definition's own workflow-level worker group does not exist; tasks carry theirs.
+  const create = (req: RunRequest, workflow: Workflow, version: WorkflowVersion) =>
+    store.instances.create({
+      workflowId: workflow.id,
+      version: version.version,
+      slot: (id) => coordinator.slotOf(id),
+      runType: "START_PROCESS",
+      priority: req.priority,
+      workerGroup: req.workerGroup,
+      failureStrategy: req.failureStrategy ?? "END",
+      params: req.params ?? {},
+      startTasks: req.startTasks ?? null,
+      dependType: req.startTasks ? (req.dependType ?? "TASK_POST") : null,
+      dryRun: req.dryRun ?? false,
+      timezone: req.timezone === undefined ? undefined : getZone(req.timezone, "timezone").name,
+      // Serial types decide SUBMITTED_SUCCESS / SERIAL_WAIT / STOP (discarded) in the create transaction.
+      executionType: version.definition.executionType,
+    });
 
   return {
     async run(req, _actor) {
+      if (req.checked) {
+        const { project, workflow, version } = req.checked;
+        const instance = await create(req, workflow, version);
+        if (!deps.adopt?.(instance, version.definition, project)) publishWake(bus, { instanceId: instance.id }, log);
+        return { id: instance.id, state: instance.state };
+      }
       const workflow = await store.workflows.get(req.projectId, req.workflowName);
       if (!workflow) throw new NotFoundError(`workflow "${req.workflowName}" does not exist in this project; save it first`);
       const versionNo = req.version ?? workflow.currentVersion;
@@ -77,23 +121,7 @@ export function createEngineClient(deps: { store: Store; bus: Bus; coordinator: 
           throw new NotFoundError(`startTasks names tasks workflow "${workflow.name}" version ${versionNo} does not have: ${unknown.join(", ")}`);
         }
       }
-      // The definition's own workflow-level worker group does not exist; tasks carry theirs.
-      const instance = await store.instances.create({
-        workflowId: workflow.id,
-        version: versionNo,
-        slot: (id) => coordinator.slotOf(id),
-        runType: "START_PROCESS",
-        priority: req.priority,
-        workerGroup: req.workerGroup,
-        failureStrategy: req.failureStrategy ?? "END",
-        params: req.params ?? {},
-        startTasks: req.startTasks ?? null,
-        dependType: req.startTasks ? (req.dependType ?? "TASK_POST") : null,
-        dryRun: req.dryRun ?? false,
-        timezone: req.timezone === undefined ? undefined : getZone(req.timezone, "timezone").name,
-        // Serial types decide SUBMITTED_SUCCESS / SERIAL_WAIT / STOP (discarded) in the create transaction.
-        executionType: version.definition.executionType,
-      });
+      const instance = await create(req, workflow, version);
       publishWake(bus, { instanceId: instance.id }, log);
       return { id: instance.id, state: instance.state };
     },

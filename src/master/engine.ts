@@ -48,7 +48,13 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     killGraceMs: opts.killGraceMs,
     dispatched: (rt) => master.dispatchedAttempt(rt),
   });
-  const client = createEngineClient({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "engine" }) });
+  const client = createEngineClient({
+    store: opts.store,
+    bus: opts.bus,
+    coordinator: opts.coordinator,
+    log: opts.log.child({ component: "engine" }),
+    adopt: (instance, definition, project) => master.adopt(instance, definition, project),
+  });
   await worker.start();
   await master.start();
   // After the master: the instances the scheduler creates (catch-up included) wake a running master.

@@ -17,7 +17,7 @@ import type { Logger } from "../core/log.ts";
 import { runTimezone } from "../core/params/index.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
-import type { Command, DispatchRow, Store, WorkflowInstanceState } from "../store/store.ts";
+import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import { Batch } from "./batch.ts";
 import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage } from "./events.ts";
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
@@ -216,11 +216,36 @@ export class Master implements EventSink {
     if (!lease || lease.owner !== this.coordinator.nodeId) return;
     const definition = await this.definition(instance.workflowId, instance.workflowVersion);
     const project = await this.store.projects.getById(instance.projectId);
-    const timezone = await runTimezone(instance, async (sid) => (await this.store.schedules.get(sid))?.timezone ?? null);
     const rows = await this.store.taskInstances.listForInstance(id);
     // A control that submitted it again (possibly long ago, before SERIAL_WAIT or a restart) says how to start it.
     const pending = instance.state === "SUBMITTED_SUCCESS" ? instance.pendingControl : null;
     const effective: StartMode = mode === "start" && pending ? pending : mode === "start" && rows.length > 0 ? "restart" : mode;
+    await this.drive(instance, definition, project, lease.epoch, rows, effective);
+  }
+
+  /**
+   * An instance the API of this process created just now (`porpoise all`), handed over with the
+   * definition and project it was checked against, instead of a wake: the Store reads of a load
+   * (instance, project, its task rows — a fresh instance has none) are skipped. Those were three
+   * of the ~15 sequential round trips between POST …/run and the first task running; on a loaded
+   * 2-core box a Postgres round trip costs 1–4 ms. false — not SUBMITTED_SUCCESS, not a slot of
+   * this master, or known here already: the caller wakes the master the usual way.
+   */
+  adopt(instance: WorkflowInstance, definition: WorkflowDefinition, project: Project): boolean {
+    const id = instance.id;
+    if (this.stopped || instance.state !== "SUBMITTED_SUCCESS" || instance.pendingControl || this.drivers.has(id) || this.loading.has(id)) return false;
+    const lease = this.coordinator.lease(instance.slot);
+    if (!lease || lease.owner !== this.coordinator.nodeId) return false;
+    const p = this.drive(instance, definition, project, lease.epoch, [], "start")
+      .catch((err) => this.log.error(`master: could not load workflow instance ${id}`, { err }))
+      .finally(() => this.loading.delete(id));
+    this.loading.set(id, p);
+    return true;
+  }
+
+  private async drive(instance: WorkflowInstance, definition: WorkflowDefinition, project: Project | null, epoch: number, rows: TaskInstance[], effective: StartMode): Promise<void> {
+    const id = instance.id;
+    const timezone = await runTimezone(instance, async (sid) => (await this.store.schedules.get(sid))?.timezone ?? null);
     if (this.stopped) return;
     await new Promise<void>((resolve) => {
       // Once stopped, queued work is dropped: without this, stop() would wait for this load forever.
@@ -230,7 +255,7 @@ export class Master implements EventSink {
         this.stopping.signal.removeEventListener("abort", onStop);
         resolve();
         if (this.drivers.has(id)) return;
-        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, lease.epoch, project?.name ?? "", timezone);
+        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, epoch, project?.name ?? "", timezone);
         this.drivers.set(id, driver);
         driver.start(batch, rows, effective);
       });

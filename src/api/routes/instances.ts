@@ -122,7 +122,8 @@ export const instanceRoutes = [
       const startTasks = body.startTasks ? [...new Set(body.startTasks)] : undefined;
       if (startTasks) checkStartTasks(startTasks, new Set(stored.definition.tasks.map((t) => t.name)), wf, version);
       const engine = requireEngine(deps.engine, "running a workflow");
-      return engine.run({ ...body, startTasks, version, projectId: project.id, workflowName: wf.name }, actor);
+      // Checked here already: the engine reads none of it again (and hands it to its master).
+      return engine.run({ ...body, startTasks, version, projectId: project.id, workflowName: wf.name, checked: { project, workflow: wf, version: stored } }, actor);
     },
   }),
   defineRoute({
