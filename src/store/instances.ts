@@ -7,6 +7,7 @@
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, type SQL, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { consumeCommand } from "./commands.ts";
+import { createInOneStatement, oneStatementCreate } from "./instance-create-sql.ts";
 import { allocateInstanceIds } from "./schedule-fire-sql.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
@@ -76,6 +77,15 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
 
   return {
     create: async (input) => {
+      const slotOf = input.slot;
+      if (run.dialect === "postgres" && typeof slotOf === "function" && oneStatementCreate(input)) {
+        const row = await run.read(async (db) => {
+          const [id] = await allocateInstanceIds(db, "postgres", 1);
+          return createInOneStatement(db, t, input, id!, slotOf(id!), new Date());
+        });
+        if (row) return toWorkflowInstance(row);
+        // Gone, not ONLINE, or no such version: the transaction says which (or creates it, if that changed meanwhile).
+      }
       return run.write(
         async (tx) => {
           // The id is drawn with the lock (pipelined on Postgres) when the slot is a function of it,

@@ -37,7 +37,7 @@ function time(dialect: Dialect, d: Date): SQL {
   return dialect === "postgres" ? sql`${d.toISOString()}::timestamptz` : sql`${d.getTime()}`;
 }
 
-async function rawRows(tx: Db, dialect: Dialect, query: SQL): Promise<Record<string, unknown>[]> {
+export async function rawRows(tx: Db, dialect: Dialect, query: SQL): Promise<Record<string, unknown>[]> {
   // drizzle's SQLite database has all() where the Postgres one has execute().
   const result: unknown = dialect === "postgres" ? await tx.execute(query) : await (tx as unknown as { all(q: SQL): Promise<unknown> }).all(query);
   if (Array.isArray(result)) return result as Record<string, unknown>[];
@@ -46,7 +46,7 @@ async function rawRows(tx: Db, dialect: Dialect, query: SQL): Promise<Record<str
 }
 
 /** Raw rows (keyed by column name) to the table's typed rows: each column decodes its own value, as in drizzle's own selects. */
-function decode<T extends Table>(table: T, rows: readonly Record<string, unknown>[]): T["$inferSelect"][] {
+export function decode<T extends Table>(table: T, rows: readonly Record<string, unknown>[]): T["$inferSelect"][] {
   const columns = Object.entries(getTableColumns(table)) as [string, AnyColumn][];
   return rows.map((raw) => {
     const out: Record<string, unknown> = {};

@@ -56,6 +56,39 @@ describe.each(dialects)("workflow instances on %s", (dialect) => {
     await expect(store.instances.create({ workflowId: 4242, slot: 0, runType: "START_PROCESS" })).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  // The API's run (slot a function of the id; one statement on Postgres, see instance-create-sql.ts).
+  test("create with a slot function stores every run option and the slot of its id; refusals are the transaction's", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor, workflow } = await onlineWorkflow(store);
+    await store.workflows.addVersion(project.id, "daily", definition("daily", "echo v2"), actor);
+    const options = {
+      runType: "START_PROCESS",
+      params: { day: "2024-01-01" },
+      startTasks: ["extract"],
+      dependType: "TASK_POST" as const,
+      failureStrategy: "CONTINUE" as const,
+      priority: "HIGH" as const,
+      workerGroup: "etl",
+      dryRun: true,
+      timezone: "Europe/Paris",
+      host: "h1",
+    };
+    const wi = await store.instances.create({ workflowId: workflow.id, slot: (id) => (id * 7) % 64, ...options });
+    expect(wi).toMatchObject({ ...options, projectId: project.id, workflowId: workflow.id, workflowVersion: 2, state: "SUBMITTED_SUCCESS", slot: (wi.id * 7) % 64 });
+    expect(wi).toMatchObject({ epoch: 0, runTimes: 1, startTime: null, endTime: null, message: null, commandId: null, scheduleId: null, pendingControl: null });
+    expect(await store.instances.get(wi.id)).toEqual({ ...wi, workflowName: "daily" });
+    const plain = await store.instances.create({ workflowId: workflow.id, version: 1, slot: (id) => id % 4, runType: "START_PROCESS" });
+    expect(plain).toMatchObject({ workflowVersion: 1, slot: plain.id % 4, params: {}, startTasks: null, dependType: null, failureStrategy: "END", priority: "MEDIUM", workerGroup: "default", dryRun: false, timezone: "UTC", host: null });
+    expect(plain.id).toBeGreaterThan(wi.id);
+
+    const slot = (id: number) => id % 4;
+    await expect(store.instances.create({ workflowId: workflow.id, version: 5, slot, runType: "START_PROCESS" })).rejects.toThrow('workflow "daily" has no version 5 (its versions are 1 to 2)');
+    await expect(store.instances.create({ workflowId: 4242, slot, runType: "START_PROCESS" })).rejects.toBeInstanceOf(NotFoundError);
+    await store.workflows.setReleaseState(workflow.id, "OFFLINE", actor);
+    await expect(store.instances.create({ workflowId: workflow.id, slot, runType: "START_PROCESS" })).rejects.toThrow('workflow "daily" is OFFLINE: bring it ONLINE to run it');
+    expect((await store.instances.list({ projectId: project.id, limit: 10, offset: 0 })).total).toBe(2);
+  });
+
   test("an OFFLINE workflow is refused with ConflictError, and nothing is stored", async () => {
     await using store = await freshStore(dialect);
     const { actor, workflow } = await onlineWorkflow(store);
@@ -90,8 +123,9 @@ describe.each(dialects)("workflow instances on %s", (dialect) => {
       const { project, actor } = await userWithProject(store);
       for (let round = 0; round < 6; round++) {
         const { workflow } = await store.workflows.create(project.id, definition(`wf${round}`), actor);
-        const creates = Array.from({ length: 4 }, () =>
-          other.instances.create({ workflowId: workflow.id, slot: 0, runType: "START_PROCESS" }).then(
+        // Half with a slot function: on Postgres those are the one-statement create (instance-create-sql.ts).
+        const creates = Array.from({ length: 4 }, (_, k) =>
+          other.instances.create({ workflowId: workflow.id, slot: k % 2 === 0 ? 0 : (id) => id % 4, runType: "START_PROCESS" }).then(
             () => "created" as const,
             (err) => (err instanceof ConflictError || err instanceof NotFoundError ? ("refused" as const) : Promise.reject(err)),
           ),
