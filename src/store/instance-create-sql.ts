@@ -5,8 +5,9 @@
 // ONLINE and its version exists, and commits, in one round trip after the id is drawn.
 // Measured (POST …/run, `porpoise all --db postgres://…`, 2-core box at load average ~6): the
 // create took 9.2–10.2 ms p50 as a transaction of five round trips, 1.9 ms as nextval + this.
-// Only for what the API's run needs: no command to consume, no serial decision, no schedule
-// or parent (their lookups and violations stay in the transaction path).
+// Only for creates without a command to consume, a serial decision, a schedule or a parent
+// (their lookups and violations stay in the transaction path); every other column of
+// NewWorkflowInstance is written as the transaction writes it.
 
 import { sql } from "drizzle-orm";
 import type { Db, Tables } from "./dialect.ts";
@@ -31,12 +32,13 @@ export async function createInOneStatement(db: Db, t: Tables, input: NewWorkflow
       RETURNING id, project_id, release_state, current_version
     )
     INSERT INTO workflow_instances (id, slot, project_id, workflow_id, workflow_version, state, run_type, epoch, priority, worker_group,
-      failure_strategy, params, start_tasks, depend_type, dry_run, host, timezone, created_at, updated_at)
+      failure_strategy, params, start_tasks, depend_type, dry_run, host, timezone, schedule_time, created_at, updated_at)
     SELECT ${id}::bigint, ${slot}::integer, w.project_id, w.id, COALESCE(${version}::integer, w.current_version), ${input.state ?? "SUBMITTED_SUCCESS"}::text,
       ${input.runType}::text, ${input.epoch ?? 0}::integer, ${input.priority ?? "MEDIUM"}::text, ${input.workerGroup ?? "default"}::text,
       ${input.failureStrategy ?? "END"}::text, ${JSON.stringify(input.params ?? {})}::text::jsonb,
       ${input.startTasks == null ? null : JSON.stringify(input.startTasks)}::text::jsonb, ${input.dependType ?? null}::text,
-      ${input.dryRun ?? false}::boolean, ${input.host ?? null}::text, ${input.timezone ?? "UTC"}::text, ${at}::timestamptz, ${at}::timestamptz
+      ${input.dryRun ?? false}::boolean, ${input.host ?? null}::text, ${input.timezone ?? "UTC"}::text,
+      ${input.scheduleTime == null ? null : input.scheduleTime.toISOString()}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
     FROM w
     WHERE w.release_state = 'ONLINE'
       AND EXISTS (SELECT 1 FROM workflow_versions v WHERE v.workflow_id = w.id AND v.version = COALESCE(${version}::integer, w.current_version))

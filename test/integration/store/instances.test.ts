@@ -72,10 +72,13 @@ describe.each(dialects)("workflow instances on %s", (dialect) => {
       dryRun: true,
       timezone: "Europe/Paris",
       host: "h1",
+      scheduleTime: new Date("2024-03-31T02:30:00.123Z"),
+      state: "SUBMITTED_SUCCESS" as const,
+      epoch: 3,
     };
     const wi = await store.instances.create({ workflowId: workflow.id, slot: (id) => (id * 7) % 64, ...options });
     expect(wi).toMatchObject({ ...options, projectId: project.id, workflowId: workflow.id, workflowVersion: 2, state: "SUBMITTED_SUCCESS", slot: (wi.id * 7) % 64 });
-    expect(wi).toMatchObject({ epoch: 0, runTimes: 1, startTime: null, endTime: null, message: null, commandId: null, scheduleId: null, pendingControl: null });
+    expect(wi).toMatchObject({ runTimes: 1, startTime: null, endTime: null, message: null, commandId: null, scheduleId: null, pendingControl: null });
     expect(await store.instances.get(wi.id)).toEqual({ ...wi, workflowName: "daily" });
     const plain = await store.instances.create({ workflowId: workflow.id, version: 1, slot: (id) => id % 4, runType: "START_PROCESS" });
     expect(plain).toMatchObject({ workflowVersion: 1, slot: plain.id % 4, params: {}, startTasks: null, dependType: null, failureStrategy: "END", priority: "MEDIUM", workerGroup: "default", dryRun: false, timezone: "UTC", host: null });
