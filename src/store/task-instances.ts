@@ -136,8 +136,10 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
           for (let i = 0; i < ops.length; i++) {
             const op = ops[i]!;
             if (op.op !== "instance") continue;
-            const row = await transitionInstance(tx, t, op.id, op, now);
-            outcomes[i] = row ? { outcome: "applied", id: row.id } : STALE;
+            // The master's transitions as a compiled statement; another column set goes through drizzle.
+            const hand = hot.transition(tx, op, now);
+            const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now))?.id ?? null);
+            outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
           }
           return outcomes;
         });

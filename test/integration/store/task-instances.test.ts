@@ -123,6 +123,32 @@ describe.each(dialects)("task instances on %s", (dialect) => {
     expect((await store.instances.get(wi.id))?.state).toBe("READY_STOP");
   });
 
+  test("instance transitions in a batch write their columns, in op order; a newer epoch on the row makes one stale; other columns go through too", async () => {
+    await using store = await freshStore(dialect);
+    const wi = await runningInstance(store, 2);
+    const start = new Date("2024-05-01T00:00:00.123Z");
+    const end = new Date("2024-05-01T00:05:00.456Z");
+    const out = await store.taskInstances.applyBatch([
+      { op: "instance", id: wi.id, from: ["RUNNING_EXECUTION"], to: "READY_STOP", epoch: 2, set: { startTime: start, host: "h1", endTime: null } },
+      { op: "instance", id: wi.id, from: ["READY_STOP"], to: "FAILURE", epoch: 2, set: { endTime: end, message: "timed out" } },
+      { op: "instance", id: wi.id, from: ["FAILURE"], to: "SUCCESS", epoch: 1 },
+    ]);
+    expect(out.map((o) => o.outcome)).toEqual(["applied", "applied", "stale"]);
+    const row = await store.instances.get(wi.id);
+    expect([row?.state, row?.epoch, row?.startTime?.toISOString(), row?.host, row?.endTime?.toISOString(), row?.message]).toEqual([
+      "FAILURE",
+      2,
+      start.toISOString(),
+      "h1",
+      end.toISOString(),
+      "timed out",
+    ]);
+    const [other] = await store.taskInstances.applyBatch([{ op: "instance", id: wi.id, from: ["FAILURE"], to: "SUBMITTED_SUCCESS", epoch: 2, set: { runTimes: 5, endTime: null } }]);
+    expect(other?.outcome).toBe("applied");
+    const again = await store.instances.get(wi.id);
+    expect([again?.state, again?.runTimes, again?.endTime]).toEqual(["SUBMITTED_SUCCESS", 5, null]);
+  });
+
   test("epoch fencing: after a takeover the old owner's inserts and fenced updates are stale", async () => {
     await using store = await freshStore(dialect);
     const wi = await runningInstance(store, 1);
