@@ -1,12 +1,12 @@
 // The hot statements of the engine, written by hand and compiled once: the master's group
-// commit (instance fence, attempt inserts, fenced attempt updates) and the worker's dispatch
-// check. drizzle rebuilt each of these queries on every call — 40–70 µs of query building per
+// commit (instance fence, attempt inserts, fenced attempt updates, the instance transitions it
+// makes) and the worker's dispatch check. drizzle rebuilt each of these queries on every call — 40–70 µs of query building per
 // statement on bun:sqlite against ~2–5 µs to run a compiled one, and ~100 µs per op for the
 // 17-fragment VALUES rows of the former bulk update on Postgres.
 //
 // SQLite (one in-process connection, no round trips): one compiled statement per op, in op
 // order. Postgres (a round trip per statement): one prepared statement per kind of op per
-// batch, its rows passed as ONE jsonb parameter and expanded by jsonb_to_recordset, so the
+// batch (an instance transition: one per transition, a handful of texts), its rows passed as ONE jsonb parameter and expanded by jsonb_to_recordset, so the
 // SQL text is the same for any row count (prepared once per connection, never re-planned
 // from new text).
 //

@@ -9,8 +9,9 @@
 // epoch per batch. A master whose slot was taken over (a newer epoch wrote the instance) gets
 // "stale" for every op of that instance; the row lock also serialises it with the newer
 // master's transitions. An update is additionally guarded by id + attempt + token + state.
-// Fences, inserts and updates are hand-written compiled statements (attempt-sql.ts); the
-// instance transitions and everything off the hot path go through drizzle.
+// Fences, inserts, updates and the master's instance transitions are hand-written compiled
+// statements (attempt-sql.ts); a transition setting other columns and everything off the hot
+// path go through drizzle.
 
 import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
