@@ -129,6 +129,31 @@ describe.each(dialects)("API runs on a real engine (%s)", (dialect) => {
     });
   });
 
+  // The run route reads each saved version once (versions are immutable): every run still takes
+  // the current version, a new one, a rollback, and a workflow deleted and saved again by name.
+  test("each run takes the workflow's current version, after a new version, a rollback and a re-creation", async () => {
+    await using h = await apiHarness(dialect, { engine: "full" });
+    await setup(h, { name: "v", tasks: [{ name: "one", type: "noop" }] });
+    const ranTasks = async (body: Record<string, unknown> = {}) => {
+      const run = await h.call("POST", `${P}/workflows/v/run`, { body });
+      expect(run.status).toBe(201);
+      const done = await waitInstance(h, run.json.id, ["SUCCESS", "FAILURE"]);
+      return done.tasks.map((t: { taskName: string }) => t.taskName).sort();
+    };
+    expect(await ranTasks()).toEqual(["one"]);
+    expect((await h.call("PUT", `${P}/workflows/v`, { body: { name: "v", tasks: [{ name: "two", type: "noop" }] } })).status).toBe(200);
+    expect(await ranTasks()).toEqual(["two"]);
+    expect(await ranTasks({ version: 1 })).toEqual(["one"]);
+    expect((await h.call("POST", `${P}/workflows/v/current-version`, { body: { version: 1 } })).status).toBe(200);
+    expect(await ranTasks()).toEqual(["one"]);
+    expectError(await h.call("POST", `${P}/workflows/v/run`, { body: { startTasks: ["two"] } }), 400, "VALIDATION_FAILED", /two/);
+    expect((await h.call("POST", `${P}/workflows/v/release`, { body: { state: "OFFLINE" } })).status).toBe(200);
+    expect((await h.call("DELETE", `${P}/workflows/v`)).status).toBe(204);
+    expectError(await h.call("POST", `${P}/workflows/v/run`, { body: {} }), 404, "NOT_FOUND", /"v"/);
+    expect((await h.call("POST", `${P}/workflows`, { body: { name: "v", tasks: [{ name: "three", type: "noop" }] } })).status).toBe(201);
+    expect(await ranTasks()).toEqual(["three"]);
+  });
+
   test("unknown start tasks and OFFLINE workflows are refused before the engine creates anything", async () => {
     await using h = await apiHarness(dialect, { engine: "full" });
     await setup(h, { name: "etl", tasks: [{ name: "a", type: "noop" }, { name: "b", type: "noop", deps: ["a"] }] });
