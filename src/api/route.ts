@@ -17,6 +17,7 @@ import type { Actor, ApiToken, ProjectRole, User } from "../store/store.ts";
 import { ownedObjectAccess, projectAccess, type OwnedKind, type OwnedObject, type ProjectAccess } from "./access.ts";
 import { bodyFormat, decodeBody, readBodyText } from "./body.ts";
 import type { ApiDeps } from "./deps.ts";
+import { FORGETTING_TAGS, authenticateCached, forgetTokens } from "./token-cache.ts";
 import { bearerToken, hashToken } from "./tokens.ts";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -136,6 +137,42 @@ export function defineRoute<
   checkDeclaration(spec, status);
   const params: z.ZodType = spec.params ?? z.strictObject({});
   const query: z.ZodType = spec.query ?? z.strictObject({});
+  const handle = async (c: Context, deps: ApiDeps): Promise<Response> => {
+    const principal = spec.auth === "public" ? null : await authenticate(c, deps);
+    if (spec.auth === "admin" && !principal!.user.isAdmin) {
+      throw new ForbiddenError(`${spec.method} ${spec.path} is for administrators only`);
+    }
+    const access = spec.projectRole
+      ? await projectAccess(deps.store, principal!.user, c.req.param("project") ?? "", spec.projectRole)
+      : null;
+    const p = parseOrThrow(params, c.req.param(), "path") as z.output<P>;
+    // After the path (an id that is not a number says nothing about anyone's objects), before the rest.
+    const owned = spec.owner
+      ? await ownedObjectAccess(deps.store, principal!.user, spec.owner.kind, (p as { id: number }).id, spec.owner.role)
+      : null;
+    const q = parseOrThrow(query, flattenQuery(c.req.queries()), "query string");
+    let body: unknown = undefined;
+    if (spec.body) {
+      const format = bodyFormat(c.req.header("content-type"), spec.yaml ?? false);
+      const raw = decodeBody(await readBodyText(c.req.raw, deps.maxBodyBytes), format);
+      body = spec.parseBody ? spec.parseBody(raw, p) : parseOrThrow(spec.body, raw, "request body");
+    }
+    const actor = principal ? { userId: principal.user.id, userName: principal.user.name } : null;
+    const ctx = { params: p, query: q, body, c, deps, principal, actor, access, owned };
+    const result = await spec.handler(ctx as RouteContext<z.output<P>, z.output<Q>, PB, A, R, O>);
+    if (result instanceof Response) {
+      if (!spec.stream) throw new Error(`${spec.method} ${spec.path} returned a Response but declares no stream`);
+      return result;
+    }
+    if (status === 204 || !spec.response) return c.body(null, 204);
+    // Parsing the output drops any field the schema does not list, so a new
+    // column in the store (a hash, a secret) can never leak by accident.
+    const out = spec.response.safeParse(result);
+    if (!out.success) {
+      throw new Error(`response of ${spec.method} ${spec.path} does not match its schema: ${z.prettifyError(out.error)}`);
+    }
+    return c.json(out.data as object, status);
+  };
   return {
     method: spec.method,
     path: spec.path,
@@ -156,40 +193,12 @@ export function defineRoute<
     response: spec.response,
     errorStatuses: spec.errorStatuses ?? [],
     async run(c, deps) {
-      const principal = spec.auth === "public" ? null : await authenticate(c, deps);
-      if (spec.auth === "admin" && !principal!.user.isAdmin) {
-        throw new ForbiddenError(`${spec.method} ${spec.path} is for administrators only`);
+      if (spec.method === "GET" || !FORGETTING_TAGS.has(spec.tag)) return handle(c, deps);
+      try {
+        return await handle(c, deps);
+      } finally {
+        forgetTokens(deps.store);
       }
-      const access = spec.projectRole
-        ? await projectAccess(deps.store, principal!.user, c.req.param("project") ?? "", spec.projectRole)
-        : null;
-      const p = parseOrThrow(params, c.req.param(), "path") as z.output<P>;
-      // After the path (an id that is not a number says nothing about anyone's objects), before the rest.
-      const owned = spec.owner
-        ? await ownedObjectAccess(deps.store, principal!.user, spec.owner.kind, (p as { id: number }).id, spec.owner.role)
-        : null;
-      const q = parseOrThrow(query, flattenQuery(c.req.queries()), "query string");
-      let body: unknown = undefined;
-      if (spec.body) {
-        const format = bodyFormat(c.req.header("content-type"), spec.yaml ?? false);
-        const raw = decodeBody(await readBodyText(c.req.raw, deps.maxBodyBytes), format);
-        body = spec.parseBody ? spec.parseBody(raw, p) : parseOrThrow(spec.body, raw, "request body");
-      }
-      const actor = principal ? { userId: principal.user.id, userName: principal.user.name } : null;
-      const ctx = { params: p, query: q, body, c, deps, principal, actor, access, owned };
-      const result = await spec.handler(ctx as RouteContext<z.output<P>, z.output<Q>, PB, A, R, O>);
-      if (result instanceof Response) {
-        if (!spec.stream) throw new Error(`${spec.method} ${spec.path} returned a Response but declares no stream`);
-        return result;
-      }
-      if (status === 204 || !spec.response) return c.body(null, 204);
-      // Parsing the output drops any field the schema does not list, so a new
-      // column in the store (a hash, a secret) can never leak by accident.
-      const out = spec.response.safeParse(result);
-      if (!out.success) {
-        throw new Error(`response of ${spec.method} ${spec.path} does not match its schema: ${z.prettifyError(out.error)}`);
-      }
-      return c.json(out.data as object, status);
     },
   };
 }
@@ -213,7 +222,8 @@ function checkDeclaration(
 
 async function authenticate(c: Context, deps: ApiDeps): Promise<Principal> {
   const token = bearerToken(c.req.header("authorization"));
-  const found = await deps.store.tokens.authenticate(hashToken(token), deps.now());
+  const hash = hashToken(token);
+  const found = await authenticateCached(deps.store, hash, deps.now(), () => deps.store.tokens.authenticate(hash, deps.now()));
   if (!found) {
     throw new UnauthorizedError(
       "token is unknown, expired or revoked, or its user is disabled: log in again (POST /api/v1/login) or use another token",

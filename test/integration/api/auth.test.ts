@@ -91,6 +91,29 @@ describe.each(dialects)("API auth on %s", (dialect) => {
     expect((await h.call("GET", "/api/v1/me")).status).toBe(200);
   });
 
+  // Found tokens are remembered for a second (src/api/token-cache.ts).
+  test("a token just used is refused at once after it is revoked through this API, and within a second after a revocation elsewhere", async () => {
+    await using h = await apiHarness(dialect);
+    const t = await h.call("POST", "/api/v1/tokens", { body: { name: "t" } });
+    expect((await h.call("GET", "/api/v1/me", { token: t.json.token })).status).toBe(200);
+    expect((await h.call("DELETE", `/api/v1/tokens/${t.json.id}`)).status).toBe(204);
+    expectError(await h.call("GET", "/api/v1/me", { token: t.json.token }), 401, "UNAUTHORIZED");
+
+    const u = await h.call("POST", "/api/v1/tokens", { body: { name: "u" } });
+    const me = await h.call("GET", "/api/v1/me", { token: u.json.token });
+    expect(me.status).toBe(200);
+    // As another API process would: straight in the Store, which this process is not told about.
+    await h.store.tokens.revoke(me.json.user.id, u.json.id, { userId: me.json.user.id, userName: me.json.user.name });
+    const revokedAt = performance.now();
+    let status = 200;
+    while (status === 200 && performance.now() - revokedAt < 3000) {
+      status = (await h.call("GET", "/api/v1/me", { token: u.json.token })).status;
+      if (status === 200) await Bun.sleep(50);
+    }
+    expect(status).toBe(401);
+    expect(performance.now() - revokedAt).toBeLessThan(1500);
+  });
+
   test("logout revokes exactly the token it was sent with", async () => {
     await using h = await apiHarness(dialect);
     const a = await h.call("POST", "/api/v1/tokens", { body: { name: "a" } });
