@@ -4,11 +4,9 @@
 // wait behind a manual run of a SERIAL_WAIT workflow and never overlap one another. Runs block on
 // files named after their day (system.biz.curdate), so the test decides when each one ends.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { WorkflowInstance } from "../../../src/store/store.ts";
 import { dialects } from "../../helpers/stores.ts";
-import { harness, type Harness } from "./harness.ts";
+import { harness, writeGate, type Harness } from "./harness.ts";
 
 const gated = (name: string, executionType = "PARALLEL") => ({
   name,
@@ -18,7 +16,7 @@ const gated = (name: string, executionType = "PARALLEL") => ({
     { name: "after", type: "noop", deps: ["work"] },
   ],
 });
-const release = (h: Harness, day: string, code = 0) => writeFileSync(join(h.dataDir, `go-${day}`), String(code));
+const release = (h: Harness, day: string, code = 0) => writeGate(h.dataDir, `go-${day}`, String(code));
 const DAYS = ["2026-01-01", "2026-01-02", "2026-01-03"];
 const ENDED = ["SUCCESS", "FAILURE", "STOP", "PAUSE"];
 

@@ -2,7 +2,7 @@
 // single-node coordinator, with a temp data dir; helpers to save workflows and wait for
 // conditions (never fixed sleeps).
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryBus } from "../../../src/bus/memory-bus.ts";
@@ -13,6 +13,16 @@ import { startEngine, type Engine } from "../../../src/master/engine.ts";
 import type { RunRequest } from "../../../src/master/engine-client.ts";
 import type { Actor, Dialect, TaskInstance, WorkflowInstance } from "../../../src/store/store.ts";
 import { freshStore, type TestStore } from "../../helpers/stores.ts";
+
+/**
+ * Creates `dir/name` holding `content` atomically (write aside, then rename): a task polling for
+ * the file must never see it existing but still empty — `exit $(cat file)` would then exit 0.
+ */
+export function writeGate(dir: string, name: string, content: string): void {
+  const aside = join(dir, `.${name}.tmp`);
+  writeFileSync(aside, content);
+  renameSync(aside, join(dir, name));
+}
 
 export interface Harness extends AsyncDisposable {
   store: TestStore;

@@ -4,11 +4,9 @@
 // can be stopped, concurrent submissions never overlap, and the queue survives a restart.
 // Tasks block on files in the data dir, so the test decides when each run ends.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { WorkflowInstance } from "../../../src/store/store.ts";
 import { dialects } from "../../helpers/stores.ts";
-import { harness, type Harness } from "./harness.ts";
+import { harness, writeGate, type Harness } from "./harness.ts";
 
 // Each run waits for `<dir>/go-<token>` then exits with the code in it.
 const gated = (name: string, executionType: string) => ({
@@ -20,7 +18,7 @@ const gated = (name: string, executionType: string) => ({
 async function submit(h: Harness, name: string, token: string): Promise<number> {
   return h.run(name, { params: { dir: h.dataDir, token } });
 }
-const release = (h: Harness, token: string, code = 0) => writeFileSync(join(h.dataDir, `go-${token}`), String(code));
+const release = (h: Harness, token: string, code = 0) => writeGate(h.dataDir, `go-${token}`, String(code));
 const stateOf = async (h: Harness, id: number) => (await h.store.instances.get(id))!.state;
 const running = (h: Harness, id: number) => h.waitFor(`instance ${id} task running`, async () => (await h.latest(id, "work"))?.state === "RUNNING_EXECUTION");
 const discards = async (h: Harness) =>
