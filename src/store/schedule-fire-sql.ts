@@ -181,3 +181,26 @@ export async function advanceCursors(tx: Db, dialect: Dialect, ids: readonly num
       WHERE ${inIds(dialect, "id", ids)} AND (last_fire_time IS NULL OR last_fire_time < ${time(dialect, to)})`,
   );
 }
+
+/** How far ahead fireMany's `notBefore` may be: the transaction (and its locks) waits for it. */
+export const MAX_NOT_BEFORE_MS = 1000;
+/** Below this much left, waitUntil spins instead of sleeping: Bun.sleep can oversleep by a millisecond. */
+const SPIN_MS = 1;
+
+export function checkNotBefore(notBefore: Date | undefined): void {
+  if (notBefore === undefined) return;
+  const ahead = notBefore.getTime() - Date.now();
+  if (!Number.isFinite(ahead)) throw new Error("schedule fire: notBefore is not a valid date");
+  if (ahead > MAX_NOT_BEFORE_MS) throw new Error(`schedule fire: notBefore is ${ahead} ms ahead; expected at most ${MAX_NOT_BEFORE_MS} ms (the transaction waits for it holding its locks)`);
+}
+
+/**
+ * Returns at the first millisecond of `at` on Date.now(), the clock created_at is stamped with:
+ * sleeps while more than SPIN_MS is left, then spins (at most ~SPIN_MS of busy CPU per batch).
+ */
+export async function waitUntil(at: number): Promise<void> {
+  for (let left = at - Date.now(); left > 0; left = at - Date.now()) {
+    if (left > SPIN_MS) await Bun.sleep(left - SPIN_MS);
+    else while (Date.now() < at);
+  }
+}

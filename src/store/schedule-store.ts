@@ -81,8 +81,14 @@ export interface ScheduleRepository {
    * the cursor to fireTime when it is older.
    */
   fire(input: FireInput): Promise<FireResult>;
-  /** Several fires in one transaction (group commit for fires due together); results in input order. */
-  fireMany(inputs: readonly FireInput[]): Promise<FireResult[]>;
+  /**
+   * Several fires in one transaction (group commit for fires due together); results in input order.
+   * With `notBefore` (at most a second ahead, else an error), the schedules and workflows are locked
+   * and the rows prepared first, then the transaction waits for that instant before it creates (and
+   * stamps created_at on) any instance: the scheduler calls a few ms before the fire time, so that
+   * work no longer delays the fire.
+   */
+  fireMany(inputs: readonly FireInput[], options?: { notBefore?: Date }): Promise<FireResult[]>;
   /** Moves the cursor forward to `to` (never back): fires up to it are skipped by policy. */
   advanceCursor(id: number, to: Date): Promise<void>;
   /** advanceCursor for many schedules in one transaction (the scheduler's start). */

@@ -11,7 +11,7 @@ import type { Bus, Unsubscribe } from "../../bus/bus.ts";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
 import { compileCron, type CompiledCron } from "../../core/cron/index.ts";
 import type { Logger } from "../../core/log.ts";
-import type { FireResult, Schedule, Store } from "../../store/store.ts";
+import type { Dialect, FireResult, Schedule, Store } from "../../store/store.ts";
 import { publishWake } from "../engine-client.ts";
 import { planCatchup } from "./catchup.ts";
 import { SCHEDULE_CHANNEL } from "./channel.ts";
@@ -23,6 +23,17 @@ const RETRY_MS = 1000;
 /** Fires due together share one transaction, up to this many. */
 const FIRE_BATCH = 500;
 const MAX_CRON_MEMO = 100_000;
+/**
+ * The timer is armed this long before a fire, and the batch goes to the Store at once with
+ * notBefore = the fire time: the Store locks and prepares, then waits to the millisecond before it
+ * creates anything. Measured (cron-fire bench, 10,000 schedules, 167 due each second, 2 shared
+ * cores): setTimeout alone handed the batch over 2-5 ms late (median), then locking took 1-4 ms
+ * on SQLite and BEGIN + the pipelined locks up to ~12 ms on Postgres; created_at − fire time went
+ * from p50 8 / p99 16 ms to 0 / 2 ms on SQLite (lead 10) and 12 / 23 to 0 / 9 ms on Postgres
+ * (lead 20; lead 10 left p50 5 / p99 14). The cost: SQLite's one connection, and on Postgres the
+ * row locks of the batch's schedules and workflows, are held up to the lead before the fire.
+ */
+export const EARLY_WAKE_MS: Record<Dialect, number> = { sqlite: 10, postgres: 20 };
 
 export interface SchedulerDeps {
   store: Store;
@@ -210,7 +221,7 @@ export class Scheduler {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (!top || this.draining) return;
-    const wait = Math.min(Math.max(0, top.at - this.now().getTime()), MAX_TIMER_MS);
+    const wait = Math.min(Math.max(0, top.at - this.now().getTime() - EARLY_WAKE_MS[this.deps.store.dialect]), MAX_TIMER_MS);
     this.timer = setTimeout(() => {
       this.timer = null;
       this.drain();
@@ -223,13 +234,17 @@ export class Scheduler {
     this.draining = (async () => {
       while (!this.stopped) {
         const due: HeapEntry[] = [];
+        // The timer woke up to EARLY_WAKE_MS (the lead) early: the batch is what is due at the top's instant,
+        // handed to the Store now with that instant as notBefore (nothing is created before it).
         const now = this.now().getTime();
-        while (due.length < FIRE_BATCH && this.heap.size > 0 && this.heap.peek()!.at <= now) {
+        const top = this.heap.peek();
+        const upTo = top && top.at > now && top.at - now <= EARLY_WAKE_MS[this.deps.store.dialect] ? top.at : now;
+        while (due.length < FIRE_BATCH && this.heap.size > 0 && this.heap.peek()!.at <= upTo) {
           const entry = this.heap.pop()!;
           if (this.current(entry)) due.push(entry);
         }
         if (due.length === 0) return;
-        await this.fireBatch(due);
+        await this.fireBatch(due, upTo > now ? new Date(upTo) : undefined);
       }
     })().then(() => {
       this.draining = null;
@@ -237,11 +252,11 @@ export class Scheduler {
     });
   }
 
-  private async fireBatch(entries: HeapEntry[]): Promise<void> {
+  private async fireBatch(entries: HeapEntry[], notBefore: Date | undefined): Promise<void> {
     const slot = (id: number) => this.deps.coordinator.slotOf(id);
     let results;
     try {
-      results = await this.deps.store.schedules.fireMany(entries.map((e) => ({ scheduleId: e.scheduleId, fireTime: new Date(e.fireTime), slot })));
+      results = await this.deps.store.schedules.fireMany(entries.map((e) => ({ scheduleId: e.scheduleId, fireTime: new Date(e.fireTime), slot })), notBefore ? { notBefore } : {});
     } catch (err) {
       this.deps.log.error("could not record schedule fires; retrying", { fires: entries.length, err });
       const retryAt = this.now().getTime() + RETRY_MS;

@@ -2,8 +2,8 @@
 // mixing every kind of fire gives each its own outcome and stores exactly what one fire at a time
 // stored (fields, slot = slot(id), cursors); two store connections firing the same overlapping
 // batches in opposite orders create one instance per fire and never deadlock; a batch of any size
-// is one call; and the scheduler's
-// start moves every cursor to one load instant and fires catch-ups in batches.
+// is one call; a batch handed over early (notBefore) creates nothing before its instant; and the
+// scheduler's start moves every cursor to one load instant and fires catch-ups in batches.
 
 import { describe, expect, test } from "bun:test";
 import { MemoryBus } from "../../../src/bus/memory-bus.ts";
@@ -173,6 +173,28 @@ describe.each(dialects)("batched schedule fires on %s", (dialect) => {
     await store.schedules.advanceCursors([...unknown, ...ids], new Date(base + 90_000));
     for (const id of ids) expect((await store.schedules.get(id))!.lastFireTime!.getTime()).toBe(base + 90_000);
   }, 60_000);
+
+  test("notBefore: a batch handed over early creates nothing (and stamps nothing) before that instant; more than a second ahead is refused", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor } = await userWithProject(store);
+    const { workflow } = await store.workflows.create(project.id, definition("early"), actor);
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor)).id);
+    // A fire time 300 ms ahead, as the scheduler hands a batch over its lead before the fire.
+    const fireTime = new Date(Date.now() + 300);
+    const results = await store.schedules.fireMany(ids.map((scheduleId) => ({ scheduleId, fireTime, slot })), { notBefore: fireTime });
+    expect(Date.now()).toBeGreaterThanOrEqual(fireTime.getTime());
+    expect(results.every((r) => r.outcome === "created")).toBe(true);
+    const created = await instancesOf(store, project.id);
+    expect(created).toHaveLength(5);
+    for (const i of created) {
+      expect(i.scheduleTime!.getTime()).toBe(fireTime.getTime());
+      expect(i.createdAt.getTime()).toBeGreaterThanOrEqual(fireTime.getTime());
+    }
+    const far = new Date(Date.now() + 5000);
+    await expect(store.schedules.fireMany([{ scheduleId: ids[0]!, fireTime: far, slot }], { notBefore: far })).rejects.toThrow(/notBefore is \d+ ms ahead; expected at most 1000 ms/);
+    expect(await instancesOf(store, project.id)).toHaveLength(5);
+  });
 
   test("the scheduler's start: cursors move to one load instant together, catch-up fires go in batches", async () => {
     await using store = await freshStore(dialect);
