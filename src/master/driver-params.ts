@@ -21,7 +21,6 @@ export class DriverParams {
     private readonly instance: WorkflowInstance,
     private readonly projectParams: Record<string, string>,
     private readonly projectName: string,
-    private readonly timezone: string | undefined,
     private readonly log: Logger,
   ) {
     this.pool = new VarPool(graph);
@@ -70,7 +69,7 @@ export class DriverParams {
 
   private sharedParams() {
     if (!this.shared) {
-      const clock = paramClockOf(this.instance, this.started, this.timezone);
+      const clock = paramClockOf(this.instance, this.started);
       const builtins = instanceBuiltins({ definition: this.definition, workflowInstanceId: this.instance.id, projectName: this.projectName, clock });
       const plain =
         isEmpty(this.definition.params) && isEmpty(this.projectParams) && isEmpty(this.instance.params) && Object.values(builtins).every((v) => !v.includes("$"));

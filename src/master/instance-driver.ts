@@ -49,13 +49,11 @@ export class InstanceDriver {
     projectParams: Record<string, string>,
     private readonly epoch: number,
     projectName = "",
-    /** The zone of its params' dates (runTimezone); left out: the instance's own or UTC. */
-    timezone?: string,
   ) {
     this.id = instance.id;
     this.storeState = instance.state;
     this.graph = buildGraph(definition.tasks);
-    this.params = new DriverParams(this.graph, definition, instance, projectParams, projectName, timezone, hostApi.log);
+    this.params = new DriverParams(this.graph, definition, instance, projectParams, projectName, hostApi.log);
     this.instancePriority = queuePriorityOf(instance, hostApi.log);
     this.scope = { instanceId: this.id, epoch, slot: instance.slot, schedule: (work) => hostApi.schedule(work) };
   }

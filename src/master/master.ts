@@ -14,7 +14,6 @@ import { hostname } from "node:os";
 import type { Bus, Priority, Unsubscribe } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
-import { runTimezone } from "../core/params/index.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
@@ -245,7 +244,6 @@ export class Master implements EventSink {
 
   private async drive(instance: WorkflowInstance, definition: WorkflowDefinition, project: Project | null, epoch: number, rows: TaskInstance[], effective: StartMode): Promise<void> {
     const id = instance.id;
-    const timezone = await runTimezone(instance, async (sid) => (await this.store.schedules.get(sid))?.timezone ?? null);
     if (this.stopped) return;
     await new Promise<void>((resolve) => {
       // Once stopped, queued work is dropped: without this, stop() would wait for this load forever.
@@ -255,7 +253,7 @@ export class Master implements EventSink {
         this.stopping.signal.removeEventListener("abort", onStop);
         resolve();
         if (this.drivers.has(id)) return;
-        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, epoch, project?.name ?? "", timezone);
+        const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, epoch, project?.name ?? "");
         this.drivers.set(id, driver);
         driver.start(batch, rows, effective);
       });

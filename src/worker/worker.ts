@@ -14,7 +14,7 @@
 // worker went away. The attempt stays active in the Store, and the master's recovery marks
 // it NEED_FAULT_TOLERANCE and runs a new attempt (restart, or worker failover in a cluster).
 
-import { clockFromParams, paramClockOf, runTimezone } from "../core/params/index.ts";
+import { clockFromParams, paramClockOf } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
 import { join } from "node:path";
 import { hostname } from "node:os";
@@ -224,8 +224,7 @@ export class Worker {
     const instance = await this.deps.store.instances.get(id);
     if (!instance) return null;
     if (this.instances.size >= CACHE_LIMIT) this.instances.delete(this.instances.keys().next().value!);
-    const timezone = await runTimezone(instance, async (sid) => (await this.deps.store.schedules.get(sid))?.timezone ?? null);
-    const { baseTime } = paramClockOf(instance, undefined, timezone);
+    const { baseTime, timezone } = paramClockOf(instance);
     const info = { projectId: instance.projectId, workflowId: instance.workflowId, version: instance.workflowVersion, baseTime, timezone };
     this.instances.set(id, info);
     return info;

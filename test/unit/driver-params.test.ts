@@ -41,7 +41,10 @@ function instance(params: Record<string, string> = {}): WorkflowInstance {
     endTime: null,
     createdAt: started,
     updatedAt: started,
-  } as WorkflowInstance;
+    timezone: "Asia/Tokyo",
+    message: null,
+    pendingControl: null,
+  } satisfies WorkflowInstance;
 }
 
 /** What the resolver gives without any shortcut (the reference). */
@@ -56,12 +59,12 @@ function full(definition: WorkflowDefinition, wi: WorkflowInstance, project: Rec
     project,
     startup: wi.params,
     upstreamOut: preds,
-    clock: paramClockOf(wi, started, "Asia/Tokyo"),
+    clock: paramClockOf(wi, started),
   });
 }
 
 function driver(definition: WorkflowDefinition, wi: WorkflowInstance, project: Record<string, string>) {
-  const p = new DriverParams(buildGraph(definition.tasks), definition, wi, project, "proj", "Asia/Tokyo", silentLogger);
+  const p = new DriverParams(buildGraph(definition.tasks), definition, wi, project, "proj", silentLogger);
   p.startedAt = started;
   return p;
 }

@@ -14,4 +14,4 @@ export {
   type TypedCheck,
   type TypedProperty,
 } from "./typed.ts";
-export { clockFromParams, DEFAULT_PARAM_TIMEZONE, INSTANCE_TIMEZONE_FIELD, paramClockOf, parseParamDatetime, runTimezone, timezoneOf, type ClockSource } from "./clock.ts";
+export { clockFromParams, paramClockOf, parseParamDatetime, type ClockSource } from "./clock.ts";
