@@ -32,19 +32,10 @@ export interface Backfill {
   updatedAt: Date;
 }
 
-export interface NewBackfill {
-  projectId: number;
-  workflowId: number;
-  scheduleId: number | null;
-  runMode: BackfillRunMode;
-  maxParallelism: number;
-  onFailure: "stop" | "continue";
-  failureStrategy: FailureStrategy;
-  priority: Priority;
-  workerGroup: string;
-  params: Record<string, string>;
-  plan: Date[];
-}
+export type NewBackfill = Pick<
+  Backfill,
+  "projectId" | "workflowId" | "scheduleId" | "runMode" | "maxParallelism" | "onFailure" | "failureStrategy" | "priority" | "workerGroup" | "params" | "plan"
+>;
 
 export interface BackfillRun {
   scheduleTime: Date;

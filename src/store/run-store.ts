@@ -310,16 +310,7 @@ export type TaskBatchOutcome =
   | { outcome: "duplicate" };
 
 /** What a worker checks before it runs a message (DESIGN.md §3.4), and what it needs to run it. */
-export interface DispatchRow {
-  id: number;
-  workflowInstanceId: number;
-  taskName: string;
-  taskType: string;
-  state: TaskInstanceState;
-  attempt: number;
-  dispatchToken: string | null;
-  params: Record<string, string>;
-}
+export type DispatchRow = Pick<TaskInstance, "id" | "workflowInstanceId" | "taskName" | "taskType" | "state" | "attempt" | "dispatchToken" | "params">;
 
 export interface TaskInstanceRepository {
   /**
