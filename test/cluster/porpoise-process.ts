@@ -12,16 +12,7 @@ import { cleanEnv, fromSource, type Spawned, spawn } from "../integration/cli-pr
 
 export const READY = /porpoise all ready on/;
 
-/** Polls `fn` until it returns something truthy; a deadline turns a hang into a failure naming `what`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+export { waitFor } from "../helpers/wait.ts";
 
 export interface PorpoiseAll extends AsyncDisposable {
   /** The temp dir: the process's cwd, and free for marker files the tasks wait on. */

@@ -16,6 +16,7 @@ import { createEngineClient, type EngineClient } from "../../../src/master/engin
 import { startEngine, type Engine } from "../../../src/master/engine.ts";
 import type { Dialect, Store, TaskInstanceState, User, WorkflowInstance } from "../../../src/store/store.ts";
 import { freshStore, type TestStore } from "../../helpers/stores.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 export interface Reply {
   status: number;
@@ -100,15 +101,6 @@ export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): P
     return { status: res.status, headers: res.headers, text, json: text === "" ? null : JSON.parse(text) };
   }
 
-  const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await Bun.sleep(10);
-    }
-  };
 
   return {
     store,

@@ -13,6 +13,7 @@ import { startEngine, type Engine } from "../../../src/master/engine.ts";
 import type { RunRequest } from "../../../src/master/engine-client.ts";
 import type { Actor, Dialect, TaskInstance, WorkflowInstance } from "../../../src/store/store.ts";
 import { freshStore, type TestStore } from "../../helpers/stores.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
 /**
  * Creates `dir/name` holding `content` atomically (write aside, then rename): a task polling for
@@ -63,15 +64,6 @@ export async function harness(dialect: Dialect, opts: { workerSlots?: number; wo
   const actor: Actor = { userId: user.id, userName: user.name };
   const project = await store.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
 
-  const waitFor = async <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await Bun.sleep(10);
-    }
-  };
   const h: Harness = {
     store,
     get engine() {

@@ -12,16 +12,8 @@ import { openStore } from "../../../src/store/open.ts";
 import type { Store } from "../../../src/store/store.ts";
 import { dialects, freshStore } from "../../helpers/stores.ts";
 import { definition, firstPage, system, userWithProject } from "./fixtures.ts";
+import { waitFor } from "../../helpers/wait.ts";
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 async function setup(store: Store) {
   const { project, actor } = await userWithProject(store);
