@@ -35,6 +35,21 @@ async function run(task: Record<string, unknown>, extra: Partial<RunAttemptOptio
   return { result, log: readFileSync(files.logPath, "utf8"), ...files };
 }
 
+
+/** A shell attempt that starts `sleep 300` in the background, prints its pid and waits for it. */
+function startWithBackgroundChild() {
+  const ac = new AbortController();
+  const files = attemptFiles();
+  const running = runAttempt({
+    task: taskOf({ type: "shell", script: 'sleep 300 &\necho "child=$!"\nwait' }),
+    params: {},
+    signal: ac.signal,
+    datasources: async () => null,
+    env: testEnv,
+    ...files,
+  });
+  return { ac, files, running };
+}
 describe("shell", () => {
   test("success: stdout and stderr in the log, OUT params, the script kept in the work dir", async () => {
     const { result, log, attemptDir } = await run({
@@ -85,16 +100,7 @@ describe("shell", () => {
   });
 
   test("a stop right after the start kills the group", async () => {
-    const ac = new AbortController();
-    const files = attemptFiles();
-    const running = runAttempt({
-      task: taskOf({ type: "shell", script: 'sleep 300 &\necho "child=$!"\nwait' }),
-      params: {},
-      signal: ac.signal,
-      datasources: async () => null,
-      env: testEnv,
-      ...files,
-    });
+    const { ac, files, running } = startWithBackgroundChild();
     // Often while the spawning thread has not yet answered with the pid (the stop is then applied on its arrival).
     await waitFor("the script file", () => existsSync(join(files.attemptDir, "script.sh")));
     ac.abort();
@@ -130,16 +136,7 @@ describe("shell", () => {
   });
 
   test("stop kills the whole process group, background children included", async () => {
-    const ac = new AbortController();
-    const files = attemptFiles();
-    const running = runAttempt({
-      task: taskOf({ type: "shell", script: 'sleep 300 &\necho "child=$!"\nwait' }),
-      params: {},
-      signal: ac.signal,
-      datasources: async () => null,
-      env: testEnv,
-      ...files,
-    });
+    const { ac, files, running } = startWithBackgroundChild();
     const childPid = await waitFor("the background child's pid", () => {
       const m = existsSync(files.logPath) ? /child=(\d+)/.exec(readFileSync(files.logPath, "utf8")) : null;
       return m ? Number(m[1]) : 0;
