@@ -7,6 +7,7 @@
 // (02:30 → 03:30 in Europe/Berlin on 2026-03-29), and one that happens twice takes the earlier
 // of its two instants (the summer-time one).
 
+import { getZone } from "../cron/zone.ts";
 import { ValidationError } from "../errors.ts";
 
 export interface WallTime {
@@ -20,31 +21,10 @@ export interface WallTime {
   millisecond: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timezone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timezone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: timezone,
-      hourCycle: "h23",
-      era: "short",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    formatters.set(timezone, f);
-  }
-  return f;
-}
-
 /** Throws a ValidationError unless `timezone` is an IANA zone name (or UTC) this runtime knows. */
 export function assertTimezone(timezone: string): void {
   try {
-    formatterFor(timezone);
+    getZone(timezone);
   } catch {
     throw new ValidationError(`unknown timezone "${timezone}": use an IANA name such as "UTC", "Europe/Berlin" or "Asia/Shanghai"`, [
       { path: "timezone", message: `unknown timezone "${timezone}"` },
@@ -59,21 +39,11 @@ export function assertInstant(ms: number, what: string): void {
   if (!Number.isFinite(ms) || Math.abs(ms) > MAX_MS) throw new ValidationError(`${what} is outside the supported date range`);
 }
 
+// One zone implementation for cron and params (core/cron/zone.ts): its per-second offset memo
+// spares an Intl.formatToParts call per date a task's params need.
 export function toWall(ms: number, timezone: string): WallTime {
   assertInstant(ms, "the time");
-  const parts = formatterFor(timezone).formatToParts(new Date(ms));
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? "0");
-  const era = parts.find((p) => p.type === "era")?.value ?? "AD";
-  const yearOfEra = get("year");
-  return {
-    year: era === "BC" || era === "B" ? 1 - yearOfEra : yearOfEra,
-    month: get("month"),
-    day: get("day"),
-    hour: get("hour") % 24,
-    minute: get("minute"),
-    second: get("second"),
-    millisecond: ((ms % 1000) + 1000) % 1000,
-  };
+  return utcAsWall(ms + getZone(timezone).offset(ms));
 }
 
 /** The wall time read as if it were UTC: days and months computed on it never see a zone. */
@@ -98,7 +68,8 @@ export function utcAsWall(ms: number): WallTime {
 }
 
 function offsetAt(ms: number, timezone: string): number {
-  return wallAsUtc(toWall(ms, timezone)) - ms;
+  assertInstant(ms, "the time");
+  return getZone(timezone).offset(ms);
 }
 
 const DAY_MS = 86_400_000;
