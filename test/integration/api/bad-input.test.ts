@@ -7,7 +7,7 @@ import { createApp } from "../../../src/api/app.ts";
 import { errorResponse } from "../../../src/api/errors.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import { openStore } from "../../../src/store/open.ts";
-import { dialects, freshDatabaseUrl } from "../../helpers/stores.ts";
+import { dialects, freshDatabaseUrl, rawQuery } from "../../helpers/stores.ts";
 import { apiHarness, expectError } from "./harness.ts";
 
 const LIMIT = 4096;
@@ -111,7 +111,7 @@ describe.each(dialects)("API bad input on %s", (dialect) => {
     expect((await h.call("POST", "/api/v1/projects", { body: '{"name":"y"}', headers: { "content-type": "application/vnd.porpoise+json" } })).status).toBe(201);
   });
 
-  test("a store that is away: /readyz is 503 with the reason, other routes 500 in the error shape", async () => {
+  test("a store that is away: /readyz is 503; other routes 503 STORE_UNAVAILABLE (Postgres) or a generic 500, never internals", async () => {
     await using db = await freshDatabaseUrl(dialect);
     const store = await openStore({ url: db.url });
     const lines: string[] = [];
@@ -123,9 +123,40 @@ describe.each(dialects)("API bad input on %s", (dialect) => {
     expect(((await ready.json()) as { error: unknown }).error).toMatchObject({ code: "NOT_READY", message: expect.stringMatching(/^not ready: /) });
     expect((await app.request("/healthz")).status).toBe(200);
     const me = await app.request("/api/v1/me", { headers: { authorization: "Bearer pp_" + "a".repeat(43) } });
-    expect(me.status).toBe(500);
-    expect(((await me.json()) as { error: { code: string } }).error.code).toBe("STORE_ERROR");
-    expect(lines.some((l) => JSON.parse(l).level === "error" && JSON.parse(l).path === "/api/v1/me")).toBe(true);
+    const requestId = me.headers.get("x-request-id");
+    expect(requestId).toMatch(/^[0-9a-f]{16}$/);
+    const body = (await me.json()) as { error: { code: string; message: string } };
+    if (dialect === "postgres") {
+      // A closed pool answers like a server that went away: the client may retry.
+      expect(me.status).toBe(503);
+      expect(me.headers.get("retry-after")).toBe("2");
+      expect(body.error.code).toBe("STORE_UNAVAILABLE");
+      expect(body.error.message).toContain("retry");
+    } else {
+      expect(me.status).toBe(500);
+      expect(body.error.code).toBe("INTERNAL");
+    }
+    expect(body.error.message).toContain(requestId!);
+    expect(body.error.message).not.toMatch(/select|query|closed|api_tokens/i);
+    expect(lines.some((l) => JSON.parse(l).requestId === requestId && JSON.parse(l).path === "/api/v1/me")).toBe(true);
+  });
+
+  test("a failed query is a 500 with a request id: the SQL and the driver message go to the log only", async () => {
+    await using h = await apiHarness(dialect);
+    const lines: string[] = [];
+    const app = createApp({ store: h.store, log: createLogger({ level: "debug", format: "json", write: (l) => lines.push(l) }) });
+    await rawQuery(h.store.url, "ALTER TABLE projects RENAME TO projects_gone");
+    const res = await app.request("/api/v1/projects", { headers: { authorization: `Bearer ${h.adminToken}` } });
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    const requestId = res.headers.get("x-request-id")!;
+    expect(JSON.parse(text)).toEqual({
+      error: { code: "INTERNAL", message: `internal error (request id ${requestId}): the server log has the details`, details: [] },
+    });
+    expect(text).not.toMatch(/select|projects|query|relation|table/i);
+    const logged = lines.map((l) => JSON.parse(l)).find((l) => l.requestId === requestId);
+    expect(logged).toMatchObject({ level: "error", path: "/api/v1/projects", code: "STORE_ERROR" });
+    expect(JSON.stringify(logged)).toMatch(/select/i);
   });
 });
 
@@ -140,10 +171,11 @@ test("an unexpected error is a generic 500: no internals to the client, the caus
   const res = await app.request("/boom");
   expect(res.status).toBe(500);
   const text = await res.text();
-  expect(JSON.parse(text)).toEqual({ error: { code: "INTERNAL", message: "internal error: the server log has the cause", details: [] } });
+  const requestId = res.headers.get("x-request-id")!;
+  expect(JSON.parse(text)).toEqual({ error: { code: "INTERNAL", message: `internal error (request id ${requestId}): the server log has the details`, details: [] } });
   expect(text).not.toContain("secret");
   const entry = JSON.parse(lines[0]!);
-  expect(entry).toMatchObject({ level: "error", path: "/boom" });
+  expect(entry).toMatchObject({ level: "error", path: "/boom", requestId });
   expect(entry.err).toContain("secret internal detail");
   expect(entry.cause).toContain("root cause");
 });
