@@ -7,6 +7,7 @@
 // this driver.
 
 import { buildGraph, type DagGraph } from "../core/dag.ts";
+import { after } from "../core/long-timer.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
 import { isTerminalTaskState, type TaskState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
@@ -38,7 +39,7 @@ export class InstanceDriver {
   private readonly scope: RecordScope;
   private storeState: WorkflowInstanceState;
   private timedOut: string | null = null;
-  private workflowTimer: ReturnType<typeof setTimeout> | undefined;
+  private cancelWorkflowTimer: (() => void) | undefined;
   done = false;
   stale = 0;
 
@@ -163,7 +164,7 @@ export class InstanceDriver {
   /** Stops timers; the driver does nothing any more. */
   dispose(): void {
     this.done = true;
-    clearTimeout(this.workflowTimer);
+    this.cancelWorkflowTimer?.();
     for (const rec of this.book.attempts.values()) rec.cancel?.();
   }
 
@@ -233,24 +234,22 @@ export class InstanceDriver {
 
   /** A delay or retry interval: DELAY_EXECUTION until it passes, then dispatched (or started in the master). */
   private armDelay(rec: AttemptRec, task: TaskDefinition, ms: number): void {
-    const timer = setTimeout(
-      () =>
-        this.hostApi.schedule((batch) => {
-          rec.cancel = undefined;
-          if (this.done || rec.state !== "DELAY_EXECUTION") return;
-          const masterTimed = MASTER_TIMED.has(task.type);
-          const to = masterTimed ? "RUNNING_EXECUTION" : "DISPATCH";
-          this.update(batch, rec, ["DELAY_EXECUTION"], to, masterTimed ? { startTime: now(), host: this.hostApi.host } : {});
-          const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
-          batch.after(() => {
-            if (this.done || rec.state !== to) return;
-            if (masterTimed) this.hostApi.startMasterTask(this, rec, task, paramsForChild(rec.params ?? this.paramsOf(rec.name)));
-            else this.enqueue(rec, task, workerGroup);
-          });
-        }),
-      ms,
+    // A delay or retry interval may be up to 3650 days: setTimeout alone overflows past 24.8 days and fires at once.
+    rec.cancel = after(ms, () =>
+      this.hostApi.schedule((batch) => {
+        rec.cancel = undefined;
+        if (this.done || rec.state !== "DELAY_EXECUTION") return;
+        const masterTimed = MASTER_TIMED.has(task.type);
+        const to = masterTimed ? "RUNNING_EXECUTION" : "DISPATCH";
+        this.update(batch, rec, ["DELAY_EXECUTION"], to, masterTimed ? { startTime: now(), host: this.hostApi.host } : {});
+        const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
+        batch.after(() => {
+          if (this.done || rec.state !== to) return;
+          if (masterTimed) this.hostApi.startMasterTask(this, rec, task, paramsForChild(rec.params ?? this.paramsOf(rec.name)));
+          else this.enqueue(rec, task, workerGroup);
+        });
+      }),
     );
-    rec.cancel = () => clearTimeout(timer);
   }
 
   private killAttempt(batch: Batch, rec: AttemptRec, reason: string): void {
@@ -301,19 +300,17 @@ export class InstanceDriver {
     if (timeout === undefined || this.done) return;
     const started = this.instance.startTime?.getTime() ?? Date.now();
     const left = Math.max(0, started + timeout * 1000 - Date.now());
-    this.workflowTimer = setTimeout(
-      () =>
-        this.hostApi.schedule((batch) => {
-          if (this.done) return;
-          this.timedOut = `the workflow timed out after ${timeout}s`;
-          this.hostApi.log.warn(`workflow instance ${this.id}: ${this.timedOut}; stopping its tasks, it ends FAILURE`);
-          try {
-            this.apply(batch, this.dag.requestStop());
-          } catch (err) {
-            if (!(err instanceof ConflictError)) throw err;
-          }
-        }),
-      Math.min(left, 2 ** 31 - 1),
+    this.cancelWorkflowTimer = after(left, () =>
+      this.hostApi.schedule((batch) => {
+        if (this.done) return;
+        this.timedOut = `the workflow timed out after ${timeout}s`;
+        this.hostApi.log.warn(`workflow instance ${this.id}: ${this.timedOut}; stopping its tasks, it ends FAILURE`);
+        try {
+          this.apply(batch, this.dag.requestStop());
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+        }
+      }),
     );
   }
 

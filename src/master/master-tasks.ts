@@ -13,6 +13,7 @@
 import type { Priority } from "../store/store.ts";
 import type { Logger } from "../core/log.ts";
 import type { DependentTask, SubWorkflowTask, TaskDefinition } from "../core/workflow-schema.ts";
+import { after } from "../core/long-timer.ts";
 import { isTerminalWorkflowState } from "../core/states.ts";
 import type { Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import { checkDependent } from "./dependent.ts";
@@ -97,14 +98,14 @@ export class MasterTasks {
   }
 
   private startDependent(driver: InstanceDriver, rec: AttemptRec, task: DependentTask): void {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+    let cancelCheck: (() => void) | undefined;
+    let cancelTimeout: (() => void) | undefined;
     let over = false;
     const entry: Running = {
       cancel: () => {
         over = true;
-        clearTimeout(timer);
-        clearTimeout(timeoutTimer);
+        cancelCheck?.();
+        cancelTimeout?.();
       },
     };
     this.running.set(rec.id!, entry);
@@ -118,16 +119,17 @@ export class MasterTasks {
       } catch (err) {
         this.deps.log.warn(`dependent task "${task.name}": check failed; trying again`, { err });
       }
-      if (!over) timer = setTimeout(() => void check(), task.checkInterval * 1000);
+      if (!over) cancelCheck = after(task.checkInterval * 1000, () => void check());
     };
     if (task.timeout !== undefined) {
-      timeoutTimer = setTimeout(() => {
+      // Up to 3650 days: a plain setTimeout over 24.8 days would fire at once.
+      cancelTimeout = after(task.timeout * 1000, () => {
         if (task.timeoutStrategy === "WARN") {
           this.deps.log.warn(`dependent task "${task.name}" still waiting after ${task.timeout}s (timeout, strategy WARN)`);
           return;
         }
         this.done(rec, "FAILURE", `timed out after ${task.timeout}s waiting for its dependencies`);
-      }, task.timeout * 1000);
+      });
     }
     void check();
   }

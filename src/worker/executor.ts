@@ -13,6 +13,7 @@
 // age, outside the dispatch path), not the executor's.
 
 import { mkdir } from "node:fs/promises";
+import { after } from "../core/long-timer.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
 import type { TimeContext } from "../core/params/index.ts";
 import { checkDeclaredOut } from "./attempt-params.ts";
@@ -64,17 +65,6 @@ export interface RunAttemptOptions {
   killGraceMs?: number;
   /** Base time and zone of `$[...]` written in task text (left out: `$[...]` stays as written). */
   clock?: TimeContext;
-}
-
-// setTimeout holds at most 2^31-1 ms (24.8 days); longer timeouts are re-armed in steps.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-function after(ms: number, fn: () => void): () => void {
-  let timer: ReturnType<typeof setTimeout>;
-  const arm = (left: number) => {
-    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
-  };
-  arm(ms);
-  return () => clearTimeout(timer);
 }
 
 export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
