@@ -65,6 +65,15 @@ export interface Config {
   gateway: string | null;
   token: string | null;
   slots: number;
+  // Security (README "Security").
+  /** CIDRs of reverse proxies whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
+  /** Absolute paths of the PEM certificate and key; null = plain HTTP. */
+  tls: { cert: string; key: string } | null;
+  /** Absolute path of extra CA certificates a client trusts for https:// servers. */
+  caCert: string | null;
+  /** Egress rules of http tasks and sql datasources, on top of the built-in deny list. */
+  egress: { allow: string[]; deny: string[] };
 }
 
 /** What `run`, `status` and `logs` were asked to do, besides the settings in Config. */
@@ -315,6 +324,10 @@ function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number): Config 
     gateway: s.gateway ?? null,
     token: s.token ?? null,
     slots: s.slots ?? 64,
+    trustedProxies: s.trustedProxies ?? [],
+    tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { cert: resolve(cwd, s.tlsCert), key: resolve(cwd, s.tlsKey) } : null,
+    caCert: s.caCert === undefined ? null : resolve(cwd, s.caCert),
+    egress: { allow: s.egressAllow ?? [], deny: s.egressDeny ?? [] },
   };
 }
 
@@ -333,6 +346,10 @@ const redisHint = "pass --redis redis://host:6379 (or PORPOISE_REDIS)";
 
 function checkRequirements(command: ConfigCommand, c: Config, sources: Partial<Record<ConfigKey, string>>): void {
   const needs: string[] = [];
+  if ((sources.tlsCert === undefined) !== (sources.tlsKey === undefined)) {
+    const [given, missing] = sources.tlsCert === undefined ? ["tls-key", "tls-cert"] : ["tls-cert", "tls-key"];
+    needs.push(`--${missing} as well: --${given} was given (HTTPS needs both the certificate and its key)`);
+  }
   if (command === "api" || command === "master") {
     if (c.db.dialect !== "postgres") {
       const given = sources.db ? `, but db = ${JSON.stringify(c.db.display)} (from ${sources.db}) is SQLite` : "";

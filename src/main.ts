@@ -102,7 +102,7 @@ async function client(invocation: Extract<Invocation, { client: unknown }>): Pro
       });
     }
     const { createApiClient } = await import("./cli/client.ts");
-    const api = createApiClient({ baseUrl: opts.server as string, token: opts.token as string });
+    const api = createApiClient({ baseUrl: opts.server as string, token: opts.token as string, caCert: invocation.config.caCert });
     const id = Number(opts.target);
     if (invocation.command === "status") {
       const { statusCommand } = await import("./cli/status.ts");

@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { DEFAULT_MAX_BODY_BYTES, checkDeclaredLength } from "./body.ts";
 import { DEFAULT_SESSION_TTL_MS, type ApiDeps, type AppOptions } from "./deps.ts";
 import { errorBody, errorResponse } from "./errors.ts";
+import { LoginThrottle } from "./login-throttle.ts";
 import { mountRoute } from "./route.ts";
 import { routeRegistry } from "./routes/index.ts";
 
@@ -20,6 +21,8 @@ export function createApp(opts: AppOptions): Hono {
     maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     version: opts.version ?? "unknown",
     engine: opts.engine ?? null,
+    trustedProxies: opts.trustedProxies ?? [],
+    loginThrottle: new LoginThrottle(),
     routes: routeRegistry,
   };
   const app = new Hono();

@@ -1,8 +1,10 @@
 // What every route handler gets: the injected dependencies with defaults applied.
 
 import type { Logger } from "../core/log.ts";
+import type { Cidr } from "../core/net/cidr.ts";
 import type { Store } from "../store/store.ts";
 import type { EngineClient } from "./engine.ts";
+import type { LoginThrottle } from "./login-throttle.ts";
 import type { Route } from "./route.ts";
 
 export interface AppOptions {
@@ -14,6 +16,8 @@ export interface AppOptions {
   version?: string;
   /** Runs and controls workflows; without it those routes answer 503 (API-only modes). */
   engine?: EngineClient;
+  /** Peers whose X-Forwarded-For is believed (see client-address.ts); none by default. */
+  trustedProxies?: readonly Cidr[];
 }
 
 export interface ApiDeps {
@@ -24,6 +28,9 @@ export interface ApiDeps {
   maxBodyBytes: number;
   version: string;
   engine: EngineClient | null;
+  trustedProxies: readonly Cidr[];
+  /** Per-process login backoff (login-throttle.ts). */
+  loginThrottle: LoginThrottle;
   /** Every mounted route; the OpenAPI document is generated from it. */
   routes: readonly Route[];
 }

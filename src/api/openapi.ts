@@ -26,8 +26,9 @@ const errorText: Record<number, string> = {
   409: "conflicts with the current state (name taken, not empty, online, version changed…)",
   413: "body larger than the configured limit",
   415: "body sent with a content type this route does not read",
-  500: "internal error; the server log has the cause",
-  503: "not ready; the message says why",
+  429: "too many attempts; Retry-After says how many seconds to wait",
+  500: "internal error; the message names a request id, the server log has the cause",
+  503: "not ready, or the store is unreachable (Retry-After); the message says why",
 };
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output", refWorkflow = true): Json {

@@ -3,8 +3,10 @@
 // exercises exactly what a remote user gets. Responses are parsed with loose zod schemas:
 // the client needs a few fields and must not break when the server adds more.
 
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import {
+  ConfigError,
   ConflictError,
   ForbiddenError,
   NotFoundError,
@@ -120,9 +122,15 @@ export interface ApiClient {
   followLog(taskInstanceId: number, signal?: AbortSignal): AsyncGenerator<string>;
 }
 
-export function createApiClient(opts: { baseUrl: string; token: string; fetch?: typeof fetch }): ApiClient {
+export function createApiClient(opts: {
+  baseUrl: string;
+  token: string;
+  fetch?: typeof fetch;
+  /** PEM file of CAs trusted (besides the system's) for an https:// server: --ca-cert. */
+  caCert?: string | null;
+}): ApiClient {
   const baseUrl = opts.baseUrl.replace(/\/+$/, "");
-  const doFetch = opts.fetch ?? fetch;
+  const doFetch = opts.fetch ?? (opts.caCert ? fetchTrusting(opts.caCert) : fetch);
   const seg = encodeURIComponent;
 
   async function send(method: string, path: string, body?: unknown, init: { accept?: string; signal?: AbortSignal } = {}): Promise<Response> {
@@ -214,6 +222,21 @@ export function createApiClient(opts: { baseUrl: string; token: string; fetch?: 
       }
     },
   };
+}
+
+/** fetch that also trusts the CA certificates in `file` (read once, here, so a bad path fails at once). */
+function fetchTrusting(file: string): typeof fetch {
+  let ca: string;
+  try {
+    ca = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read --ca-cert ${file}: ${(err as Error).message}`, [{ path: "caCert", message: "unreadable" }]);
+  }
+  if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ConfigError(`--ca-cert ${file} holds no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`, [{ path: "caCert", message: "not PEM" }]);
+  }
+  const trusting = (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, tls: { ca } } as RequestInit);
+  return Object.assign(trusting, { preconnect: fetch.preconnect }) as typeof fetch;
 }
 
 /** An error answer as the error class the rest of the CLI (and main's exit codes) understand. */

@@ -32,7 +32,7 @@ export async function runCommand(deps: { config: Config; client: ClientOptions; 
   let embedded: Awaited<ReturnType<typeof import("./run-embedded.ts").startEmbedded>> | null = null;
   let api: ApiClient;
   if (opts.server !== null && opts.token !== null) {
-    api = createApiClient({ baseUrl: opts.server, token: opts.token });
+    api = createApiClient({ baseUrl: opts.server, token: opts.token, caCert: deps.config.caCert });
   } else {
     const { startEmbedded } = await import("./run-embedded.ts");
     embedded = await startEmbedded({ config: deps.config, log: deps.log });

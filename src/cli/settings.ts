@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { workerGroupSchema } from "../bus/bus.ts";
 import { durationSchema } from "../core/duration.ts";
+import { parseCidr } from "../core/net/cidr.ts";
 import { projectNameSchema } from "../core/workflow-fields.ts";
 import type { ClientCommand } from "./args.ts";
 
@@ -76,6 +77,17 @@ const workerGroups = z
   .pipe(z.array(workerGroupSchema).min(1))
   .transform((gs) => [...new Set(gs)]);
 
+// Security settings (README "Security"): lists of addresses, CIDR ranges or host names.
+function netList(check: (item: string) => boolean) {
+  return z
+    .union([z.array(z.string()), z.string().transform((s) => s.split(","))])
+    .transform((items) => [...new Set(items.map((i) => i.trim().toLowerCase()).filter((i) => i !== ""))])
+    .pipe(z.array(z.string().refine(check)).min(1));
+}
+const isCidr = (s: string) => parseCidr(s) !== null;
+// A host name, or `*.example.com` for every name under it.
+const isCidrOrHost = (s: string) => isCidr(s) || /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/.test(s);
+
 /** The one schema: every key optional here; defaults are applied by src/config.ts. */
 export const configSchema = z
   .object({
@@ -101,6 +113,12 @@ export const configSchema = z
     slots: integer(1, 4096).optional(),
     server: urlWithScheme(["http", "https"]).optional(),
     project: projectNameSchema.optional(),
+    trustedProxies: netList(isCidr).optional(),
+    tlsCert: nonBlank.optional(),
+    tlsKey: nonBlank.optional(),
+    caCert: nonBlank.optional(),
+    egressAllow: netList(isCidrOrHost).optional(),
+    egressDeny: netList(isCidrOrHost).optional(),
   })
   .strict();
 
@@ -163,25 +181,40 @@ export const settings: readonly Setting[] = [
     help: "The porpoise server (all or api) to talk to. Without it, porpoise run starts a temporary one in-process." },
   { key: "project", metavar: "NAME", expected: "a project name (1-200 characters, no \"/\", no control characters)", defaultText: "default",
     help: "Project the workflow is stored and run in; created if missing." },
+  // Security (README "Security").
+  { key: "trustedProxies", metavar: "CIDRS", expected: "a comma-separated list of IP addresses or CIDR ranges, e.g. 10.0.0.5,192.168.0.0/16", defaultText: null,
+    help: "Reverse proxies whose X-Forwarded-For is believed (its last entry) for the client address login throttling uses; otherwise the TCP peer is the client." },
+  { key: "tlsCert", metavar: "FILE", expected: "a PEM certificate file (with --tls-key)", defaultText: null,
+    help: "Serve HTTPS with this certificate (chain) instead of plain HTTP." },
+  { key: "tlsKey", metavar: "FILE", expected: "a PEM private key file (with --tls-cert)", defaultText: null,
+    help: "Private key of --tls-cert." },
+  { key: "caCert", metavar: "FILE", expected: "a PEM file of CA certificates", defaultText: null,
+    help: "Trust these CAs (besides the system's) for an https:// --server, e.g. a self-signed server certificate." },
+  { key: "egressAllow", metavar: "LIST", expected: "a comma-separated list of IP addresses, CIDR ranges, host names or *.domain names", defaultText: null,
+    help: "Addresses http tasks and sql datasources may reach even if a deny rule matches (e.g. an internal service on 169.254.x)." },
+  { key: "egressDeny", metavar: "LIST", expected: "a comma-separated list of IP addresses, CIDR ranges, host names or *.domain names", defaultText: "link-local and cloud metadata",
+    help: "Addresses http tasks and sql datasources may not reach, in addition to link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses, which are always denied unless allowed." },
 ];
 
 export const settingByKey = new Map(settings.map((s) => [s.key, s]));
 
 const common: ConfigKey[] = ["logLevel", "logFormat"];
+const serving: ConfigKey[] = ["trustedProxies", "tlsCert", "tlsKey"];
+const egress: ConfigKey[] = ["egressAllow", "egressDeny"];
 
 /** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
 export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   all: ["host", "port", "dataDir", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", ...common],
+    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", ...serving, ...egress, ...common],
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", ...common],
+    "shutdownTimeout", ...serving, ...common],
   master: ["db", "redis", "secret", "slots", "shutdownTimeout", ...common],
-  worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...common],
+  worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...common],
   migrate: ["db", "dataDir", ...common],
   // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).
-  run: ["server", "token", "project", ...common],
-  status: ["server", "token", ...common],
-  logs: ["server", "token", ...common],
+  run: ["server", "token", "project", "caCert", ...common],
+  status: ["server", "token", "caCert", ...common],
+  logs: ["server", "token", "caCert", ...common],
 };
 
 export function flagName(key: string): string {

@@ -5,7 +5,7 @@
 import { PorpoiseError } from "../core/errors.ts";
 
 export interface HttpServer {
-  /** `http://host:port` with the port actually bound (port 0 picks one). */
+  /** `http://host:port` (`https://` with TLS) with the port actually bound (port 0 picks one). */
   readonly url: string;
   readonly port: number;
   /** Resolves when in-flight requests are done or `deadlineMs` has passed, whichever is first. Idempotent. */
@@ -19,10 +19,13 @@ export class ListenError extends PorpoiseError {
 }
 
 export function startHttpServer(opts: {
-  fetch: (req: Request) => Response | Promise<Response>;
+  /** `clientIp` is the TCP peer's address (null when Bun cannot say). */
+  fetch: (req: Request, clientIp: string | null) => Response | Promise<Response>;
   host: string;
   port: number;
   maxBodyBytes: number;
+  /** PEM files; with them the server speaks HTTPS only. */
+  tls?: { cert: string; key: string } | null;
 }): HttpServer {
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -32,11 +35,15 @@ export function startHttpServer(opts: {
       // The API counts body bytes itself and answers 413 with a JSON error; this cap is only
       // the backstop against bodies far over the limit, so it sits above the API's.
       maxRequestBodySize: opts.maxBodyBytes * 2,
-      fetch: (req) => opts.fetch(req),
+      fetch: (req, srv) => opts.fetch(req, srv.requestIP(req)?.address ?? null),
+      ...(opts.tls ? { tls: { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key) } } : {}),
     });
   } catch (err) {
     const code = (err as { code?: string }).code;
     const reason = code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied" : (err as Error).message;
+    if (opts.tls && code !== "EADDRINUSE" && code !== "EACCES") {
+      throw new ListenError(`cannot serve HTTPS with --tls-cert ${opts.tls.cert} and --tls-key ${opts.tls.key}: ${reason}; pass a PEM certificate and its PEM private key`, err);
+    }
     throw new ListenError(
       `cannot listen on ${opts.host}:${opts.port}: ${reason}; pass another --port (0 picks a free one) or --host`,
       err,
@@ -46,7 +53,7 @@ export function startHttpServer(opts: {
   const port = server.port as number;
   let stopped: Promise<{ drained: boolean }> | null = null;
   return {
-    url: `http://${host}:${port}`,
+    url: `${opts.tls ? "https" : "http"}://${host}:${port}`,
     port,
     stop(deadlineMs) {
       stopped ??= drain(server, deadlineMs);

@@ -8,6 +8,7 @@ import type { EngineClient } from "../master/engine-client.ts";
 import type { Store } from "../store/store.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
+import { type Cidr, cidrContains, parseCidr } from "../core/net/cidr.ts";
 import { type HttpServer, startHttpServer } from "./http-server.ts";
 import type { ModeDeps, Resources } from "./mode.ts";
 
@@ -30,13 +31,19 @@ export async function serveApi(
   const { config, log, print, resources } = deps;
   // Listen first: a taken port fails before the database is touched, and while migrations run
   // (long ones on a big Postgres) /healthz already says the process is up and /readyz says 503.
-  let handle: (req: Request) => Response | Promise<Response> = starting;
+  let handle: (req: Request, clientIp: string | null) => Response | Promise<Response> = starting;
   const http = startHttpServer({
-    fetch: (req) => handle(req),
+    fetch: (req, clientIp) => handle(req, clientIp),
     host: config.host,
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
+    tls: config.tls,
   });
+  if (config.tls === null && !isLoopback(config.host)) {
+    log.warn(
+      `listening on ${config.host} without TLS: tokens and passwords cross the network in clear text; pass --tls-cert and --tls-key (PEM files) or put a TLS proxy in front`,
+    );
+  }
   resources.add("http server", () => http.stop(0));
 
   const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: deps.secretKey });
@@ -59,10 +66,18 @@ export async function serveApi(
     sessionTtlMs: config.sessionTtl * 1000,
     maxBodyBytes: config.maxBodyBytes,
     version: VERSION,
+    trustedProxies: config.trustedProxies.map((p) => parseCidr(p) as Cidr),
   });
-  handle = (req) => app.fetch(req);
+  handle = (req, clientIp) => app.fetch(req, { clientIp });
   return { store, http };
 }
+
+/** 127.0.0.0/8, ::1 and localhost: the only hosts where plain HTTP stays on this machine. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  return LOOPBACK.some((c) => cidrContains(c, host));
+}
+const LOOPBACK = [parseCidr("127.0.0.0/8") as Cidr, parseCidr("::1") as Cidr];
 
 function starting(req: Request): Response {
   if (new URL(req.url).pathname === "/healthz") return Response.json({ status: "starting", version: VERSION });

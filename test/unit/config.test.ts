@@ -67,8 +67,24 @@ describe("defaults", () => {
       gateway: null,
       token: null,
       slots: 64,
+      trustedProxies: [],
+      tls: null,
+      caCert: null,
+      egress: { allow: [], deny: [] },
     });
     expect(sourcesOf(["all"])).toEqual({});
+  });
+
+  test("security flags: TLS files resolve against the cwd and come in pairs; proxy and egress lists are checked", () => {
+    const c = config(["all", "--tls-cert", "c.pem", "--tls-key", "/k.pem", "--trusted-proxies", "10.0.0.1, 192.168.0.0/16", "--egress-deny", "*.internal,10.0.0.0/8"]);
+    expect(c.tls).toEqual({ cert: "/srv/work/c.pem", key: "/k.pem" });
+    expect(c.trustedProxies).toEqual(["10.0.0.1", "192.168.0.0/16"]);
+    expect(c.egress).toEqual({ allow: [], deny: ["*.internal", "10.0.0.0/8"] });
+    expect(failure(["all", "--tls-cert", "c.pem"]).message).toContain("--tls-key as well");
+    expect(failure(["api", "--tls-key", "k.pem"]).message).toContain("--tls-cert as well");
+    expect(failure(["all", "--trusted-proxies", "example.com"]).message).toContain("trustedProxies");
+    expect(failure(["all", "--egress-allow", "10.0.0.0/40"]).message).toContain("egressAllow");
+    expect(failure(["all", "--egress-deny", "a/b"]).message).toContain("egressDeny");
   });
 
   test("the default SQLite file follows --data-dir", () => {

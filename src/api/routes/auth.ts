@@ -2,6 +2,7 @@
 
 import { z } from "zod";
 import { UnauthorizedError } from "../../core/errors.ts";
+import { clientAddress } from "../client-address.ts";
 import { MAX_PASSWORD_CHARS, verifyPassword } from "../passwords.ts";
 import { defineRoute } from "../route.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "../tokens.ts";
@@ -17,18 +18,24 @@ export const authRoutes = [
     summary: "Log in: user name and password give a session token",
     description:
       "The session token expires after the configured session lifetime (12 h by default). " +
-      "An unknown user and a wrong password give the same answer.",
+      "An unknown user and a wrong password give the same answer. Failed logins are throttled per client address " +
+      "and per user name (exponential backoff, see the README's Security section): a throttled attempt is 429 with Retry-After, " +
+      "and its password is not checked.",
     auth: "public",
     status: 200,
+    errorStatuses: [429],
     body: z.strictObject({
       username: z.string().min(1).max(200),
       password: z.string().min(1).max(MAX_PASSWORD_CHARS),
     }),
     example: { username: "admin", password: "correct horse battery" },
     response: createdTokenView.extend({ user: userView }),
-    handler: async ({ body, deps }) => {
+    handler: async ({ body, deps, c }) => {
+      // Throttled before the store or argon2 is touched: a 429 costs a map lookup.
+      const attempt = deps.loginThrottle.begin(body.username, clientAddress(c, deps.trustedProxies), deps.now().getTime());
       const found = await deps.store.users.getPasswordHash(body.username);
       const ok = await verifyPassword(body.password, found?.passwordHash ?? null);
+      attempt.settle(Boolean(found) && ok);
       if (!found || !ok) throw new UnauthorizedError(WRONG_CREDENTIALS);
       const { user } = found;
       // Only someone who knows the password learns that the account is disabled.
