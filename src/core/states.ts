@@ -92,7 +92,8 @@ const TASK_TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
   DELAY_EXECUTION: ["DISPATCH", "KILL", "STOP", "PAUSE", "NEED_FAULT_TOLERANCE"],
   // Events are at-least-once and unordered across hops, so "done" may arrive before "running".
   DISPATCH: ["RUNNING_EXECUTION", "SUCCESS", "FAILURE", "KILL", "STOP", "PAUSE", "NEED_FAULT_TOLERANCE"],
-  RUNNING_EXECUTION: ["SUCCESS", "FAILURE", "KILL", "STOP", "NEED_FAULT_TOLERANCE"],
+  // PAUSE: a sub_workflow attempt whose child paused with its parent (master-tasks.ts).
+  RUNNING_EXECUTION: ["SUCCESS", "FAILURE", "KILL", "STOP", "PAUSE", "NEED_FAULT_TOLERANCE"],
   FAILURE: ["FORCED_SUCCESS"],
   KILL: ["FORCED_SUCCESS"],
   NEED_FAULT_TOLERANCE: [],

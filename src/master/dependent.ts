@@ -3,9 +3,12 @@
 // the business date (the schedule time, else the start of this instance); for each
 // interval the latest instance of the dependency created in it decides: SUCCESS → holds,
 // ended otherwise → failed, none or still running → wait. Items combine by AND/OR.
+// A dependency in another project is read only while the run's user may see that project
+// (run-rights.ts); a gone or hidden one fails the task at once instead of waiting forever.
 
 import type { DependentTask } from "../core/task-types.ts";
-import type { Store, WorkflowInstance } from "../store/store.ts";
+import type { Store, User, WorkflowInstance } from "../store/store.ts";
+import { resolveTarget, runUserOf } from "./run-rights.ts";
 
 export type CheckResult = "SUCCESS" | "FAILURE" | "WAIT";
 type Interval = [Date, Date];
@@ -60,10 +63,14 @@ export function intervalsOf(dateValue: string, business: Date): Interval[] {
   }
 }
 
-async function checkItem(store: Store, projectId: number, item: DependentTask["dependOn"][number], business: Date, selfId: number): Promise<CheckResult> {
-  const project = item.project === undefined ? await store.projects.getById(projectId) : await store.projects.getByName(item.project);
-  const workflow = project ? await store.workflows.get(project.id, item.workflow) : null;
-  if (!project || !workflow) return "WAIT";
+/** A dependency that does not exist or that the run's user may not see: the task fails with this message. */
+export class DependencyRefused extends Error {}
+
+async function checkItem(store: Store, instance: WorkflowInstance, item: DependentTask["dependOn"][number], business: Date, user: () => Promise<User | null>): Promise<CheckResult> {
+  const target = await resolveTarget(store, instance, "dependent", item, user);
+  if ("refused" in target) throw new DependencyRefused(`dependent: ${target.refused}`);
+  const { project, workflow } = target;
+  const selfId = instance.id;
   let result: CheckResult = "SUCCESS";
   for (const [from, to] of intervalsOf(item.dateValue, business)) {
     const page = await store.instances.list({ projectId: project.id, workflowId: workflow.id, from, to, limit: 5, offset: 0 });
@@ -90,10 +97,13 @@ async function outcomeOf(store: Store, instance: WorkflowInstance, task: string 
   }
 }
 
+/** Throws DependencyRefused when an item names a workflow that is gone or out of the run's user's reach (run-rights.ts). */
 export async function checkDependent(store: Store, instance: WorkflowInstance, task: DependentTask): Promise<CheckResult> {
   const business = instance.scheduleTime ?? instance.startTime ?? instance.createdAt;
   const results: CheckResult[] = [];
-  for (const item of task.dependOn) results.push(await checkItem(store, instance.projectId, item, business, instance.id));
+  let user: Promise<User | null> | undefined;
+  const runUser = () => (user ??= runUserOf(store, instance));
+  for (const item of task.dependOn) results.push(await checkItem(store, instance, item, business, runUser));
   if (task.relation === "OR") {
     if (results.includes("SUCCESS")) return "SUCCESS";
     return results.every((r) => r === "FAILURE") ? "FAILURE" : "WAIT";

@@ -35,6 +35,8 @@ export interface DriverHost {
   /** Start a task the master runs itself over time (sub_workflow, dependent). */
   startMasterTask(driver: InstanceDriver, rec: AttemptRec, task: TaskDefinition, params: Record<string, string>): void;
   stopMasterTask(driver: InstanceDriver, rec: AttemptRec, reason: string): void;
+  /** The instance pauses: a running sub_workflow attempt pauses its child. */
+  pauseMasterTask(rec: AttemptRec): void;
   finished(driver: InstanceDriver, state: WorkflowInstanceState): void;
 }
 

@@ -80,8 +80,10 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
   const { store, bus, coordinator, log } = deps;
 
   // The definition's own workflow-level worker group does not exist; tasks carry theirs.
-  const create = (req: RunRequest, workflow: Workflow, version: WorkflowVersion) =>
+  const create = (req: RunRequest, workflow: Workflow, version: WorkflowVersion, actor: Actor) =>
     store.instances.create({
+      // Whose rights the run uses in other projects (master/run-rights.ts).
+      executorId: actor.userId,
       workflowId: workflow.id,
       version: version.version,
       slot: (id) => coordinator.slotOf(id),
@@ -99,10 +101,10 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
     });
 
   return {
-    async run(req, _actor) {
+    async run(req, actor) {
       if (req.checked) {
         const { project, workflow, version } = req.checked;
-        const instance = await create(req, workflow, version);
+        const instance = await create(req, workflow, version, actor);
         if (!deps.adopt?.(instance, version.definition, project)) publishWake(bus, { instanceId: instance.id }, log);
         return { id: instance.id, state: instance.state };
       }
@@ -121,7 +123,7 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
           throw new NotFoundError(`startTasks names tasks workflow "${workflow.name}" version ${versionNo} does not have: ${unknown.join(", ")}`);
         }
       }
-      const instance = await create(req, workflow, version);
+      const instance = await create(req, workflow, version, actor);
       publishWake(bus, { instanceId: instance.id }, log);
       return { id: instance.id, state: instance.state };
     },

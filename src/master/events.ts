@@ -22,7 +22,8 @@ export interface RunningEvent extends AttemptRef {
 
 export interface DoneEvent extends AttemptRef {
   kind: "done";
-  state: Extract<TaskInstanceState, "SUCCESS" | "FAILURE" | "KILL">;
+  /** PAUSE only from the master itself: a sub_workflow attempt whose child paused with its parent. */
+  state: Extract<TaskInstanceState, "SUCCESS" | "FAILURE" | "KILL" | "PAUSE">;
   exitCode: number | null;
   output: Record<string, string>;
   message: string | null;

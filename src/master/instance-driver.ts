@@ -90,6 +90,11 @@ export class InstanceDriver {
 
   // ── Events ───────────────────────────────────────────────────────────────────────────
 
+  /** Pause requested, not yet ended: a child that pauses now pauses with it. */
+  get pausing(): boolean {
+    return this.storeState === "READY_PAUSE";
+  }
+
   attemptById(id: number): AttemptRec | undefined {
     return this.book.byId.get(id);
   }
@@ -138,6 +143,10 @@ export class InstanceDriver {
       } else {
         this.transition(batch, [this.storeState], "READY_PAUSE", {});
         this.apply(batch, this.dag.requestPause());
+        // Pause reaches running children (DolphinScheduler pauses sub-processes with their parent).
+        for (const rec of this.book.attempts.values()) {
+          if (rec.state === "RUNNING_EXECUTION" && this.definition.tasks[rec.index]!.type === "sub_workflow") batch.after(() => this.hostApi.pauseMasterTask(rec));
+        }
       }
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

@@ -3,22 +3,31 @@
 // They report through the same event path as workers, with the attempt's token, so the
 // driver treats them like any other attempt.
 //
-// A sub_workflow attempt lost to a restart (NEED_FAULT_TOLERANCE) left its child instance
-// behind, and the restart drives that child on. The new attempt re-attaches to it — waits
-// for it, or takes its end if it is over — instead of starting a second child that would
-// run the same work again while the first one runs on as an orphan. The child still names
-// the attempt that created it (parent_task_instance_id); the lost attempts of the same
-// task lead back to it. A retry after a real FAILURE or a rerun starts a new child.
+// Sub_workflow rules (issue 9 items 2, 11, 12; README "Sub-workflows and dependents"):
+// - the target is resolved with the run's user's rights (run-rights.ts); gone or out of reach
+//   fails the attempt with one text for both;
+// - nesting stops at MAX_SUB_WORKFLOW_DEPTH below the run a user, schedule or backfill started;
+// - a child is created only while its parent attempt and instance run (checked in the create
+//   transaction): a stopping parent's attempt ends KILL, a pausing one's PAUSE;
+// - stop and pause of the parent reach the child (and through it the grandchildren); a child
+//   that pauses because its parent pauses ends the task PAUSE, and the resumed parent's next
+//   attempt resumes that same child (sub-workflow-child.ts);
+// - the child's final OUT params become the task's OUT params.
 
-import type { Priority } from "../store/store.ts";
 import type { Logger } from "../core/log.ts";
-import type { DependentTask, SubWorkflowTask, TaskDefinition } from "../core/workflow-schema.ts";
 import { after } from "../core/long-timer.ts";
+import { MAX_SUB_WORKFLOW_DEPTH } from "../core/project-roles.ts";
 import { isTerminalWorkflowState } from "../core/states.ts";
-import type { Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
-import { checkDependent } from "./dependent.ts";
+import type { DependentTask, SubWorkflowTask, TaskDefinition } from "../core/workflow-schema.ts";
+import { ParentNotRunningError } from "../store/instances.ts";
+import type { Priority, Store, User, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import { checkDependent, DependencyRefused } from "./dependent.ts";
 import type { DoneEvent, TaskEvent } from "./events.ts";
 import type { AttemptRec, InstanceDriver } from "./instance-driver.ts";
+import { resolveTarget, runUserOf } from "./run-rights.ts";
+import { childOfEarlierAttempts, childOutput } from "./sub-workflow-child.ts";
+
+export type ChildControl = "STOP" | "PAUSE" | "RESUME";
 
 export interface MasterTasksDeps {
   store: Store;
@@ -26,14 +35,15 @@ export interface MasterTasksDeps {
   slotOf: (id: number) => number;
   report: (event: TaskEvent) => void;
   load: (instanceId: number) => Promise<void>;
-  control: (instanceId: number, kind: "STOP") => Promise<void>;
+  control: (instanceId: number, kind: ChildControl) => Promise<void>;
 }
 
 interface Running {
   cancel(): void;
-  rec?: AttemptRec;
-  childId?: number;
-  stopRequested?: boolean;
+  rec: AttemptRec;
+  driver: InstanceDriver;
+  /** Set for sub_workflow attempts: the child once created, and a control that came before it was. */
+  child?: { id?: number; pending?: "STOP" | "PAUSE" };
 }
 
 export class MasterTasks {
@@ -49,11 +59,19 @@ export class MasterTasks {
   stop(_driver: InstanceDriver, rec: AttemptRec, reason: string): void {
     const r = this.running.get(rec.id!);
     if (!r) return;
-    if (r.childId !== undefined) void this.deps.control(r.childId, "STOP");
-    else if (r.stopRequested === undefined) {
+    if (!r.child) {
       r.cancel();
       this.done(rec, "KILL", reason);
-    } else r.stopRequested = true;
+    } else if (r.child.id !== undefined) void this.deps.control(r.child.id, "STOP");
+    else r.child.pending = "STOP";
+  }
+
+  /** The parent pauses: its running child pauses too (it finishes its running tasks first). */
+  pause(rec: AttemptRec): void {
+    const child = this.running.get(rec.id!)?.child;
+    if (!child) return;
+    if (child.id !== undefined) void this.deps.control(child.id, "PAUSE");
+    else child.pending ??= "PAUSE";
   }
 
   stopAll(): void {
@@ -69,18 +87,32 @@ export class MasterTasks {
   ): void {
     if (instance.parentTaskInstanceId === null) return;
     // A re-attached child names an earlier attempt; the attempt waiting for it is in `running`.
-    let rec: AttemptRec | undefined;
-    for (const r of this.running.values()) if (r.childId === instance.id) rec = r.rec;
-    rec ??= find(instance.parentTaskInstanceId)?.rec;
-    if (rec) this.childEnded(rec, instance.id, state);
+    let found: { driver: InstanceDriver; rec: AttemptRec } | null = null;
+    for (const r of this.running.values()) if (r.child?.id === instance.id) found = r;
+    found ??= find(instance.parentTaskInstanceId);
+    if (found) void this.childEnded(found.driver, found.rec, instance.id, state);
   }
 
-  private childEnded(rec: AttemptRec, childId: number, state: WorkflowInstanceState): void {
-    const outcome = state === "SUCCESS" ? "SUCCESS" : state === "STOP" ? "KILL" : "FAILURE";
-    this.done(rec, outcome, `child workflow instance ${childId} ended ${state}`);
+  private async childEnded(driver: InstanceDriver, rec: AttemptRec, childId: number, state: WorkflowInstanceState): Promise<void> {
+    const ended = `child workflow instance ${childId} ended ${state}`;
+    if (state === "STOP") return this.done(rec, "KILL", ended);
+    // Paused with its parent: the task is paused too, and resuming the parent resumes this child.
+    if (state === "PAUSE" && driver.pausing) return this.done(rec, "PAUSE", ended);
+    if (state !== "SUCCESS") return this.done(rec, "FAILURE", state === "PAUSE" ? `${ended} on its own (its parent was not paused); rerun the task or the workflow` : ended);
+    let output: Record<string, string>;
+    try {
+      output = await childOutput(this.deps.store, childId);
+    } catch (err) {
+      // The store answers again within the attempt's life or the run is recovered by a restart;
+      // a SUCCESS without the child's OUT params would silently feed the downstream stale values.
+      this.deps.log.warn(`sub_workflow: could not read the OUT params of child workflow instance ${childId}; trying again`, { err });
+      setTimeout(() => void this.childEnded(driver, rec, childId, state), 1000);
+      return;
+    }
+    this.done(rec, "SUCCESS", ended, output);
   }
 
-  private done(rec: AttemptRec, state: DoneEvent["state"], message: string | null): void {
+  private done(rec: AttemptRec, state: DoneEvent["state"], message: string | null, output: Record<string, string> = {}): void {
     this.running.get(rec.id!)?.cancel();
     this.running.delete(rec.id!);
     this.deps.report({
@@ -91,7 +123,7 @@ export class MasterTasks {
       token: rec.token,
       state,
       exitCode: null,
-      output: {},
+      output,
       message,
       endTime: new Date(),
     });
@@ -102,6 +134,8 @@ export class MasterTasks {
     let cancelTimeout: (() => void) | undefined;
     let over = false;
     const entry: Running = {
+      rec,
+      driver,
       cancel: () => {
         over = true;
         cancelCheck?.();
@@ -117,6 +151,7 @@ export class MasterTasks {
         if (result === "SUCCESS") return this.done(rec, "SUCCESS", "dependencies satisfied");
         if (result === "FAILURE") return this.done(rec, "FAILURE", "a dependency failed");
       } catch (err) {
+        if (err instanceof DependencyRefused) return over ? undefined : this.done(rec, "FAILURE", err.message);
         this.deps.log.warn(`dependent task "${task.name}": check failed; trying again`, { err });
       }
       if (!over) cancelCheck = after(task.checkInterval * 1000, () => void check());
@@ -135,68 +170,71 @@ export class MasterTasks {
   }
 
   private async startChild(driver: InstanceDriver, rec: AttemptRec, task: SubWorkflowTask, params: Record<string, string>): Promise<void> {
-    const entry: Running = { cancel: () => {}, rec, stopRequested: false };
+    const entry: Running = { cancel: () => {}, rec, driver, child: {} };
     this.running.set(rec.id!, entry);
+    const { store } = this.deps;
+    const parent = driver.instance;
+    let user: Promise<User | null> | undefined;
+    const runUser = () => (user ??= runUserOf(store, parent));
     try {
-      const { store } = this.deps;
-      const project = task.project === undefined ? await store.projects.getById(driver.instance.projectId) : await store.projects.getByName(task.project);
-      const workflow = project ? await store.workflows.get(project.id, task.workflow) : null;
-      if (!workflow) return this.done(rec, "FAILURE", `sub_workflow: workflow "${task.workflow}" does not exist${task.project ? ` in project "${task.project}"` : ""}`);
-      const orphan = await this.childOfLostAttempts(rec, project!.id, workflow.id);
-      if (orphan) {
-        entry.childId = orphan.id;
-        this.deps.log.info(`sub_workflow task "${task.name}" attempt ${rec.attempt}: re-attached to child workflow instance ${orphan.id} of a lost attempt`);
-        await this.deps.load(orphan.id);
-        // It may have ended before `childId` was set (then childFinished missed it): read it again.
-        const now = await store.instances.get(orphan.id);
-        if (this.running.get(rec.id!) !== entry) return;
-        if (!now || isTerminalWorkflowState(now.state)) return this.childEnded(rec, orphan.id, now?.state ?? "FAILURE");
-        if (entry.stopRequested) await this.deps.control(orphan.id, "STOP");
-        return;
+      const target = await resolveTarget(store, parent, "sub_workflow", task, runUser);
+      if ("refused" in target) return this.done(rec, "FAILURE", `sub_workflow: ${target.refused}`);
+      const earlier = await childOfEarlierAttempts(store, rec, target.project.id, target.workflow.id);
+      if (earlier) return await this.reattach(entry, earlier);
+      if (parent.depth >= MAX_SUB_WORKFLOW_DEPTH) {
+        return this.done(rec, "FAILURE", `sub_workflow: nesting is limited to ${MAX_SUB_WORKFLOW_DEPTH} levels and workflow instance ${parent.id} is at level ${parent.depth}; a workflow that calls itself through its sub_workflows never ends`);
       }
+      const u = await runUser();
       const child = await store.instances.create({
-        workflowId: workflow.id,
+        workflowId: target.workflow.id,
         slot: (id) => this.deps.slotOf(id),
         runType: "SUB_PROCESS",
         parentTaskInstanceId: rec.id!,
         params,
-        failureStrategy: driver.instance.failureStrategy === "CONTINUE" ? "CONTINUE" : "END",
-        dryRun: driver.instance.dryRun,
-        // The child is part of the parent's run: it keeps the run's priority and worker group.
-        priority: driver.instance.priority as Priority,
-        workerGroup: driver.instance.workerGroup,
+        failureStrategy: parent.failureStrategy === "CONTINUE" ? "CONTINUE" : "END",
+        dryRun: parent.dryRun,
+        // The child is part of the parent's run: it keeps the run's priority, worker group and user.
+        priority: parent.priority as Priority,
+        workerGroup: parent.workerGroup,
+        executorId: u?.id ?? null,
+        depth: parent.depth + 1,
         // Its system.datetime param is the parent's wall time, in the parent's zone.
-        timezone: driver.instance.timezone,
+        timezone: parent.timezone,
+        // The child's project learns who ran its workflow, from where (issue 9 item 2).
+        audit: {
+          actor: u ? { userId: u.id, userName: u.name } : { userId: null, userName: "porpoise" },
+          action: "sub_workflow.start",
+          details: { parentWorkflowInstanceId: parent.id, parentTaskInstanceId: rec.id!, parentWorkflow: driver.definition.name, task: task.name, crossProject: target.foreign },
+        },
       });
-      entry.childId = child.id;
+      entry.child!.id = child.id;
       await this.deps.load(child.id);
-      if (entry.stopRequested) await this.deps.control(child.id, "STOP");
+      if (entry.child!.pending) await this.deps.control(child.id, entry.child!.pending);
     } catch (err) {
+      if (err instanceof ParentNotRunningError) {
+        const pausing = err.parentState === "READY_PAUSE";
+        return this.done(rec, pausing ? "PAUSE" : "KILL", `sub_workflow started no child: ${err.message}`);
+      }
       this.done(rec, "FAILURE", `sub_workflow could not start its child: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
-  /** The child instance started by the attempts of this task lost just before `rec` (NEED_FAULT_TOLERANCE), if any. */
-  private async childOfLostAttempts(rec: AttemptRec, projectId: number, workflowId: number): Promise<WorkflowInstance | null> {
-    if (rec.attempt <= 1) return null;
-    const { store } = this.deps;
-    const earlier = (await store.taskInstances.listForInstance(rec.instanceId))
-      .filter((t) => t.taskName === rec.name && t.attempt < rec.attempt)
-      .sort((a, b) => b.attempt - a.attempt);
-    const lost: TaskInstance[] = [];
-    for (const t of earlier) {
-      if (t.state !== "NEED_FAULT_TOLERANCE") break;
-      lost.push(t);
+  private async reattach(entry: Running, child: WorkflowInstance): Promise<void> {
+    const { rec } = entry;
+    entry.child!.id = child.id;
+    this.deps.log.info(`sub_workflow task "${rec.name}" attempt ${rec.attempt}: re-attached to child workflow instance ${child.id} of an earlier attempt`);
+    await this.deps.load(child.id);
+    // It may have ended before `child.id` was set (then childFinished missed it): read it again.
+    const now = await this.deps.store.instances.get(child.id);
+    if (this.running.get(rec.id!) !== entry) return;
+    // Paused with its parent: the parent runs again, so does the child — unless the parent is
+    // already stopping or pausing again (then the paused child ends this attempt the same way).
+    if (now?.state === "PAUSE") {
+      const pending = entry.child!.pending;
+      if (pending === undefined) return this.deps.control(child.id, "RESUME");
+      return this.done(rec, pending === "STOP" ? "KILL" : "PAUSE", `child workflow instance ${child.id} stays paused: its parent is ${pending === "STOP" ? "stopping" : "pausing"}`);
     }
-    if (lost.length === 0) return null;
-    const ids = new Set(lost.map((t) => t.id));
-    // Children are created after their attempt: only instances of the child workflow since the oldest lost attempt.
-    const from = new Date(Math.min(...lost.map((t) => t.createdAt.getTime())) - 60_000);
-    for (let offset = 0; ; offset += 100) {
-      const page = await store.instances.list({ projectId, workflowId, from, limit: 100, offset });
-      const child = page.items.find((i) => i.parentTaskInstanceId !== null && ids.has(i.parentTaskInstanceId));
-      if (child) return child;
-      if (page.items.length < 100) return null;
-    }
+    if (!now || isTerminalWorkflowState(now.state)) return this.childEnded(entry.driver, rec, child.id, now?.state ?? "FAILURE");
+    if (entry.child!.pending) await this.deps.control(child.id, entry.child!.pending);
   }
 }

@@ -20,12 +20,13 @@ import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstan
 import { Batch } from "./batch.ts";
 import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage } from "./events.ts";
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
-import { MasterTasks } from "./master-tasks.ts";
+import { type ChildControl, MasterTasks } from "./master-tasks.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { BackfillDriver } from "./backfill.ts";
 import type { StartMode } from "./run-options.ts";
 
 const SYSTEM = { userId: null, userName: "porpoise" };
+const CHILD_CONTROLS = { STOP: "stop", PAUSE: "pause", RESUME: "resume" } as const;
 
 /**
  * A group commit starts one macrotask turn after its first work item, not one microtask: the
@@ -350,7 +351,9 @@ export class Master implements EventSink {
           control,
           from: [instance.state],
           epoch,
-          set: { runTimes: instance.runTimes + 1, endTime: null, ...(mode === "rerun" ? { startTime: new Date() } : {}) },
+          // The user who starts it again is the one whose rights it uses from now on (run-rights.ts);
+          // a child resumed by its parent (no user) keeps its user.
+          set: { runTimes: instance.runTimes + 1, endTime: null, ...(mode === "rerun" ? { startTime: new Date() } : {}), ...(c.createdBy !== null ? { executorId: c.createdBy } : {}) },
         });
         if (r.outcome === "submitted") await this.load(id, mode);
         else if (r.outcome !== "stale") this.log.info(`master: ${control} of workflow instance ${id} ${r.outcome === "queued" ? "waits (SERIAL_WAIT) behind" : "refused (SERIAL_DISCARD): active is"} workflow instance ${r.blockedBy}`);
@@ -370,9 +373,10 @@ export class Master implements EventSink {
     ]);
   }
 
-  private async enqueueControl(instanceId: number, kind: "STOP"): Promise<void> {
+  /** A control of a sub_workflow child, issued by its parent (stop and pause cascade, resume of a paused child). */
+  private async enqueueControl(instanceId: number, kind: ChildControl): Promise<void> {
     const instance = await this.store.instances.get(instanceId);
-    if (!instance || !controlFits("stop", instance.state)) return;
+    if (!instance || !controlFits(CHILD_CONTROLS[kind], instance.state)) return;
     await this.store.commands.enqueue({ type: kind, projectId: instance.projectId, workflowId: instance.workflowId, workflowInstanceId: instanceId }, SYSTEM);
     this.claimCommands();
   }
@@ -412,6 +416,7 @@ export class Master implements EventSink {
     },
     startMasterTask: (driver, rec, task, params) => this.tasks.start(driver, rec, task, params),
     stopMasterTask: (driver, rec, reason) => this.tasks.stop(driver, rec, reason),
+    pauseMasterTask: (rec) => this.tasks.pause(rec),
     finished: (driver: InstanceDriver, state: WorkflowInstanceState) => {
       if (this.drivers.get(driver.id) === driver) this.drivers.delete(driver.id);
       this.log.info(`workflow instance ${driver.id} ended ${state}`);

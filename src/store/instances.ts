@@ -6,6 +6,7 @@
 
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, type SQL, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
+import { writeAudit } from "./audit.ts";
 import { consumeCommand } from "./commands.ts";
 import { createInOneStatement, oneStatementCreate } from "./instance-create-sql.ts";
 import { allocateInstanceIds } from "./schedule-fire-sql.ts";
@@ -46,6 +47,8 @@ export function toWorkflowInstance(row: Row): WorkflowInstance {
     timezone: row.timezone,
     message: row.message,
     pendingControl: row.pendingControl ?? null,
+    executorId: row.executorId ?? null,
+    depth: row.depth,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -65,6 +68,35 @@ export async function transitionInstance(tx: Db, t: Tables, id: number, change: 
     .where(and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`))
     .returning();
   return row ?? null;
+}
+
+/** Thrown by create when a child's parent no longer runs (stopping, pausing, ended): `parentState` says which. */
+export class ParentNotRunningError extends ConflictError {
+  constructor(
+    readonly parentInstanceId: number,
+    readonly parentState: string,
+  ) {
+    super(`parent workflow instance ${parentInstanceId} is ${parentState}: it starts no new sub_workflow children`);
+  }
+}
+
+/**
+ * In the child's create transaction: the parent attempt still RUNNING_EXECUTION and its instance
+ * RUNNING_EXECUTION. Checked here, not by the master beforehand, so a stop that lands between the
+ * master's look and the INSERT cannot let one more child through (issue 9: a stopped root whose
+ * recursive chain kept growing).
+ */
+async function assertParentRunning(tx: Db, t: Tables, parentTaskInstanceId: number): Promise<void> {
+  const ti = t.taskInstances;
+  const wi = t.workflowInstances;
+  const [parent] = await tx
+    .select({ taskState: ti.state, instanceId: wi.id, instanceState: wi.state })
+    .from(ti)
+    .innerJoin(wi, eq(wi.id, ti.workflowInstanceId))
+    .where(eq(ti.id, parentTaskInstanceId));
+  if (!parent) throw new NotFoundError(`parent task instance ${parentTaskInstanceId} does not exist`);
+  if (parent.instanceState !== "RUNNING_EXECUTION") throw new ParentNotRunningError(parent.instanceId, parent.instanceState);
+  if (parent.taskState !== "RUNNING_EXECUTION") throw new ParentNotRunningError(parent.instanceId, `running, but its task instance ${parentTaskInstanceId} is ${parent.taskState}`);
 }
 
 export function createInstanceRepository(run: Runner): WorkflowInstanceRepository {
@@ -117,6 +149,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
               throw new ConflictError(`command ${id} was consumed already (or does not exist): it starts no second instance`);
             }
           }
+          if (input.parentTaskInstanceId != null) await assertParentRunning(tx, t, input.parentTaskInstanceId);
           const admission = input.executionType ? await admitSerial(tx, t, workflow.id, input.executionType) : null;
           // The run's zone is fixed now: given, else its schedule's (read once, here), else UTC.
           let timezone = input.timezone;
@@ -152,6 +185,8 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
                 scheduleTime: input.scheduleTime ?? null,
                 commandId: input.consumeCommand?.id ?? null,
                 parentTaskInstanceId: input.parentTaskInstanceId ?? null,
+                executorId: input.executorId ?? null,
+                depth: input.depth ?? 0,
                 host: input.host ?? null,
                 createdAt: now,
                 updatedAt: now,
@@ -160,6 +195,10 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
             "workflow instance",
           );
           if (admission) await settleAdmission(tx, t, row, admission, now);
+          if (input.audit) {
+            const { actor, action, details } = input.audit;
+            await writeAudit(tx, t, actor, now, { action, objectType: "workflow-instance", objectId: row.id, projectId: row.projectId, details });
+          }
           return toWorkflowInstance(row);
         },
         (v) =>

@@ -100,6 +100,13 @@ export interface WorkflowInstance {
   message: string | null;
   /** The control that submitted it again (resume / rerun / recover-failed); applies while SERIAL_WAIT or SUBMITTED_SUCCESS. */
   pendingControl: PendingControl | null;
+  /**
+   * The user whose project rights the run uses to reach another project (sub_workflow, dependent):
+   * who started it (a child: its parent's). null: scheduled or backfill runs (their creator counts), or the user is gone.
+   */
+  executorId: number | null;
+  /** Sub_workflow nesting: 0 for a run started by a user, a schedule or a backfill; a child is its parent's + 1. */
+  depth: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -132,6 +139,17 @@ export interface NewWorkflowInstance {
   host?: string | null;
   /** IANA zone of the run's time params; default: the zone of `scheduleId`'s schedule, else UTC. */
   timezone?: string;
+  /** The user the run acts for (WorkflowInstance.executorId). */
+  executorId?: number | null;
+  /** Sub_workflow nesting depth; default 0. */
+  depth?: number;
+  /**
+   * A sub_workflow child (with parentTaskInstanceId) is refused with ParentNotRunningError, in the
+   * same transaction, unless its parent attempt and the parent instance are RUNNING_EXECUTION: a
+   * stopping or pausing parent starts no new children.
+   * With `audit`, an audit row is written in the same transaction (in the new instance's project).
+   */
+  audit?: { actor: Actor; action: string; details: Record<string, string | number | boolean | null> };
   /** A PENDING command consumed in the same transaction (ConflictError when already consumed). */
   consumeCommand?: { id: number; consumer: string };
   /**
@@ -154,6 +172,8 @@ export interface WorkflowInstanceChanges {
   dependType?: string | null;
   failureStrategy?: FailureStrategy;
   message?: string | null;
+  /** A control that starts the run again (resume, rerun, recover-failed) makes its issuer the run's executor. */
+  executorId?: number | null;
 }
 
 export interface InstanceTransition {

@@ -189,6 +189,8 @@ export const workflowInstances = sqliteTable(
     timezone: text().notNull().default("UTC"),
     message: text(),
     pendingControl: text("pending_control").$type<PendingControl>(),
+    executorId: ref("executor_id").references(() => users.id, { onDelete: "set null" }),
+    depth: integer().notNull().default(0),
   },
   (t) => [
     index("workflow_instances_backfill_idx").on(t.backfillId),

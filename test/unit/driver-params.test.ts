@@ -44,6 +44,8 @@ function instance(params: Record<string, string> = {}): WorkflowInstance {
     timezone: "Asia/Tokyo",
     message: null,
     pendingControl: null,
+    executorId: null,
+    depth: 0,
   } satisfies WorkflowInstance;
 }
 

@@ -155,6 +155,7 @@ for (const dialect of dialects) {
         publishKill: () => {},
         startMasterTask: () => {},
         stopMasterTask: () => {},
+        pauseMasterTask: () => {},
         finished: () => {},
       };
       const instance = (await h.store.instances.get(id))!;

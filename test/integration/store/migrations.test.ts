@@ -17,12 +17,14 @@ async function tablesOf(url: string): Promise<string[]> {
 }
 
 describe("embedded migrations", () => {
-  test.each(dialects)("every file in migrations/%s is embedded, numbered 1…n, in order, byte for byte", async (dialect) => {
+  // Numbers may have gaps (each piece of work reserves its own); they only have to ascend.
+  test.each(dialects)("every file in migrations/%s is embedded, numbered in ascending order, byte for byte", async (dialect) => {
     const files = readdirSync(join(root, dialect)).sort();
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(f).toMatch(/^\d{4}_[a-z0-9_]+\.sql$/);
     expect(allNames(dialect)).toEqual(files);
-    expect(migrations[dialect].map((m) => m.id)).toEqual(files.map((_, i) => i + 1));
+    expect(migrations[dialect].map((m) => m.id)).toEqual(files.map((f) => Number.parseInt(f, 10)));
+    expect(new Set(files.map((f) => Number.parseInt(f, 10))).size).toBe(files.length);
     for (const m of migrations[dialect]) expect(m.sql).toBe(await Bun.file(join(root, dialect, m.name)).text());
   });
 
