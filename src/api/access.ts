@@ -4,6 +4,7 @@
 // be probed; a member below the needed role gets 403 naming that role.
 
 import { ForbiddenError, NotFoundError } from "../core/errors.ts";
+import { hasRole } from "../core/project-roles.ts";
 import type { NamedWorkflowInstance, Project, ProjectRole, Store, TaskInstance, User } from "../store/store.ts";
 
 export interface ProjectAccess {
@@ -12,11 +13,7 @@ export interface ProjectAccess {
   role: ProjectRole;
 }
 
-const rank: Record<ProjectRole, number> = { viewer: 1, developer: 2, owner: 3 };
-
-export function hasRole(role: ProjectRole, needed: ProjectRole): boolean {
-  return rank[role] >= rank[needed];
-}
+export { hasRole } from "../core/project-roles.ts";
 
 export function projectNotFound(name: string): NotFoundError {
   return new NotFoundError(`project "${name}" not found, or you are not a member of it`);

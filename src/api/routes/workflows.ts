@@ -20,6 +20,7 @@ import {
   workflowView,
 } from "../views.ts";
 import { expectedVersion } from "../if-match.ts";
+import { checkWorkflowReferences } from "../workflow-references.ts";
 
 const projectParams = z.strictObject({ project: pathName("project name") });
 const workflowParams = z.strictObject({ project: pathName("project name"), name: pathName("workflow name") });
@@ -80,7 +81,8 @@ export const workflowRoutes = [
     yaml: true,
     example,
     response: workflowDetailView,
-    handler: async ({ body, deps, access, actor }) => {
+    handler: async ({ body, deps, access, actor, principal }) => {
+      await checkWorkflowReferences(deps.store, principal.user, access.project, body);
       const { workflow } = await deps.store.workflows.create(access.project.id, body, actor);
       return detail(deps.store, workflow);
     },
@@ -133,8 +135,9 @@ export const workflowRoutes = [
     yaml: true,
     example,
     response: workflowDetailView,
-    handler: async ({ params, query, body, deps, access, actor, c }) => {
+    handler: async ({ params, query, body, deps, access, actor, principal, c }) => {
       const expected = expectedVersion(c.req.header("if-match"), query.expectedVersion);
+      await checkWorkflowReferences(deps.store, principal.user, access.project, body);
       const { workflow } = await deps.store.workflows.addVersion(access.project.id, params.name, body, actor, expected);
       return detail(deps.store, workflow);
     },
@@ -183,8 +186,11 @@ export const workflowRoutes = [
     body: z.strictObject({ version: z.number().int().min(1).max(2_147_483_647) }),
     example: { version: 1 },
     response: workflowView,
-    handler: async ({ params, body, deps, access, actor }) => {
+    handler: async ({ params, body, deps, access, actor, principal }) => {
       const wf = await findWorkflow(deps.store, access, params.name);
+      // Making an old version current is saving it again: its references are checked as of now.
+      const version = await deps.store.workflows.getVersion(wf.id, body.version);
+      if (version) await checkWorkflowReferences(deps.store, principal.user, access.project, version.definition);
       return toWorkflow(await deps.store.workflows.setCurrentVersion(wf.id, body.version, actor));
     },
   }),
