@@ -47,7 +47,7 @@ for (const dialect of dialects) {
       await h.waitFor("every instance ended", async () => (await instancesOf(h)).every((i) => i.state === "FAILURE"));
       const deepest = all.find((i) => i.depth === MAX_SUB_WORKFLOW_DEPTH)!;
       expect((await h.latest(deepest.id, "sub"))!.message).toContain(`nesting is limited to ${MAX_SUB_WORKFLOW_DEPTH} levels`);
-    });
+    }, 60_000);
 
     test("stop of the root reaches the child and the grandchild: all STOP, the grandchild's task KILL", async () => {
       await using h = await harness(dialect);
@@ -62,7 +62,7 @@ for (const dialect of dialects) {
       for (const id of [root, mid.id, leaf.id]) expect((await h.waitState(id, ["STOP", "FAILURE", "SUCCESS"])).state).toBe("STOP");
       expect((await h.latest(leaf.id, "w"))!.state).toBe("KILL");
       expect(await h.latest(root, "after")).toBeUndefined();
-    });
+    }, 60_000);
 
     test("pause of the parent pauses its running child; resume resumes that same child and the run ends SUCCESS", async () => {
       await using h = await harness(dialect);
@@ -86,7 +86,7 @@ for (const dialect of dialects) {
       // The same child went on: no second one.
       expect((await instancesOf(h)).filter((i) => i.parentTaskInstanceId !== null).length).toBe(1);
       expect((await h.latest(id, "after"))!.state).toBe("SUCCESS");
-    });
+    }, 60_000);
 
     test("the child's final OUT params become the sub_workflow task's OUT params, seen downstream", async () => {
       await using h = await harness(dialect);
@@ -102,7 +102,7 @@ for (const dialect of dialects) {
       expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
       expect((await h.latest(id, "sub"))!.output).toEqual({ result: "42", only: "first" });
       expect((await h.latest(id, "use"))!.output).toEqual({ seen: "42" });
-    });
+    }, 60_000);
 
     test("another project: refused without the developer role there (same text as a missing workflow), nothing created; allowed and audited with it", async () => {
       await using h = await harness(dialect);
@@ -130,7 +130,7 @@ for (const dialect of dialects) {
       expect(child.executorId).toBe(h.actor.userId);
       const audit = (await h.store.audit.list({ limit: 100, offset: 0, projectId: project.id })).items.find((e) => e.action === "sub_workflow.start")!;
       expect(audit).toMatchObject({ actorName: "alice", objectId: String(child.id), details: { parentWorkflowInstanceId: id, crossProject: true } });
-    });
+    }, 60_000);
 
     test("dependent on another project: fails at once without the viewer role there (not a hang); reads its results with it", async () => {
       await using h = await harness(dialect);
@@ -145,6 +145,6 @@ for (const dialect of dialects) {
       await h.store.members.add(project.id, h.actor.userId!, "viewer", actor);
       const allowed = await h.run("peek");
       expect((await h.waitState(allowed, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");
-    });
+    }, 60_000);
   });
 }

@@ -18,9 +18,10 @@ async function parentAndChild(store: Store) {
   const [ins] = await store.taskInstances.applyBatch([
     { op: "insert", workflowInstanceId: parent.id, taskName: "sub", taskType: "sub_workflow", attempt: 1, state: "RUNNING_EXECUTION", dispatchToken: "t", slot: 0, epoch: 0, params: {} },
   ]);
+  if (ins?.outcome !== "applied") throw new Error("parent attempt not inserted");
   const child = (extra: Record<string, unknown> = {}) =>
-    store.instances.create({ workflowId: childWf.id, slot: 0, runType: "SUB_PROCESS", parentTaskInstanceId: ins!.id, executorId: a.user.id, depth: 1, ...extra });
-  return { a, b, parent, taskId: ins!.id, child };
+    store.instances.create({ workflowId: childWf.id, slot: 0, runType: "SUB_PROCESS", parentTaskInstanceId: ins.id, executorId: a.user.id, depth: 1, ...extra });
+  return { a, b, parent, taskId: ins.id, child };
 }
 
 describe.each(dialects)("sub_workflow children on %s", (dialect) => {
@@ -32,7 +33,7 @@ describe.each(dialects)("sub_workflow children on %s", (dialect) => {
     expect(await store.instances.get(created.id)).toMatchObject({ executorId: a.user.id, depth: 1 });
     const audit = (await store.audit.list({ ...firstPage, projectId: b.project.id })).items.find((e) => e.action === "sub_workflow.start");
     expect(audit).toMatchObject({ actorId: a.user.id, actorName: "alice", objectType: "workflow-instance", objectId: String(created.id), details: { parentWorkflowInstanceId: parent.id, parentTaskInstanceId: taskId } });
-  });
+  }, 30_000);
 
   test("a stopping, pausing or ended parent gets no new child, and nothing is written", async () => {
     await using store = await freshStore(dialect);
@@ -46,7 +47,7 @@ describe.each(dialects)("sub_workflow children on %s", (dialect) => {
     }
     expect((await store.instances.list({ ...firstPage, projectId: b.project.id })).total).toBe(0);
     expect((await store.audit.list({ ...firstPage, projectId: b.project.id })).items.filter((e) => e.action === "sub_workflow.start")).toEqual([]);
-  });
+  }, 30_000);
 
   test("an attempt that is no longer running gets no child either", async () => {
     await using store = await freshStore(dialect);
@@ -56,5 +57,5 @@ describe.each(dialects)("sub_workflow children on %s", (dialect) => {
     expect(err).toBeInstanceOf(ParentNotRunningError);
     expect(err.parentInstanceId).toBe(parent.id);
     expect(err.message).toContain("is KILL");
-  });
+  }, 30_000);
 });
