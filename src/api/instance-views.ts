@@ -36,6 +36,7 @@ export const workflowInstanceView = z.object({
     .nullable()
     .describe("the control that submitted it again and applies when it starts (e.g. after waiting in SERIAL_WAIT); null once it runs"),
   parentTaskInstanceId: z.number().int().nullable().describe("the sub_workflow task that started it, if any"),
+  depth: z.number().int().describe("sub_workflow nesting: 0 for a run started by a user, a schedule or a backfill; a child is its parent's + 1 (at most 10)"),
   dryRun: z.boolean(),
   host: z.string().nullable(),
   startTime: date.nullable(),

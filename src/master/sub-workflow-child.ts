@@ -22,8 +22,11 @@ const HANDED_ON = new Set(["NEED_FAULT_TOLERANCE", "PAUSE"]);
 /** The child instance started by the lost or paused attempts of this task just before `rec`, if any. */
 export async function childOfEarlierAttempts(store: Store, rec: AttemptRec, projectId: number, workflowId: number): Promise<WorkflowInstance | null> {
   if (rec.attempt <= 1) return null;
+  // Only attempts of this run: after a rerun, attempt numbers go on from the earlier run's (dagAttempt
+  // counts from 1 again), and a child paused or lost by the earlier run is not this run's to resume.
+  const firstOfRun = rec.attempt - rec.dagAttempt + 1;
   const earlier = (await store.taskInstances.listForInstance(rec.instanceId))
-    .filter((t) => t.taskName === rec.name && t.attempt < rec.attempt)
+    .filter((t) => t.taskName === rec.name && t.attempt < rec.attempt && t.attempt >= firstOfRun)
     .sort((a, b) => b.attempt - a.attempt);
   const handedOn: TaskInstance[] = [];
   for (const t of earlier) {

@@ -106,6 +106,7 @@ describe.each(dialects)("cross-project references (%s)", (dialect) => {
     const allowed = await run("steal");
     expect(allowed.state).toBe("SUCCESS");
     expect(await betaRuns()).toBe(1);
+    expect((await h.call("GET", "/api/v1/projects/beta/workflow-instances", b)).json.items[0]).toMatchObject({ depth: 1, parentTaskInstanceId: expect.any(Number) });
     const audit = (await h.call("GET", "/api/v1/projects/beta/audit?limit=100", b)).json.items.find((a: { action: string }) => a.action === "sub_workflow.start");
     expect(audit).toMatchObject({ actorName: "mallory", details: { parentWorkflowInstanceId: allowed.id, crossProject: true } });
 

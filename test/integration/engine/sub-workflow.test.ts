@@ -88,6 +88,29 @@ for (const dialect of dialects) {
       expect((await h.latest(id, "after"))!.state).toBe("SUCCESS");
     }, 60_000);
 
+    test("rerun of a paused parent starts a new child; the child paused by the earlier run stays paused", async () => {
+      await using h = await harness(dialect);
+      await h.save({ name: "child", tasks: [{ name: "c1", type: "shell", script: waitFile("go") }, { name: "c2", type: "noop", deps: ["c1"] }] });
+      await h.save({ name: "parent", tasks: [{ name: "sub", type: "sub_workflow", workflow: "child", params: { dir: "${dir}" } }] });
+      const id = await h.run("parent", { params: { dir: h.dataDir } });
+      const first = await childOf(h, id);
+      await h.waitFor("c1 running", async () => (await h.latest(first.id, "c1"))?.state === "RUNNING_EXECUTION");
+      await h.engine.client.control(id, "pause", h.actor);
+      await h.waitState(first.id, ["READY_PAUSE"]);
+      writeGate(h.dataDir, "go", "");
+      expect((await h.waitState(id, ["PAUSE", "SUCCESS", "FAILURE"])).state).toBe("PAUSE");
+
+      await h.engine.client.control(id, "rerun", h.actor);
+      await h.waitFor("the rerun to end", async () => {
+        const i = await h.store.instances.get(id);
+        return i && i.runTimes === 2 && ["SUCCESS", "FAILURE"].includes(i.state) ? i : null;
+      });
+      expect((await h.store.instances.get(id))!.state).toBe("SUCCESS");
+      const children = (await instancesOf(h)).filter((i) => i.parentTaskInstanceId !== null);
+      expect(children.length).toBe(2);
+      expect((await h.store.instances.get(first.id))!.state).toBe("PAUSE");
+    }, 60_000);
+
     test("the child's final OUT params become the sub_workflow task's OUT params, seen downstream", async () => {
       await using h = await harness(dialect);
       await h.save({
