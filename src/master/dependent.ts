@@ -84,7 +84,7 @@ async function checkItem(store: Store, instance: WorkflowInstance, item: Depende
 
 async function outcomeOf(store: Store, instance: WorkflowInstance, task: string | undefined): Promise<CheckResult> {
   if (task !== undefined) {
-    const attempts = (await store.taskInstances.listForInstance(instance.id)).filter((a) => a.taskName === task);
+    const attempts = (await store.taskInstances.listForInstance(instance.id)).filter((a) => a.taskName === task && !a.superseded); // a rerun's earlier attempts do not count
     const last = attempts.at(-1);
     if (last && (last.state === "SUCCESS" || last.state === "FORCED_SUCCESS")) return "SUCCESS";
   }

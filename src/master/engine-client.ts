@@ -161,6 +161,9 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
       const task = await store.taskInstances.get(taskInstanceId);
       if (!task) throw new NotFoundError(`task instance ${taskInstanceId} does not exist`);
       const next = assertTaskControl(control, task.state);
+      if (task.superseded) {
+        throw new ConflictError(`task instance ${taskInstanceId} belongs to a run before the workflow instance's latest rerun; it no longer counts, so it cannot be controlled`);
+      }
       const attempts = await store.taskInstances.listForInstance(task.workflowInstanceId);
       const latest = attempts.filter((a) => a.taskName === task.taskName).reduce((a, b) => (b.attempt > a.attempt ? b : a), task);
       if (latest.id !== task.id) {

@@ -13,7 +13,7 @@ import { isTerminalTaskState, type TaskState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import { PRIORITY, type Priority as QueuePriority } from "../bus/bus.ts";
 import type { DispatchRow, TaskInstance, TaskInstanceState, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
-import { AttemptBook, latestAttempts } from "./attempt-book.ts";
+import { AttemptBook } from "./attempt-book.ts";
 import type { Batch } from "./batch.ts";
 import type { DagAction, DagRunOptions, DispatchAction } from "./dag-actions.ts";
 import { DagState } from "./dag-state.ts";
@@ -61,8 +61,9 @@ export class InstanceDriver {
 
   /** Builds the DagState from the stored attempts and starts it (the instance row's state tells how). */
   start(batch: Batch, rows: readonly TaskInstance[], mode: StartMode): void {
-    const latest = latestAttempts(rows);
-    const opts: DagRunOptions = { ...runOptionsFor(this.instance, latest, mode, this.base), paramsFor: (name) => this.params.forDecision(name) };
+    const setup = runOptionsFor(this.instance, rows, mode, this.base);
+    const latest = setup.latest;
+    const opts: DagRunOptions = { ...setup.opts, paramsFor: (name) => this.params.forDecision(name) };
     this.params.loadOutputs(latest.values());
     this.params.startedAt = this.instance.startTime ?? now();
     this.dag = new DagState(this.definition, opts);
@@ -76,7 +77,7 @@ export class InstanceDriver {
       if (!(row.state === "DELAY_EXECUTION" || row.state === "DISPATCH" || row.state === "RUNNING_EXECUTION")) continue;
       const index = this.graph.indexOf.get(row.taskName);
       if (index === undefined || this.dag.statusOf(row.taskName) !== "running") continue;
-      const rec: AttemptRec = { instanceId: this.id, name: row.taskName, index, dagAttempt: row.attempt, attempt: row.attempt, id: row.id, token: row.dispatchToken ?? "", state: row.state };
+      const rec: AttemptRec = { instanceId: this.id, name: row.taskName, index, dagAttempt: row.attempt - (this.base.get(row.taskName) ?? 0), attempt: row.attempt, id: row.id, token: row.dispatchToken ?? "", state: row.state };
       this.book.track(rec);
       const task = this.definition.tasks[index]!;
       if (row.state === "DELAY_EXECUTION") this.armDelay(rec, task, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
@@ -160,13 +161,25 @@ export class InstanceDriver {
     this.killAttempt(batch, rec, "killed by a user");
   }
 
-  forceSuccess(batch: Batch, taskInstanceId: number): boolean {
+  /**
+   * `stored`: the row, when this driver does not track the attempt — one that failed before a
+   * resume or recover-failed started this driver (it only tracks the attempts it runs).
+   */
+  forceSuccess(batch: Batch, taskInstanceId: number, stored?: TaskInstance | null): boolean {
     const rec = this.book.byId.get(taskInstanceId);
-    if (!rec || !(rec.state === "FAILURE" || rec.state === "KILL")) return false;
-    if (this.dag.statusOf(rec.name) !== "failed") return false;
-    this.update(batch, rec, [rec.state], "FORCED_SUCCESS", {});
-    rec.state = "FORCED_SUCCESS";
-    this.apply(batch, this.dag.forceSuccess(rec.name));
+    if (rec) {
+      if (!(rec.state === "FAILURE" || rec.state === "KILL") || this.dag.statusOf(rec.name) !== "failed") return false;
+      this.update(batch, rec, [rec.state], "FORCED_SUCCESS", {});
+      rec.state = "FORCED_SUCCESS";
+      this.apply(batch, this.dag.forceSuccess(rec.name));
+      return true;
+    }
+    const row = stored;
+    if (!row || row.workflowInstanceId !== this.id || row.superseded || !(row.state === "FAILURE" || row.state === "KILL")) return false;
+    // Only the task's latest attempt, and only while the run holds it failed.
+    if (this.book.attempts.has(row.taskName) || this.dag.statusOf(row.taskName) !== "failed") return false;
+    batch.add(this.id, { op: "update", id: row.id, attempt: row.attempt, token: row.dispatchToken, from: [row.state], to: "FORCED_SUCCESS", fence: { workflowInstanceId: this.id, epoch: this.epoch } });
+    this.apply(batch, this.dag.forceSuccess(row.taskName));
     return true;
   }
 

@@ -333,7 +333,11 @@ export class Master implements EventSink {
         return;
       case "FORCE_SUCCESS":
         if (taskInstanceId === null) return;
-        if (driver) this.schedule((b) => void driver.forceSuccess(b, taskInstanceId));
+        if (driver) {
+          // A failure from before a resume / recover-failed is not tracked by the new driver: it gets the row.
+          const stored = driver.attemptById(taskInstanceId) ? null : await this.store.taskInstances.get(taskInstanceId);
+          this.schedule((b) => void driver.forceSuccess(b, taskInstanceId, stored));
+        }
         else await this.forceSuccessStored(id, taskInstanceId);
         return;
       case "RESUME":

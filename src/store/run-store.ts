@@ -267,6 +267,13 @@ export interface TaskInstance {
   exitCode: number | null;
   logPath: string | null;
   message: string | null;
+  /**
+   * An attempt of a run before the latest rerun (DolphinScheduler's invalid task instance): kept as
+   * history, but resume, recover-failed and restart recovery ignore it (issue 9 item 10).
+   */
+  superseded: boolean;
+  /** A timeout with strategy WARN passed while it ran: what happened (it ran on). Null: no warning. */
+  warning: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

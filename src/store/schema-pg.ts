@@ -235,6 +235,8 @@ export const taskInstances = pgTable(
     updatedAt: updatedAt(),
     notBefore: time("not_before"),
     message: text(),
+    superseded: boolean().notNull().default(false),
+    warning: text(),
   },
   (t) => [
     unique("task_instances_attempt_unique").on(t.workflowInstanceId, t.taskName, t.attempt),
@@ -259,6 +261,23 @@ export const auditLog = pgTable(
     details: json<JsonObject>("details").notNull().default(emptyObject),
   },
   (t) => [index("audit_log_project_idx").on(t.projectId, t.id)],
+);
+
+// Events alerting can deliver later (issue 9 item 16): an outbox nothing delivers yet, so
+// deliveredAt stays null. No foreign keys: events outlive what they name.
+export const alertEvents = pgTable(
+  "alert_events",
+  {
+    id: id(),
+    at: time("at").notNull().defaultNow(),
+    kind: text().notNull(),
+    projectId: bigint("project_id", { mode: "number" }),
+    workflowInstanceId: bigint("workflow_instance_id", { mode: "number" }),
+    taskInstanceId: bigint("task_instance_id", { mode: "number" }),
+    message: text().notNull(),
+    deliveredAt: time("delivered_at"),
+  },
+  (t) => [index("alert_events_pending_idx").on(t.deliveredAt, t.id)],
 );
 
 export const clusterNodes = pgTable("cluster_nodes", {

@@ -231,6 +231,8 @@ export const taskInstances = sqliteTable(
     updatedAt: updatedAt(),
     notBefore: time("not_before"),
     message: text(),
+    superseded: boolean("superseded").notNull().default(false),
+    warning: text(),
   },
   (t) => [
     unique("task_instances_attempt_unique").on(t.workflowInstanceId, t.taskName, t.attempt),
@@ -255,6 +257,23 @@ export const auditLog = sqliteTable(
     details: json<JsonObject>("details").notNull().default(emptyObject),
   },
   (t) => [index("audit_log_project_idx").on(t.projectId, t.id)],
+);
+
+// Events alerting can deliver later (issue 9 item 16): an outbox nothing delivers yet, so
+// deliveredAt stays null. No foreign keys: events outlive what they name.
+export const alertEvents = sqliteTable(
+  "alert_events",
+  {
+    id: id(),
+    at: time("at").notNull().$defaultFn(() => new Date()),
+    kind: text().notNull(),
+    projectId: integer("project_id"),
+    workflowInstanceId: integer("workflow_instance_id"),
+    taskInstanceId: integer("task_instance_id"),
+    message: text().notNull(),
+    deliveredAt: time("delivered_at"),
+  },
+  (t) => [index("alert_events_pending_idx").on(t.deliveredAt, t.id)],
 );
 
 export const clusterNodes = sqliteTable("cluster_nodes", {

@@ -195,6 +195,10 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
       .where(guard)
       .returning();
     if (!row) return { outcome: "stale" as const };
+    // A rerun starts over: what the earlier runs did must not count for it (issue 9 item 10).
+    if (change.control === "rerun") {
+      await tx.update(t.taskInstances).set({ superseded: true }).where(and(eq(t.taskInstances.workflowInstanceId, id), eq(t.taskInstances.superseded, false)));
+    }
     if (admission) await settleAdmission(tx, t, row, admission, now);
     return { outcome: waits ? ("queued" as const) : ("submitted" as const), row, blockedBy: admission?.blockedBy ?? null };
   });

@@ -58,6 +58,8 @@ export function toTaskInstance(row: Row): TaskInstance {
     exitCode: row.exitCode,
     logPath: row.logPath,
     message: row.message,
+    superseded: row.superseded,
+    warning: row.warning,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
