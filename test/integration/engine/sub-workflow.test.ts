@@ -155,6 +155,42 @@ for (const dialect of dialects) {
       expect(audit).toMatchObject({ actorName: "alice", objectId: String(child.id), details: { parentWorkflowInstanceId: id, crossProject: true } });
     }, 60_000);
 
+    test("a scheduled run reaches another project with its schedule's creator's rights", async () => {
+      await using h = await harness(dialect);
+      const { project } = await foreignProject(h);
+      await h.save({ name: "steal", tasks: [{ name: "sub", type: "sub_workflow", project: "beta", workflow: "secret" }] });
+      const wf = (await h.store.workflows.get(h.projectId, "steal"))!;
+      const schedule = await h.store.schedules.create(h.projectId, wf.id, { cron: "0 0 0 1 1 ?" }, h.actor);
+      let fire = 0;
+      const scheduled = async () => {
+        const i = await h.store.instances.create({ workflowId: wf.id, slot: 0, runType: "SCHEDULER", scheduleId: schedule.id, scheduleTime: new Date(Date.UTC(2030, 0, 1 + fire++)) });
+        expect(i.executorId).toBeNull();
+        await h.engine.master.load(i.id, "start");
+        return (await h.waitState(i.id, ["SUCCESS", "FAILURE"])).id;
+      };
+      const refused = await scheduled();
+      expect((await h.latest(refused, "sub"))!.message).toContain('user "alice" may not run it');
+      await h.store.members.add(project.id, h.actor.userId!, "developer", { userId: null, userName: "system" });
+      const allowed = await scheduled();
+      expect((await h.store.instances.get(allowed))!.state).toBe("SUCCESS");
+      expect((await childOf(h, allowed, "sub", project.id)).executorId).toBe(h.actor.userId);
+    }, 60_000);
+
+    test("a rerun acts for the user who issued it", async () => {
+      await using h = await harness(dialect);
+      const { bob } = await foreignProject(h);
+      await h.save({ name: "steal", tasks: [{ name: "sub", type: "sub_workflow", project: "beta", workflow: "secret" }] });
+      const id = await h.run("steal");
+      expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("FAILURE");
+      expect((await h.store.instances.get(id))!.executorId).toBe(h.actor.userId);
+      await h.engine.client.control(id, "rerun", { userId: bob.id, userName: bob.name });
+      const rerun = await h.waitFor("the rerun to end", async () => {
+        const i = await h.store.instances.get(id);
+        return i && i.runTimes === 2 && ["SUCCESS", "FAILURE"].includes(i.state) ? i : null;
+      });
+      expect(rerun).toMatchObject({ state: "SUCCESS", executorId: bob.id });
+    }, 60_000);
+
     test("dependent on another project: fails at once without the viewer role there (not a hang); reads its results with it", async () => {
       await using h = await harness(dialect);
       const { project, actor } = await foreignProject(h);
