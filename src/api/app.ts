@@ -22,7 +22,7 @@ export function createApp(opts: AppOptions): Hono {
     version: opts.version ?? "unknown",
     engine: opts.engine ?? null,
     trustedProxies: opts.trustedProxies ?? [],
-    loginThrottle: new LoginThrottle(),
+    loginThrottle: new LoginThrottle(opts.loginPolicy),
     routes: routeRegistry,
   };
   const app = new Hono();

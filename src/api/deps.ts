@@ -4,7 +4,7 @@ import type { Logger } from "../core/log.ts";
 import type { Cidr } from "../core/net/cidr.ts";
 import type { Store } from "../store/store.ts";
 import type { EngineClient } from "./engine.ts";
-import type { LoginThrottle } from "./login-throttle.ts";
+import type { LoginPolicy, LoginThrottle } from "./login-throttle.ts";
 import type { Route } from "./route.ts";
 
 export interface AppOptions {
@@ -18,6 +18,8 @@ export interface AppOptions {
   engine?: EngineClient;
   /** Peers whose X-Forwarded-For is believed (see client-address.ts); none by default. */
   trustedProxies?: readonly Cidr[];
+  /** Login backoff; LOGIN_POLICY unless a test passes smaller budgets. */
+  loginPolicy?: LoginPolicy;
 }
 
 export interface ApiDeps {

@@ -107,11 +107,18 @@ export interface LoginAttempt {
   settle(ok: boolean): void;
 }
 
+export type LoginPolicy = Record<"client" | "user", BackoffPolicy>;
+
 export class LoginThrottle {
-  private readonly clients = new Backoff(LOGIN_POLICY.client);
-  private readonly users = new Backoff(LOGIN_POLICY.user);
+  private readonly clients: Backoff;
+  private readonly users: Backoff;
   /** `user\0client` pairs that logged in successfully: exempt from the user's backoff. */
   private readonly known = new Set<string>();
+
+  constructor(policy: LoginPolicy = LOGIN_POLICY) {
+    this.clients = new Backoff(policy.client);
+    this.users = new Backoff(policy.user);
+  }
 
   /** Throws TooManyLoginsError (nothing charged) or charges the attempt and returns it. */
   begin(user: string, client: string, nowMs: number): LoginAttempt {

@@ -4,7 +4,7 @@
 
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createApp } from "../../../src/api/app.ts";
-import { LOGIN_POLICY } from "../../../src/api/login-throttle.ts";
+import { LOGIN_POLICY as REAL_POLICY, type LoginPolicy } from "../../../src/api/login-throttle.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { parseCidr, type Cidr } from "../../../src/core/net/cidr.ts";
 import { dialects, rawQuery } from "../../helpers/stores.ts";
@@ -16,6 +16,7 @@ function loginApp(h: Harness, trustedProxies: string[] = []) {
     log: silentLogger,
     now: () => h.clock.now,
     trustedProxies: trustedProxies.map((p) => parseCidr(p) as Cidr),
+    loginPolicy: LOGIN_POLICY,
   });
   return async (username: string, password: string, clientIp: string, headers: Record<string, string> = {}) => {
     const res = await app.request(
@@ -32,8 +33,20 @@ function advance(h: Harness, seconds: number) {
   h.clock.now = new Date(h.clock.now.getTime() + seconds * 1000);
 }
 
-// Each test makes a dozen or more argon2 checks (~0.1-0.2 s each on a busy 2-core machine).
-setDefaultTimeout(30_000);
+// Every unthrottled attempt costs an argon2 check (0.1 s idle, seconds on a loaded 2-core
+// machine), so the tests use the real policy's shape with smaller free budgets.
+setDefaultTimeout(120_000);
+const LOGIN_POLICY: LoginPolicy = {
+  client: { ...REAL_POLICY.client, free: 4 },
+  user: { ...REAL_POLICY.user, free: 2 },
+};
+
+test("the production policy: 10 free per client, 5 per user name, backoff capped at 15 and 5 minutes", () => {
+  expect(REAL_POLICY).toEqual({
+    client: { free: 10, baseMs: 1000, maxMs: 15 * 60_000, forgetMs: 15 * 60_000 },
+    user: { free: 5, baseMs: 1000, maxMs: 5 * 60_000, forgetMs: 15 * 60_000 },
+  });
+});
 
 describe.each(dialects)("login throttling on %s", (dialect) => {
   test("one client: the free failures, then 429 with Retry-After doubling; other clients are not affected", async () => {
