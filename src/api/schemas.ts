@@ -15,11 +15,8 @@ export function dotSegmentProblem(name: string): string | null {
   return name === "." || name === ".." ? `"${name}" cannot be used as a name: it is not addressable in a URL path` : null;
 }
 
-/** The project name rules of workflow files (sub_workflow references), plus the URL rule above. */
-export const projectNameSchema = coreProjectName.superRefine((name, ctx) => {
-  const problem = dotSegmentProblem(name);
-  if (problem) ctx.addIssue({ code: "custom", message: problem, input: name });
-});
+/** The one name rule (core/workflow-fields.ts), which includes the URL rule above. */
+export const projectNameSchema = coreProjectName;
 
 /** Path segments are only bounded: a name that cannot exist is simply not found (404), not a 400. */
 export const pathName = (what: string) => z.string().min(1).max(1000).describe(what);

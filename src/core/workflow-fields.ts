@@ -10,6 +10,10 @@ export const MAX_NAME_LENGTH = 200;
 
 // C0 and C1 control characters, DEL included: invisible in UIs and logs, and they break paths.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// Bidi overrides, embeddings and isolates (U+202A-U+202E, U+2066-U+2069), the marks (U+200E,
+// U+200F, U+061C), line/paragraph separators and zero-width spaces: they make a name display as
+// something it is not ("exe.txt" shown for "txt.exe"). ZWJ/ZWNJ (U+200C/D) stay: scripts need them.
+const INVISIBLE = /[\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/;
 
 function codePoints(text: string): number {
   let count = 0;
@@ -17,29 +21,35 @@ function codePoints(text: string): number {
   return count;
 }
 
+function at(match: RegExpExecArray): string {
+  return `U+${match[0].charCodeAt(0).toString(16).padStart(4, "0")} at position ${match.index + 1}`;
+}
+
 /**
- * A display name: 1–200 characters, no control characters, no leading or trailing space;
- * `noSlash` for names that appear as one URL path segment (workflows, projects).
+ * The one rule for every named thing (projects, workflows, tasks, datasources, worker groups,
+ * tokens): 1-200 characters, no control characters, no bidi or invisible formatting
+ * characters, no "/" (names are URL path segments and file path parts), not "." or "..", no
+ * leading or trailing space. Objects stored before a rule existed stay readable by name.
  */
-export function nameSchema(what: string, opts: { noSlash?: boolean } = {}) {
+export function nameSchema(what: string) {
   return z.string().superRefine((value, ctx) => {
     const fail = (message: string) => ctx.addIssue({ code: "custom", message, input: value });
     if (value.length === 0) return fail(`${what} must not be empty`);
     const length = value.length > MAX_NAME_LENGTH ? codePoints(value) : value.length;
     if (length > MAX_NAME_LENGTH) return fail(`${what} must be at most ${MAX_NAME_LENGTH} characters, got ${length}`);
     const control = CONTROL.exec(value);
-    if (control) {
-      const code = control[0].charCodeAt(0).toString(16).padStart(4, "0");
-      return fail(`${what} must not contain control characters (found U+${code} at position ${control.index + 1})`);
-    }
+    if (control) return fail(`${what} must not contain control characters (found ${at(control)})`);
+    const invisible = INVISIBLE.exec(value);
+    if (invisible) return fail(`${what} must not contain bidi or invisible formatting characters (found ${at(invisible)})`);
     if (value.trim() !== value) return fail(`${what} must not start or end with spaces, got ${describeValue(value)}`);
-    if (opts.noSlash && value.includes("/")) return fail(`${what} must not contain "/" (it separates names in API paths), got ${describeValue(value)}`);
+    if (value.includes("/")) return fail(`${what} must not contain "/" (it separates names in API paths), got ${describeValue(value)}`);
+    if (value === "." || value === "..") return fail(`${what} cannot be "${value}": it is not addressable in a URL path`);
   });
 }
 
 export const taskNameSchema = nameSchema("a task name");
-export const workflowNameSchema = nameSchema("a workflow name", { noSlash: true });
-export const projectNameSchema = nameSchema("a project name", { noSlash: true });
+export const workflowNameSchema = nameSchema("a workflow name");
+export const projectNameSchema = nameSchema("a project name");
 export const workerGroupSchema = nameSchema("a worker group name");
 export const datasourceNameSchema = nameSchema("a datasource name");
 

@@ -147,8 +147,18 @@ describe("common task fields", () => {
     expect(problems(workflow([noop("a", fields)]))).toEqual([{ path, message }]);
   });
 
-  test("a task name may contain a slash, unlike a workflow name", () => {
-    expect(() => parseWorkflowDefinition(workflow([noop("load/eu")]))).not.toThrow();
+  test("one name rule for tasks, workflows, worker groups and datasources: no slash, bidi controls or dot segments", () => {
+    expect(problems(workflow([noop("load/eu")]))).toEqual([
+      { path: "tasks.0.name", message: 'a task name must not contain "/" (it separates names in API paths), got "load/eu"' },
+    ]);
+    expect(problems(workflow([noop("invoice\u202Etxt.exe")]))).toEqual([
+      { path: "tasks.0.name", message: "a task name must not contain bidi or invisible formatting characters (found U+202e at position 8)" },
+    ]);
+    expect(problems(workflow([noop("a", { workerGroup: "eu\u2066x" })]))[0]?.message).toContain("bidi");
+    expect(problems(workflow([noop("..")]))[0]?.message).toBe('a task name cannot be "..": it is not addressable in a URL path');
+    expect(problems({ ...workflow([noop("a")]), name: "w\u200Fx" })[0]).toMatchObject({ path: "name", message: expect.stringContaining("U+200f") });
+    // Scripts that need joiners keep them (Persian uses ZWNJ).
+    expect(() => parseWorkflowDefinition(workflow([noop("می\u200Cخواهم")]))).not.toThrow();
   });
 
   test("a task without a type or with an unknown type lists the known types", () => {

@@ -2,6 +2,7 @@
 // only; listings show its prefix.
 
 import { z } from "zod";
+import { nameSchema } from "../../core/workflow-fields.ts";
 import { defineRoute } from "../route.ts";
 import { lifetimeSchema, pagingQuery, positiveInt } from "../schemas.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "../tokens.ts";
@@ -15,7 +16,7 @@ export const tokenRoutes = [
     summary: "Create an API token for yourself (shown once)",
     auth: "user",
     body: z.strictObject({
-      name: z.string().min(1).max(100),
+      name: nameSchema("a token name"),
       expiresIn: lifetimeSchema.optional().describe("lifetime (90m, 12h, 30d or seconds); never expires when absent"),
     }),
     example: { name: "ci", expiresIn: "30d" },
