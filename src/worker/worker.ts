@@ -18,6 +18,7 @@ import { clockFromParams, paramClockOf } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
 import { join } from "node:path";
 import { hostname } from "node:os";
+import { connectionUrl } from "../core/datasource-fields.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
@@ -244,8 +245,8 @@ export class Worker {
   private async datasource(projectId: number, name: string): Promise<Datasource | null> {
     const c = await this.deps.store.datasources.getConnection(projectId, name);
     if (!c) return null;
-    const auth = `${encodeURIComponent(c.user)}${c.password ? `:${encodeURIComponent(c.password)}` : ""}`;
-    const query = new URLSearchParams(c.params).toString();
-    return { type: "postgres", url: `postgres://${auth}@${c.host}:${c.port}/${encodeURIComponent(c.database)}${query ? `?${query}` : ""}` };
+    // Validated field by field and built with the URL API (core/datasource-fields.ts); a row
+    // stored before those rules gets a ValidationError naming the field, which fails the task.
+    return { type: "postgres", url: connectionUrl(name, c) };
   }
 }

@@ -4,39 +4,46 @@
 
 import { z } from "zod";
 import { NotFoundError } from "../../core/errors.ts";
+import {
+  DATASOURCE_OPTIONS,
+  datasourceDatabaseSchema,
+  datasourceHostSchema,
+  datasourceUserSchema,
+  optionProblems,
+} from "../../core/datasource-fields.ts";
 import { datasourceNameSchema, intInRange, paramsSchema } from "../../core/workflow-fields.ts";
 import { DATASOURCE_TYPES } from "../../store/store.ts";
 import { defineRoute } from "../route.ts";
-import { dotSegmentProblem, pagingQuery, pathName } from "../schemas.ts";
+import { pagingQuery, pathName } from "../schemas.ts";
 import { datasourceView, pageOf, toDatasource } from "../views.ts";
 
-const name = datasourceNameSchema.superRefine((value, ctx) => {
-  const problem = dotSegmentProblem(value);
-  if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
-});
+const name = datasourceNameSchema;
 
 const MAX_PASSWORD = 1000;
 const passwordProblem = () => `expected the password as a string of at most ${MAX_PASSWORD} characters, or null for none`;
 const password = z.string({ error: passwordProblem }).max(MAX_PASSWORD, { error: passwordProblem }).nullable();
 
-const text = (what: string, max: number) =>
-  z
-    .string()
-    .min(1, { error: `${what} must not be empty` })
-    .max(max, { error: `${what} must be at most ${max} characters` })
-    .regex(/^\S+$/, { error: `${what} must not contain spaces or control characters` });
-
 const fields = {
   name,
   type: z.enum(DATASOURCE_TYPES),
-  host: text("host", 255).describe("host name or IP address of the database server"),
+  host: datasourceHostSchema,
   port: intInRange(1, 65535),
-  database: text("database", 200),
-  user: text("user", 200),
+  database: datasourceDatabaseSchema,
+  user: datasourceUserSchema,
   password: password.describe("write-only: never returned; null for none"),
-  params: paramsSchema.describe("connection parameters, e.g. sslmode"),
+  params: paramsSchema.describe(
+    `connection options, from an allow-list per type: ${Object.entries(DATASOURCE_OPTIONS.postgres).map(([k, r]) => `${k} (${r.expected})`).join(", ")}`,
+  ),
   description: z.string().max(2000),
 };
+
+/** Options outside the type's allow-list (or with a bad value) are 400 naming `params.<option>`. */
+function checkOptions(body: { type?: "postgres"; params?: Record<string, string> }, ctx: z.RefinementCtx): void {
+  if (!body.params) return;
+  for (const p of optionProblems(body.type ?? "postgres", body.params)) {
+    ctx.addIssue({ code: "custom", path: p.path.split("."), message: p.message, input: body.params });
+  }
+}
 
 const createBody = z.strictObject({
   ...fields,
@@ -45,7 +52,7 @@ const createBody = z.strictObject({
   password: fields.password.optional(),
   params: fields.params.default({}),
   description: fields.description.default(""),
-});
+}).superRefine(checkOptions);
 
 const updateBody = z
   .strictObject({
@@ -59,7 +66,8 @@ const updateBody = z
     params: fields.params.optional(),
     description: fields.description.optional(),
   })
-  .refine((patch) => Object.keys(patch).length > 0, { error: "send at least one field to change" });
+  .refine((patch) => Object.keys(patch).length > 0, { error: "send at least one field to change" })
+  .superRefine(checkOptions);
 
 const projectParams = z.strictObject({ project: pathName("project name") });
 const datasourceParams = z.strictObject({ project: pathName("project name"), name: pathName("datasource name") });
