@@ -8,7 +8,7 @@
 
 import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
-import { NotFoundError } from "../core/errors.ts";
+import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
@@ -207,6 +207,20 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
   return results;
 }
 
+/**
+ * A schedule may be ONLINE only while its workflow is (DolphinScheduler refuses it too): locks the
+ * workflow row — after the schedule row, the order a fire locks them in — and throws ConflictError
+ * when the workflow is OFFLINE, rolling the schedule's change back.
+ */
+async function requireOnlineWorkflow(tx: Db, t: Tables, workflowId: number): Promise<void> {
+  const wd = t.workflowDefinitions;
+  const [row] = await tx.update(wd).set({ updatedAt: sql`${wd.updatedAt}` }).where(eq(wd.id, workflowId)).returning({ name: wd.name, releaseState: wd.releaseState });
+  if (!row) throw new NotFoundError(`workflow ${workflowId} does not exist`);
+  if (row.releaseState !== "ONLINE") {
+    throw new ConflictError(`workflow "${row.name}" is OFFLINE: a schedule cannot be ONLINE for an OFFLINE workflow; bring the workflow ONLINE first (POST …/workflows/${row.name}/release with {"state":"ONLINE"})`);
+  }
+}
+
 export function createScheduleRepository(run: Runner): ScheduleRepository {
   const { t } = run;
   const s = t.schedules;
@@ -244,6 +258,7 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
               .returning(),
             "schedule",
           );
+          if (online) await requireOnlineWorkflow(tx, t, workflowId);
           await writeAudit(tx, t, actor, now, { action: "schedule.create", objectType: "schedule", objectId: row.id, projectId, details: auditDetails(row) });
           return toSchedule(row);
         },
@@ -303,6 +318,7 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
         const cursor = state === "ONLINE" && before.releaseState !== "ONLINE" && (before.lastFireTime === null || before.lastFireTime < now) ? now : before.lastFireTime;
         const [row] = await tx.update(s).set({ releaseState: state, lastFireTime: cursor, updatedAt: now }).where(eq(s.id, id)).returning();
         if (!row) throw missing(id);
+        if (state === "ONLINE") await requireOnlineWorkflow(tx, t, row.workflowId);
         await writeAudit(tx, t, actor, now, {
           action: state === "ONLINE" ? "schedule.online" : "schedule.offline",
           objectType: "schedule",

@@ -49,6 +49,8 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
     workflowId: number,
     actor: Actor,
     change: {
+      /** Runs before the workflow row is locked (rows it locks come first, as in a schedule fire). */
+      prelude?: (tx: Db, now: Date) => Promise<void>;
       check?: (tx: Db, before: Row) => Promise<void>;
       set: Partial<Pick<Row, "currentVersion" | "releaseState">>;
       action: string;
@@ -56,9 +58,10 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
     },
   ): Promise<Workflow> {
     return run.write(async (tx) => {
+      const now = new Date();
+      await change.prelude?.(tx, now);
       const before = await lockWorkflow(tx, eq(wd.id, workflowId), `workflow ${workflowId} does not exist`);
       await change.check?.(tx, before);
-      const now = new Date();
       const after = returned(await tx.update(wd).set({ ...change.set, updatedAt: now }).where(eq(wd.id, workflowId)).returning(), "workflow");
       await writeAudit(tx, t, actor, now, {
         action: change.action,
@@ -205,6 +208,28 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
 
     setReleaseState: (workflowId, state, actor) =>
       changeWorkflow(workflowId, actor, {
+        // DolphinScheduler: taking a workflow OFFLINE takes its schedules OFFLINE, in the same
+        // transaction — an ONLINE schedule of an OFFLINE workflow would only drop its fires.
+        // The schedule rows are locked before the workflow row, the order a fire locks them in.
+        prelude:
+          state === "OFFLINE"
+            ? async (tx, now) => {
+                const offlined = await tx
+                  .update(t.schedules)
+                  .set({ releaseState: "OFFLINE", updatedAt: now })
+                  .where(and(eq(t.schedules.workflowId, workflowId), eq(t.schedules.releaseState, "ONLINE")))
+                  .returning({ id: t.schedules.id, projectId: t.schedules.projectId, cron: t.schedules.cron });
+                for (const row of offlined) {
+                  await writeAudit(tx, t, actor, now, {
+                    action: "schedule.offline",
+                    objectType: "schedule",
+                    objectId: row.id,
+                    projectId: row.projectId,
+                    details: { workflowId, cron: row.cron, reason: "its workflow was taken OFFLINE" },
+                  });
+                }
+              }
+            : undefined,
         set: { releaseState: state },
         action: "workflow.release",
         audit: (before, after) => ({

@@ -27,7 +27,7 @@ const fields = {
   workerGroup: z.string().min(1).max(100),
   params: z.record(z.string().max(200), z.string().max(10_000)),
   catchup: z.enum(["none", "latest", "all"]).describe("fires missed while porpoise was down: none, the latest one, or all (up to catchupMax)"),
-  catchupMax: z.number().int().min(1).max(10_000).describe("at most this many missed fires are replayed with catchup=all"),
+  catchupMax: z.number().int().min(1).max(10_000).describe("at most this many missed fires are replayed with catchup=all: the newest ones, run oldest first; older ones are logged as dropped"),
 };
 const createBody = z.strictObject({
   ...fields,

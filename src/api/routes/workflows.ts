@@ -208,7 +208,12 @@ export const workflowRoutes = [
     response: workflowView,
     handler: async ({ params, body, deps, access, actor }) => {
       const wf = await findWorkflow(deps.store, access, params.name);
-      return toWorkflow(await deps.store.workflows.setReleaseState(wf.id, body.state, actor));
+      const updated = await deps.store.workflows.setReleaseState(wf.id, body.state, actor);
+      if (body.state === "OFFLINE") {
+        // Its schedules went OFFLINE in the same transaction: the schedulers stop firing them now.
+        for (const s of (await deps.store.schedules.listForWorkflow(wf.id, { limit: 1000, offset: 0 })).items) deps.engine?.scheduleChanged?.(s.id);
+      }
+      return toWorkflow(updated);
     },
   }),
   defineRoute({

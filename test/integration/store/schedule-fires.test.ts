@@ -45,6 +45,10 @@ describe.each(dialects)("batched schedule fires on %s", (dialect) => {
     const gone = await store.schedules.create(project.id, parallel.id, online, actor);
     await store.schedules.delete(gone.id, actor);
     await store.workflows.setReleaseState(offline.id, "OFFLINE", actor);
+    // Taking the workflow OFFLINE took its schedule OFFLINE too; a database from before that rule
+    // can still hold an ONLINE schedule of an OFFLINE workflow: its fires are skipped.
+    expect((await store.schedules.get(off.id))!.releaseState).toBe("OFFLINE");
+    await rawQuery(store.url, `UPDATE schedules SET release_state = 'ONLINE' WHERE id = ${off.id}`);
     const t1 = new Date("2099-01-01T00:00:01Z");
     const t2 = new Date("2099-01-01T00:00:02Z");
     // An earlier fire of b exists already: in the batch it is "exists", not an error.
