@@ -3,6 +3,8 @@
 // is what a worker proves its completion with, and the path is a detail of the worker host.
 
 import { z } from "zod";
+import { workDirFromLogPath } from "../core/attempt-paths.ts";
+import { BUILTIN } from "../core/params/index.ts";
 import { TASK_STATES, WORKFLOW_STATES } from "../core/states.ts";
 import type { NamedWorkflowInstance, TaskInstance } from "../store/store.ts";
 
@@ -81,9 +83,22 @@ export const taskInstanceView = z.object({
   updatedAt: date,
 });
 
+/**
+ * The params as the attempt saw them: the stored ones plus the two built-ins the worker adds when it
+ * runs it (worker/attempt-params.ts) — the id, and the working directory when the attempt has one
+ * (a noop runs in no directory). A value a higher layer set on purpose wins, as on the worker.
+ */
+function paramsAsRun(ti: TaskInstance): Record<string, string> {
+  const builtins: Record<string, string> = { [BUILTIN.taskInstanceId]: String(ti.id) };
+  const workDir = ti.logPath ? workDirFromLogPath(ti.logPath, ti) : null;
+  if (workDir) builtins[BUILTIN.taskExecutePath] = workDir;
+  return { ...builtins, ...ti.params };
+}
+
 export function toTaskInstance(ti: TaskInstance): z.input<typeof taskInstanceView> {
   return {
     ...ti,
+    params: paramsAsRun(ti),
     outParams: ti.output,
     submitTime: isoOrNull(ti.submitTime),
     startTime: isoOrNull(ti.startTime),

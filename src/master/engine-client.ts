@@ -98,6 +98,12 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
       timezone: req.timezone === undefined ? undefined : getZone(req.timezone, "timezone").name,
       // Serial types decide SUBMITTED_SUCCESS / SERIAL_WAIT / STOP (discarded) in the create transaction.
       executionType: version.definition.executionType,
+      // Who ran what, in the same transaction (issue 9 item 17). Param names only: values may be secret.
+      audit: {
+        actor,
+        action: "instance.run",
+        details: { workflow: workflow.name, dryRun: req.dryRun ?? false, params: Object.keys(req.params ?? {}).sort().join(",") || null, startTasks: req.startTasks?.join(",") ?? null },
+      },
     });
 
   return {

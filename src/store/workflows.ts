@@ -52,7 +52,8 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
       /** Runs before the workflow row is locked (rows it locks come first, as in a schedule fire). */
       prelude?: (tx: Db, now: Date) => Promise<void>;
       check?: (tx: Db, before: Row) => Promise<void>;
-      set: Partial<Pick<Row, "currentVersion" | "releaseState">>;
+      /** What to change; a function is called after `check` (which may have read what it needs). */
+      set: Partial<Pick<Row, "currentVersion" | "releaseState" | "description">> | (() => Partial<Pick<Row, "currentVersion" | "releaseState" | "description">>);
       action: string;
       audit: (before: Row, after: Row) => Pick<AuditRecord, "versionBefore" | "versionAfter" | "details">;
     },
@@ -62,7 +63,8 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
       await change.prelude?.(tx, now);
       const before = await lockWorkflow(tx, eq(wd.id, workflowId), `workflow ${workflowId} does not exist`);
       await change.check?.(tx, before);
-      const after = returned(await tx.update(wd).set({ ...change.set, updatedAt: now }).where(eq(wd.id, workflowId)).returning(), "workflow");
+      const set = typeof change.set === "function" ? change.set() : change.set;
+      const after = returned(await tx.update(wd).set({ ...set, updatedAt: now }).where(eq(wd.id, workflowId)).returning(), "workflow");
       await writeAudit(tx, t, actor, now, {
         action: change.action,
         objectType: "workflow",
@@ -193,18 +195,22 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
         return row ? toVersion(row) : null;
       }),
 
-    setCurrentVersion: (workflowId, version, actor) =>
-      changeWorkflow(workflowId, actor, {
+    setCurrentVersion: (workflowId, version, actor) => {
+      // The workflow row's description is the current version's: a rollback brings its own back.
+      let description = "";
+      return changeWorkflow(workflowId, actor, {
         check: async (tx, before) => {
-          const [stored] = await tx.select({ v: wv.version }).from(wv).where(and(eq(wv.workflowId, workflowId), eq(wv.version, version)));
+          const [stored] = await tx.select({ definition: wv.definition }).from(wv).where(and(eq(wv.workflowId, workflowId), eq(wv.version, version)));
           if (!stored) {
             throw new NotFoundError(`workflow "${before.name}" has no version ${version} (its versions are 1 to ${before.latestVersion})`);
           }
+          description = stored.definition.description;
         },
-        set: { currentVersion: version },
+        set: () => ({ currentVersion: version, description }),
         action: "workflow.set_current_version",
         audit: (before, after) => ({ versionBefore: before.currentVersion, versionAfter: after.currentVersion, details: { name: after.name } }),
-      }),
+      });
+    },
 
     setReleaseState: (workflowId, state, actor) =>
       changeWorkflow(workflowId, actor, {

@@ -16,16 +16,15 @@
 
 import { clockFromParams, paramClockOf } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
-import { join } from "node:path";
 import { hostname } from "node:os";
 import { connectionUrl } from "../core/datasource-fields.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
+import { attemptLogPath, attemptWorkDir } from "../core/attempt-paths.ts";
 import { KILL_CHANNEL, type EventSink, type KillMessage } from "../master/events.ts";
 import type { DispatchRow, Store } from "../store/store.ts";
 import { runAttempt } from "./executor.ts";
-import { taskLogPath } from "./task-log.ts";
 import type { Datasource } from "./task-types/types.ts";
 
 export interface WorkerDeps {
@@ -168,7 +167,7 @@ export class Worker {
       sink.report({ kind: "done", ...ref, state: "SUCCESS", exitCode: null, output: {}, message: null, endTime: at, host: this.host, logPath: null, startTime: at });
       return;
     }
-    const logPath = taskLogPath(join(this.deps.dataDir, "logs"), row.workflowInstanceId, row.id, row.attempt);
+    const logPath = attemptLogPath(this.deps.dataDir, row);
     const startTime = new Date();
     const info = await this.instanceOf(row.workflowInstanceId);
     const tasks = info ? await this.tasksOf(info.workflowId, info.version) : null;
@@ -178,7 +177,7 @@ export class Worker {
       return;
     }
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
-    const attemptDir = join(this.deps.dataDir, "work", String(row.workflowInstanceId), `${row.id}-${row.attempt}`);
+    const attemptDir = attemptWorkDir(this.deps.dataDir, row);
     const params = withWorkerBuiltins(row.params, { taskInstanceId: row.id, executePath: attemptDir });
     const result = await runAttempt({
       task,

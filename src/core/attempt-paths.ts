@@ -1,0 +1,31 @@
+// Where a worker keeps an attempt's files under its data dir — the log and the working directory
+// (`system.task.execute.path`) — in one place, so the API can show the working directory of an
+// attempt from the log path the worker reported, without knowing the worker's data dir.
+//   <dataDir>/logs/<workflow instance>/<task instance>-<attempt>.log
+//   <dataDir>/work/<workflow instance>/<task instance>-<attempt>
+
+import { basename, dirname, join } from "node:path";
+
+export interface AttemptRef {
+  workflowInstanceId: number;
+  id: number;
+  attempt: number;
+}
+
+export function attemptLogPath(dataDir: string, a: AttemptRef): string {
+  return join(dataDir, "logs", String(a.workflowInstanceId), `${a.id}-${a.attempt}.log`);
+}
+
+export function attemptWorkDir(dataDir: string, a: AttemptRef): string {
+  return join(dataDir, "work", String(a.workflowInstanceId), `${a.id}-${a.attempt}`);
+}
+
+/** The working directory of the attempt whose log is at `logPath`; null when the path is not laid out as above. */
+export function workDirFromLogPath(logPath: string, a: AttemptRef): string | null {
+  if (basename(logPath) !== `${a.id}-${a.attempt}.log`) return null;
+  const instanceDir = dirname(logPath);
+  if (basename(instanceDir) !== String(a.workflowInstanceId)) return null;
+  const logs = dirname(instanceDir);
+  if (basename(logs) !== "logs") return null;
+  return attemptWorkDir(dirname(logs), a);
+}
