@@ -6,7 +6,7 @@ import type { Bus } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/store.ts";
-import { Worker } from "../worker/worker.ts";
+import { Worker, type WorkerDeps } from "../worker/worker.ts";
 import { createEngineClient, type EngineClient } from "./engine-client.ts";
 import { Master } from "./master.ts";
 import { Scheduler } from "./scheduler/scheduler.ts";
@@ -22,6 +22,8 @@ export interface EngineOptions {
   env?: Readonly<Record<string, string>>;
   logMaxBytes?: number;
   killGraceMs?: number;
+  /** Egress policy of http tasks and sql datasources (the worker's built-in one when left out). */
+  egress?: WorkerDeps["egress"];
 }
 
 export interface Engine {
@@ -46,6 +48,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     env: opts.env,
     logMaxBytes: opts.logMaxBytes,
     killGraceMs: opts.killGraceMs,
+    ...(opts.egress ? { egress: opts.egress } : {}),
     dispatched: (rt) => master.dispatchedAttempt(rt),
   });
   const client = createEngineClient({

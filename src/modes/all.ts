@@ -17,6 +17,8 @@ import { MemoryBus } from "../bus/memory-bus.ts";
 import { MemoryCache } from "../cache/memory-cache.ts";
 import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
 import { startEngine } from "../master/engine.ts";
+import { egressPolicy } from "../core/net/egress.ts";
+import { systemResolve } from "../worker/egress.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { resolveSecretKey } from "./secret-key.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
@@ -66,6 +68,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           workerSlots: config.workerSlots,
           workerGroups: config.workerGroups,
           logMaxBytes: config.taskLogMaxBytes,
+          egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
         return engine.client;

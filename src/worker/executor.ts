@@ -14,6 +14,7 @@
 
 import { mkdir } from "node:fs/promises";
 import { after } from "../core/long-timer.ts";
+import type { Egress } from "./egress.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
 import type { TimeContext } from "../core/params/index.ts";
 import { checkDeclaredOut } from "./attempt-params.ts";
@@ -65,6 +66,8 @@ export interface RunAttemptOptions {
   killGraceMs?: number;
   /** Base time and zone of `$[...]` written in task text (left out: `$[...]` stays as written). */
   clock?: TimeContext;
+  /** Egress policy of http tasks (left out: the built-in one). */
+  egress?: Egress;
 }
 
 export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
@@ -115,6 +118,7 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
       datasources: opts.datasources,
       killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.egress ? { egress: opts.egress } : {}),
     });
     result = checkDeclaredOut(task, result);
   } catch (err) {

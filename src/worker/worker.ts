@@ -18,6 +18,7 @@ import { clockFromParams, paramClockOf } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
 import { hostname } from "node:os";
 import { connectionUrl } from "../core/datasource-fields.ts";
+import { checkedAddress, defaultEgress, type Egress } from "./egress.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
@@ -39,6 +40,8 @@ export interface WorkerDeps {
   env?: Readonly<Record<string, string>>;
   logMaxBytes?: number;
   killGraceMs?: number;
+  /** Where http tasks and sql datasources may connect (egress.ts); the built-in policy when left out. */
+  egress?: Egress;
   /**
    * A master in the same process that can vouch for a ready task from memory (Master.dispatchedAttempt);
    * undefined from it, or no such master (a worker process of its own), and the row is read from the Store.
@@ -191,6 +194,7 @@ export class Worker {
       env: this.deps.env,
       logMaxBytes: this.deps.logMaxBytes,
       killGraceMs: this.deps.killGraceMs,
+      ...(this.deps.egress ? { egress: this.deps.egress } : {}),
     });
     if (signal.aborted && signal.reason instanceof ShutdownKill) {
       this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);
@@ -246,6 +250,11 @@ export class Worker {
     if (!c) return null;
     // Validated field by field and built with the URL API (core/datasource-fields.ts); a row
     // stored before those rules gets a ValidationError naming the field, which fails the task.
-    return { type: "postgres", url: connectionUrl(name, c) };
+    connectionUrl(name, c);
+    // The egress policy checks the host and the connection goes to the checked address, except
+    // with sslmode=verify-full: the certificate must match the name, and it is what proves the
+    // server is the one named (a rebinding to a metadata or internal address cannot present it).
+    const address = await checkedAddress(this.deps.egress ?? defaultEgress, c.host);
+    return { type: "postgres", url: connectionUrl(name, c, c.params.sslmode === "verify-full" ? c.host : address) };
   }
 }

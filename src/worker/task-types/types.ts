@@ -3,6 +3,7 @@
 
 import type { TimeContext } from "../../core/params/index.ts";
 import type { TaskDefinition, TaskOfType } from "../../core/workflow-schema.ts";
+import type { Egress } from "../egress.ts";
 import type { TaskLogWriter } from "../task-log.ts";
 
 export type WorkerTaskType = "shell" | "python" | "http" | "sql" | "noop";
@@ -36,6 +37,8 @@ export interface TaskContext<T extends WorkerTask = WorkerTask> {
   killGraceMs: number;
   /** Base time and zone of `$[...]` written directly in task text; left out, `$[...]` stays as written. */
   clock?: TimeContext;
+  /** Where http tasks may connect (worker/egress.ts); the built-in policy when left out. */
+  egress?: Egress;
 }
 
 export type TaskResultState = "SUCCESS" | "FAILURE" | "KILL";

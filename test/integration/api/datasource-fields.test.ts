@@ -76,6 +76,36 @@ describe.each(dialects)("datasource fields on %s", (dialect) => {
   });
 });
 
+describe("sql tasks and the worker's checks", () => {
+  test("a metadata-address datasource and a stored row that breaks the rules fail the task, saying why", async () => {
+    await using h = await apiHarness("sqlite", { engine: "full" });
+    const project = (await h.call("POST", "/api/v1/projects", { body: { name: "analytics" } })).json;
+    expect((await h.call("POST", base, { body: { ...good, name: "imds", host: "169.254.169.254" } })).status).toBe(201);
+    await h.store.datasources.create(
+      project.id,
+      { name: "legacy", type: "postgres", host: "127.0.0.1?user=postgres#", port: 5432, database: "dw", user: "etl" },
+      { userId: null, userName: "test" },
+    );
+    const saved = await h.call("POST", "/api/v1/projects/analytics/workflows", {
+      body: { name: "q", tasks: [{ name: "imds", type: "sql", datasource: "imds", sql: "SELECT 1" }, { name: "legacy", type: "sql", datasource: "legacy", sql: "SELECT 1" }] },
+    });
+    expect(saved.status).toBe(201);
+    const id = (await h.call("POST", "/api/v1/projects/analytics/workflows/q/run", { body: {} })).json.id as number;
+    const done = await h.waitFor("instance ends", async () => {
+      const reply = await h.call("GET", `/api/v1/workflow-instances/${id}`);
+      return ["SUCCESS", "FAILURE"].includes(reply.json.state) ? reply.json : null;
+    }, 30_000);
+    expect(done.state).toBe("FAILURE");
+    const logOf = async (task: string) => {
+      const t = done.tasks.find((x: { taskName: string }) => x.taskName === task);
+      expect(t.state).toBe("FAILURE");
+      return (await h.call("GET", `/api/v1/task-instances/${t.id}/log`)).json.text as string;
+    };
+    expect(await logOf("imds")).toContain("connecting to 169.254.169.254 is not allowed: it matches 169.254.0.0/16 in the built-in egress deny list");
+    expect(await logOf("legacy")).toContain('datasource "legacy" cannot be used: host:');
+  }, 60_000);
+});
+
 describe("connection URL encoding on a real Postgres", () => {
   const role = `porpoise we@ird:us/er?#&=${process.pid}`;
   const password = "p@ss:w/o?r#d&x=1%25 ";
