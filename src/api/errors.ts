@@ -10,7 +10,7 @@
 import type { Context } from "hono";
 import { PorpoiseError, StoreError, type ErrorDetail } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { isStoreOutage } from "./store-outage.ts";
+import { isStoreOutage } from "../store/outage.ts";
 
 /** The body was sent with a content type this route does not read. */
 export class UnsupportedMediaTypeError extends PorpoiseError {

@@ -346,8 +346,13 @@ export interface TaskInstanceRepository {
    * are outcomes, not errors; any other failure (e.g. an unknown workflow instance) rolls the
    * whole batch back and throws. Ops apply in this order: instance fences, inserts, updates,
    * instance transitions — ops of one batch must not depend on each other's effects.
+   *
+   * With `batch.id` the commit also writes a marker holding the outcomes (migration 0008), and
+   * a call with `batch.retry` first looks for that marker: when a batch with this id committed
+   * already (its COMMIT succeeded but the answer was lost), its stored outcomes are returned and
+   * nothing is applied again. So a batch whose outcome is unknown can be retried as it is.
    */
-  applyBatch(ops: readonly TaskBatchOp[]): Promise<TaskBatchOutcome[]>;
+  applyBatch(ops: readonly TaskBatchOp[], batch?: { id: string; retry?: boolean }): Promise<TaskBatchOutcome[]>;
   /** A worker's completion as a one-op batch: "applied" or "stale" (stale or forged token, wrong attempt, already ended). */
   complete(input: {
     id: number;

@@ -339,3 +339,14 @@ export const backfills = sqliteTable(
   },
   (t) => [index("backfills_project_idx").on(t.projectId, t.id), index("backfills_state_idx").on(t.state)],
 );
+
+/** Group-commit markers (migration 0008): a batch retried after an unknown outcome is not applied twice. */
+export const batchCommits = sqliteTable(
+  "batch_commits",
+  {
+    id: text().primaryKey(),
+    outcomes: text().notNull(),
+    createdAt: time("created_at").notNull(),
+  },
+  (t) => [index("batch_commits_created_at").on(t.createdAt)],
+);

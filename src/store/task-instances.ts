@@ -17,6 +17,8 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
+import { BATCH_MARKER_TTL_MS, batchCommitSql } from "./batch-commit-sql.ts";
+import { violationOf } from "./sql-errors.ts";
 import type {
   TaskAttemptInsert,
   TaskAttemptUpdate,
@@ -83,69 +85,95 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
   const { t } = run;
   const ti = t.taskInstances;
   const hot = attemptSql(run.raw, (fn) => run.read(() => fn()));
+  const markers = batchCommitSql(run.raw, (fn) => run.read(() => fn()));
+  let prunedAt = 0;
 
-  const applyBatch = (ops: readonly TaskBatchOp[]) =>
-    ops.length === 0
-      ? Promise.resolve([])
-      : run.write(async (tx) => {
-          const now = new Date();
-          const outcomes: TaskBatchOutcome[] = new Array(ops.length);
-          // Sent together, in this order, without waiting for each other: on Postgres one round trip
-          // instead of three (pipelined on the transaction's connection, executed in order). That is
-          // sound because inserts and fenced updates carry their own guard — their instance's epoch
-          // equals theirs — which, once the fence statement ran, holds exactly for the instances it
-          // fenced for that epoch. An op of an older epoch than another op of its instance in the
-          // same batch is stale: the newer epoch holds the instance.
-          const fences = fencesOf(ops);
-          const fencing = fences.size === 0 ? Promise.resolve(new Set<number>()) : hot.fence(tx, [...fences].map(([id, epoch]) => ({ id, epoch })));
-          const inserts: { index: number; op: TaskAttemptInsert }[] = [];
-          // A second update of the same row in one batch goes after, alone, so it sees the first one's effect.
-          const bulk: { index: number; op: TaskAttemptUpdate }[] = [];
-          const later: { index: number; op: TaskAttemptUpdate }[] = [];
-          const seen = new Set<number>();
-          ops.forEach((op, index) => {
-            if (op.op === "insert") inserts.push({ index, op });
-            else if (op.op !== "update") return;
-            else if (op.from.length === 0) outcomes[index] = STALE;
-            else if (seen.has(op.id)) later.push({ index, op });
-            else {
-              seen.add(op.id);
-              bulk.push({ index, op });
-            }
-          });
-          const pending: Promise<void>[] = [fencing.then(() => {})];
-          for (let start = 0; start < inserts.length; start += INSERT_CHUNK) {
-            const chunk = inserts.slice(start, start + INSERT_CHUNK);
-            pending.push(
-              hot.insert(tx, chunk.map((i) => i.op), now).then(async (ids) => {
-                const held = await fencing;
-                chunk.forEach(({ index, op }, i) => {
-                  const id = ids[i];
-                  if (id !== null && id !== undefined) outcomes[index] = { outcome: "applied", id };
-                  else outcomes[index] = held.has(op.workflowInstanceId) && fences.get(op.workflowInstanceId) === op.epoch ? DUPLICATE : STALE;
-                });
-              }),
-            );
-          }
-          const updates = [...chunks(bulk, UPDATE_CHUNK), ...later.map((u) => [u])];
-          for (const chunk of updates) {
-            pending.push(
-              hot.update(tx, chunk.map((u) => u.op), now).then((applied) => {
-                for (const { index, op } of chunk) outcomes[index] = applied.has(op.id) ? { outcome: "applied", id: op.id } : STALE;
-              }),
-            );
-          }
-          await Promise.all(pending);
-          for (let i = 0; i < ops.length; i++) {
-            const op = ops[i]!;
-            if (op.op !== "instance") continue;
-            // The master's transitions as a compiled statement; another column set goes through drizzle.
-            const hand = hot.transition(tx, op, now);
-            const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now))?.id ?? null);
-            outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
-          }
-          return outcomes;
-        });
+  const applyBatch = async (ops: readonly TaskBatchOp[], batch?: { id: string; retry?: boolean }): Promise<TaskBatchOutcome[]> => {
+    if (ops.length === 0) return [];
+    if (!batch) return applyOnce(ops, undefined);
+    for (;;) {
+      if (batch.retry) {
+        const committed = await markers.find(batch.id);
+        if (committed) return committed;
+      }
+      try {
+        return await applyOnce(ops, batch.id);
+      } catch (err) {
+        // The marker's key is taken: the first try's COMMIT went through after all (it was still running). Read it.
+        const v = violationOf(err) ?? violationOf((err as { cause?: unknown }).cause);
+        if (v?.kind !== "unique" || !/batch_commits/.test(v.constraint)) throw err;
+        batch = { id: batch.id, retry: true };
+      }
+    }
+  };
+
+  const applyOnce = (ops: readonly TaskBatchOp[], batchId: string | undefined) =>
+    run.write(async (tx) => {
+      const now = new Date();
+      const outcomes: TaskBatchOutcome[] = new Array(ops.length);
+      // Sent together, in this order, without waiting for each other: on Postgres one round trip
+      // instead of three (pipelined on the transaction's connection, executed in order). That is
+      // sound because inserts and fenced updates carry their own guard — their instance's epoch
+      // equals theirs — which, once the fence statement ran, holds exactly for the instances it
+      // fenced for that epoch. An op of an older epoch than another op of its instance in the
+      // same batch is stale: the newer epoch holds the instance.
+      const fences = fencesOf(ops);
+      const fencing = fences.size === 0 ? Promise.resolve(new Set<number>()) : hot.fence(tx, [...fences].map(([id, epoch]) => ({ id, epoch })));
+      const inserts: { index: number; op: TaskAttemptInsert }[] = [];
+      // A second update of the same row in one batch goes after, alone, so it sees the first one's effect.
+      const bulk: { index: number; op: TaskAttemptUpdate }[] = [];
+      const later: { index: number; op: TaskAttemptUpdate }[] = [];
+      const seen = new Set<number>();
+      ops.forEach((op, index) => {
+        if (op.op === "insert") inserts.push({ index, op });
+        else if (op.op !== "update") return;
+        else if (op.from.length === 0) outcomes[index] = STALE;
+        else if (seen.has(op.id)) later.push({ index, op });
+        else {
+          seen.add(op.id);
+          bulk.push({ index, op });
+        }
+      });
+      const pending: Promise<void>[] = [fencing.then(() => {})];
+      for (let start = 0; start < inserts.length; start += INSERT_CHUNK) {
+        const chunk = inserts.slice(start, start + INSERT_CHUNK);
+        pending.push(
+          hot.insert(tx, chunk.map((i) => i.op), now).then(async (ids) => {
+            const held = await fencing;
+            chunk.forEach(({ index, op }, i) => {
+              const id = ids[i];
+              if (id !== null && id !== undefined) outcomes[index] = { outcome: "applied", id };
+              else outcomes[index] = held.has(op.workflowInstanceId) && fences.get(op.workflowInstanceId) === op.epoch ? DUPLICATE : STALE;
+            });
+          }),
+        );
+      }
+      const updates = [...chunks(bulk, UPDATE_CHUNK), ...later.map((u) => [u])];
+      for (const chunk of updates) {
+        pending.push(
+          hot.update(tx, chunk.map((u) => u.op), now).then((applied) => {
+            for (const { index, op } of chunk) outcomes[index] = applied.has(op.id) ? { outcome: "applied", id: op.id } : STALE;
+          }),
+        );
+      }
+      await Promise.all(pending);
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        if (op.op !== "instance") continue;
+        // The master's transitions as a compiled statement; another column set goes through drizzle.
+        const hand = hot.transition(tx, op, now);
+        const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now))?.id ?? null);
+        outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
+      }
+      if (batchId !== undefined) {
+        await markers.record(tx, batchId, outcomes, now);
+        if (now.getTime() - prunedAt > BATCH_MARKER_TTL_MS / 10) {
+          prunedAt = now.getTime();
+          await markers.prune(tx, new Date(now.getTime() - BATCH_MARKER_TTL_MS));
+        }
+      }
+      return outcomes;
+    });
 
   return {
     applyBatch,
