@@ -65,14 +65,14 @@ export async function redisAnswers(url: string, timeoutMs = 2000): Promise<boole
   });
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = server.port;
   server.stop(true);
   return port;
 }
 
-function postgresBinDir(): string {
+export function postgresBinDir(): string {
   const base = "/usr/lib/postgresql";
   const versions = existsSync(base)
     ? readdirSync(base).filter((v) => existsSync(join(base, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a))
@@ -84,7 +84,7 @@ function postgresBinDir(): string {
 }
 
 /** Postgres refuses to run as root, so as root we drop to the `postgres` (or `nobody`) user with setpriv. */
-function unprivilegedUser(): { name: string; uid: number; gid: number } | null {
+export function unprivilegedUser(): { name: string; uid: number; gid: number } | null {
   if (process.getuid?.() !== 0) return null;
   for (const name of ["postgres", "nobody"]) {
     const uid = Bun.spawnSync(["id", "-u", name]);
@@ -96,7 +96,7 @@ function unprivilegedUser(): { name: string; uid: number; gid: number } | null {
   throw new Error("running as root and found neither a `postgres` nor a `nobody` user to run Postgres as");
 }
 
-function asUser(user: ReturnType<typeof unprivilegedUser>, cmd: string[]): string[] {
+export function asUser(user: ReturnType<typeof unprivilegedUser>, cmd: string[]): string[] {
   return user ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", ...cmd] : cmd;
 }
 

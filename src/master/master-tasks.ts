@@ -21,6 +21,7 @@ import { isTerminalWorkflowState } from "../core/states.ts";
 import type { DependentTask, SubWorkflowTask, TaskDefinition } from "../core/workflow-schema.ts";
 import { ParentNotRunningError } from "../store/instances.ts";
 import type { Priority, Store, User, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import { isTransientStoreError, RETRY_CAP_MS } from "../store/retry.ts";
 import { checkDependent, DependencyRefused } from "./dependent.ts";
 import type { DoneEvent, TaskEvent } from "./events.ts";
 import type { AttemptRec, InstanceDriver } from "./instance-driver.ts";
@@ -169,8 +170,9 @@ export class MasterTasks {
     void check();
   }
 
-  private async startChild(driver: InstanceDriver, rec: AttemptRec, task: SubWorkflowTask, params: Record<string, string>): Promise<void> {
-    const entry: Running = { cancel: () => {}, rec, driver, child: {} };
+  /** `retrying`: an earlier try failed on the store, maybe after creating the child (its commit's answer lost). */
+  private async startChild(driver: InstanceDriver, rec: AttemptRec, task: SubWorkflowTask, params: Record<string, string>, retrying = false): Promise<void> {
+    const entry: Running = (retrying ? this.running.get(rec.id!) : undefined) ?? { cancel: () => {}, rec, driver, child: {} };
     this.running.set(rec.id!, entry);
     const { store } = this.deps;
     const parent = driver.instance;
@@ -179,7 +181,7 @@ export class MasterTasks {
     try {
       const target = await resolveTarget(store, parent, "sub_workflow", task, runUser);
       if ("refused" in target) return this.done(rec, "FAILURE", `sub_workflow: ${target.refused}`);
-      const earlier = await childOfEarlierAttempts(store, rec, target.project.id, target.workflow.id);
+      const earlier = await childOfEarlierAttempts(store, rec, target.project.id, target.workflow.id, retrying);
       if (earlier) return await this.reattach(entry, earlier);
       if (parent.depth >= MAX_SUB_WORKFLOW_DEPTH) {
         return this.done(rec, "FAILURE", `sub_workflow: nesting is limited to ${MAX_SUB_WORKFLOW_DEPTH} levels and workflow instance ${parent.id} is at level ${parent.depth}; a workflow that calls itself through its sub_workflows never ends`);
@@ -211,6 +213,15 @@ export class MasterTasks {
       await this.deps.load(child.id);
       if (entry.child!.pending) await this.deps.control(child.id, entry.child!.pending);
     } catch (err) {
+      // The store is away: try again (until it answers) rather than fail the task for an outage.
+      if (isTransientStoreError(err)) {
+        this.deps.log.warn(`sub_workflow task "${task.name}": the store is unreachable; starting its child again shortly`);
+        let cancelled = false;
+        entry.cancel = () => void (cancelled = true);
+        await Bun.sleep(RETRY_CAP_MS);
+        if (!cancelled && this.running.get(rec.id!) === entry) return this.startChild(driver, rec, task, params, true);
+        return;
+      }
       if (err instanceof ParentNotRunningError) {
         const pausing = err.parentState === "READY_PAUSE";
         return this.done(rec, pausing ? "PAUSE" : "KILL", `sub_workflow started no child: ${err.message}`);

@@ -17,6 +17,7 @@ import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import { Batch } from "./batch.ts";
 import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage } from "./events.ts";
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
@@ -73,6 +74,11 @@ export class Master implements EventSink {
   private readonly driverHost: DriverHost;
   private readonly serial: SerialQueue;
   private readonly backfills: BackfillDriver;
+  /** How every store call of the engine waits out an outage (store/retry.ts). */
+  private readonly retry: StoreRetryOptions;
+  /** The same, without starting another sweep when it recovers (the sweep's own calls). */
+  private readonly retryQuiet: StoreRetryOptions;
+  private sweeping: Promise<void> | null = null;
   /** Events that matched no live attempt (stale or forged): DESIGN.md §3.4 counts them. */
   staleEvents = 0;
 
@@ -82,6 +88,8 @@ export class Master implements EventSink {
     this.coordinator = deps.coordinator;
     this.log = deps.log;
     this.host = deps.host ?? hostname();
+    this.retryQuiet = { log: this.log, signal: this.stopping.signal };
+    this.retry = { ...this.retryQuiet, onRecovered: () => this.afterOutage() };
     this.driverHost = this.makeDriverHost();
     this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id), ended: (i) => i.backfillId !== null && void this.backfills.advance(i.backfillId), advanceBackfill: (id) => void this.backfills.advance(id) });
     this.backfills = new BackfillDriver({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), start: (id) => this.startPromoted(id) });
@@ -107,6 +115,7 @@ export class Master implements EventSink {
     await Promise.allSettled([...this.loading.values()]);
     await this.flushing;
     await this.claiming;
+    await this.sweeping;
     for (const driver of this.drivers.values()) driver.dispose();
     this.tasks.stopAll();
     this.drivers.clear();
@@ -168,8 +177,9 @@ export class Master implements EventSink {
         if (batch.empty) continue;
         let outcomes;
         try {
-          outcomes = await this.store.taskInstances.applyBatch(batch.ops);
+          outcomes = await this.commit(batch);
         } catch (err) {
+          if (err instanceof RetryAborted) return; // stopping while the store is away: the next start recovers from the Store
           // Memory ran ahead of a write that did not happen: drop those drivers and reload them from the Store.
           this.log.error("master: a batch could not be written; reloading its workflow instances from the store", { err });
           for (const id of batch.owned()) this.abandon(id, true);
@@ -188,6 +198,42 @@ export class Master implements EventSink {
     }
   }
 
+  /**
+   * Writes a batch, retrying while the store is unreachable (a Postgres restart, a lost
+   * connection): the drivers already changed their memory for it and the work items behind it
+   * wait in the queue, so nothing is dropped and the instances need no reload. The batch keeps
+   * its id across tries: when a try failed during COMMIT without saying whether it applied, the
+   * next one finds the batch's marker and gets the first try's outcomes instead of applying it
+   * twice (applyBatch, migration 0008).
+   */
+  private commit(batch: Batch): Promise<import("../store/store.ts").TaskBatchOutcome[]> {
+    if (batch.ops.length === 0) return Promise.resolve([]);
+    const id = crypto.randomUUID();
+    return retryStore("the master's group commit", (attempt) => this.store.taskInstances.applyBatch(batch.ops, { id, retry: attempt > 0 }), this.retry);
+  }
+
+  /** After an outage: whatever missed a wake or a command meanwhile is picked up from the Store. */
+  private afterOutage(): void {
+    if (this.stopped || this.sweeping) return;
+    this.sweeping = (async () => {
+      const slots = this.coordinator.ownedSlots();
+      const active = await retryStore("listing active workflow instances", () => this.store.instances.listActive({ slots }), this.retryQuiet);
+      for (const instance of active) if (!this.drivers.has(instance.id)) void this.load(instance.id, "start");
+      this.claimCommands();
+      await this.serial.recover();
+      await this.backfills.recover();
+    })()
+      .catch(this.failed("the sweep after a store outage failed"))
+      .finally(() => (this.sweeping = null));
+  }
+
+  /** Logs a failed background step, except the end of a retry cut short by stop(). */
+  private failed(what: string): (err: unknown) => void {
+    return (err) => {
+      if (!(err instanceof RetryAborted)) this.log.error(`master: ${what}`, { err });
+    };
+  }
+
   private abandon(id: number, reload: boolean): void {
     this.drivers.get(id)?.dispose();
     this.drivers.delete(id);
@@ -201,8 +247,8 @@ export class Master implements EventSink {
     if (this.drivers.has(id)) return Promise.resolve();
     const running = this.loading.get(id);
     if (running) return running;
-    const p = this.doLoad(id, mode)
-      .catch((err) => this.log.error(`master: could not load workflow instance ${id}`, { err }))
+    const p = retryStore(`loading workflow instance ${id}`, () => this.doLoad(id, mode), this.retry)
+      .catch(this.failed(`could not load workflow instance ${id}`))
       .finally(() => this.loading.delete(id));
     this.loading.set(id, p);
     return p;
@@ -298,15 +344,22 @@ export class Master implements EventSink {
       do {
         this.claimAgain = false;
         for (;;) {
-          const commands = await this.store.commands.claimNext(this.coordinator.nodeId, 100, {
-            types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"],
-          });
-          for (const c of commands) await this.execute(c).catch((err) => this.log.error(`master: command ${c.id} (${c.type}) failed`, { err }));
+          const commands = await retryStore(
+            "claiming commands",
+            () => this.store.commands.claimNext(this.coordinator.nodeId, 100, { types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"] }),
+            this.retry,
+          );
+          // A claimed command is CONSUMED: it must be carried out now, so store failures of its steps are retried too.
+          for (const c of commands) {
+            await retryStore(`command ${c.id} (${c.type})`, () => this.execute(c), this.retry).catch(
+              this.failed(`command ${c.id} (${c.type}) failed`),
+            );
+          }
           if (commands.length < 100) break;
         }
       } while (this.claimAgain && !this.stopped);
     })()
-      .catch((err) => this.log.error("master: claiming commands failed", { err }))
+      .catch(this.failed("claiming commands failed"))
       .finally(() => {
         this.claiming = null;
       });
@@ -345,6 +398,8 @@ export class Master implements EventSink {
       case "RECOVER_FAILED": {
         const [control, mode] = RESTART_CONTROLS[c.type];
         const instance = await this.store.instances.get(id);
+        // Submitted already (an earlier try of this command committed, then lost its answer): start it.
+        if (instance && !driver && instance.state === "SUBMITTED_SUCCESS" && instance.pendingControl === control) return this.load(id, "start");
         if (!instance || driver || !controlFits(control, instance.state)) {
           this.log.info(`master: ${control} of workflow instance ${id} ignored (state ${instance?.state ?? "gone"})`);
           return;
@@ -373,6 +428,7 @@ export class Master implements EventSink {
     if (!row || !instance || !(row.state === "FAILURE" || row.state === "KILL")) return;
     const epoch = this.coordinator.lease(instance.slot)?.epoch ?? 0;
     await this.store.taskInstances.applyBatch([
+      // Repeating it is harmless: the update names the state it expects.
       { op: "update", id: row.id, attempt: row.attempt, token: row.dispatchToken, from: [row.state], to: "FORCED_SUCCESS", fence: { workflowInstanceId: instanceId, epoch } },
     ]);
   }

@@ -20,8 +20,9 @@ import { BRANCH_KEY } from "./params.ts";
 const HANDED_ON = new Set(["NEED_FAULT_TOLERANCE", "PAUSE"]);
 
 /** The child instance started by the lost or paused attempts of this task just before `rec`, if any. */
-export async function childOfEarlierAttempts(store: Store, rec: AttemptRec, projectId: number, workflowId: number): Promise<WorkflowInstance | null> {
-  if (rec.attempt <= 1) return null;
+/** `self`: also a child of `rec` itself (a retry of a start whose create may have committed unseen). */
+export async function childOfEarlierAttempts(store: Store, rec: AttemptRec, projectId: number, workflowId: number, self = false): Promise<WorkflowInstance | null> {
+  if (rec.attempt <= 1 && !self) return null;
   // Only attempts of this run: after a rerun, attempt numbers go on from the earlier run's (dagAttempt
   // counts from 1 again), and a child paused or lost by the earlier run is not this run's to resume.
   const firstOfRun = rec.attempt - rec.dagAttempt + 1;
@@ -33,10 +34,11 @@ export async function childOfEarlierAttempts(store: Store, rec: AttemptRec, proj
     if (!HANDED_ON.has(t.state)) break;
     handedOn.push(t);
   }
-  if (handedOn.length === 0) return null;
+  if (handedOn.length === 0 && !self) return null;
   const ids = new Set(handedOn.map((t) => t.id));
+  if (self) ids.add(rec.id!);
   // Children are created after their attempt: only instances of the child workflow since the oldest of those attempts.
-  const from = new Date(Math.min(...handedOn.map((t) => t.createdAt.getTime())) - 60_000);
+  const from = new Date(Math.min(...(self ? [Date.now() - 3_600_000] : []), ...handedOn.map((t) => t.createdAt.getTime())) - 60_000);
   for (let offset = 0; ; offset += 100) {
     const page = await store.instances.list({ projectId, workflowId, from, limit: 100, offset });
     const child = page.items.find((i) => i.parentTaskInstanceId !== null && ids.has(i.parentTaskInstanceId));

@@ -24,6 +24,7 @@ import type { Logger } from "../core/log.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
 import { attemptLogPath, attemptWorkDir } from "../core/attempt-paths.ts";
 import { KILL_CHANNEL, type EventSink, type KillMessage } from "../master/events.ts";
+import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { DispatchRow, Store } from "../store/store.ts";
 import { runAttempt } from "./executor.ts";
 import type { Datasource } from "./task-types/types.ts";
@@ -144,7 +145,8 @@ export class Worker {
     entry.done = this.run(rt, abort.signal)
       .catch((err) => {
         this.seen.delete(key); // it did not run to a report: a redelivery may try again
-        this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { err });
+        if (err instanceof RetryAborted) this.deps.log.warn(`worker: task instance ${rt.taskInstanceId} not started: ${err.message}`);
+        else this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { err });
       })
       .finally(() => {
         this.running.delete(key);
@@ -154,7 +156,10 @@ export class Worker {
 
   private async run(rt: ReadyTask, signal: AbortSignal): Promise<void> {
     const { store, sink } = this.deps;
-    const row = this.deps.dispatched?.(rt) ?? (await store.taskInstances.dispatchRow(rt.taskInstanceId));
+    // The reads before the start wait out a store outage (a dropped ready task would leave its
+    // attempt DISPATCH with nobody to run it); a kill or the shutdown ends the waiting.
+    const retry: StoreRetryOptions = { log: this.deps.log, signal: AbortSignal.any([signal, this.pullAbort.signal]) };
+    const row = this.deps.dispatched?.(rt) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => store.taskInstances.dispatchRow(rt.taskInstanceId), retry));
     if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
       this.dropped++;
       this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: no matching DISPATCH row and token`);
@@ -172,8 +177,8 @@ export class Worker {
     }
     const logPath = attemptLogPath(this.deps.dataDir, row);
     const startTime = new Date();
-    const info = await this.instanceOf(row.workflowInstanceId);
-    const tasks = info ? await this.tasksOf(info.workflowId, info.version) : null;
+    const info = await retryStore(`reading workflow instance ${row.workflowInstanceId}`, () => this.instanceOf(row.workflowInstanceId), retry);
+    const tasks = info ? await retryStore(`reading workflow ${info.workflowId} version ${info.version}`, () => this.tasksOf(info.workflowId, info.version), retry) : null;
     const task = tasks?.get(row.taskName);
     if (!info || !task) {
       sink.report({ kind: "done", ...ref, state: "FAILURE", exitCode: null, output: {}, message: `the worker could not find task "${row.taskName}" of its workflow`, endTime: new Date(), host: this.host, logPath: null, startTime });
@@ -189,7 +194,7 @@ export class Worker {
       attemptDir,
       logPath,
       signal,
-      datasources: (name) => this.datasource(info.projectId, name),
+      datasources: (name) => retryStore(`reading datasource "${name}"`, () => this.datasource(info.projectId, name), { log: this.deps.log, signal }),
       onWarn: (w) => this.deps.log.warn(`task "${w.task}" (task instance ${row.id}) still running after its ${w.timeoutSeconds}s timeout (strategy WARN)`),
       env: this.deps.env,
       logMaxBytes: this.deps.logMaxBytes,
@@ -240,6 +245,8 @@ export class Worker {
     if (!p) {
       if (this.definitions.size >= CACHE_LIMIT) this.definitions.delete(this.definitions.keys().next().value!);
       p = this.deps.store.workflows.getVersion(workflowId, version).then((v) => (v ? new Map(v.definition.tasks.map((t) => [t.name, t])) : null));
+      // A failed read (the store was away) must not stay cached: the next attempt reads again.
+      p.catch(() => this.definitions.get(key) === p && this.definitions.delete(key));
       this.definitions.set(key, p);
     }
     return p;

@@ -2,6 +2,7 @@
 
 import { z } from "zod";
 import { PorpoiseError } from "../../core/errors.ts";
+import { isStoreOutage } from "../../store/outage.ts";
 import { defineRoute } from "../route.ts";
 
 /** The store does not answer or is not migrated; probes should retry. */
@@ -12,6 +13,28 @@ export class NotReadyError extends PorpoiseError {
 }
 
 const status = z.object({ status: z.string(), version: z.string() });
+
+/**
+ * A probe must get an answer even while the store hangs (a Postgres that stopped answering keeps
+ * a query waiting for the connect timeout, 10 s): past this, /readyz says 503 without waiting.
+ */
+export const READY_TIMEOUT_MS = 2000;
+
+async function storeReady(ready: () => Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NotReadyError(`the store did not answer within ${READY_TIMEOUT_MS} ms`, null)), READY_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([ready(), late]);
+  } catch (err) {
+    if (err instanceof NotReadyError) throw err;
+    // No driver text for an outage (it can carry SQL): the reason a probe reader needs.
+    throw new NotReadyError(isStoreOutage(err) ? "the store is unreachable" : err instanceof Error ? err.message : String(err), err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export const healthRoutes = [
   defineRoute({
@@ -32,11 +55,7 @@ export const healthRoutes = [
     response: status,
     errorStatuses: [503],
     handler: async ({ deps }) => {
-      try {
-        await deps.store.ready();
-      } catch (err) {
-        throw new NotReadyError(err instanceof Error ? err.message : String(err), err);
-      }
+      await storeReady(() => deps.store.ready());
       return { status: "ready", version: deps.version };
     },
   }),
