@@ -36,7 +36,14 @@ export interface Engine {
 }
 
 export async function startEngine(opts: EngineOptions): Promise<Engine> {
-  const master = new Master({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "master" }) });
+  const master = new Master({
+    store: opts.store,
+    bus: opts.bus,
+    coordinator: opts.coordinator,
+    log: opts.log.child({ component: "master" }),
+    // The one worker of this process is the only one that can have run these attempts.
+    adoptInterrupted: (inFlight) => worker.adopt(inFlight),
+  });
   const worker = new Worker({
     store: opts.store,
     bus: opts.bus,
@@ -60,6 +67,8 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   });
   await worker.start();
   await master.start();
+  // The master drives the adopted attempts' instances now: their reports find a driver.
+  worker.startAdopted();
   // After the master: the instances the scheduler creates (catch-up included) wake a running master.
   const scheduler = new Scheduler({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "scheduler" }) });
   await scheduler.start();

@@ -51,12 +51,19 @@ export interface MasterDeps {
   coordinator: Coordinator;
   log: Logger;
   host?: string;
+  /**
+   * Restart recovery asks this first (the worker of the same process, `porpoise all`): of the
+   * attempts in flight in the Store, the ids whose process outlived the previous porpoise and is
+   * being adopted by the worker. They are left as they are, not rerun (DESIGN.md §3.10).
+   */
+  adoptInterrupted?: (inFlight: readonly TaskInstance[]) => readonly number[];
 }
 
 export class Master implements EventSink {
   private readonly store: Store;
   private readonly bus: Bus;
   private readonly coordinator: Coordinator;
+  private readonly adoptInterrupted: MasterDeps["adoptInterrupted"];
   readonly log: Logger;
   readonly host: string;
   private readonly drivers = new Map<number, InstanceDriver>();
@@ -86,6 +93,7 @@ export class Master implements EventSink {
     this.store = deps.store;
     this.bus = deps.bus;
     this.coordinator = deps.coordinator;
+    this.adoptInterrupted = deps.adoptInterrupted;
     this.log = deps.log;
     this.host = deps.host ?? hostname();
     this.retryQuiet = { log: this.log, signal: this.stopping.signal };
@@ -99,8 +107,10 @@ export class Master implements EventSink {
   async start(): Promise<void> {
     this.unsubscribe = await this.bus.subscribe(WAKE_CHANNEL, (raw) => this.onWake(raw));
     const slots = this.coordinator.ownedSlots();
-    // Restart recovery: whatever was queued or running died with the old process.
-    const interrupted = await this.store.taskInstances.markInterrupted({ all: true, slots });
+    // Restart recovery: whatever was queued or running died with the old process, except the
+    // processes the worker adopts (they still run, or ended while porpoise was down).
+    const keep = this.adoptInterrupted ? this.adoptInterrupted(await this.store.taskInstances.listInFlight({ slots })) : [];
+    const interrupted = await this.store.taskInstances.markInterrupted({ all: true, slots, keep });
     if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts marked NEED_FAULT_TOLERANCE; they run again`);
     for (const instance of await this.store.instances.listActive({ slots })) await this.load(instance.id, "start");
     await this.serial.recover();

@@ -373,8 +373,11 @@ export interface TaskInstanceRepository {
   /**
    * Restart recovery: every attempt in DISPATCH or RUNNING_EXECUTION (on `host`, or everywhere with
    * `all: true`; optionally only in `slots`) becomes NEED_FAULT_TOLERANCE in one statement; returns them.
+   * Ids in `keep` are left as they are: attempts whose process the worker adopted after a restart.
    */
-  markInterrupted(query: { host: string; slots?: readonly number[] } | { all: true; slots?: readonly number[] }): Promise<TaskInstance[]>;
+  markInterrupted(query: ({ host: string } | { all: true }) & { slots?: readonly number[]; keep?: readonly number[] }): Promise<TaskInstance[]>;
+  /** Every attempt in DISPATCH or RUNNING_EXECUTION (optionally only in `slots`), by id: what a restart finds in flight. */
+  listInFlight(query: { slots?: readonly number[] }): Promise<TaskInstance[]>;
 }
 
 export const DATASOURCE_TYPES = ["postgres"] as const;

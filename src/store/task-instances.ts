@@ -13,7 +13,7 @@
 // statements (attempt-sql.ts); a transition setting other columns and everything off the hot
 // path go through drizzle.
 
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, notInArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
@@ -227,10 +227,22 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
               inArray(ti.state, IN_FLIGHT),
               "host" in query ? eq(ti.host, query.host) : undefined,
               query.slots ? inArray(ti.slot, [...query.slots]) : undefined,
+              query.keep && query.keep.length > 0 ? notInArray(ti.id, [...query.keep]) : undefined,
             ),
           )
           .returning();
         return rows.map(toTaskInstance).sort((a, b) => a.id - b.id);
+      }),
+
+    listInFlight: (query) =>
+      run.read(async (db) => {
+        if (query.slots && query.slots.length === 0) return [];
+        const rows = await db
+          .select()
+          .from(ti)
+          .where(and(inArray(ti.state, IN_FLIGHT), query.slots ? inArray(ti.slot, [...query.slots]) : undefined))
+          .orderBy(asc(ti.id));
+        return rows.map(toTaskInstance);
       }),
   };
 }

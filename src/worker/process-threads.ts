@@ -8,9 +8,11 @@
 // with each other and with the rest of the engine (microbench, 600 × `bash script.sh`, 8 at a
 // time: 390-520/s from the main thread, 680-820/s from two threads).
 //
-// A thread starts the process (detached: its own session and process group, as before), splits
-// its stdout/stderr into lines and posts them back in order, SIGKILLs what the script left in
-// its group once the interpreter exits (see process-runner.ts), and posts the exit. Signals to
+// A thread starts the process (detached: its own session and process group, as before) with
+// stdout/stderr appended to files in the attempt directory (attempt-files.ts: the process must
+// outlive a porpoise killed with -9), follows the files and posts their lines back in order per
+// stream, SIGKILLs what the script left in its group once the interpreter exits (see
+// process-runner.ts), and posts the exit. It also follows a process adopted after a restart. Signals to
 // the group (stop, timeout) are sent from the main thread with the pid: one process, one pid
 // space. The threads start with the first process and are unref'ed while nothing runs.
 //
@@ -23,6 +25,18 @@ export interface ProcessRequest {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Files the process's stdout and stderr are appended to (created); followed for lines. */
+  output: { out: string; err: string };
+}
+
+/** A supervised process of an earlier porpoise, found alive (or ended) after a restart (attempt-files.ts). */
+export interface AdoptRequest {
+  pid: number;
+  startTicks: string;
+  exitFile: string;
+  output: { out: string; err: string };
+  /** Lines of each file the old process already logged: not delivered again. */
+  skip: { out: number; err: number };
 }
 
 export interface ProcessExit {
@@ -30,6 +44,8 @@ export interface ProcessExit {
   signalCode: string | null;
   /** Reading stdout/stderr failed (the process still ran to its end). */
   readError: string | null;
+  /** An adopted process that ended without an exit status (killed with its supervisor). */
+  vanished?: boolean;
 }
 
 export interface StartedProcess {
@@ -41,42 +57,106 @@ type FromThread =
   | { id: number; t: "pid"; pid: number }
   | { id: number; t: "fail"; message: string }
   | { id: number; t: OutputStream; lines: string[] }
-  | { id: number; t: "exit"; code: number; signal: string | null; readError: string | null };
+  | { id: number; t: "exit"; code: number; signal: string | null; readError: string | null; vanished?: boolean };
 
+// Output is followed by reading the files: at once when the process exits, and meanwhile every
+// POLL_MIN..POLL_MAX ms (shorter while it prints). A short task (`true`) exits before the first
+// poll, so it costs two reads; a long quiet one ~10 reads a second.
 const THREAD_SOURCE = `
+import { openSync, readSync, closeSync, readFileSync } from "node:fs";
+import { constants } from "node:os";
 const MAX_LINE_CHARS = 1024 * 1024;
-async function pump(id, stream, t) {
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true });
-    const lines = [];
-    let from = 0;
-    let nl = rest.indexOf("\\n");
-    while (nl >= 0) { lines.push(rest.slice(from, nl)); from = nl + 1; nl = rest.indexOf("\\n", from); }
-    rest = from === 0 ? rest : rest.slice(from);
-    while (rest.length > MAX_LINE_CHARS) { lines.push(rest.slice(0, MAX_LINE_CHARS)); rest = rest.slice(MAX_LINE_CHARS); }
-    if (lines.length > 0) postMessage({ id, t, lines });
+const POLL_MIN = 10, POLL_MAX = 100;
+const SIGNALS = Object.fromEntries(Object.entries(constants.signals).map(([k, v]) => [v, k]));
+const buf = Buffer.alloc(64 * 1024);
+class Tail {
+  constructor(id, path, t, skip) { this.id = id; this.t = t; this.skip = skip; this.fd = openSync(path, "r"); this.pos = 0; this.rest = ""; this.decoder = new TextDecoder(); }
+  emit(lines) {
+    if (this.skip > 0) { const n = Math.min(this.skip, lines.length); this.skip -= n; lines = lines.slice(n); }
+    if (lines.length > 0) postMessage({ id: this.id, t: this.t, lines });
   }
-  rest += decoder.decode();
-  if (rest !== "") postMessage({ id, t, lines: [rest] });
+  read() {
+    let got = false;
+    for (;;) {
+      const n = readSync(this.fd, buf, 0, buf.length, this.pos);
+      if (n <= 0) return got;
+      got = true;
+      this.pos += n;
+      this.rest += this.decoder.decode(buf.subarray(0, n), { stream: true });
+      const lines = [];
+      let from = 0;
+      let nl = this.rest.indexOf("\\n");
+      while (nl >= 0) { lines.push(this.rest.slice(from, nl)); from = nl + 1; nl = this.rest.indexOf("\\n", from); }
+      this.rest = from === 0 ? this.rest : this.rest.slice(from);
+      while (this.rest.length > MAX_LINE_CHARS) { lines.push(this.rest.slice(0, MAX_LINE_CHARS)); this.rest = this.rest.slice(MAX_LINE_CHARS); }
+      this.emit(lines);
+    }
+  }
+  end() {
+    this.read();
+    this.rest += this.decoder.decode();
+    if (this.rest !== "") this.emit([this.rest]);
+    closeSync(this.fd);
+  }
 }
-self.onmessage = async ({ data: { id, argv, cwd, env } }) => {
-  let proc;
+// Reads both files until ended() is true, then once more (everything written before the end is in them).
+async function follow(tails, ended) {
+  let wait = POLL_MIN;
+  let readError = null;
+  const readAll = () => { let got = false; for (const t of tails) { try { got = t.read() || got; } catch (e) { readError ??= String(e && e.message || e); } } return got; };
+  while (!(await ended(wait))) wait = readAll() ? POLL_MIN : Math.min(wait * 2, POLL_MAX);
+  for (const t of tails) { try { t.end(); } catch (e) { readError ??= String(e && e.message || e); } }
+  return readError;
+}
+function startTicks(pid) {
+  let stat;
+  try { stat = readFileSync("/proc/" + pid + "/stat", "utf8"); } catch { return null; }
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return f[0] === "Z" ? null : f[19];
+}
+function exitStatus(path) {
+  try { const m = /^(\\d+)\\n$/.exec(readFileSync(path, "utf8")); return m ? Number(m[1]) : null; } catch { return null; }
+}
+// A supervised interpreter killed by a signal exits its wrapper with 128 + the signal number.
+function signalOf(code) { return code > 128 && SIGNALS[code - 128] ? SIGNALS[code - 128] : null; }
+async function start({ id, argv, cwd, env, output }) {
+  let proc, tails;
   try {
-    proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+    const out = openSync(output.out, "a"), err = openSync(output.err, "a");
+    try { proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: out, stderr: err, detached: true }); }
+    finally { closeSync(out); closeSync(err); }
+    tails = [new Tail(id, output.out, "out", 0), new Tail(id, output.err, "err", 0)];
   } catch (err) {
+    if (proc) { try { process.kill(-proc.pid, "SIGKILL"); } catch {} }
     postMessage({ id, t: "fail", message: err instanceof Error ? err.message : String(err) });
     return;
   }
   postMessage({ id, t: "pid", pid: proc.pid });
-  const pumps = Promise.allSettled([pump(id, proc.stdout, "out"), pump(id, proc.stderr, "err")]);
-  const code = await proc.exited;
+  let code = null;
+  proc.exited.then((c) => (code = c));
+  const readError = await follow(tails, async (wait) => code !== null || (await Promise.race([proc.exited.then(() => true), Bun.sleep(wait).then(() => false)])));
   try { process.kill(-proc.pid, "SIGKILL"); } catch {}
-  const failed = (await pumps).find((s) => s.status === "rejected");
-  const readError = failed ? String(failed.reason instanceof Error ? failed.reason.message : failed.reason) : null;
-  postMessage({ id, t: "exit", code, signal: proc.signalCode ?? null, readError });
-};
+  code = await proc.exited;
+  postMessage({ id, t: "exit", code, signal: proc.signalCode ?? signalOf(code), readError });
+}
+async function adopt(id, { pid, startTicks: ticks, exitFile, output, skip }) {
+  let tails;
+  try { tails = [new Tail(id, output.out, "out", skip.out), new Tail(id, output.err, "err", skip.err)]; }
+  catch (err) { postMessage({ id, t: "fail", message: err instanceof Error ? err.message : String(err) }); return; }
+  postMessage({ id, t: "pid", pid });
+  let code = null;
+  const readError = await follow(tails, async (wait) => {
+    code = exitStatus(exitFile);
+    if (code !== null || startTicks(pid) !== ticks) return true;
+    await Bun.sleep(wait);
+    return false;
+  });
+  code ??= exitStatus(exitFile);
+  try { process.kill(-pid, "SIGKILL"); } catch {}
+  if (code === null) postMessage({ id, t: "exit", code: -1, signal: null, readError, vanished: true });
+  else postMessage({ id, t: "exit", code, signal: signalOf(code), readError });
+}
+self.onmessage = ({ data }) => (data.adopt ? adopt(data.id, data.adopt) : start(data));
 `;
 
 const THREADS = 2;
@@ -103,7 +183,7 @@ class ProcessThread {
     return this.broken ? Number.POSITIVE_INFINITY : this.pending.size;
   }
 
-  start(id: number, req: ProcessRequest, onLine: Pending["onLine"]): Promise<StartedProcess> {
+  start(id: number, req: { id?: never } & (ProcessRequest | { adopt: AdoptRequest }), onLine: Pending["onLine"]): Promise<StartedProcess> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.worker.ref();
@@ -137,7 +217,7 @@ class ProcessThread {
         return;
       case "exit":
         this.done(msg.id);
-        p.exit?.resolve({ exitCode: msg.code, signalCode: msg.signal, readError: msg.readError });
+        p.exit?.resolve({ exitCode: msg.code, signalCode: msg.signal, readError: msg.readError, ...(msg.vanished ? { vanished: true } : {}) });
     }
   }
 
@@ -162,10 +242,22 @@ let nextId = 0;
  * program cannot be started (not found, not executable, bad cwd).
  */
 export function startProcess(req: ProcessRequest, onLine: (stream: OutputStream, line: string) => void): Promise<StartedProcess> {
+  return leastLoaded().start(++nextId, req, onLine);
+}
+
+/**
+ * Follows a supervised process an earlier porpoise started (see attempt-files.ts): its output
+ * from where the old log ended, and its end — the supervisor's exit file, or the process gone
+ * without one (`vanished`). Rejects when the output files cannot be opened.
+ */
+export function adoptProcess(req: AdoptRequest, onLine: (stream: OutputStream, line: string) => void): Promise<StartedProcess> {
+  return leastLoaded().start(++nextId, { adopt: req }, onLine);
+}
+
+function leastLoaded(): ProcessThread {
   // A thread that died (never seen, but a crash must not fail every later task) is replaced.
   threads = threads.filter((t) => t.load !== Number.POSITIVE_INFINITY);
   url ??= URL.createObjectURL(new Blob([THREAD_SOURCE], { type: "application/javascript" }));
   while (threads.length < THREADS) threads.push(new ProcessThread(url));
-  const thread = threads.reduce((a, b) => (b.load < a.load ? b : a));
-  return thread.start(++nextId, req, onLine);
+  return threads.reduce((a, b) => (b.load < a.load ? b : a));
 }

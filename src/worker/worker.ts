@@ -9,6 +9,11 @@
 // Delivery is at-least-once, so one attempt can arrive twice: a copy of an attempt this
 // worker is running (or ran recently) is dropped and counted like a forged one.
 //
+// After a restart, attempts whose process outlived the old porpoise are adopted, not rerun
+// (adoption.ts): `adopt` (called by the master's restart recovery, before it marks anything
+// NEED_FAULT_TOLERANCE) picks them, `startAdopted` (once the master drives their instances)
+// follows each to its end and reports its real result. They hold worker slots like any attempt.
+//
 // Shutdown drains: stop pulling, let running attempts finish until the deadline, then kill
 // what is left. Those kills are NOT reported as KILL: nobody asked to kill the task, the
 // worker went away. The attempt stays active in the Store, and the master's recovery marks
@@ -16,6 +21,7 @@
 
 import { clockFromParams, paramClockOf } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
+import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { connectionUrl } from "../core/datasource-fields.ts";
 import { checkedAddress, defaultEgress, type Egress } from "./egress.ts";
@@ -26,7 +32,13 @@ import { attemptLogPath, attemptWorkDir } from "../core/attempt-paths.ts";
 import { KILL_CHANNEL, type EventSink, type KillMessage } from "../master/events.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { DispatchRow, Store } from "../store/store.ts";
-import { runAttempt } from "./executor.ts";
+import type { TaskInstance } from "../store/store.ts";
+import { checkDeclaredOut } from "./attempt-params.ts";
+import { type Adoptable, findAdoptable, loggedLineCounts } from "./adoption.ts";
+import { attemptFiles } from "./attempt-files.ts";
+import { DEFAULT_KILL_GRACE_MS, runAttempt } from "./executor.ts";
+import { openTaskLogAsync } from "./task-log.ts";
+import { adoptScriptProcess } from "./task-types/process-runner.ts";
 import type { Datasource } from "./task-types/types.ts";
 
 export interface WorkerDeps {
@@ -60,6 +72,11 @@ const CACHE_LIMIT = 1000;
 class ShutdownKill extends Error {}
 const attemptKey = (id: number, attempt: number, token: string) => `${id}:${attempt}:${token}`;
 
+/** A process the shutdown killed is not adopted after the restart: its attempt runs again. */
+function forgetProcess(attemptDir: string): void {
+  rmSync(attemptFiles(attemptDir).pid, { force: true });
+}
+
 export class Worker {
   private readonly running = new Map<string, Running>();
   private readonly pullAbort = new AbortController();
@@ -75,6 +92,8 @@ export class Worker {
   private readonly seen = new Set<string>();
   /** Messages with no matching row, attempt, token or DISPATCH state (DESIGN.md §3.4). */
   dropped = 0;
+  /** Attempts picked by `adopt`, waiting for `startAdopted`. */
+  private adoptable: { found: Adoptable; abort: AbortController; entry: Running; key: string }[] = [];
 
   constructor(private readonly deps: WorkerDeps) {
     this.host = deps.host ?? hostname();
@@ -101,6 +120,36 @@ export class Worker {
       await Promise.all([...this.running.values()].map((r) => r.done));
     }
     this.unsubscribe?.();
+  }
+
+  /**
+   * Restart recovery, before the master marks interrupted attempts: of the Store's in-flight
+   * attempts `rows`, the ones whose process ended or still runs (adoption.ts). They are held as
+   * running from now on (a redelivered copy of one is dropped); returns their ids.
+   */
+  adopt(rows: readonly TaskInstance[]): number[] {
+    for (const found of findAdoptable(this.deps.dataDir, rows)) {
+      const key = attemptKey(found.row.id, found.row.attempt, found.row.dispatchToken!);
+      const abort = new AbortController();
+      const entry: Running = { abort, done: Promise.resolve() };
+      this.running.set(key, entry);
+      this.seen.add(key);
+      this.adoptable.push({ found, abort, entry, key });
+    }
+    if (this.adoptable.length > 0) this.deps.log.info(`restart: adopting ${this.adoptable.length} task attempts whose process outlived the previous porpoise (${this.adoptable.filter((a) => a.found.ended).length} already ended)`);
+    return this.adoptable.map((a) => a.found.row.id);
+  }
+
+  /** Follows the adopted attempts to their end and reports them (the master drives their instances by now). */
+  startAdopted(): void {
+    for (const { found, abort, entry, key } of this.adoptable.splice(0)) {
+      entry.done = this.runAdopted(found, abort.signal)
+        .catch((err) => this.deps.log.error(`worker: adopted task instance ${found.row.id} failed unexpectedly`, { err }))
+        .finally(() => {
+          this.running.delete(key);
+          this.slotFreed?.();
+        });
+    }
   }
 
   get busy(): number {
@@ -202,6 +251,7 @@ export class Worker {
       ...(this.deps.egress ? { egress: this.deps.egress } : {}),
     });
     if (signal.aborted && signal.reason instanceof ShutdownKill) {
+      forgetProcess(attemptDir);
       this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);
       return;
     }
@@ -214,6 +264,38 @@ export class Worker {
       // A kill's reason (user, END strategy, stop) says more than the task type's "stopped".
       message: signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : (result.message ?? null),
       endTime: new Date(),
+    });
+  }
+
+  private async runAdopted(found: Adoptable, signal: AbortSignal): Promise<void> {
+    const { row, logPath } = found;
+    const ref = { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, attempt: row.attempt, token: row.dispatchToken! };
+    const startTime = row.startTime ?? new Date();
+    if (row.state === "DISPATCH") this.deps.sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
+    const skip = loggedLineCounts(logPath);
+    const log = await openTaskLogAsync(logPath, { maxBytes: this.deps.logMaxBytes });
+    const files = attemptFiles(found.attemptDir);
+    let result = await adoptScriptProcess(
+      { log, signal, killGraceMs: this.deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS },
+      { pid: found.supervisor.pid, startTicks: found.supervisor.startTicks, exitFile: files.exit, output: { out: files.out, err: files.err }, skip },
+    );
+    const info = await this.instanceOf(row.workflowInstanceId);
+    const task = info ? (await this.tasksOf(info.workflowId, info.version))?.get(row.taskName) : undefined;
+    if (task) result = checkDeclaredOut(task, result);
+    log.write("sys", `attempt ended: ${result.state}${result.message ? ` (${result.message})` : ""}`);
+    log.close();
+    if (signal.aborted && signal.reason instanceof ShutdownKill) return forgetProcess(found.attemptDir);
+    this.deps.sink.report({
+      kind: "done",
+      ...ref,
+      state: result.state,
+      exitCode: result.exitCode ?? null,
+      output: result.outParams,
+      message: signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : (result.message ?? null),
+      endTime: new Date(),
+      host: this.host,
+      logPath,
+      startTime,
     });
   }
 

@@ -19,8 +19,8 @@ export interface PorpoiseAll extends AsyncDisposable {
   readonly tmp: string;
   /** The Store URL of the database the process uses, for `openStore` in the test. */
   readonly url: string;
-  /** Spawns `porpoise all` on this database and resolves once it is ready (killed if it never is). */
-  start(): Promise<Spawned>;
+  /** Spawns `porpoise all` on this database and resolves once it is ready (killed if it is not within `readyTimeoutMs`, default 20 s). */
+  start(readyTimeoutMs?: number): Promise<Spawned>;
 }
 
 /**
@@ -35,10 +35,10 @@ export async function porpoiseAll(dialect: Dialect, opts: { prefix: string; extr
   return {
     tmp,
     url,
-    async start() {
+    async start(readyTimeoutMs) {
       const p = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
       try {
-        await p.waitFor(READY);
+        await p.waitFor(READY, readyTimeoutMs);
       } catch (err) {
         await p[Symbol.asyncDispose]();
         throw err;

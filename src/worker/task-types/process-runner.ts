@@ -1,19 +1,24 @@
 // What shell and python tasks share: write the substituted script into the attempt's working
-// directory, start the interpreter in a process group of its own, stream stdout/stderr into
-// the log line by line (reading OUT params on the way), and end the whole group on abort.
+// directory, start the interpreter in a process group of its own under a small supervisor
+// (attempt-files.ts), follow its stdout/stderr into the log line by line (reading OUT params on
+// the way), and end the whole group on abort.
 //
-// Process groups: the interpreter is spawned detached (setsid, by Bun itself: no wrapper process), so `kill(-pgid)` reaches
-// every process the script started, background ones included. On abort the group gets
+// Process groups: the supervisor is spawned detached (setsid, by Bun itself), so `kill(-pgid)`
+// reaches every process the script started, background ones included. On abort the group gets
 // SIGTERM, then SIGKILL after `killGraceMs`. When the interpreter exits by itself, whatever
 // it left running in its group is SIGKILLed too: nothing outlives its attempt, and a
-// leftover child holding stdout open would otherwise keep the attempt from ending. (A script
+// leftover child would otherwise keep writing to the attempt's output. (A script
 // that really means to start a daemon can `setsid` it out of the group.)
+//
+// The one exception is porpoise itself dying: the process group lives on (that is the point of
+// setsid), and the restarted worker adopts it (adoptScriptProcess) instead of running it twice.
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { scanOutParams } from "../out-params.ts";
 import { paramsToEnv, renderText } from "../substitute.ts";
-import { startProcess, type OutputStream, type StartedProcess } from "../process-threads.ts";
+import { attemptFiles, supervisedArgv } from "../attempt-files.ts";
+import { adoptProcess, startProcess, type AdoptRequest, type OutputStream, type StartedProcess } from "../process-threads.ts";
 import type { PythonTask, ShellTask } from "../../core/workflow-schema.ts";
 import { errorText, type TaskContext, type TaskResult } from "./types.ts";
 
@@ -47,21 +52,55 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
   const env = { ...ctx.env, ...exported.env, ...taskEnv };
 
   if (signal.aborted) return { state: "KILL", outParams: {}, message: "stopped before it started" };
-  const onLine = (stream: OutputStream, text: string) => {
-    const line = text.endsWith("\r") ? text.slice(0, -1) : text;
-    scanOutParams(line, outParams);
-    log.write(stream, line);
-  };
+  const onLine = lineReader(log, outParams);
   let proc: StartedProcess;
   try {
     // On a helper thread: a spawn blocks its thread until the child has exec'd (process-threads.ts).
-    proc = await startProcess({ argv: [...spec.command, scriptPath], cwd: ctx.workDir, env }, onLine);
+    const output = attemptFiles(ctx.workDir);
+    proc = await startProcess({ argv: supervisedArgv([...spec.command, scriptPath]), cwd: ctx.workDir, env, output }, onLine);
   } catch (err) {
     const message = `could not start ${spec.command[0]}: ${errorText(err)}`;
     log.write("sys", message);
     return { state: "FAILURE", outParams: {}, message };
   }
   log.write("sys", `started ${spec.command.join(" ")} ${spec.scriptFile} (pid ${proc.pid}) in ${ctx.workDir}`);
+  return supervise(ctx, proc, outParams);
+}
+
+/** Follows a process an earlier porpoise started for this attempt to its end (see the top). */
+export async function adoptScriptProcess(ctx: Pick<TaskContext, "log" | "signal" | "killGraceMs">, req: AdoptRequest): Promise<TaskResult> {
+  const outParams = new Map<string, string>();
+  let proc: StartedProcess;
+  try {
+    // OUT params are read from the whole output, the part the old process logged included.
+    const seen = { out: req.skip.out, err: req.skip.err };
+    const log = ctx.log;
+    const onLine = lineReader(log, outParams);
+    proc = await adoptProcess({ ...req, skip: { out: 0, err: 0 } }, (stream, text) => {
+      if (seen[stream] > 0) {
+        seen[stream]--;
+        scanOutParams(text.endsWith("\r") ? text.slice(0, -1) : text, outParams);
+      } else onLine(stream, text);
+    });
+  } catch (err) {
+    const message = `could not follow the running process ${req.pid} after the restart: ${errorText(err)}`;
+    ctx.log.write("sys", message);
+    return { state: "FAILURE", outParams: {}, message };
+  }
+  ctx.log.write("sys", `porpoise restarted: following the attempt's process group ${req.pid} (still running or ended while porpoise was down) instead of starting it again`);
+  return supervise(ctx, proc, outParams);
+}
+
+function lineReader(log: TaskContext["log"], outParams: Map<string, string>) {
+  return (stream: OutputStream, text: string) => {
+    const line = text.endsWith("\r") ? text.slice(0, -1) : text;
+    scanOutParams(line, outParams);
+    log.write(stream, line);
+  };
+}
+
+async function supervise(ctx: Pick<TaskContext, "log" | "signal" | "killGraceMs">, proc: StartedProcess, outParams: Map<string, string>): Promise<TaskResult> {
+  const { log, signal } = ctx;
 
   let killTimer: ReturnType<typeof setTimeout> | null = null;
   const onAbort = () => {
@@ -78,7 +117,7 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
 
   // The thread SIGKILLs leftovers of the group once the interpreter exits (see above) and posts
   // every output line before the exit.
-  const { exitCode, signalCode, readError } = await proc.exited;
+  const { exitCode, signalCode, readError, vanished } = await proc.exited;
   if (readError !== null) log.write("sys", `reading output failed: ${readError}`);
   signal.removeEventListener("abort", onAbort);
   if (killTimer) clearTimeout(killTimer);
@@ -87,6 +126,11 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
   if (signal.aborted) {
     log.write("sys", `stopped (exit code ${exitCode}${signalCode ? `, ${signalCode}` : ""})`);
     return { ...result, state: "KILL", message: "stopped" };
+  }
+  if (vanished) {
+    const message = "the task's process ended without an exit status (killed together with its supervisor while porpoise was down?)";
+    log.write("sys", message);
+    return { outParams: result.outParams, state: "FAILURE", message };
   }
   if (exitCode === 0) {
     log.write("sys", "exit code 0");

@@ -231,7 +231,16 @@ describe.each(dialects)("task instances on %s", (dialect) => {
     expect((await store.taskInstances.markInterrupted({ host: "w1", slots: [] })).length).toBe(0);
     expect((await store.taskInstances.markInterrupted({ host: "w1" })).map((t) => [t.id, t.state])).toEqual([[a!, "NEED_FAULT_TOLERANCE"]]);
     expect((await store.taskInstances.markInterrupted({ all: true, slots: [5] })).length).toBe(0);
-    expect((await store.taskInstances.markInterrupted({ all: true, slots: [2] })).map((t) => t.id)).toEqual([b!, d!, e!]);
+    expect((await store.taskInstances.listInFlight({ slots: [5] })).length).toBe(0);
+    expect((await store.taskInstances.listInFlight({})).map((t) => [t.id, t.state])).toEqual([
+      [b!, "RUNNING_EXECUTION"],
+      [d!, "DISPATCH"],
+      [e!, "DISPATCH"],
+    ]);
+    // Kept: attempts whose process a restarted worker adopted.
+    expect((await store.taskInstances.markInterrupted({ all: true, slots: [2], keep: [d!] })).map((t) => t.id)).toEqual([b!, e!]);
+    expect((await store.taskInstances.listInFlight({ slots: [2] })).map((t) => t.id)).toEqual([d!]);
+    expect((await store.taskInstances.markInterrupted({ all: true, slots: [2] })).map((t) => t.id)).toEqual([d!]);
     expect(await store.taskInstances.markInterrupted({ all: true })).toEqual([]);
     expect((await store.taskInstances.listForInstance(wi.id)).map((t) => t.state)).toEqual([
       "NEED_FAULT_TOLERANCE",
