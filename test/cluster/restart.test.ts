@@ -6,7 +6,7 @@
 //   - gone without an exit status (killed with porpoise): NEED_FAULT_TOLERANCE, attempt 2.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
@@ -56,7 +56,8 @@ for (const dialect of dialects) {
         {
           await using p = await env.start();
           await waitFor("three tasks running", async () => (await attempts()).filter((t) => t.state === "RUNNING_EXECUTION").length === 3);
-          await waitFor("long's first line", async () => readFileSync((await row("long")).logPath!, "utf8").includes("[out] before"));
+          const longLog = (await row("long")).logPath!;
+          await waitFor("long's first line", async () => existsSync(longLog) && readFileSync(longLog, "utf8").includes("[out] before"));
           p.signal("SIGKILL");
           await p.exit();
         }
