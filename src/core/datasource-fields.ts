@@ -126,7 +126,7 @@ export function connectionUrl(name: string, c: ConnectionFields, connectTo: stri
     );
   }
   const url = new URL("postgres://placeholder");
-  url.hostname = parseIp(connectTo)?.version === 6 ? `[${connectTo}]` : connectTo;
+  url.hostname = connectTo.includes(":") ? `[${connectTo}]` : connectTo;
   url.port = String(c.port);
   url.username = encodeURIComponent(c.user);
   if (c.password) url.password = encodeURIComponent(c.password);

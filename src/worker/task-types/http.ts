@@ -15,7 +15,6 @@
 //   and the connection goes to that checked address (Host header and TLS server name keep the
 //   name, so virtual hosts and certificates work as before).
 
-import { parseIp } from "../../core/net/cidr.ts";
 import { redactUrl } from "../../core/redact-url.ts";
 import type { HttpTask } from "../../core/workflow-schema.ts";
 import { checkedAddress, defaultEgress, type Egress } from "../egress.ts";
@@ -41,7 +40,8 @@ interface Request {
 async function sendChecked(req: Request, egress: Egress, signal: AbortSignal): Promise<Response> {
   const address = await checkedAddress(egress, req.url.hostname);
   const target = new URL(req.url);
-  target.hostname = parseIp(address)?.version === 6 && !address.includes(".") ? `[${address}]` : address;
+  // Any v6 spelling (::ffff:a.b.c.d included) needs brackets; the URL setter ignores a bad host.
+  target.hostname = address.includes(":") ? `[${address}]` : address;
   const headers = new Headers(req.headers);
   headers.set("host", req.url.host);
   const tls = req.url.protocol === "https:" ? { serverName: req.url.hostname.replace(/^\[|\]$/g, "") } : undefined;

@@ -157,6 +157,11 @@ describe("egress policy", () => {
     expect(lookups).toBe(1);
     expect(seenA[0]).toMatchObject({ path: "/landing", host: `rebind.test:${serverA.port}` });
 
+    // A v4-mapped v6 answer is connected to as checked too (it needs brackets in the URL).
+    const mapped: Egress = { policy: egressPolicy(), resolve: async () => ["::ffff:127.0.0.1"] };
+    const viaMapped = await run({ url: `http://mapped.test:${serverA.port}/landing` }, { egress: mapped });
+    expect(viaMapped.result.state).toBe("SUCCESS");
+
     const mixed: Egress = { policy: egressPolicy(), resolve: async () => ["127.0.0.1", "169.254.169.254"] };
     const denied = await run({ url: `http://mixed.test:${serverA.port}/` }, { egress: mixed });
     expect(denied.result.message).toContain("mixed.test (169.254.169.254) is not allowed");
