@@ -21,12 +21,13 @@ export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
 // workflow schema accepts (core/workflow-fields.ts); Redis keys can hold any of them.
 export { workerGroupSchema };
 
-// Control characters, or whitespace at either end: what the name schema refuses besides length.
-const NOT_A_GROUP_NAME = /[\u0000-\u001f\u007f-\u009f]|^\s|\s$/;
+// What the name schema refuses besides length and the dot segments: control characters, bidi and
+// invisible formatting characters, "/", whitespace at either end (core/workflow-fields.ts).
+const NOT_A_GROUP_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff/]|^\s|\s$/;
 
 /** Cheap check for the hot path; accepts a subset of workerGroupSchema (compared in the tests). */
 export function isWorkerGroup(value: unknown): value is string {
-  return typeof value === "string" && value.length >= 1 && value.length <= 200 && !NOT_A_GROUP_NAME.test(value);
+  return typeof value === "string" && value.length >= 1 && value.length <= 200 && !NOT_A_GROUP_NAME.test(value) && value !== "." && value !== "..";
 }
 
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);

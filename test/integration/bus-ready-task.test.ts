@@ -18,7 +18,7 @@ const valid = {
 const odd: unknown[] = [
   0, 1, 2, 4, 5, -1, 1.5, 1_000_000, 1_000_001, 2 ** 53 - 1, 2 ** 53, Number.NaN, Infinity, -Infinity, -0,
   "", "1", "x".repeat(200), "x".repeat(201), "a b", "gpu.large", "-x", "ü", "😀".repeat(100), "😀".repeat(101),
-  " x", "x ", "a\tb", "a\u0085b", "\u00a0x", "x\u2028", "a\u007fb", "gpu pool/eu", null, undefined, true, {}, [], [1], 10n,
+  " x", "x ", "a\tb", "a\u0085b", "\u00a0x", "x\u2028", "a\u007fb", "gpu pool/eu", "eu\u202Ex", "a\u2066b", "z\u200Bw", ".", "..", "a.b", null, undefined, true, {}, [], [1], 10n,
 ];
 
 function agree(input: unknown): void {
