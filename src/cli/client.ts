@@ -30,6 +30,7 @@ export const taskAttemptSchema = z.looseObject({
   exitCode: z.number().nullable().optional(),
   host: z.string().nullable().optional(),
   message: z.string().nullable().optional(),
+  warning: z.string().nullable().optional(),
 });
 export type TaskAttempt = z.infer<typeof taskAttemptSchema>;
 

@@ -49,7 +49,7 @@ export function renderStatus(view: InstanceView, nowMs: number): string[] {
       String(t.attempt),
       t.state,
       start === null ? "-" : formatDuration(end - start),
-      sanitize(t.message ?? "").slice(0, 120),
+      sanitize([t.message, t.warning ? `warning: ${t.warning}` : null].filter(Boolean).join("; ")).slice(0, 160),
     ]);
   }
   return [...lines, "", ...table(rows)];

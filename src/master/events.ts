@@ -34,7 +34,16 @@ export interface DoneEvent extends AttemptRef {
   startTime?: Date;
 }
 
-export type TaskEvent = RunningEvent | DoneEvent;
+/**
+ * A timeout with strategy WARN passed while the attempt runs on (issue 9 item 16). The master
+ * records it on the attempt and as an alert event; nothing is sent anywhere yet.
+ */
+export interface WarningEvent extends AttemptRef {
+  kind: "warning";
+  message: string;
+}
+
+export type TaskEvent = RunningEvent | DoneEvent | WarningEvent;
 
 export interface EventSink {
   report(event: TaskEvent): void;

@@ -161,7 +161,14 @@ export class MasterTasks {
       // Up to 3650 days: a plain setTimeout over 24.8 days would fire at once.
       cancelTimeout = after(task.timeout * 1000, () => {
         if (task.timeoutStrategy === "WARN") {
-          this.deps.log.warn(`dependent task "${task.name}" still waiting after ${task.timeout}s (timeout, strategy WARN)`);
+          this.deps.report({
+            kind: "warning",
+            taskInstanceId: rec.id!,
+            workflowInstanceId: rec.instanceId,
+            attempt: rec.attempt,
+            token: rec.token,
+            message: `still waiting for its dependencies after its ${task.timeout}s timeout (timeout strategy WARN); it goes on. Recorded, not sent: porpoise does not deliver alerts yet`,
+          });
           return;
         }
         this.done(rec, "FAILURE", `timed out after ${task.timeout}s waiting for its dependencies`);

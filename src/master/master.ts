@@ -19,7 +19,7 @@ import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema
 import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import { Batch } from "./batch.ts";
-import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage } from "./events.ts";
+import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage, type WarningEvent } from "./events.ts";
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
 import { type ChildControl, MasterTasks } from "./master-tasks.ts";
 import { SerialQueue } from "./serial-queue.ts";
@@ -133,6 +133,7 @@ export class Master implements EventSink {
 
   /** Worker events (in-process sink). */
   report(event: TaskEvent): void {
+    if (event.kind === "warning") return this.recordWarning(event);
     this.schedule((batch) => {
       const driver = this.drivers.get(event.workflowInstanceId);
       const before = driver?.stale ?? 0;
@@ -141,6 +142,19 @@ export class Master implements EventSink {
       else driver.onDone(batch, event);
       if (driver && driver.stale !== before) this.staleEvents++;
     });
+  }
+
+  /**
+   * A WARN timeout: on the attempt (its `warning`) and as an alert event, one transaction of its
+   * own — not a state change, so not part of the driver's batch; fenced by attempt and token.
+   */
+  private recordWarning(e: WarningEvent): void {
+    this.store.taskInstances
+      .recordWarning({ id: e.taskInstanceId, attempt: e.attempt, token: e.token, message: e.message })
+      .then((recorded) => {
+        if (recorded) this.log.warn(`task instance ${e.taskInstanceId}: ${e.message}`);
+      })
+      .catch((err) => this.log.error(`master: could not record the timeout warning of task instance ${e.taskInstanceId}`, { err }));
   }
 
   /**

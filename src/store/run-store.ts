@@ -378,6 +378,13 @@ export interface TaskInstanceRepository {
   markInterrupted(query: ({ host: string } | { all: true }) & { slots?: readonly number[]; keep?: readonly number[] }): Promise<TaskInstance[]>;
   /** Every attempt in DISPATCH or RUNNING_EXECUTION (optionally only in `slots`), by id: what a restart finds in flight. */
   listInFlight(query: { slots?: readonly number[] }): Promise<TaskInstance[]>;
+  /**
+   * A timeout with strategy WARN passed (issue 9 item 16): ONE transaction sets the attempt's
+   * `warning` (matched by id, attempt and token; only the first warning counts) and adds an
+   * alert_events row of kind TASK_TIMEOUT_WARNING that alerting can deliver later (nothing
+   * delivers it yet: delivered_at stays null). False when nothing matched or it was recorded already.
+   */
+  recordWarning(input: { id: number; attempt: number; token: string | null; message: string }): Promise<boolean>;
 }
 
 export const DATASOURCE_TYPES = ["postgres"] as const;

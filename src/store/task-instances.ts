@@ -13,7 +13,7 @@
 // statements (attempt-sql.ts); a transition setting other columns and everything off the hot
 // path go through drizzle.
 
-import { and, asc, eq, inArray, notInArray } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, notInArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
@@ -214,6 +214,26 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
           .where(eq(ti.workflowInstanceId, workflowInstanceId))
           .orderBy(asc(ti.taskName), asc(ti.attempt));
         return rows.map(toTaskInstance);
+      }),
+
+    recordWarning: (input) =>
+      run.write(async (tx) => {
+        const [row] = await tx
+          .update(ti)
+          .set({ warning: input.message })
+          .where(and(eq(ti.id, input.id), eq(ti.attempt, input.attempt), input.token === null ? isNull(ti.dispatchToken) : eq(ti.dispatchToken, input.token), isNull(ti.warning)))
+          .returning({ id: ti.id, workflowInstanceId: ti.workflowInstanceId });
+        if (!row) return false;
+        const [instance] = await tx.select({ projectId: t.workflowInstances.projectId }).from(t.workflowInstances).where(eq(t.workflowInstances.id, row.workflowInstanceId));
+        await tx.insert(t.alertEvents).values({
+          at: new Date(),
+          kind: "TASK_TIMEOUT_WARNING",
+          projectId: instance?.projectId ?? null,
+          workflowInstanceId: row.workflowInstanceId,
+          taskInstanceId: row.id,
+          message: input.message,
+        });
+        return true;
       }),
 
     markInterrupted: (query) =>

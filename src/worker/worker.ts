@@ -244,7 +244,8 @@ export class Worker {
       logPath,
       signal,
       datasources: (name) => retryStore(`reading datasource "${name}"`, () => this.datasource(info.projectId, name), { log: this.deps.log, signal }),
-      onWarn: (w) => this.deps.log.warn(`task "${w.task}" (task instance ${row.id}) still running after its ${w.timeoutSeconds}s timeout (strategy WARN)`),
+      // The master records it (task instance `warning` + an alert event); the worker only reports.
+      onWarn: (w) => sink.report({ kind: "warning", ...ref, message: `still running after its ${w.timeoutSeconds}s timeout (timeout strategy WARN); it goes on. Recorded, not sent: porpoise does not deliver alerts yet` }),
       env: this.deps.env,
       logMaxBytes: this.deps.logMaxBytes,
       killGraceMs: this.deps.killGraceMs,
