@@ -149,12 +149,14 @@ export class Master implements EventSink {
    * own — not a state change, so not part of the driver's batch; fenced by attempt and token.
    */
   private recordWarning(e: WarningEvent): void {
-    this.store.taskInstances
-      .recordWarning({ id: e.taskInstanceId, attempt: e.attempt, token: e.token, message: e.message })
+    // Retried while the store is away (a lost warning would be a silent one); dropped on shutdown.
+    retryStore(`recording the timeout warning of task instance ${e.taskInstanceId}`, () => this.store.taskInstances.recordWarning({ id: e.taskInstanceId, attempt: e.attempt, token: e.token, message: e.message }), this.retryQuiet)
       .then((recorded) => {
         if (recorded) this.log.warn(`task instance ${e.taskInstanceId}: ${e.message}`);
       })
-      .catch((err) => this.log.error(`master: could not record the timeout warning of task instance ${e.taskInstanceId}`, { err }));
+      .catch((err) => {
+        if (!(err instanceof RetryAborted)) this.log.error(`master: could not record the timeout warning of task instance ${e.taskInstanceId}`, { err });
+      });
   }
 
   /**
