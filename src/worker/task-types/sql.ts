@@ -3,7 +3,9 @@
 //
 // - `${name}` of a known param is BOUND as a query parameter, not pasted into the text, as
 //   DolphinScheduler's sql task does (quotes written around it are absorbed: '${d}' → $1):
-//   a value can never change the statement. Unknown names stay as written. With bound
+//   a value can never change the statement. Unknown names stay as written. `!{name}` is
+//   DolphinScheduler's raw substitution for identifiers: the value IS pasted into the text
+//   (README: whoever sets that param writes SQL). With bound
 //   values the extended protocol runs exactly one statement; without, the simple protocol
 //   runs the whole text, and the last statement's result counts.
 // - QUERY (or, with no sqlType, any statement returning columns): the first row's columns
@@ -13,6 +15,7 @@
 // - an SQL error fails the task with Postgres's message (and position) in the log; an abort
 //   cancels the running query (postgres.js `query.cancel()`): KILL.
 
+import { ValidationError } from "../../core/errors.ts";
 import { expandTimeExpressions } from "../../core/params/index.ts";
 import type postgres from "postgres";
 import { redactUrl } from "../../core/redact-url.ts";
@@ -26,11 +29,23 @@ const MAX_ROWS_JSON_BYTES = 64 * 1024;
 const LOGGED_ROWS = 20;
 const CONNECT_TIMEOUT_SECONDS = 10;
 
-/** `${name}` of known params → `$1…`, with the values in order; quotes around a placeholder go too. */
+/**
+ * `${name}` of known params → `$1…`, with the values in order; quotes around a placeholder go too.
+ * `!{name}` → the value pasted into the text as it is (DolphinScheduler's raw substitution, for
+ * what cannot be bound: table and column names, ORDER BY directions…); quotes around it go too,
+ * as in DS. One pass: a pasted value is never scanned again. An unknown `!{name}` throws
+ * ValidationError (left in the text it would only be a syntax error far from its cause).
+ */
 export function bindParams(sqlText: string, params: Readonly<Record<string, string>>): { text: string; values: string[] } {
   const values: string[] = [];
   const index = new Map<string, number>();
-  const text = sqlText.replace(/(['"]?)\$\{([^{}]*)\}\1/g, (whole, _quote: string, name: string) => {
+  const text = sqlText.replace(/(['"]?)([$!])\{([^{}]*)\}\1/g, (whole, _quote: string, sigil: string, name: string) => {
+    if (sigil === "!") {
+      if (!Object.hasOwn(params, name)) {
+        throw new ValidationError(`sql: !{${name}} names no parameter of this task; set "${name}" (a startup, local, upstream OUT, global or project param) or write it into the SQL`);
+      }
+      return params[name]!;
+    }
     if (!Object.hasOwn(params, name)) return whole;
     let n = index.get(name);
     if (n === undefined) {
@@ -77,7 +92,13 @@ export const sqlRunner: TaskRunner<SqlTask> = {
     if (!datasource) return fail(`no datasource named "${task.datasource}" in this project; create it first`);
     if (signal.aborted) return { state: "KILL", outParams: {}, message: "stopped before it started" };
 
-    const bound = bindParams(task.sql, params);
+    let bound: { text: string; values: string[] };
+    try {
+      bound = bindParams(task.sql, params);
+    } catch (err) {
+      if (err instanceof ValidationError) return fail(err.message);
+      throw err;
+    }
     // `$[...]` written in the SQL is expanded after the `${}` binding (a value is never SQL text).
     const text = clock ? expandTimeExpressions(bound.text, clock) : bound.text;
     const values = bound.values;

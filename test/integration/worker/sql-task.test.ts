@@ -62,6 +62,21 @@ describe("sql task", () => {
     expect((await admin`SELECT count(*)::int AS n FROM fruit`)[0]!.n).toBe(3);
   });
 
+  test("!{name} pastes the value (identifiers, directions) while ${name} stays bound; an unknown !{name} fails naming it", async () => {
+    // Issue 9 item 13; seen failing before: !{table} reached Postgres as written (syntax error).
+    const params = { table: "fruit", column: "name", dir: "DESC", fruit: "x' OR '1'='1" };
+    const { result, log } = await run({ sql: "SELECT !{column} AS v, count(*) OVER ()::int AS n FROM !{table} WHERE name <> ${fruit} ORDER BY id !{dir}" }, { params });
+    expect(result.state).toBe("SUCCESS");
+    expect(result.outParams).toMatchObject({ v: "plum", n: "3", "sql.rowCount": "3" });
+    expect(log).toContain("SQL: SELECT name AS v, count(*) OVER ()::int AS n FROM fruit WHERE name <> $1 ORDER BY id DESC  -- 1 bound value(s)");
+    // Quotes around it go, as in DolphinScheduler; a pasted value is not scanned again for ${…}.
+    const quoted = await run({ sql: "SELECT count(*)::int AS n FROM '!{table}' WHERE name = '${fruit}'" }, { params: { table: "fruit", fruit: "pear" } });
+    expect(quoted.result.outParams.n).toBe("1");
+    const unknown = await run({ sql: "SELECT * FROM !{nope}" });
+    expect(unknown.result.state).toBe("FAILURE");
+    expect(unknown.result.message).toContain('sql: !{nope} names no parameter of this task; set "nope"');
+  });
+
   test("NON_QUERY reports the affected count; a script of several statements runs whole", async () => {
     const { result, log } = await run({ sql: "UPDATE fruit SET picked = NULL WHERE id >= 2", sqlType: "NON_QUERY" });
     expect(result).toEqual({ state: "SUCCESS", outParams: { "sql.rowCount": "2" } });
