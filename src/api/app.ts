@@ -24,6 +24,7 @@ export function createApp(opts: AppOptions): Hono {
     trustedProxies: opts.trustedProxies ?? [],
     loginThrottle: new LoginThrottle(opts.loginPolicy),
     routes: routeRegistry,
+    dataDirCheck: opts.dataDirCheck ?? null,
   };
   const app = new Hono();
   // A declared oversize body is refused before anything else looks at the

@@ -20,6 +20,8 @@ export interface AppOptions {
   trustedProxies?: readonly Cidr[];
   /** Login backoff; LOGIN_POLICY unless a test passes smaller budgets. */
   loginPolicy?: LoginPolicy;
+  /** Checks the worker's data dir for /readyz: the problem ("disk full", "data dir not writable"), or null. */
+  dataDirCheck?: () => Promise<string | null>;
 }
 
 export interface ApiDeps {
@@ -35,6 +37,7 @@ export interface ApiDeps {
   loginThrottle: LoginThrottle;
   /** Every mounted route; the OpenAPI document is generated from it. */
   routes: readonly Route[];
+  dataDirCheck: (() => Promise<string | null>) | null;
 }
 
 export const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;

@@ -9,6 +9,7 @@ import type { Store } from "../store/store.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
 import { type Cidr, cidrContains, parseCidr } from "../core/net/cidr.ts";
+import { dataDirCheck } from "./data-dir-check.ts";
 import { type HttpServer, startHttpServer } from "./http-server.ts";
 import type { ModeDeps, Resources } from "./mode.ts";
 
@@ -67,6 +68,8 @@ export async function serveApi(
     maxBodyBytes: config.maxBodyBytes,
     version: VERSION,
     trustedProxies: config.trustedProxies.map((p) => parseCidr(p) as Cidr),
+    // The data dir matters to readiness where a worker writes to it (an engine in this process).
+    ...(engine && deps.dataDir ? { dataDirCheck: dataDirCheck(deps.dataDir) } : {}),
   });
   handle = (req, clientIp) => app.fetch(req, { clientIp });
   return { store, http };

@@ -18,7 +18,7 @@ import type { Egress } from "./egress.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
 import type { TimeContext } from "../core/params/index.ts";
 import { checkDeclaredOut } from "./attempt-params.ts";
-import { openTaskLogAsync } from "./task-log.ts";
+import { fsErrorReason, openTaskLogAsync } from "./task-log.ts";
 import { httpRunner } from "./task-types/http.ts";
 import { noopRunner } from "./task-types/noop.ts";
 import { pythonRunner } from "./task-types/python.ts";
@@ -76,11 +76,17 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
   // Off the event loop, both at once: as sync calls they were 1.1-1.6 ms of the main thread per
   // shell task on the shared box (cpu-prof of porpoise all, 1,000 shell tasks; see task-log.ts).
   const [made, opened] = await Promise.allSettled([mkdir(opts.attemptDir, { recursive: true }), openTaskLogAsync(opts.logPath, { maxBytes: opts.logMaxBytes })]);
-  if (opened.status === "rejected") throw opened.reason;
+  // A full disk or an unwritable data dir fails the attempt with the reason; it never throws
+  // (a throw left the attempt RUNNING with no report).
+  if (opened.status === "rejected") {
+    return { state: "FAILURE", outParams: {}, message: `${fsErrorReason(opened.reason)} creating the task log ${opts.logPath}` };
+  }
   const log = opened.value;
   if (made.status === "rejected") {
+    const message = `${fsErrorReason(made.reason)} creating the working directory ${opts.attemptDir}`;
+    log.write("sys", message);
     log.close();
-    throw made.reason;
+    return { state: "FAILURE", outParams: {}, message };
   }
   const timeoutSeconds = opts.timeoutSeconds ?? task.timeout;
   const strategy = opts.timeoutStrategy ?? task.timeoutStrategy;
@@ -123,7 +129,7 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
     });
     result = checkDeclaredOut(task, result);
   } catch (err) {
-    const message = `the ${task.type} task could not run: ${errorText(err)}`;
+    const message = `the ${task.type} task could not run: ${fsErrorReason(err)}${(err as NodeJS.ErrnoException)?.code ? ` (${errorText(err)})` : ""}`;
     log.write("sys", message);
     result = { state: "FAILURE", outParams: {}, message };
   } finally {
@@ -133,5 +139,9 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
   if (timedOut && result.state === "KILL") result = { ...result, state: "FAILURE", message: `timed out after ${timeoutSeconds}s` };
   log.write("sys", `attempt ended: ${result.state}${result.message ? ` (${result.message})` : ""}`);
   log.close();
+  // What the task did cannot be shown: the attempt fails, saying why (a KILL stays a KILL).
+  if (log.failure !== null && result.state !== "KILL") {
+    result = { ...result, state: "FAILURE", message: result.state === "FAILURE" && result.message ? `${result.message}; ${log.failure}` : log.failure };
+  }
   return result;
 }

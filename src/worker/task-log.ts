@@ -38,6 +38,30 @@ export interface TaskLogWriter {
   flush(): void;
   /** Flushes and closes; later writes are ignored. */
   close(): void;
+  /**
+   * The first write that failed (a full disk, a data dir gone read-only), as a reason for people;
+   * null while every write landed. After a failure later lines are dropped: nothing is thrown,
+   * the caller turns it into the attempt's result.
+   */
+  readonly failure: string | null;
+}
+
+/** "no space left on device" and friends: what an fs error means, for a result message or /readyz. */
+export function fsErrorReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  switch (code) {
+    case "ENOSPC":
+      return "no space left on device";
+    case "EDQUOT":
+      return "disk quota exceeded";
+    case "EROFS":
+      return "read-only file system";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
 }
 
 export interface TaskLogOptions {
@@ -113,7 +137,10 @@ function writerOn(path: string, { fd, size }: { fd: number; size: number }, opts
   let scheduled: ReturnType<typeof setTimeout> | null = null;
   let truncated = false;
   let closed = false;
+  let failure: string | null = null;
 
+  // Runs on a timer too: a write error must never escape (an uncaught ENOSPC, once per flush,
+  // was all a full disk produced, while the attempt stayed RUNNING).
   function flush(): void {
     if (scheduled) clearTimeout(scheduled);
     scheduled = null;
@@ -121,7 +148,12 @@ function writerOn(path: string, { fd, size }: { fd: number; size: number }, opts
     const text = pending.join("");
     pending = [];
     pendingBytes = 0;
-    writeSync(fd, text);
+    if (failure !== null) return;
+    try {
+      writeSync(fd, text);
+    } catch (err) {
+      failure = `${fsErrorReason(err)} writing the task log ${path}`;
+    }
   }
 
   function append(text: string, size: number): void {
@@ -162,7 +194,14 @@ function writerOn(path: string, { fd, size }: { fd: number; size: number }, opts
       if (closed) return;
       flush();
       closed = true;
-      closeSync(fd);
+      try {
+        closeSync(fd);
+      } catch (err) {
+        failure ??= `${fsErrorReason(err)} closing the task log ${path}`;
+      }
+    },
+    get failure() {
+      return failure;
     },
   };
 }

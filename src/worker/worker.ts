@@ -236,6 +236,8 @@ export class Worker {
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
     const attemptDir = attemptWorkDir(this.deps.dataDir, row);
     const params = withWorkerBuiltins(row.params, { taskInstanceId: row.id, executePath: attemptDir });
+    // runAttempt turns task and disk failures into results; anything else it throws is still
+    // reported, so the attempt never stays RUNNING with nobody running it.
     const result = await runAttempt({
       task,
       params,
@@ -250,7 +252,7 @@ export class Worker {
       logMaxBytes: this.deps.logMaxBytes,
       killGraceMs: this.deps.killGraceMs,
       ...(this.deps.egress ? { egress: this.deps.egress } : {}),
-    });
+    }).catch((err: unknown) => ({ state: "FAILURE" as const, outParams: {}, exitCode: undefined, message: `the worker failed running the attempt: ${err instanceof Error ? err.message : String(err)}` }));
     if (signal.aborted && signal.reason instanceof ShutdownKill) {
       forgetProcess(attemptDir);
       this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);

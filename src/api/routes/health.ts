@@ -50,12 +50,15 @@ export const healthRoutes = [
     method: "GET",
     path: "/readyz",
     tag: "health",
-    summary: "Readiness: 200 when the store answers and is migrated, else 503 with the reason",
+    summary: "Readiness: 200 when the store answers and is migrated and the data dir takes writes, else 503 with the reason",
     auth: "public",
     response: status,
     errorStatuses: [503],
     handler: async ({ deps }) => {
       await storeReady(() => deps.store.ready());
+      // A worker whose disk is full fails every attempt it takes: not ready while it lasts.
+      const dataDirProblem = deps.dataDirCheck ? await deps.dataDirCheck() : null;
+      if (dataDirProblem !== null) throw new NotReadyError(dataDirProblem, null);
       return { status: "ready", version: deps.version };
     },
   }),
