@@ -12,6 +12,7 @@
 // log stay for people to inspect. Pruning old attempt directories is the worker's job (by
 // age, outside the dispatch path), not the executor's.
 
+import { statfs } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { after } from "../core/long-timer.ts";
 import type { Egress } from "./egress.ts";
@@ -68,6 +69,11 @@ export interface RunAttemptOptions {
   clock?: TimeContext;
   /** Egress policy of http tasks (left out: the built-in one). */
   egress?: Egress;
+}
+
+/** True when the file system of `dir` has no block left for an unprivileged writer. Only asked on a failure. */
+function diskFull(dir: string): Promise<boolean> {
+  return new Promise((resolve) => statfs(dir, (err, st) => resolve(!err && st.bavail === 0)));
 }
 
 export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
@@ -142,6 +148,9 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
   // What the task did cannot be shown: the attempt fails, saying why (a KILL stays a KILL).
   if (log.failure !== null && result.state !== "KILL") {
     result = { ...result, state: "FAILURE", message: result.state === "FAILURE" && result.message ? `${result.message}; ${log.failure}` : log.failure };
+  } else if (result.state === "FAILURE" && (await diskFull(opts.attemptDir))) {
+    // The task's own output file met the full disk first (its writes failed, so it did): say so.
+    result = { ...result, message: `${result.message ?? "failed"}; no space left on device in ${opts.attemptDir} (the task's output could not be written)` };
   }
   return result;
 }
