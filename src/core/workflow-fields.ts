@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { durationSchema } from "./duration.ts";
+import { reservedEnvReason } from "./task-env-names.ts";
 import { describeValue } from "./zod-details.ts";
 
 export const MAX_NAME_LENGTH = 200;
@@ -95,9 +96,18 @@ export const paramsSchema = z.record(paramNameSchema, scalarAsString);
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Environment variables for shell/python tasks: POSIX names, values normalised to strings. */
+/**
+ * Environment variables for shell/python tasks: POSIX names, values normalised to strings.
+ * Names porpoise sets itself or that hijack the interpreter (PATH, HOME, LD_*, …) are refused.
+ */
 export const envSchema = z.record(
-  z.string().regex(ENV_NAME, { error: (issue) => `environment variable names are letters, digits and "_", not starting with a digit; got ${describeValue(issue.input)}` }),
+  z
+    .string()
+    .regex(ENV_NAME, { error: (issue) => `environment variable names are letters, digits and "_", not starting with a digit; got ${describeValue(issue.input)}` })
+    .superRefine((name, ctx) => {
+      const reason = reservedEnvReason(name);
+      if (reason !== null) ctx.addIssue({ code: "custom", input: name, message: `${name} cannot be set in a task's env: it is reserved (${reason}); see "Task environment" in the README` });
+    }),
   scalarAsString,
 );
 

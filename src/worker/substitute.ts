@@ -17,6 +17,7 @@
 // `"$name"` in a script reads the value as data, never as code.
 
 import { expandTimeExpressions, type TimeContext } from "../core/params/index.ts";
+import { reservedEnvReason } from "../core/task-env-names.ts";
 
 const PREFIX = "${";
 
@@ -61,10 +62,6 @@ export function renderText(text: string, params: Readonly<Record<string, string>
   return clock ? expandTimeExpressions(substituted, clock) : substituted;
 }
 
-// Variables that change how bash or python start or parse, or which libraries load: a param
-// (possibly an upstream OUT value) must not be able to set them. A task's own `env` can.
-const RESERVED_ENV = /^(?:BASH_ENV|ENV|SHELLOPTS|BASHOPTS|IFS|PS4|PROMPT_COMMAND|CDPATH|GLOBIGNORE|BASH_FUNC_.*|LD_.*|DYLD_.*|PYTHON.*)$/;
-
 /** The environment variable name of a param: characters other than letters, digits and "_" become "_"; a leading digit gets a "_" prefix. */
 export function envNameOf(param: string): string {
   const name = param.replace(/[^A-Za-z0-9_]/g, "_");
@@ -93,8 +90,11 @@ export function paramsToEnv(params: Readonly<Record<string, string>>): ParamsEnv
   });
   for (const param of names) {
     const name = envNameOf(param);
-    if (RESERVED_ENV.test(name)) {
-      skipped.push({ param, reason: `${name} changes how the interpreter starts; set it in the task's env instead` });
+    // PATH, HOME, LD_PRELOAD, BASH_ENV, …: a param (possibly an upstream OUT value) must not
+    // set them (core/task-env-names.ts says which and why).
+    const reserved = reservedEnvReason(name);
+    if (reserved !== null) {
+      skipped.push({ param, reason: `${name} is reserved (${reserved}); see "Task environment" in the README` });
       continue;
     }
     const taken = owner.get(name);

@@ -51,4 +51,12 @@ describe("params as environment variables", () => {
     expect(env).toEqual({ ok: "1" });
     expect(skipped.map((s) => s.param).sort()).toEqual(["BASH_ENV", "IFS", "LD_PRELOAD", "PYTHONSTARTUP"]);
   });
+
+  test("PATH, HOME, TMPDIR, USER, SHELL, LANG, LC_*, NODE_OPTIONS, PERL5LIB are never exported; lower case or other names are", () => {
+    const reserved = ["PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "NODE_OPTIONS", "PERL5LIB", "GIT_SSH_COMMAND", "ENV"];
+    const { env, skipped } = paramsToEnv(Object.fromEntries([...reserved, "path", "home_dir", "PATHS"].map((n) => [n, "/evil"])));
+    expect(Object.keys(env).sort()).toEqual(["PATHS", "home_dir", "path"]);
+    expect(skipped.map((s) => s.param).sort()).toEqual([...reserved].sort());
+    expect(skipped.find((s) => s.param === "PATH")!.reason).toContain("PATH is reserved (porpoise sets it for every task)");
+  });
 });
