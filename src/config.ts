@@ -74,6 +74,13 @@ export interface Config {
   caCert: string | null;
   /** Egress rules of http tasks and sql datasources, on top of the built-in deny list. */
   egress: { allow: string[]; deny: string[] };
+  /** Absolute; parent of the attempts' working directories (worker/attempt-dirs.ts). */
+  workDir: string;
+  /** Default OS user of tasks when porpoise runs as root (worker/run-as.ts). */
+  taskUser: string;
+  allowRootTasks: boolean;
+  /** --task-env-pass: the named variables of porpoise's environment, with their values (unset ones left out). */
+  taskEnvPass: Record<string, string>;
 }
 
 /** What `run`, `status` and `logs` were asked to do, besides the settings in Config. */
@@ -161,7 +168,7 @@ export function resolveConfig(input: ResolveInput): Invocation {
     throw invalid(details);
   }
 
-  const config = withDefaults(parsed.data, cwd, input.cpuCount ?? availableParallelism());
+  const config = withDefaults(parsed.data, cwd, input.cpuCount ?? availableParallelism(), input.env);
   if (isClientCommand(command)) {
     return { command, config, sources, client: clientOptions(command, parsed.data, sources, flagValues, args.positionals) };
   }
@@ -255,6 +262,8 @@ function checkFlags(command: ConfigCommand, flags: { name: string; value: string
       }
     } else if (option?.metavar === null && value !== SWITCH_ON) {
       problems.push({ path: name, message: `${name} is a switch and takes no value: give it as ${name}` });
+    } else if (value === MISSING_VALUE && switchSetting(name)) {
+      values.set(name, ["true"]);
     } else if (value === MISSING_VALUE) {
       const meta = option?.metavar ?? settingByKey.get(name.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as ConfigKey)?.metavar;
       problems.push({ path: name, message: `${name} needs a value: ${name} ${meta ?? "FILE"}` });
@@ -269,6 +278,10 @@ function checkFlags(command: ConfigCommand, flags: { name: string; value: string
     throw new ConfigError(`${lines.join("\n")}\nFlags of porpoise ${command}: ${allowed.join(", ")}, --help (run "porpoise ${command} --help" for details)`, problems);
   }
   return values;
+}
+
+function switchSetting(flag: string): boolean {
+  return settings.some((s) => s.switch === true && flagName(s.key) === flag);
 }
 
 function readConfigFile(path: string, from: string, cwd: string, readFile: (path: string) => string): Record<string, unknown> {
@@ -301,8 +314,13 @@ function readConfigFile(path: string, from: string, cwd: string, readFile: (path
   return data as Record<string, unknown>;
 }
 
-function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number): Config {
+function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number, env: ResolveInput["env"]): Config {
   const dataDir = resolve(cwd, s.dataDir ?? "porpoise-data");
+  const taskEnvPass: Record<string, string> = {};
+  for (const name of s.taskEnvPass ?? []) {
+    const value = env[name];
+    if (value !== undefined) taskEnvPass[name] = value;
+  }
   const spec = s.db ?? { dialect: "sqlite" as const, path: join(dataDir, "porpoise.db") };
   return {
     host: s.host ?? "127.0.0.1",
@@ -328,6 +346,11 @@ function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number): Config 
     tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { cert: resolve(cwd, s.tlsCert), key: resolve(cwd, s.tlsKey) } : null,
     caCert: s.caCert === undefined ? null : resolve(cwd, s.caCert),
     egress: { allow: s.egressAllow ?? [], deny: s.egressDeny ?? [] },
+    // A sibling of the data dir, not inside it: see worker/attempt-dirs.ts.
+    workDir: resolve(cwd, s.workDir ?? `${dataDir}-work`),
+    taskUser: s.taskUser ?? "nobody",
+    allowRootTasks: s.allowRootTasks ?? false,
+    taskEnvPass,
   };
 }
 

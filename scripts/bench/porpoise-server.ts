@@ -3,7 +3,7 @@
 // dir or a fresh Postgres database (cloned like the tests' stores), with a preset admin token,
 // and driven only through its HTTP API. Not a scenario itself (exports no `run`).
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Dialect } from "../../src/store/store.ts";
@@ -54,6 +54,8 @@ function procStatusMb(pid: number, field: "VmRSS" | "VmHWM"): number {
 /** Starts `porpoise all` and resolves once /readyz answers 200; disposing stops it and removes its data. */
 export async function startPorpoise(dialect: Dialect, opts: { command?: string[]; extraArgs?: string[] } = {}): Promise<PorpoiseServer> {
   const tmp = mkdtempSync(join(tmpdir(), "porpoise-bench-"));
+  // As root, tasks run as nobody and must pass through to the work dir, a sibling of the data dir.
+  chmodSync(tmp, 0o711);
   const db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
   const token = `bench-${crypto.randomUUID()}-${crypto.randomUUID()}`;
   const port = freePort();

@@ -22,6 +22,7 @@ export function createApp(opts: AppOptions): Hono {
     version: opts.version ?? "unknown",
     engine: opts.engine ?? null,
     trustedProxies: opts.trustedProxies ?? [],
+    workDir: opts.workDir ?? null,
     loginThrottle: new LoginThrottle(opts.loginPolicy),
     routes: routeRegistry,
     dataDirCheck: opts.dataDirCheck ?? null,

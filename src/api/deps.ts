@@ -22,6 +22,8 @@ export interface AppOptions {
   loginPolicy?: LoginPolicy;
   /** Checks the worker's data dir for /readyz: the problem ("disk full", "data dir not writable"), or null. */
   dataDirCheck?: () => Promise<string | null>;
+  /** The worker's --work-dir when it runs in this process: where attempts' working directories are shown to be. */
+  workDir?: string;
 }
 
 export interface ApiDeps {
@@ -33,6 +35,8 @@ export interface ApiDeps {
   version: string;
   engine: EngineClient | null;
   trustedProxies: readonly Cidr[];
+  /** See AppOptions.workDir; null: `<data dir>/work`, derived from the attempt's log path. */
+  workDir: string | null;
   /** Per-process login backoff (login-throttle.ts). */
   loginThrottle: LoginThrottle;
   /** Every mounted route; the OpenAPI document is generated from it. */

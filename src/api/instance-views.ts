@@ -90,17 +90,18 @@ export const taskInstanceView = z.object({
  * runs it (worker/attempt-params.ts) — the id, and the working directory when the attempt has one
  * (a noop runs in no directory). A value a higher layer set on purpose wins, as on the worker.
  */
-function paramsAsRun(ti: TaskInstance): Record<string, string> {
+function paramsAsRun(ti: TaskInstance, workRoot: string | null): Record<string, string> {
   const builtins: Record<string, string> = { [BUILTIN.taskInstanceId]: String(ti.id) };
-  const workDir = ti.logPath ? workDirFromLogPath(ti.logPath, ti) : null;
+  const workDir = ti.logPath ? workDirFromLogPath(ti.logPath, ti, workRoot ?? undefined) : null;
   if (workDir) builtins[BUILTIN.taskExecutePath] = workDir;
   return { ...builtins, ...ti.params };
 }
 
-export function toTaskInstance(ti: TaskInstance): z.input<typeof taskInstanceView> {
+/** `workRoot`: the worker's --work-dir when the API runs beside it (ApiDeps.workDir). */
+export function toTaskInstance(ti: TaskInstance, workRoot: string | null = null): z.input<typeof taskInstanceView> {
   return {
     ...ti,
-    params: paramsAsRun(ti),
+    params: paramsAsRun(ti, workRoot),
     outParams: ti.output,
     submitTime: isoOrNull(ti.submitTime),
     startTime: isoOrNull(ti.startTime),

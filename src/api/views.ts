@@ -49,6 +49,7 @@ export const projectView = z.object({
   name: z.string(),
   description: z.string(),
   params: z.record(z.string(), z.string()),
+  tenant: z.string().nullable().describe("OS user the project's shell and python tasks run as; null: the default task user"),
   createdBy: z.number().int().nullable(),
   createdAt: date,
   updatedAt: date,

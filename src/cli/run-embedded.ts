@@ -3,7 +3,7 @@
 // then talks to it over HTTP exactly as it talks to a remote server: one code path.
 
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
@@ -18,8 +18,13 @@ export interface EmbeddedServer {
 }
 
 export async function startEmbedded(opts: { config: Config; log: Logger }): Promise<EmbeddedServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), "porpoise-run-"));
-  const removeDir = () => rm(dataDir, { recursive: true, force: true }).catch((err) => opts.log.warn(`could not remove ${dataDir}`, { err }));
+  const tempDir = await mkdtemp(join(tmpdir(), "porpoise-run-"));
+  const removeDir = () => rm(tempDir, { recursive: true, force: true }).catch((err) => opts.log.warn(`could not remove ${tempDir}`, { err }));
+  // Both in the one temporary directory: the default work dir would be a sibling of the data dir.
+  const dataDir = join(tempDir, "data");
+  const workDir = join(tempDir, "work");
+  // mkdtemp makes it 0700: task users (porpoise as root) must be able to pass through to the work dir.
+  await chmod(tempDir, 0o711);
   const token = randomBytes(32).toString("base64url");
   const path = join(dataDir, "porpoise.db");
   const config: Config = {
@@ -27,6 +32,7 @@ export async function startEmbedded(opts: { config: Config; log: Logger }): Prom
     host: "127.0.0.1",
     port: 0,
     dataDir,
+    workDir,
     db: { dialect: "sqlite", url: `sqlite:${path}`, display: path },
     redis: null,
     adminToken: token,

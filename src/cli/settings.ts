@@ -7,6 +7,7 @@ import { z } from "zod";
 import { workerGroupSchema } from "../bus/bus.ts";
 import { durationSchema } from "../core/duration.ts";
 import { parseCidr } from "../core/net/cidr.ts";
+import { osUserNameSchema } from "../core/os-user-name.ts";
 import { projectNameSchema } from "../core/workflow-fields.ts";
 import type { ClientCommand } from "./args.ts";
 
@@ -87,6 +88,16 @@ function netList(check: (item: string) => boolean) {
 const isCidr = (s: string) => parseCidr(s) !== null;
 // A host name, or `*.example.com` for every name under it.
 const isCidrOrHost = (s: string) => isCidr(s) || /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/.test(s);
+const onOff = z
+  .union([z.boolean(), z.string().trim().toLowerCase().pipe(z.enum(["true", "false", "yes", "no", "1", "0"]))])
+  .transform((v) => v === true || v === "true" || v === "yes" || v === "1");
+
+// Names of the server's environment handed to tasks. PORPOISE_* hold porpoise's own secrets
+// (the admin token, the cluster secret): never passed on, whatever the list says.
+const envNames = z
+  .union([z.array(z.string()), z.string().transform((s) => s.split(",").map((n) => n.trim()).filter((n) => n !== ""))])
+  .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).refine((n) => !n.toUpperCase().startsWith("PORPOISE_"))))
+  .transform((ns) => [...new Set(ns)]);
 
 /** The one schema: every key optional here; defaults are applied by src/config.ts. */
 export const configSchema = z
@@ -119,6 +130,10 @@ export const configSchema = z
     caCert: nonBlank.optional(),
     egressAllow: netList(isCidrOrHost).optional(),
     egressDeny: netList(isCidrOrHost).optional(),
+    workDir: nonBlank.optional(),
+    taskUser: osUserNameSchema.optional(),
+    allowRootTasks: onOff.optional(),
+    taskEnvPass: envNames.optional(),
   })
   .strict();
 
@@ -136,6 +151,8 @@ export interface Setting {
   help: string;
   /** Never echo the value back (errors say how long it was instead). */
   sensitive?: boolean;
+  /** An on/off setting: the bare flag (`--allow-root-tasks`) means true. */
+  switch?: boolean;
 }
 
 export const settings: readonly Setting[] = [
@@ -194,6 +211,14 @@ export const settings: readonly Setting[] = [
     help: "Addresses http tasks and sql datasources may reach even if a deny rule matches (e.g. an internal service on 169.254.x)." },
   { key: "egressDeny", metavar: "LIST", expected: "a comma-separated list of IP addresses, CIDR ranges, host names or *.domain names", defaultText: "link-local and cloud metadata",
     help: "Addresses http tasks and sql datasources may not reach, in addition to link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses, which are always denied unless allowed." },
+  { key: "workDir", metavar: "DIR", expected: "a directory path", defaultText: "<data-dir>-work",
+    help: "Where task attempts get their working directories (HOME and TMPDIR of the task). Outside the data directory, which is 0700 and unreachable for task users; see \"Tenants / run-as user\" in the README." },
+  { key: "taskUser", metavar: "USER", expected: "an OS user name (1-32 letters, digits, \".\", \"_\" or \"-\")", defaultText: "nobody",
+    help: "When porpoise runs as root: the OS user shell and python tasks of projects without a tenant run as. Not root: ignored (tasks run as porpoise's user; a warning says so at start)." },
+  { key: "allowRootTasks", metavar: "BOOL", expected: "true or false (the bare flag means true)", defaultText: "false", switch: true,
+    help: "Let tasks run as root (uid 0) when their tenant or --task-user is root; without it such attempts fail." },
+  { key: "taskEnvPass", metavar: "NAMES", expected: "a comma-separated list of environment variable names, none starting with PORPOISE_", defaultText: null,
+    help: "Variables of porpoise's own environment handed to every task (e.g. HTTP_PROXY,AWS_REGION); they may replace the task's PATH or LANG." },
 ];
 
 export const settingByKey = new Map(settings.map((s) => [s.key, s]));
@@ -201,15 +226,17 @@ export const settingByKey = new Map(settings.map((s) => [s.key, s]));
 const common: ConfigKey[] = ["logLevel", "logFormat"];
 const serving: ConfigKey[] = ["trustedProxies", "tlsCert", "tlsKey"];
 const egress: ConfigKey[] = ["egressAllow", "egressDeny"];
+/** How a worker runs tasks: where, as whom, with which of the server's variables. */
+const taskKeys: ConfigKey[] = ["workDir", "taskUser", "allowRootTasks", "taskEnvPass"];
 
 /** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
 export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   all: ["host", "port", "dataDir", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", ...serving, ...egress, ...common],
+    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", ...serving, ...egress, ...taskKeys, ...common],
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
     "shutdownTimeout", ...serving, ...common],
   master: ["db", "redis", "secret", "slots", "shutdownTimeout", ...common],
-  worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...common],
+  worker: ["redis", "secret", "gateway", "token", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, ...common],
   migrate: ["db", "dataDir", ...common],
   // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).
   run: ["server", "token", "project", "caCert", ...common],

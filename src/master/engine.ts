@@ -17,6 +17,9 @@ export interface EngineOptions {
   coordinator: Coordinator;
   log: Logger;
   dataDir: string;
+  /** See WorkerDeps.workDir / identity. */
+  workDir?: string;
+  identity?: ConstructorParameters<typeof Worker>[0]["identity"];
   workerSlots: number;
   workerGroups: readonly string[];
   env?: Readonly<Record<string, string>>;
@@ -50,6 +53,8 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     sink: master,
     log: opts.log.child({ component: "worker" }),
     dataDir: opts.dataDir,
+    ...(opts.workDir ? { workDir: opts.workDir } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
     slots: opts.workerSlots,
     groups: opts.workerGroups,
     env: opts.env,

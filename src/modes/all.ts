@@ -13,6 +13,7 @@
 // it on use), the help texts (main.ts). The rest needs fewer evaluated modules, not lazier imports.
 
 import { mkdir } from "node:fs/promises";
+import { prepareTaskIsolation, secureDataDir, secureStoreFiles } from "./task-isolation.ts";
 import { MemoryBus } from "../bus/memory-bus.ts";
 import { MemoryCache } from "../cache/memory-cache.ts";
 import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
@@ -36,9 +37,12 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   }
   const resources = new Resources(log);
   try {
-    // 0700: the directory holds the database and the admin token.
+    // 0700: the directory holds the database and the admin token (and an existing one is
+    // closed again: see task-isolation.ts).
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const lock = lockDataDir(config.dataDir);
+    await secureDataDir(config.dataDir);
+    const identity = await prepareTaskIsolation({ config, log });
     resources.add("data directory lock", () => lock.release());
     const secretKey = await resolveSecretKey({ secret: config.secret, dataDir: config.dataDir });
 
@@ -59,12 +63,17 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
       dataDir: config.dataDir,
       secretKey,
       engine: async (store) => {
+        // The store made its files just now (SQLite: 0644 by default).
+        await secureStoreFiles(config.db);
         const engine = await startEngine({
           store,
           bus,
           coordinator,
           log,
           dataDir: config.dataDir,
+          workDir: config.workDir,
+          identity,
+          env: config.taskEnvPass,
           workerSlots: config.workerSlots,
           workerGroups: config.workerGroups,
           logMaxBytes: config.taskLogMaxBytes,

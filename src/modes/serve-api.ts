@@ -61,7 +61,8 @@ export async function serveApi(
 
   const engine = deps.engine ? await deps.engine(store) : undefined;
   const app = createApp({
-    ...(engine ? { engine } : {}),
+    // The engine's worker works in --work-dir (the API shows attempts' working directories there).
+    ...(engine ? { engine, workDir: config.workDir } : {}),
     store,
     log: log.child({ component: "api" }),
     sessionTtlMs: config.sessionTtl * 1000,

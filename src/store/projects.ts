@@ -91,6 +91,21 @@ export function createProjectRepository(run: Runner): ProjectRepository {
         (v) => (v.kind === "unique" && patch.name !== undefined ? nameTaken(patch.name) : undefined),
       ),
 
+    setTenant: (id, tenant, actor) =>
+      run.write(async (tx) => {
+        const now = new Date();
+        const [row] = await tx.update(t.projects).set({ tenant, updatedAt: now }).where(eq(t.projects.id, id)).returning();
+        if (!row) throw new NotFoundError(`project ${id} does not exist`);
+        await writeAudit(tx, t, actor, now, {
+          action: "project.tenant",
+          objectType: "project",
+          objectId: id,
+          projectId: id,
+          details: { name: row.name, tenant },
+        });
+        return toProject(row);
+      }),
+
     delete: (id, actor) =>
       run.write(
         async (tx) => {

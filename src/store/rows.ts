@@ -37,6 +37,7 @@ export function toProject(row: Row<"projects">): Project {
     name: row.name,
     description: row.description,
     params: row.params,
+    tenant: row.tenant,
     createdBy: row.createdBy,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

@@ -71,6 +71,8 @@ export const projects = pgTable("projects", {
   createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
+  /** OS user its shell/python tasks run as (migration 0006); null = the default task user. */
+  tenant: text(),
 });
 
 export const projectMembers = pgTable(

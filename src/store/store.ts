@@ -59,6 +59,8 @@ export interface Project {
   name: string;
   description: string;
   params: Record<string, string>;
+  /** The OS user its shell and python tasks run as (an admin sets it); null = the default task user. */
+  tenant: string | null;
   createdBy: number | null;
   createdAt: Date;
   updatedAt: Date;
@@ -167,6 +169,8 @@ export interface ProjectRepository {
   /** Projects the user is a member of, or all of them for `all: true` (admins). */
   listForUser(userId: number, all: boolean, page: PageQuery): Promise<Page<Project>>;
   update(id: number, patch: { name?: string; description?: string; params?: Record<string, string> }, actor: Actor): Promise<Project>;
+  /** Sets (or clears, null) the tenant; audited as project.tenant. Callers check that the actor is an admin. */
+  setTenant(id: number, tenant: string | null, actor: Actor): Promise<Project>;
   /** Deletes only when the project holds no workflows and no datasources; ConflictError otherwise (nothing is changed). */
   delete(id: number, actor: Actor): Promise<void>;
 }

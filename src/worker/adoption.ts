@@ -27,11 +27,11 @@ export interface Adoptable {
 const SUPERVISED = new Set(["shell", "python"]);
 
 /** The in-flight attempts whose process ended or still runs (see the top). */
-export function findAdoptable(dataDir: string, rows: readonly TaskInstance[]): Adoptable[] {
+export function findAdoptable(dataDir: string, rows: readonly TaskInstance[], workRoot?: string): Adoptable[] {
   const found: Adoptable[] = [];
   for (const row of rows) {
     if (!SUPERVISED.has(row.taskType) || !row.dispatchToken) continue;
-    const attemptDir = attemptWorkDir(dataDir, row);
+    const attemptDir = attemptWorkDir(dataDir, row, workRoot);
     const files = attemptFiles(attemptDir);
     const supervisor = readSupervisor(files.pid);
     if (!supervisor) continue;

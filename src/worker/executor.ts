@@ -13,12 +13,15 @@
 // age, outside the dispatch path), not the executor's.
 
 import { statfs } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { userInfo } from "node:os";
 import { after } from "../core/long-timer.ts";
 import type { Egress } from "./egress.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
 import type { TimeContext } from "../core/params/index.ts";
 import { checkDeclaredOut } from "./attempt-params.ts";
+import { makeAttemptDirs } from "./attempt-dirs.ts";
+import type { RunAs, TaskIdentity } from "./run-as.ts";
+import { taskEnvironment } from "./task-environment.ts";
 import { fsErrorReason, openTaskLogAsync } from "./task-log.ts";
 import { httpRunner } from "./task-types/http.ts";
 import { noopRunner } from "./task-types/noop.ts";
@@ -28,8 +31,16 @@ import { sqlRunner } from "./task-types/sql.ts";
 import { errorText, isWorkerTask, type DatasourceLookup, type TaskResult, type TaskRunner, type WorkerTask, type WorkerTaskType } from "./task-types/types.ts";
 
 export const DEFAULT_KILL_GRACE_MS = 5000;
-/** Environment of task processes when the caller gives none: a fixed PATH and nothing else. */
-export const DEFAULT_TASK_ENV: Readonly<Record<string, string>> = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+// USER/LOGNAME of a task when the caller names no identity (porpoise's own user; tests).
+let ownUserName: string | null = null;
+function ownUser(): string {
+  try {
+    ownUserName ??= userInfo().username;
+  } catch {
+    ownUserName = String(process.getuid?.() ?? "unknown");
+  }
+  return ownUserName;
+}
 
 const runners: { [K in WorkerTaskType]: TaskRunner<Extract<WorkerTask, { type: K }>> } = {
   shell: shellRunner,
@@ -60,8 +71,13 @@ export interface RunAttemptOptions {
   datasources: DatasourceLookup;
   /** Called once when a WARN timeout passes (the task goes on). */
   onWarn?: (warning: TimeoutWarning) => void;
-  /** Base environment of started processes (the caller's config decides; nothing is read from process.env here); default DEFAULT_TASK_ENV. */
+  /**
+   * Variables of the server's environment the operator passes through (--task-env-pass), on top
+   * of the documented task environment (task-environment.ts). Nothing is read from process.env here.
+   */
   env?: Readonly<Record<string, string>>;
+  /** Who shell and python processes run as (run-as.ts); left out: porpoise's own user, no switch. A refusal fails the attempt. */
+  identity?: TaskIdentity;
   /** Log size cap of this attempt (task-log.ts default when left out). */
   logMaxBytes?: number;
   killGraceMs?: number;
@@ -81,7 +97,8 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
   if (!isWorkerTask(task)) throw new Error(`runAttempt: a ${task.type} task is run by the master, not by a worker`);
   // Off the event loop, both at once: as sync calls they were 1.1-1.6 ms of the main thread per
   // shell task on the shared box (cpu-prof of porpoise all, 1,000 shell tasks; see task-log.ts).
-  const [made, opened] = await Promise.allSettled([mkdir(opts.attemptDir, { recursive: true }), openTaskLogAsync(opts.logPath, { maxBytes: opts.logMaxBytes })]);
+  const runAs: RunAs | null = opts.identity?.ok ? opts.identity.runAs : null;
+  const [made, opened] = await Promise.allSettled([makeAttemptDirs(opts.attemptDir, runAs), openTaskLogAsync(opts.logPath, { maxBytes: opts.logMaxBytes })]);
   // A full disk or an unwritable data dir fails the attempt with the reason; it never throws
   // (a throw left the attempt RUNNING with no report).
   if (opened.status === "rejected") {
@@ -117,9 +134,11 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
     });
   }
 
-  log.write("sys", `task "${task.name}" (${task.type}) attempt started`);
+  log.write("sys", `task "${task.name}" (${task.type}) attempt started${runAs ? ` as ${runAs.name} (uid ${runAs.uid})` : ""}`);
+  if (opts.identity?.ok && opts.identity.note) log.write("sys", opts.identity.note);
   let result: TaskResult;
   try {
+    if (opts.identity && !opts.identity.ok) throw new Error(opts.identity.message);
     const runner = runners[task.type] as TaskRunner<WorkerTask>;
     result = await runner.run({
       task,
@@ -127,7 +146,8 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
       workDir: opts.attemptDir,
       log,
       signal: abort.signal,
-      env: opts.env ?? DEFAULT_TASK_ENV,
+      env: taskEnvironment({ user: runAs?.name ?? ownUser(), attemptDir: opts.attemptDir, passThrough: opts.env }),
+      runAs: runAs?.switchUser ? runAs : null,
       datasources: opts.datasources,
       killGraceMs: opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
       ...(opts.clock ? { clock: opts.clock } : {}),

@@ -27,6 +27,9 @@ export interface ProcessRequest {
   env: Record<string, string>;
   /** Files the process's stdout and stderr are appended to (created); followed for lines. */
   output: { out: string; err: string };
+  /** Switch to this user and group before exec (porpoise must be root; see worker/run-as.ts). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A supervised process of an earlier porpoise, found alive (or ended) after a restart (attempt-files.ts). */
@@ -63,14 +66,19 @@ type FromThread =
 // POLL_MIN..POLL_MAX ms (shorter while it prints). A short task (`true`) exits before the first
 // poll, so it costs two reads; a long quiet one ~10 reads a second.
 const THREAD_SOURCE = `
-import { openSync, readSync, closeSync, readFileSync } from "node:fs";
+import { openSync, readSync, closeSync, readFileSync, constants as F } from "node:fs";
 import { constants } from "node:os";
 const MAX_LINE_CHARS = 1024 * 1024;
 const POLL_MIN = 10, POLL_MAX = 100;
+// The files are in the attempt dir, which belongs to the task's user (attempt-dirs.ts): never
+// follow a link it may have put there (to the admin token, say, whose lines would then land in
+// the task's log), never block on a FIFO.
+const APPEND = F.O_WRONLY | F.O_APPEND | F.O_CREAT | F.O_NOFOLLOW | F.O_NONBLOCK;
+const READ = F.O_RDONLY | F.O_NOFOLLOW | F.O_NONBLOCK;
 const SIGNALS = Object.fromEntries(Object.entries(constants.signals).map(([k, v]) => [v, k]));
 const buf = Buffer.alloc(64 * 1024);
 class Tail {
-  constructor(id, path, t, skip) { this.id = id; this.t = t; this.skip = skip; this.fd = openSync(path, "r"); this.pos = 0; this.rest = ""; this.decoder = new TextDecoder(); }
+  constructor(id, path, t, skip) { this.id = id; this.t = t; this.skip = skip; this.fd = openSync(path, READ); this.pos = 0; this.rest = ""; this.decoder = new TextDecoder(); }
   emit(lines) {
     if (this.skip > 0) { const n = Math.min(this.skip, lines.length); this.skip -= n; lines = lines.slice(n); }
     if (lines.length > 0) postMessage({ id: this.id, t: this.t, lines });
@@ -119,11 +127,12 @@ function exitStatus(path) {
 }
 // A supervised interpreter killed by a signal exits its wrapper with 128 + the signal number.
 function signalOf(code) { return code > 128 && SIGNALS[code - 128] ? SIGNALS[code - 128] : null; }
-async function start({ id, argv, cwd, env, output }) {
+async function start({ id, argv, cwd, env, output, uid, gid }) {
   let proc, tails;
   try {
-    const out = openSync(output.out, "a"), err = openSync(output.err, "a");
-    try { proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: out, stderr: err, detached: true }); }
+    const out = openSync(output.out, APPEND, 0o600), err = openSync(output.err, APPEND, 0o600);
+    const user = uid === undefined ? {} : { uid, gid };
+    try { proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: out, stderr: err, detached: true, ...user }); }
     finally { closeSync(out); closeSync(err); }
     tails = [new Tail(id, output.out, "out", 0), new Tail(id, output.err, "err", 0)];
   } catch (err) {

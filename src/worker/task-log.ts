@@ -21,6 +21,8 @@ export type LogStream = "out" | "err" | "sys";
 
 export const DEFAULT_LOG_MAX_BYTES = 64 * 1024 * 1024;
 const FLUSH_AT_BYTES = 64 * 1024;
+// Logs are porpoise's (the API serves them), never a task user's: see modes/task-isolation.ts.
+const LOG_MODE = 0o600;
 
 /** The conventional place of an attempt's log under the log root (`<dataDir>/logs`). */
 export function taskLogPath(logRoot: string, workflowInstanceId: number | string, taskInstanceId: number | string, attempt: number): string {
@@ -81,10 +83,10 @@ function isCode(err: unknown, code: string): boolean {
 // (cpu-prof of `porpoise all`, 1,000 shell tasks: mkdirSync+openSync 18% of the main thread).
 function openForAppend(path: string): { fd: number; size: number } {
   try {
-    return { fd: openSync(path, "ax"), size: 0 };
+    return { fd: openSync(path, "ax", LOG_MODE), size: 0 };
   } catch (err) {
     if (isCode(err, "ENOENT")) {
-      mkdirSync(dirname(path), { recursive: true });
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       return openForAppend(path);
     }
     if (!isCode(err, "EEXIST")) throw err;
@@ -101,10 +103,10 @@ const call = <T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void)
 
 async function openForAppendAsync(path: string): Promise<{ fd: number; size: number }> {
   try {
-    return { fd: await call<number>((cb) => open(path, "ax", cb)), size: 0 };
+    return { fd: await call<number>((cb) => open(path, "ax", LOG_MODE, cb)), size: 0 };
   } catch (err) {
     if (isCode(err, "ENOENT")) {
-      await call((cb) => mkdir(dirname(path), { recursive: true }, cb));
+      await call((cb) => mkdir(dirname(path), { recursive: true, mode: 0o700 }, cb));
       return openForAppendAsync(path);
     }
     if (!isCode(err, "EEXIST")) throw err;

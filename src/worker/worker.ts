@@ -37,6 +37,7 @@ import { checkDeclaredOut } from "./attempt-params.ts";
 import { type Adoptable, findAdoptable, loggedLineCounts } from "./adoption.ts";
 import { attemptFiles } from "./attempt-files.ts";
 import { DEFAULT_KILL_GRACE_MS, runAttempt } from "./executor.ts";
+import type { IdentityResolver, TaskIdentity } from "./run-as.ts";
 import { openTaskLogAsync } from "./task-log.ts";
 import { adoptScriptProcess } from "./task-types/process-runner.ts";
 import type { Datasource } from "./task-types/types.ts";
@@ -47,6 +48,10 @@ export interface WorkerDeps {
   sink: EventSink;
   log: Logger;
   dataDir: string;
+  /** Parent of the attempts' working directories (attempt-dirs.ts); default `<dataDir>/work`. */
+  workDir?: string;
+  /** Who shell and python tasks run as, from their project's tenant (run-as.ts); left out: porpoise's own user. */
+  identity?: IdentityResolver;
   slots: number;
   groups: readonly string[];
   host?: string;
@@ -81,7 +86,7 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   private readonly pullAbort = new AbortController();
   private readonly host: string;
-  private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number; baseTime: Date; timezone: string }>();
+  private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number; baseTime: Date; timezone: string; tenant: string | null }>();
   /** Tasks of each workflow version by name: a lookup per dispatched task must not scan the definition. */
   private readonly definitions = new Map<string, Promise<Map<string, TaskDefinition> | null>>();
   private unsubscribe: Unsubscribe | null = null;
@@ -128,7 +133,7 @@ export class Worker {
    * running from now on (a redelivered copy of one is dropped); returns their ids.
    */
   adopt(rows: readonly TaskInstance[]): number[] {
-    for (const found of findAdoptable(this.deps.dataDir, rows)) {
+    for (const found of findAdoptable(this.deps.dataDir, rows, this.deps.workDir)) {
       const key = attemptKey(found.row.id, found.row.attempt, found.row.dispatchToken!);
       const abort = new AbortController();
       const entry: Running = { abort, done: Promise.resolve() };
@@ -234,7 +239,9 @@ export class Worker {
       return;
     }
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
-    const attemptDir = attemptWorkDir(this.deps.dataDir, row);
+    const attemptDir = attemptWorkDir(this.deps.dataDir, row, this.deps.workDir);
+    // Only processes have an OS identity; http and sql run inside porpoise.
+    const identity: TaskIdentity | undefined = (task.type === "shell" || task.type === "python") && this.deps.identity ? await this.deps.identity(info.tenant) : undefined;
     const params = withWorkerBuiltins(row.params, { taskInstanceId: row.id, executePath: attemptDir });
     // runAttempt turns task and disk failures into results; anything else it throws is still
     // reported, so the attempt never stays RUNNING with nobody running it.
@@ -249,6 +256,7 @@ export class Worker {
       // The master records it (task instance `warning` + an alert event); the worker only reports.
       onWarn: (w) => sink.report({ kind: "warning", ...ref, message: `still running after its ${w.timeoutSeconds}s timeout (timeout strategy WARN); it goes on. Recorded, not sent: porpoise does not deliver alerts yet` }),
       env: this.deps.env,
+      ...(identity ? { identity } : {}),
       logMaxBytes: this.deps.logMaxBytes,
       killGraceMs: this.deps.killGraceMs,
       ...(this.deps.egress ? { egress: this.deps.egress } : {}),
@@ -319,7 +327,9 @@ export class Worker {
     if (!instance) return null;
     if (this.instances.size >= CACHE_LIMIT) this.instances.delete(this.instances.keys().next().value!);
     const { baseTime, timezone } = paramClockOf(instance);
-    const info = { projectId: instance.projectId, workflowId: instance.workflowId, version: instance.workflowVersion, baseTime, timezone };
+    // The tenant as of the instance's first attempt on this worker, as DolphinScheduler fixes it per run.
+    const tenant = (await this.deps.store.projects.getById(instance.projectId))?.tenant ?? null;
+    const info = { projectId: instance.projectId, workflowId: instance.workflowId, version: instance.workflowVersion, baseTime, timezone, tenant };
     this.instances.set(id, info);
     return info;
   }

@@ -3,7 +3,7 @@
 // Process handling itself (output capture, waiting for lines, exit codes) is the CLI tests'
 // `spawn` in ../integration/cli-process.ts; this adds only what the cluster tests share.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Dialect, Store } from "../../src/store/store.ts";
@@ -29,6 +29,8 @@ export interface PorpoiseAll extends AsyncDisposable {
  */
 export async function porpoiseAll(dialect: Dialect, opts: { prefix: string; extraArgs?: string[] }): Promise<PorpoiseAll> {
   const tmp = mkdtempSync(join(tmpdir(), opts.prefix));
+  // Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+  chmodSync(tmp, 0o711);
   const db = dialect === "postgres" ? await freshDatabaseUrl("postgres") : null;
   const url = db ? db.url : `sqlite:${join(tmp, "porpoise.db")}`;
   const args = ["all", "--port", "0", "--data-dir", join(tmp, "data"), "--db", db ? db.url : join(tmp, "porpoise.db"), "--shutdown-timeout", "2", ...(opts.extraArgs ?? [])];

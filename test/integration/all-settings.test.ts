@@ -2,7 +2,7 @@
 // HTTP API and the files in its data directory.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ApiClient, createApiClient, type InstanceView } from "../../src/cli/client.ts";
@@ -13,6 +13,8 @@ import { rawQuery, testPostgresUrl } from "../helpers/stores.ts";
 import { cleanEnv, fromSource, type Spawned, spawn } from "./cli-process.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "porpoise-all-settings-"));
+// Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+chmodSync(tmp, 0o711);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const READY = /porpoise all ready on (http:\/\/127\.0\.0\.1:\d+)/;

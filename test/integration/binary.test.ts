@@ -16,6 +16,8 @@ const READY = /porpoise all ready on (http:\/\/127\.0\.0\.1:\d+) \((sqlite|postg
 
 const buildDir = mkdtempSync(join(tmpdir(), "porpoise-build-"));
 const runDir = mkdtempSync(join(tmpdir(), "porpoise-bin-"));
+// Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+chmodSync(runDir, 0o711);
 const binary = join(runDir, "porpoise");
 
 beforeAll(async () => {

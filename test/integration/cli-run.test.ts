@@ -2,12 +2,14 @@
 // `porpoise all` inside the run process) and runs against a separately started server.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, fromSource, run, type Spawned, spawn } from "./cli-process.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "porpoise-cli-run-"));
+// Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+chmodSync(tmp, 0o711);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {

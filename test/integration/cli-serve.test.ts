@@ -2,13 +2,15 @@
 // data directory, signals, and the api mode on Postgres + Redis.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freshDatabaseUrl, testRedisUrl } from "../helpers/stores.ts";
 import { cleanEnv, fromSource, run, spawn, waitForStatus } from "./cli-process.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "porpoise-serve-"));
+// Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+chmodSync(tmp, 0o711);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const READY = /porpoise (?:all|api) ready on (http:\/\/127\.0\.0\.1:(\d+))/;

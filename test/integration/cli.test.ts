@@ -1,7 +1,7 @@
 // The command line as a user meets it: real `bun src/main.ts` processes, their output and exit codes.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
@@ -10,6 +10,8 @@ import { freshDatabaseUrl, testPostgresUrl, testRedisUrl } from "../helpers/stor
 import { cleanEnv, fromSource, run } from "./cli-process.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "porpoise-cli-"));
+// Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+chmodSync(tmp, 0o711);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const porpoise = (args: string[], env: Record<string, string> = {}) => run(fromSource(args), { cwd: tmp, env: cleanEnv(env) });

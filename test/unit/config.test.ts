@@ -71,6 +71,10 @@ describe("defaults", () => {
       tls: null,
       caCert: null,
       egress: { allow: [], deny: [] },
+      workDir: "/srv/work/porpoise-data-work",
+      taskUser: "nobody",
+      allowRootTasks: false,
+      taskEnvPass: {},
     });
     expect(sourcesOf(["all"])).toEqual({});
   });

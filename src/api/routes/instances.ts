@@ -192,7 +192,7 @@ export const instanceRoutes = [
       return {
         ...toWorkflowInstance(instance, owned.access.project.name),
         taskCount: version?.definition.tasks.length ?? null,
-        tasks: tasks.map(toTaskInstance),
+        tasks: tasks.map((t) => toTaskInstance(t, deps.workDir)),
       };
     },
   }),

@@ -2,6 +2,7 @@
 // goes through membership (access.ts).
 
 import { z } from "zod";
+import { osUserNameSchema } from "../../core/os-user-name.ts";
 import { defineRoute } from "../route.ts";
 import { pagingQuery, pathName, projectNameSchema } from "../schemas.ts";
 import { pageOf, projectView, toProject } from "../views.ts";
@@ -64,6 +65,21 @@ export const projectRoutes = [
     example: { description: "nightly loads, EU region", params: { region: "eu" } },
     response: projectView,
     handler: async ({ body, deps, access, actor }) => toProject(await deps.store.projects.update(access.project.id, body, actor)),
+  }),
+  // The tenant decides which OS user the project's tasks run as, so only an administrator sets
+  // it, through this route alone: POST and PATCH bodies are strict and refuse a `tenant` field.
+  defineRoute({
+    method: "PUT",
+    path: "/api/v1/projects/:project/tenant",
+    tag: "projects",
+    summary: "Set the OS user the project's shell and python tasks run as (administrators only); null: the default task user",
+    auth: "admin",
+    projectRole: "owner",
+    params: projectParams,
+    body: z.strictObject({ tenant: osUserNameSchema.nullable() }),
+    example: { tenant: "analytics" },
+    response: projectView,
+    handler: async ({ body, deps, access, actor }) => toProject(await deps.store.projects.setTenant(access.project.id, body.tenant, actor)),
   }),
   defineRoute({
     method: "DELETE",

@@ -45,7 +45,7 @@ export const taskInstanceRoutes = [
     owner: { kind: "task-instance", role: "viewer" },
     params: idParams,
     response: taskInstanceView,
-    handler: ({ owned }) => toTaskInstance(owned.taskInstance!),
+    handler: ({ owned, deps }) => toTaskInstance(owned.taskInstance!, deps.workDir),
   }),
   ...TASK_CONTROLS.map((control) =>
     defineRoute({

@@ -13,13 +13,15 @@
 // The one exception is porpoise itself dying: the process group lives on (that is the point of
 // setsid), and the restarted worker adopts it (adoptScriptProcess) instead of running it twice.
 
-import { writeFile } from "node:fs/promises";
+import { lchown, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { scanOutParams } from "../out-params.ts";
 import { paramsToEnv, renderText } from "../substitute.ts";
 import { attemptFiles, supervisedArgv } from "../attempt-files.ts";
 import { adoptProcess, startProcess, type AdoptRequest, type OutputStream, type StartedProcess } from "../process-threads.ts";
+import { reservedEnvReason } from "../../core/task-env-names.ts";
 import type { PythonTask, ShellTask } from "../../core/workflow-schema.ts";
+import type { RunAs } from "../run-as.ts";
 import { errorText, type TaskContext, type TaskResult } from "./types.ts";
 
 export interface ProcessSpec {
@@ -36,6 +38,20 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
+// The script belongs to the task user, who must read it. "wx" (O_EXCL) never follows a link: a
+// task that ran in this directory before (the same attempt started again) could have left
+// script.sh pointing at a file of porpoise's, which a plain write as root would overwrite.
+async function writeScript(path: string, script: string, runAs: RunAs | null): Promise<void> {
+  try {
+    await writeFile(path, script, { mode: 0o700, flag: "wx" });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    await rm(path, { force: true });
+    await writeFile(path, script, { mode: 0o700, flag: "wx" });
+  }
+  if (runAs) await lchown(path, runAs.uid, runAs.gid);
+}
+
 export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>, spec: ProcessSpec): Promise<TaskResult> {
   const { task, params, log, signal } = ctx;
   const outParams = new Map<string, string>();
@@ -43,13 +59,19 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
   const scriptPath = join(ctx.workDir, spec.scriptFile);
   // Written off the event loop (the thread pool): writeFileSync took ~0.4 ms of the main thread
   // per shell task (5% of it in a cpu-prof of 1,000 shell tasks on `porpoise all`).
-  await writeFile(scriptPath, script, { mode: 0o700 });
+  await writeScript(scriptPath, script, ctx.runAs);
 
   const exported = paramsToEnv(params);
   for (const { param, reason } of exported.skipped) log.write("sys", `param "${param}" not exported to the environment: ${reason}`);
   const taskEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(task.env)) taskEnv[name] = renderText(value, params, ctx.clock);
-  const env = { ...ctx.env, ...exported.env, ...taskEnv };
+  for (const [name, value] of Object.entries(task.env)) {
+    // The schema refuses these at save time; a definition stored before that rule still has them.
+    const reserved = reservedEnvReason(name);
+    if (reserved !== null) log.write("sys", `env ${name} of the task not set: it is reserved (${reserved})`);
+    else taskEnv[name] = renderText(value, params, ctx.clock);
+  }
+  // The task environment last: no param or task env replaces PATH, HOME, TMPDIR, … (task-environment.ts).
+  const env = { ...exported.env, ...taskEnv, ...ctx.env };
 
   if (signal.aborted) return { state: "KILL", outParams: {}, message: "stopped before it started" };
   const onLine = lineReader(log, outParams);
@@ -57,7 +79,9 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
   try {
     // On a helper thread: a spawn blocks its thread until the child has exec'd (process-threads.ts).
     const output = attemptFiles(ctx.workDir);
-    proc = await startProcess({ argv: supervisedArgv([...spec.command, scriptPath]), cwd: ctx.workDir, env, output }, onLine);
+    // The supervisor and the interpreter run as the task's user (run-as.ts).
+    const user = ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {};
+    proc = await startProcess({ argv: supervisedArgv([...spec.command, scriptPath]), cwd: ctx.workDir, env, output, ...user }, onLine);
   } catch (err) {
     const message = `could not start ${spec.command[0]}: ${errorText(err)}`;
     log.write("sys", message);

@@ -4,6 +4,7 @@
 import type { TimeContext } from "../../core/params/index.ts";
 import type { TaskDefinition, TaskOfType } from "../../core/workflow-schema.ts";
 import type { Egress } from "../egress.ts";
+import type { RunAs } from "../run-as.ts";
 import type { TaskLogWriter } from "../task-log.ts";
 
 export type WorkerTaskType = "shell" | "python" | "http" | "sql" | "noop";
@@ -30,8 +31,10 @@ export interface TaskContext<T extends WorkerTask = WorkerTask> {
   log: TaskLogWriter;
   /** Aborted on stop, kill or a FAILED timeout; the runner must end soon after. */
   signal: AbortSignal;
-  /** Base environment of processes the task starts (params and the task's env go on top). */
+  /** The task environment (task-environment.ts): PATH, HOME, USER, TMPDIR, …; params and the task's env go under it, never over it. */
   env: Readonly<Record<string, string>>;
+  /** The user processes switch to (run-as.ts); null: they run as porpoise's own user. */
+  runAs: RunAs | null;
   datasources: DatasourceLookup;
   /** Grace between SIGTERM and SIGKILL of a process group. */
   killGraceMs: number;
