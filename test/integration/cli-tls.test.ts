@@ -3,12 +3,14 @@
 // plain HTTP listens beyond loopback.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromSource, run, spawn } from "./cli-process.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "porpoise-tls-"));
+// Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+chmodSync(tmp, 0o711);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const cert = join(tmp, "cert.pem");
 const key = join(tmp, "key.pem");
