@@ -139,6 +139,13 @@ suite("tasks run as their project's tenant and reach none of porpoise's secrets"
     expect((await call("PUT", "/projects/alpha/tenant", { tenant: "root" }, devToken)).status).toBe(403);
     expect((await ok(call("GET", "/projects/alpha", undefined, devToken))).tenant).toBe(userA);
     expect((await call("PUT", "/projects/devs-own/tenant", { tenant: "../etc" })).status).toBe(400);
+    // Nor through a workflow definition, a task or a run.
+    const inWorkflow = await call("POST", "/projects/devs-own/workflows", { name: "w", tenant: "root", tasks: [{ name: "t", type: "shell", script: "id" }] }, devToken);
+    expect(inWorkflow.status).toBe(400);
+    const inTask = await call("POST", "/projects/devs-own/workflows", { name: "w", tasks: [{ name: "t", type: "shell", script: "id", tenant: "root" }] }, devToken);
+    expect(inTask.status).toBe(400);
+    await shellWorkflow(call, "devs-own", "w", "id", devToken);
+    expect((await call("POST", "/projects/devs-own/workflows/w/run", { params: {}, tenant: "root" }, devToken)).status).toBe(400);
   });
 
   test("a developer's task of project A reads nothing of porpoise's or of project B's", async () => {
@@ -194,11 +201,16 @@ suite("tasks run as their project's tenant and reach none of porpoise's secrets"
     for (const fd of fds) expect(fd).not.toContain(dataDir);
   });
 
-  test("a project without a tenant runs as the default task user (nobody)", async () => {
+  test("a project without a tenant runs as the default task user (nobody); python tasks switch too", async () => {
     await shellWorkflow(call, "plain", "who", 'echo "user=$(id -un) uid=$(id -u)"');
     const r = await runToEnd(call, "plain", "who");
     expect(r.state).toBe("SUCCESS");
     expect(await logOf(call, r.tasks[0]!.id)).toContain("user=nobody uid=65534");
+    const py = { name: "py", tasks: [{ name: "t", type: "python", script: 'import os\nprint("py-uid=%d" % os.getuid())\nopen(os.path.join(os.environ["HOME"], "x"), "w").write("ok")' }] };
+    await ok(call("POST", "/projects/alpha/workflows", py), 201);
+    const p = await runToEnd(call, "alpha", "py");
+    expect(p.state).toBe("SUCCESS");
+    expect(await logOf(call, p.tasks[0]!.id)).toContain(`py-uid=${uids[userA]}`);
   });
 
   test("an unknown tenant fails the attempt naming the user; root is refused without --allow-root-tasks", async () => {
