@@ -2,6 +2,7 @@
 // goes through membership (access.ts).
 
 import { z } from "zod";
+import { ForbiddenError } from "../../core/errors.ts";
 import { osUserNameSchema } from "../../core/os-user-name.ts";
 import { defineRoute } from "../route.ts";
 import { pagingQuery, pathName, projectNameSchema } from "../schemas.ts";
@@ -68,18 +69,22 @@ export const projectRoutes = [
   }),
   // The tenant decides which OS user the project's tasks run as, so only an administrator sets
   // it, through this route alone: POST and PATCH bodies are strict and refuse a `tenant` field.
+  // A project role first (a non-member gets the same 404 as everywhere), then the admin check.
   defineRoute({
     method: "PUT",
     path: "/api/v1/projects/:project/tenant",
     tag: "projects",
     summary: "Set the OS user the project's shell and python tasks run as (administrators only); null: the default task user",
-    auth: "admin",
+    auth: "user",
     projectRole: "owner",
     params: projectParams,
     body: z.strictObject({ tenant: osUserNameSchema.nullable() }),
     example: { tenant: "analytics" },
     response: projectView,
-    handler: async ({ body, deps, access, actor }) => toProject(await deps.store.projects.setTenant(access.project.id, body.tenant, actor)),
+    handler: async ({ body, deps, access, actor, principal }) => {
+      if (!principal.user.isAdmin) throw new ForbiddenError("only an administrator sets a project's tenant (the OS user its tasks run as)");
+      return toProject(await deps.store.projects.setTenant(access.project.id, body.tenant, actor));
+    },
   }),
   defineRoute({
     method: "DELETE",
