@@ -6,7 +6,7 @@
 // `bun src/main.ts` measures the source. --restart measures a second start on the same data
 // directory (migrations already applied) instead. scripts/bench/footprint.ts calls coldStarts().
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -46,6 +46,8 @@ export async function coldStarts(command: string[], runs: number, restart = fals
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const dir = mkdtempSync(join(tmpdir(), "porpoise-cold-"));
+    // As root, task users must pass through to the work dir, a sibling of the data dir.
+    chmodSync(dir, 0o711);
     try {
       if (restart) await startOnce(command, join(dir, "data"));
       times.push(await startOnce(command, join(dir, "data")));
