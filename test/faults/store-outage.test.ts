@@ -10,7 +10,7 @@
 // lives in the shared test Postgres, which is never touched.
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -37,6 +37,8 @@ async function scenario(kind: "kill -9" | "fast stop"): Promise<void> {
   const dbUrl = pg.url.replace(/\/postgres$/, "/porpoise");
   await using ledger = await createLedger();
   const tmp = mkdtempSync(join(tmpdir(), "porpoise-outage-"));
+  // Task users (porpoise runs tasks as nobody when root) must pass through to the work dir, a sibling of the data dir.
+  chmodSync(tmp, 0o711);
   // The test's own view of the instances: one connection, errors (the outage) read as "not yet".
   const probe = postgres(dbUrl, { max: 1, connect_timeout: 2, onnotice: () => {} });
   const states = async (): Promise<Record<string, number>> => {
