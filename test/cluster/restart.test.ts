@@ -6,7 +6,7 @@
 //   - gone without an exit status (killed with porpoise): NEED_FAULT_TOLERANCE, attempt 2.
 
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
@@ -31,6 +31,9 @@ for (const dialect of dialects) {
       await using env = await porpoiseAll(dialect, { prefix: "porpoise-restart-", extraArgs: ["--worker-slots", "4"] });
       const tmp = env.tmp;
       const gate = (name: string) => `while [ ! -f '${join(tmp, name)}' ]; do sleep 0.05; done`;
+      // Tasks run as nobody (porpoise is root here): the file they append to must be theirs to write.
+      writeFileSync(join(tmp, "vanishes-runs"), "", { mode: 0o666 });
+      chmodSync(join(tmp, "vanishes-runs"), 0o666);
       let store: Store | null = null;
       try {
         store = await openStore({ url: env.url });
@@ -51,7 +54,7 @@ for (const dialect of dialects) {
         const attempts = async (): Promise<TaskInstance[]> => store!.taskInstances.listForInstance(instance.id);
         const s = store;
         const row = async (name: string) => (await attempts()).find((t) => t.taskName === name && t.attempt === 1)!;
-        const dirOf = async (name: string) => attemptWorkDir(join(tmp, "data"), await row(name));
+        const dirOf = async (name: string) => attemptWorkDir(join(tmp, "data"), await row(name), join(tmp, "data-work"));
 
         {
           await using p = await env.start();

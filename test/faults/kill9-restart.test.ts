@@ -71,7 +71,7 @@ test("kill -9 of porpoise all mid-burst: after the restart every instance succee
     const running = inFlight.filter((t) => t.state === "RUNNING_EXECUTION");
     expect(running.length).toBeGreaterThan(0);
     // Let some of them end while porpoise is down (their exit status waits on disk).
-    await waitFor("an attempt to end while porpoise is down", async () => running.some((t) => readExitStatus(attemptFiles(attemptWorkDir(join(env.tmp, "data"), t)).exit) !== null), 30_000, 50);
+    await waitFor("an attempt to end while porpoise is down", async () => running.some((t) => readExitStatus(attemptFiles(attemptWorkDir(join(env.tmp, "data"), t, join(env.tmp, "data-work"))).exit) !== null), 30_000, 50);
 
     // Its master loads the 50 running instances before it says "ready".
     await using again = await env.start(90_000);
