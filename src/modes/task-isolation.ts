@@ -87,7 +87,8 @@ export async function prepareTaskIsolation(opts: { config: Config; log: Logger; 
   } else {
     log.info(`tasks run as their project's tenant, else as "${probe.runAs.name}" (uid ${probe.runAs.uid}); work dir ${config.workDir}`);
   }
-  const blocked = await closedAncestor(config.workDir);
+  // Root tasks (--task-user root --allow-root-tasks) reach any directory: nothing to check.
+  const blocked = probe.ok && probe.runAs.uid === 0 ? null : await closedAncestor(config.workDir);
   if (blocked !== null) {
     const message =
       `task users cannot reach the work dir ${config.workDir}: ${blocked.path} is mode ${blocked.mode.toString(8).padStart(4, "0")} (others may not enter it), so every shell and python task would fail. ` +

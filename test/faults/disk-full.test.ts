@@ -16,7 +16,10 @@ import { porpoiseAll, seedProject, waitFor } from "../cluster/porpoise-process.t
 const sh = (...argv: string[]) => Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
 
 test("disk full and a read-only data dir: attempts fail with the reason, /readyz shows it, both recover", async () => {
-  await using env = await porpoiseAll("sqlite", { prefix: "porpoise-disk-", extraArgs: ["--worker-slots", "4"] });
+  // The work dir on the same small tmpfs as the data dir, so a full disk reaches the task's own
+  // files too; tasks run as root, which alone can enter the 0700 mount.
+  // (porpoise's cwd is env.tmp: the relative --work-dir is data/work.)
+  await using env = await porpoiseAll("sqlite", { prefix: "porpoise-disk-", extraArgs: ["--worker-slots", "4", "--work-dir", "data/work", "--task-user", "root", "--allow-root-tasks"] });
   const data = join(env.tmp, "data");
   mkdirSync(data, { recursive: true });
   const mounted = sh("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", data);
