@@ -113,6 +113,11 @@ export const toVersion = (v: WorkflowVersion): z.input<typeof versionView> => ({
 
 export const workflowDetailView = workflowView.extend({ definition: storedDefinition });
 
+/** What a save (create / new version) answers: the stored workflow, and what would make its runs wait. */
+export const workflowSavedView = workflowDetailView.extend({
+  warnings: z.array(z.string()).describe("things that do not stop the save but will stop runs from progressing, e.g. a worker group no worker serves"),
+});
+
 export const auditView = z.object({
   id: z.number().int(),
   at: date,

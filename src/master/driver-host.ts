@@ -21,6 +21,8 @@ export interface AttemptRec {
   params?: Record<string, string>;
   /** Set while a kill waits for the attempt's insert to commit. */
   killPending?: string;
+  /** The note written on the attempt while it waits for a worker group nobody serves (cleared when it starts). */
+  waitNote?: string;
   cancel?: () => void;
 }
 
@@ -32,6 +34,13 @@ export interface DriverHost {
   /** Queue order: `instancePriority` (the run's) first, then the task's `priority` (both 0 = HIGHEST). */
   enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: QueuePriority, instancePriority: QueuePriority): void;
   publishKill(rec: AttemptRec, reason: string): void;
+  /**
+   * After `enqueue`: the note when no worker serves `workerGroup` (the master counts the attempt
+   * and notes the instance), else null.
+   */
+  unservedGroup?(rec: AttemptRec, workerGroup: string): string | null;
+  /** The attempt left the queue without a worker event (killed while DISPATCH). */
+  leftQueue?(rec: AttemptRec): void;
   /** Start a task the master runs itself over time (sub_workflow, dependent). */
   startMasterTask(driver: InstanceDriver, rec: AttemptRec, task: TaskDefinition, params: Record<string, string>): void;
   stopMasterTask(driver: InstanceDriver, rec: AttemptRec, reason: string): void;

@@ -48,6 +48,8 @@ export interface EngineClient {
   scheduleChanged?(scheduleId: number): void;
   /** Creates the runs a backfill has room for (one Store transaction) and wakes the master. */
   advanceBackfill?(backfillId: number): Promise<void>;
+  /** The worker groups some worker serves, when this process knows (`porpoise all`); null otherwise. */
+  servedWorkerGroups?(): readonly string[] | null;
 }
 
 const INSTANCE_COMMANDS: Record<InstanceControl, CommandType> = {
@@ -74,6 +76,8 @@ export interface EngineClientDeps {
    * checked against; true — it drives it now, no wake needed (Master.adopt).
    */
   adopt?: (instance: WorkflowInstance, definition: WorkflowDefinition, project: Project) => boolean;
+  /** See EngineClient.servedWorkerGroups. */
+  servedWorkerGroups?: () => readonly string[] | null;
 }
 
 export function createEngineClient(deps: EngineClientDeps): EngineClient {
@@ -193,6 +197,8 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
       publishWake(bus, { commands: true }, log);
       return { id: task.id, state: next };
     },
+
+    servedWorkerGroups: () => deps.servedWorkerGroups?.() ?? null,
 
     async advanceBackfill(backfillId) {
       for (const instance of await store.backfills.advance(backfillId, (id) => coordinator.slotOf(id))) publishWake(bus, { instanceId: instance.id }, log);

@@ -46,6 +46,8 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     log: opts.log.child({ component: "master" }),
     // The one worker of this process is the only one that can have run these attempts.
     adoptInterrupted: (inFlight) => worker.adopt(inFlight),
+    // The one worker of this process serves these groups; anything else waits and is said to (issue 9 item 15).
+    servedGroups: () => opts.workerGroups,
   });
   const worker = new Worker({
     store: opts.store,
@@ -69,6 +71,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     coordinator: opts.coordinator,
     log: opts.log.child({ component: "engine" }),
     adopt: (instance, definition, project) => master.adopt(instance, definition, project),
+    servedWorkerGroups: () => opts.workerGroups,
   });
   await worker.start();
   await master.start();

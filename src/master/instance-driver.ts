@@ -116,7 +116,7 @@ export class InstanceDriver {
   onRunning(batch: Batch, e: RunningEvent): void {
     const rec = this.book.match(e);
     if (!rec || rec.state !== "DISPATCH") return this.staleEvent(e, rec);
-    this.update(batch, rec, ["DISPATCH"], "RUNNING_EXECUTION", { host: e.host, logPath: e.logPath, startTime: e.startTime });
+    this.update(batch, rec, ["DISPATCH"], "RUNNING_EXECUTION", { host: e.host, logPath: e.logPath, startTime: e.startTime, ...(rec.waitNote !== undefined ? { message: null } : {}) });
   }
 
   onDone(batch: Batch, e: DoneEvent): void {
@@ -252,6 +252,14 @@ export class InstanceDriver {
 
   private enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string): void {
     this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority], this.instancePriority);
+    const note = this.hostApi.unservedGroup?.(rec, workerGroup) ?? null;
+    if (note === null) return;
+    // Said on the attempt (its message) while it waits; onRunning clears it.
+    this.hostApi.schedule((batch) => {
+      if (this.done || rec.state !== "DISPATCH" || rec.waitNote !== undefined) return;
+      rec.waitNote = note;
+      this.update(batch, rec, ["DISPATCH"], "DISPATCH", { message: note });
+    });
   }
 
   /** A delay or retry interval: DELAY_EXECUTION until it passes, then dispatched (or started in the master). */
@@ -285,6 +293,7 @@ export class InstanceDriver {
       rec.cancel?.();
       rec.cancel = undefined;
       const wasDispatched = rec.state === "DISPATCH";
+      if (wasDispatched) this.hostApi.leftQueue?.(rec);
       this.update(batch, rec, [rec.state], "KILL", { endTime: now(), message: reason });
       if (wasDispatched) batch.after(() => this.hostApi.publishKill(rec, reason));
       this.finishAttempt(batch, rec, "KILL", null, null);

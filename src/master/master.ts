@@ -18,6 +18,7 @@ import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
+import { UnservedGroups } from "./unserved-groups.ts";
 import { Batch } from "./batch.ts";
 import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage, type WarningEvent } from "./events.ts";
 import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
@@ -57,6 +58,8 @@ export interface MasterDeps {
    * being adopted by the worker. They are left as they are, not rerun (DESIGN.md §3.10).
    */
   adoptInterrupted?: (inFlight: readonly TaskInstance[]) => readonly number[];
+  /** The worker groups served (`porpoise all`: its worker's); null or absent = not known here. */
+  servedGroups?: () => readonly string[] | null;
 }
 
 export class Master implements EventSink {
@@ -85,6 +88,8 @@ export class Master implements EventSink {
   private readonly retry: StoreRetryOptions;
   /** The same, without starting another sweep when it recovers (the sweep's own calls). */
   private readonly retryQuiet: StoreRetryOptions;
+  /** Attempts waiting for a worker group nobody serves, per group (issue 9 item 15): `waitingForUnservedGroups()`. */
+  private readonly unserved: UnservedGroups;
   private sweeping: Promise<void> | null = null;
   /** Events that matched no live attempt (stale or forged): DESIGN.md §3.4 counts them. */
   staleEvents = 0;
@@ -98,6 +103,7 @@ export class Master implements EventSink {
     this.host = deps.host ?? hostname();
     this.retryQuiet = { log: this.log, signal: this.stopping.signal };
     this.retry = { ...this.retryQuiet, onRecovered: () => this.afterOutage() };
+    this.unserved = new UnservedGroups(deps.servedGroups ?? (() => null));
     this.driverHost = this.makeDriverHost();
     this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id), ended: (i) => i.backfillId !== null && void this.backfills.advance(i.backfillId), advanceBackfill: (id) => void this.backfills.advance(id) });
     this.backfills = new BackfillDriver({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), start: (id) => this.startPromoted(id) });
@@ -131,9 +137,15 @@ export class Master implements EventSink {
     this.drivers.clear();
   }
 
+  /** Attempts waiting for a worker group no worker serves, per group: a figure for metrics. */
+  waitingForUnservedGroups(): Record<string, number> {
+    return this.unserved.counts();
+  }
+
   /** Worker events (in-process sink). */
   report(event: TaskEvent): void {
     if (event.kind === "warning") return this.recordWarning(event);
+    this.unserved.settle(event.taskInstanceId);
     this.schedule((batch) => {
       const driver = this.drivers.get(event.workflowInstanceId);
       const before = driver?.stale ?? 0;
@@ -495,6 +507,18 @@ export class Master implements EventSink {
           enqueuedAt: Date.now(),
         })
         .catch((err) => this.log.error(`master: could not enqueue task instance ${rec.id}`, { err }));
+    },
+    unservedGroup: (rec: AttemptRec, workerGroup: string) => {
+      const note = this.unserved.noteFor(workerGroup);
+      if (note === null || rec.id === null) return null;
+      this.unserved.add(rec.id, workerGroup);
+      const said = `task "${rec.name}" (task instance ${rec.id}) is ${note}`;
+      this.log.warn(`workflow instance ${rec.instanceId}: ${said}`);
+      retryStore(`noting workflow instance ${rec.instanceId}`, () => this.store.instances.note(rec.instanceId, said), this.retryQuiet).catch(() => {});
+      return note;
+    },
+    leftQueue: (rec: AttemptRec) => {
+      if (rec.id !== null) this.unserved.settle(rec.id);
     },
     publishKill: (rec: AttemptRec, reason: string) => {
       const msg: KillMessage = { taskInstanceId: rec.id!, attempt: rec.attempt, token: rec.token, reason };

@@ -17,10 +17,12 @@ import {
   versionSummaryView,
   versionView,
   workflowDetailView,
+  workflowSavedView,
   workflowView,
 } from "../views.ts";
 import { expectedVersion } from "../if-match.ts";
 import { checkWorkflowReferences } from "../workflow-references.ts";
+import { workerGroupWarnings } from "../worker-group-warnings.ts";
 
 const projectParams = z.strictObject({ project: pathName("project name") });
 const workflowParams = z.strictObject({ project: pathName("project name"), name: pathName("workflow name") });
@@ -80,11 +82,11 @@ export const workflowRoutes = [
     parseBody: parseDefinition,
     yaml: true,
     example,
-    response: workflowDetailView,
+    response: workflowSavedView,
     handler: async ({ body, deps, access, actor, principal }) => {
       await checkWorkflowReferences(deps.store, principal.user, access.project, body);
       const { workflow } = await deps.store.workflows.create(access.project.id, body, actor);
-      return detail(deps.store, workflow);
+      return { ...(await detail(deps.store, workflow)), warnings: workerGroupWarnings(deps.engine, body) };
     },
   }),
   defineRoute({
@@ -134,12 +136,12 @@ export const workflowRoutes = [
     parseBody: (raw, params) => definitionForPath(raw, params.name),
     yaml: true,
     example,
-    response: workflowDetailView,
+    response: workflowSavedView,
     handler: async ({ params, query, body, deps, access, actor, principal, c }) => {
       const expected = expectedVersion(c.req.header("if-match"), query.expectedVersion);
       await checkWorkflowReferences(deps.store, principal.user, access.project, body);
       const { workflow } = await deps.store.workflows.addVersion(access.project.id, params.name, body, actor, expected);
-      return detail(deps.store, workflow);
+      return { ...(await detail(deps.store, workflow)), warnings: workerGroupWarnings(deps.engine, body) };
     },
   }),
   defineRoute({

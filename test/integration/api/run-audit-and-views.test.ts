@@ -49,3 +49,21 @@ describe.each(dialects)("item 17 on %s", (dialect) => {
     expect(n.params["system.task.execute.path"]).toBeUndefined(); // a noop runs in no directory
   });
 });
+
+describe.each(dialects)("save-time worker group warnings on %s", (dialect) => {
+  test("a task for a worker group no worker serves is saved, with a warning naming group and tasks", async () => {
+    // Issue 9 item 15; seen failing before: no warnings field.
+    await using h = await apiHarness(dialect, { engine: "full" });
+    expect((await h.call("POST", "/api/v1/projects", { body: { name: "etl" } })).status).toBe(201);
+    const tasks = [
+      { name: "a", type: "noop", workerGroup: "gpu" },
+      { name: "b", type: "noop", workerGroup: "gpu" },
+      { name: "c", type: "noop" },
+    ];
+    const created = await h.call("POST", `${BASE}/workflows`, { body: { name: "g", tasks } });
+    expect(created.status).toBe(201);
+    expect(created.json.warnings).toEqual(['no worker serves worker group "gpu" (served: "default"); tasks "a", "b" will wait in DISPATCH until a worker of that group is up']);
+    const fixed = await h.call("PUT", `${BASE}/workflows/g`, { body: { tasks: [{ name: "c", type: "noop" }] } });
+    expect(fixed.json.warnings).toEqual([]);
+  });
+});

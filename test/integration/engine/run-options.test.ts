@@ -212,6 +212,12 @@ for (const dialect of dialects) {
       await h.waitFor("p queued on gpu", async () => (await h.bus.depth("gpu")) === 2);
       expect((await h.latest(overridden, "p"))!.workerGroup).toBe("gpu");
       expect((await h.store.instances.get(id))!.state).toBe("RUNNING_EXECUTION");
+      // Said, not silent (issue 9 item 15; seen failing before: no message, no count): on the
+      // attempt, on the instance, and as a count per group the engine keeps for metrics.
+      const note = 'waiting: no worker serves worker group "gpu" (served: "default"); it runs once a worker of that group is up';
+      await h.waitFor("the wait noted", async () => (await h.latest(id, "gpu"))?.message === note && (await h.latest(overridden, "p"))?.message === note);
+      expect((await h.store.instances.get(id))!.message).toBe(`task "gpu" (task instance ${waiting.id}) is ${note}`);
+      expect(h.engine.master.waitingForUnservedGroups()).toEqual({ gpu: 2 });
 
       const gpuWorker = new Worker({ store: h.store, bus: h.bus, sink: h.engine.master, log: silentLogger, dataDir: h.dataDir, slots: 2, groups: ["gpu"], host: "gpu-box" });
       await gpuWorker.start();
@@ -221,6 +227,9 @@ for (const dialect of dialects) {
         expect((await h.latest(id, "gpu"))!.host).toBe("gpu-box");
         expect((await h.latest(overridden, "p"))!.host).toBe("gpu-box");
         expect((await h.latest(id, "cpu"))!.host).not.toBe("gpu-box");
+        // It still ran once a gpu worker came; the attempt's note is gone with the wait.
+        expect((await h.latest(id, "gpu"))!.message).toBeNull();
+        expect(h.engine.master.waitingForUnservedGroups()).toEqual({});
       } finally {
         await gpuWorker.stop(1000);
       }
