@@ -17,7 +17,7 @@
 // interpreter still gets the default action): a task that cleans up on SIGTERM gets its grace
 // period, and the exit status is still written.
 
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 
 export const ATTEMPT_FILES = {
@@ -49,11 +49,27 @@ export function attemptFiles(attemptDir: string): { out: string; err: string; pi
   return { out: join(attemptDir, ATTEMPT_FILES.out), err: join(attemptDir, ATTEMPT_FILES.err), pid: join(attemptDir, ATTEMPT_FILES.pid), exit: join(attemptDir, ATTEMPT_FILES.exit) };
 }
 
+// The attempt dir belongs to the task's user (attempt-dirs.ts), who could replace these files
+// with a link (to porpoise's secrets) or a FIFO (which would block porpoise's reader forever):
+// never follow a link, never block, only regular files, at most 4 KiB.
+const READ_SMALL = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 function readSmall(path: string): string | null {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, READ_SMALL);
   } catch {
     return null;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return null;
+    const buf = Buffer.alloc(4096);
+    let n = 0;
+    for (let got = 1; got > 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    return buf.toString("utf8", 0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -123,7 +123,13 @@ function startTicks(pid) {
   return f[0] === "Z" ? null : f[19];
 }
 function exitStatus(path) {
-  try { const m = /^(\\d+)\\n$/.exec(readFileSync(path, "utf8")); return m ? Number(m[1]) : null; } catch { return null; }
+  let fd;
+  try { fd = openSync(path, READ); } catch { return null; }
+  try {
+    const b = Buffer.alloc(64);
+    const m = /^(\\d+)\\n$/.exec(b.toString("utf8", 0, readSync(fd, b, 0, 64, 0)));
+    return m ? Number(m[1]) : null;
+  } catch { return null; } finally { closeSync(fd); }
 }
 // A supervised interpreter killed by a signal exits its wrapper with 128 + the signal number.
 function signalOf(code) { return code > 128 && SIGNALS[code - 128] ? SIGNALS[code - 128] : null; }
