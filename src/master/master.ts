@@ -91,6 +91,7 @@ export class Master implements EventSink {
   /** Attempts waiting for a worker group nobody serves, per group (issue 9 item 15): `waitingForUnservedGroups()`. */
   private readonly unserved: UnservedGroups;
   private sweeping: Promise<void> | null = null;
+  private sweepAgain = false;
   /** Events that matched no live attempt (stale or forged): DESIGN.md §3.4 counts them. */
   staleEvents = 0;
 
@@ -250,16 +251,26 @@ export class Master implements EventSink {
     return retryStore("the master's group commit", (attempt) => this.store.taskInstances.applyBatch(batch.ops, { id, retry: attempt > 0 }), this.retry);
   }
 
-  /** After an outage: whatever missed a wake or a command meanwhile is picked up from the Store. */
+  /**
+   * After an outage: whatever missed a wake or a command meanwhile is picked up from the Store.
+   * Recoveries during a sweep (many calls come back at once) coalesce into one more sweep.
+   */
   private afterOutage(): void {
-    if (this.stopped || this.sweeping) return;
+    if (this.stopped) return;
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
     this.sweeping = (async () => {
-      const slots = this.coordinator.ownedSlots();
-      const active = await retryStore("listing active workflow instances", () => this.store.instances.listActive({ slots }), this.retryQuiet);
-      for (const instance of active) if (!this.drivers.has(instance.id)) void this.load(instance.id, "start");
-      this.claimCommands();
-      await this.serial.recover();
-      await this.backfills.recover();
+      do {
+        this.sweepAgain = false;
+        const slots = this.coordinator.ownedSlots();
+        const active = await retryStore("listing active workflow instances", () => this.store.instances.listActive({ slots }), this.retryQuiet);
+        for (const instance of active) if (!this.drivers.has(instance.id)) void this.load(instance.id, "start");
+        this.claimCommands();
+        await this.serial.recover();
+        await this.backfills.recover();
+      } while (this.sweepAgain && !this.stopped);
     })()
       .catch(this.failed("the sweep after a store outage failed"))
       .finally(() => (this.sweeping = null));

@@ -71,7 +71,7 @@ async function scenario(kind: "kill -9" | "fast stop"): Promise<void> {
 
     const args = ["all", "--port", "0", "--data-dir", join(tmp, "data"), "--db", dbUrl, "--worker-slots", "8", "--shutdown-timeout", "2", "--admin-token", TOKEN];
     await using p = spawn(fromSource(args), { cwd: tmp, env: cleanEnv() });
-    const base = (await p.waitFor(/porpoise all ready on (\S+)/))[1]!.replace(/\/$/, "");
+    const base = (await p.waitFor(/porpoise all ready on (\S+)/, 90_000))[1]!.replace(/\/$/, "");
 
     await waitFor("5 instances done (mid-burst)", async () => ((await states()).SUCCESS ?? 0) >= 5, 60_000);
     const before = await states();
