@@ -1,9 +1,9 @@
 // The Bus carries ready tasks from masters to workers and events back
-// (DESIGN.md §2). Two implementations share this contract and one test suite
+// (docs/architecture.md §2). Two implementations share this contract and one test suite
 // (test/integration/contracts/bus-contract.ts): in-process (memory-bus.ts) for
 // `porpoise all`, and Redis for the cluster.
 //
-// The Bus is not a source of truth (DESIGN.md §3.1). Its contents may be lost
+// The Bus is not a source of truth (docs/architecture.md §3.1). Its contents may be lost
 // (process exit, Redis flush); masters rebuild queues from the Store, so a task
 // may be delivered more than once. Workers therefore check every ReadyTask
 // against its task-instance row and token before running it (§3.4), and the
@@ -40,7 +40,7 @@ export const readyTaskSchema = z.strictObject({
   taskInstanceId: id,
   /** Which master's slot the task belongs to (slotOf(workflowInstanceId)); workers route events by it. */
   workflowInstanceId: id,
-  /** 1 for the first run, +1 per retry; with `token` it identifies one dispatch (DESIGN.md §3.4). */
+  /** 1 for the first run, +1 per retry; with `token` it identifies one dispatch (docs/architecture.md §3.4). */
   attempt: z.number().int().min(1).max(1_000_000),
   token: z.string().min(1).max(200),
   /** The run's priority; queues order by it first, then by `priority` (DolphinScheduler's TaskPriority order). */

@@ -1,5 +1,5 @@
 // The Cache holds hot engine state that can be rebuilt from the Store
-// (DESIGN.md §2, §3.1): counters, claims, small JSON blobs. Two implementations
+// (docs/architecture.md §2, §3.1): counters, claims, small JSON blobs. Two implementations
 // share this contract and one test suite (test/integration/contracts/
 // cache-contract.ts): in-process (memory-cache.ts) and Redis for the cluster.
 //
@@ -41,7 +41,7 @@ export interface Cache {
    * Replaces the value only when it currently equals `expected` (null = the key
    * is absent); `next` null deletes it. Returns whether it applied. On success
    * the TTL becomes `opts.ttlMs` (or none), as with set. Why the engine needs
-   * it: the fenced, state-naming step of DESIGN.md §3.2 for hot state —
+   * it: the fenced, state-naming step of docs/architecture.md §3.2 for hot state —
    * set-if-absent claims (a timer or retry fires once), release-only-if-mine,
    * and "move from DISPATCH to RUNNING only if still DISPATCH". One operation
    * instead of three keeps the interface small (Redis: SET NX / one Lua script).

@@ -1,5 +1,5 @@
 // The Coordinator decides which node drives which workflow instances
-// (DESIGN.md §3.3). Instances map to S virtual slots by a stable hash of their
+// (docs/architecture.md §3.3). Instances map to S virtual slots by a stable hash of their
 // id; a node drives an instance only while it holds that slot's lease. Each
 // lease carries an epoch that the engine writes with every state change, so the
 // Store rejects writes from a node that lost the slot. Two implementations share

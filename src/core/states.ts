@@ -1,5 +1,5 @@
 // Workflow- and task-instance states under their DolphinScheduler names, and the ONE table
-// per kind of which state may follow which (DESIGN.md §4). The store's guarded updates, the
+// per kind of which state may follow which (docs/architecture.md §4). The store's guarded updates, the
 // master's event handling and the API's controls all ask this module, so a transition that
 // is not listed here cannot happen anywhere.
 //

@@ -1,6 +1,6 @@
 // One group commit of the master: every store op produced by the events handled together,
 // applied in ONE applyBatch transaction, and the effects that must only happen once those
-// ops are durable (bus enqueues, kill broadcasts, timers, notifications) — DESIGN.md §3.7.
+// ops are durable (bus enqueues, kill broadcasts, timers, notifications) — docs/architecture.md §3.7.
 
 import type { TaskBatchOp, TaskBatchOutcome } from "../store/store.ts";
 

@@ -1,6 +1,6 @@
 // What the DAG state (dag-state.ts) takes in and gives back. The driver feeds events in,
 // gets actions back, makes every action of one call durable (one transaction), and only
-// then sends the dispatches to the Bus — DESIGN.md §3.7: successors start only after the
+// then sends the dispatches to the Bus — docs/architecture.md §3.7: successors start only after the
 // predecessor's result is durable.
 
 import type { TaskState } from "../core/states.ts";

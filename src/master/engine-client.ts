@@ -1,7 +1,7 @@
 // What the API and the CLI call to run and control workflows; no HTTP here. Every call is
 // a durable write first (an instance row, a command row) and a wake-up of the master
 // after, so a lost wake-up costs latency, never a run: the master also finds instances
-// and commands in the Store when it starts (DESIGN.md §2, §3.1, §3.5).
+// and commands in the Store when it starts (docs/architecture.md §2, §3.1, §3.5).
 
 import { z } from "zod";
 import { getZone } from "../core/cron/index.ts";

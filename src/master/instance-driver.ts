@@ -1,6 +1,6 @@
 // Drives ONE workflow instance: feeds events into its DagState and turns the actions into
 // store ops of the current batch (applied in one transaction by the master) plus effects
-// that run only after that commit — bus enqueues, kill broadcasts, timers (DESIGN.md §3.7).
+// that run only after that commit — bus enqueues, kill broadcasts, timers (docs/architecture.md §3.7).
 // Every op is fenced: attempt updates by id + attempt + token + expected state, and all of
 // them by the instance's epoch. Memory mirrors the store because the master is the only
 // writer of task state; a stale outcome means someone else took over, and the master drops

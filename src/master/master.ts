@@ -2,7 +2,7 @@
 // through one loop: work items (worker events, commands, timers, starts) queue up, and
 // each turn applies everything queued in ONE applyBatch transaction (group commit), then
 // runs the effects that need the commit first — bus enqueues of successors, kill
-// broadcasts (DESIGN.md §3.7). Nothing on the path "task done → successor dispatched"
+// broadcasts (docs/architecture.md §3.7). Nothing on the path "task done → successor dispatched"
 // sleeps or polls: a worker's event schedules a turn at once.
 //
 // Workflow timeout (the issue leaves the behaviour open; DolphinScheduler only alerts):
@@ -55,7 +55,7 @@ export interface MasterDeps {
   /**
    * Restart recovery asks this first (the worker of the same process, `porpoise all`): of the
    * attempts in flight in the Store, the ids whose process outlived the previous porpoise and is
-   * being adopted by the worker. They are left as they are, not rerun (DESIGN.md §3.10).
+   * being adopted by the worker. They are left as they are, not rerun (docs/architecture.md §3.10).
    */
   adoptInterrupted?: (inFlight: readonly TaskInstance[]) => readonly number[];
   /** The worker groups served (`porpoise all`: its worker's); null or absent = not known here. */
@@ -92,7 +92,7 @@ export class Master implements EventSink {
   private readonly unserved: UnservedGroups;
   private sweeping: Promise<void> | null = null;
   private sweepAgain = false;
-  /** Events that matched no live attempt (stale or forged): DESIGN.md §3.4 counts them. */
+  /** Events that matched no live attempt (stale or forged): docs/architecture.md §3.4 counts them. */
   staleEvents = 0;
 
   constructor(deps: MasterDeps) {
@@ -173,7 +173,7 @@ export class Master implements EventSink {
   }
 
   /**
-   * The worker's check of a ready task (DESIGN.md §3.4) answered from this master's memory when
+   * The worker's check of a ready task (docs/architecture.md §3.4) answered from this master's memory when
    * the worker runs in the same process (`porpoise all`): the attempt's row as this master last
    * committed it, if it is DISPATCH with this attempt and token (see InstanceDriver.dispatched).
    * undefined — not an instance driven here, or no match — and the worker reads the Store, so a

@@ -1,7 +1,7 @@
 // `porpoise all`: api + master + worker in one process, on an SQLite file (or --db Postgres)
 // with the in-process Cache, Bus and Coordinator. One process per data directory.
 //
-// Idle RSS (VmRSS 2 s after /readyz on a fresh data dir, x64 binary, 2 shared cores; DESIGN
+// Idle RSS (VmRSS 2 s after /readyz on a fresh data dir, x64 binary, 2 shared cores; the
 // target ≤ 60 MB): 68.0 MB before the lazy loads below, 65.9 MB after (66.0/65.6/66.0).
 // Of that, the Bun runtime alone serving HTTP is 27.6 MB; evaluating porpoise's static module
 // graph (627 KB minified before, 574 KB after: zod schemas of config/API/workflows, drizzle,

@@ -1,4 +1,4 @@
-// `porpoise master`: slot owner of the cluster (DESIGN.md §3.3). This release validates its
+// `porpoise master`: slot owner of the cluster (docs/architecture.md §3.3). This release validates its
 // configuration (Postgres store, Redis, shared secret: see src/config.ts) and stops there.
 
 import type { ModeDeps, RunningMode } from "./mode.ts";

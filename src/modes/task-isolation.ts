@@ -1,5 +1,5 @@
 // What a process that runs tasks sets up at start so tasks cannot reach porpoise's secrets
-// (DESIGN.md §3.9, README "Tenants / run-as user"):
+// (docs/architecture.md §3.9, README "Tenants / run-as user"):
 //
 // - the data dir 0700 and what lies directly in it 0600 (files) / 0700 (dirs): the database,
 //   admin-token, secret-key, logs. Fixed on every start, so a data dir made by an older release

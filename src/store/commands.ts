@@ -1,4 +1,4 @@
-// Commands: the durable inbox between the API (or the scheduler) and the masters (DESIGN.md
+// Commands: the durable inbox between the API (or the scheduler) and the masters (docs/architecture.md
 // §3.5: a command is consumed once). Claiming is one guarded UPDATE … WHERE state = 'PENDING'
 // … RETURNING: when two claimers race on Postgres, the second blocks on the row lock, re-reads
 // the row, finds it CONSUMED and skips it — each command goes to exactly one claimer.

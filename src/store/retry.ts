@@ -1,4 +1,4 @@
-// Store calls of the engine that must not give up while the store is away (DESIGN.md §3.10: a
+// Store calls of the engine that must not give up while the store is away (docs/architecture.md §3.10: a
 // store outage is retried until it ends). An error is retried when it says the store could not
 // be reached or the transaction lost a race — connection refused / closed / reset, Postgres
 // shutting down or starting up (57P0x), 08xxx, too many connections, a serialization failure or

@@ -1,6 +1,6 @@
 // The Store contract for running workflows (issue 3): commands, workflow instances, task
 // attempts with group-commit batches, datasources. Split from store.ts, which re-exports it.
-// State names are DolphinScheduler's (DESIGN.md §4); which transitions are allowed is the
+// State names are DolphinScheduler's (docs/architecture.md §4); which transitions are allowed is the
 // engine's business (src/core/states.ts). The store only applies a change when the row is
 // still in one of the states the caller expects and the caller's fencing token still holds.
 
@@ -336,7 +336,7 @@ export type TaskBatchOutcome =
   | { outcome: "stale" }
   | { outcome: "duplicate" };
 
-/** What a worker checks before it runs a message (DESIGN.md §3.4), and what it needs to run it. */
+/** What a worker checks before it runs a message (docs/architecture.md §3.4), and what it needs to run it. */
 export type DispatchRow = Pick<TaskInstance, "id" | "workflowInstanceId" | "taskName" | "taskType" | "state" | "attempt" | "dispatchToken" | "params">;
 
 export interface TaskInstanceRepository {

@@ -1,5 +1,5 @@
 // The Store contract for schedules (issue 4): a schedule belongs to one workflow and fires it
-// on a cron calendar. Firing is one atomic step in the Store (DESIGN.md §3.5): the instance
+// on a cron calendar. Firing is one atomic step in the Store (docs/architecture.md §3.5): the instance
 // row is unique on (schedule_id, schedule_time), and `fire` treats that uniqueness as
 // "already fired", so two masters (or two connections) racing for one fire create one
 // instance and neither sees an error.

@@ -4,7 +4,7 @@
 // and the no-op UPDATE lock instances.ts takes; SQLite: BEGIN IMMEDIATE is exclusive), then
 // inserts with ON CONFLICT (schedule_id, schedule_time) DO NOTHING: on Postgres the loser of a
 // race waits for the winner's commit and inserts nothing; on SQLite writers are serial anyway.
-// Either way the second caller learns "exists", never an error (DESIGN.md §3.5).
+// Either way the second caller learns "exists", never an error (docs/architecture.md §3.5).
 
 import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";

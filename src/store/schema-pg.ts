@@ -200,7 +200,7 @@ export const workflowInstances = pgTable(
   },
   (t) => [
     index("workflow_instances_backfill_idx").on(t.backfillId),
-    // A cron fire is unique in the Store itself (DESIGN.md §3.5); manual runs have NULLs, which never collide.
+    // A cron fire is unique in the Store itself (docs/architecture.md §3.5); manual runs have NULLs, which never collide.
     unique("workflow_instances_schedule_fire_unique").on(t.scheduleId, t.scheduleTime),
     index("workflow_instances_state_idx").on(t.state),
     index("workflow_instances_workflow_state_idx").on(t.workflowId, t.state),

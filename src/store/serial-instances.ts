@@ -2,7 +2,7 @@
 // Every decision runs in ONE transaction that first locks the workflow definition row (the
 // same no-op UPDATE instances.create takes), so "run now, wait or discard" and "who starts
 // next" are serialised per workflow across every process sharing the Store: two runs
-// submitted at once cannot both see "nothing active" (DESIGN.md §3.2). The queue is the
+// submitted at once cannot both see "nothing active" (docs/architecture.md §3.2). The queue is the
 // SERIAL_WAIT rows themselves, oldest id first — nothing lives only in memory.
 //
 // Messages follow DolphinScheduler's ProcessServiceImpl.saveSerialProcess; a discarded instance

@@ -1,4 +1,4 @@
-// The Store is the only source of truth (DESIGN.md §3.1). This file is its contract:
+// The Store is the only source of truth (docs/architecture.md §3.1). This file is its contract:
 // one interface, two implementations (bun:sqlite and Postgres) built from the same
 // repository code, and one test suite run against both (test/integration/store/*).
 //

@@ -1,7 +1,7 @@
 // Task instances (one row per attempt) and the group-commit primitive the master's hot path
 // uses: applyBatch writes many attempt inserts, fenced attempt updates and instance
 // transitions in ONE transaction and reports one outcome per op. A successor is dispatched
-// only after the batch holding its predecessor's result has committed (DESIGN.md §3.7);
+// only after the batch holding its predecessor's result has committed (docs/architecture.md §3.7);
 // batching is how that stays fast.
 //
 // Fencing: an insert (and an update carrying `fence`) first takes its workflow instance's row

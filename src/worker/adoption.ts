@@ -5,7 +5,7 @@
 // are adopted: the worker follows them to their end and reports their real result, and the
 // master leaves them as they are (Master's `adoptInterrupted`). Everything else in flight died
 // with porpoise (http/sql tasks run inside it; a process that vanished without an exit status)
-// and the master reruns it as NEED_FAULT_TOLERANCE, which uses no retry (DESIGN.md §3.10).
+// and the master reruns it as NEED_FAULT_TOLERANCE, which uses no retry (docs/architecture.md §3.10).
 //
 // Why adopt instead of kill-and-rerun: a killed task that already wrote its effect would write
 // it again on the rerun, and a task that ran for hours would start over.

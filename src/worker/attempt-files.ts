@@ -1,6 +1,6 @@
 // The files a supervised task process leaves in its attempt directory, so that a porpoise that
 // was killed (-9, OOM, power) can find out after its restart what became of the attempts it was
-// running, instead of starting a second copy of a task that is still running (DESIGN.md §3.10).
+// running, instead of starting a second copy of a task that is still running (docs/architecture.md §3.10).
 //
 // The interpreter runs under a supervisor: an `sh -c` wrapper, the process porpoise spawns
 // (detached: its own session and process group, pgid = its pid). The wrapper

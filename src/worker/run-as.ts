@@ -1,4 +1,4 @@
-// Which OS user a task's processes run as (DESIGN.md §3.9; DolphinScheduler's tenants).
+// Which OS user a task's processes run as (docs/architecture.md §3.9; DolphinScheduler's tenants).
 //
 // porpoise running as root starts shell and python tasks as an unprivileged user: the project's
 // tenant when an admin set one, else the default task user (--task-user, `nobody` by default: it

@@ -1,6 +1,6 @@
 // The worker: pulls ready tasks of its worker groups from the Bus (up to its free slots,
 // woken by enqueue — never polling), checks each against its task-instance row (exists,
-// same attempt and token, still DISPATCH — DESIGN.md §3.4: anything else is dropped and
+// same attempt and token, still DISPATCH — docs/architecture.md §3.4: anything else is dropped and
 // counted; a master in the same process may vouch for the row from memory instead, see
 // Master.dispatchedAttempt), runs it with runAttempt (a noop is answered at once) and reports
 // RUNNING and the result to the master through an EventSink. It never writes task state itself:
@@ -95,7 +95,7 @@ export class Worker {
   private draining = false;
   /** `id:attempt` of attempts started here lately, to drop duplicate deliveries. */
   private readonly seen = new Set<string>();
-  /** Messages with no matching row, attempt, token or DISPATCH state (DESIGN.md §3.4). */
+  /** Messages with no matching row, attempt, token or DISPATCH state (docs/architecture.md §3.4). */
   dropped = 0;
   /** Attempts picked by `adopt`, waiting for `startAdopted`. */
   private adoptable: { found: Adoptable; abort: AbortController; entry: Running; key: string }[] = [];

@@ -1,6 +1,6 @@
 // kill -9 of the real `porpoise all` process while shell tasks run, then start it again: the
 // workflow resumes, completed tasks are not rerun, and each interrupted attempt gets what its
-// process says (DESIGN.md §3.10, src/worker/adoption.ts):
+// process says (docs/architecture.md §3.10, src/worker/adoption.ts):
 //   - still running: adopted, followed to its end, reported — attempt 1, no second copy;
 //   - ended while porpoise was down: reported from its exit status — attempt 1;
 //   - gone without an exit status (killed with porpoise): NEED_FAULT_TOLERANCE, attempt 2.

@@ -1,7 +1,7 @@
 // The scheduler: fires every ONLINE schedule on time. One min-heap of next fire times over all
 // schedules and ONE timer armed for the earliest — no timer or poll per schedule. A fire goes
 // through store.schedules.fire, which creates the instance exactly once even when another
-// master fires the same schedule (DESIGN.md §3.5); then the master is woken for the instance.
+// master fires the same schedule (docs/architecture.md §3.5); then the master is woken for the instance.
 //
 // Changes made through the API reach the heap at once: the API publishes the schedule id on
 // SCHEDULE_CHANNEL (engine-client.ts `scheduleChanged`), and the scheduler re-reads that one

@@ -1,4 +1,4 @@
-// The real worker against forged, stale and duplicate ready-task messages (DESIGN.md §3.4),
+// The real worker against forged, stale and duplicate ready-task messages (docs/architecture.md §3.4),
 // and the kill control of one task instance through the engine.
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
