@@ -11,19 +11,21 @@
 // work is over; a run that breaks it should not keep holding workers and hide the breach.
 
 import { hostname } from "node:os";
-import type { Bus, Priority, Unsubscribe } from "../bus/bus.ts";
+import type { Bus, Unsubscribe } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
-import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
-import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
+import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import type { DispatchRow, Project, Store, TaskInstance, WorkflowInstance } from "../store/store.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import { UnservedGroups } from "./unserved-groups.ts";
 import { Batch } from "./batch.ts";
-import { KILL_CHANNEL, WAKE_CHANNEL, type EventSink, type KillMessage, type TaskEvent, type WakeMessage, type WarningEvent } from "./events.ts";
-import { type AttemptRec, type DriverHost, InstanceDriver } from "./instance-driver.ts";
+import { WAKE_CHANNEL, type EventSink, type TaskEvent, type WakeMessage, type WarningEvent } from "./events.ts";
+import { type DriverHost, InstanceDriver } from "./instance-driver.ts";
 import { type ChildControl, MasterTasks } from "./master-tasks.ts";
 import { SerialQueue } from "./serial-queue.ts";
+import { type CommandHost, executeCommand } from "./command-execution.ts";
+import { masterDriverHost, type MasterParts } from "./master-driver-host.ts";
 import { BackfillDriver } from "./backfill.ts";
 import type { StartMode } from "./run-options.ts";
 
@@ -44,7 +46,6 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * connection, reads included) while it runs, so one must not grow with the backlog.
  */
 const MAX_BATCH_ITEMS = 2000;
-const RESTART_CONTROLS = { RESUME: ["resume", "resume"], RERUN: ["rerun", "rerun"], RECOVER_FAILED: ["recover-failed", "recover-failed"] } as const;
 
 export interface MasterDeps {
   store: Store;
@@ -84,6 +85,7 @@ export class Master implements EventSink {
   private readonly driverHost: DriverHost;
   private readonly serial: SerialQueue;
   private readonly backfills: BackfillDriver;
+  private readonly commandHost: CommandHost;
   /** How every store call of the engine waits out an outage (store/retry.ts). */
   private readonly retry: StoreRetryOptions;
   /** The same, without starting another sweep when it recovers (the sweep's own calls). */
@@ -105,10 +107,20 @@ export class Master implements EventSink {
     this.retryQuiet = { log: this.log, signal: this.stopping.signal };
     this.retry = { ...this.retryQuiet, onRecovered: () => this.afterOutage() };
     this.unserved = new UnservedGroups(deps.servedGroups ?? (() => null));
-    this.driverHost = this.makeDriverHost();
     this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id), ended: (i) => i.backfillId !== null && void this.backfills.advance(i.backfillId), advanceBackfill: (id) => void this.backfills.advance(id) });
     this.backfills = new BackfillDriver({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), start: (id) => this.startPromoted(id) });
     this.tasks = new MasterTasks({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), report: (e) => this.report(e), load: (id) => this.load(id, "start"), control: (id, kind) => this.enqueueControl(id, kind) });
+    this.driverHost = masterDriverHost(this.parts());
+    this.commandHost = {
+      store: this.store,
+      coordinator: this.coordinator,
+      log: this.log,
+      serial: this.serial,
+      driver: (id) => this.drivers.get(id),
+      loading: (id) => this.loading.get(id),
+      load: (id, mode) => this.load(id, mode),
+      schedule: (work) => this.schedule(work),
+    };
   }
 
   async start(): Promise<void> {
@@ -400,7 +412,7 @@ export class Master implements EventSink {
           );
           // A claimed command is CONSUMED: it must be carried out now, so store failures of its steps are retried too.
           for (const c of commands) {
-            await retryStore(`command ${c.id} (${c.type})`, () => this.execute(c), this.retry).catch(
+            await retryStore(`command ${c.id} (${c.type})`, () => executeCommand(this.commandHost, c), this.retry).catch(
               this.failed(`command ${c.id} (${c.type}) failed`),
             );
           }
@@ -412,74 +424,6 @@ export class Master implements EventSink {
       .finally(() => {
         this.claiming = null;
       });
-  }
-
-  private async execute(c: Command): Promise<void> {
-    const id = c.workflowInstanceId;
-    if (id === null) return;
-    await this.loading.get(id);
-    const driver = this.drivers.get(id);
-    const taskInstanceId = typeof c.payload.taskInstanceId === "number" ? c.payload.taskInstanceId : null;
-    switch (c.type) {
-      case "STOP":
-      case "PAUSE": {
-        if (!driver && c.type === "STOP" && (await this.serial.stopWaiting(id))) return;
-        // Promoted out of SERIAL_WAIT just now: drive it, then stop it.
-        if (!driver) await this.load(id, "start");
-        const d = this.drivers.get(id);
-        if (d) this.schedule((b) => d.control(b, c.type as "STOP" | "PAUSE"));
-        return;
-      }
-      case "KILL_TASK":
-        if (driver && taskInstanceId !== null) this.schedule((b) => driver.killTask(b, taskInstanceId));
-        return;
-      case "FORCE_SUCCESS":
-        if (taskInstanceId === null) return;
-        if (driver) {
-          // A failure from before a resume / recover-failed is not tracked by the new driver: it gets the row.
-          const stored = driver.attemptById(taskInstanceId) ? null : await this.store.taskInstances.get(taskInstanceId);
-          this.schedule((b) => void driver.forceSuccess(b, taskInstanceId, stored));
-        }
-        else await this.forceSuccessStored(id, taskInstanceId);
-        return;
-      case "RESUME":
-      case "RERUN":
-      case "RECOVER_FAILED": {
-        const [control, mode] = RESTART_CONTROLS[c.type];
-        const instance = await this.store.instances.get(id);
-        // Submitted already (an earlier try of this command committed, then lost its answer): start it.
-        if (instance && !driver && instance.state === "SUBMITTED_SUCCESS" && instance.pendingControl === control) return this.load(id, "start");
-        if (!instance || driver || !controlFits(control, instance.state)) {
-          this.log.info(`master: ${control} of workflow instance ${id} ignored (state ${instance?.state ?? "gone"})`);
-          return;
-        }
-        const epoch = this.coordinator.lease(instance.slot)?.epoch ?? 0;
-        // One Store transaction with the serial decision: run now, wait (SERIAL_WAIT) or refused (SERIAL_DISCARD).
-        const r = await this.store.instances.restart(id, {
-          control,
-          from: [instance.state],
-          epoch,
-          // The user who starts it again is the one whose rights it uses from now on (run-rights.ts);
-          // a child resumed by its parent (no user) keeps its user.
-          set: { runTimes: instance.runTimes + 1, endTime: null, ...(mode === "rerun" ? { startTime: new Date() } : {}), ...(c.createdBy !== null ? { executorId: c.createdBy } : {}) },
-        });
-        if (r.outcome === "submitted") await this.load(id, mode);
-        else if (r.outcome !== "stale") this.log.info(`master: ${control} of workflow instance ${id} ${r.outcome === "queued" ? "waits (SERIAL_WAIT) behind" : "refused (SERIAL_DISCARD): active is"} workflow instance ${r.blockedBy}`);
-        return;
-      }
-    }
-  }
-
-  /** Force-success of a task of a finished instance: only the row changes; recover-failed goes on from it. */
-  private async forceSuccessStored(instanceId: number, taskInstanceId: number): Promise<void> {
-    const row = await this.store.taskInstances.get(taskInstanceId);
-    const instance = await this.store.instances.get(instanceId);
-    if (!row || !instance || !(row.state === "FAILURE" || row.state === "KILL")) return;
-    const epoch = this.coordinator.lease(instance.slot)?.epoch ?? 0;
-    await this.store.taskInstances.applyBatch([
-      // Repeating it is harmless: the update names the state it expects.
-      { op: "update", id: row.id, attempt: row.attempt, token: row.dispatchToken, from: [row.state], to: "FORCED_SUCCESS", fence: { workflowInstanceId: instanceId, epoch } },
-    ]);
   }
 
   /** A control of a sub_workflow child, issued by its parent (stop and pause cascade, resume of a paused child). */
@@ -498,59 +442,8 @@ export class Master implements EventSink {
     this.bus.publish(WAKE_CHANNEL, JSON.stringify({ instanceId: id } satisfies WakeMessage)).catch((err) => this.log.warn(`master: could not wake the owner of workflow instance ${id}`, { err }));
   }
 
-  // ── What drivers call ────────────────────────────────────────────────────────────────
-
-  private makeDriverHost(): DriverHost {
-    return {
-    log: this.log,
-    host: this.host,
-    schedule: (work) => this.schedule(work),
-    enqueue: (rec: AttemptRec, _task: TaskDefinition, workerGroup: string, priority: Priority, instancePriority: Priority) => {
-      this.bus
-        .enqueue(workerGroup, {
-          taskInstanceId: rec.id!,
-          workflowInstanceId: rec.instanceId,
-          attempt: rec.attempt,
-          token: rec.token,
-          instancePriority,
-          priority,
-          workerGroup,
-          enqueuedAt: Date.now(),
-        })
-        .catch((err) => this.log.error(`master: could not enqueue task instance ${rec.id}`, { err }));
-    },
-    unservedGroup: (rec: AttemptRec, workerGroup: string) => {
-      const note = this.unserved.noteFor(workerGroup);
-      if (note === null || rec.id === null) return null;
-      this.unserved.add(rec.id, workerGroup);
-      const said = `task "${rec.name}" (task instance ${rec.id}) is ${note}`;
-      this.log.warn(`workflow instance ${rec.instanceId}: ${said}`);
-      retryStore(`noting workflow instance ${rec.instanceId}`, () => this.store.instances.note(rec.instanceId, said), this.retryQuiet).catch(() => {});
-      return note;
-    },
-    leftQueue: (rec: AttemptRec) => {
-      if (rec.id !== null) this.unserved.settle(rec.id);
-    },
-    publishKill: (rec: AttemptRec, reason: string) => {
-      const msg: KillMessage = { taskInstanceId: rec.id!, attempt: rec.attempt, token: rec.token, reason };
-      this.bus.publish(KILL_CHANNEL, JSON.stringify(msg)).catch((err) => this.log.error("master: could not publish a kill", { err }));
-    },
-    startMasterTask: (driver, rec, task, params) => this.tasks.start(driver, rec, task, params),
-    stopMasterTask: (driver, rec, reason) => this.tasks.stop(driver, rec, reason),
-    pauseMasterTask: (rec) => this.tasks.pause(rec),
-    finished: (driver: InstanceDriver, state: WorkflowInstanceState) => {
-      if (this.drivers.get(driver.id) === driver) this.drivers.delete(driver.id);
-      this.log.info(`workflow instance ${driver.id} ended ${state}`);
-      void this.serial.released(driver.instance.workflowId, driver.definition.executionType);
-      if (driver.instance.backfillId !== null) void this.backfills.advance(driver.instance.backfillId);
-      this.tasks.childFinished(driver.instance, state, (parentTaskInstanceId) => {
-        for (const d of this.drivers.values()) {
-          const rec = d.attemptById(parentTaskInstanceId);
-          if (rec) return { driver: d, rec };
-        }
-        return null;
-      });
-    },
-    };
+  private parts(): MasterParts {
+    const { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers } = this;
+    return { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, schedule: (work) => this.schedule(work) };
   }
 }
