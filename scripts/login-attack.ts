@@ -1,6 +1,6 @@
 // Real-login latency while one client guesses passwords (issue 9 item 4).
 //
-//   bun scripts/bench/login-attack.ts [path/to/src/main.ts]
+//   bun scripts/login-attack.ts [path/to/src/main.ts]
 //
 // Starts `porpoise all` on a temp data dir with an admin password, logs in once as the real user
 // (from its own client address), then runs ATTACKERS concurrent loops of wrong-password logins
@@ -79,4 +79,5 @@ try {
   proc.kill();
   await proc.exited;
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(`${dataDir}-work`, { recursive: true, force: true }); // the default --work-dir beside it
 }
