@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Dialect, Store } from "../../src/store/store.ts";
+import { generateToken, hashToken, tokenDisplayPrefix } from "../../src/api/tokens.ts";
 import { freshDatabaseUrl } from "../helpers/stores.ts";
 import { cleanEnv, fromSource, type Spawned, spawn } from "../integration/cli-process.ts";
 
@@ -60,4 +61,12 @@ export async function seedProject(store: Store) {
   const actor = { userId: user.id, userName: user.name };
   const project = await store.projects.create({ name: "etl", description: "", ownerId: user.id }, actor);
   return { user, actor, project };
+}
+
+/** seedProject plus an API token of "alice", for tests that drive the process over HTTP. */
+export async function seedProjectWithToken(store: Store) {
+  const seeded = await seedProject(store);
+  const token = generateToken();
+  await store.tokens.create({ userId: seeded.user.id, name: "test", kind: "api", tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), expiresAt: null }, seeded.actor);
+  return { ...seeded, token };
 }

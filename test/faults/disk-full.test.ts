@@ -7,11 +7,10 @@
 import { expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generateToken, hashToken, tokenDisplayPrefix } from "../../src/api/tokens.ts";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
-import { porpoiseAll, seedProject, waitFor } from "../cluster/porpoise-process.ts";
+import { porpoiseAll, seedProjectWithToken, waitFor } from "../cluster/porpoise-process.ts";
 
 const sh = (...argv: string[]) => Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
 
@@ -31,9 +30,7 @@ test("disk full and a read-only data dir: attempts fail with the reason, /readyz
   try {
     store = await openStore({ url: env.url });
     const s = store;
-    const { user, actor, project } = await seedProject(store);
-    const token = generateToken();
-    await store.tokens.create({ userId: user.id, name: "test", kind: "api", tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), expiresAt: null }, actor);
+    const { actor, project, token } = await seedProjectWithToken(store);
     const gate = join(env.tmp, "gate");
     const definition = parseWorkflowDefinition({ name: "w", tasks: [{ name: "t", type: "shell", script: `echo started; while [ ! -f '${gate}' ]; do sleep 0.05; done; echo done` }] });
     await store.workflows.create(project.id, definition, actor);

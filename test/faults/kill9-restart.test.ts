@@ -11,13 +11,12 @@
 
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { generateToken, hashToken, tokenDisplayPrefix } from "../../src/api/tokens.ts";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { attemptFiles, readExitStatus } from "../../src/worker/attempt-files.ts";
 import { attemptWorkDir } from "../../src/core/attempt-paths.ts";
-import { porpoiseAll, seedProject, waitFor } from "../cluster/porpoise-process.ts";
+import { porpoiseAll, seedProjectWithToken, waitFor } from "../cluster/porpoise-process.ts";
 import { createLedger } from "../helpers/ledger.ts";
 
 const INSTANCES = 50;
@@ -42,9 +41,7 @@ test("kill -9 of porpoise all mid-burst: after the restart every instance succee
   try {
     store = await openStore({ url: env.url });
     const s = store;
-    const { user, actor, project } = await seedProject(store);
-    const token = generateToken();
-    await store.tokens.create({ userId: user.id, name: "test", kind: "api", tokenHash: hashToken(token), prefix: tokenDisplayPrefix(token), expiresAt: null }, actor);
+    const { actor, project, token } = await seedProjectWithToken(store);
     // 0.2-2 s, from bash's $RANDOM: the kill lands on tasks at every stage of their run.
     const work = "ms=$((200 + RANDOM % 1800)); sleep $((ms / 1000)).$(printf %03d $((ms % 1000)))";
     const definition = parseWorkflowDefinition({ name: "w", tasks: DAG.map(([name, deps]) => ({ name, type: "shell", deps, script: ledger.task(work) })) });
