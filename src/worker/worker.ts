@@ -40,7 +40,7 @@ import { DEFAULT_KILL_GRACE_MS, runAttempt } from "./executor.ts";
 import type { IdentityResolver, TaskIdentity } from "./run-as.ts";
 import { openTaskLogAsync } from "./task-log.ts";
 import { adoptScriptProcess } from "./task-types/process-runner.ts";
-import type { Datasource } from "./task-types/types.ts";
+import type { Datasource, TaskResult } from "./task-types/types.ts";
 
 export interface WorkerDeps {
   store: Store;
@@ -266,16 +266,7 @@ export class Worker {
       this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);
       return;
     }
-    sink.report({
-      kind: "done",
-      ...ref,
-      state: result.state,
-      exitCode: result.exitCode ?? null,
-      output: result.outParams,
-      // A kill's reason (user, END strategy, stop) says more than the task type's "stopped".
-      message: signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : (result.message ?? null),
-      endTime: new Date(),
-    });
+    sink.report({ kind: "done", ...ref, ...doneFields(result, signal) });
   }
 
   private async runAdopted(found: Adoptable, signal: AbortSignal): Promise<void> {
@@ -296,18 +287,7 @@ export class Worker {
     log.write("sys", `attempt ended: ${result.state}${result.message ? ` (${result.message})` : ""}`);
     log.close();
     if (signal.aborted && signal.reason instanceof ShutdownKill) return forgetProcess(found.attemptDir);
-    this.deps.sink.report({
-      kind: "done",
-      ...ref,
-      state: result.state,
-      exitCode: result.exitCode ?? null,
-      output: result.outParams,
-      message: signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : (result.message ?? null),
-      endTime: new Date(),
-      host: this.host,
-      logPath,
-      startTime,
-    });
+    this.deps.sink.report({ kind: "done", ...ref, ...doneFields(result, signal), host: this.host, logPath, startTime });
   }
 
   private onKill(raw: string): void {
@@ -359,4 +339,16 @@ export class Worker {
     const address = await checkedAddress(this.deps.egress ?? defaultEgress, c.host);
     return { type: "postgres", url: connectionUrl(name, c, c.params.sslmode === "verify-full" ? c.host : address) };
   }
+}
+
+/** The result part of a "done" event, the same for an attempt run here and one adopted after a restart. */
+function doneFields(result: TaskResult, signal: AbortSignal) {
+  return {
+    state: result.state,
+    exitCode: result.exitCode ?? null,
+    output: result.outParams,
+    // A kill's reason (user, END strategy, stop) says more than the task type's "stopped".
+    message: signal.aborted && result.state === "KILL" ? String((signal.reason as Error)?.message ?? signal.reason) : (result.message ?? null),
+    endTime: new Date(),
+  };
 }
