@@ -94,3 +94,36 @@ function fmix32(x: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+// ── Node registry: every master, worker and api node heartbeats here ─────────────────
+
+export type NodeRole = "master" | "worker" | "api" | "all";
+
+export interface NodeInfo {
+  readonly id: string;
+  readonly role: NodeRole;
+  readonly host: string;
+  readonly version: string;
+  /** Worker groups served (workers and `all`), else []. */
+  readonly groups: readonly string[];
+  /** Slots held now (masters and `all`), ascending. */
+  readonly slots: readonly number[];
+  readonly startedAt: Date;
+  /** Milliseconds since the last heartbeat, on the database clock. */
+  readonly heartbeatAgeMs: number;
+}
+
+export interface NodeRegistry {
+  readonly nodeId: string;
+  /** Registers this node and heartbeats until stop(). Idempotent. */
+  start(): Promise<void>;
+  /** Deregisters this node at once. Idempotent. */
+  stop(): Promise<void>;
+  /** Every registered node, including ones whose heartbeat is old (they are shown, and swept later). */
+  nodes(): Promise<NodeInfo[]>;
+  /**
+   * Ids of nodes of `role` whose last heartbeat is at most `maxAgeMs` old on the database clock.
+   * A worker missing from it is dead: its attempts are rerun (docs/architecture.md §3.10).
+   */
+  liveNodes(role: NodeRole, maxAgeMs: number): Promise<Set<string>>;
+}
