@@ -20,6 +20,8 @@ function task(i: number): ReadyTask {
   return {
     taskInstanceId: i + 1,
     workflowInstanceId: 1 + (i % 97),
+    slot: 0,
+    epoch: 1,
     attempt: 1,
     token: `t${i}`,
     instancePriority: (Math.floor(i / 5) % 5) as ReadyTask["instancePriority"],
@@ -38,7 +40,7 @@ async function enqueueThenDrain(n: number): Promise<{ enqueue: number; pull: num
   for (const t of tasks) await bus.enqueue(GROUP, t);
   const t1 = performance.now();
   let got = 0;
-  while (got < n) got += (await bus.pull([GROUP], 64)).length;
+  while (got < n) got += (await bus.claim([GROUP], 64)).length;
   const t2 = performance.now();
   await bus.close();
   return { enqueue: perSecond(n, t1 - t0), pull: perSecond(n, t2 - t1) };
@@ -53,7 +55,7 @@ async function handoff(n: number): Promise<number> {
   const workers = Array.from({ length: 8 }, async () => {
     while (!ac.signal.aborted) {
       // Not `delivered += await …`: that reads `delivered` before the await and loses other workers' counts.
-      const batch = await bus.pull([GROUP], 16, ac.signal);
+      const batch = await bus.claim([GROUP], 16, ac.signal);
       delivered += batch.length;
       if (delivered >= n) done();
     }
@@ -77,7 +79,7 @@ async function pingPong(hops: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < hops; i++) {
     const t0 = performance.now();
-    const pulled = bus.pull([GROUP], 1);
+    const pulled = bus.claim([GROUP], 1);
     await bus.enqueue(GROUP, task(i));
     await pulled;
     samples.push((performance.now() - t0) * 1000);

@@ -1,16 +1,28 @@
 // In-process Bus for `porpoise all`: one binary heap per worker group and a
-// waiter list per group. A pull that finds nothing parks a waiter; enqueue
+// waiter list per group. A claim that finds nothing parks a waiter; enqueue
 // marks the group and a single microtask hands the queued tasks to the oldest
 // waiters, so a burst of enqueues (a fan-out) reaches a worker as one batch and
 // nothing ever polls or sleeps.
+//
+// Claims are held in a map until acked; one timer (armed only while claims are open) puts
+// claims older than the lease back into their queues. Event streams are per-slot arrays of
+// unacked events; a consumer of the slot gets them on a microtask, and a consumer that takes
+// a slot over gets the unacked ones again (docs/architecture.md §2). Objects are handed over
+// as they are: nothing crosses a process boundary here, so nothing is serialised or signed.
 
 import { z } from "zod";
 import { PorpoiseError, ValidationError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
+import type { KillMessage, TaskEvent, WakeMessage } from "../core/messages.ts";
+import { KILL_CHANNEL, WAKE_CHANNEL } from "../core/messages.ts";
 import {
   type Bus,
+  type BusDropCounts,
+  type DeliveredEvent,
+  type EventConsumer,
   type ReadyTask,
   type Unsubscribe,
+  DEFAULT_CLAIM_LEASE_MS,
   channelSchema,
   isWorkerGroup,
   parseReadyTask,
@@ -24,6 +36,7 @@ const pullSchema = z.strictObject({
   max: z.number().int().min(1).max(10_000),
 });
 const groupArg = z.strictObject({ group: workerGroupSchema });
+const slotArg = z.strictObject({ slot: z.number().int().min(0).max(4095) });
 const publishSchema = z.strictObject({ channel: channelSchema, message: z.string() });
 const subscribeSchema = z.strictObject({ channel: channelSchema, handler: z.function() });
 
@@ -38,6 +51,24 @@ interface Subscription {
   handler(message: string): void;
 }
 
+interface Claim {
+  task: ReadyTask;
+  group: string;
+  key: number;
+  deadline: number;
+}
+
+interface Consumer {
+  name: string;
+  slots: Set<number>;
+  handler(events: readonly DeliveredEvent[]): void;
+  /** Events handed to this consumer and not acked, by slot (redelivered to a consumer that takes the slot). */
+  closed: boolean;
+}
+
+const claimKey = (t: { taskInstanceId: number; attempt: number; token: string }) => `${t.taskInstanceId}:${t.attempt}:${t.token}`;
+const NO_DROPS: BusDropCounts = Object.freeze({ unsigned: 0, forged: 0, malformed: 0 });
+
 export class MemoryBus implements Bus {
   private readonly log: Logger;
   private readonly heaps = new Map<string, ReadyHeap>();
@@ -47,9 +78,20 @@ export class MemoryBus implements Bus {
   private flushScheduled = false;
   private seq = 0;
   private closed = false;
+  private readonly claimLeaseMs: number;
+  private readonly claims = new Map<string, Claim>();
+  private claimTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Unacked events per slot, in publish order. */
+  private readonly streams = new Map<number, DeliveredEvent[]>();
+  private readonly consumers = new Set<Consumer>();
+  /** Slots with events not yet handed to their consumer. */
+  private readonly undelivered = new Map<number, DeliveredEvent[]>();
+  private deliveryScheduled = false;
+  private eventSeq = 0;
 
-  constructor(opts: { log?: Logger } = {}) {
+  constructor(opts: { log?: Logger; claimLeaseMs?: number } = {}) {
     this.log = opts.log ?? silentLogger;
+    this.claimLeaseMs = opts.claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS;
   }
 
   enqueue(group: string, task: ReadyTask): Promise<void> {
@@ -64,6 +106,7 @@ export class MemoryBus implements Bus {
         );
       }
       this.heap(g).push(orderKey(t.instancePriority, t.priority, ++this.seq), t);
+      this.queuedKeys.set(t, this.seq);
       if (this.waiters.get(g)?.size) this.scheduleFlush(g);
       return Promise.resolve();
     } catch (err) {
@@ -71,12 +114,15 @@ export class MemoryBus implements Bus {
     }
   }
 
-  pull(groups: readonly string[], max: number, signal?: AbortSignal): Promise<ReadyTask[]> {
+  /** The FIFO sequence each queued task got, so an expired claim goes back in its old place. */
+  private readonly queuedKeys = new WeakMap<ReadyTask, number>();
+
+  claim(groups: readonly string[], max: number, signal?: AbortSignal): Promise<ReadyTask[]> {
     try {
       this.assertOpen();
       // Zod only when the cheap check fails: a worker pulls once per batch, and zod is the one that explains.
       if (!(Array.isArray(groups) && groups.length >= 1 && groups.length <= 100 && groups.every(isWorkerGroup) && Number.isInteger(max) && max >= 1 && max <= 10_000)) {
-        parseOrThrow(pullSchema, { groups, max }, "pull");
+        parseOrThrow(pullSchema, { groups, max }, "claim");
       }
     } catch (err) {
       return Promise.reject(err);
@@ -84,7 +130,7 @@ export class MemoryBus implements Bus {
     if (signal?.aborted) return Promise.resolve([]);
     const unique = groups.length === 1 ? [groups[0]!] : [...new Set(groups)];
     const ready = this.take(unique, max);
-    if (ready.length > 0) return Promise.resolve(ready);
+    if (ready.length > 0) return Promise.resolve(this.claimed(ready));
 
     return new Promise<ReadyTask[]>((resolve) => {
       const onAbort = () => {
@@ -110,6 +156,187 @@ export class MemoryBus implements Bus {
         set.add(waiter);
       }
       signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  ack(tasks: readonly ReadyTask[]): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    for (const t of tasks) this.claims.delete(claimKey(t));
+    if (this.claims.size === 0 && this.claimTimer) {
+      clearTimeout(this.claimTimer);
+      this.claimTimer = null;
+    }
+    return Promise.resolve();
+  }
+
+  /** Records handed-out tasks as claims and arms the lease timer. */
+  private claimed(tasks: ReadyTask[]): ReadyTask[] {
+    const deadline = Date.now() + this.claimLeaseMs;
+    for (const task of tasks) this.claims.set(claimKey(task), { task, group: task.workerGroup, key: this.queuedKeys.get(task) ?? ++this.seq, deadline });
+    if (tasks.length > 0 && !this.claimTimer) this.armClaimTimer(this.claimLeaseMs);
+    return tasks;
+  }
+
+  private armClaimTimer(ms: number): void {
+    this.claimTimer = setTimeout(() => this.expireClaims(), ms);
+    this.claimTimer.unref?.();
+  }
+
+  /** Puts claims past their lease back into their queues, in their old order. */
+  private expireClaims(): void {
+    this.claimTimer = null;
+    if (this.closed) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [k, c] of this.claims) {
+      if (c.deadline <= now) {
+        this.claims.delete(k);
+        this.heap(c.group).push(orderKey(c.task.instancePriority, c.task.priority, c.key), c.task);
+        if (this.waiters.get(c.group)?.size) this.scheduleFlush(c.group);
+      } else next = Math.min(next, c.deadline);
+    }
+    if (next !== Infinity) this.armClaimTimer(Math.max(1, next - now));
+  }
+
+  publishEvent(slot: number, event: TaskEvent): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (!(Number.isInteger(slot) && slot >= 0 && slot <= 4095)) {
+      try {
+        parseOrThrow(slotArg, { slot }, "publishEvent");
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const delivered: DeliveredEvent = { slot, id: String(++this.eventSeq), event };
+    let stream = this.streams.get(slot);
+    if (!stream) this.streams.set(slot, (stream = []));
+    stream.push(delivered);
+    let pending = this.undelivered.get(slot);
+    if (!pending) this.undelivered.set(slot, (pending = []));
+    pending.push(delivered);
+    this.scheduleDelivery();
+    return Promise.resolve();
+  }
+
+  consumeEvents(consumer: string, handler: (events: readonly DeliveredEvent[]) => void): EventConsumer {
+    this.assertOpen();
+    const c: Consumer = { name: consumer, slots: new Set(), handler, closed: false };
+    this.consumers.add(c);
+    return {
+      setSlots: (slots) => {
+        if (c.closed) return;
+        const next = new Set(slots);
+        for (const s of next) {
+          if (c.slots.has(s)) continue;
+          // Taken over (or first taken): every unacked event of the slot, also those handed to someone before.
+          const stream = this.streams.get(s);
+          if (stream && stream.length > 0) this.undelivered.set(s, [...stream]);
+        }
+        c.slots = next;
+        this.scheduleDelivery();
+      },
+      close: () => {
+        c.closed = true;
+        this.consumers.delete(c);
+        return Promise.resolve();
+      },
+    };
+  }
+
+  ackEvents(events: readonly DeliveredEvent[]): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    for (const e of events) {
+      const stream = this.streams.get(e.slot);
+      if (!stream) continue;
+      // Acks come in stream order almost always: the head is the common case.
+      if (stream[0] === e) stream.shift();
+      else {
+        const i = stream.indexOf(e);
+        if (i >= 0) stream.splice(i, 1);
+      }
+      if (stream.length === 0) this.streams.delete(e.slot);
+    }
+    return Promise.resolve();
+  }
+
+  private scheduleDelivery(): void {
+    if (this.deliveryScheduled) return;
+    this.deliveryScheduled = true;
+    queueMicrotask(() => this.deliver());
+  }
+
+  /** Hands undelivered events to the consumer of their slot; events of unconsumed slots wait in the stream. */
+  private deliver(): void {
+    this.deliveryScheduled = false;
+    if (this.closed || this.undelivered.size === 0) return;
+    for (const c of this.consumers) {
+      let batch: DeliveredEvent[] | null = null;
+      for (const s of c.slots) {
+        const pending = this.undelivered.get(s);
+        if (!pending) continue;
+        this.undelivered.delete(s);
+        if (batch === null) batch = pending;
+        else for (const e of pending) batch.push(e);
+      }
+      if (batch === null) continue;
+      try {
+        c.handler(batch);
+      } catch (err) {
+        this.log.error("bus event consumer failed; continuing", { consumer: c.name, err });
+      }
+    }
+    // Nobody consumes these slots now; the stream keeps them for whoever takes the slot.
+    this.undelivered.clear();
+  }
+
+  publishKill(message: KillMessage): Promise<void> {
+    return this.broadcast(KILL_CHANNEL, message);
+  }
+
+  subscribeKills(handler: (message: KillMessage) => void): Promise<Unsubscribe> {
+    return this.listen(KILL_CHANNEL, handler as (m: unknown) => void);
+  }
+
+  publishWake(message: WakeMessage): Promise<void> {
+    return this.broadcast(WAKE_CHANNEL, message);
+  }
+
+  subscribeWakes(handler: (message: WakeMessage) => void): Promise<Unsubscribe> {
+    return this.listen(WAKE_CHANNEL, handler as (m: unknown) => void);
+  }
+
+  dropped(): BusDropCounts {
+    return NO_DROPS;
+  }
+
+  private readonly typed = new Map<string, Set<(m: unknown) => void>>();
+
+  private broadcast(channel: string, message: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const subs = this.typed.get(channel);
+    if (!subs || subs.size === 0) return Promise.resolve();
+    const snapshot = [...subs];
+    queueMicrotask(() => {
+      for (const handler of snapshot) {
+        if (!subs.has(handler)) continue;
+        try {
+          handler(message);
+        } catch (err) {
+          this.log.error("bus subscriber failed; continuing", { channel, err });
+        }
+      }
+    });
+    return Promise.resolve();
+  }
+
+  private listen(channel: string, handler: (m: unknown) => void): Promise<Unsubscribe> {
+    if (this.closed) return Promise.reject(this.closedError());
+    let subs = this.typed.get(channel);
+    if (!subs) this.typed.set(channel, (subs = new Set()));
+    const own = (m: unknown) => handler(m);
+    subs.add(own);
+    return Promise.resolve(() => {
+      subs.delete(own);
     });
   }
 
@@ -179,6 +406,13 @@ export class MemoryBus implements Bus {
     }
     this.heaps.clear();
     this.channels.clear();
+    this.typed.clear();
+    this.consumers.clear();
+    this.streams.clear();
+    this.undelivered.clear();
+    this.claims.clear();
+    if (this.claimTimer) clearTimeout(this.claimTimer);
+    this.claimTimer = null;
     return Promise.resolve();
   }
 
@@ -230,7 +464,7 @@ export class MemoryBus implements Bus {
       while (heap && heap.size > 0 && set && set.size > 0) {
         const waiter = set.values().next().value!;
         waiter.detach();
-        waiter.resolve(this.take(waiter.groups, waiter.max));
+        waiter.resolve(this.claimed(this.take(waiter.groups, waiter.max)));
         set = this.waiters.get(g);
       }
     }
@@ -238,6 +472,10 @@ export class MemoryBus implements Bus {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new PorpoiseError("BUS_CLOSED", 503, "the bus is closed (the process is shutting down); create a new one to continue");
+    if (this.closed) throw this.closedError();
+  }
+
+  private closedError(): PorpoiseError {
+    return new PorpoiseError("BUS_CLOSED", 503, "the bus is closed (the process is shutting down); create a new one to continue");
   }
 }
