@@ -1,0 +1,76 @@
+// The Lua scripts of the Redis Cache (redis-cache.ts). Each one is a single atomic state change
+// (docs/architecture.md §3.2), headed by what it takes and returns. Loaded with ioredis'
+// defineCommand, which runs EVALSHA and falls back to EVAL, so a restarted Redis that lost its
+// script cache is served without a reload step.
+
+/**
+ * Compare-and-set on the stored string.
+ * KEYS[1]  the key
+ * ARGV[1]  "absent" to require that the key does not exist, "equal" to require ARGV[2]
+ * ARGV[2]  the expected stored string (ignored for "absent")
+ * ARGV[3]  "del" to delete on success, "set" to store ARGV[4]
+ * ARGV[4]  the new stored string (ignored for "del")
+ * ARGV[5]  TTL on success: "" none, "keep" the current one, else milliseconds
+ * Returns  1 when applied, 0 when the stored string was not the expected one.
+ */
+export const COMPARE_AND_SET_LUA = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == 'absent' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == 'del' then
+  redis.call('DEL', KEYS[1])
+elseif ARGV[5] == '' then
+  redis.call('SET', KEYS[1], ARGV[4])
+elseif ARGV[5] == 'keep' then
+  redis.call('SET', KEYS[1], ARGV[4], 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
+end
+return 1
+`;
+
+/**
+ * incr of an unsigned integer value, with a TTL only when the key is created.
+ * KEYS[1]  the key
+ * ARGV[1]  the amount to add (an integer)
+ * ARGV[2]  TTL in milliseconds for a new key, "" for none
+ * Returns  the new value; error "NOTINT" when the value is not integer text, "RANGE" when the
+ *          result would leave ±(2^53 - 1) (both leave the value unchanged).
+ */
+export const INCR_LUA = `
+local current = redis.call('GET', KEYS[1])
+if not current then
+  if ARGV[2] == '' then redis.call('SET', KEYS[1], ARGV[1])
+  else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+  return tonumber(ARGV[1])
+end
+if not string.match(current, '^%-?%d+$') then return redis.error_reply('NOTINT') end
+local result = tonumber(current) + tonumber(ARGV[1])
+if result > 9007199254740991 or result < -9007199254740991 then return redis.error_reply('RANGE') end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+`;
+
+/**
+ * incr of a signed integer value (signed-values.ts): Redis cannot re-sign a sum, so the caller
+ * sends both possible outcomes, signed, and the script picks one.
+ * KEYS[1]  the key
+ * ARGV[1]  the stored form of the amount as a new value (used when the key is absent)
+ * ARGV[2]  the signed delta record to append (used when the key holds an integer)
+ * ARGV[3]  TTL in milliseconds for a new key, "" for none
+ * Returns  the stored string after the change, for the caller to verify and add up;
+ *          error "NOTINT" when the key holds a non-integer value (left unchanged).
+ */
+export const SIGNED_INCR_LUA = `
+local current = redis.call('GET', KEYS[1])
+if not current then
+  if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[1])
+  else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+  return ARGV[1]
+end
+if string.sub(current, 1, 1) ~= 'c' then return redis.error_reply('NOTINT') end
+redis.call('APPEND', KEYS[1], ARGV[2])
+return current .. ARGV[2]
+`;

@@ -1,0 +1,236 @@
+// The Cache port (cache.ts) on Redis, for the cluster. Every state change is one Redis command or
+// one Lua script (redis-cache-scripts.ts), never a read-then-write across round trips
+// (docs/architecture.md §3.2). Redis is untrusted (§3.8): with a `secret`, every stored string
+// carries an HMAC (signed-values.ts); a value that does not verify reads as absent and is counted
+// in forgedReads(). compareAndSet then compares the value the caller sees, which needs the stored
+// string: it reads it, checks the visible value, and swaps only if the stored string is still the
+// one it read (one Lua script); if another writer came between, it reads again. Every retry
+// follows someone else's successful change, so the loop is lock-free.
+//
+// Outages: commands fail at once while Redis is away (no offline queue across a failed reconnect,
+// no resend of commands in flight: a resent incr could apply twice) with CACHE_UNAVAILABLE naming
+// Redis; the client keeps reconnecting and the cache answers again when Redis is back. Its
+// contents may be gone then — the Cache only holds what the Store can rebuild (§3.1).
+
+import Redis, { ReplyError } from "ioredis";
+import { z } from "zod";
+import { ConflictError, PorpoiseError, ValidationError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { redactUrl } from "../core/redact-url.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
+import { type Cache, type CacheWriteOptions, cacheKeySchema, ttlSchema } from "./cache.ts";
+import { COMPARE_AND_SET_LUA, INCR_LUA, SIGNED_INCR_LUA } from "./redis-cache-scripts.ts";
+import { ValueSigner } from "./signed-values.ts";
+
+const keyArg = z.strictObject({ key: cacheKeySchema });
+const optsSchema = z.strictObject({ ttlMs: ttlSchema.optional() }).optional();
+const setSchema = z.strictObject({ key: cacheKeySchema, value: z.string(), opts: optsSchema });
+const incrSchema = z.strictObject({
+  key: cacheKeySchema,
+  by: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+  opts: optsSchema,
+});
+const casSchema = z.strictObject({ key: cacheKeySchema, expected: z.string().nullable(), next: z.string().nullable(), opts: optsSchema });
+const optionsSchema = z.strictObject({
+  url: z.string().min(1).optional(),
+  client: z.custom<Redis>((c) => c instanceof Redis, "an ioredis client").optional(),
+  prefix: z.string().min(1).max(256),
+  secret: z.string().min(1).optional(),
+  log: z.custom<Logger>((l) => typeof (l as Logger | undefined)?.warn === "function", "a Logger"),
+  commandTimeoutMs: z.number().int().min(1).optional(),
+});
+
+export type RedisCacheOptions = z.input<typeof optionsSchema>;
+
+/** Signed integers with more records than this are folded back into one by the caller that sees them. */
+const FOLD_RECORDS = 32;
+/** Bound on the compare-and-set retry loop; each retry means another writer succeeded. */
+const MAX_SWAPS = 10_000;
+
+export class CacheUnavailableError extends PorpoiseError {
+  constructor(message: string, cause?: unknown) {
+    super("CACHE_UNAVAILABLE", 503, message, { cause });
+  }
+}
+
+interface ScriptCommands {
+  porpoiseCacheCas(key: string, expectMode: string, expected: string, nextMode: string, next: string, ttl: string): Promise<number>;
+  porpoiseCacheIncr(key: string, by: string, ttl: string): Promise<number>;
+  porpoiseCacheSignedIncr(key: string, created: string, delta: string, ttl: string): Promise<string>;
+}
+
+export class RedisCache implements Cache {
+  private readonly redis: Redis & ScriptCommands;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly signer: ValueSigner | null;
+  private readonly log: Logger;
+  private readonly shown: string;
+  private forged = 0;
+  /** The last connection error, which says more than ioredis' "max retries per request". */
+  private lastConnectionError: string | null = null;
+  private closed = false;
+
+  constructor(options: RedisCacheOptions) {
+    const opts = parseOrThrow(optionsSchema, options, "Redis cache options");
+    if ((opts.url === undefined) === (opts.client === undefined)) {
+      const message = "give exactly one of url (redis://…) and client (an ioredis client)";
+      throw new ValidationError(`invalid Redis cache options: ${message}`, [{ path: "url", message }]);
+    }
+    this.ownsClient = opts.client === undefined;
+    const client =
+      opts.client ??
+      new Redis(opts.url as string, {
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        connectTimeout: 5_000,
+        commandTimeout: opts.commandTimeoutMs ?? 5_000,
+        retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 4), 500),
+      });
+    this.shown = opts.url ? redactUrl(opts.url) : `${client.options.host}:${client.options.port}`;
+    if (this.ownsClient) {
+      let down = false;
+      client.on("error", (err: Error) => {
+        this.lastConnectionError = err.message;
+        if (!down) opts.log.warn(`Redis at ${this.shown} unreachable; cache calls fail until it is back`, { err: err.message });
+        down = true;
+      });
+      client.on("ready", () => {
+        if (down) opts.log.info(`Redis at ${this.shown} reachable again`);
+        this.lastConnectionError = null;
+        down = false;
+      });
+    }
+    client.defineCommand("porpoiseCacheCas", { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
+    client.defineCommand("porpoiseCacheIncr", { numberOfKeys: 1, lua: INCR_LUA });
+    client.defineCommand("porpoiseCacheSignedIncr", { numberOfKeys: 1, lua: SIGNED_INCR_LUA });
+    this.redis = client as Redis & ScriptCommands;
+    this.prefix = opts.prefix;
+    this.signer = opts.secret === undefined ? null : new ValueSigner(opts.secret);
+    this.log = opts.log;
+  }
+
+  /** Reads that found a value (or part of one) whose MAC did not verify, since this cache was made. */
+  forgedReads(): number {
+    return this.forged;
+  }
+
+  get(key: string): Promise<string | null> {
+    return this.run(async () => {
+      parseOrThrow(keyArg, { key }, "cache get");
+      return this.visible(key, await this.redis.get(this.prefix + key));
+    });
+  }
+
+  set(key: string, value: string, opts?: CacheWriteOptions): Promise<void> {
+    return this.run(async () => {
+      parseOrThrow(setSchema, { key, value, opts }, "cache set");
+      const k = this.prefix + key;
+      const stored = this.signer ? this.signer.encode(k, value) : value;
+      if (opts?.ttlMs === undefined) await this.redis.set(k, stored);
+      else await this.redis.set(k, stored, "PX", opts.ttlMs);
+    });
+  }
+
+  /** True when Redis held the key (with a secret: even if its value was forged). */
+  delete(key: string): Promise<boolean> {
+    return this.run(async () => {
+      parseOrThrow(keyArg, { key }, "cache delete");
+      return (await this.redis.del(this.prefix + key)) > 0;
+    });
+  }
+
+  incr(key: string, by = 1, opts?: CacheWriteOptions): Promise<number> {
+    return this.run(async () => {
+      parseOrThrow(incrSchema, { key, by, opts }, "cache incr");
+      const k = this.prefix + key;
+      const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
+      try {
+        if (!this.signer) return Number(await this.redis.porpoiseCacheIncr(k, String(by), ttl));
+        return await this.signedIncr(this.signer, k, by, ttl);
+      } catch (err) {
+        const msg = (err as Error).message ?? "";
+        if (/NOTINT|not an integer/.test(msg)) throw new ConflictError(`cache key "${key}" holds a non-integer value; incr only works on integer values`);
+        if (/RANGE/.test(msg)) throw new ConflictError(`incrementing cache key "${key}" by ${by} leaves the safe integer range`);
+        throw err;
+      }
+    });
+  }
+
+  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CacheWriteOptions): Promise<boolean> {
+    return this.run(async () => {
+      parseOrThrow(casSchema, { key, expected, next, opts }, "cache compareAndSet");
+      const k = this.prefix + key;
+      const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
+      const nextMode = next === null ? "del" : "set";
+      if (!this.signer) {
+        return (await this.redis.porpoiseCacheCas(k, expected === null ? "absent" : "equal", expected ?? "", nextMode, next ?? "", ttl)) === 1;
+      }
+      const nextStored = next === null ? "" : this.signer.encode(k, next);
+      for (let i = 0; i < MAX_SWAPS; i++) {
+        const stored = await this.redis.get(k);
+        if (this.visible(key, stored) !== expected) return false;
+        if ((await this.redis.porpoiseCacheCas(k, stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl)) === 1) return true;
+      }
+      throw new ConflictError(`cache key "${key}" changed ${MAX_SWAPS} times during one compareAndSet; retry later`);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsClient) await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** incr with a secret: append a signed delta; a forged base is deleted and the incr done again. */
+  private async signedIncr(signer: ValueSigner, k: string, by: number, ttl: string): Promise<number> {
+    for (let i = 0; i < MAX_SWAPS; i++) {
+      const stored = await this.redis.porpoiseCacheSignedIncr(k, signer.encode(k, String(by)), signer.delta(k, by), ttl);
+      const decoded = signer.decode(k, stored);
+      this.count(k, decoded.forged);
+      if (decoded.value === null) {
+        // The base does not verify: the key reads as absent, so the counter starts again from 0.
+        // Delete exactly what we saw (anyone who appended to it sees the same and retries too).
+        await this.redis.porpoiseCacheCas(k, "equal", stored, "del", "", "");
+        continue;
+      }
+      const result = BigInt(decoded.value);
+      if (result > BigInt(Number.MAX_SAFE_INTEGER) || result < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error("RANGE");
+      if (decoded.records > FOLD_RECORDS) {
+        // Best effort: fails harmlessly when another incr appended since.
+        await this.redis.porpoiseCacheCas(k, "equal", stored, "set", signer.encode(k, decoded.value), "keep");
+      }
+      return Number(result);
+    }
+    throw new ConflictError(`cache key "${k.slice(this.prefix.length)}" kept holding forged values; check who writes to Redis`);
+  }
+
+  private visible(key: string, stored: string | null): string | null {
+    if (!this.signer) return stored;
+    const k = this.prefix + key;
+    const decoded = this.signer.decode(k, stored);
+    this.count(k, decoded.forged);
+    return decoded.value;
+  }
+
+  private count(k: string, forged: number): void {
+    if (forged === 0) return;
+    this.forged += 1;
+    this.log.warn("Redis cache: a stored value failed its signature check and was ignored (someone else writes to this Redis?)", {
+      key: k,
+      forgedRecords: forged,
+    });
+  }
+
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new PorpoiseError("CACHE_CLOSED", 503, "the cache is closed (the process is shutting down); create a new one to continue");
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof PorpoiseError) throw err;
+      const msg = this.lastConnectionError ?? (err as Error).message ?? String(err);
+      if (err instanceof ReplyError) throw new PorpoiseError("CACHE_ERROR", 500, `Redis at ${this.shown} refused a cache call: ${msg}`, { cause: err });
+      throw new CacheUnavailableError(`Redis at ${this.shown} did not answer a cache call (${msg}); the cache answers again once Redis is back`, err);
+    }
+  }
+}
