@@ -16,8 +16,15 @@
 // and fenced updates also require their instance's epoch to equal theirs — true, once the
 // batch's fence statement ran, exactly for the instances it fenced — so they can be sent right
 // behind the fence without waiting for its answer (task-instances.ts).
+//
+// Lease fencing (lease-fence.ts, Postgres with store.fenceWith): the fence, the guard of inserts
+// and fenced updates, and the transition also require the slot lease of the instance's slot to
+// be held by the node with that epoch and unexpired; each statement checks it itself, since
+// they are pipelined. The fenced texts are separate constants, so an unfenced store runs the
+// statements it always ran.
 
 import type { Db, RawAccess } from "./dialect.ts";
+import { fencingNode, type LeaseFence, pgLeaseHeld } from "./lease-fence.ts";
 import type { DispatchRow, InstanceTransitionOp, TaskAttemptChanges, TaskAttemptInsert, TaskAttemptUpdate, TaskInstanceState, WorkflowInstanceChanges } from "./store.ts";
 
 export interface AttemptSql {
@@ -74,8 +81,8 @@ const INSERT_COLUMNS =
   "workflow_instance_id, task_name, task_type, state, attempt, dispatch_token, slot, epoch, worker_group, priority, params, submit_time, not_before, created_at, updated_at";
 const DISPATCH_COLUMNS = "id, workflow_instance_id, task_name, task_type, state, attempt, dispatch_token, params";
 
-export function attemptSql(raw: RawAccess, read: <T>(fn: () => Promise<T>) => Promise<T>): AttemptSql {
-  return raw.dialect === "sqlite" ? sqliteAttemptSql(raw.statement, read) : postgresAttemptSql(raw);
+export function attemptSql(raw: RawAccess, read: <T>(fn: () => Promise<T>) => Promise<T>, fence: LeaseFence): AttemptSql {
+  return raw.dialect === "sqlite" ? sqliteAttemptSql(raw.statement, read) : postgresAttemptSql(raw, fence);
 }
 
 // ── SQLite ─────────────────────────────────────────────────────────────────────────────
@@ -192,39 +199,49 @@ const IDS = (n: number) => `ANY(string_to_array($${n}::text, ',')::bigint[])`;
 // All fences of a batch in one round trip (a statement per instance was 200 round trips per batch
 // with 200 runs in flight). The rows are locked first, in id order (ORDER BY … FOR UPDATE locks in
 // the sort order), so two batches naming the same instances cannot deadlock.
-const PG_FENCE = `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, epoch integer)),
+const pgFence = (fenced: boolean) => `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, epoch integer)),
   locked AS MATERIALIZED (SELECT w.id FROM workflow_instances w WHERE w.id = ${IDS(2)} ORDER BY w.id FOR UPDATE)
   UPDATE workflow_instances AS w SET epoch = v.epoch FROM v, locked
-  WHERE w.id = ${IDS(2)} AND w.id = v.id AND locked.id = w.id AND w.epoch <= v.epoch
+  WHERE w.id = ${IDS(2)} AND w.id = v.id AND locked.id = w.id AND w.epoch <= v.epoch${fenced ? ` AND ${pgLeaseHeld("w.slot", "v.epoch", "$3")}` : ""}
   RETURNING w.id`;
-/** Their instance holds their epoch (true right after the batch's fence, for the instances it fenced). */
-const PG_HELD = (instance: string, ids: number) => `(${instance}, v.epoch) IN (SELECT w.id, w.epoch FROM workflow_instances w WHERE w.id = ${IDS(ids)})`;
-const PG_INSERT = `INSERT INTO task_instances (${INSERT_COLUMNS})
+/**
+ * Their instance holds their epoch (true right after the batch's fence, for the instances it
+ * fenced); fenced by the lease, also the lease of the instance's slot at that epoch (node: $node).
+ */
+const PG_HELD = (instance: string, ids: number, node: number | null) =>
+  `(${instance}, v.epoch) IN (SELECT w.id, w.epoch FROM workflow_instances w WHERE w.id = ${IDS(ids)}${node === null ? "" : ` AND ${pgLeaseHeld("w.slot", "w.epoch", `$${node}`)}`})`;
+const pgInsert = (fenced: boolean) => `INSERT INTO task_instances (${INSERT_COLUMNS})
   SELECT v.workflow_instance_id, v.task_name, v.task_type, v.state, v.attempt, v.dispatch_token, v.slot, v.epoch, v.worker_group, v.priority, v.params, v.submit_time, v.not_before, $2::timestamptz, $2::timestamptz
   FROM jsonb_to_recordset($1::jsonb) AS v(workflow_instance_id bigint, task_name text, task_type text, state text, attempt integer, dispatch_token text,
     slot integer, epoch integer, worker_group text, priority text, params jsonb, submit_time timestamptz, not_before timestamptz, ord integer)
-  WHERE ${PG_HELD("v.workflow_instance_id", 3)}
+  WHERE ${PG_HELD("v.workflow_instance_id", 3, fenced ? 4 : null)}
   ORDER BY v.ord -- ids in the batch's order (the planner may reorder the rows for the guard)
   ON CONFLICT DO NOTHING
   RETURNING id, workflow_instance_id, task_name, attempt`;
-const PG_UPDATE = `UPDATE task_instances AS t SET state = v.to_state, epoch = COALESCE(v.epoch, t.epoch),
+const pgUpdate = (fenced: boolean) => `UPDATE task_instances AS t SET state = v.to_state, epoch = COALESCE(v.epoch, t.epoch),
   ${FIELDS.map(([, column], bit) => `${column} = CASE WHEN (v.mask & ${1 << bit}) <> 0 THEN v.${column} ELSE t.${column} END`).join(",\n  ")},
   updated_at = $2::timestamptz
   FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, attempt integer, token text, from_states text[], to_state text, mask integer, epoch integer, fence_instance bigint,
     ${FIELDS.map(([, column, kind]) => `${column} ${kind === "time" ? "timestamptz" : kind === "json" ? "jsonb" : kind === "int" ? "integer" : "text"}`).join(", ")})
   WHERE t.id = ${IDS(3)} AND t.id = v.id AND t.attempt = v.attempt AND t.dispatch_token IS NOT DISTINCT FROM v.token AND t.state = ANY(v.from_states)
-    AND (v.fence_instance IS NULL OR (t.workflow_instance_id = v.fence_instance AND ${PG_HELD("v.fence_instance", 4)}))
+    AND (v.fence_instance IS NULL OR (t.workflow_instance_id = v.fence_instance AND ${PG_HELD("v.fence_instance", 4, fenced ? 5 : null)}))
   RETURNING t.id`;
+/** [unfenced, fenced by the lease]. */
+const PG_FENCE = [pgFence(false), pgFence(true)] as const;
+const PG_INSERT = [pgInsert(false), pgInsert(true)] as const;
+const PG_UPDATE = [pgUpdate(false), pgUpdate(true)] as const;
 const PG_DISPATCH = `SELECT ${DISPATCH_COLUMNS} FROM task_instances WHERE id = $1`;
 
 const attemptKey = (workflowInstanceId: number, taskName: string, attempt: number) => `${workflowInstanceId}\u0000${attempt}\u0000${taskName}`;
 
-function postgresAttemptSql(raw: Extract<RawAccess, { dialect: "postgres" }>): AttemptSql {
+function postgresAttemptSql(raw: Extract<RawAccess, { dialect: "postgres" }>, fence: LeaseFence): AttemptSql {
   const run = (client: ReturnType<typeof raw.clientOf>, text: string, params: unknown[]) =>
     client.unsafe(text, params as never[], { prepare: true }) as unknown as Promise<Record<string, unknown>[]>;
   return {
     fence: async (tx, fences) => {
-      const rows = await run(raw.clientOf(tx), PG_FENCE, [JSON.stringify(fences), fences.map((f) => f.id).join(",")]);
+      const node = fencingNode("postgres", fence);
+      const params = [JSON.stringify(fences), fences.map((f) => f.id).join(",")];
+      const rows = await run(raw.clientOf(tx), PG_FENCE[node === null ? 0 : 1], node === null ? params : [...params, node]);
       return new Set(rows.map((r) => Number(r.id)));
     },
 
@@ -246,7 +263,9 @@ function postgresAttemptSql(raw: Extract<RawAccess, { dialect: "postgres" }>): A
         not_before: op.notBefore ?? null,
       }));
       const instances = [...new Set(rows.map((op) => op.workflowInstanceId))].join(",");
-      const inserted = await run(raw.clientOf(tx), PG_INSERT, [JSON.stringify(payload), now.toISOString(), instances]);
+      const node = fencingNode("postgres", fence);
+      const params = [JSON.stringify(payload), now.toISOString(), instances];
+      const inserted = await run(raw.clientOf(tx), PG_INSERT[node === null ? 0 : 1], node === null ? params : [...params, node]);
       const ids = new Map(inserted.map((r) => [attemptKey(Number(r.workflow_instance_id), r.task_name as string, r.attempt as number), Number(r.id)]));
       return rows.map((op) => {
         const key = attemptKey(op.workflowInstanceId, op.taskName, op.attempt);
@@ -280,7 +299,9 @@ function postgresAttemptSql(raw: Extract<RawAccess, { dialect: "postgres" }>): A
         return row;
       });
       const instances = [...new Set(ops.flatMap((op) => (op.fence ? [op.fence.workflowInstanceId] : [])))].join(",");
-      const rows = await run(raw.clientOf(tx), PG_UPDATE, [JSON.stringify(payload), now.toISOString(), ops.map((op) => op.id).join(","), instances]);
+      const node = fencingNode("postgres", fence);
+      const params = [JSON.stringify(payload), now.toISOString(), ops.map((op) => op.id).join(","), instances];
+      const rows = await run(raw.clientOf(tx), PG_UPDATE[node === null ? 0 : 1], node === null ? params : [...params, node]);
       return new Set(rows.map((r) => Number(r.id)));
     },
 
@@ -288,10 +309,12 @@ function postgresAttemptSql(raw: Extract<RawAccess, { dialect: "postgres" }>): A
       const fields = transitionKeys(op.set);
       if (!fields || op.from.length === 0) return fields ? Promise.resolve(null) : undefined;
       const sets = fields.map(([, column, kind], i) => `${column} = $${i + 5}${kind === "time" ? "::timestamptz" : ""}`);
+      const node = fencingNode("postgres", fence);
+      const values = [op.to, op.epoch, now.toISOString(), op.id, ...fields.map(([key, , kind]) => (kind === "time" ? ((op.set![key] as Date | null)?.toISOString() ?? null) : op.set![key])), ...op.from];
+      const lease = node === null ? "" : ` AND ${pgLeaseHeld("workflow_instances.slot", "$2", `$${values.push(node)}`)}`;
       const text =
         `UPDATE workflow_instances SET state = $1, epoch = $2, ${sets.map((x) => `${x}, `).join("")}updated_at = $3::timestamptz ` +
-        `WHERE id = $4 AND state IN (${op.from.map((_, i) => `$${i + 5 + fields.length}`).join(", ")}) AND epoch <= $2 RETURNING id`;
-      const values = [op.to, op.epoch, now.toISOString(), op.id, ...fields.map(([key, , kind]) => (kind === "time" ? ((op.set![key] as Date | null)?.toISOString() ?? null) : op.set![key])), ...op.from];
+        `WHERE id = $4 AND state IN (${op.from.map((_, i) => `$${i + 5 + fields.length}`).join(", ")}) AND epoch <= $2${lease} RETURNING id`;
       return run(raw.clientOf(tx), text, values).then((rows) => (rows[0] ? Number(rows[0].id) : null));
     },
 

@@ -2,9 +2,11 @@
 // §3.5: a command is consumed once). Claiming is one guarded UPDATE … WHERE state = 'PENDING'
 // … RETURNING: when two claimers race on Postgres, the second blocks on the row lock, re-reads
 // the row, finds it CONSUMED and skips it — each command goes to exactly one claimer.
+// A master claims by its owned slots (docs/architecture.md §3.3): the commands of instances in
+// them, and those without an instance (see claimNext in run-store.ts).
 
-import { and, asc, eq, inArray } from "drizzle-orm";
-import { NotFoundError } from "../core/errors.ts";
+import { and, asc, eq, exists, inArray, isNull, or, sql } from "drizzle-orm";
+import { NotFoundError, ValidationError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { returned } from "./rows.ts";
@@ -83,10 +85,18 @@ export function createCommandRepository(run: Runner): CommandRepository {
             : undefined,
       ),
 
-    claimNext: (consumer, limit, filter) =>
-      run.write(async (tx) => {
+    claimNext: async (consumer, limit, filter) => {
+      const slots = filter?.slots;
+      if (slots) for (const s of slots) if (!Number.isInteger(s) || s < 0) throw new ValidationError(`claimNext: slots must be slot numbers (integers >= 0), got ${String(s)}`, [{ path: "slots", message: "expected integers >= 0" }]);
+      if (slots?.length === 0) return [];
+      return run.write(async (tx) => {
         const types = filter?.types as CommandType[] | undefined;
-        const pending = and(eq(c.state, "PENDING"), types ? inArray(c.type, types) : undefined);
+        const wi = t.workflowInstances;
+        // The instance's slot decides (an instance never changes slot); no instance: anyone's.
+        const ofSlots = slots
+          ? or(isNull(c.workflowInstanceId), exists(tx.select({ one: sql`1` }).from(wi).where(and(eq(wi.id, c.workflowInstanceId), inArray(wi.slot, [...slots])))))
+          : undefined;
+        const pending = and(eq(c.state, "PENDING"), types ? inArray(c.type, types) : undefined, ofSlots);
         const oldest = tx.select({ id: c.id }).from(c).where(pending).orderBy(asc(c.id)).limit(limit);
         const rows = await tx
           .update(c)
@@ -95,7 +105,8 @@ export function createCommandRepository(run: Runner): CommandRepository {
           .where(and(inArray(c.id, oldest), eq(c.state, "PENDING")))
           .returning();
         return rows.sort((a, b) => a.id - b.id).map(toCommand);
-      }),
+      });
+    },
 
     claim: (id, consumer) =>
       run.write(async (tx) => {

@@ -19,6 +19,7 @@ import type { InferInsertModel, InferSelectModel } from "drizzle-orm";
 import { drizzle as drizzleSqlite } from "drizzle-orm/bun-sqlite";
 import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
+import { type LeaseFence, newLeaseFence } from "./lease-fence.ts";
 import { createMutex } from "./mutex.ts";
 import type * as pgTables from "./schema-pg.ts";
 import * as sqliteTables from "./schema-sqlite.ts";
@@ -44,6 +45,8 @@ export interface Runner {
   readonly dialect: Dialect;
   readonly t: Tables;
   readonly raw: RawAccess;
+  /** Whose slot leases fence the master's writes (lease-fence.ts; store.fenceWith sets it). */
+  readonly fence: LeaseFence;
   /** A read; sees only committed data. */
   read<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   /** One transaction: everything in `fn` commits together or not at all. */
@@ -110,6 +113,7 @@ export function sqliteRunner(client: Database): Runner {
     dialect: "sqlite",
     t: sqliteTables as unknown as Tables,
     raw: { dialect: "sqlite", statement },
+    fence: newLeaseFence(),
     read: (fn) => exclusive(() => fn(db)),
     write: (fn, onViolation) =>
       exclusive(async () => {
@@ -148,6 +152,7 @@ export function postgresRunner(db: Db, tables: Tables): Runner {
     dialect: "postgres",
     t: tables,
     raw: { dialect: "postgres", client: (db as unknown as { $client: Sql }).$client, clientOf: postgresClientOf },
+    fence: newLeaseFence(),
     read: (fn) => fn(db).catch((err) => Promise.reject(mapError(err))),
     write: (fn, onViolation) =>
       db.transaction((tx) => fn(tx as unknown as Db)).catch((err) => Promise.reject(mapError(err, onViolation))),

@@ -12,6 +12,7 @@ import { createInOneStatement, oneStatementCreate } from "./instance-create-sql.
 import { allocateInstanceIds } from "./schedule-fire-sql.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
+import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { returned } from "./rows.ts";
 import { admitSerial, firstActive, releaseSerial, restartInstance, settleAdmission, stopWaiting, workflowsWithWaiting } from "./serial-instances.ts";
 import type { InstanceTransition, NamedWorkflowInstance, WorkflowInstance, WorkflowInstanceRepository } from "./store.ts";
@@ -58,14 +59,18 @@ function toNamedInstance({ instance, workflowName }: { instance: Row; workflowNa
   return { ...toWorkflowInstance(instance), workflowName };
 }
 
-/** The fenced transition inside the caller's transaction; the changed row or null. */
-export async function transitionInstance(tx: Db, t: Tables, id: number, change: InstanceTransition, now: Date): Promise<Row | null> {
+/**
+ * The fenced transition inside the caller's transaction; the changed row or null. With `node`
+ * (lease fencing on, lease-fence.ts) also only while `node` holds the lease of the instance's
+ * slot at the transition's epoch.
+ */
+export async function transitionInstance(tx: Db, t: Tables, id: number, change: InstanceTransition, now: Date, node: string | null = null): Promise<Row | null> {
   const wi = t.workflowInstances;
   if (change.from.length === 0) return null;
   const [row] = await tx
     .update(wi)
     .set({ ...change.set, state: change.to, epoch: change.epoch, updatedAt: now })
-    .where(and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`))
+    .where(and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`, node === null ? undefined : leaseHeld(wi.slot, change.epoch, node)))
     .returning();
   return row ?? null;
 }
@@ -86,7 +91,7 @@ export class ParentNotRunningError extends ConflictError {
  * master's look and the INSERT cannot let one more child through (issue 9: a stopped root whose
  * recursive chain kept growing).
  */
-async function assertParentRunning(tx: Db, t: Tables, parentTaskInstanceId: number): Promise<void> {
+async function assertParentRunning(tx: Db, t: Tables, parentTaskInstanceId: number, node: string | null): Promise<void> {
   const ti = t.taskInstances;
   const wi = t.workflowInstances;
   const [parent] = await tx
@@ -97,6 +102,20 @@ async function assertParentRunning(tx: Db, t: Tables, parentTaskInstanceId: numb
   if (!parent) throw new NotFoundError(`parent task instance ${parentTaskInstanceId} does not exist`);
   if (parent.instanceState !== "RUNNING_EXECUTION") throw new ParentNotRunningError(parent.instanceId, parent.instanceState);
   if (parent.taskState !== "RUNNING_EXECUTION") throw new ParentNotRunningError(parent.instanceId, `running, but its task instance ${parentTaskInstanceId} is ${parent.taskState}`);
+  if (node === null) return;
+  // Fenced (lease-fence.ts): the master that drives the parent starts its children, while it holds the parent's slot.
+  const [held] = await tx.select({ id: wi.id, slot: wi.slot }).from(wi).where(and(eq(wi.id, parent.instanceId), leaseHeld(wi.slot, wi.epoch, node)));
+  if (!held) throw new LeaseNotHeldError(parent.instanceId, node);
+}
+
+/** A fenced write refused because its node does not hold the lease of the instance's slot (lease-fence.ts). */
+export class LeaseNotHeldError extends ConflictError {
+  constructor(
+    readonly workflowInstanceId: number,
+    readonly node: string,
+  ) {
+    super(`node "${node}" does not hold the slot lease of workflow instance ${workflowInstanceId} (expired, taken over, or at another epoch): the write was refused`);
+  }
 }
 
 export function createInstanceRepository(run: Runner): WorkflowInstanceRepository {
@@ -149,7 +168,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
               throw new ConflictError(`command ${id} was consumed already (or does not exist): it starts no second instance`);
             }
           }
-          if (input.parentTaskInstanceId != null) await assertParentRunning(tx, t, input.parentTaskInstanceId);
+          if (input.parentTaskInstanceId != null) await assertParentRunning(tx, t, input.parentTaskInstanceId, fencingNode(run.dialect, run.fence));
           const admission = input.executionType ? await admitSerial(tx, t, workflow.id, input.executionType) : null;
           // The run's zone is fixed now: given, else its schedule's (read once, here), else UTC.
           let timezone = input.timezone;
@@ -213,7 +232,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
     },
 
     transition: (id, change) => run.write(async (tx) => {
-      const row = await transitionInstance(tx, t, id, change, new Date());
+      const row = await transitionInstance(tx, t, id, change, new Date(), fencingNode(run.dialect, run.fence));
       return row ? toWorkflowInstance(row) : null;
     }),
 

@@ -12,6 +12,7 @@ import { createCommandRepository } from "./commands.ts";
 import { createDatasourceRepository } from "./datasources.ts";
 import { postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
 import { createInstanceRepository } from "./instances.ts";
+import { setFenceNode } from "./lease-fence.ts";
 import { createMemberRepository } from "./members.ts";
 import { applyMigrations, type Connection, missingMigrations } from "./migrate.ts";
 import { createProjectRepository } from "./projects.ts";
@@ -120,6 +121,7 @@ function buildStore(conn: Connection, run: Runner, secretKey: string | null): St
     datasources: createDatasourceRepository(run, { secretKey }),
     schedules: createScheduleRepository(run),
     backfills: createBackfillRepository(run),
+    fenceWith: (nodeId) => setFenceNode(run.fence, nodeId),
     ready: () =>
       run
         .exclusive(async () => {

@@ -59,8 +59,11 @@ export interface CommandRepository {
    * Consumes up to `limit` PENDING commands, oldest first, for `consumer` (a node id). One guarded
    * UPDATE … WHERE state = 'PENDING': a command is handed to exactly one claimer, even when several
    * race; a claimer that loses a race gets fewer (possibly none) and simply asks again.
+   * With `slots` (a master's owned slots): only commands whose workflow instance is in one of
+   * them, plus commands with no instance (they create one, whose slot is known only then: any
+   * master may take them, still exactly once); `slots: []` claims nothing.
    */
-  claimNext(consumer: string, limit: number, filter?: { types?: CommandType[] }): Promise<Command[]>;
+  claimNext(consumer: string, limit: number, filter?: { types?: CommandType[]; slots?: readonly number[] }): Promise<Command[]>;
   /** Consumes one PENDING command; null when it does not exist or was consumed already. */
   claim(id: number, consumer: string): Promise<Command | null>;
   get(id: number): Promise<Command | null>;

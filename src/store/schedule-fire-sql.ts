@@ -10,6 +10,7 @@
 import { type AnyColumn, getTableColumns, type SQL, sql, type Table } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
 import type { Db, Tables } from "./dialect.ts";
+import { leaseHeld } from "./lease-fence.ts";
 import type { Dialect } from "./store.ts";
 
 export type ScheduleRow = Tables["schedules"]["$inferSelect"];
@@ -123,6 +124,23 @@ export interface FireRow {
   schedule: ScheduleRow;
   workflow: WorkflowRow;
   fireTime: Date;
+  /** The schedule slot's lease the fire is made under (lease fencing on). */
+  lease?: { slot: number; epoch: number };
+}
+
+/**
+ * Lease fencing (lease-fence.ts): of the given slots, the leases `node` holds now, unexpired on
+ * the database clock — slot → epoch. Postgres only; one statement, pipelined with the locks.
+ */
+export async function heldLeases(tx: Db, slots: readonly number[], node: string): Promise<Map<number, number>> {
+  if (slots.length === 0) return new Map();
+  for (const slot of slots) if (!Number.isInteger(slot) || slot < 0) throw new Error(`schedule fire: lease slot ${String(slot)} is not a slot number`);
+  const rows = await rawRows(
+    tx,
+    "postgres",
+    sql`SELECT slot, epoch FROM slot_leases WHERE slot = ANY(${`{${slots.join(",")}}`}::text::integer[]) AND owner = ${node} AND expires_at > clock_timestamp()`,
+  );
+  return new Map(rows.map((r) => [Number(r.slot), Number(r.epoch)]));
 }
 
 /**
@@ -132,13 +150,15 @@ export interface FireRow {
  * rows returned are the fires created here; the others exist already. However many rows, the
  * statement is the same: only the JSON parameter grows.
  */
-export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: readonly FireRow[], now: Date): Promise<InstanceRow[]> {
+export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: readonly FireRow[], now: Date, node: string | null = null): Promise<InstanceRow[]> {
   if (fires.length === 0) return [];
   const pg = dialect === "postgres";
   const columns = "id, slot, project_id, workflow_id, workflow_version, state, run_type, epoch, priority, worker_group, failure_strategy, params, dry_run, schedule_id, schedule_time, timezone, created_at, updated_at";
   let query: SQL;
   if (pg) {
-    const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime }) => ({
+    const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime, lease }) => ({
+      lease_slot: lease?.slot ?? null,
+      lease_epoch: lease?.epoch ?? null,
       id,
       slot,
       project_id: w.projectId,
@@ -156,8 +176,8 @@ export async function insertFires(tx: Db, dialect: Dialect, t: Tables, fires: re
       SELECT f.id, f.slot, f.project_id, f.workflow_id, f.workflow_version, 'SUBMITTED_SUCCESS', 'SCHEDULER', 0, f.priority, f.worker_group,
         f.failure_strategy, f.params, false, f.schedule_id, f.schedule_time, f.timezone, ${time(dialect, now)}, ${time(dialect, now)}
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS f(id bigint, slot integer, project_id bigint, workflow_id bigint, workflow_version integer,
-        priority text, worker_group text, failure_strategy text, params jsonb, schedule_id bigint, schedule_time timestamptz, timezone text)
-      ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING *`;
+        priority text, worker_group text, failure_strategy text, params jsonb, schedule_id bigint, schedule_time timestamptz, timezone text, lease_slot integer, lease_epoch integer)
+      ${node === null ? sql`` : sql`WHERE ${leaseHeld(sql.raw("f.lease_slot"), sql.raw("f.lease_epoch"), node)} `}ON CONFLICT (schedule_id, schedule_time) DO NOTHING RETURNING *`;
   } else {
     const rows = fires.map(({ id, slot, schedule: s, workflow: w, fireTime }) => [id, slot, w.projectId, w.id, w.currentVersion, s.priority, s.workerGroup, s.failureStrategy, s.params, s.id, fireTime.getTime(), s.timezone]);
     const at = (i: number) => `json_extract(f.value, '$[${i}]')`;

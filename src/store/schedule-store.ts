@@ -51,12 +51,22 @@ export type FireResult =
   /** Another master or connection created the instance of this fire first. */
   | { outcome: "exists" }
   /** Nothing created: the schedule is gone or OFFLINE, or its workflow is OFFLINE (the reason says which). */
-  | { outcome: "skipped"; reason: string; /** False when the schedule is gone or OFFLINE: stop firing it. */ scheduleActive: boolean };
+  | { outcome: "skipped"; reason: string; /** False when the schedule is gone or OFFLINE: stop firing it. */ scheduleActive: boolean }
+  /**
+   * Nothing created: the store is fenced (fenceWith) and this node does not hold `lease` (expired,
+   * taken over, another epoch) — the slot's new owner fires it (lease-fence.ts).
+   */
+  | { outcome: "stale"; reason: string };
 
 export interface FireInput {
   scheduleId: number;
   fireTime: Date;
   slot: (instanceId: number) => number;
+  /**
+   * The lease of the schedule's slot (slotOfInstance(scheduleId, slotCount)) the fire is made
+   * under; required when the store is fenced, ignored otherwise.
+   */
+  lease?: { slot: number; epoch: number };
 }
 
 export interface ScheduleRepository {

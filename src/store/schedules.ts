@@ -5,15 +5,20 @@
 // inserts with ON CONFLICT (schedule_id, schedule_time) DO NOTHING: on Postgres the loser of a
 // race waits for the winner's commit and inserts nothing; on SQLite writers are serial anyway.
 // Either way the second caller learns "exists", never an error (docs/architecture.md §3.5).
+// Fenced by the slot lease (lease-fence.ts, store.fenceWith): each fire names the lease of its
+// schedule's slot; a fire this node does not hold that lease for creates nothing and moves no
+// cursor ("stale"), so a master that lost the slot cannot fire, and the new owner still finds
+// the fire missing and creates it — one instance per (schedule, fire time) either way.
 
 import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
-import { ConflictError, NotFoundError } from "../core/errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
 import { returned } from "./rows.ts";
-import { advanceCursors, allocateInstanceIds, checkNotBefore, type InstanceRow, insertFires, lockSchedules, lockWorkflowsOf, type ScheduleRow, waitUntil, type WorkflowRow } from "./schedule-fire-sql.ts";
+import { fencingNode } from "./lease-fence.ts";
+import { advanceCursors, allocateInstanceIds, checkNotBefore, heldLeases, type InstanceRow, insertFires, lockSchedules, lockWorkflowsOf, type ScheduleRow, waitUntil, type WorkflowRow } from "./schedule-fire-sql.ts";
 import { admitSerial, settleAdmission } from "./serial-instances.ts";
 import type { FireInput, FireResult, NewSchedule, Schedule, ScheduleRepository } from "./schedule-store.ts";
 import type { Dialect, FailureStrategy, Priority } from "./store.ts";
@@ -117,10 +122,14 @@ async function fireSerial(tx: Db, t: Tables, schedule: ScheduleRow, locked: Lock
  * p99 53 ms. CPU of fireMany for 167 fires: ~5 ms on either dialect (19 ms before on SQLite);
  * the insert itself (~2-3 ms on SQLite: FK checks and six indexes per row) is most of it.
  */
-async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly FireInput[], notBefore?: Date): Promise<FireResult[]> {
+async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly FireInput[], notBefore?: Date, node: string | null = null): Promise<FireResult[]> {
   const results: FireResult[] = new Array(inputs.length);
   if (inputs.length === 0) return results;
   checkNotBefore(notBefore);
+  if (node !== null) {
+    const i = inputs.findIndex((input) => !input.lease);
+    if (i >= 0) throw new ValidationError(`schedule fire ${i} (schedule ${inputs[i]!.scheduleId}) has no lease: a fenced store (fenceWith) fires only under the lease of the schedule's slot`, [{ path: `${i}.lease`, message: "required when the store is fenced" }]);
+  }
   // Ascending (schedule, fire time); stable, so of two equal fires the earlier input is the one created.
   const order = inputs.map((input, i) => ({ input, i })).sort((a, b) => a.input.scheduleId - b.input.scheduleId || a.input.fireTime.getTime() - b.input.fireTime.getTime());
   const scheduleIds = [...new Set(order.map((o) => o.input.scheduleId))];
@@ -129,11 +138,14 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
   // before the workflow locks as everywhere else; on SQLite they simply run one after another.
   // One statement each whatever the batch size (the ids are one parameter), so every lock of a
   // batch is taken in ascending id order.
-  const [lockedSchedules, lockedWorkflows, ids] = await Promise.all([
+  const [lockedSchedules, lockedWorkflows, ids, held] = await Promise.all([
     lockSchedules(tx, dialect, t, scheduleIds),
     lockWorkflowsOf(tx, dialect, t, scheduleIds),
     // One id per fire; what the batch does not insert stays unused.
     allocateInstanceIds(tx, dialect, order.length),
+    // Fenced: the leases this node holds of the fires' slots. The insert checks its lease again
+    // (lease-fence.ts); a lease lost in between leaves a fire uncreated and reported "exists".
+    node === null ? null : heldLeases(tx, [...new Set(inputs.map((input) => input.lease!.slot))], node),
   ]);
   const schedules = new Map(lockedSchedules.map((row) => [row.id, row]));
   const workflows = new Map(lockedWorkflows.map((w) => [w.row.id, w]));
@@ -161,6 +173,10 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
       results[i] = { outcome: "skipped", reason: `the workflow of schedule ${scheduleId} was deleted`, scheduleActive: false };
       continue;
     }
+    if (held && held.get(input.lease!.slot) !== input.lease!.epoch) {
+      results[i] = { outcome: "stale", reason: `node "${node}" does not hold the lease of slot ${input.lease!.slot} at epoch ${input.lease!.epoch}` };
+      continue;
+    }
     const key = `${scheduleId}:${fireTime.getTime()}`;
     if (seen.has(key)) {
       duplicates.push(i);
@@ -181,7 +197,7 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
     else cursors.set(fireTime.getTime(), [scheduleId]);
   }
 
-  const rows = parallel.map((d, k) => ({ id: ids[k]!, slot: d.input.slot(ids[k]!), schedule: d.schedule, workflow: d.workflow.row, fireTime: d.input.fireTime }));
+  const rows = parallel.map((d, k) => ({ id: ids[k]!, slot: d.input.slot(ids[k]!), schedule: d.schedule, workflow: d.workflow.row, fireTime: d.input.fireTime, lease: d.input.lease }));
   // Everything above ran ahead of the fire time (locks held a few ms early; a racing master waits
   // on them and then finds "exists"); nothing is created or stamped before it.
   if (notBefore) await waitUntil(notBefore.getTime());
@@ -190,7 +206,7 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
   const now = new Date();
   if (parallel.length > 0) {
     writes.push(
-      insertFires(tx, dialect, t, rows, now).then((inserted) => {
+      insertFires(tx, dialect, t, rows, now, node).then((inserted) => {
         const byKey = new Map<string, InstanceRow>();
         for (const row of inserted) byKey.set(`${row.scheduleId}:${row.scheduleTime!.getTime()}`, row);
         for (const d of parallel) {
@@ -336,9 +352,9 @@ export function createScheduleRepository(run: Runner): ScheduleRepository {
         await writeAudit(tx, t, actor, new Date(), { action: "schedule.delete", objectType: "schedule", objectId: id, projectId: row.projectId, details: auditDetails(row) });
       }),
 
-    fire: (input) => run.write(async (tx) => (await fireBatch(tx, t, run.dialect, [input]))[0]!),
+    fire: (input) => run.write(async (tx) => (await fireBatch(tx, t, run.dialect, [input], undefined, fencingNode(run.dialect, run.fence)))[0]!),
 
-    fireMany: (inputs, options) => run.write((tx) => fireBatch(tx, t, run.dialect, inputs, options?.notBefore)),
+    fireMany: (inputs, options) => run.write((tx) => fireBatch(tx, t, run.dialect, inputs, options?.notBefore, fencingNode(run.dialect, run.fence))),
 
     advanceCursor: (id, to) => run.write((tx) => advance(tx, t, id, to)),
 

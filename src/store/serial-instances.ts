@@ -27,6 +27,7 @@ import { and, asc, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
+import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import type { InstanceRestart, PendingControl } from "./run-store.ts";
 
@@ -174,7 +175,8 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
     const executionType = await versionExecutionType(tx, t, current.workflowId, current.version);
     const admission = await admitSerial(tx, t, current.workflowId, executionType, id);
     const now = new Date();
-    const guard = and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`);
+    const node = fencingNode(run.dialect, run.fence);
+    const guard = and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`, node === null ? undefined : leaseHeld(wi.slot, change.epoch, node));
     if (admission?.state === "STOP") {
       const [row] = await tx.update(wi).set({ message: serialMessage.refused(change.control, admission.blockedBy!), updatedAt: now }).where(guard).returning();
       if (!row) return { outcome: "stale" as const };

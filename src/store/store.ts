@@ -229,6 +229,12 @@ export interface Store {
   readonly datasources: DatasourceRepository;
   readonly schedules: ScheduleRepository;
   readonly backfills: BackfillRepository;
+  /**
+   * Fences the master's writes by the slot lease of `nodeId` (lease-fence.ts, docs/architecture.md
+   * §3.3): cluster nodes with the Postgres Coordinator set it before they drive anything. null
+   * (the default) turns it off. A SQLite store accepts the call and does not fence (one node).
+   */
+  fenceWith(nodeId: string | null): void;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   close(): Promise<void>;

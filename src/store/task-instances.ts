@@ -18,6 +18,7 @@ import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
 import { BATCH_MARKER_TTL_MS, batchCommitSql } from "./batch-commit-sql.ts";
+import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { violationOf } from "./sql-errors.ts";
 import type {
   TaskAttemptInsert,
@@ -84,7 +85,7 @@ function fencesOf(ops: readonly TaskBatchOp[]): Map<number, number> {
 export function createTaskInstanceRepository(run: Runner): TaskInstanceRepository {
   const { t } = run;
   const ti = t.taskInstances;
-  const hot = attemptSql(run.raw, (fn) => run.read(() => fn()));
+  const hot = attemptSql(run.raw, (fn) => run.read(() => fn()), run.fence);
   const markers = batchCommitSql(run.raw, (fn) => run.read(() => fn()));
   let prunedAt = 0;
 
@@ -162,7 +163,7 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
         if (op.op !== "instance") continue;
         // The master's transitions as a compiled statement; another column set goes through drizzle.
         const hand = hot.transition(tx, op, now);
-        const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now))?.id ?? null);
+        const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now, fencingNode(run.dialect, run.fence)))?.id ?? null);
         outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
       }
       if (batchId !== undefined) {
@@ -239,6 +240,7 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
     markInterrupted: (query) =>
       run.write(async (tx) => {
         if (query.slots && query.slots.length === 0) return [];
+        const fenceNode = fencingNode(run.dialect, run.fence);
         const rows = await tx
           .update(ti)
           .set({ state: "NEED_FAULT_TOLERANCE", updatedAt: new Date() })
@@ -248,6 +250,8 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
               "host" in query ? eq(ti.host, query.host) : undefined,
               query.slots ? inArray(ti.slot, [...query.slots]) : undefined,
               query.keep && query.keep.length > 0 ? notInArray(ti.id, [...query.keep]) : undefined,
+              // Fenced: only attempts of slots this node holds now (lease-fence.ts), whatever their epoch.
+              fenceNode === null ? undefined : leaseHeld(ti.slot, null, fenceNode),
             ),
           )
           .returning();
