@@ -13,6 +13,7 @@ import { createDatasourceRepository } from "./datasources.ts";
 import { postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
 import { createInstanceRepository } from "./instances.ts";
 import { setFenceNode } from "./lease-fence.ts";
+import { createLogChunkRepository } from "./log-chunks.ts";
 import { createMemberRepository } from "./members.ts";
 import { applyMigrations, type Connection, missingMigrations } from "./migrate.ts";
 import { createProjectRepository } from "./projects.ts";
@@ -122,6 +123,7 @@ function buildStore(conn: Connection, run: Runner, secretKey: string | null): St
     schedules: createScheduleRepository(run),
     backfills: createBackfillRepository(run),
     fenceWith: (nodeId) => setFenceNode(run.fence, nodeId),
+    logChunks: createLogChunkRepository(run),
     ready: () =>
       run
         .exclusive(async () => {

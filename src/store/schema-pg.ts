@@ -8,6 +8,7 @@ import {
   type AnyPgColumn,
   bigint,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -355,4 +356,22 @@ export const batchCommits = pgTable(
     createdAt: time("created_at").notNull(),
   },
   (t) => [index("batch_commits_created_at").on(t.createdAt)],
+);
+
+/** Bytes as Buffer (postgres.js reads and writes bytea as Buffer). */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
+
+/** Task logs shipped by cluster workers (migration 0014, src/store/log-chunks.ts). */
+export const taskLogChunks = pgTable(
+  "task_log_chunks",
+  {
+    taskInstanceId: ref("task_instance_id")
+      .notNull()
+      .references(() => taskInstances.id, { onDelete: "cascade" }),
+    seq: integer().notNull(),
+    byteOffset: bigint("byte_offset", { mode: "number" }).notNull(),
+    data: bytea("data").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.taskInstanceId, t.seq] }), index("task_log_chunks_offset").on(t.taskInstanceId, t.byteOffset)],
 );

@@ -5,6 +5,7 @@
 
 import {
   type AnySQLiteColumn,
+  blob,
   index,
   integer,
   primaryKey,
@@ -351,4 +352,19 @@ export const batchCommits = sqliteTable(
     createdAt: time("created_at").notNull(),
   },
   (t) => [index("batch_commits_created_at").on(t.createdAt)],
+);
+
+/** Task logs shipped by cluster workers (migration 0014, src/store/log-chunks.ts). */
+export const taskLogChunks = sqliteTable(
+  "task_log_chunks",
+  {
+    taskInstanceId: ref("task_instance_id")
+      .notNull()
+      .references(() => taskInstances.id, { onDelete: "cascade" }),
+    seq: integer().notNull(),
+    byteOffset: integer("byte_offset").notNull(),
+    data: blob("data", { mode: "buffer" }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.taskInstanceId, t.seq] }), index("task_log_chunks_offset").on(t.taskInstanceId, t.byteOffset)],
 );

@@ -16,6 +16,7 @@ import type {
 } from "./run-store.ts";
 import type { BackfillRepository } from "./backfill-store.ts";
 import type { ScheduleRepository } from "./schedule-store.ts";
+import type { LogChunkRepository } from "./log-chunks.ts";
 
 export type * from "./run-store.ts";
 export type * from "./schedule-store.ts";
@@ -235,6 +236,8 @@ export interface Store {
    * (the default) turns it off. A SQLite store accepts the call and does not fence (one node).
    */
   fenceWith(nodeId: string | null): void;
+  /** Task logs shipped by cluster workers (log-chunks.ts). */
+  readonly logChunks: LogChunkRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   close(): Promise<void>;

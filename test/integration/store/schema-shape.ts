@@ -32,6 +32,9 @@ const families: Record<string, string> = {
   SQLiteBoolean: "boolean",
   PgJsonb: "json",
   SQLiteTextJson: "json",
+  // Bytes: the only custom Postgres column is bytea (schema-pg.ts).
+  PgCustomColumn: "bytes",
+  SQLiteBlobBuffer: "bytes",
 };
 
 type Mode = "sql" | "family";
