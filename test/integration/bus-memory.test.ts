@@ -3,8 +3,8 @@ import { MemoryBus } from "../../src/bus/memory-bus.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { busContract, readyTask } from "./contracts/bus-contract.ts";
 
-busContract("memory", async () => {
-  const bus = new MemoryBus();
+busContract("memory", async (opts = {}) => {
+  const bus = new MemoryBus({ claimLeaseMs: opts.claimLeaseMs });
   return {
     client: async () => bus,
     [Symbol.asyncDispose]: () => bus.close(),
@@ -12,10 +12,10 @@ busContract("memory", async () => {
 });
 
 describe("MemoryBus specifics", () => {
-  test("a waiting pull is resolved by enqueue within the same turn: no timer, no polling", async () => {
+  test("a waiting claim is resolved by enqueue within the same turn: no timer, no polling", async () => {
     await using bus = disposable(new MemoryBus());
     let resolvedBeforeNextTurn = false;
-    const pulled = bus.pull(["default"], 1).then((tasks) => {
+    const claimed = bus.claim(["default"], 1).then((tasks) => {
       resolvedBeforeNextTurn = !macrotaskRan;
       return tasks;
     });
@@ -27,23 +27,23 @@ describe("MemoryBus specifics", () => {
         resolve();
       }),
     );
-    expect(await pulled).toHaveLength(1);
+    expect(await claimed).toHaveLength(1);
     expect(resolvedBeforeNextTurn).toBe(true);
   });
 
   test("a burst of enqueues reaches a waiting worker as one batch, best first", async () => {
     await using bus = disposable(new MemoryBus());
-    const pulled = bus.pull(["default"], 10);
+    const claimed = bus.claim(["default"], 10);
     const sent = [readyTask({ priority: 4 }), readyTask({ priority: 0 }), readyTask({ priority: 2 })];
     await Promise.all(sent.map((t) => bus.enqueue("default", t)));
-    expect((await pulled).map((t) => t.priority)).toEqual([0, 2, 4]);
+    expect((await claimed).map((t) => t.priority)).toEqual([0, 2, 4]);
   });
 
   test("waiters are served oldest first, each with distinct tasks", async () => {
     await using bus = disposable(new MemoryBus());
-    const first = bus.pull(["default"], 1);
-    const second = bus.pull(["default", "gpu"], 1);
-    const third = bus.pull(["gpu"], 1);
+    const first = bus.claim(["default"], 1);
+    const second = bus.claim(["default", "gpu"], 1);
+    const third = bus.claim(["gpu"], 1);
     const [t1, t2, t3] = [readyTask(), readyTask(), readyTask({ workerGroup: "gpu" })];
     await bus.enqueue("default", t1);
     await bus.enqueue("default", t2);
@@ -59,7 +59,7 @@ describe("MemoryBus specifics", () => {
     const copy = { ...task };
     await bus.enqueue("default", task);
     task.attempt = 99;
-    expect(await bus.pull(["default"], 1)).toEqual([copy]);
+    expect(await bus.claim(["default"], 1)).toEqual([copy]);
   });
 
   test("logs a throwing subscriber with its channel", async () => {
@@ -80,7 +80,7 @@ describe("MemoryBus specifics", () => {
     await using bus = disposable(new MemoryBus());
     for (let i = 0; i < 1_000; i++) {
       const ac = new AbortController();
-      const p = bus.pull(["default", "gpu"], 1, ac.signal);
+      const p = bus.claim(["default", "gpu"], 1, ac.signal);
       ac.abort();
       expect(await p).toEqual([]);
     }

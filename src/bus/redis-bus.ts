@@ -1,0 +1,407 @@
+// The Bus on Redis, for the cluster (docs/architecture.md §2; the contract is bus.ts). Ready
+// queues are sorted sets changed only by the Lua scripts of redis-bus-scripts.ts; claims block on
+// a marker list without polling (redis-bus-claimer.ts); task events go through one Stream per
+// slot (redis-bus-events.ts); kills, wakes and plain messages through pub/sub (redis-bus-pubsub.ts).
+//
+// Redis is untrusted (§3.8): everything written is a signed envelope (signing.ts), and everything
+// read back is checked, then parsed with the zod schemas of core/messages.ts. What fails is
+// dropped, counted in dropped() and never handed to a caller; a refused ready task is removed
+// from its queue so it cannot block it.
+
+import type Redis from "ioredis";
+import { z } from "zod";
+import { PorpoiseError, ValidationError } from "../core/errors.ts";
+import { silentLogger, type Logger } from "../core/log.ts";
+import {
+  KILL_CHANNEL, WAKE_CHANNEL, type KillMessage, type TaskEvent, type WakeMessage,
+  killMessageSchema, parseJsonMessage, parseTaskEvent, wakeMessageSchema,
+} from "../core/messages.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
+import {
+  type Bus, type BusDropCounts, type DeliveredEvent, type EventConsumer, type ReadyTask, type Unsubscribe,
+  DEFAULT_CLAIM_LEASE_MS, channelSchema, isWorkerGroup, parseReadyTask, readyTaskSchema, workerGroupSchema,
+} from "./bus.ts";
+import { MarkerWaiter } from "./redis-bus-claimer.ts";
+import { busClosedError, connectionFactory, runScript, type ConnectionFactory } from "./redis-bus-connection.ts";
+import { DropCounter } from "./redis-bus-drops.ts";
+import { EVENT_GROUP, RedisEventConsumer } from "./redis-bus-events.ts";
+import { PubSub } from "./redis-bus-pubsub.ts";
+import { ACK, ACK_EVENTS, CLAIM, ENQUEUE, GROUP_KEY_SUFFIXES, RELEASE } from "./redis-bus-scripts.ts";
+import { createSigner, type Signer } from "./signing.ts";
+
+const optionsSchema = z.strictObject({
+  url: z.string().regex(/^rediss?:\/\/\S+$/, "expected a redis:// or rediss:// URL"),
+  prefix: z.string().min(1).max(100).default("porpoise:"),
+  secret: z.string().min(16, "expected the cluster secret, at least 16 characters"),
+  claimLeaseMs: z.number().int().min(10).max(86_400_000).default(DEFAULT_CLAIM_LEASE_MS),
+  log: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).debug === "function", "expected a Logger").optional(),
+});
+export type RedisBusOptions = z.input<typeof optionsSchema>;
+
+const claimSchema = z.strictObject({
+  groups: z.array(workerGroupSchema).min(1, "expected at least one worker group").max(100),
+  max: z.number().int().min(1).max(10_000),
+});
+const groupArg = z.strictObject({ group: workerGroupSchema });
+const ackSchema = z.strictObject({ tasks: z.array(readyTaskSchema) });
+const slotSchema = z.number().int().min(0).max(4095);
+const publishEventSchema = z.strictObject({ slot: slotSchema });
+const ackEventsSchema = z.strictObject({
+  events: z.array(z.object({ slot: slotSchema, id: z.string().regex(/^\d+-\d+$/, 'expected a stream id "<ms>-<seq>"') })),
+});
+const consumeSchema = z.strictObject({ consumer: z.string().min(1).max(200), handler: z.function() });
+const publishSchema = z.strictObject({ channel: channelSchema, message: z.string() });
+const subscribeSchema = z.strictObject({ channel: channelSchema, handler: z.function() });
+
+/** Longest wait of a blocked claim before it runs the claim script again (expired claims of others). */
+const MAX_CLAIM_BLOCK_MS = 5_000;
+/** Longest XREADGROUP BLOCK of an event consumer; new slots interrupt it at once (CLIENT UNBLOCK). */
+const MAX_EVENT_BLOCK_MS = 5_000;
+const ACK_EVENTS_CHUNK = 500;
+
+/** Dispatch id in Redis: what an ack names (docs/architecture.md §3.4: attempt + token identify a dispatch). */
+export const dispatchId = (t: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">): string => `${t.taskInstanceId}:${t.attempt}:${t.token}`;
+
+export class RedisBus implements Bus {
+  private readonly log: Logger;
+  private readonly prefix: string;
+  private readonly leaseMs: number;
+  private readonly signer: Signer;
+  private readonly conns: ConnectionFactory;
+  private readonly cmd: Redis;
+  private readonly markers: MarkerWaiter;
+  private readonly pubsub: PubSub;
+  private readonly drops: DropCounter;
+  private readonly claims = new Set<AbortController>();
+  private readonly consumers = new Set<RedisEventConsumer>();
+  private state: "open" | "closed" = "open";
+
+  constructor(options: RedisBusOptions) {
+    const o = parseOrThrow(optionsSchema, options, "RedisBus options");
+    this.log = o.log ?? silentLogger;
+    this.prefix = o.prefix;
+    this.leaseMs = o.claimLeaseMs;
+    this.signer = createSigner(o.secret);
+    this.drops = new DropCounter(this.log);
+    this.conns = connectionFactory(o.url, this.log);
+    this.cmd = this.conns.command("porpoise-bus");
+    this.markers = new MarkerWaiter(this.conns, this.cmd, this.log);
+    this.pubsub = new PubSub(this.conns, this.log);
+  }
+
+  async enqueue(group: string, task: ReadyTask): Promise<void> {
+    this.assertOpen();
+    const g = isWorkerGroup(group) ? group : parseOrThrow(groupArg, { group }, "enqueue").group;
+    const t = parseReadyTask(task);
+    if (t.workerGroup !== g) {
+      throw new ValidationError(
+        `ready task is invalid: workerGroup is "${t.workerGroup}" but it was enqueued on group "${g}"; enqueue it on its own group`,
+        [{ path: "workerGroup", message: `expected "${g}"` }],
+      );
+    }
+    const keys = this.groupKeys(g);
+    const envelope = this.signer.seal(`ready:${g}`, JSON.stringify(t));
+    await this.call("enqueue", () => runScript(this.cmd, ENQUEUE, [...keys, `${this.prefix}seq`], [dispatchId(t), envelope, t.instancePriority * 5 + t.priority]));
+  }
+
+  async claim(groups: readonly string[], max: number, signal?: AbortSignal): Promise<ReadyTask[]> {
+    this.assertOpen();
+    if (!(Array.isArray(groups) && groups.length >= 1 && groups.length <= 100 && groups.every(isWorkerGroup) && Number.isInteger(max) && max >= 1 && max <= 10_000)) {
+      parseOrThrow(claimSchema, { groups, max }, "claim");
+    }
+    if (signal?.aborted) return [];
+    const unique = [...new Set(groups)];
+    const scope = new AbortController();
+    const onAbort = () => scope.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.claims.add(scope);
+    try {
+      return await this.claimLoop(unique, max, scope.signal);
+    } finally {
+      this.claims.delete(scope);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async ack(tasks: readonly ReadyTask[]): Promise<void> {
+    this.assertOpen();
+    const parsed = this.parseTasks(tasks);
+    const byGroup = new Map<string, string[]>();
+    for (const t of parsed) {
+      const ids = byGroup.get(t.workerGroup);
+      if (ids) ids.push(dispatchId(t));
+      else byGroup.set(t.workerGroup, [dispatchId(t)]);
+    }
+    await this.call("ack", () => Promise.all([...byGroup].map(([g, ids]) => runScript(this.cmd, ACK, this.groupKeys(g).slice(0, 4), ids))));
+  }
+
+  async depth(group: string): Promise<number> {
+    this.assertOpen();
+    const { group: g } = parseOrThrow(groupArg, { group }, "depth");
+    return await this.call("depth", () => this.cmd.zcard(`${this.prefix}q:${g}:ready`));
+  }
+
+  async publishEvent(slot: number, event: TaskEvent): Promise<void> {
+    this.assertOpen();
+    parseOrThrow(publishEventSchema, { slot }, "publishEvent");
+    const e = parseTaskEvent(event);
+    if (e.slot !== slot) {
+      throw new ValidationError(`task event is invalid: its slot is ${e.slot} but it was published to slot ${slot}; publish it to its own slot`, [
+        { path: "slot", message: `expected ${slot}` },
+      ]);
+    }
+    const envelope = this.signer.seal(`event:${slot}`, JSON.stringify(e));
+    await this.call("publishEvent", () => this.cmd.xadd(this.streamKey(slot), "*", "m", envelope));
+  }
+
+  consumeEvents(consumer: string, handler: (events: readonly DeliveredEvent[]) => void): EventConsumer {
+    this.assertOpen();
+    parseOrThrow(consumeSchema, { consumer, handler }, "consumeEvents");
+    const c = new RedisEventConsumer({
+      conns: this.conns,
+      control: this.cmd,
+      streamKey: (slot) => this.streamKey(slot),
+      ackEntries: (slot, ids) => this.ackEntries(slot, ids),
+      consumer,
+      handler,
+      signer: this.signer,
+      drops: this.drops,
+      log: this.log,
+      maxBlockMs: MAX_EVENT_BLOCK_MS,
+      onClosed: (closed) => this.consumers.delete(closed),
+    });
+    this.consumers.add(c);
+    return c;
+  }
+
+  async ackEvents(events: readonly DeliveredEvent[]): Promise<void> {
+    this.assertOpen();
+    parseOrThrow(ackEventsSchema, { events }, "ackEvents");
+    const bySlot = new Map<number, string[]>();
+    for (const e of events) {
+      const ids = bySlot.get(e.slot);
+      if (ids) ids.push(e.id);
+      else bySlot.set(e.slot, [e.id]);
+    }
+    await this.call("ackEvents", () => Promise.all([...bySlot].map(([slot, ids]) => this.ackEntries(slot, ids))));
+  }
+
+  async publishKill(message: KillMessage): Promise<void> {
+    this.assertOpen();
+    const m = parseOrThrow(killMessageSchema, message, "kill message");
+    await this.call("publishKill", () => this.cmd.publish(`${this.prefix}kill`, this.signer.seal(KILL_CHANNEL, JSON.stringify(m))));
+  }
+
+  subscribeKills(handler: (message: KillMessage) => void): Promise<Unsubscribe> {
+    return this.subscribeTo("subscribeKills", `${this.prefix}kill`, handler, (raw) => this.openJson(KILL_CHANNEL, raw, killMessageSchema));
+  }
+
+  async publishWake(message: WakeMessage): Promise<void> {
+    this.assertOpen();
+    const m = parseOrThrow(wakeMessageSchema, message, "wake message");
+    await this.call("publishWake", () => this.cmd.publish(`${this.prefix}wake`, this.signer.seal(WAKE_CHANNEL, JSON.stringify(m))));
+  }
+
+  subscribeWakes(handler: (message: WakeMessage) => void): Promise<Unsubscribe> {
+    return this.subscribeTo("subscribeWakes", `${this.prefix}wake`, handler, (raw) => this.openJson(WAKE_CHANNEL, raw, wakeMessageSchema));
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    this.assertOpen();
+    parseOrThrow(publishSchema, { channel, message }, "publish");
+    await this.call("publish", () => this.cmd.publish(this.channelKey(channel), this.signer.seal(`pub:${channel}`, message)));
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
+    this.assertOpen();
+    parseOrThrow(subscribeSchema, { channel, handler }, "subscribe");
+    return this.subscribeTo("subscribe", this.channelKey(channel), handler, (raw) => {
+      const opened = this.signer.open(`pub:${channel}`, raw);
+      if (opened.ok) return opened.body;
+      this.drops.count(opened.reason, `channel ${channel}`);
+      return undefined;
+    });
+  }
+
+  dropped(): BusDropCounts {
+    return this.drops.snapshot();
+  }
+
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    for (const c of this.claims) c.abort();
+    await Promise.all([...this.consumers].map((c) => c.close()));
+    this.markers.close();
+    this.pubsub.close();
+    await this.cmd.quit().catch(() => this.cmd.disconnect());
+  }
+
+  /** Test and metrics hook: blocking connections opened for claims so far. */
+  get claimConnections(): number {
+    return this.markers.connections;
+  }
+
+  // ── claims ────────────────────────────────────────────────────────────────────────
+
+  private async claimLoop(groups: string[], max: number, signal: AbortSignal): Promise<ReadyTask[]> {
+    const groupKeys = groups.map((g) => this.groupKeys(g));
+    const keys = groupKeys.flat();
+    const markers = groupKeys.map((k) => k[4]!);
+    const readyOf = (marker: string) => groupKeys.find((k) => k[4] === marker)![0]!;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const reply = (await runScript(this.cmd, CLAIM, keys, [max, this.leaseMs])) as Array<number | string>;
+        const { tasks, refused } = await this.openClaimed(groups, reply);
+        if (signal.aborted) {
+          await this.release(tasks);
+          return [];
+        }
+        if (tasks.length > 0) return tasks;
+        failures = 0;
+        if (refused > 0) continue;
+        const nearest = Number(reply[0]);
+        const waitMs = nearest < 0 ? MAX_CLAIM_BLOCK_MS : Math.min(MAX_CLAIM_BLOCK_MS, nearest + 2);
+        await this.markers.wait(markers, readyOf, Math.max(waitMs, 10), signal);
+      } catch (err) {
+        if (signal.aborted) break;
+        // Redis away: wait (no spin), then try again; the claim resumes when Redis is back.
+        failures++;
+        if (failures === 1) this.log.warn("redis bus: claim failed; waiting for Redis", { groups, err: this.conns.unavailable("claim", err).message });
+        await sleep(Math.min(50 * 2 ** failures, 2_000), signal);
+      }
+    }
+    return [];
+  }
+
+  /** Checks what the claim script handed out; refused envelopes are counted and removed from the queue. */
+  private async openClaimed(groups: string[], reply: Array<number | string>): Promise<{ tasks: ReadyTask[]; refused: number }> {
+    const tasks: ReadyTask[] = [];
+    const refused = new Map<string, string[]>();
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      const group = groups[Number(reply[i])]!;
+      const id = String(reply[i + 1]);
+      const raw = String(reply[i + 2]);
+      const task = this.openTask(group, id, raw);
+      if (task) tasks.push(task);
+      else refused.set(group, [...(refused.get(group) ?? []), id]);
+    }
+    if (refused.size > 0) {
+      await Promise.all([...refused].map(([g, ids]) => runScript(this.cmd, ACK, this.groupKeys(g).slice(0, 4), ids)));
+    }
+    return { tasks, refused: refused.size };
+  }
+
+  private openTask(group: string, id: string, raw: string): ReadyTask | null {
+    const where = `ready queue ${group}`;
+    if (raw === "") {
+      this.drops.count("malformed", where, `${id}: no envelope`);
+      return null;
+    }
+    const opened = this.signer.open(`ready:${group}`, raw);
+    if (!opened.ok) {
+      this.drops.count(opened.reason, where, id);
+      return null;
+    }
+    let task: ReadyTask;
+    try {
+      task = parseReadyTask(JSON.parse(opened.body));
+    } catch {
+      this.drops.count("malformed", where, id);
+      return null;
+    }
+    // A signed task filed under another dispatch id (copied by whoever can write to Redis) would
+    // outlive every ack of the real one: refuse it.
+    if (task.workerGroup !== group || dispatchId(task) !== id) {
+      this.drops.count("forged", where, `${id}: filed under another id or group`);
+      return null;
+    }
+    return task;
+  }
+
+  private async release(tasks: readonly ReadyTask[]): Promise<void> {
+    if (tasks.length === 0) return;
+    const byGroup = new Map<string, string[]>();
+    for (const t of tasks) byGroup.set(t.workerGroup, [...(byGroup.get(t.workerGroup) ?? []), dispatchId(t)]);
+    await Promise.all([...byGroup].map(([g, ids]) => runScript(this.cmd, RELEASE, this.groupKeys(g), ids))).catch((err: unknown) =>
+      this.log.warn("redis bus: could not hand back the tasks of an aborted claim; they come back when their lease ends", { err }),
+    );
+  }
+
+  private parseTasks(tasks: readonly ReadyTask[]): ReadyTask[] {
+    if (!Array.isArray(tasks)) return parseOrThrow(ackSchema, { tasks }, "ack").tasks;
+    try {
+      return tasks.map((t) => parseReadyTask(t));
+    } catch {
+      return parseOrThrow(ackSchema, { tasks }, "ack").tasks;
+    }
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────────────
+
+  private groupKeys(group: string): string[] {
+    return GROUP_KEY_SUFFIXES.map((s) => `${this.prefix}q:${group}:${s}`);
+  }
+
+  private streamKey(slot: number): string {
+    return `${this.prefix}ev:${slot}`;
+  }
+
+  private channelKey(channel: string): string {
+    return `${this.prefix}ch:${channel}`;
+  }
+
+  private async ackEntries(slot: number, ids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += ACK_EVENTS_CHUNK) {
+      await runScript(this.cmd, ACK_EVENTS, [this.streamKey(slot)], [EVENT_GROUP, ...ids.slice(i, i + ACK_EVENTS_CHUNK)]);
+    }
+  }
+
+  private openJson<T>(purpose: string, raw: string, schema: z.ZodType<T>): T | undefined {
+    const opened = this.signer.open(purpose, raw);
+    if (!opened.ok) {
+      this.drops.count(opened.reason, purpose);
+      return undefined;
+    }
+    const message = parseJsonMessage(schema, opened.body);
+    if (message === null) {
+      this.drops.count("malformed", purpose);
+      return undefined;
+    }
+    return message;
+  }
+
+  private async subscribeTo<T>(what: string, redisChannel: string, handler: (m: T) => void, decode: (raw: string) => T | undefined): Promise<Unsubscribe> {
+    this.assertOpen();
+    if (typeof handler !== "function") throw new ValidationError(`${what}: handler must be a function`, [{ path: "handler", message: "expected a function" }]);
+    return await this.call(what, () => this.pubsub.add(redisChannel, decode, handler));
+  }
+
+  /** Runs a Redis call; its failure becomes BusUnavailableError naming Redis. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof PorpoiseError) throw err;
+      throw this.conns.unavailable(what, err);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.state === "closed") throw busClosedError();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
