@@ -10,7 +10,7 @@ import { MemoryBus } from "../../src/bus/memory-bus.ts";
 import { SingleNodeCoordinator } from "../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
-import { startEngine } from "../../src/master/engine.ts";
+import { startEngine } from "../../src/modes/engine.ts";
 import type { Dialect } from "../../src/store/store.ts";
 import { freshStore } from "../../test/helpers/stores.ts";
 import type { BenchRow, BenchSize } from "./bench-types.ts";

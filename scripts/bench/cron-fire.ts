@@ -22,7 +22,7 @@ import { MemoryBus } from "../../src/bus/memory-bus.ts";
 import { SingleNodeCoordinator } from "../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
-import { WAKE_CHANNEL } from "../../src/master/events.ts";
+import { WAKE_CHANNEL } from "../../src/core/messages.ts";
 import { Scheduler } from "../../src/master/scheduler/scheduler.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Dialect, Store } from "../../src/store/store.ts";

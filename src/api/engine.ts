@@ -3,9 +3,9 @@
 // that need it answer 503 saying so.
 
 import { PorpoiseError } from "../core/errors.ts";
-import type { EngineClient } from "../master/engine-client.ts";
+import type { EngineClient } from "./engine-client.ts";
 
-export type { EngineClient, InstanceControl, RunRequest, TaskControl } from "../master/engine-client.ts";
+export type { EngineClient, InstanceControl, RunRequest, TaskControl } from "./engine-client.ts";
 
 export class EngineUnavailableError extends PorpoiseError {
   constructor(what: string) {

@@ -119,11 +119,10 @@ const message = z.string().max(64 * 1024);
 export const runningEventSchema = z.strictObject({
   ...attemptRef,
   kind: z.literal("running"),
+  /** The worker's host; a cluster worker's registry node id (a dead worker's attempts are rerun, §3.10). */
   host: z.string().max(500),
   logPath: z.string().max(4096).nullable(),
   startTime: date,
-  /** The worker node running it; a dead worker's attempts are rerun (docs/architecture.md §3.10). */
-  worker: z.string().max(200).optional(),
 });
 
 export const doneEventSchema = z.strictObject({
@@ -139,7 +138,6 @@ export const doneEventSchema = z.strictObject({
   host: z.string().max(500).optional(),
   logPath: z.string().max(4096).nullable().optional(),
   startTime: date.optional(),
-  worker: z.string().max(200).optional(),
 });
 
 /**
@@ -197,3 +195,6 @@ export function parseJsonMessage<T>(schema: z.ZodType<T>, raw: string): T | null
   const parsed = schema.safeParse(value);
   return parsed.success ? parsed.data : null;
 }
+
+/** Bus channel on which the api tells schedulers that schedule `<id>` changed (they re-read it). */
+export const SCHEDULE_CHANNEL = "porpoise:schedules";

@@ -32,7 +32,7 @@ export interface DriverHost {
   /** Queue work for the next batch (timers, follow-ups). */
   schedule(work: (batch: Batch) => void): void;
   /** Queue order: `instancePriority` (the run's) first, then the task's `priority` (both 0 = HIGHEST). */
-  enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: QueuePriority, instancePriority: QueuePriority): void;
+  enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: QueuePriority, instancePriority: QueuePriority, slot: number, epoch: number): void;
   publishKill(rec: AttemptRec, reason: string): void;
   /**
    * After `enqueue`: the note when no worker serves `workerGroup` (the master counts the attempt

@@ -20,7 +20,7 @@ import { DagState } from "./dag-state.ts";
 import { type AttemptRec, type DriverHost, MASTER_TIMED, queuePriorityOf } from "./driver-host.ts";
 import { DriverParams } from "./driver-params.ts";
 import { addDecisionRecord, addDispatched, addFailedBeforeRun, type RecordScope } from "./driver-records.ts";
-import type { DoneEvent, RunningEvent } from "./events.ts";
+import type { DoneEvent, RunningEvent } from "../core/messages.ts";
 import { paramsForChild } from "./params.ts";
 import { runOptionsFor, type StartMode } from "./run-options.ts";
 
@@ -251,7 +251,7 @@ export class InstanceDriver {
   }
 
   private enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string): void {
-    this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority], this.instancePriority);
+    this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority], this.instancePriority, this.scope.slot, this.epoch);
     const note = this.hostApi.unservedGroup?.(rec, workerGroup) ?? null;
     if (note === null) return;
     // Said on the attempt (its message) while it waits; onRunning clears it.

@@ -9,7 +9,7 @@ import type { Store, WorkflowInstanceState } from "../store/store.ts";
 import { retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { BackfillDriver } from "./backfill.ts";
 import type { Batch } from "./batch.ts";
-import { KILL_CHANNEL, type KillMessage } from "./events.ts";
+import type { KillMessage } from "../core/messages.ts";
 import type { AttemptRec, DriverHost, InstanceDriver } from "./instance-driver.ts";
 import type { MasterTasks } from "./master-tasks.ts";
 import type { SerialQueue } from "./serial-queue.ts";
@@ -37,11 +37,13 @@ export function masterDriverHost(m: MasterParts): DriverHost {
       log: m.log,
       host: m.host,
       schedule: (work) => m.schedule(work),
-      enqueue: (rec: AttemptRec, _task: TaskDefinition, workerGroup: string, priority: Priority, instancePriority: Priority) => {
+      enqueue: (rec: AttemptRec, _task: TaskDefinition, workerGroup: string, priority: Priority, instancePriority: Priority, slot: number, epoch: number) => {
         m.bus
           .enqueue(workerGroup, {
             taskInstanceId: rec.id!,
             workflowInstanceId: rec.instanceId,
+            slot,
+            epoch,
             attempt: rec.attempt,
             token: rec.token,
             instancePriority,
@@ -65,7 +67,7 @@ export function masterDriverHost(m: MasterParts): DriverHost {
       },
       publishKill: (rec: AttemptRec, reason: string) => {
         const msg: KillMessage = { taskInstanceId: rec.id!, attempt: rec.attempt, token: rec.token, reason };
-        m.bus.publish(KILL_CHANNEL, JSON.stringify(msg)).catch((err) => m.log.error("master: could not publish a kill", { err }));
+        m.bus.publishKill(msg).catch((err) => m.log.error("master: could not publish a kill", { err }));
       },
       startMasterTask: (driver, rec, task, params) => m.tasks.start(driver, rec, task, params),
       stopMasterTask: (driver, rec, reason) => m.tasks.stop(driver, rec, reason),

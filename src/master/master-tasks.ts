@@ -23,7 +23,7 @@ import { ParentNotRunningError } from "../store/instances.ts";
 import type { Priority, Store, User, WorkflowInstance, WorkflowInstanceState } from "../store/store.ts";
 import { isTransientStoreError, RETRY_CAP_MS } from "../store/retry.ts";
 import { checkDependent, DependencyRefused } from "./dependent.ts";
-import type { DoneEvent, TaskEvent } from "./events.ts";
+import type { DoneEvent, TaskEvent } from "../core/messages.ts";
 import type { AttemptRec, InstanceDriver } from "./instance-driver.ts";
 import { resolveTarget, runUserOf } from "./run-rights.ts";
 import { childOfEarlierAttempts, childOutput } from "./sub-workflow-child.ts";
@@ -120,6 +120,8 @@ export class MasterTasks {
       kind: "done",
       taskInstanceId: rec.id!,
       workflowInstanceId: rec.instanceId,
+      slot: this.deps.slotOf(rec.instanceId),
+      epoch: 0,
       attempt: rec.attempt,
       token: rec.token,
       state,
@@ -165,6 +167,8 @@ export class MasterTasks {
             kind: "warning",
             taskInstanceId: rec.id!,
             workflowInstanceId: rec.instanceId,
+            slot: this.deps.slotOf(rec.instanceId),
+            epoch: 0,
             attempt: rec.attempt,
             token: rec.token,
             message: `still waiting for its dependencies after its ${task.timeout}s timeout (timeout strategy WARN); it goes on. Recorded, not sent: porpoise does not deliver alerts yet`,

@@ -11,8 +11,9 @@
 // work is over; a run that breaks it should not keep holding workers and hide the breach.
 
 import { hostname } from "node:os";
-import type { Bus, Unsubscribe } from "../bus/bus.ts";
-import type { Coordinator } from "../coordinator/coordinator.ts";
+import type { Bus, DeliveredEvent, EventConsumer, Unsubscribe } from "../bus/bus.ts";
+import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import type { Coordinator, NodeRegistry, SlotChange } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
@@ -20,7 +21,7 @@ import type { DispatchRow, Project, Store, TaskInstance, WorkflowInstance } from
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import { UnservedGroups } from "./unserved-groups.ts";
 import { Batch } from "./batch.ts";
-import { WAKE_CHANNEL, type EventSink, type TaskEvent, type WakeMessage, type WarningEvent } from "./events.ts";
+import type { EventSink, TaskEvent, WakeMessage, WarningEvent } from "../core/messages.ts";
 import { type DriverHost, InstanceDriver } from "./instance-driver.ts";
 import { type ChildControl, MasterTasks } from "./master-tasks.ts";
 import { SerialQueue } from "./serial-queue.ts";
@@ -61,6 +62,15 @@ export interface MasterDeps {
   adoptInterrupted?: (inFlight: readonly TaskInstance[]) => readonly number[];
   /** The worker groups served (`porpoise all`: its worker's); null or absent = not known here. */
   servedGroups?: () => readonly string[] | null;
+  /** Where this master vouches for its dispatches to a worker of the same process (cache/dispatch-vouch.ts). */
+  vouch?: DispatchVouch;
+  /**
+   * How attempts whose worker died are found. "restart" (single node): at start, every attempt in
+   * flight in the owned slots died with the previous process (except those adopted). "workers" (a
+   * cluster node): attempts RUNNING on a worker missing from the registry are rerun, swept every
+   * `sweepMs`; at start nothing is assumed about attempts other nodes may be running.
+   */
+  recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number };
 }
 
 export class Master implements EventSink {
@@ -68,6 +78,8 @@ export class Master implements EventSink {
   private readonly bus: Bus;
   private readonly coordinator: Coordinator;
   private readonly adoptInterrupted: MasterDeps["adoptInterrupted"];
+  private readonly vouch: DispatchVouch | undefined;
+  private readonly recovery: NonNullable<MasterDeps["recovery"]>;
   readonly log: Logger;
   readonly host: string;
   private readonly drivers = new Map<number, InstanceDriver>();
@@ -76,6 +88,14 @@ export class Master implements EventSink {
   private queue: ((batch: Batch) => void)[] = [];
   private flushing: Promise<void> | null = null;
   private unsubscribe: Unsubscribe | null = null;
+  private events: EventConsumer | null = null;
+  private offChange: (() => void) | null = null;
+  /** Delivered events recorded by the running group commit, acked after it. */
+  private toAck: DeliveredEvent[] = [];
+  private workerSweep: ReturnType<typeof setInterval> | null = null;
+  private sweepingWorkers: Promise<void> | null = null;
+  /** Attempts rerun because their worker died (metrics, tests). */
+  workerLostAttempts = 0;
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
   private stopped = false;
@@ -102,6 +122,8 @@ export class Master implements EventSink {
     this.bus = deps.bus;
     this.coordinator = deps.coordinator;
     this.adoptInterrupted = deps.adoptInterrupted;
+    this.vouch = deps.vouch;
+    this.recovery = deps.recovery ?? { kind: "restart" };
     this.log = deps.log;
     this.host = deps.host ?? hostname();
     this.retryQuiet = { log: this.log, signal: this.stopping.signal };
@@ -124,23 +146,102 @@ export class Master implements EventSink {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = await this.bus.subscribe(WAKE_CHANNEL, (raw) => this.onWake(raw));
+    this.unsubscribe = await this.bus.subscribeWakes((msg) => this.onWake(msg));
+    this.vouch?.serve((rt) => this.drivers.get(rt.workflowInstanceId)?.dispatched(rt.taskInstanceId, rt.attempt, rt.token));
+    this.events = this.bus.consumeEvents(this.coordinator.nodeId, (events) => this.onEvents(events));
+    // Slots acquired from now on are taken over as they come; the ones held already are loaded here.
+    this.offChange = this.coordinator.onChange((change) => this.slotsChanged(change));
     const slots = this.coordinator.ownedSlots();
-    // Restart recovery: whatever was queued or running died with the old process, except the
-    // processes the worker adopts (they still run, or ended while porpoise was down).
-    const keep = this.adoptInterrupted ? this.adoptInterrupted(await this.store.taskInstances.listInFlight({ slots })) : [];
-    const interrupted = await this.store.taskInstances.markInterrupted({ all: true, slots, keep });
-    if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts marked NEED_FAULT_TOLERANCE; they run again`);
+    if (this.recovery.kind === "restart") {
+      // Restart recovery: whatever was queued or running died with the old process, except the
+      // processes the worker adopts (they still run, or ended while porpoise was down).
+      const keep = this.adoptInterrupted ? this.adoptInterrupted(await this.store.taskInstances.listInFlight({ slots })) : [];
+      const interrupted = await this.store.taskInstances.markInterrupted({ all: true, slots, keep });
+      if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts marked NEED_FAULT_TOLERANCE; they run again`);
+    } else {
+      const every = this.recovery.sweepMs ?? Math.max(200, Math.floor(this.recovery.leaseMs / 2));
+      this.workerSweep = setInterval(() => this.sweepDeadWorkers(), every);
+      this.workerSweep.unref?.();
+    }
+    this.events.setSlots(slots);
     for (const instance of await this.store.instances.listActive({ slots })) await this.load(instance.id, "start");
     await this.serial.recover();
     await this.backfills.recover();
     this.claimCommands();
   }
 
+  /**
+   * The Coordinator moved slots (docs/architecture.md §3.3). Lost: stop driving their instances at
+   * once (the coordinator reports a loss before the lease can expire, so nothing is written after).
+   * Acquired: consume their event streams (unacked events first) and load their active instances.
+   */
+  private slotsChanged(change: SlotChange): void {
+    if (this.stopped) return;
+    if (change.lost.length > 0) {
+      const lost = new Set(change.lost.map((l) => l.slot));
+      let dropped = 0;
+      for (const [id, driver] of this.drivers) {
+        if (!lost.has(driver.instance.slot)) continue;
+        driver.dispose();
+        this.drivers.delete(id);
+        dropped++;
+      }
+      this.log.info(`master: lost ${lost.size} slots (${[...lost].join(",")}); stopped driving ${dropped} workflow instances`);
+    }
+    this.events?.setSlots(this.coordinator.ownedSlots());
+    if (change.acquired.length > 0) {
+      const slots = change.acquired.map((l) => l.slot);
+      this.log.info(`master: acquired ${slots.length} slots (${slots.join(",")})`);
+      void (async () => {
+        const active = await retryStore("listing the active workflow instances of acquired slots", () => this.store.instances.listActive({ slots }), this.retry);
+        for (const instance of active) void this.load(instance.id, "start");
+        await this.serial.recover();
+        await this.backfills.recover();
+        this.claimCommands();
+      })().catch(this.failed("taking over acquired slots failed"));
+    }
+  }
+
+  /**
+   * Attempts RUNNING on a worker that left the registry (its heartbeat is older than the lease)
+   * are rerun elsewhere as NEED_FAULT_TOLERANCE, without using a retry (docs/architecture.md §3.10).
+   * Their drivers are reloaded from the Store, whose recovery dispatches the next attempt.
+   */
+  private sweepDeadWorkers(): void {
+    if (this.stopped || this.sweepingWorkers || this.recovery.kind !== "workers") return;
+    const { registry, leaseMs } = this.recovery;
+    this.sweepingWorkers = (async () => {
+      const slots = this.coordinator.ownedSlots();
+      if (slots.length === 0) return;
+      const inFlight = await this.store.taskInstances.listInFlight({ slots });
+      const running = inFlight.filter((t) => t.state === "RUNNING_EXECUTION" && t.host !== null);
+      if (running.length === 0) return;
+      const live = new Set([...(await registry.liveNodes("worker", leaseMs)), ...(await registry.liveNodes("all", leaseMs))]);
+      const dead = [...new Set(running.map((t) => t.host!).filter((h) => !live.has(h)))];
+      for (const host of dead) {
+        const lostOnes = running.filter((t) => t.host === host);
+        const instances = [...new Set(lostOnes.map((t) => t.workflowInstanceId))].filter((id) => this.drivers.has(id));
+        // Stop driving them first, so no batch writes over the rows marked below; reload after.
+        for (const id of instances) this.abandon(id, false);
+        const marked = await this.store.taskInstances.markInterrupted({ host, slots });
+        this.workerLostAttempts += marked.length;
+        if (marked.length > 0) this.log.warn(`master: worker ${host} is gone (no heartbeat for ${leaseMs} ms); ${marked.length} of its task attempts run again elsewhere`);
+        for (const id of instances) void this.load(id, "start");
+      }
+    })()
+      .catch(this.failed("the sweep for dead workers failed"))
+      .finally(() => (this.sweepingWorkers = null));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
     this.unsubscribe?.();
+    this.offChange?.();
+    if (this.workerSweep) clearInterval(this.workerSweep);
+    this.vouch?.serve(null);
+    await this.events?.close();
+    await this.sweepingWorkers;
     await Promise.allSettled([...this.loading.values()]);
     await this.flushing;
     await this.claiming;
@@ -155,9 +256,30 @@ export class Master implements EventSink {
     return this.unserved.counts();
   }
 
-  /** Worker events (in-process sink). */
+  /** Events of the master's own task types (sub_workflow, dependent, …), reported in-process. */
   report(event: TaskEvent): void {
-    if (event.kind === "warning") return this.recordWarning(event);
+    this.apply(event, null);
+  }
+
+  /** Worker events from the event streams of the owned slots; each is acked after the commit that records it. */
+  private onEvents(events: readonly DeliveredEvent[]): void {
+    for (const d of events) {
+      const id = d.event.workflowInstanceId;
+      if (this.drivers.has(id) || this.stopped) this.apply(d.event, d);
+      else {
+        // Not driven here yet (a slot just taken over, an instance still loading): load it first,
+        // then apply; an event of an instance that has ended, or is not ours, is stale then.
+        void this.load(id, "start").then(() => this.apply(d.event, d));
+      }
+    }
+  }
+
+  private apply(event: TaskEvent, delivered: DeliveredEvent | null): void {
+    if (event.kind === "warning") {
+      this.recordWarning(event);
+      if (delivered) void this.bus.ackEvents([delivered]).catch(() => {});
+      return;
+    }
     this.unserved.settle(event.taskInstanceId);
     this.schedule((batch) => {
       const driver = this.drivers.get(event.workflowInstanceId);
@@ -166,6 +288,7 @@ export class Master implements EventSink {
       else if (event.kind === "running") driver.onRunning(batch, event);
       else driver.onDone(batch, event);
       if (driver && driver.stale !== before) this.staleEvents++;
+      if (delivered) batch.after(() => this.toAck.push(delivered));
     });
   }
 
@@ -182,21 +305,6 @@ export class Master implements EventSink {
       .catch((err) => {
         if (!(err instanceof RetryAborted)) this.log.error(`master: could not record the timeout warning of task instance ${e.taskInstanceId}`, { err });
       });
-  }
-
-  /**
-   * The worker's check of a ready task (docs/architecture.md §3.4) answered from this master's memory when
-   * the worker runs in the same process (`porpoise all`): the attempt's row as this master last
-   * committed it, if it is DISPATCH with this attempt and token (see InstanceDriver.dispatched).
-   * undefined — not an instance driven here, or no match — and the worker reads the Store, so a
-   * forged, stale or foreign message is still judged by the row. It holds because this master is
-   * the only writer of its instances' task state (fenced by its epoch) and changes memory before
-   * the Store. Measured: the Store read was one mutex turn behind the master's group commit on
-   * SQLite and one round trip on Postgres per task (with one worker slot per core, the ceiling of
-   * the whole engine's throughput).
-   */
-  dispatchedAttempt(rt: { taskInstanceId: number; workflowInstanceId: number; attempt: number; token: string }): DispatchRow | undefined {
-    return this.drivers.get(rt.workflowInstanceId)?.dispatched(rt.taskInstanceId, rt.attempt, rt.token);
   }
 
   /** Number of instances being driven (tests, metrics). */
@@ -241,6 +349,11 @@ export class Master implements EventSink {
           this.abandon(id, false);
         }
         batch.runEffects((err) => this.log.error("master: an after-commit effect failed", { err }));
+        if (this.toAck.length > 0) {
+          const acks = this.toAck;
+          this.toAck = [];
+          this.bus.ackEvents(acks).catch((err) => this.log.warn("master: could not ack recorded task events; they may be delivered again (and dropped as stale)", { err }));
+        }
         await nextTurn();
       }
     } finally {
@@ -384,15 +497,11 @@ export class Master implements EventSink {
 
   // ── Commands ─────────────────────────────────────────────────────────────────────────
 
-  private onWake(raw: string): void {
-    let msg: WakeMessage;
-    try {
-      msg = JSON.parse(raw) as WakeMessage;
-    } catch {
-      return;
-    }
-    if ("instanceId" in msg && typeof msg.instanceId === "number") void this.load(msg.instanceId, "start");
-    else this.claimCommands();
+  private onWake(msg: WakeMessage): void {
+    if ("instanceId" in msg) {
+      // Only the owner of the instance's slot drives it (load checks the lease too).
+      if (this.coordinator.lease(this.coordinator.slotOf(msg.instanceId))?.owner === this.coordinator.nodeId) void this.load(msg.instanceId, "start");
+    } else this.claimCommands();
   }
 
   private claimCommands(): void {
@@ -439,7 +548,7 @@ export class Master implements EventSink {
     // Stopping: the row stays SUBMITTED_SUCCESS and the next master start loads it.
     if (this.stopped) return;
     void this.load(id, "start");
-    this.bus.publish(WAKE_CHANNEL, JSON.stringify({ instanceId: id } satisfies WakeMessage)).catch((err) => this.log.warn(`master: could not wake the owner of workflow instance ${id}`, { err }));
+    this.bus.publishWake({ instanceId: id }).catch((err) => this.log.warn(`master: could not wake the owner of workflow instance ${id}`, { err }));
   }
 
   private parts(): MasterParts {

@@ -17,7 +17,7 @@ import { prepareTaskIsolation, secureDataDir, secureStoreFiles } from "./task-is
 import { MemoryBus } from "../bus/memory-bus.ts";
 import { MemoryCache } from "../cache/memory-cache.ts";
 import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
-import { startEngine } from "../master/engine.ts";
+import { startEngine } from "./engine.ts";
 import { egressPolicy } from "../core/net/egress.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { lockDataDir } from "./data-dir-lock.ts";

@@ -4,7 +4,7 @@
 
 import { bootstrapAdmin } from "../api/bootstrap.ts";
 import { createApp } from "../api/app.ts";
-import type { EngineClient } from "../master/engine-client.ts";
+import type { EngineClient } from "../api/engine-client.ts";
 import type { Store } from "../store/store.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";

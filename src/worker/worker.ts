@@ -1,10 +1,10 @@
-// The worker: pulls ready tasks of its worker groups from the Bus (up to its free slots,
+// The worker: claims ready tasks of its worker groups from the Bus (up to its free slots,
 // woken by enqueue — never polling), checks each against its task-instance row (exists,
 // same attempt and token, still DISPATCH — docs/architecture.md §3.4: anything else is dropped and
 // counted; a master in the same process may vouch for the row from memory instead, see
-// Master.dispatchedAttempt), runs it with runAttempt (a noop is answered at once) and reports
-// RUNNING and the result to the master through an EventSink. It never writes task state itself:
-// the master is the only writer.
+// cache/dispatch-vouch.ts), acks the claim, runs it with runAttempt (a noop is answered at once)
+// and reports RUNNING and the result on the slot's event stream of the Bus, which the master
+// owning the slot consumes. It never writes task state itself: the master is the only writer.
 //
 // Delivery is at-least-once, so one attempt can arrive twice: a copy of an attempt this
 // worker is running (or ran recently) is dropped and counted like a forged one.
@@ -29,7 +29,8 @@ import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
 import type { TaskDefinition } from "../core/workflow-schema.ts";
 import { attemptLogPath, attemptWorkDir } from "../core/attempt-paths.ts";
-import { KILL_CHANNEL, type EventSink, type KillMessage } from "../master/events.ts";
+import type { KillMessage, TaskEvent } from "../core/messages.ts";
+import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { DispatchRow, Store } from "../store/store.ts";
 import type { TaskInstance } from "../store/store.ts";
@@ -45,7 +46,6 @@ import type { Datasource, TaskResult } from "./task-types/types.ts";
 export interface WorkerDeps {
   store: Store;
   bus: Bus;
-  sink: EventSink;
   log: Logger;
   dataDir: string;
   /** Parent of the attempts' working directories (attempt-dirs.ts); default `<dataDir>/work`. */
@@ -54,6 +54,10 @@ export interface WorkerDeps {
   identity?: IdentityResolver;
   slots: number;
   groups: readonly string[];
+  /**
+   * Recorded as the host of the attempts it runs. A cluster worker passes its registry node id here,
+   * so a master can tell whose attempts died with a worker (docs/architecture.md §3.10).
+   */
   host?: string;
   env?: Readonly<Record<string, string>>;
   logMaxBytes?: number;
@@ -61,10 +65,10 @@ export interface WorkerDeps {
   /** Where http tasks and sql datasources may connect (egress.ts); the built-in policy when left out. */
   egress?: Egress;
   /**
-   * A master in the same process that can vouch for a ready task from memory (Master.dispatchedAttempt);
-   * undefined from it, or no such master (a worker process of its own), and the row is read from the Store.
+   * The in-process twin of the dispatch check (cache/dispatch-vouch.ts): a master in the same process
+   * vouches for a ready task from memory; undefined from it, or none given, and the row is read from the Store.
    */
-  dispatched?: (rt: ReadyTask) => DispatchRow | undefined;
+  vouch?: DispatchVouch;
 }
 
 interface Running {
@@ -104,8 +108,13 @@ export class Worker {
     this.host = deps.host ?? hostname();
   }
 
+  /** Events go to the event stream of their slot; the master owning it records them. */
+  private report(event: TaskEvent): void {
+    this.deps.bus.publishEvent(event.slot, event).catch((err) => this.deps.log.error(`worker: could not report task instance ${event.taskInstanceId} (${event.kind})`, { err }));
+  }
+
   async start(): Promise<void> {
-    this.unsubscribe = await this.deps.bus.subscribe(KILL_CHANNEL, (raw) => this.onKill(raw));
+    this.unsubscribe = await this.deps.bus.subscribeKills((msg) => this.onKill(msg));
     this.loop = this.pullLoop();
   }
 
@@ -171,7 +180,7 @@ export class Worker {
       }
       let tasks: ReadyTask[];
       try {
-        tasks = await this.deps.bus.pull(this.deps.groups, free, this.pullAbort.signal);
+        tasks = await this.deps.bus.claim(this.deps.groups, free, this.pullAbort.signal);
       } catch (err) {
         if (this.draining) break;
         this.deps.log.error("worker: pulling ready tasks failed; stopping the worker loop", { err });
@@ -187,6 +196,7 @@ export class Worker {
     const key = attemptKey(rt.taskInstanceId, rt.attempt, rt.token);
     if (this.running.has(key) || this.seen.has(key)) {
       this.dropped++;
+      this.ack(rt);
       this.deps.log.debug(`worker: dropped a duplicate delivery of task instance ${rt.taskInstanceId} attempt ${rt.attempt}`);
       return;
     }
@@ -209,17 +219,19 @@ export class Worker {
   }
 
   private async run(rt: ReadyTask, signal: AbortSignal): Promise<void> {
-    const { store, sink } = this.deps;
+    const { store } = this.deps;
+    const sink = { report: (e: TaskEvent) => this.report(e) };
     // The reads before the start wait out a store outage (a dropped ready task would leave its
     // attempt DISPATCH with nobody to run it); a kill or the shutdown ends the waiting.
     const retry: StoreRetryOptions = { log: this.deps.log, signal: AbortSignal.any([signal, this.pullAbort.signal]) };
-    const row = this.deps.dispatched?.(rt) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => store.taskInstances.dispatchRow(rt.taskInstanceId), retry));
+    const row = this.deps.vouch?.get(rt) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => store.taskInstances.dispatchRow(rt.taskInstanceId), retry));
     if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
       this.dropped++;
+      this.ack(rt);
       this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: no matching DISPATCH row and token`);
       return;
     }
-    const ref = { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, attempt: row.attempt, token: rt.token };
+    const ref = { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, slot: rt.slot, epoch: rt.epoch, attempt: row.attempt, token: rt.token };
     if (row.taskType === "noop") {
       // A noop needs no process, work dir, log file, definition or clock: its result is known.
       // runAttempt's mkdir + log open/write/close cost ~40% of the engine's CPU per noop task
@@ -227,6 +239,7 @@ export class Worker {
       // "started"/"ended" lines. It reports no log (logPath null: the API answers an empty log).
       const at = new Date();
       sink.report({ kind: "done", ...ref, state: "SUCCESS", exitCode: null, output: {}, message: null, endTime: at, host: this.host, logPath: null, startTime: at });
+      this.ack(rt);
       return;
     }
     const logPath = attemptLogPath(this.deps.dataDir, row);
@@ -236,9 +249,13 @@ export class Worker {
     const task = tasks?.get(row.taskName);
     if (!info || !task) {
       sink.report({ kind: "done", ...ref, state: "FAILURE", exitCode: null, output: {}, message: `the worker could not find task "${row.taskName}" of its workflow`, endTime: new Date(), host: this.host, logPath: null, startTime });
+      this.ack(rt);
       return;
     }
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
+    // Acked once RUNNING is on its way: a worker that dies before this leaves the claim to expire
+    // and the task to be offered again; after it, the attempt is this worker's (§3.10).
+    this.ack(rt);
     const attemptDir = attemptWorkDir(this.deps.dataDir, row, this.deps.workDir);
     // Only processes have an OS identity; http and sql run inside porpoise.
     const identity: TaskIdentity | undefined = (task.type === "shell" || task.type === "python") && this.deps.identity ? await this.deps.identity(info.tenant) : undefined;
@@ -271,9 +288,9 @@ export class Worker {
 
   private async runAdopted(found: Adoptable, signal: AbortSignal): Promise<void> {
     const { row, logPath } = found;
-    const ref = { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, attempt: row.attempt, token: row.dispatchToken! };
+    const ref = { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, slot: row.slot, epoch: row.epoch, attempt: row.attempt, token: row.dispatchToken! };
     const startTime = row.startTime ?? new Date();
-    if (row.state === "DISPATCH") this.deps.sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
+    if (row.state === "DISPATCH") this.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
     const skip = loggedLineCounts(logPath);
     const log = await openTaskLogAsync(logPath, { maxBytes: this.deps.logMaxBytes });
     const files = attemptFiles(found.attemptDir);
@@ -287,16 +304,15 @@ export class Worker {
     log.write("sys", `attempt ended: ${result.state}${result.message ? ` (${result.message})` : ""}`);
     log.close();
     if (signal.aborted && signal.reason instanceof ShutdownKill) return forgetProcess(found.attemptDir);
-    this.deps.sink.report({ kind: "done", ...ref, ...doneFields(result, signal), host: this.host, logPath, startTime });
+    this.report({ kind: "done", ...ref, ...doneFields(result, signal), host: this.host, logPath, startTime });
   }
 
-  private onKill(raw: string): void {
-    let msg: KillMessage;
-    try {
-      msg = JSON.parse(raw) as KillMessage;
-    } catch {
-      return;
-    }
+  /** Ends the claim of a ready task (a lost ack means it is offered again and dropped as a duplicate). */
+  private ack(rt: ReadyTask): void {
+    this.deps.bus.ack([rt]).catch((err) => this.deps.log.warn(`worker: could not ack task instance ${rt.taskInstanceId}; it may be offered again`, { err }));
+  }
+
+  private onKill(msg: KillMessage): void {
     this.running.get(attemptKey(msg.taskInstanceId, msg.attempt, msg.token))?.abort.abort(new Error(msg.reason));
   }
 

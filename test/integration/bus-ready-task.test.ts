@@ -7,6 +7,8 @@ import { ValidationError } from "../../src/core/errors.ts";
 const valid = {
   taskInstanceId: 7,
   workflowInstanceId: 3,
+  slot: 5,
+  epoch: 1,
   attempt: 1,
   token: "tok",
   instancePriority: 1,

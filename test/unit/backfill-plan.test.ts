@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { ValidationError } from "../../src/core/errors.ts";
-import { parseBackfillRequest, planBackfill } from "../../src/master/backfill-plan.ts";
+import { parseBackfillRequest, planBackfill } from "../../src/core/backfill-plan.ts";
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
 const plan = (body: Record<string, unknown>, schedule: { cron: string; timezone: string } | null = null) => iso(planBackfill(parseBackfillRequest(body), schedule));

@@ -8,7 +8,7 @@
 
 import { z } from "zod";
 import { ConflictError, NotFoundError, ValidationError } from "../../core/errors.ts";
-import { backfillRequestSchema, parseBackfillRequest, planBackfill } from "../../master/backfill-plan.ts";
+import { backfillRequestSchema, parseBackfillRequest, planBackfill } from "../../core/backfill-plan.ts";
 import type { Backfill } from "../../store/backfill-store.ts";
 import type { Store } from "../../store/store.ts";
 import { requireEngine } from "../engine.ts";

@@ -12,7 +12,6 @@ import type { Coordinator } from "../../coordinator/coordinator.ts";
 import { compileCron, type CompiledCron } from "../../core/cron/index.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Dialect, FireResult, Schedule, Store } from "../../store/store.ts";
-import { publishWake } from "../engine-client.ts";
 import { planCatchup } from "./catchup.ts";
 import { SCHEDULE_CHANNEL } from "./channel.ts";
 import { MinHeap, type HeapEntry } from "./heap.ts";
@@ -271,7 +270,7 @@ export class Scheduler {
 
   private handle(scheduleId: number, fireTime: Date, result: FireResult): void {
     if (result.outcome === "created") {
-      publishWake(this.deps.bus, { instanceId: result.instance.id }, this.deps.log);
+      this.deps.bus.publishWake({ instanceId: result.instance.id }).catch((err) => this.deps.log.warn("could not wake the master; it picks the run up on its next sweep", { err }));
     } else if (result.outcome === "skipped") {
       this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
       // A deleted or OFFLINE schedule whose change notice was lost leaves the heap here.

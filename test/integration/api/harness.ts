@@ -12,8 +12,8 @@ import { generateToken, hashToken, tokenDisplayPrefix } from "../../../src/api/t
 import { MemoryBus } from "../../../src/bus/memory-bus.ts";
 import { SingleNodeCoordinator } from "../../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../../src/core/log.ts";
-import { createEngineClient, type EngineClient } from "../../../src/master/engine-client.ts";
-import { startEngine, type Engine } from "../../../src/master/engine.ts";
+import { createEngineClient, type EngineClient } from "../../../src/api/engine-client.ts";
+import { startEngine, type Engine } from "../../../src/modes/engine.ts";
 import type { Dialect, Store, TaskInstanceState, User, WorkflowInstance } from "../../../src/store/store.ts";
 import { freshStore, type TestStore } from "../../helpers/stores.ts";
 import { waitFor } from "../../helpers/wait.ts";

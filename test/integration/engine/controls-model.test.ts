@@ -112,7 +112,7 @@ for (const dialect of dialects) {
   describe(`controls against a reference model (${dialect})`, () => {
     test("random DAGs and control sequences end as DolphinScheduler's rules say", async () => {
       await using h = await harness(dialect);
-      const worker = new ScriptedWorker(h.bus, h.store, h.engine.master, GROUP);
+      const worker = new ScriptedWorker(h.bus, h.store, GROUP);
       await worker.start();
       const runs = runsFor(dialect);
       const first = replay ?? base;

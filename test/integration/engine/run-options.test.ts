@@ -134,12 +134,13 @@ for (const dialect of dialects) {
       await h.save(definition);
       const id = await h.run("held", { priority: "HIGH" });
       const pullOne = async (what: string) => {
-        const got = await h.bus.pull(["gpu"], 10, AbortSignal.timeout(30_000));
+        const got = await h.bus.claim(["gpu"], 10, AbortSignal.timeout(30_000));
+        await h.bus.ack(got);
         expect({ what, count: got.length }).toEqual({ what, count: 1 });
         return got[0]!;
       };
       const report = (t: ReadyTask, state: "SUCCESS" | "FAILURE") =>
-        h.engine.master.report({ kind: "done", taskInstanceId: t.taskInstanceId, workflowInstanceId: t.workflowInstanceId, attempt: t.attempt, token: t.token, state, exitCode: state === "SUCCESS" ? 0 : 1, output: {}, message: null, endTime: new Date(), host: "test", logPath: null, startTime: new Date() });
+        h.bus.publishEvent(t.slot, { kind: "done", taskInstanceId: t.taskInstanceId, workflowInstanceId: t.workflowInstanceId, slot: t.slot, epoch: t.epoch, attempt: t.attempt, token: t.token, state, exitCode: state === "SUCCESS" ? 0 : 1, output: {}, message: null, endTime: new Date(), host: "test", logPath: null, startTime: new Date() });
       const rank = (t: ReadyTask) => ({ attempt: t.attempt, instancePriority: t.instancePriority, priority: t.priority });
 
       const first = await pullOne("first dispatch");
@@ -219,7 +220,7 @@ for (const dialect of dialects) {
       expect((await h.store.instances.get(id))!.message).toBe(`task "gpu" (task instance ${waiting.id}) is ${note}`);
       expect(h.engine.master.waitingForUnservedGroups()).toEqual({ gpu: 2 });
 
-      const gpuWorker = new Worker({ store: h.store, bus: h.bus, sink: h.engine.master, log: silentLogger, dataDir: h.dataDir, slots: 2, groups: ["gpu"], host: "gpu-box" });
+      const gpuWorker = new Worker({ store: h.store, bus: h.bus, log: silentLogger, dataDir: h.dataDir, slots: 2, groups: ["gpu"], host: "gpu-box" });
       await gpuWorker.start();
       try {
         expect((await h.waitState(id, ["SUCCESS", "FAILURE"])).state).toBe("SUCCESS");

@@ -1,15 +1,17 @@
-// A worker stand-in for the model-based test: it pulls the real ready queue of its group from
-// the real Bus, reports each attempt RUNNING to the master at once, and ends it only when the
+// A worker stand-in for the model-based test: it claims from the real ready queue of its group on
+// the real Bus, reports each attempt RUNNING on the slot's event stream at once, and ends it only when the
 // test says so (or KILL when the master publishes a kill for it) — so the test decides the
 // order of every event while the real master, DagState and Store do the rest.
 
 import type { Bus, Unsubscribe } from "../../../src/bus/bus.ts";
-import { KILL_CHANNEL, type EventSink, type KillMessage } from "../../../src/master/events.ts";
+import type { KillMessage, TaskEvent } from "../../../src/core/messages.ts";
 import type { Store } from "../../../src/store/store.ts";
 
 interface Held {
   taskInstanceId: number;
   workflowInstanceId: number;
+  slot: number;
+  epoch: number;
   attempt: number;
   token: string;
 }
@@ -24,12 +26,13 @@ export class ScriptedWorker {
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
-    private readonly sink: EventSink,
     private readonly group: string,
   ) {}
 
+  private readonly sink = { report: (e: TaskEvent) => void this.bus.publishEvent(e.slot, e) };
+
   async start(): Promise<void> {
-    this.unsubscribe = await this.bus.subscribe(KILL_CHANNEL, (raw) => this.onKill(JSON.parse(raw) as KillMessage));
+    this.unsubscribe = await this.bus.subscribeKills((msg) => this.onKill(msg));
     this.loop = this.pullLoop();
   }
 
@@ -50,11 +53,12 @@ export class ScriptedWorker {
 
   private async pullLoop(): Promise<void> {
     while (!this.abort.signal.aborted) {
-      const tasks = await this.bus.pull([this.group], 100, this.abort.signal);
+      const tasks = await this.bus.claim([this.group], 100, this.abort.signal);
+      await this.bus.ack(tasks);
       for (const rt of tasks) {
         const row = await this.store.taskInstances.get(rt.taskInstanceId);
         if (!row) continue;
-        const h: Held = { taskInstanceId: rt.taskInstanceId, workflowInstanceId: rt.workflowInstanceId, attempt: rt.attempt, token: rt.token };
+        const h: Held = { taskInstanceId: rt.taskInstanceId, workflowInstanceId: rt.workflowInstanceId, slot: rt.slot, epoch: rt.epoch, attempt: rt.attempt, token: rt.token };
         this.held.set(`${rt.workflowInstanceId}/${row.taskName}`, h);
         this.sink.report({ kind: "running", ...h, host: "scripted", logPath: null, startTime: new Date() });
       }

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConflictError } from "../../../src/core/errors.ts";
-import { publishWake } from "../../../src/master/engine-client.ts";
+import { publishWake } from "../../../src/api/engine-client.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { dialects } from "../../helpers/stores.ts";
 import { harness, type Harness } from "./harness.ts";

@@ -20,7 +20,7 @@ for (const dialect of dialects) {
         const t = await h.latest(id, "t");
         return t?.state === "DISPATCH" ? t : null;
       });
-      const valid: ReadyTask = { taskInstanceId: row.id, workflowInstanceId: id, attempt: row.attempt, token: row.dispatchToken!, instancePriority: 2, priority: 2, workerGroup: "default", enqueuedAt: Date.now() };
+      const valid: ReadyTask = { taskInstanceId: row.id, workflowInstanceId: id, slot: row.slot, epoch: row.epoch, attempt: row.attempt, token: row.dispatchToken!, instancePriority: 2, priority: 2, workerGroup: "default", enqueuedAt: Date.now() };
       const worker = h.engine.worker;
       await h.bus.enqueue("default", { ...valid, token: "forged-token" });
       await h.bus.enqueue("default", { ...valid, attempt: 2 });

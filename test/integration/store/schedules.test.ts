@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { MemoryBus } from "../../../src/bus/memory-bus.ts";
 import { SingleNodeCoordinator } from "../../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../../src/core/log.ts";
-import { createEngineClient } from "../../../src/master/engine-client.ts";
+import { createEngineClient } from "../../../src/api/engine-client.ts";
 import { Scheduler } from "../../../src/master/scheduler/scheduler.ts";
 import { openStore } from "../../../src/store/open.ts";
 import type { Store } from "../../../src/store/store.ts";

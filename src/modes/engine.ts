@@ -1,15 +1,19 @@
-// The engine of one process: master + worker + the client the API calls, on the shared
-// Store / Bus / Coordinator. `porpoise all` starts all three; the cluster modes will start
-// the master or the worker alone, with a Redis/gateway sink instead of the in-process one.
+// The engine of one `porpoise all` process: master + worker + the client the API calls, on the
+// shared Store / Bus / Coordinator ports. The roles never see each other: the worker reports on
+// the Bus's slot event streams, the master vouches for its dispatches through the in-process
+// DispatchVouch, the client writes commands to the Store and wakes masters on the Bus
+// (docs/architecture.md §2). The cluster modes (master.ts, worker.ts, api.ts) start one role each
+// on the same ports' cluster twins.
 
 import type { Bus } from "../bus/bus.ts";
-import type { Coordinator } from "../coordinator/coordinator.ts";
+import { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import type { Coordinator, NodeRegistry } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/store.ts";
 import { Worker, type WorkerDeps } from "../worker/worker.ts";
-import { createEngineClient, type EngineClient } from "./engine-client.ts";
-import { Master } from "./master.ts";
-import { Scheduler } from "./scheduler/scheduler.ts";
+import { createEngineClient, type EngineClient } from "../api/engine-client.ts";
+import { Master } from "../master/master.ts";
+import { Scheduler } from "../master/scheduler/scheduler.ts";
 
 export interface EngineOptions {
   store: Store;
@@ -27,6 +31,12 @@ export interface EngineOptions {
   killGraceMs?: number;
   /** Egress policy of http tasks and sql datasources (the worker's built-in one when left out). */
   egress?: WorkerDeps["egress"];
+  /**
+   * A cluster node (`all` on Postgres with the Postgres coordinator): dead workers are found in this
+   * registry and the worker records this node id as the host of its attempts. Absent: single node,
+   * restart recovery (docs/architecture.md §3.10).
+   */
+  cluster?: { registry: NodeRegistry; leaseMs: number };
 }
 
 export interface Engine {
@@ -39,20 +49,12 @@ export interface Engine {
 }
 
 export async function startEngine(opts: EngineOptions): Promise<Engine> {
-  const master = new Master({
-    store: opts.store,
-    bus: opts.bus,
-    coordinator: opts.coordinator,
-    log: opts.log.child({ component: "master" }),
-    // The one worker of this process is the only one that can have run these attempts.
-    adoptInterrupted: (inFlight) => worker.adopt(inFlight),
-    // The one worker of this process serves these groups; anything else waits and is said to (issue 9 item 15).
-    servedGroups: () => opts.workerGroups,
-  });
+  const vouch = new DispatchVouch();
   const worker = new Worker({
     store: opts.store,
     bus: opts.bus,
-    sink: master,
+    vouch,
+    ...(opts.cluster ? { host: opts.coordinator.nodeId } : {}),
     log: opts.log.child({ component: "worker" }),
     dataDir: opts.dataDir,
     ...(opts.workDir ? { workDir: opts.workDir } : {}),
@@ -63,14 +65,25 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     logMaxBytes: opts.logMaxBytes,
     killGraceMs: opts.killGraceMs,
     ...(opts.egress ? { egress: opts.egress } : {}),
-    dispatched: (rt) => master.dispatchedAttempt(rt),
+  });
+  const master = new Master({
+    store: opts.store,
+    bus: opts.bus,
+    coordinator: opts.coordinator,
+    log: opts.log.child({ component: "master" }),
+    vouch,
+    // Single node: the one worker of this process is the only one that can have run these attempts.
+    ...(opts.cluster
+      ? { recovery: { kind: "workers" as const, registry: opts.cluster.registry, leaseMs: opts.cluster.leaseMs } }
+      : { recovery: { kind: "restart" as const }, adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => worker.adopt(inFlight) }),
+    // The one worker of this process serves these groups; anything else waits and is said to (issue 9 item 15).
+    servedGroups: () => opts.workerGroups,
   });
   const client = createEngineClient({
     store: opts.store,
     bus: opts.bus,
     coordinator: opts.coordinator,
     log: opts.log.child({ component: "engine" }),
-    adopt: (instance, definition, project) => master.adopt(instance, definition, project),
     servedWorkerGroups: () => opts.workerGroups,
   });
   await worker.start();

@@ -12,9 +12,8 @@ import { parseOrThrow } from "../core/zod-details.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
-import type { Actor, CommandType, Project, Store, Workflow, WorkflowInstance, WorkflowVersion } from "../store/store.ts";
-import { WAKE_CHANNEL, type WakeMessage } from "./events.ts";
-import { SCHEDULE_CHANNEL } from "./scheduler/channel.ts";
+import type { Actor, CommandType, Project, Store, Workflow, WorkflowVersion } from "../store/store.ts";
+import { SCHEDULE_CHANNEL, type WakeMessage } from "../core/messages.ts";
 
 export interface RunRequest {
   projectId: number;
@@ -63,7 +62,7 @@ const INSTANCE_COMMANDS: Record<InstanceControl, CommandType> = {
 const idSchema = z.number().int().positive();
 
 export function publishWake(bus: Bus, message: WakeMessage, log: Logger): void {
-  bus.publish(WAKE_CHANNEL, JSON.stringify(message)).catch((err) => log.warn("could not wake the master; it picks the work up on its next start", { err }));
+  bus.publishWake(message).catch((err) => log.warn("could not wake the master; it picks the work up on its next start", { err }));
 }
 
 export interface EngineClientDeps {
@@ -71,11 +70,6 @@ export interface EngineClientDeps {
   bus: Bus;
   coordinator: Coordinator;
   log: Logger;
-  /**
-   * The master of this process (`porpoise all`): takes a just-created instance with what it was
-   * checked against; true — it drives it now, no wake needed (Master.adopt).
-   */
-  adopt?: (instance: WorkflowInstance, definition: WorkflowDefinition, project: Project) => boolean;
   /** See EngineClient.servedWorkerGroups. */
   servedWorkerGroups?: () => readonly string[] | null;
 }
@@ -114,8 +108,9 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
     async run(req, actor) {
       if (req.checked) {
         const { project, workflow, version } = req.checked;
+        void project;
         const instance = await create(req, workflow, version, actor);
-        if (!deps.adopt?.(instance, version.definition, project)) publishWake(bus, { instanceId: instance.id }, log);
+        publishWake(bus, { instanceId: instance.id }, log);
         return { id: instance.id, state: instance.state };
       }
       const workflow = await store.workflows.get(req.projectId, req.workflowName);

@@ -6,10 +6,10 @@
 // exact runs wanted, so give instants when another zone's midnight is meant.
 
 import { z } from "zod";
-import { fireTimesBetween, getZone } from "../core/cron/index.ts";
-import { wallToInstant } from "../core/cron/zone.ts";
-import { ValidationError } from "../core/errors.ts";
-import { parseOrThrow } from "../core/zod-details.ts";
+import { fireTimesBetween, getZone } from "./cron/index.ts";
+import { wallToInstant } from "./cron/zone.ts";
+import { ValidationError } from "./errors.ts";
+import { parseOrThrow } from "./zod-details.ts";
 
 export const MAX_BACKFILL_RUNS = 1000;
 const DAY_MS = 86_400_000;
