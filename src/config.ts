@@ -16,7 +16,7 @@ import {
   parseArgs,
   positionalOf,
   SWITCH_ON,
-} from "./cli/args.ts";
+} from "./config/args.ts";
 import {
   CONFIG_ENV,
   CONFIG_FLAG,
@@ -29,7 +29,7 @@ import {
   modeKeys,
   settingByKey,
   settings,
-} from "./cli/settings.ts";
+} from "./config/settings.ts";
 import { ConfigError, type ErrorDetail } from "./core/errors.ts";
 import { closestName } from "./core/zod-details.ts";
 

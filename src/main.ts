@@ -4,7 +4,7 @@
 // 3 mode not available in this release (master, worker).
 
 import { availableParallelism } from "node:os";
-import type { ServeMode } from "./cli/settings.ts";
+import type { ServeMode } from "./config/settings.ts";
 import { type Invocation, loadConfig } from "./config.ts";
 import { ConfigError, PorpoiseError, ValidationError } from "./core/errors.ts";
 import { createLogger, type Logger } from "./core/log.ts";

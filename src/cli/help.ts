@@ -1,8 +1,8 @@
 // `porpoise --help` and `porpoise <command> --help`. Flag lines are generated from the settings
 // table, so help can never list a flag the parser refuses or miss one it accepts.
 
-import { type ClientCommand, type Command, commandOptions, positionalOf } from "./args.ts";
-import { CONFIG_ENV, CONFIG_FLAG, type ConfigCommand, envName, flagName, modeKeys, settingByKey } from "./settings.ts";
+import { type ClientCommand, type Command, commandOptions, positionalOf } from "../config/args.ts";
+import { CONFIG_ENV, CONFIG_FLAG, type ConfigCommand, envName, flagName, modeKeys, settingByKey } from "../config/settings.ts";
 
 interface CommandHelp {
   summary: string;

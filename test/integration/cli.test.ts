@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
-import { envName, flagName, modeKeys } from "../../src/cli/settings.ts";
+import { envName, flagName, modeKeys } from "../../src/config/settings.ts";
 import { freshDatabaseUrl, testPostgresUrl, testRedisUrl } from "../helpers/stores.ts";
 import { cleanEnv, fromSource, run } from "./cli-process.ts";
 

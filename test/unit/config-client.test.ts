@@ -2,7 +2,7 @@
 // --param, and the server/token pairing.
 
 import { describe, expect, test } from "bun:test";
-import { parseArgs } from "../../src/cli/args.ts";
+import { parseArgs } from "../../src/config/args.ts";
 import { type ClientOptions, resolveConfig } from "../../src/config.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 

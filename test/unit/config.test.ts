@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { configSchema, envName, flagName, modeKeys, settings } from "../../src/cli/settings.ts";
+import { configSchema, envName, flagName, modeKeys, settings } from "../../src/config/settings.ts";
 import { type Config, type Invocation, resolveConfig } from "../../src/config.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 

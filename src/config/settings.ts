@@ -4,7 +4,7 @@
 // the sources; src/cli/help.ts prints this table.
 
 import { z } from "zod";
-import { workerGroupSchema } from "../bus/bus.ts";
+import { workerGroupSchema } from "../core/messages.ts";
 import { durationSchema } from "../core/duration.ts";
 import { parseCidr } from "../core/net/cidr.ts";
 import { osUserNameSchema } from "../core/os-user-name.ts";
