@@ -65,6 +65,10 @@ export interface Config {
   gateway: string | null;
   token: string | null;
   slots: number;
+  /** Milliseconds: slot leases, heartbeats and the time after which a silent node counts as dead. */
+  leaseMs: number;
+  /** This node's registry id; null = generated at start (modes/node-id.ts). */
+  nodeId: string | null;
   // Security (README "Security").
   /** CIDRs of reverse proxies whose X-Forwarded-For is believed. */
   trustedProxies: string[];
@@ -342,6 +346,8 @@ function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number, env: Res
     gateway: s.gateway ?? null,
     token: s.token ?? null,
     slots: s.slots ?? 64,
+    leaseMs: Math.round((s.lease ?? 10) * 1000),
+    nodeId: s.nodeId ?? null,
     trustedProxies: s.trustedProxies ?? [],
     tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { cert: resolve(cwd, s.tlsCert), key: resolve(cwd, s.tlsKey) } : null,
     caCert: s.caCert === undefined ? null : resolve(cwd, s.caCert),
@@ -388,6 +394,9 @@ function checkRequirements(command: ConfigCommand, c: Config, sources: Partial<R
       if (c.token === null) needs.push("a worker token for the gateway: pass --token <token> (or PORPOISE_TOKEN)");
     } else if (c.redis !== null) {
       if (c.secret === null) needs.push(`the shared cluster secret: ${clusterSecretHint}`);
+      if (c.db.dialect !== "postgres") {
+        needs.push("the cluster's Postgres store, which it reads what it runs from: pass --db postgres://user@host:5432/porpoise (or PORPOISE_DB)");
+      }
     } else {
       needs.push(`a way to receive tasks: ${redisHint} with --secret (datacenter worker), or pass --gateway https://api-host:12345 --token <token> (edge worker)`);
     }

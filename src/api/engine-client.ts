@@ -10,7 +10,6 @@ import type { Logger } from "../core/log.ts";
 import { assertControl, assertTaskControl, isTerminalTaskState, type TaskState } from "../core/states.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 import type { Bus } from "../bus/bus.ts";
-import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
 import type { Actor, CommandType, Project, Store, Workflow, WorkflowVersion } from "../store/store.ts";
 import { SCHEDULE_CHANNEL, type WakeMessage } from "../core/messages.ts";
@@ -68,14 +67,15 @@ export function publishWake(bus: Bus, message: WakeMessage, log: Logger): void {
 export interface EngineClientDeps {
   store: Store;
   bus: Bus;
-  coordinator: Coordinator;
+  /** The slot of a new instance id (Coordinator.slotOf: the same count on every node). */
+  slotOf: (instanceId: number) => number;
   log: Logger;
   /** See EngineClient.servedWorkerGroups. */
   servedWorkerGroups?: () => readonly string[] | null;
 }
 
 export function createEngineClient(deps: EngineClientDeps): EngineClient {
-  const { store, bus, coordinator, log } = deps;
+  const { store, bus, slotOf, log } = deps;
 
   // The definition's own workflow-level worker group does not exist; tasks carry theirs.
   const create = (req: RunRequest, workflow: Workflow, version: WorkflowVersion, actor: Actor) =>
@@ -84,7 +84,7 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
       executorId: actor.userId,
       workflowId: workflow.id,
       version: version.version,
-      slot: (id) => coordinator.slotOf(id),
+      slot: (id) => slotOf(id),
       runType: "START_PROCESS",
       priority: req.priority,
       workerGroup: req.workerGroup,
@@ -196,7 +196,7 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
     servedWorkerGroups: () => deps.servedWorkerGroups?.() ?? null,
 
     async advanceBackfill(backfillId) {
-      for (const instance of await store.backfills.advance(backfillId, (id) => coordinator.slotOf(id))) publishWake(bus, { instanceId: instance.id }, log);
+      for (const instance of await store.backfills.advance(backfillId, (id) => slotOf(id))) publishWake(bus, { instanceId: instance.id }, log);
     },
 
     scheduleChanged(scheduleId) {

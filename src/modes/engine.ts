@@ -82,7 +82,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   const client = createEngineClient({
     store: opts.store,
     bus: opts.bus,
-    coordinator: opts.coordinator,
+    slotOf: (id) => opts.coordinator.slotOf(id),
     log: opts.log.child({ component: "engine" }),
     servedWorkerGroups: () => opts.workerGroups,
   });

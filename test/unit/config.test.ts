@@ -67,6 +67,8 @@ describe("defaults", () => {
       gateway: null,
       token: null,
       slots: 64,
+      leaseMs: 10_000,
+      nodeId: null,
       trustedProxies: [],
       tls: null,
       caCert: null,

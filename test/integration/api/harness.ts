@@ -74,7 +74,7 @@ export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): P
     engine = await startEngine({ store, bus, coordinator, log: silentLogger, dataDir, workerSlots: 4, workerGroups: ["default"], killGraceMs: 500 });
     client = engine.client;
   } else if (opts.engine === "client") {
-    client = createEngineClient({ store, bus, coordinator, log: silentLogger });
+    client = createEngineClient({ store, bus, slotOf: (id) => coordinator.slotOf(id), log: silentLogger });
   }
   const app = createApp({
     store,

@@ -109,7 +109,7 @@ describe.each(dialects)("scheduler on %s", (dialect) => {
     const { project, actor, workflow } = await setup(store);
     const bus = new MemoryBus();
     const coordinator = new SingleNodeCoordinator();
-    const client = createEngineClient({ store, bus, coordinator, log: silentLogger });
+    const client = createEngineClient({ store, bus, slotOf: (id) => coordinator.slotOf(id), log: silentLogger });
     const scheduler = new Scheduler({ store, bus, coordinator, log: silentLogger });
     await scheduler.start();
     try {
