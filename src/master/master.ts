@@ -70,7 +70,7 @@ export interface MasterDeps {
    * cluster node): attempts RUNNING on a worker missing from the registry are rerun, swept every
    * `sweepMs`; at start nothing is assumed about attempts other nodes may be running.
    */
-  recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number };
+  recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number; restartOf?: string };
 }
 
 export class Master implements EventSink {
@@ -94,6 +94,7 @@ export class Master implements EventSink {
   private toAck: DeliveredEvent[] = [];
   private workerSweep: ReturnType<typeof setInterval> | null = null;
   private sweepingWorkers: Promise<void> | null = null;
+  private reconciling: Promise<void> | null = null;
   /** Attempts rerun because their worker died (metrics, tests). */
   workerLostAttempts = 0;
   private claiming: Promise<void> | null = null;
@@ -159,8 +160,20 @@ export class Master implements EventSink {
       const interrupted = await this.store.taskInstances.markInterrupted({ all: true, slots, keep });
       if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts marked NEED_FAULT_TOLERANCE; they run again`);
     } else {
+      const restartOf = this.recovery.restartOf;
+      if (restartOf !== undefined) {
+        // An `all` node restarted on its data dir, under the same node id: what its worker ran and did
+        // not survive (or is not adopted) runs again; what other nodes' workers run is theirs.
+        const mine = (await this.store.taskInstances.listInFlight({})).filter((t) => t.host === restartOf);
+        const keep = this.adoptInterrupted ? this.adoptInterrupted(mine) : [];
+        const interrupted = await this.store.taskInstances.markInterrupted({ host: restartOf, keep });
+        if (interrupted.length > 0) this.log.info(`restart: ${interrupted.length} interrupted task attempts of this node marked NEED_FAULT_TOLERANCE; they run again`);
+      }
       const every = this.recovery.sweepMs ?? Math.max(200, Math.floor(this.recovery.leaseMs / 2));
-      this.workerSweep = setInterval(() => this.sweepDeadWorkers(), every);
+      this.workerSweep = setInterval(() => {
+        this.sweepDeadWorkers();
+        this.reconcile();
+      }, every);
       this.workerSweep.unref?.();
     }
     this.events.setSlots(slots);
@@ -203,6 +216,23 @@ export class Master implements EventSink {
   }
 
   /**
+   * Wakes are lossy (a Redis hiccup, another `all` node's in-process bus): every sweep period the
+   * active instances of the owned slots that nobody drives here are loaded, and commands claimed.
+   */
+  private reconcile(): void {
+    if (this.stopped || this.reconciling) return;
+    this.reconciling = (async () => {
+      const slots = this.coordinator.ownedSlots();
+      if (slots.length === 0) return;
+      const active = await this.store.instances.listActive({ slots });
+      for (const instance of active) if (!this.drivers.has(instance.id) && !this.loading.has(instance.id) && instance.state !== "SERIAL_WAIT") void this.load(instance.id, "start");
+      this.claimCommands();
+    })()
+      .catch(this.failed("the reconciliation sweep failed"))
+      .finally(() => (this.reconciling = null));
+  }
+
+  /**
    * Attempts RUNNING on a worker that left the registry (its heartbeat is older than the lease)
    * are rerun elsewhere as NEED_FAULT_TOLERANCE, without using a retry (docs/architecture.md §3.10).
    * Their drivers are reloaded from the Store, whose recovery dispatches the next attempt.
@@ -242,6 +272,7 @@ export class Master implements EventSink {
     this.vouch?.serve(null);
     await this.events?.close();
     await this.sweepingWorkers;
+    await this.reconciling;
     await Promise.allSettled([...this.loading.values()]);
     await this.flushing;
     await this.claiming;

@@ -15,9 +15,13 @@
 import { mkdir } from "node:fs/promises";
 import { prepareTaskIsolation, secureDataDir, secureStoreFiles } from "./task-isolation.ts";
 import { MemoryBus } from "../bus/memory-bus.ts";
+import type { Bus } from "../bus/bus.ts";
 import { MemoryCache } from "../cache/memory-cache.ts";
 import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
-import { startEngine } from "./engine.ts";
+import { type EngineOptions, startEngine } from "./engine.ts";
+import type { Coordinator } from "../coordinator/coordinator.ts";
+import { openClusterPorts } from "./cluster-ports.ts";
+import { persistentNodeId } from "./node-id.ts";
 import { egressPolicy } from "../core/net/egress.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -28,12 +32,14 @@ import { serveApi, stopServing } from "./serve-api.ts";
 
 export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
-  if (config.redis !== null) {
-    // Accepting --redis and then keeping everything in-process would be pretending.
+  if (config.redis !== null && config.db.dialect !== "postgres") {
     throw new ModeNotAvailableError(
-      "porpoise all --redis is not available in this release: the Redis cache and bus arrive with cluster mode. " +
-        "Drop --redis (or PORPOISE_REDIS) to run with the in-process cache and bus; nothing was started.",
+      "porpoise all --redis needs a Postgres store (--db postgres://…): Redis shares queues between cluster nodes, and nodes share only a Postgres store. " +
+        "Drop --redis to run on SQLite with the in-process bus; nothing was started.",
     );
+  }
+  if (config.redis !== null && config.secret === null) {
+    throw new ModeNotAvailableError("porpoise all --redis needs the shared cluster secret: pass --secret <at least 16 characters> (or PORPOISE_SECRET), the same value on every node; nothing was started.");
   }
   const resources = new Resources(log);
   try {
@@ -51,11 +57,17 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
     // (running tasks get the shutdown deadline), the master stops, then bus and store close.
     const cache = new MemoryCache();
     resources.add("cache", () => cache.close());
-    const bus = new MemoryBus({ log: log.child({ component: "bus" }) });
-    resources.add("bus", () => bus.close());
-    const coordinator = new SingleNodeCoordinator({ slotCount: config.slots, log: log.child({ component: "coordinator" }) });
-    await coordinator.start();
-    resources.add("coordinator", () => coordinator.stop());
+    // On Postgres `all` is a cluster node: slots leased in the Store, so several of them on one
+    // database share the work instead of corrupting each other's runs (docs/architecture.md §3.3).
+    const clustered = config.db.dialect === "postgres";
+    const memoryBus = config.redis === null ? new MemoryBus({ log: log.child({ component: "bus" }) }) : null;
+    if (memoryBus) resources.add("bus", () => memoryBus.close());
+    const single = clustered ? null : new SingleNodeCoordinator({ slotCount: config.slots, log: log.child({ component: "coordinator" }) });
+    if (single) {
+      await single.start();
+      resources.add("coordinator", () => single.stop());
+    }
+    const nodeId = clustered ? await persistentNodeId(config, "all") : "local";
 
     const { http } = await serveApi({
       ...deps,
@@ -65,10 +77,22 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
       engine: async (store) => {
         // The store made its files just now (SQLite: 0644 by default).
         await secureStoreFiles(config.db);
+        let bus: Bus | null = memoryBus;
+        let coordinator: Coordinator | null = single;
+        let cluster: EngineOptions["cluster"];
+        if (clustered) {
+          const ports = await openClusterPorts({ config, log, store, nodeId, role: "all", resources, groups: config.workerGroups, ...(memoryBus ? { bus: memoryBus } : {}) });
+          bus = ports.bus;
+          coordinator = ports.coordinator;
+          store.fenceWith?.(nodeId);
+          cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId };
+        }
+        if (!bus || !coordinator) throw new Error("startAll: no bus or coordinator");
         const engine = await startEngine({
           store,
           bus,
           coordinator,
+          ...(cluster ? { cluster } : {}),
           log,
           dataDir: config.dataDir,
           workDir: config.workDir,
@@ -80,6 +104,12 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
+        if (clustered) {
+          // After the master listens for slot changes; stopped before the engine (slots released at once).
+          const c = coordinator;
+          await c.start();
+          resources.add("coordinator", () => c.stop());
+        }
         return engine.client;
       },
     });

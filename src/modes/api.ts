@@ -1,10 +1,15 @@
-// `porpoise api`: the HTTP API node of a cluster. Postgres store (config refuses SQLite),
-// Redis checked at start-up, no data directory: the admin token, when one is generated, is
-// printed once and not written anywhere.
+// `porpoise api`: the HTTP API node of a cluster. Postgres store (config refuses SQLite), the
+// Redis Bus for wakes, no data directory: the admin token, when one is generated, is printed once
+// and not written anywhere. Runs, controls, schedule changes and backfills become rows in the
+// Store plus a wake to the masters (api/engine-client.ts); whichever master owns the instance's
+// slot acts on it (docs/architecture.md §2).
 
+import { createEngineClient } from "../api/engine-client.ts";
+import { slotOfInstance } from "../coordinator/coordinator.ts";
 import { redactUrl } from "../config.ts";
+import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
-import { checkRedis } from "./redis-check.ts";
+import { nodeIdFor } from "./node-id.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
 
 export async function startApi(deps: ModeDeps): Promise<RunningMode> {
@@ -12,11 +17,20 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
   if (config.redis === null) throw new Error("startApi: config.redis is required (resolveConfig checks this)");
   if (config.secret === null) throw new Error("startApi: config.secret is required (resolveConfig checks this)");
   const secretKey = config.secret;
-  await checkRedis(config.redis);
   const resources = new Resources(log);
   try {
-    const { http } = await serveApi({ ...deps, resources, dataDir: null, secretKey });
-    log.info(`porpoise api ready on ${http.url} (${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);
+    const nodeId = nodeIdFor(config, "api");
+    const { http } = await serveApi({
+      ...deps,
+      resources,
+      dataDir: null,
+      secretKey,
+      engine: async (store) => {
+        const { bus } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
+        return createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }) });
+      },
+    });
+    log.info(`porpoise api ${nodeId} ready on ${http.url} (${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);
     return {
       url: http.url,
       stop: () => stopServing({ http, resources, log, shutdownTimeoutSeconds: config.shutdownTimeout }),

@@ -36,7 +36,7 @@ export interface EngineOptions {
    * registry and the worker records this node id as the host of its attempts. Absent: single node,
    * restart recovery (docs/architecture.md §3.10).
    */
-  cluster?: { registry: NodeRegistry; leaseMs: number };
+  cluster?: { registry: NodeRegistry; leaseMs: number; restartOf?: string };
 }
 
 export interface Engine {
@@ -74,7 +74,10 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     vouch,
     // Single node: the one worker of this process is the only one that can have run these attempts.
     ...(opts.cluster
-      ? { recovery: { kind: "workers" as const, registry: opts.cluster.registry, leaseMs: opts.cluster.leaseMs } }
+      ? {
+          recovery: { kind: "workers" as const, registry: opts.cluster.registry, leaseMs: opts.cluster.leaseMs, ...(opts.cluster.restartOf ? { restartOf: opts.cluster.restartOf } : {}) },
+          adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => worker.adopt(inFlight),
+        }
       : { recovery: { kind: "restart" as const }, adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => worker.adopt(inFlight) }),
     // The one worker of this process serves these groups; anything else waits and is said to (issue 9 item 15).
     servedGroups: () => opts.workerGroups,

@@ -1,9 +1,47 @@
-// `porpoise master`: slot owner of the cluster (docs/architecture.md §3.3). This release validates its
-// configuration (Postgres store, Redis, shared secret: see src/config.ts) and stops there.
+// `porpoise master`: a slot owner of the cluster (docs/architecture.md §3.3). It holds a fair
+// share of the slots through the Postgres Coordinator, drives the instances of those slots
+// (their events arrive on the slots' streams of the Redis Bus), fires the schedules of those
+// slots, claims the commands of those instances, and reruns the attempts of workers that died.
+// No HTTP port: the api nodes serve the cluster's state (GET /api/v1/cluster).
 
-import type { ModeDeps, RunningMode } from "./mode.ts";
-import { modeNotAvailable } from "./not-yet.ts";
+import { Master } from "../master/master.ts";
+import { Scheduler } from "../master/scheduler/scheduler.ts";
+import { openStore } from "../store/open.ts";
+import { redactUrl } from "../config.ts";
+import { openClusterPorts } from "./cluster-ports.ts";
+import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
+import { nodeIdFor } from "./node-id.ts";
 
 export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
-  throw modeNotAvailable("master", deps.config);
+  const { config, log } = deps;
+  const resources = new Resources(log);
+  try {
+    const nodeId = nodeIdFor(config, "master");
+    const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: config.secret });
+    resources.add("store", () => store.close());
+    const { bus, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
+    if (!coordinator) throw new Error("startMaster: no coordinator");
+    store.fenceWith?.(nodeId);
+    const master = new Master({
+      store,
+      bus,
+      coordinator,
+      log: log.child({ component: "master" }),
+      host: nodeId,
+      recovery: { kind: "workers", registry, leaseMs: config.leaseMs },
+    });
+    await master.start();
+    // After the master listens: the slots it acquires are taken over as they come.
+    await coordinator.start();
+    resources.add("coordinator", () => coordinator.stop());
+    resources.add("master", () => master.stop());
+    const scheduler = new Scheduler({ store, bus, coordinator, log: log.child({ component: "scheduler" }) });
+    await scheduler.start();
+    resources.add("scheduler", () => scheduler.stop());
+    log.info(`porpoise master ${nodeId} ready (${config.db.display}; redis ${redactUrl(config.redis ?? "")}; ${config.slots} slots, lease ${config.leaseMs} ms)`);
+    return { url: "", stop: () => resources.closeAll() };
+  } catch (err) {
+    await resources.closeAll();
+    throw err;
+  }
 }

@@ -1,9 +1,54 @@
-// `porpoise worker`: pulls ready tasks of its worker groups from Redis (datacenter) or through
-// an api gateway (edge). This release validates its configuration and stops there.
+// `porpoise worker`: claims ready tasks of its worker groups from the Redis Bus, checks each
+// against the Store (exists, this attempt and token, still DISPATCH), runs it, and reports on
+// the slot's event stream; the master owning the slot records the result. It heartbeats in the
+// node registry: a master reruns the attempts of a worker whose heartbeat stops
+// (docs/architecture.md §3.10). The edge variant (--gateway) arrives with the gateway.
 
-import type { ModeDeps, RunningMode } from "./mode.ts";
+import { mkdir } from "node:fs/promises";
+import { egressPolicy } from "../core/net/egress.ts";
+import { openStore } from "../store/open.ts";
+import { systemResolve } from "../worker/egress.ts";
+import { Worker } from "../worker/worker.ts";
+import { redactUrl } from "../config.ts";
+import { openClusterPorts } from "./cluster-ports.ts";
+import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { modeNotAvailable } from "./not-yet.ts";
+import { nodeIdFor } from "./node-id.ts";
+import { prepareTaskIsolation, secureDataDir } from "./task-isolation.ts";
 
 export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
-  throw modeNotAvailable("worker", deps.config);
+  const { config, log } = deps;
+  if (config.gateway !== null) throw modeNotAvailable("worker", config);
+  const resources = new Resources(log);
+  try {
+    const nodeId = nodeIdFor(config, "worker");
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    await secureDataDir(config.dataDir);
+    const identity = await prepareTaskIsolation({ config, log });
+    // Reads only: what to run (rows, definitions, datasources); results go through the Bus.
+    const store = await openStore({ url: config.db.url, migrate: false, log: log.child({ component: "store" }), secretKey: config.secret });
+    resources.add("store", () => store.close());
+    const { bus } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
+    const worker = new Worker({
+      store,
+      bus,
+      log: log.child({ component: "worker" }),
+      dataDir: config.dataDir,
+      workDir: config.workDir,
+      identity,
+      host: nodeId,
+      slots: config.workerSlots,
+      groups: config.workerGroups,
+      env: config.taskEnvPass,
+      logMaxBytes: config.taskLogMaxBytes,
+      egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
+    });
+    await worker.start();
+    resources.add("worker", () => worker.stop(config.shutdownTimeout * 1000));
+    log.info(`porpoise worker ${nodeId} ready (groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; redis ${redactUrl(config.redis ?? "")})`);
+    return { url: "", stop: () => resources.closeAll() };
+  } catch (err) {
+    await resources.closeAll();
+    throw err;
+  }
 }

@@ -1,0 +1,72 @@
+// The cluster twins of the ports, opened for one node (docs/architecture.md §2): the Redis Bus
+// and Cache (signed with the cluster secret), the node registry in the Store, and — for nodes
+// that own slots — the Postgres Coordinator with its leases on the database clock. Each is
+// registered in `resources`, so a failed start closes what was opened, last first.
+
+import postgres from "postgres";
+import type { Config } from "../config.ts";
+import { MemoryBus } from "../bus/memory-bus.ts";
+import { RedisBus } from "../bus/redis-bus.ts";
+import type { Bus } from "../bus/bus.ts";
+import type { Coordinator, NodeRegistry, NodeRole } from "../coordinator/coordinator.ts";
+import { PostgresCoordinator } from "../coordinator/postgres-coordinator.ts";
+import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
+import type { Logger } from "../core/log.ts";
+import type { Store } from "../store/store.ts";
+import { VERSION } from "../version.ts";
+import type { Resources } from "./mode.ts";
+
+export interface ClusterPorts {
+  bus: Bus;
+  registry: NodeRegistry;
+  /** Only for roles that own slots (master, all). */
+  coordinator: Coordinator | null;
+}
+
+export interface ClusterPortsOptions {
+  config: Config;
+  log: Logger;
+  store: Store;
+  nodeId: string;
+  role: NodeRole;
+  resources: Resources;
+  /** Worker groups this node serves (workers, all). */
+  groups?: readonly string[];
+  /** An `all` node without --redis keeps its in-process bus (its own worker runs its tasks). */
+  bus?: Bus;
+}
+
+export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterPorts> {
+  const { config, log, resources } = o;
+  let bus = o.bus;
+  if (!bus) {
+    if (config.redis === null || config.secret === null) throw new Error("openClusterPorts: --redis and --secret are required (resolveConfig checks this)");
+    const redisBus = new RedisBus({ url: config.redis, secret: config.secret, log: log.child({ component: "bus" }) });
+    resources.add("bus", () => redisBus.close());
+    bus = redisBus;
+  }
+  let coordinator: PostgresCoordinator | null = null;
+  if (o.role === "master" || o.role === "all") {
+    // Its own small pool: lease renewals must not queue behind the engine's writes.
+    const sql = postgres(config.db.url, { max: 2, onnotice: () => {}, connect_timeout: 5 });
+    resources.add("coordinator connection", () => sql.end({ timeout: 5 }));
+    coordinator = new PostgresCoordinator({ sql, nodeId: o.nodeId, slotCount: config.slots, leaseMs: config.leaseMs, log: log.child({ component: "coordinator" }) });
+  }
+  const c = coordinator;
+  const registry = new StoreNodeRegistry({
+    cluster: o.store.cluster,
+    nodeId: o.nodeId,
+    role: o.role,
+    version: VERSION,
+    groups: o.groups ?? [],
+    ...(c ? { slots: () => c.ownedSlots() } : {}),
+    pid: process.pid,
+    sweepAfterMs: Math.max(1000, config.leaseMs * 3),
+    log: log.child({ component: "registry" }),
+  });
+  await registry.start();
+  resources.add("node registry", () => registry.stop());
+  return { bus: bus!, registry, coordinator };
+}
+
+export { MemoryBus };
