@@ -1,5 +1,5 @@
-// `porpoise master` and `porpoise worker` validate their configuration in this release, then
-// say plainly that the mode itself is not built yet. Exit code 3 (distinct from 1 = failure and
+// What this release does not run yet (the edge worker, `porpoise worker --gateway`) validates
+// its configuration, then says so plainly. Exit code 3 (distinct from 1 = failure and
 // 2 = bad input) lets scripts and orchestrators tell "not available" from "broken".
 
 import { redactUrl, type Config } from "../config.ts";
@@ -23,6 +23,6 @@ export function modeNotAvailable(mode: "master" | "worker", config: Config): Mod
         : `redis ${redactUrl(config.redis ?? "")}, groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots`;
   return new ModeNotAvailableError(
     `configuration is valid (${checked}), but porpoise ${VERSION} cannot run as a ${mode} yet: ` +
-      `cluster mode arrives in a later release. Nothing was started. Run \`porpoise all\` meanwhile.`,
+      `edge workers (--gateway) arrive in a later release. Nothing was started. Meanwhile run a datacenter worker: porpoise worker --redis … --secret … --db postgres://…`,
   );
 }

@@ -307,7 +307,7 @@ describe("values that are accepted", () => {
     expect(config(["all", "--task-log-max-bytes", "10MiB"]).taskLogMaxBytes).toBe(10 * 1024 * 1024);
     expect(config(["all"], { PORPOISE_TASK_LOG_MAX_BYTES: "2GiB" }).taskLogMaxBytes).toBe(2 * 1024 ** 3);
     expect(config(["all", "--config", "p.yaml"], {}, { "/srv/work/p.yaml": "taskLogMaxBytes: 4096\n" }).taskLogMaxBytes).toBe(4096);
-    expect(config(["worker", "--redis", "redis://c", "--secret", SECRET, "--task-log-max-bytes", "1KiB"]).taskLogMaxBytes).toBe(1024);
+    expect(config(["worker", "--redis", "redis://c", "--secret", SECRET, "--db", PG, "--task-log-max-bytes", "1KiB"]).taskLogMaxBytes).toBe(1024);
     for (const mode of ["api", "master"]) {
       expect(failure([mode, ...cluster, "--task-log-max-bytes", "1MiB"]).message.split("\n")[0]).toBe(
         "--task-log-max-bytes is not a flag of porpoise " + mode + " (it is used by porpoise all, porpoise worker)",
@@ -330,12 +330,12 @@ describe("flags per mode", () => {
   const irrelevant: [string, string, string][] = [
     ["all", "--token", "porpoise worker, porpoise run, porpoise status, porpoise logs"],
     ["all", "--gateway", "porpoise worker"],
-    ["api", "--data-dir", "porpoise all, porpoise migrate"],
+    ["api", "--data-dir", "porpoise all, porpoise worker, porpoise migrate"],
     ["api", "--worker-slots", "porpoise all, porpoise worker"],
     ["master", "--port", "porpoise all, porpoise api"],
     ["master", "--admin-token", "porpoise all, porpoise api"],
-    ["worker", "--db", "porpoise all, porpoise api, porpoise master, porpoise migrate"],
-    ["worker", "--slots", "porpoise all, porpoise master"],
+    ["worker", "--port", "porpoise all, porpoise api"],
+    ["master", "--worker-slots", "porpoise all, porpoise worker"],
     ["migrate", "--port", "porpoise all, porpoise api"],
   ];
   for (const [mode, flag, users] of irrelevant) {
@@ -406,13 +406,17 @@ describe("what each cluster mode needs", () => {
     expect(failure(["worker"]).message).toContain("porpoise worker needs a way to receive tasks: pass --redis redis://host:6379");
     expect(failure(["worker"]).message).toContain("--gateway https://api-host:12345 --token <token> (edge worker)");
     expect(failure(["worker", "--redis", "redis://c"]).message).toContain("porpoise worker needs the shared cluster secret");
+    // A datacenter worker reads what it runs from the Store: SQLite is not shared, so it is refused.
+    expect(failure(["worker", "--redis", "redis://c", "--secret", SECRET]).message).toBe(
+      "porpoise worker needs the cluster's Postgres store, which it reads what it runs from: pass --db postgres://user@host:5432/porpoise (or PORPOISE_DB)",
+    );
     expect(failure(["worker", "--gateway", "https://api"]).message).toBe(
       "porpoise worker needs a worker token for the gateway: pass --token <token> (or PORPOISE_TOKEN)",
     );
     expect(failure(["worker", "--gateway", "https://api", "--token", "t".repeat(16)], { PORPOISE_REDIS: "redis://c" }).message).toContain(
       "needs either --redis (datacenter worker) or --gateway (edge worker), not both: redis came from PORPOISE_REDIS, gateway from --gateway",
     );
-    expect(config(["worker", "--redis", "redis://c", "--secret", SECRET, "--worker-slots", "3"])).toMatchObject({ workerSlots: 3 });
+    expect(config(["worker", "--redis", "redis://c", "--secret", SECRET, "--db", PG, "--worker-slots", "3", "--lease", "5s"])).toMatchObject({ workerSlots: 3, leaseMs: 5000 });
     expect(config(["worker", "--gateway", "https://api:12345", "--token", "t".repeat(16)]).gateway).toBe("https://api:12345");
   });
 
