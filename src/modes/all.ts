@@ -84,7 +84,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           const ports = await openClusterPorts({ config, log, store, nodeId, role: "all", resources, groups: config.workerGroups, ...(memoryBus ? { bus: memoryBus } : {}) });
           bus = ports.bus;
           coordinator = ports.coordinator;
-          store.fenceWith?.(nodeId);
+          store.fenceWith(nodeId);
           cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId };
         }
         if (!bus || !coordinator) throw new Error("startAll: no bus or coordinator");

@@ -21,7 +21,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     resources.add("store", () => store.close());
     const { bus, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
     if (!coordinator) throw new Error("startMaster: no coordinator");
-    store.fenceWith?.(nodeId);
+    store.fenceWith(nodeId);
     const master = new Master({
       store,
       bus,
