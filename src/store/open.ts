@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { ConfigError, StoreError } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
 import { createAuditRepository } from "./audit.ts";
+import { createClusterRepository } from "./cluster-nodes.ts";
 import { createCommandRepository } from "./commands.ts";
 import { createDatasourceRepository } from "./datasources.ts";
 import { postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
@@ -124,6 +125,7 @@ function buildStore(conn: Connection, run: Runner, secretKey: string | null): St
     backfills: createBackfillRepository(run),
     fenceWith: (nodeId) => setFenceNode(run.fence, nodeId),
     logChunks: createLogChunkRepository(run),
+    cluster: createClusterRepository(run),
     ready: () =>
       run
         .exclusive(async () => {

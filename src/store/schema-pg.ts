@@ -283,13 +283,21 @@ export const alertEvents = pgTable(
   (t) => [index("alert_events_pending_idx").on(t.deliveredAt, t.id)],
 );
 
-export const clusterNodes = pgTable("cluster_nodes", {
-  id: text().primaryKey(),
-  role: text().notNull(),
-  host: text().notNull(),
-  startedAt: time("started_at").notNull(),
-  heartbeatAt: time("heartbeat_at").notNull(),
-});
+export const clusterNodes = pgTable(
+  "cluster_nodes",
+  {
+    id: text().primaryKey(),
+    role: text().notNull(),
+    host: text().notNull(),
+    startedAt: time("started_at").notNull(),
+    heartbeatAt: time("heartbeat_at").notNull(),
+    version: text().notNull().default(""),
+    groups: json<string[]>("groups").notNull().default(sql`'[]'::jsonb`),
+    slots: json<number[]>("slots").notNull().default(sql`'[]'::jsonb`),
+    pid: integer(),
+  },
+  (t) => [index("cluster_nodes_role_heartbeat_idx").on(t.role, t.heartbeatAt)],
+);
 
 export const slotLeases = pgTable("slot_leases", {
   slot: integer().primaryKey(),
@@ -297,6 +305,23 @@ export const slotLeases = pgTable("slot_leases", {
   epoch: integer().notNull().default(0),
   expiresAt: time("expires_at"),
 });
+
+/** Every change of a slot's owner (acquire, takeover, release), on the database clock. */
+export const slotLeaseLog = pgTable(
+  "slot_lease_log",
+  {
+    id: id(),
+    slot: integer().notNull(),
+    owner: text().notNull(),
+    epoch: integer().notNull(),
+    kind: text().notNull(),
+    at: time("at").notNull(),
+    expiresAt: time("expires_at").notNull(),
+    prevOwner: text("prev_owner"),
+    prevExpiresAt: time("prev_expires_at"),
+  },
+  (t) => [index("slot_lease_log_slot_idx").on(t.slot, t.epoch)],
+);
 
 export const datasources = pgTable(
   "datasources",

@@ -279,13 +279,21 @@ export const alertEvents = sqliteTable(
   (t) => [index("alert_events_pending_idx").on(t.deliveredAt, t.id)],
 );
 
-export const clusterNodes = sqliteTable("cluster_nodes", {
-  id: text().primaryKey(),
-  role: text().notNull(),
-  host: text().notNull(),
-  startedAt: time("started_at").notNull(),
-  heartbeatAt: time("heartbeat_at").notNull(),
-});
+export const clusterNodes = sqliteTable(
+  "cluster_nodes",
+  {
+    id: text().primaryKey(),
+    role: text().notNull(),
+    host: text().notNull(),
+    startedAt: time("started_at").notNull(),
+    heartbeatAt: time("heartbeat_at").notNull(),
+    version: text().notNull().default(""),
+    groups: json<string[]>("groups").notNull().default([]),
+    slots: json<number[]>("slots").notNull().default([]),
+    pid: integer(),
+  },
+  (t) => [index("cluster_nodes_role_heartbeat_idx").on(t.role, t.heartbeatAt)],
+);
 
 export const slotLeases = sqliteTable("slot_leases", {
   slot: integer().primaryKey(),
@@ -293,6 +301,23 @@ export const slotLeases = sqliteTable("slot_leases", {
   epoch: integer().notNull().default(0),
   expiresAt: time("expires_at"),
 });
+
+/** Every change of a slot's owner (acquire, takeover, release), on the database clock. */
+export const slotLeaseLog = sqliteTable(
+  "slot_lease_log",
+  {
+    id: id(),
+    slot: integer().notNull(),
+    owner: text().notNull(),
+    epoch: integer().notNull(),
+    kind: text().notNull(),
+    at: time("at").notNull(),
+    expiresAt: time("expires_at").notNull(),
+    prevOwner: text("prev_owner"),
+    prevExpiresAt: time("prev_expires_at"),
+  },
+  (t) => [index("slot_lease_log_slot_idx").on(t.slot, t.epoch)],
+);
 
 export const datasources = sqliteTable(
   "datasources",

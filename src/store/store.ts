@@ -17,9 +17,11 @@ import type {
 import type { BackfillRepository } from "./backfill-store.ts";
 import type { ScheduleRepository } from "./schedule-store.ts";
 import type { LogChunkRepository } from "./log-chunks.ts";
+import type { ClusterRepository } from "./cluster-nodes.ts";
 
 export type * from "./run-store.ts";
 export type * from "./schedule-store.ts";
+export type * from "./cluster-nodes.ts";
 export { DATASOURCE_TYPES } from "./run-store.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -238,6 +240,8 @@ export interface Store {
   fenceWith(nodeId: string | null): void;
   /** Task logs shipped by cluster workers (log-chunks.ts). */
   readonly logChunks: LogChunkRepository;
+  /** The node registry and a read of the slot leases (docs/architecture.md §3.3). */
+  readonly cluster: ClusterRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   close(): Promise<void>;
