@@ -9,6 +9,7 @@ import type { Store, WorkflowInstanceState } from "../store/store.ts";
 import { retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { BackfillDriver } from "./backfill.ts";
 import type { Batch } from "./batch.ts";
+import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import type { KillMessage } from "../core/messages.ts";
 import type { AttemptRec, DriverHost, InstanceDriver } from "./instance-driver.ts";
 import type { MasterTasks } from "./master-tasks.ts";
@@ -30,6 +31,8 @@ export interface MasterParts {
   /** The instances this master drives, by id. */
   drivers: Map<number, InstanceDriver>;
   schedule(work: (batch: Batch) => void): void;
+  /** The cluster's cached dispatch rows (cache/dispatch-records.ts); absent in `all` on SQLite. */
+  records?: DispatchRecords;
 }
 
 export function masterDriverHost(m: MasterParts): DriverHost {
@@ -38,6 +41,10 @@ export function masterDriverHost(m: MasterParts): DriverHost {
       host: m.host,
       schedule: (work) => m.schedule(work),
       enqueue: (rec: AttemptRec, _task: TaskDefinition, workerGroup: string, priority: Priority, instancePriority: Priority, slot: number, epoch: number) => {
+        if (m.records) {
+          const row = m.drivers.get(rec.instanceId)?.dispatched(rec.id!, rec.attempt, rec.token);
+          if (row) m.records.put(row);
+        }
         m.bus
           .enqueue(workerGroup, {
             taskInstanceId: rec.id!,
@@ -67,6 +74,7 @@ export function masterDriverHost(m: MasterParts): DriverHost {
       },
       publishKill: (rec: AttemptRec, reason: string) => {
         const msg: KillMessage = { taskInstanceId: rec.id!, attempt: rec.attempt, token: rec.token, reason };
+        m.records?.drop(rec.id!);
         m.bus.publishKill(msg).catch((err) => m.log.error("master: could not publish a kill", { err }));
       },
       startMasterTask: (driver, rec, task, params) => m.tasks.start(driver, rec, task, params),

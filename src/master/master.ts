@@ -13,6 +13,7 @@
 import { hostname } from "node:os";
 import type { Bus, DeliveredEvent, EventConsumer, Unsubscribe } from "../bus/bus.ts";
 import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import type { Coordinator, NodeRegistry, SlotChange } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
@@ -64,6 +65,8 @@ export interface MasterDeps {
   servedGroups?: () => readonly string[] | null;
   /** Where this master vouches for its dispatches to a worker of the same process (cache/dispatch-vouch.ts). */
   vouch?: DispatchVouch;
+  /** Where it puts the rows of its dispatches for workers of other processes (cache/dispatch-records.ts). */
+  records?: DispatchRecords;
   /**
    * How attempts whose worker died are found. "restart" (single node): at start, every attempt in
    * flight in the owned slots died with the previous process (except those adopted). "workers" (a
@@ -79,6 +82,7 @@ export class Master implements EventSink {
   private readonly coordinator: Coordinator;
   private readonly adoptInterrupted: MasterDeps["adoptInterrupted"];
   private readonly vouch: DispatchVouch | undefined;
+  private readonly records: DispatchRecords | undefined;
   private readonly recovery: NonNullable<MasterDeps["recovery"]>;
   readonly log: Logger;
   readonly host: string;
@@ -124,6 +128,7 @@ export class Master implements EventSink {
     this.coordinator = deps.coordinator;
     this.adoptInterrupted = deps.adoptInterrupted;
     this.vouch = deps.vouch;
+    this.records = deps.records;
     this.recovery = deps.recovery ?? { kind: "restart" };
     this.log = deps.log;
     this.host = deps.host ?? hostname();
@@ -583,7 +588,7 @@ export class Master implements EventSink {
   }
 
   private parts(): MasterParts {
-    const { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers } = this;
-    return { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, schedule: (work) => this.schedule(work) };
+    const { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, records } = this;
+    return { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, ...(records ? { records } : {}), schedule: (work) => this.schedule(work) };
   }
 }

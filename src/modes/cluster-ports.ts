@@ -8,6 +8,8 @@ import type { Config } from "../config.ts";
 import { MemoryBus } from "../bus/memory-bus.ts";
 import { RedisBus } from "../bus/redis-bus.ts";
 import type { Bus } from "../bus/bus.ts";
+import { DispatchRecords } from "../cache/dispatch-records.ts";
+import { RedisCache } from "../cache/redis-cache.ts";
 import type { Coordinator, NodeRegistry, NodeRole } from "../coordinator/coordinator.ts";
 import { PostgresCoordinator } from "../coordinator/postgres-coordinator.ts";
 import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
@@ -18,6 +20,11 @@ import type { Resources } from "./mode.ts";
 
 export interface ClusterPorts {
   bus: Bus;
+  /**
+   * The dispatch rows cached in Redis (cache/dispatch-records.ts); null without --redis, or with
+   * PORPOISE_DISPATCH_CACHE=off (benchmarks measure the dispatch path with and without it).
+   */
+  records: DispatchRecords | null;
   registry: NodeRegistry;
   /** Only for roles that own slots (master, all). */
   coordinator: Coordinator | null;
@@ -45,6 +52,12 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
     resources.add("bus", () => redisBus.close());
     bus = redisBus;
   }
+  let records: DispatchRecords | null = null;
+  if (config.redis !== null && config.secret !== null && process.env.PORPOISE_DISPATCH_CACHE !== "off" && (o.role === "master" || o.role === "worker" || o.role === "all")) {
+    const cache = new RedisCache({ url: config.redis, prefix: "porpoise:cache:", secret: config.secret, log: log.child({ component: "cache" }) });
+    resources.add("cache", () => cache.close());
+    records = new DispatchRecords(cache, log.child({ component: "cache" }));
+  }
   let coordinator: PostgresCoordinator | null = null;
   if (o.role === "master" || o.role === "all") {
     // Its own small pool: lease renewals must not queue behind the engine's writes.
@@ -66,7 +79,7 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   });
   await registry.start();
   resources.add("node registry", () => registry.stop());
-  return { bus: bus!, registry, coordinator };
+  return { bus: bus!, records, registry, coordinator };
 }
 
 export { MemoryBus };

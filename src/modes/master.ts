@@ -19,7 +19,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     const nodeId = nodeIdFor(config, "master");
     const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: config.secret });
     resources.add("store", () => store.close());
-    const { bus, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
+    const { bus, records, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
     if (!coordinator) throw new Error("startMaster: no coordinator");
     store.fenceWith(nodeId);
     const master = new Master({
@@ -28,6 +28,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       coordinator,
       log: log.child({ component: "master" }),
       host: nodeId,
+      ...(records ? { records } : {}),
       recovery: { kind: "workers", registry, leaseMs: config.leaseMs },
     });
     await master.start();

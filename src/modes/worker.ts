@@ -28,7 +28,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     // Reads only: what to run (rows, definitions, datasources); results go through the Bus.
     const store = await openStore({ url: config.db.url, migrate: false, log: log.child({ component: "store" }), secretKey: config.secret });
     resources.add("store", () => store.close());
-    const { bus } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
+    const { bus, records } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
     const worker = new Worker({
       store,
       bus,
@@ -37,6 +37,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
       workDir: config.workDir,
       identity,
       host: nodeId,
+      ...(records ? { records } : {}),
       slots: config.workerSlots,
       groups: config.workerGroups,
       env: config.taskEnvPass,

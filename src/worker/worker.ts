@@ -31,6 +31,7 @@ import type { TaskDefinition } from "../core/workflow-schema.ts";
 import { attemptLogPath, attemptWorkDir } from "../core/attempt-paths.ts";
 import type { KillMessage, TaskEvent } from "../core/messages.ts";
 import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { DispatchRow, Store } from "../store/store.ts";
 import type { TaskInstance } from "../store/store.ts";
@@ -69,6 +70,8 @@ export interface WorkerDeps {
    * vouches for a ready task from memory; undefined from it, or none given, and the row is read from the Store.
    */
   vouch?: DispatchVouch;
+  /** The cluster's cached dispatch rows (cache/dispatch-records.ts), asked before the Store. */
+  records?: DispatchRecords;
 }
 
 interface Running {
@@ -224,7 +227,7 @@ export class Worker {
     // The reads before the start wait out a store outage (a dropped ready task would leave its
     // attempt DISPATCH with nobody to run it); a kill or the shutdown ends the waiting.
     const retry: StoreRetryOptions = { log: this.deps.log, signal: AbortSignal.any([signal, this.pullAbort.signal]) };
-    const row = this.deps.vouch?.get(rt) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => store.taskInstances.dispatchRow(rt.taskInstanceId), retry));
+    const row = this.deps.vouch?.get(rt) ?? (this.deps.records ? await this.deps.records.get(rt) : undefined) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => store.taskInstances.dispatchRow(rt.taskInstanceId), retry));
     if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
       this.dropped++;
       this.ack(rt);

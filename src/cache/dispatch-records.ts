@@ -1,0 +1,73 @@
+// The cluster's dispatch check without a Postgres round trip (docs/architecture.md §3.4): the
+// master, once the DISPATCH of an attempt is committed, puts the row the worker needs into the
+// Cache (Redis, every value signed with the cluster secret by RedisCache), and the worker reads
+// it there before it falls back to the Store. The master drops the entry when the attempt leaves
+// DISPATCH before a worker started it (a kill, a stop), so a cached row never authorises an
+// attempt the Store no longer has in DISPATCH for long; a miss, an unreadable or a forged value
+// (RedisCache counts it and answers null) just means the Store is read, as before.
+//
+// The put is not awaited before the enqueue: a worker faster than the put misses and reads the
+// Store. Flushing Redis loses only these shortcuts.
+
+import type { ReadyTask } from "../core/messages.ts";
+import type { Logger } from "../core/log.ts";
+import type { DispatchRow } from "../store/store.ts";
+import type { Cache } from "./cache.ts";
+
+/** An attempt waits in a ready queue at most this long with its cached row (a longer wait reads the Store). */
+const TTL_MS = 10 * 60_000;
+const key = (taskInstanceId: number) => `dispatch:${taskInstanceId}`;
+
+export class DispatchRecords {
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly cache: Cache,
+    private readonly log: Logger,
+  ) {}
+
+  /** The master: the committed DISPATCH row of an attempt about to be enqueued. */
+  put(row: DispatchRow): void {
+    this.cache.set(key(row.id), JSON.stringify(row), { ttlMs: TTL_MS }).catch((err) => this.log.debug(`dispatch cache: could not store task instance ${row.id}`, { err }));
+  }
+
+  /** The master: the attempt left DISPATCH (killed, stopped, timed out) before a worker took it. */
+  drop(taskInstanceId: number): void {
+    this.cache.delete(key(taskInstanceId)).catch((err) => this.log.debug(`dispatch cache: could not drop task instance ${taskInstanceId}`, { err }));
+  }
+
+  /** The worker: the cached row when it names exactly this attempt and token, else undefined (read the Store). */
+  async get(rt: Pick<ReadyTask, "taskInstanceId" | "workflowInstanceId" | "attempt" | "token">): Promise<DispatchRow | undefined> {
+    let raw: string | null;
+    try {
+      raw = await this.cache.get(key(rt.taskInstanceId));
+    } catch (err) {
+      this.log.debug(`dispatch cache: could not read task instance ${rt.taskInstanceId}; reading the store`, { err });
+      this.misses++;
+      return undefined;
+    }
+    const row = raw === null ? null : parseRow(raw);
+    if (!row || row.id !== rt.taskInstanceId || row.workflowInstanceId !== rt.workflowInstanceId || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH") {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    return row;
+  }
+}
+
+function parseRow(raw: string): DispatchRow | null {
+  try {
+    const v = JSON.parse(raw) as Record<string, unknown>;
+    if (
+      typeof v.id === "number" && typeof v.workflowInstanceId === "number" && typeof v.taskName === "string" && typeof v.taskType === "string" &&
+      typeof v.state === "string" && typeof v.attempt === "number" && typeof v.dispatchToken === "string" && typeof v.params === "object" && v.params !== null
+    ) {
+      return v as unknown as DispatchRow;
+    }
+  } catch {
+    // not a row: read the Store
+  }
+  return null;
+}
