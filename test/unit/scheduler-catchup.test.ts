@@ -63,4 +63,10 @@ describe("catch-up plan", () => {
     const long = planCatchup(schedule({ catchup: "latest", lastFireTime: new Date(now.getTime() - (MAX_SCAN + 10) * 1000) }), perSecond, now);
     expect(long).toEqual({ fires: [], skipped: MAX_SCAN, truncated: true });
   });
+
+  test("a slot acquired while running (replayAfter): fires after it run whatever the policy, older ones follow it", () => {
+    expect(planCatchup(schedule({ catchup: "none" }), everyMinute, now, at(8))).toEqual({ fires: [at(9), at(10)], skipped: 8, truncated: false });
+    expect(planCatchup(schedule({ catchup: "latest" }), everyMinute, now, at(8))).toEqual({ fires: [at(8), at(9), at(10)], skipped: 7, truncated: false });
+    expect(planCatchup(schedule({ catchup: "all", catchupMax: 2 }), everyMinute, now, at(5))).toEqual({ fires: [at(4), at(5), ...[6, 7, 8, 9, 10].map(at)], skipped: 3, truncated: false });
+  });
 });

@@ -23,7 +23,11 @@ export interface CatchupPlan {
   truncated: boolean;
 }
 
-export function planCatchup(schedule: Schedule, cron: CompiledCron, now: Date): CatchupPlan {
+/**
+ * `replayAfter` (a slot acquired while running, scheduler.ts HANDOVER_REPLAY_MS): missed fires
+ * after it are all kept whatever the policy, and the policy applies to the older ones.
+ */
+export function planCatchup(schedule: Schedule, cron: CompiledCron, now: Date, replayAfter?: Date): CatchupPlan {
   const cursor = schedule.lastFireTime ?? schedule.updatedAt;
   const end = schedule.endTime && schedule.endTime < now ? schedule.endTime : now;
   let after = cursor.getTime();
@@ -31,13 +35,18 @@ export function planCatchup(schedule: Schedule, cron: CompiledCron, now: Date): 
   const keep = schedule.catchup === "none" ? 0 : schedule.catchup === "latest" ? 1 : Math.max(1, schedule.catchupMax);
   // A ring of the newest `keep` fires seen so far.
   const newest: Date[] = [];
+  /** Fires after replayAfter: kept, whatever the policy. */
+  const recent: Date[] = [];
+  const replayFrom = replayAfter?.getTime() ?? Infinity;
   let total = 0;
   let truncated = false;
   for (;;) {
     const next = cron.nextAfter(new Date(after), schedule.timezone);
     if (next === null || next.getTime() > end.getTime()) break;
     total += 1;
-    if (keep > 0) {
+    if (next.getTime() > replayFrom) {
+      recent.push(next);
+    } else if (keep > 0) {
       newest.push(next);
       if (newest.length > keep) newest.shift();
     }
@@ -48,5 +57,5 @@ export function planCatchup(schedule: Schedule, cron: CompiledCron, now: Date): 
     }
   }
   if (truncated) return { fires: [], skipped: total, truncated };
-  return { fires: newest, skipped: total - newest.length, truncated };
+  return { fires: [...newest, ...recent], skipped: total - newest.length - recent.length, truncated };
 }

@@ -6,12 +6,19 @@
 // Changes made through the API reach the heap at once: the API publishes the schedule id on
 // SCHEDULE_CHANNEL (engine-client.ts `scheduleChanged`), and the scheduler re-reads that one
 // schedule. On start, missed fires are handled by the catch-up policy (catchup.ts).
+//
+// Slots (docs/architecture.md §3.3): a schedule belongs to slot slotOf(scheduleId), and a
+// scheduler fires only the schedules of slots its node holds. It follows coordinator.onChange:
+// an acquired slot's schedules are loaded and caught up (fires of the last HANDOVER_REPLAY_MS
+// before the acquisition are replayed whatever the policy: the cluster was not down, a master
+// was); a lost slot's schedules leave the heap at once. Each fire names the lease it is made
+// under, so a fenced store refuses the fires of a master that lost the slot ("stale").
 
 import type { Bus, Unsubscribe } from "../../bus/bus.ts";
-import type { Coordinator } from "../../coordinator/coordinator.ts";
+import type { Coordinator, SlotChange } from "../../coordinator/coordinator.ts";
 import { compileCron, type CompiledCron } from "../../core/cron/index.ts";
 import type { Logger } from "../../core/log.ts";
-import type { Dialect, FireResult, Schedule, Store } from "../../store/store.ts";
+import type { Dialect, FireInput, FireResult, Schedule, Store } from "../../store/store.ts";
 import { planCatchup } from "./catchup.ts";
 import { SCHEDULE_CHANNEL } from "./channel.ts";
 import { MinHeap, type HeapEntry } from "./heap.ts";
@@ -33,6 +40,13 @@ const MAX_CRON_MEMO = 100_000;
  * row locks of the batch's schedules and workflows, are held up to the lead before the fire.
  */
 export const EARLY_WAKE_MS: Record<Dialect, number> = { sqlite: 10, postgres: 20 };
+
+/**
+ * Fires missed in this window before a slot is acquired while running are replayed whatever the
+ * catch-up policy: they fell due while the slot's previous master died or handed it over
+ * (takeover takes up to 2 x the lease, 10 s by default), not while porpoise was down.
+ */
+export const HANDOVER_REPLAY_MS = 60_000;
 
 export interface SchedulerDeps {
   store: Store;
@@ -62,6 +76,11 @@ export class Scheduler {
   private readonly crons = new Map<string, CompiledCron>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private unsubscribe: Unsubscribe | null = null;
+  private unwatch: (() => void) | null = null;
+  /** Slots whose schedules this scheduler fires: the coordinator's, as of its last change. */
+  private readonly owned = new Set<number>();
+  /** Loads of acquired slots, one after another. */
+  private loading: Promise<void> = Promise.resolve();
   private draining: Promise<void> | null = null;
   private stopped = false;
   private readonly now: () => Date;
@@ -80,46 +99,112 @@ export class Scheduler {
       const id = Number(raw);
       if (Number.isInteger(id) && id > 0) void this.refresh(id);
     });
-    const online = await this.deps.store.schedules.listOnline();
-    // One instant for the whole load: missed fires are those up to it, and every schedule's next
-    // fire is the first after it — a fire that falls due while 10,000 schedules load is late,
-    // never skipped.
-    const now = this.now();
-    const loaded: { schedule: Schedule; cron: CompiledCron }[] = [];
-    for (const schedule of online) {
-      const cron = this.compile(schedule);
-      if (cron) loaded.push({ schedule, cron });
-    }
-    await this.catchUp(loaded, now);
-    if (this.stopped) return;
-    for (const { schedule, cron } of loaded) {
-      const generation = (this.generations.get(schedule.id) ?? 0) + 1;
-      this.generations.set(schedule.id, generation);
-      this.known.set(schedule.id, { generation, schedule, cron, pending: null });
-      this.pushNext(schedule.id, generation, now);
-    }
-    this.deps.log.info("scheduler started", { schedules: this.known.size });
-    this.arm();
+    // Changes from now on; the slots held already are loaded below (an acquisition reported
+    // meanwhile loads its slots after that, and finds them known).
+    this.unwatch = this.deps.coordinator.onChange((change) => this.slotsChanged(change));
+    const slots = this.deps.coordinator.ownedSlots();
+    for (const slot of slots) this.owned.add(slot);
+    const initial = this.load(new Set(slots), null);
+    this.loading = initial.catch(() => {});
+    await initial;
+    this.deps.log.info("scheduler started", { schedules: this.known.size, slots: this.owned.size });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    this.unwatch?.();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    await this.loading;
     await this.draining;
   }
 
   /** Re-reads one schedule from the Store and puts it in (or takes it out of) the heap. */
   async refresh(id: number): Promise<void> {
+    // Another master's schedule: nothing to read (the owner of its slot gets the same notice).
+    if (!this.owns(id)) return;
     try {
       const schedule = await this.deps.store.schedules.get(id);
       if (this.stopped) return;
-      this.apply(id, schedule);
+      this.apply(id, this.owns(id) ? schedule : null);
       this.arm();
     } catch (err) {
       this.deps.log.error("could not reload a changed schedule", { scheduleId: id, err });
     }
+  }
+
+  private slotOf(scheduleId: number): number {
+    return this.deps.coordinator.slotOf(scheduleId);
+  }
+
+  private owns(scheduleId: number): boolean {
+    return this.owned.has(this.slotOf(scheduleId));
+  }
+
+  /** Lost slots: their schedules leave the heap now. Acquired ones: loaded and caught up, in turn. */
+  private slotsChanged(change: SlotChange): void {
+    if (this.stopped) return;
+    const lost = new Set(change.lost.map((l) => l.slot));
+    for (const slot of lost) this.owned.delete(slot);
+    if (lost.size > 0) {
+      let dropped = 0;
+      for (const id of [...this.known.keys()]) {
+        if (!lost.has(this.slotOf(id))) continue;
+        this.apply(id, null);
+        dropped += 1;
+      }
+      this.deps.log.info("slots lost: their schedules no longer fire here", { slots: lost.size, schedules: dropped });
+      this.arm();
+    }
+    const acquired = new Set(change.acquired.map((l) => l.slot));
+    for (const slot of acquired) this.owned.add(slot);
+    if (acquired.size === 0) return;
+    const at = this.now();
+    this.loading = this.loading
+      .then(() => this.load(acquired, at))
+      .catch((err) => this.deps.log.error("could not load the schedules of acquired slots; they fire once the slots are acquired again", { slots: acquired.size, err }));
+  }
+
+  /**
+   * Loads the ONLINE schedules of `slots` that are not known yet, catches them up and puts them
+   * in the heap. `acquiredAt`: the instant of a slot change while running (fires after
+   * acquiredAt − HANDOVER_REPLAY_MS are replayed whatever the policy); null at start.
+   */
+  private async load(slots: ReadonlySet<number>, acquiredAt: Date | null): Promise<void> {
+    if (slots.size === 0 || this.stopped) return;
+    const online = await this.deps.store.schedules.listOnline();
+    // One instant for the whole load: missed fires are those up to it, and every schedule's next
+    // fire is the first after it — a fire that falls due while 10,000 schedules load is late,
+    // never skipped.
+    const now = this.now();
+    const replayAfter = acquiredAt ? new Date(acquiredAt.getTime() - HANDOVER_REPLAY_MS) : undefined;
+    const loaded: { schedule: Schedule; cron: CompiledCron }[] = [];
+    for (const schedule of online) {
+      if (!slots.has(this.slotOf(schedule.id)) || !this.owns(schedule.id) || this.known.has(schedule.id)) continue;
+      const cron = this.compile(schedule);
+      if (cron) loaded.push({ schedule, cron });
+    }
+    await this.catchUp(loaded, now, replayAfter);
+    if (this.stopped) return;
+    for (const { schedule, cron } of loaded) {
+      // Lost again while loading, or changed meanwhile (a refresh put it in already).
+      if (!this.owns(schedule.id) || this.known.has(schedule.id)) continue;
+      const generation = (this.generations.get(schedule.id) ?? 0) + 1;
+      this.generations.set(schedule.id, generation);
+      this.known.set(schedule.id, { generation, schedule, cron, pending: null });
+      this.pushNext(schedule.id, generation, now);
+    }
+    if (acquiredAt) this.deps.log.info("slots acquired: their schedules fire here", { slots: slots.size, schedules: loaded.length });
+    this.arm();
+  }
+
+  /** The fire of `scheduleId` at `fireTime` under this node's lease of its slot; null when the slot is not held. */
+  private fireInput(scheduleId: number, fireTime: Date): FireInput | null {
+    const slot = this.slotOf(scheduleId);
+    const lease = this.owned.has(slot) ? this.deps.coordinator.lease(slot) : null;
+    if (!lease || lease.owner !== this.deps.coordinator.nodeId) return null;
+    return { scheduleId, fireTime, slot: (id) => this.deps.coordinator.slotOf(id), lease: { slot, epoch: lease.epoch } };
   }
 
   private compile(schedule: Schedule): CompiledCron | null {
@@ -143,12 +228,12 @@ export class Scheduler {
    * call. Measured (cron-fire bench, 10,000 schedules on SQLite): one transaction per schedule
    * made start take ~3.4 s.
    */
-  private async catchUp(loaded: readonly { schedule: Schedule; cron: CompiledCron }[], now: Date): Promise<void> {
-    const fires: { scheduleId: number; fireTime: Date }[] = [];
+  private async catchUp(loaded: readonly { schedule: Schedule; cron: CompiledCron }[], now: Date, replayAfter?: Date): Promise<void> {
+    const fires: FireInput[] = [];
     /** Schedules whose cursor moves to now: nothing to run (none, or nothing missed). */
     const idle: number[] = [];
     for (const { schedule, cron } of loaded) {
-      const plan = planCatchup(schedule, cron, now);
+      const plan = planCatchup(schedule, cron, now, replayAfter);
       if (plan.truncated) {
         this.deps.log.error("schedule missed too many fires to replay; it continues from now", { scheduleId: schedule.id, missedAtLeast: plan.skipped });
       } else if (plan.skipped > 0) {
@@ -156,13 +241,15 @@ export class Scheduler {
       }
       // A fire moves the cursor to its own time, so a schedule with fires to run needs no other move.
       if (plan.fires.length === 0) idle.push(schedule.id);
-      for (const fireTime of plan.fires) fires.push({ scheduleId: schedule.id, fireTime });
+      for (const fireTime of plan.fires) {
+        const input = this.fireInput(schedule.id, fireTime);
+        if (input) fires.push(input);
+      }
     }
-    const slot = (id: number) => this.deps.coordinator.slotOf(id);
     for (let i = 0; i < fires.length && !this.stopped; i += FIRE_BATCH) {
       const batch = fires.slice(i, i + FIRE_BATCH);
       try {
-        const results = await this.deps.store.schedules.fireMany(batch.map((f) => ({ ...f, slot })));
+        const results = await this.deps.store.schedules.fireMany(batch);
         batch.forEach((f, k) => this.handle(f.scheduleId, f.fireTime, results[k]!));
       } catch (err) {
         // The cursors stay where they were: the next start tries these fires again.
@@ -251,11 +338,24 @@ export class Scheduler {
     });
   }
 
-  private async fireBatch(entries: HeapEntry[], notBefore: Date | undefined): Promise<void> {
-    const slot = (id: number) => this.deps.coordinator.slotOf(id);
+  private async fireBatch(due: HeapEntry[], notBefore: Date | undefined): Promise<void> {
+    const entries: HeapEntry[] = [];
+    const inputs: FireInput[] = [];
+    for (const e of due) {
+      const input = this.fireInput(e.scheduleId, new Date(e.fireTime));
+      if (!input) {
+        // Its slot went away (the change dropped it, or is on the way): the new owner fires it.
+        // Still listed as owned but no lease known: try again shortly.
+        if (this.owns(e.scheduleId) && this.current(e)) this.heap.push({ ...e, at: this.now().getTime() + RETRY_MS });
+        continue;
+      }
+      entries.push(e);
+      inputs.push(input);
+    }
+    if (entries.length === 0) return;
     let results;
     try {
-      results = await this.deps.store.schedules.fireMany(entries.map((e) => ({ scheduleId: e.scheduleId, fireTime: new Date(e.fireTime), slot })), notBefore ? { notBefore } : {});
+      results = await this.deps.store.schedules.fireMany(inputs, notBefore ? { notBefore } : {});
     } catch (err) {
       this.deps.log.error("could not record schedule fires; retrying", { fires: entries.length, err });
       const retryAt = this.now().getTime() + RETRY_MS;
@@ -271,6 +371,9 @@ export class Scheduler {
   private handle(scheduleId: number, fireTime: Date, result: FireResult): void {
     if (result.outcome === "created") {
       this.deps.bus.publishWake({ instanceId: result.instance.id }).catch((err) => this.deps.log.warn("could not wake the master; it picks the run up on its next sweep", { err }));
+    } else if (result.outcome === "stale") {
+      // The store refused it: this node's lease of the slot ended (the new owner fires it).
+      this.deps.log.info("schedule fire refused: the slot's lease is not held here", { scheduleId, fireTime, reason: result.reason });
     } else if (result.outcome === "skipped") {
       this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
       // A deleted or OFFLINE schedule whose change notice was lost leaves the heap here.

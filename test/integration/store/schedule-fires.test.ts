@@ -214,7 +214,9 @@ describe.each(dialects)("batched schedule fires on %s", (dialect) => {
     await rawQuery(store.url, dialect === "postgres" ? "UPDATE schedules SET last_fire_time = $1" : "UPDATE schedules SET last_fire_time = ?", [dialect === "postgres" ? new Date(cursor).toISOString() : cursor]);
     const load = new Date("2026-03-01T12:00:30Z");
     const bus = new MemoryBus();
-    const scheduler = new Scheduler({ store, bus, coordinator: new SingleNodeCoordinator(), log: silentLogger, now: () => load });
+    const coordinator = new SingleNodeCoordinator();
+    await coordinator.start();
+    const scheduler = new Scheduler({ store, bus, coordinator, log: silentLogger, now: () => load });
     await scheduler.start();
     await scheduler.stop();
     await bus.close();

@@ -109,6 +109,8 @@ describe.each(dialects)("scheduler on %s", (dialect) => {
     const { project, actor, workflow } = await setup(store);
     const bus = new MemoryBus();
     const coordinator = new SingleNodeCoordinator();
+    // The scheduler fires the schedules of the slots its coordinator holds: all of them, once started.
+    await coordinator.start();
     const client = createEngineClient({ store, bus, slotOf: (id) => coordinator.slotOf(id), log: silentLogger });
     const scheduler = new Scheduler({ store, bus, coordinator, log: silentLogger });
     await scheduler.start();
