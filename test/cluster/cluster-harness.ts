@@ -1,0 +1,197 @@
+// A real cluster for the tests in test/cluster/: `porpoise api`, masters and workers as separate
+// processes (bun src/main.ts) on a fresh Postgres database and a throwaway redis-server of the
+// test's own (so a test may FLUSHALL, kill or restart it without touching the shared one).
+// Every node gets a fixed --node-id (m1, m2, w1, …), so tests can find its slots and attempts.
+
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, redisAnswers } from "../../scripts/test-services.ts";
+import { openStore } from "../../src/store/open.ts";
+import type { Store } from "../../src/store/store.ts";
+import { freshDatabaseUrl } from "../helpers/stores.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { cleanEnv, fromSource, type Spawned, spawn } from "../integration/cli-process.ts";
+
+export const CLUSTER_SECRET = "cluster-test-secret-0123456789";
+export const ADMIN_TOKEN = "cluster-admin-token-0123456789abcdef0123456789";
+
+export interface ClusterNode {
+  readonly id: string;
+  readonly role: "api" | "master" | "worker";
+  proc: Spawned;
+  /** The node's own data dir (workers). */
+  readonly dataDir: string | null;
+  /** kill -9 (or another signal); the node stays in the cluster's list, marked dead after SIGKILL. */
+  signal(sig: NodeJS.Signals): void;
+  /** Starts the same node again (same id, same data dir) after it exited. */
+  restart(): Promise<void>;
+}
+
+export interface RedisServer {
+  readonly url: string;
+  readonly port: number;
+  /** kill -9 the server (contents are lost: no persistence). */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /** Temp dir prefix. */
+  prefix: string;
+  masters?: number;
+  workers?: number;
+  /** Lease in seconds (default 2: short, so failover tests are fast). */
+  lease?: number;
+  workerSlots?: number;
+  workerGroups?: string[];
+  /** Extra args for every node, or per role. */
+  args?: Partial<Record<"api" | "master" | "worker", string[]>>;
+  env?: Record<string, string>;
+  /** Use this Postgres URL instead of a fresh database (e.g. a throwaway server the test restarts). */
+  dbUrl?: string;
+}
+
+export interface Cluster extends AsyncDisposable {
+  readonly tmp: string;
+  readonly dbUrl: string;
+  readonly redis: RedisServer;
+  /** http://127.0.0.1:<port>/api/v1 of the api node. */
+  readonly api: string;
+  readonly apiNode: ClusterNode;
+  readonly masters: ClusterNode[];
+  readonly workers: ClusterNode[];
+  /** A Store on the cluster's database, for seeding and reading outcomes. */
+  readonly store: Store;
+  /** fetch against the api with the admin token. */
+  request(path: string, init?: RequestInit & { json?: unknown; yaml?: string }): Promise<Response>;
+  addMaster(id?: string): Promise<ClusterNode>;
+  addWorker(id?: string): Promise<ClusterNode>;
+}
+
+export async function startRedisServer(dir: string): Promise<RedisServer> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let proc: ReturnType<typeof Bun.spawn> | null = null;
+  const server: RedisServer = {
+    url,
+    port,
+    async start() {
+      proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdio: ["ignore", "ignore", "ignore"] });
+      await waitFor(`redis-server on port ${port}`, () => redisAnswers(url, 300), 10_000);
+    },
+    async kill() {
+      if (!proc) return;
+      proc.kill("SIGKILL");
+      await proc.exited;
+      proc = null;
+    },
+  };
+  await server.start();
+  return server;
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const tmp = mkdtempSync(join(tmpdir(), o.prefix));
+  // Task users (nobody when the tests run as root) must reach the work dirs below.
+  chmodSync(tmp, 0o711);
+  const db = o.dbUrl ? null : await freshDatabaseUrl("postgres");
+  const dbUrl = o.dbUrl ?? db!.url;
+  const redis = await startRedisServer(tmp);
+  const lease = o.lease ?? 2;
+  const env = cleanEnv({
+    PORPOISE_DB: dbUrl,
+    PORPOISE_REDIS: redis.url,
+    PORPOISE_SECRET: CLUSTER_SECRET,
+    PORPOISE_LEASE: String(lease),
+    PORPOISE_SHUTDOWN_TIMEOUT: "2",
+    PORPOISE_LOG_LEVEL: "info",
+    ...(o.env ?? {}),
+  });
+  const nodes: ClusterNode[] = [];
+  const counters = { master: 0, worker: 0 };
+
+  const launch = async (role: ClusterNode["role"], id: string, args: string[], ready: RegExp, dataDir: string | null): Promise<ClusterNode> => {
+    const cmd = fromSource([role, "--node-id", id, ...args, ...(o.args?.[role] ?? [])]);
+    const start = async () => {
+      const p = spawn(cmd, { cwd: tmp, env });
+      try {
+        await p.waitFor(ready, 30_000);
+      } catch (err) {
+        await p[Symbol.asyncDispose]();
+        throw err;
+      }
+      return p;
+    };
+    const node: ClusterNode = {
+      id,
+      role,
+      dataDir,
+      proc: await start(),
+      signal: (sig) => node.proc.signal(sig),
+      async restart() {
+        await node.proc.exit(10_000).catch(() => {});
+        node.proc = await start();
+      },
+    };
+    nodes.push(node);
+    return node;
+  };
+
+  const apiPort = await freePort();
+  const apiNode = await launch("api", "api1", ["--port", String(apiPort), "--admin-token", ADMIN_TOKEN], /porpoise api \S+ ready on/, null);
+  const addMaster = (id = `m${++counters.master}`) => launch("master", id, [], /porpoise master \S+ ready/, null);
+  const addWorker = (id = `w${++counters.worker}`) => {
+    const dataDir = join(tmp, id);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const args = ["--data-dir", dataDir, "--worker-slots", String(o.workerSlots ?? 4), ...(o.workerGroups ? ["--worker-groups", o.workerGroups.join(",")] : [])];
+    return launch("worker", id, args, /porpoise worker \S+ ready/, dataDir);
+  };
+  const masters: ClusterNode[] = [];
+  const workers: ClusterNode[] = [];
+  for (let i = 0; i < (o.masters ?? 1); i++) masters.push(await addMaster());
+  for (let i = 0; i < (o.workers ?? 1); i++) workers.push(await addWorker());
+  const store = await openStore({ url: dbUrl, migrate: false, secretKey: CLUSTER_SECRET });
+  const api = `http://127.0.0.1:${apiPort}/api/v1`;
+
+  return {
+    tmp,
+    dbUrl,
+    redis,
+    api,
+    apiNode,
+    masters,
+    workers,
+    store,
+    request(path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${ADMIN_TOKEN}`);
+      let body = init.body;
+      if (init.json !== undefined) {
+        headers.set("content-type", "application/json");
+        body = JSON.stringify(init.json);
+      } else if (init.yaml !== undefined) {
+        headers.set("content-type", "application/yaml");
+        body = init.yaml;
+      }
+      return fetch(`${api}${path}`, { ...init, headers, body });
+    },
+    async addMaster(id) {
+      const n = await addMaster(id);
+      masters.push(n);
+      return n;
+    },
+    async addWorker(id) {
+      const n = await addWorker(id);
+      workers.push(n);
+      return n;
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.allSettled(nodes.map((n) => n.proc[Symbol.asyncDispose]()));
+      await store.close().catch(() => {});
+      await redis.kill();
+      rmSync(tmp, { recursive: true, force: true });
+      await db?.[Symbol.asyncDispose]();
+    },
+  };
+}
