@@ -63,7 +63,7 @@ return seq
  * the id is gone already.
  * First puts every expired claim back in its queue with its original score (no sweeper needed),
  * then takes the best `max`. A group left with waiting tasks gets its marker back, so the next
- * blocked claimer wakes.
+ * blocked claimer wakes; an empty group loses a stale one, so nobody wakes for nothing.
  */
 export const CLAIM = script(
   "claim",
@@ -107,7 +107,9 @@ for k = 1, math.min(max, #cand) do
 end
 local nearest = -1
 for g = 0, n - 1 do
-  if redis.call('ZCARD', KEYS[g*5+1]) > 0 and redis.call('LLEN', KEYS[g*5+5]) == 0 then
+  if redis.call('ZCARD', KEYS[g*5+1]) == 0 then
+    redis.call('DEL', KEYS[g*5+5])
+  elseif redis.call('LLEN', KEYS[g*5+5]) == 0 then
     redis.call('RPUSH', KEYS[g*5+5], '1')
   end
   local first = redis.call('ZRANGE', KEYS[g*5+2], 0, 0, 'WITHSCORES')

@@ -269,6 +269,7 @@ export class RedisBus implements Bus {
         // Redis away: wait (no spin), then try again; the claim resumes when Redis is back.
         failures++;
         if (failures === 1) this.log.warn("redis bus: claim failed; waiting for Redis", { groups, err: this.conns.unavailable("claim", err).message });
+        else this.log.debug("redis bus: claim retry", { groups, failures });
         await sleep(Math.min(50 * 2 ** failures, 2_000), signal);
       }
     }
