@@ -11,6 +11,7 @@ import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
+import { servedGroupsFromRegistry } from "./served-groups.ts";
 
 export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -22,6 +23,8 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     const { bus, records, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
     if (!coordinator) throw new Error("startMaster: no coordinator");
     store.fenceWith(nodeId);
+    const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
+    resources.add("served groups", () => served.stop());
     const master = new Master({
       store,
       bus,
@@ -30,6 +33,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       host: nodeId,
       ...(records ? { records } : {}),
       recovery: { kind: "workers", registry, leaseMs: config.leaseMs },
+      servedGroups: () => served.get(),
     });
     await master.start();
     // After the master listens: the slots it acquires are taken over as they come.
