@@ -10,6 +10,7 @@ import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
+import { servedGroupsFromRegistry } from "./served-groups.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
 
 export async function startApi(deps: ModeDeps): Promise<RunningMode> {
@@ -26,8 +27,10 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
       dataDir: null,
       secretKey,
       engine: async (store) => {
-        const { bus } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
-        return createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }) });
+        const { bus, registry } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
+        const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
+        resources.add("served groups", () => served.stop());
+        return createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
       },
     });
     log.info(`porpoise api ${nodeId} ready on ${http.url} (${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);
