@@ -251,7 +251,10 @@ export class Master implements EventSink {
       const inFlight = await this.store.taskInstances.listInFlight({ slots });
       const running = inFlight.filter((t) => t.state === "RUNNING_EXECUTION" && t.host !== null);
       if (running.length === 0) return;
-      const live = new Set([...(await registry.liveNodes("worker", leaseMs)), ...(await registry.liveNodes("all", leaseMs))]);
+      // 1.5 leases: a worker cut off from the registry stops its own attempts after one lease
+      // (worker.ts), so by the time they run again elsewhere the old copies are gone.
+      const deadAfter = Math.round(leaseMs * 1.5);
+      const live = new Set([...(await registry.liveNodes("worker", deadAfter)), ...(await registry.liveNodes("all", deadAfter))]);
       const dead = [...new Set(running.map((t) => t.host!).filter((h) => !live.has(h)))];
       for (const host of dead) {
         const lostOnes = running.filter((t) => t.host === host);
@@ -260,7 +263,7 @@ export class Master implements EventSink {
         for (const id of instances) this.abandon(id, false);
         const marked = await this.store.taskInstances.markInterrupted({ host, slots });
         this.workerLostAttempts += marked.length;
-        if (marked.length > 0) this.log.warn(`master: worker ${host} is gone (no heartbeat for ${leaseMs} ms); ${marked.length} of its task attempts run again elsewhere`);
+        if (marked.length > 0) this.log.warn(`master: worker ${host} is gone (no heartbeat for ${deadAfter} ms); ${marked.length} of its task attempts run again elsewhere`);
         for (const id of instances) void this.load(id, "start");
       }
     })()

@@ -74,7 +74,9 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
     groups: o.groups ?? [],
     ...(c ? { slots: () => c.ownedSlots() } : {}),
     pid: process.pid,
-    sweepAfterMs: Math.max(1000, config.leaseMs * 3),
+    // A Coordinator refreshes its own row on every lease tick (a master is live exactly while it can
+    // reach the lease table); other nodes beat three times per lease.
+    heartbeatMs: c ? null : Math.max(100, Math.floor(config.leaseMs / 3)),
     log: log.child({ component: "registry" }),
   });
   await registry.start();
