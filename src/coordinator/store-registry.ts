@@ -133,7 +133,7 @@ export class StoreNodeRegistry implements NodeRegistry {
     }));
   }
 
-  liveNodes(role: NodeRole, maxAgeMs: number): Promise<Set<string>> {
+  async liveNodes(role: NodeRole, maxAgeMs: number): Promise<Set<string>> {
     parseOrThrow(z.strictObject({ role: z.enum(NODE_ROLES), maxAgeMs: z.number().int().min(0) }), { role, maxAgeMs }, "live nodes query");
     return this.cluster.liveNodeIds(role, maxAgeMs);
   }

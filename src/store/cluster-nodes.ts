@@ -55,10 +55,15 @@ export interface ClusterRepository {
   slotLeases(): Promise<SlotLeaseRow[]>;
 }
 
-const PG_COLUMNS = "id, role, host, version, groups, slots, pid, started_at";
+const COLUMNS = "id, role, host, version, groups, slots, pid, started_at";
 
-function toNode(row: Record<string, unknown>, parseJson: boolean): ClusterNodeRow {
-  const json = <T>(v: unknown): T => (parseJson ? (JSON.parse(String(v)) as T) : (v as T));
+/**
+ * A row of either dialect. The Store's postgres.js client leaves jsonb and timestamps unparsed
+ * (drizzle parses them per column), so JSON arrives as text on both dialects and the times as
+ * epoch ms computed in SQL.
+ */
+function toNode(row: Record<string, unknown>): ClusterNodeRow {
+  const json = <T>(v: unknown): T => (typeof v === "string" ? (JSON.parse(v) as T) : (v as T));
   return {
     id: String(row.id),
     role: String(row.role),
@@ -67,7 +72,7 @@ function toNode(row: Record<string, unknown>, parseJson: boolean): ClusterNodeRo
     groups: json<string[]>(row.groups),
     slots: json<number[]>(row.slots),
     pid: row.pid === null || row.pid === undefined ? null : Number(row.pid),
-    startedAt: row.started_at instanceof Date ? row.started_at : new Date(Number(row.started_at)),
+    startedAt: new Date(Number(row.started_ms)),
     heartbeatAgeMs: Math.max(0, Math.round(Number(row.age_ms))),
   };
 }
@@ -78,7 +83,7 @@ function postgresCluster(run: Runner & { raw: { dialect: "postgres" } }): Cluste
   return {
     register: async (n) => {
       await q(
-        `INSERT INTO cluster_nodes (${PG_COLUMNS}, heartbeat_at)
+        `INSERT INTO cluster_nodes (${COLUMNS}, heartbeat_at)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, now(), now())
          ON CONFLICT (id) DO UPDATE SET role = excluded.role, host = excluded.host, version = excluded.version,
            groups = excluded.groups, slots = excluded.slots, pid = excluded.pid, started_at = now(), heartbeat_at = now()`,
@@ -91,10 +96,11 @@ function postgresCluster(run: Runner & { raw: { dialect: "postgres" } }): Cluste
     nodes: async () =>
       (
         await q(
-          `SELECT ${PG_COLUMNS}, (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS age_ms
+          `SELECT ${COLUMNS}, (extract(epoch FROM started_at) * 1000)::float8 AS started_ms,
+             (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS age_ms
            FROM cluster_nodes ORDER BY role, id`,
         )
-      ).map((r) => toNode(r, false)),
+      ).map(toNode),
     liveNodeIds: async (role, maxAgeMs) =>
       new Set(
         (await q(`SELECT id FROM cluster_nodes WHERE role = $1 AND heartbeat_at >= now() - ${msInterval("$2")}`, [role, maxAgeMs])).map((r) =>
@@ -126,7 +132,7 @@ function sqliteCluster(run: Runner & { raw: { dialect: "sqlite" } }): ClusterRep
       const now = Date.now();
       await run.write(async () =>
         statement(
-          `INSERT INTO cluster_nodes (${PG_COLUMNS}, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO cluster_nodes (${COLUMNS}, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET role = excluded.role, host = excluded.host, version = excluded.version,
              groups = excluded.groups, slots = excluded.slots, pid = excluded.pid, started_at = excluded.started_at,
              heartbeat_at = excluded.heartbeat_at`,
@@ -137,7 +143,7 @@ function sqliteCluster(run: Runner & { raw: { dialect: "sqlite" } }): ClusterRep
       (await all("UPDATE cluster_nodes SET heartbeat_at = ?, slots = ? WHERE id = ? RETURNING id", Date.now(), JSON.stringify(slots), id)).length > 0,
     remove: async (id) => (await all("DELETE FROM cluster_nodes WHERE id = ? RETURNING id", id)).length > 0,
     nodes: async () =>
-      (await all(`SELECT ${PG_COLUMNS}, ? - heartbeat_at AS age_ms FROM cluster_nodes ORDER BY role, id`, Date.now())).map((r) => toNode(r, true)),
+      (await all(`SELECT ${COLUMNS}, started_at AS started_ms, ? - heartbeat_at AS age_ms FROM cluster_nodes ORDER BY role, id`, Date.now())).map(toNode),
     liveNodeIds: async (role, maxAgeMs) =>
       new Set((await all("SELECT id FROM cluster_nodes WHERE role = ? AND heartbeat_at >= ?", role, Date.now() - maxAgeMs)).map((r) => String(r.id))),
     sweep: async (olderThanMs) => (await all("DELETE FROM cluster_nodes WHERE heartbeat_at < ? RETURNING id", Date.now() - olderThanMs)).length,

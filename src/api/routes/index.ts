@@ -5,6 +5,7 @@ import type { Route } from "../route.ts";
 import { auditRoutes } from "./audit.ts";
 import { authRoutes } from "./auth.ts";
 import { backfillRoutes } from "./backfills.ts";
+import { clusterRoutes } from "./cluster.ts";
 import { datasourceRoutes } from "./datasources.ts";
 import { healthRoutes } from "./health.ts";
 import { instanceRoutes } from "./instances.ts";
@@ -34,4 +35,5 @@ export const routeRegistry: readonly Route[] = [
   ...taskInstanceRoutes,
   ...datasourceRoutes,
   ...auditRoutes,
+  ...clusterRoutes,
 ];

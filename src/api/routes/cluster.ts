@@ -1,0 +1,68 @@
+// GET /api/v1/cluster: the nodes of the cluster and who holds which slot, read from the Store
+// (cluster_nodes and slot_leases, docs/architecture.md §3.3). Any logged-in user may read it: it
+// names nodes, hosts, versions and slot owners — what an operator needs to see the cluster is
+// whole — and nothing of any project. Ages are on the database clock.
+
+import { z } from "zod";
+import { defineRoute } from "../route.ts";
+
+const date = z.string().meta({ format: "date-time" });
+
+const nodeView = z.object({
+  id: z.string(),
+  role: z.string().describe("master | worker | api | all"),
+  host: z.string(),
+  version: z.string(),
+  groups: z.array(z.string()).describe("worker groups served (workers and all)"),
+  slots: z.array(z.number().int()).describe("slots held at the last heartbeat (masters and all)"),
+  startedAt: date,
+  heartbeatAgeMs: z.number().int().describe("milliseconds since the last heartbeat"),
+});
+
+const leaseView = z.object({
+  slot: z.number().int(),
+  owner: z.string().nullable(),
+  epoch: z.number().int(),
+  expiresInMs: z.number().int().nullable().describe("negative: expired; null: never leased"),
+});
+
+const clusterView = z.object({
+  nodes: z.array(nodeView),
+  slots: z.object({
+    count: z.number().int().describe("slot lease rows (0 while no Postgres coordinator has started: porpoise all owns every slot in memory)"),
+    held: z.number().int().describe("slots with an owner whose lease has not expired"),
+    leases: z.array(leaseView),
+  }),
+});
+
+export const clusterRoutes = [
+  defineRoute({
+    method: "GET",
+    path: "/api/v1/cluster",
+    tag: "cluster",
+    summary: "Nodes (role, host, version, groups, slots, heartbeat age) and the owner, epoch and expiry of every slot lease",
+    description: "Any logged-in user may read it. Nodes whose heartbeat stopped are listed until they are swept.",
+    auth: "user",
+    response: clusterView,
+    handler: async ({ deps }) => {
+      const [nodes, leases] = await Promise.all([deps.store.cluster.nodes(), deps.store.cluster.slotLeases()]);
+      return {
+        nodes: nodes.map((n) => ({
+          id: n.id,
+          role: n.role,
+          host: n.host,
+          version: n.version,
+          groups: [...n.groups],
+          slots: [...n.slots],
+          startedAt: n.startedAt.toISOString(),
+          heartbeatAgeMs: n.heartbeatAgeMs,
+        })),
+        slots: {
+          count: leases.length,
+          held: leases.filter((l) => l.owner !== null && l.expiresInMs !== null && l.expiresInMs > 0).length,
+          leases,
+        },
+      };
+    },
+  }),
+];
