@@ -1,7 +1,8 @@
-// The Bus on Redis, for the cluster (docs/architecture.md §2; the contract is bus.ts). Ready
-// queues are sorted sets changed only by the Lua scripts of redis-bus-scripts.ts; claims block on
-// a marker list without polling (redis-bus-claimer.ts); task events go through one Stream per
-// slot (redis-bus-events.ts); kills, wakes and plain messages through pub/sub (redis-bus-pubsub.ts).
+// The Bus on Redis, for the cluster (docs/architecture.md §2; the contract is bus.ts). This file
+// checks arguments and maps failures to errors naming Redis; the work is in small files next to
+// it: ready queues changed only by Lua scripts (redis-bus-queues.ts, redis-bus-scripts.ts), claims
+// that block on a marker list without polling (redis-bus-claimer.ts), one Stream per slot for task
+// events (redis-bus-events.ts), pub/sub for kills, wakes and plain messages (redis-bus-pubsub.ts).
 //
 // Redis is untrusted (§3.8): everything written is a signed envelope (signing.ts), and everything
 // read back is checked, then parsed with the zod schemas of core/messages.ts. What fails is
@@ -26,7 +27,8 @@ import { busClosedError, connectionFactory, runScript, type ConnectionFactory } 
 import { DropCounter } from "./redis-bus-drops.ts";
 import { EVENT_GROUP, RedisEventConsumer } from "./redis-bus-events.ts";
 import { PubSub } from "./redis-bus-pubsub.ts";
-import { ACK, ACK_EVENTS, CLAIM, ENQUEUE, GROUP_KEY_SUFFIXES, RELEASE } from "./redis-bus-scripts.ts";
+import { ReadyQueues, dispatchId } from "./redis-bus-queues.ts";
+import { ACK_EVENTS } from "./redis-bus-scripts.ts";
 import { createSigner, type Signer } from "./signing.ts";
 
 const optionsSchema = z.strictObject({
@@ -53,23 +55,20 @@ const consumeSchema = z.strictObject({ consumer: z.string().min(1).max(200), han
 const publishSchema = z.strictObject({ channel: channelSchema, message: z.string() });
 const subscribeSchema = z.strictObject({ channel: channelSchema, handler: z.function() });
 
-/** Longest wait of a blocked claim before it runs the claim script again (expired claims of others). */
-const MAX_CLAIM_BLOCK_MS = 5_000;
 /** Longest XREADGROUP BLOCK of an event consumer; new slots interrupt it at once (CLIENT UNBLOCK). */
 const MAX_EVENT_BLOCK_MS = 5_000;
 const ACK_EVENTS_CHUNK = 500;
 
-/** Dispatch id in Redis: what an ack names (docs/architecture.md §3.4: attempt + token identify a dispatch). */
-export const dispatchId = (t: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">): string => `${t.taskInstanceId}:${t.attempt}:${t.token}`;
+export { dispatchId };
 
 export class RedisBus implements Bus {
   private readonly log: Logger;
   private readonly prefix: string;
-  private readonly leaseMs: number;
   private readonly signer: Signer;
   private readonly conns: ConnectionFactory;
   private readonly cmd: Redis;
   private readonly markers: MarkerWaiter;
+  private readonly queues: ReadyQueues;
   private readonly pubsub: PubSub;
   private readonly drops: DropCounter;
   private readonly claims = new Set<AbortController>();
@@ -80,13 +79,22 @@ export class RedisBus implements Bus {
     const o = parseOrThrow(optionsSchema, options, "RedisBus options");
     this.log = o.log ?? silentLogger;
     this.prefix = o.prefix;
-    this.leaseMs = o.claimLeaseMs;
     this.signer = createSigner(o.secret);
     this.drops = new DropCounter(this.log);
     this.conns = connectionFactory(o.url, this.log);
     this.cmd = this.conns.command("porpoise-bus");
     this.markers = new MarkerWaiter(this.conns, this.cmd, this.log);
     this.pubsub = new PubSub(this.conns, this.log);
+    this.queues = new ReadyQueues({
+      cmd: this.cmd,
+      conns: this.conns,
+      markers: this.markers,
+      signer: this.signer,
+      drops: this.drops,
+      log: this.log,
+      prefix: this.prefix,
+      leaseMs: o.claimLeaseMs,
+    });
   }
 
   async enqueue(group: string, task: ReadyTask): Promise<void> {
@@ -99,9 +107,7 @@ export class RedisBus implements Bus {
         [{ path: "workerGroup", message: `expected "${g}"` }],
       );
     }
-    const keys = this.groupKeys(g);
-    const envelope = this.signer.seal(`ready:${g}`, JSON.stringify(t));
-    await this.call("enqueue", () => runScript(this.cmd, ENQUEUE, [...keys, `${this.prefix}seq`], [dispatchId(t), envelope, t.instancePriority * 5 + t.priority]));
+    await this.call("enqueue", () => this.queues.enqueue(g, t));
   }
 
   async claim(groups: readonly string[], max: number, signal?: AbortSignal): Promise<ReadyTask[]> {
@@ -116,7 +122,7 @@ export class RedisBus implements Bus {
     signal?.addEventListener("abort", onAbort, { once: true });
     this.claims.add(scope);
     try {
-      return await this.claimLoop(unique, max, scope.signal);
+      return await this.queues.claim(unique, max, scope.signal);
     } finally {
       this.claims.delete(scope);
       signal?.removeEventListener("abort", onAbort);
@@ -126,19 +132,13 @@ export class RedisBus implements Bus {
   async ack(tasks: readonly ReadyTask[]): Promise<void> {
     this.assertOpen();
     const parsed = this.parseTasks(tasks);
-    const byGroup = new Map<string, string[]>();
-    for (const t of parsed) {
-      const ids = byGroup.get(t.workerGroup);
-      if (ids) ids.push(dispatchId(t));
-      else byGroup.set(t.workerGroup, [dispatchId(t)]);
-    }
-    await this.call("ack", () => Promise.all([...byGroup].map(([g, ids]) => runScript(this.cmd, ACK, this.groupKeys(g).slice(0, 4), ids))));
+    await this.call("ack", () => this.queues.ack(parsed));
   }
 
   async depth(group: string): Promise<number> {
     this.assertOpen();
     const { group: g } = parseOrThrow(groupArg, { group }, "depth");
-    return await this.call("depth", () => this.cmd.zcard(`${this.prefix}q:${g}:ready`));
+    return await this.call("depth", () => this.queues.depth(g));
   }
 
   async publishEvent(slot: number, event: TaskEvent): Promise<void> {
@@ -242,94 +242,6 @@ export class RedisBus implements Bus {
     return this.markers.connections;
   }
 
-  // ── claims ────────────────────────────────────────────────────────────────────────
-
-  private async claimLoop(groups: string[], max: number, signal: AbortSignal): Promise<ReadyTask[]> {
-    const groupKeys = groups.map((g) => this.groupKeys(g));
-    const keys = groupKeys.flat();
-    const markers = groupKeys.map((k) => k[4]!);
-    const readyOf = (marker: string) => groupKeys.find((k) => k[4] === marker)![0]!;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        const reply = (await runScript(this.cmd, CLAIM, keys, [max, this.leaseMs])) as Array<number | string>;
-        const { tasks, refused } = await this.openClaimed(groups, reply);
-        if (signal.aborted) {
-          await this.release(tasks);
-          return [];
-        }
-        if (tasks.length > 0) return tasks;
-        failures = 0;
-        if (refused > 0) continue;
-        const nearest = Number(reply[0]);
-        const waitMs = nearest < 0 ? MAX_CLAIM_BLOCK_MS : Math.min(MAX_CLAIM_BLOCK_MS, nearest + 2);
-        await this.markers.wait(markers, readyOf, Math.max(waitMs, 10), signal);
-      } catch (err) {
-        if (signal.aborted) break;
-        // Redis away: wait (no spin), then try again; the claim resumes when Redis is back.
-        failures++;
-        if (failures === 1) this.log.warn("redis bus: claim failed; waiting for Redis", { groups, err: this.conns.unavailable("claim", err).message });
-        else this.log.debug("redis bus: claim retry", { groups, failures });
-        await sleep(Math.min(50 * 2 ** failures, 2_000), signal);
-      }
-    }
-    return [];
-  }
-
-  /** Checks what the claim script handed out; refused envelopes are counted and removed from the queue. */
-  private async openClaimed(groups: string[], reply: Array<number | string>): Promise<{ tasks: ReadyTask[]; refused: number }> {
-    const tasks: ReadyTask[] = [];
-    const refused = new Map<string, string[]>();
-    for (let i = 1; i + 2 < reply.length; i += 3) {
-      const group = groups[Number(reply[i])]!;
-      const id = String(reply[i + 1]);
-      const raw = String(reply[i + 2]);
-      const task = this.openTask(group, id, raw);
-      if (task) tasks.push(task);
-      else refused.set(group, [...(refused.get(group) ?? []), id]);
-    }
-    if (refused.size > 0) {
-      await Promise.all([...refused].map(([g, ids]) => runScript(this.cmd, ACK, this.groupKeys(g).slice(0, 4), ids)));
-    }
-    return { tasks, refused: refused.size };
-  }
-
-  private openTask(group: string, id: string, raw: string): ReadyTask | null {
-    const where = `ready queue ${group}`;
-    if (raw === "") {
-      this.drops.count("malformed", where, `${id}: no envelope`);
-      return null;
-    }
-    const opened = this.signer.open(`ready:${group}`, raw);
-    if (!opened.ok) {
-      this.drops.count(opened.reason, where, id);
-      return null;
-    }
-    let task: ReadyTask;
-    try {
-      task = parseReadyTask(JSON.parse(opened.body));
-    } catch {
-      this.drops.count("malformed", where, id);
-      return null;
-    }
-    // A signed task filed under another dispatch id (copied by whoever can write to Redis) would
-    // outlive every ack of the real one: refuse it.
-    if (task.workerGroup !== group || dispatchId(task) !== id) {
-      this.drops.count("forged", where, `${id}: filed under another id or group`);
-      return null;
-    }
-    return task;
-  }
-
-  private async release(tasks: readonly ReadyTask[]): Promise<void> {
-    if (tasks.length === 0) return;
-    const byGroup = new Map<string, string[]>();
-    for (const t of tasks) byGroup.set(t.workerGroup, [...(byGroup.get(t.workerGroup) ?? []), dispatchId(t)]);
-    await Promise.all([...byGroup].map(([g, ids]) => runScript(this.cmd, RELEASE, this.groupKeys(g), ids))).catch((err: unknown) =>
-      this.log.warn("redis bus: could not hand back the tasks of an aborted claim; they come back when their lease ends", { err }),
-    );
-  }
-
   private parseTasks(tasks: readonly ReadyTask[]): ReadyTask[] {
     if (!Array.isArray(tasks)) return parseOrThrow(ackSchema, { tasks }, "ack").tasks;
     try {
@@ -340,10 +252,6 @@ export class RedisBus implements Bus {
   }
 
   // ── helpers ───────────────────────────────────────────────────────────────────────
-
-  private groupKeys(group: string): string[] {
-    return GROUP_KEY_SUFFIXES.map((s) => `${this.prefix}q:${group}:${s}`);
-  }
 
   private streamKey(slot: number): string {
     return `${this.prefix}ev:${slot}`;
@@ -392,17 +300,4 @@ export class RedisBus implements Bus {
   private assertOpen(): void {
     if (this.state === "closed") throw busClosedError();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
