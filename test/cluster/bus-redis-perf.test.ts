@@ -59,7 +59,7 @@ for (const claimers of [1, 4]) {
     test(`claims/s with ${claimers} concurrent claimer(s), up to ${max} per claim, each acked`, async () => {
       await withPrefix(async (client) => {
         const master = client();
-        const total = 20_000;
+        const total = 10_000;
         const t0 = performance.now();
         const pending: Promise<void>[] = [];
         for (let i = 0; i < total; i++) {
