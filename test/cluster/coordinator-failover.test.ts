@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { waitFor } from "../integration/contracts/wait.ts";
-import { leaseCluster, type LogRow, overlaps, shares } from "./coordinator-nodes.ts";
+import { lateLosses, leaseCluster, type LogRow, overlaps, shares } from "./coordinator-nodes.ts";
 
 const LEASE_MS = 900;
 
@@ -125,10 +125,33 @@ describe("PostgresCoordinator failover", () => {
     expect(sharedSeen).toEqual([]);
     const log = await cluster.query<LogRow>("SELECT * FROM slot_lease_log");
     expect(overlaps(log)).toEqual([]);
+    expect(lateLosses(cluster.masters, log)).toEqual([]);
     const kinds = Object.groupBy(log, (r) => r.kind);
     console.log(`churn: ${n} joins/leaves, ${log.length} lease changes (${kinds.acquire?.length ?? 0} acquire, ${kinds.takeover?.length ?? 0} takeover, ${kinds.release?.length ?? 0} release)`);
     expect((kinds.takeover?.length ?? 0) > 0 && (kinds.release?.length ?? 0) > 0).toBe(true);
   }, 90_000);
+
+  test("a master whose connections are cut again and again for 2 leases: safe throughout, and it rejoins its fair share", async () => {
+    await using cluster = await leaseCluster({ leaseMs: LEASE_MS, slotCount: 16 });
+    const a = await cluster.start("a");
+    const b = await cluster.start("b");
+    await waitFor(() => a.coordinator.ownedSlots().length === 8 && b.coordinator.ownedSlots().length === 8, "8 each", 10 * LEASE_MS);
+    const cutUntil = Date.now() + 2 * LEASE_MS;
+    let cuts = 0;
+    while (Date.now() < cutUntil) {
+      const [row] = await cluster.query<{ n: number }>(
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'porpoise-coordinator:b' AND datname = current_database()",
+      );
+      cuts += row!.n;
+      await Bun.sleep(20);
+    }
+    expect(cuts).toBeGreaterThan(0);
+    await waitFor(() => a.coordinator.ownedSlots().length === 8 && b.coordinator.ownedSlots().length === 8, "8 each again", 15 * LEASE_MS);
+    const log = await cluster.query<LogRow>("SELECT * FROM slot_lease_log");
+    expect(overlaps(log)).toEqual([]);
+    expect(lateLosses([a, b], log)).toEqual([]);
+    console.log(`connections cut: ${cuts}; b reported ${b.lostAt.length} slot losses; ${log.length} lease changes`);
+  }, 60_000);
 
   test("the log check itself catches two owners at once", () => {
     const t = (ms: number) => new Date(1_000_000 + ms);

@@ -41,7 +41,7 @@ export async function leaseCluster(defaults: { leaseMs: number; slotCount: numbe
     masters,
     async start(id, opts = {}) {
       const leaseMs = opts.leaseMs ?? defaults.leaseMs;
-      const sql = await openLeaseClient(store.url, { leaseMs });
+      const sql = await openLeaseClient(store.url, { leaseMs, nodeId: id });
       const coordinator = new PostgresCoordinator({ sql, nodeId: id, slotCount: opts.slotCount ?? defaults.slotCount, leaseMs });
       const registry = new StoreNodeRegistry({ cluster: store.cluster, nodeId: id, role: "master", version: "test", heartbeatMs: null });
       const master: TestMaster = {
@@ -134,6 +134,34 @@ export function overlaps(rows: readonly LogRow[]): string[] {
       }
       prevEpoch = r.epoch;
       release = null;
+    }
+  }
+  return problems;
+}
+
+/**
+ * Every lost report that came too late (empty when none): a lease (slot, epoch) a master reported
+ * lost must have been reported before it ended — before the takeover's prev_expires_at when its
+ * lease ran out, by the time of its release row when it released it (it reports first, then
+ * releases). Both are on the database clock, which the test process shares (same machine).
+ */
+export function lateLosses(masters: readonly TestMaster[], rows: readonly LogRow[]): string[] {
+  const problems: string[] = [];
+  const ended = new Map<string, { at: number; how: string }>();
+  for (const r of rows) {
+    if (r.kind === "release") ended.set(`${r.slot}/${r.epoch}`, { at: r.at.getTime(), how: "released" });
+    else if (r.kind === "takeover" && r.prev_expires_at) {
+      const key = `${r.slot}/${r.epoch - 1}`;
+      if (!ended.has(key)) ended.set(key, { at: r.prev_expires_at.getTime(), how: `expired (taken by ${r.owner})` });
+    }
+  }
+  for (const m of masters) {
+    for (const { lease, wallMs } of m.lostAt) {
+      const end = ended.get(`${lease.slot}/${lease.epoch}`);
+      // Not ended yet (still in the table under this node, e.g. lost while the store hung): fine.
+      if (!end) continue;
+      const slack = end.how === "released" ? 1 : 0; // ms rounding of timestamp(3)
+      if (wallMs >= end.at + slack) problems.push(`${m.id} reported slot ${lease.slot} epoch ${lease.epoch} lost at ${wallMs}, after it ${end.how} at ${end.at}`);
     }
   }
   return problems;
