@@ -118,6 +118,21 @@ describe("PostgresCoordinator with several masters", () => {
     expect(overlaps(log)).toEqual([]);
   }, 60_000);
 
+  test("a stopped coordinator starts again: it takes its slots back at new epochs", async () => {
+    await using cluster = await leaseCluster({ leaseMs: LEASE_MS, slotCount: 8 });
+    const a = await cluster.start("a");
+    const first = new Map(a.coordinator.ownedSlots().map((s) => [s, a.coordinator.lease(s)!.epoch]));
+    await a.coordinator.stop();
+    expect(a.coordinator.ownedSlots()).toEqual([]);
+    expect(a.coordinator.lease(0)).toBeNull();
+    await a.coordinator.start();
+    expect(a.coordinator.ownedSlots().length).toBe(8);
+    for (const [slot, epoch] of first) expect(a.coordinator.lease(slot)!.epoch).toBe(epoch + 1);
+    const log = await cluster.query<LogRow>("SELECT * FROM slot_lease_log");
+    expect(log.filter((r) => r.kind === "release").length).toBe(8);
+    expect(overlaps(log)).toEqual([]);
+  }, 60_000);
+
   test("a node refuses to join a cluster that runs with more slots, and bad options name the field", async () => {
     await using cluster = await leaseCluster({ leaseMs: LEASE_MS, slotCount: 16 });
     await cluster.start("a");
