@@ -7,21 +7,23 @@
 //   data: {"nextOffset":1234,"ended":true}
 //
 // (or `"ended":false` with an `error` when the server had to give up). A comment line is
-// sent every `heartbeatMs` so proxies do not close a quiet stream.
+// sent every `heartbeatMs` so proxies do not close a quiet stream. The log comes through the
+// TaskLogs port (src/logs/): a local file or the chunks in the Store (docs/architecture.md §6).
 
 import type { Logger } from "../core/log.ts";
 import { PorpoiseError } from "../core/errors.ts";
-import { followLog } from "../worker/log-reader.ts";
-import type { EngineClient } from "./engine.ts";
+import type { TaskLogs } from "../logs/task-logs.ts";
 
 export interface LogStreamOptions {
-  engine: EngineClient;
+  logs: TaskLogs;
+  /** Reads the attempt again: true once it has ended (then the rest is sent and the stream ends). */
+  isEnded: () => Promise<boolean>;
   taskInstanceId: number;
   offset: number;
   /** The request's signal: a client that goes away stops the follower. */
   signal: AbortSignal;
   log: Logger;
-  /** How often the attempt's end (and a log file not created yet) is checked. */
+  /** How often the attempt's end (and a log not there yet) is checked. */
   pollMs?: number;
   heartbeatMs?: number;
 }
@@ -39,20 +41,8 @@ function endEvent(body: Record<string, unknown>): string {
   return `event: end\ndata: ${JSON.stringify(body)}\n\n`;
 }
 
-function waitOrAbort(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 export function logEventStream(opts: LogStreamOptions): Response {
-  const { engine, taskInstanceId: id, log } = opts;
+  const { logs, isEnded, taskInstanceId: id, log } = opts;
   const pollMs = opts.pollMs ?? 250;
   const stop = new AbortController();
   const signal = AbortSignal.any([opts.signal, stop.signal]);
@@ -64,18 +54,11 @@ export function logEventStream(opts: LogStreamOptions): Response {
     };
     let offset = opts.offset;
     try {
-      let where = await engine.logOf(id);
-      // An attempt that has not started has no log yet: wait for one, or for the attempt to end without one.
-      while (where.path === null && !where.ended && !signal.aborted) {
-        await waitOrAbort(pollMs, signal);
-        where = await engine.logOf(id);
-      }
-      if (where.path !== null) {
-        const isEnded = async () => (await engine.logOf(id)).ended;
-        for await (const page of followLog(where.path, signal, isEnded, { offset, pollMs })) {
-          send(logEvent(page.text, page.nextOffset));
-          offset = page.nextOffset;
-        }
+      // An attempt that has not started has no log yet: the follow reads nothing until one
+      // appears, or ends when the attempt ends without one.
+      for await (const page of logs.follow(signal, isEnded, { offset, pollMs })) {
+        send(logEvent(page.text, page.nextOffset));
+        offset = page.nextOffset;
       }
       send(endEvent({ nextOffset: offset, ended: !signal.aborted }));
     } catch (err) {

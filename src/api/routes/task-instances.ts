@@ -3,9 +3,10 @@
 
 import { z } from "zod";
 import { ValidationError } from "../../core/errors.ts";
-import { TASK_CONTROLS } from "../../core/states.ts";
+import { isTerminalTaskState, TASK_CONTROLS, type TaskState } from "../../core/states.ts";
 import { describeValue } from "../../core/zod-details.ts";
-import { DEFAULT_READ_LIMIT, MAX_READ_LIMIT, readLog } from "../../worker/log-reader.ts";
+import { attemptLogs } from "../../logs/attempt-logs.ts";
+import { DEFAULT_READ_LIMIT, MAX_READ_LIMIT } from "../../logs/log-page.ts";
 import { requireEngine } from "../engine.ts";
 import { controlResultView, logPageView, taskInstanceView, toTaskInstance } from "../instance-views.ts";
 import { logEventStream } from "../log-stream.ts";
@@ -69,7 +70,7 @@ export const taskInstanceRoutes = [
     tag: "instances",
     summary: "A task attempt's log: one page by byte offset, or followed (?follow=1, Server-Sent Events) until the attempt ends",
     description:
-      "Pages end on line boundaries; read on from nextOffset. With follow=1 each event's data lines are log lines and its id is the next offset; a final `end` event says the attempt ended. 503 when this process runs no engine.",
+      "Pages end on line boundaries; read on from nextOffset. With follow=1 each event's data lines are log lines and its id is the next offset; a final `end` event says the attempt ended. Served from the chunks cluster workers ship into the Store, else from the local log file, so any api node answers.",
     auth: "user",
     owner: { kind: "task-instance", role: "viewer" },
     params: idParams,
@@ -77,17 +78,23 @@ export const taskInstanceRoutes = [
     headers: [{ name: "Last-Event-ID", description: "with follow=1: the offset to continue from (sent by EventSource on reconnect)" }],
     response: logPageView,
     stream: { contentType: "text/event-stream", description: "with follow=1: log lines as Server-Sent Events, ending with an `end` event" },
-    errorStatuses: [503],
-    handler: async ({ params, query, deps, c }) => {
-      const engine = requireEngine(deps.engine, "reading task logs");
+    handler: async ({ params, query, deps, c, owned }) => {
+      // docs/architecture.md §6: the Store's chunks when a cluster worker shipped them, else the local file.
+      const task = owned.taskInstance!;
+      let path = task.logPath;
+      const logs = attemptLogs({ chunks: deps.store.logChunks, taskInstanceId: params.id, path: () => path });
       if (query.follow) {
         const offset = lastEventOffset(c.req.header("last-event-id")) ?? query.offset;
-        return logEventStream({ engine, taskInstanceId: params.id, offset, signal: c.req.raw.signal, log: deps.log });
+        const isEnded = async () => {
+          const row = await deps.store.taskInstances.get(params.id);
+          path = row?.logPath ?? path;
+          return !row || isTerminalTaskState(row.state as TaskState);
+        };
+        return logEventStream({ logs, isEnded, taskInstanceId: params.id, offset, signal: c.req.raw.signal, log: deps.log });
       }
-      const { path, ended } = await engine.logOf(params.id);
-      if (path === null) return { text: "", offset: query.offset, nextOffset: query.offset, size: 0, ended };
+      const ended = isTerminalTaskState(task.state as TaskState);
       // Once the attempt has ended, an unfinished last line will never be finished: show it.
-      const page = readLog(path, { offset: query.offset, limit: query.limit, partial: ended });
+      const page = await logs.read({ offset: query.offset, limit: query.limit, partial: ended });
       return { text: page.text, offset: page.offset, nextOffset: page.nextOffset, size: page.size, ended };
     },
   }),

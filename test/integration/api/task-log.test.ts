@@ -1,5 +1,5 @@
-// The task-log route over a real log file (written with the worker's openTaskLog) and a real
-// EngineClient (its logOf reads the attempt's row): pages on line boundaries, and the SSE
+// The task-log route over a real log file (written with the worker's openTaskLog): the route reads
+// the attempt's row and, with no chunks in the Store, the file it names. Pages on line boundaries, and the SSE
 // follow that streams new lines and ends when the attempt ends.
 
 import { describe, expect, test } from "bun:test";

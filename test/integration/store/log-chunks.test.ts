@@ -4,20 +4,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { MAX_LOG_CHUNK_BYTES } from "../../../src/store/log-chunks.ts";
-import type { Store } from "../../../src/store/store.ts";
 import { dialects, freshStore, rawExec } from "../../helpers/stores.ts";
-import { definition, userWithProject } from "./fixtures.ts";
-
-export async function seedAttempt(store: Store): Promise<number> {
-  const { project, actor } = await userWithProject(store);
-  const { workflow } = await store.workflows.create(project.id, definition("daily"), actor);
-  const wi = await store.instances.create({ workflowId: workflow.id, slot: 2, epoch: 1, runType: "START_PROCESS", state: "RUNNING_EXECUTION" });
-  const [out] = await store.taskInstances.applyBatch([
-    { op: "insert", workflowInstanceId: wi.id, taskName: "extract", taskType: "shell", attempt: 1, state: "DISPATCH", dispatchToken: "t1", slot: 2, epoch: 1, submitTime: new Date() },
-  ]);
-  if (out?.outcome !== "applied") throw new Error("seed failed");
-  return out.id;
-}
+import { seedAttempt } from "./log-fixtures.ts";
 
 /** `text` cut into chunks of `size` bytes with increasing seq. */
 function chunksOf(taskInstanceId: number, text: Buffer, size: number) {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runAttempt, type RunAttemptOptions } from "../../../src/worker/executor.ts";
-import { followLog } from "../../../src/worker/log-reader.ts";
+import { followLog } from "../../../src/logs/file-logs.ts";
 import { taskLogPath } from "../../../src/worker/task-log.ts";
 import { processAlive, taskOf, tempDir, testEnv, waitFor } from "./worker-helpers.ts";
 

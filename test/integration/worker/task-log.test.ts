@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ValidationError } from "../../../src/core/errors.ts";
-import { followLog, readLog } from "../../../src/worker/log-reader.ts";
+import { followLog, readLog } from "../../../src/logs/file-logs.ts";
 import { openTaskLog, openTaskLogAsync, taskLogPath } from "../../../src/worker/task-log.ts";
 import { tempDir, waitFor } from "./worker-helpers.ts";
 
