@@ -1,5 +1,6 @@
 // chain-40 (issue 5): a workflow of 40 `noop` tasks in a line, run on a real `porpoise all`
-// (SQLite, then Postgres) through the HTTP API, one run at a time.
+// (SQLite, then Postgres) and on the cluster, also with its dispatch cache off (full size only; each-system.ts),
+// through the HTTP API, one run at a time.
 //
 // - total: t0's start → t39's end, both as stored by porpoise (task instance startTime /
 //   endTime). It includes the 40 noop attempts themselves (work dir + log file each).
@@ -11,7 +12,8 @@
 // Also runnable alone: `bun scripts/bench/all-chain-40.ts [smoke|full]`.
 
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
-import { SYSTEM_OF, eachDialect, ms, noopTask, setUp, trigger, waitForInstance } from "./porpoise-server.ts";
+import { DEFAULT_SYSTEMS, eachSystem } from "./each-system.ts";
+import { ms, noopTask, setUp, trigger, waitForInstance } from "./porpoise-server.ts";
 
 export const name = "all-chain-40";
 const LENGTH = 40;
@@ -19,7 +21,7 @@ const LENGTH = 40;
 export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const runs = opts.size === "full" ? 10 : 2;
   const tasks = Array.from({ length: LENGTH }, (_, i) => noopTask(`t${i}`, i === 0 ? [] : [`t${i - 1}`]));
-  return eachDialect(async (server, dialect) => {
+  return eachSystem(async (server, system) => {
     await setUp(server, { name: "chain40", tasks });
     const totals: number[] = [];
     const gaps: number[] = [];
@@ -33,13 +35,12 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
       totals.push(ms(at(LENGTH - 1)!.endTime, "t39 end") - ms(at(0)!.startTime, "t0 start"));
       for (let i = 1; i < LENGTH; i++) gaps.push(ms(at(i)!.startTime, `t${i} start`) - ms(at(i - 1)!.endTime, `t${i - 1} end`));
     }
-    const system = SYSTEM_OF[dialect];
     return [
       compared("chainPerEdge", name, system, { samples: totals.map((t) => t / (LENGTH - 1)), note: "total / 39" }),
       compared("chainTotal", name, system, { samples: totals, note: "t0 start → t39 end (stored)" }),
       { scenario: name, system, metric: "edge gap t(i).start − t(i−1).end", unit: "ms", samples: gaps, note: "stored timestamps: 1 ms resolution" },
     ];
-  });
+  }, { systems: opts.size === "full" ? [...DEFAULT_SYSTEMS, "porpoise-cluster-nocache"] : DEFAULT_SYSTEMS });
 }
 
 if (import.meta.main) {

@@ -1,5 +1,5 @@
 // fan-in (issue 5): 1 → 100 → 1 `noop` tasks on a real `porpoise all` (SQLite, then Postgres)
-// with --worker-slots 100 (the peers' concurrency for this shape), one run at a time through the API. Per run: the sink's stored startTime − the latest stored
+// and the cluster (each-system.ts) with --worker-slots 100 (the peers' concurrency for this shape), one run at a time through the API. Per run: the sink's stored startTime − the latest stored
 // endTime among the 100 parents (1 ms resolution), i.e. how long the last completion takes to
 // become "all deps done" and the sink's dispatch. The whole run (source start → sink end) is
 // reported alongside.
@@ -7,7 +7,8 @@
 // Also runnable alone: `bun scripts/bench/all-fan-in.ts [smoke|full]`.
 
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
-import { SYSTEM_OF, eachDialect, ms, noopTask, setUp, trigger, waitForInstance } from "./porpoise-server.ts";
+import { eachSystem } from "./each-system.ts";
+import { ms, noopTask, setUp, trigger, waitForInstance } from "./porpoise-server.ts";
 
 export const name = "all-fan-in";
 const WIDTH = 100;
@@ -16,8 +17,8 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const runs = opts.size === "full" ? 10 : 2;
   const parents = Array.from({ length: WIDTH }, (_, i) => noopTask(`p${i}`, ["source"]));
   const tasks = [noopTask("source"), ...parents, noopTask("sink", parents.map((p) => p.name))];
-  return eachDialect(
-    async (server, dialect) => {
+  return eachSystem(
+    async (server, system) => {
       await setUp(server, { name: "fanin", tasks });
       const toSink: number[] = [];
       const whole: number[] = [];
@@ -32,13 +33,12 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
         toSink.push(ms(sink.startTime, "sink start") - lastParentEnd);
         whole.push(ms(sink.endTime, "sink end") - ms(find("source")!.startTime, "source start"));
       }
-      const system = SYSTEM_OF[dialect];
       return [
         compared("fanIn", name, system, { samples: toSink, note: "stored timestamps, 1 ms resolution" }),
         { scenario: name, system, metric: "whole run (source start → sink end)", unit: "ms", samples: whole },
       ];
     },
-    ["--worker-slots", "100"],
+    { workerSlots: 100 },
   );
 }
 

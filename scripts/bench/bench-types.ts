@@ -9,10 +9,19 @@ export type BenchSize = "smoke" | "full";
  * same shapes and metric strings as porpoise's scenarios so run.ts can line them up; the exact
  * strings are listed in METRICS (and in /work/notes/bench-contract.md for the peers' author).
  */
-export const SYSTEMS = ["porpoise-sqlite", "porpoise-postgres", "bullmq", "graphile-worker"] as const;
+export const SYSTEMS = [
+  "porpoise-sqlite",
+  "porpoise-postgres",
+  // issue 10: api + master + worker processes on Postgres + Redis (scripts/bench/porpoise-cluster.ts).
+  "porpoise-cluster",
+  "porpoise-cluster-2x2",
+  "porpoise-cluster-nocache",
+  "bullmq",
+  "graphile-worker",
+] as const;
 export type BenchSystem = (typeof SYSTEMS)[number];
 
-export const SHAPES = ["chain-40", "trigger", "throughput", "fan-in", "shell", "cron", "footprint"] as const;
+export const SHAPES = ["chain-40", "trigger", "throughput", "fan-in", "shell", "cron", "footprint", "failover"] as const;
 export type BenchShape = (typeof SHAPES)[number];
 
 /** The system-independent metric of each comparison line and which direction is better. */
@@ -28,6 +37,11 @@ export const METRICS = {
   peakRss: { shape: "footprint", metric: "peak RSS (throughput)", unit: "MB", better: "lower" },
   coldStart: { shape: "footprint", metric: "cold start to /readyz", unit: "ms", better: "lower" },
   binarySize: { shape: "footprint", metric: "binary size", unit: "MB", better: "lower" },
+  pgTransactionsPerTask: { shape: "throughput", metric: "Postgres transactions per task", unit: "xact", better: "lower" },
+  idleRssMaster: { shape: "footprint", metric: "idle RSS master", unit: "MB", better: "lower" },
+  idleRssWorker: { shape: "footprint", metric: "idle RSS worker", unit: "MB", better: "lower" },
+  idleRssApi: { shape: "footprint", metric: "idle RSS api", unit: "MB", better: "lower" },
+  takeover: { shape: "failover", metric: "master takeover after kill -9", unit: "ms", better: "lower" },
 } as const satisfies Record<string, { shape: BenchShape; metric: string; unit: string; better: "lower" | "higher" }>;
 
 export interface BenchRow {

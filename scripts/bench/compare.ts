@@ -1,6 +1,7 @@
 // The side-by-side table of run.ts: one line per comparison (shape + metric, and which
-// statistic), one column per system (porpoise on SQLite and Postgres, the peers), the
-// porpoise ÷ peer ratios, and porpoise's targets from issue 5 with met / not met.
+// statistic), one column per system (porpoise on SQLite and Postgres, the cluster and its
+// variants, the peers), the porpoise ÷ peer ratios, and porpoise's targets from issues 5 and 10
+// with met / not met.
 // Not a scenario (exports no `run`).
 
 import { METRICS, SYSTEMS, type BenchSummary } from "./bench-types.ts";
@@ -16,30 +17,46 @@ interface Line {
   stat: Stat;
 }
 
-/** A target for one porpoise system on one line; `peersToBeat` adds "ahead of every peer present". */
+type Peer = "bullmq" | "graphile-worker";
+const PEERS: Peer[] = ["bullmq", "graphile-worker"];
+
+/** A target for one porpoise system on one line: a bound, peers to be ahead of, or both. */
 interface Target {
-  system: "porpoise-sqlite" | "porpoise-postgres";
+  system: (typeof SYSTEMS)[number];
   shape: string;
   metric: string;
   stat: Stat;
-  bound: number;
-  peersToBeat?: boolean;
+  bound?: number;
+  beat?: Peer[];
 }
 
 // issue 5 ("Targets for `porpoise all`"). DESIGN.md §6 states stricter long-term figures
 // (0.3 ms per edge, p50 ≤ 1 ms / p99 ≤ 10 ms, 20,000 tasks/s); the issue's are the ones to meet now.
+// issue 10 ("Benchmarks") adds the cluster's: takeover ≤ 2 × lease is for the 2 s lease of
+// cluster-takeover.ts.
 const TARGETS: Target[] = [
   { system: "porpoise-sqlite", ...METRICS.chainPerEdge, stat: "median", bound: 1 },
   { system: "porpoise-postgres", ...METRICS.chainPerEdge, stat: "median", bound: 3 },
+  { system: "porpoise-cluster", ...METRICS.chainPerEdge, stat: "median", bound: 1, beat: ["bullmq"] },
   { system: "porpoise-sqlite", ...METRICS.trigger, stat: "median", bound: 2 },
   { system: "porpoise-postgres", ...METRICS.trigger, stat: "median", bound: 2 },
+  { system: "porpoise-cluster", ...METRICS.trigger, stat: "median", bound: 3 },
   { system: "porpoise-sqlite", ...METRICS.trigger, stat: "p99", bound: 20 },
   { system: "porpoise-postgres", ...METRICS.trigger, stat: "p99", bound: 20 },
-  { system: "porpoise-sqlite", ...METRICS.throughput, stat: "median", bound: 10_000, peersToBeat: true },
-  { system: "porpoise-postgres", ...METRICS.throughput, stat: "median", bound: 5_000, peersToBeat: true },
+  { system: "porpoise-cluster", ...METRICS.trigger, stat: "p99", bound: 10 },
+  { system: "porpoise-sqlite", ...METRICS.throughput, stat: "median", bound: 10_000, beat: PEERS },
+  { system: "porpoise-postgres", ...METRICS.throughput, stat: "median", bound: 5_000, beat: PEERS },
+  { system: "porpoise-cluster", ...METRICS.throughput, stat: "median", beat: PEERS },
+  { system: "porpoise-cluster-2x2", ...METRICS.throughput, stat: "median", beat: PEERS },
+  { system: "porpoise-cluster", ...METRICS.pgTransactionsPerTask, stat: "median", bound: 1 },
+  { system: "porpoise-cluster-2x2", ...METRICS.pgTransactionsPerTask, stat: "median", bound: 1 },
+  { system: "porpoise-cluster", ...METRICS.fanIn, stat: "median", beat: PEERS },
   { system: "porpoise-sqlite", ...METRICS.idleRss, stat: "median", bound: 60 },
   { system: "porpoise-postgres", ...METRICS.idleRss, stat: "median", bound: 60 },
+  { system: "porpoise-cluster", ...METRICS.idleRssMaster, stat: "median", bound: 60 },
+  { system: "porpoise-cluster", ...METRICS.idleRssWorker, stat: "median", bound: 40 },
   { system: "porpoise-sqlite", ...METRICS.coldStart, stat: "median", bound: 150 },
+  { system: "porpoise-cluster", ...METRICS.takeover, stat: "median", bound: 4_000 },
 ];
 
 /** Lines whose tail matters get a p99 line too (issue 5 asks p50/p99 for trigger latency and cron lateness). */
@@ -96,21 +113,23 @@ export function comparisonLines(summaries: BenchSummary[]): ComparisonLine[] {
       if (t.shape !== line.shape || t.metric !== line.metric || t.stat !== line.stat) continue;
       const v = line.values[t.system];
       const sign = line.better === "lower" ? "≤" : "≥";
-      const peers = t.peersToBeat ? SYSTEMS.filter((p) => !p.startsWith("porpoise") && line.values[p] !== undefined) : [];
-      const text = `${t.system === "porpoise-sqlite" ? "sqlite" : "pg"} ${sign} ${fmt(t.bound)}${t.peersToBeat ? " and ahead of peers" : ""}`;
-      if (v === undefined || Number.isNaN(v)) {
+      const peers = (t.beat ?? []).filter((p) => line.values[p] !== undefined);
+      const parts = [t.bound === undefined ? null : `${sign} ${fmt(t.bound)}`, t.beat ? `ahead of ${t.beat.map((p) => SHORT[p]).join(" and ")}` : null].filter(Boolean);
+      const text = `${SHORT[t.system]} ${parts.join(" and ")}`;
+      // A target that is only "ahead of the peers" says nothing without a peer figure.
+      if (v === undefined || Number.isNaN(v) || (t.bound === undefined && peers.length === 0)) {
         line.targets.push({ system: t.system, text, met: null });
         continue;
       }
       const beats = (a: number, b: number) => (line.better === "lower" ? a <= b : a >= b);
-      const met = beats(v, t.bound) && peers.every((p) => beats(v, line.values[p]!));
+      const met = (t.bound === undefined || beats(v, t.bound)) && peers.every((p) => beats(v, line.values[p]!));
       line.targets.push({ system: t.system, text, met });
     }
   }
   return [...lines.values()].sort((a, b) => order(a.shape) - order(b.shape) || (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0) || (a.stat === "median" ? -1 : 1));
 }
 
-const METRICS_ORDER = ["chain-40", "trigger", "throughput", "fan-in", "shell", "cron", "footprint"] as const;
+const METRICS_ORDER = ["chain-40", "trigger", "throughput", "fan-in", "shell", "cron", "footprint", "failover"] as const;
 
 export function fmt(value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return "–";
@@ -122,13 +141,21 @@ export function fmt(value: number | undefined): string {
   return value.toPrecision(2);
 }
 
-const SHORT: Record<string, string> = { "porpoise-sqlite": "sqlite", "porpoise-postgres": "pg", bullmq: "bullmq", "graphile-worker": "graphile" };
+const SHORT: Record<string, string> = {
+  "porpoise-sqlite": "sqlite",
+  "porpoise-postgres": "pg",
+  "porpoise-cluster": "cluster",
+  "porpoise-cluster-2x2": "cluster 2×2",
+  "porpoise-cluster-nocache": "cluster no cache",
+  bullmq: "bullmq",
+  "graphile-worker": "graphile",
+};
 
 export function comparisonMarkdown(lines: ComparisonLine[]): string {
-  const porpoise = ["porpoise-sqlite", "porpoise-postgres"];
-  const peers = ["bullmq", "graphile-worker"];
+  const porpoise = ["porpoise-sqlite", "porpoise-postgres", "porpoise-cluster"];
+  const peers = PEERS;
   const ratioCols = porpoise.flatMap((p) => peers.map((q) => [p, q] as const));
-  const head = ["shape", "metric", "stat", "better", ...SYSTEMS, ...ratioCols.map(([p, q]) => `${SHORT[p]} ÷ ${SHORT[q]}`), "target (issue 5)"];
+  const head = ["shape", "metric", "stat", "better", ...SYSTEMS, ...ratioCols.map(([p, q]) => `${SHORT[p]} ÷ ${SHORT[q]}`), "target (issues 5, 10)"];
   const out = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i < 4 || i === head.length - 1 ? "---" : "--:")).join("|")}|`];
   for (const l of lines) {
     const cell = (system: string) => {

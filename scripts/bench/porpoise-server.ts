@@ -32,6 +32,8 @@ export interface InstanceView {
 export interface PorpoiseServer extends AsyncDisposable {
   readonly pid: number;
   readonly base: string;
+  /** The Postgres database it runs on (null on SQLite), for pg_stat_database (pg-transactions.ts). */
+  readonly dbUrl: string | null;
   /** JSON API call under /api/v1; throws with the status and body on anything but 2xx. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** VmRSS and VmHWM (peak) of the process, in MB (10^6 bytes), from /proc. */
@@ -45,7 +47,7 @@ export function freePort(): number {
   return port;
 }
 
-function procStatusMb(pid: number, field: "VmRSS" | "VmHWM"): number {
+export function procStatusMb(pid: number, field: "VmRSS" | "VmHWM"): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return (Number(m[1]) * 1024) / 1e6;
@@ -104,6 +106,7 @@ export async function startPorpoise(dialect: Dialect, opts: { command?: string[]
   return {
     pid: proc.pid,
     base,
+    dbUrl: db?.url ?? null,
     async api<T>(method: string, path: string, body?: unknown): Promise<T> {
       const res = await fetch(`${base}/api/v1${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
       const text = await res.text();
@@ -174,22 +177,3 @@ export class PartialFailure extends Error {
 }
 
 export const SYSTEM_OF: Record<Dialect, BenchSystem> = { sqlite: "porpoise-sqlite", postgres: "porpoise-postgres" };
-
-/**
- * Runs `measure` on SQLite, then on Postgres, each against its own fresh `porpoise all`. One
- * dialect failing does not stop the other: its rows are kept and the failure is thrown at the end.
- */
-export async function eachDialect(measure: (server: PorpoiseServer, dialect: Dialect) => Promise<BenchRow[]>, extraArgs: string[] = []): Promise<BenchRow[]> {
-  const rows: BenchRow[] = [];
-  const errors: string[] = [];
-  for (const dialect of ["sqlite", "postgres"] as const) {
-    try {
-      await using server = await startPorpoise(dialect, { extraArgs });
-      rows.push(...(await measure(server, dialect)));
-    } catch (err) {
-      errors.push(`${dialect}: ${(err as Error)?.stack ?? err}`);
-    }
-  }
-  if (errors.length > 0) throw new PartialFailure(errors.join("\n"), rows);
-  return rows;
-}
