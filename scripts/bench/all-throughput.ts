@@ -1,9 +1,9 @@
 // throughput (issue 5): 200 runs of ONE workflow of 100 independent `noop` tasks (20,000 tasks)
 // on a real `porpoise all` (SQLite, then Postgres) and the cluster (each-system.ts: 1 api +
 // 1 master + 1 worker; at full size also 2 masters + 2 workers, and 1 + 1 + 1 with the dispatch
-// cache off) with
-// --worker-slots 100 (the peers run this shape at concurrency 100; porpoise's default is one
-// slot per CPU; each worker of the 2×2 cluster has 100, as a user scaling out would give it). The runs are triggered
+// cache off) with --worker-slots 100 (the peers run this shape at concurrency 100; porpoise's
+// default is one slot per CPU; each worker of the 2×2 cluster has 100, as a user scaling out
+// would give it). The runs are triggered
 // through the API, 8 requests in flight; tasks/s = tasks / (latest stored instance endTime −
 // the client clock just before the first trigger), i.e. end to end, triggering included.
 //

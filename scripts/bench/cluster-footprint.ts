@@ -1,30 +1,40 @@
 // Idle RSS of the cluster's processes (issue 10: master ≤ 60 MB, worker ≤ 40 MB): 1 api + 1
 // master + 1 worker on Postgres + Redis (porpoise-cluster.ts), VmRSS of each 2 s after all of
-// them logged "ready", nothing submitted. From source (`bun src/main.ts <role>`), as the
-// cluster harness starts them; footprint.ts measures `porpoise all` on the binary when dist/
-// has one, which reads several MB lower than from source.
+// them logged "ready", nothing submitted. Like footprint.ts: on the built binary
+// (dist/porpoise-linux-x64, what ships; full size builds it when missing), else from source
+// (`bun src/main.ts <role>`), which reads several MB higher; the note says which.
 //
 // Also runnable alone: `bun scripts/bench/cluster-footprint.ts [smoke|full]`.
 
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { buildExecutable } from "../build.ts";
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
 import { startPorpoiseCluster } from "./porpoise-cluster.ts";
-import { procStatusMb } from "./porpoise-server.ts";
+import { ROOT, procStatusMb } from "./porpoise-server.ts";
 
 export const name = "cluster-footprint";
 const IDLE_MS = 2000;
+const BINARY = join(ROOT, "dist", "porpoise-linux-x64");
 
 export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const runs = opts.size === "full" ? 3 : 1;
+  if (!existsSync(BINARY) && opts.size === "full") {
+    console.error(`cluster-footprint: building ${BINARY}…`);
+    await buildExecutable("x64", join(ROOT, "dist"));
+  }
+  const binary = existsSync(BINARY);
   const rss = { api: [] as number[], master: [] as number[], worker: [] as number[] };
   for (let r = 0; r < runs; r++) {
-    await using server = await startPorpoiseCluster({ masters: 1, workers: 1, dispatchCache: true });
+    await using server = await startPorpoiseCluster({ masters: 1, workers: 1, dispatchCache: true }, binary ? { command: [BINARY] } : {});
     await Bun.sleep(IDLE_MS);
     const c = server.cluster;
     rss.api.push(procStatusMb(c.apiNode.proc.pid, "VmRSS"));
     rss.master.push(procStatusMb(c.masters[0]!.proc.pid, "VmRSS"));
     rss.worker.push(procStatusMb(c.workers[0]!.proc.pid, "VmRSS"));
   }
-  const note = `VmRSS ${IDLE_MS / 1000} s after ready, nothing submitted; bun src/main.ts`;
+  const what = binary ? `dist binary built ${statSync(BINARY).mtime.toISOString()}` : "bun src/main.ts (no binary in dist/)";
+  const note = `VmRSS ${IDLE_MS / 1000} s after ready, nothing submitted; ${what}`;
   return [
     compared("idleRssMaster", name, "porpoise-cluster", { samples: rss.master, note }),
     compared("idleRssWorker", name, "porpoise-cluster", { samples: rss.worker, note }),

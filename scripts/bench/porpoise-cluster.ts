@@ -39,7 +39,7 @@ export function clusterNodes(c: Cluster): ClusterNode[] {
 }
 
 /** Starts the cluster and resolves once every node logged "ready"; disposing kills the nodes, redis and the database. */
-export async function startPorpoiseCluster(shape: ClusterShape, opts: { workerSlots?: number; lease?: number } = {}): Promise<PorpoiseCluster> {
+export async function startPorpoiseCluster(shape: ClusterShape, opts: { workerSlots?: number; lease?: number; command?: string[] } = {}): Promise<PorpoiseCluster> {
   const cluster = await startCluster({
     prefix: "porpoise-bench-cluster-",
     masters: shape.masters,
@@ -48,6 +48,7 @@ export async function startPorpoiseCluster(shape: ClusterShape, opts: { workerSl
     workerSlots: opts.workerSlots ?? 4,
     // info: the harness waits for the nodes' "ready" lines; the per-instance lines are cheap.
     env: shape.dispatchCache ? {} : { PORPOISE_DISPATCH_CACHE: "off" },
+    ...(opts.command ? { command: (args: string[]) => [...opts.command!, ...args] } : {}),
   });
   const api = cluster.api;
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };

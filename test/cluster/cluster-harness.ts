@@ -50,6 +50,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Use this Postgres URL instead of a fresh database (e.g. a throwaway server the test restarts). */
   dbUrl?: string;
+  /** The command of a node from its arguments (default: bun src/main.ts; the benchmarks pass the built binary). */
+  command?: (args: string[]) => string[];
 }
 
 export interface Cluster extends AsyncDisposable {
@@ -112,7 +114,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const counters = { master: 0, worker: 0 };
 
   const launch = async (role: ClusterNode["role"], id: string, args: string[], ready: RegExp, dataDir: string | null): Promise<ClusterNode> => {
-    const cmd = fromSource([role, "--node-id", id, ...args, ...(o.args?.[role] ?? [])]);
+    const cmd = (o.command ?? fromSource)([role, "--node-id", id, ...args, ...(o.args?.[role] ?? [])]);
     const start = async () => {
       const p = spawn(cmd, { cwd: tmp, env });
       try {
