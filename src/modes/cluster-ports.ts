@@ -3,7 +3,6 @@
 // that own slots — the Postgres Coordinator with its leases on the database clock. Each is
 // registered in `resources`, so a failed start closes what was opened, last first.
 
-import postgres from "postgres";
 import type { Config } from "../config.ts";
 import { MemoryBus } from "../bus/memory-bus.ts";
 import { RedisBus } from "../bus/redis-bus.ts";
@@ -12,6 +11,7 @@ import { DispatchRecords } from "../cache/dispatch-records.ts";
 import { RedisCache } from "../cache/redis-cache.ts";
 import type { Coordinator, NodeRegistry, NodeRole } from "../coordinator/coordinator.ts";
 import { PostgresCoordinator } from "../coordinator/postgres-coordinator.ts";
+import { openLeaseClient } from "../coordinator/postgres-lease-client.ts";
 import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
 import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/store.ts";
@@ -60,8 +60,9 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   }
   let coordinator: PostgresCoordinator | null = null;
   if (o.role === "master" || o.role === "all") {
-    // Its own small pool: lease renewals must not queue behind the engine's writes.
-    const sql = postgres(config.db.url, { max: 2, onnotice: () => {}, connect_timeout: 5 });
+    // Its own small pool (postgres-lease-client.ts): lease renewals must not queue behind the
+    // engine's writes, and a connection cut during postgres.js's type query must not crash the node.
+    const sql = await openLeaseClient(config.db.url, { leaseMs: config.leaseMs, log: log.child({ component: "coordinator" }) });
     resources.add("coordinator connection", () => sql.end({ timeout: 5 }));
     coordinator = new PostgresCoordinator({ sql, nodeId: o.nodeId, slotCount: config.slots, leaseMs: config.leaseMs, log: log.child({ component: "coordinator" }) });
   }

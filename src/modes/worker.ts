@@ -9,6 +9,7 @@ import { egressPolicy } from "../core/net/egress.ts";
 import { openStore } from "../store/open.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { Worker } from "../worker/worker.ts";
+import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
 import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
@@ -22,6 +23,8 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
   const resources = new Resources(log);
   try {
     const nodeId = nodeIdFor(config, "worker");
+    // Its attempts die with it: once it is gone a master reruns them elsewhere (attempt-files.ts).
+    leashTasksToThisProcess();
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     await secureDataDir(config.dataDir);
     const identity = await prepareTaskIsolation({ config, log });

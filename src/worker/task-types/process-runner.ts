@@ -17,7 +17,7 @@ import { lchown, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { scanOutParams } from "../out-params.ts";
 import { paramsToEnv, renderText } from "../substitute.ts";
-import { attemptFiles, supervisedArgv } from "../attempt-files.ts";
+import { attemptFiles, supervisedArgv, tasksLeashed } from "../attempt-files.ts";
 import { adoptProcess, startProcess, type AdoptRequest, type OutputStream, type StartedProcess } from "../process-threads.ts";
 import { reservedEnvReason } from "../../core/task-env-names.ts";
 import type { PythonTask, ShellTask } from "../../core/workflow-schema.ts";
@@ -81,7 +81,7 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
     const output = attemptFiles(ctx.workDir);
     // The supervisor and the interpreter run as the task's user (run-as.ts).
     const user = ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {};
-    proc = await startProcess({ argv: supervisedArgv([...spec.command, scriptPath]), cwd: ctx.workDir, env, output, ...user }, onLine);
+    proc = await startProcess({ argv: supervisedArgv([...spec.command, scriptPath]), cwd: ctx.workDir, env, output, ...user, ...(tasksLeashed() ? { leash: true } : {}) }, onLine);
   } catch (err) {
     const message = `could not start ${spec.command[0]}: ${errorText(err)}`;
     log.write("sys", message);
