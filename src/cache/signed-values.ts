@@ -36,7 +36,30 @@ export interface Decoded {
   records: number;
 }
 
+/** An integer's stored string as verified so far: a longer string that extends it costs only its new records. */
+interface Tally {
+  stored: string;
+  sum: bigint;
+  forged: number;
+  records: number;
+  nonces: Set<string>;
+}
+
+const tallied = (t: Tally): Decoded => ({ value: t.sum.toString(), forged: t.forged, records: t.records });
+
+/**
+ * Integers remembered per signer (least recently decoded dropped first). Concurrent incr calls
+ * on one key get back ever longer strings; without the memo each one verified every record
+ * again. 1,000 decrements of one key sent at once, on the shared 2-core box: unsigned 0.25-0.35 s;
+ * signed 4.0 s before the memo, 1.4-2.8 s with it. What is left is moving the growing string
+ * (O(n^2) bytes for n increments in flight at once, Redis → client); a burst that large on one
+ * key is the worst case, and the fold keeps a key that is incremented over time short.
+ */
+const RECENT_KEYS = 256;
+
 export class ValueSigner {
+  private readonly recent = new Map<string, Tally>();
+
   constructor(private readonly secret: string) {}
 
   private mac(tag: string, key: string, body: string): string {
@@ -65,25 +88,38 @@ export class ValueSigner {
       return ok ? { value, forged: 0, records: 1 } : { value: null, forged: 1, records: 1 };
     }
     if (tag !== "c") return { value: null, forged: 1, records: 1 };
-    const [base = "", ...deltas] = stored.split("|");
-    const baseValue = base.slice(1 + MAC_LEN);
-    if (!isIntegerText(baseValue) || this.mac("c", key, baseValue) !== base.slice(1, 1 + MAC_LEN)) {
-      return { value: null, forged: 1, records: 1 + deltas.length };
+    let tally = this.recent.get(key);
+    let rest: string;
+    if (tally && tally.stored === stored) return tallied(tally);
+    if (tally && stored.startsWith(tally.stored) && stored[tally.stored.length] === "|") {
+      rest = stored.slice(tally.stored.length + 1);
+    } else {
+      const cut = stored.indexOf("|");
+      const base = cut < 0 ? stored : stored.slice(0, cut);
+      rest = cut < 0 ? "" : stored.slice(cut + 1);
+      const baseValue = base.slice(1 + MAC_LEN);
+      if (!isIntegerText(baseValue) || this.mac("c", key, baseValue) !== base.slice(1, 1 + MAC_LEN)) {
+        this.recent.delete(key);
+        return { value: null, forged: 1, records: 1 + (rest === "" ? 0 : rest.split("|").length) };
+      }
+      tally = { stored: base, sum: BigInt(baseValue), forged: 0, records: 1, nonces: new Set() };
     }
-    let sum = BigInt(baseValue);
-    let forged = 0;
-    const nonces = new Set<string>();
-    for (const record of deltas) {
+    for (const record of rest === "" ? [] : rest.split("|")) {
+      tally.records++;
       const body = record.slice(MAC_LEN);
       const nonce = body.slice(0, NONCE_LEN);
       const by = body.slice(NONCE_LEN);
-      if (!isIntegerText(by) || nonces.has(nonce) || this.mac("+", key, body) !== record.slice(0, MAC_LEN)) {
-        forged++;
+      if (!isIntegerText(by) || tally.nonces.has(nonce) || this.mac("+", key, body) !== record.slice(0, MAC_LEN)) {
+        tally.forged++;
         continue;
       }
-      nonces.add(nonce);
-      sum += BigInt(by);
+      tally.nonces.add(nonce);
+      tally.sum += BigInt(by);
     }
-    return { value: sum.toString(), forged, records: 1 + deltas.length };
+    tally.stored = stored;
+    this.recent.delete(key);
+    this.recent.set(key, tally);
+    if (this.recent.size > RECENT_KEYS) this.recent.delete(this.recent.keys().next().value!);
+    return tallied(tally);
   }
 }

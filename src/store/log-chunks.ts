@@ -5,10 +5,14 @@
 // A chunk is the file's bytes from `byteOffset` on, at most MAX_LOG_CHUNK_BYTES; `seq` grows
 // with the offset. append is idempotent by (task instance, seq): a replay after a lost answer
 // is a no-op (ON CONFLICT DO NOTHING), never a duplicate, and chunks may arrive in any order.
-// Reads see the contiguous bytes from offset 0 only: a chunk that arrived before the one in
-// front of it waits until the gap is filled.
+// A read returns the stored bytes from its offset up to the first gap: a chunk that arrived
+// before the one in front of it is not reached by a reader going on from nextOffset until the
+// gap is filled, so a page never skips or repeats bytes. A page read costs two index lookups
+// (the last chunk, and the chunks of the window), not a scan of the attempt's chunks: a follower
+// polls it every 250 ms, and a task that prints a line now and then ships a chunk every 200 ms
+// (18,000 chunks an hour).
 
-import { and, asc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { z } from "zod";
 import { parseOrThrow } from "../core/zod-details.ts";
 import type { Runner } from "./dialect.ts";
@@ -26,7 +30,7 @@ export interface LogChunk {
 export interface LogBytes {
   /** The stored bytes from the offset asked for (fewer than the limit at the end or a gap). */
   data: Buffer;
-  /** Contiguous bytes stored from offset 0: the log's size as far as the Store knows it. */
+  /** Where the stored log ends (the end of its last chunk): the log's size as far as the Store knows it. */
   size: number;
 }
 
@@ -103,7 +107,13 @@ export function createLogChunkRepository(run: Runner): LogChunkRepository {
     async read(taskInstanceId, offset, limit) {
       parseOrThrow(readSchema, { taskInstanceId, offset, limit }, "log read");
       return run.read(async (db) => {
-        const { size } = await position(taskInstanceId, db);
+        const [last] = await db
+          .select({ end: sql<string>`${t.byteOffset} + length(${t.data})` })
+          .from(t)
+          .where(eq(t.taskInstanceId, taskInstanceId))
+          .orderBy(desc(t.byteOffset))
+          .limit(1);
+        const size = Number(last?.end ?? 0);
         const end = Math.min(size, offset + limit);
         if (end <= offset) return { data: Buffer.alloc(0), size };
         // The chunk holding `offset` (the last one starting at or before it) and those after it in the window.
