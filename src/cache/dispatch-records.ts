@@ -32,9 +32,29 @@ export class DispatchRecords {
     this.cache.set(key(row.id), JSON.stringify(row), { ttlMs: TTL_MS }).catch((err) => this.log.debug(`dispatch cache: could not store task instance ${row.id}`, { err }));
   }
 
+  /**
+   * The master: an attempt enqueued without its row at hand (reloaded from the Store, params not
+   * kept) leaves a marker the worker reads as a miss, so `lost` still tells when Redis lost it.
+   */
+  mark(taskInstanceId: number): void {
+    this.cache.set(key(taskInstanceId), "{}", { ttlMs: TTL_MS }).catch((err) => this.log.debug(`dispatch cache: could not mark task instance ${taskInstanceId}`, { err }));
+  }
+
   /** The master: the attempt left DISPATCH (killed, stopped, timed out) before a worker took it. */
   drop(taskInstanceId: number): void {
     this.cache.delete(key(taskInstanceId)).catch((err) => this.log.debug(`dispatch cache: could not drop task instance ${taskInstanceId}`, { err }));
+  }
+
+  /**
+   * The master: true when the cache answers that it has no row for this attempt (Redis lost its
+   * contents, or the wait outlived the TTL), false when it has one or does not answer.
+   */
+  async lost(taskInstanceId: number): Promise<boolean> {
+    try {
+      return (await this.cache.get(key(taskInstanceId))) === null;
+    } catch {
+      return false;
+    }
   }
 
   /** The worker: the cached row when it names exactly this attempt and token, else undefined (read the Store). */

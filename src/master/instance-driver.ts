@@ -113,6 +113,19 @@ export class InstanceDriver {
     return { id: rec.id, workflowInstanceId: this.id, taskName: rec.name, taskType: task.type, state: rec.state, attempt: rec.attempt, dispatchToken: rec.token, params: rec.params };
   }
 
+  /** The attempts held in DISPATCH with their insert committed (the sweep for ready tasks the bus lost). */
+  dispatchedAttempts(): AttemptRec[] {
+    if (this.done) return [];
+    return [...this.book.byId.values()].filter((rec) => rec.state === "DISPATCH");
+  }
+
+  /** Enqueues a DISPATCH attempt again, same attempt and token: its ready task was lost with the bus's contents (docs/architecture.md §3.1). */
+  redispatch(rec: AttemptRec): void {
+    if (this.done || rec.state !== "DISPATCH" || rec.id === null || this.book.byId.get(rec.id) !== rec) return;
+    const task = this.definition.tasks[rec.index]!;
+    this.enqueue(rec, task, task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup);
+  }
+
   onRunning(batch: Batch, e: RunningEvent): void {
     const rec = this.book.match(e);
     if (!rec || rec.state !== "DISPATCH") return this.staleEvent(e, rec);

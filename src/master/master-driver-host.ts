@@ -44,6 +44,7 @@ export function masterDriverHost(m: MasterParts): DriverHost {
         if (m.records) {
           const row = m.drivers.get(rec.instanceId)?.dispatched(rec.id!, rec.attempt, rec.token);
           if (row) m.records.put(row);
+          else if (rec.id !== null) m.records.mark(rec.id);
         }
         m.bus
           .enqueue(workerGroup, {

@@ -48,6 +48,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * connection, reads included) while it runs, so one must not grow with the backlog.
  */
 const MAX_BATCH_ITEMS = 2000;
+/** How long a dispatched attempt's cached row must stay missing before its ready task is enqueued again (worker.ts resends events at most 1 s apart). */
+const REDISPATCH_AFTER_MS = 2000;
 
 export interface MasterDeps {
   store: Store;
@@ -99,6 +101,8 @@ export class Master implements EventSink {
   private workerSweep: ReturnType<typeof setInterval> | null = null;
   private sweepingWorkers: Promise<void> | null = null;
   private reconciling: Promise<void> | null = null;
+  /** Dispatched attempts whose cached row was missing, since when (redispatchLost). */
+  private lostSince = new Map<string, number>();
   /** Attempts rerun because their worker died (metrics, tests). */
   workerLostAttempts = 0;
   private claiming: Promise<void> | null = null;
@@ -232,9 +236,40 @@ export class Master implements EventSink {
       const active = await this.store.instances.listActive({ slots });
       for (const instance of active) if (!this.drivers.has(instance.id) && !this.loading.has(instance.id) && instance.state !== "SERIAL_WAIT") void this.load(instance.id, "start");
       this.claimCommands();
+      await this.redispatchLost();
     })()
       .catch(this.failed("the reconciliation sweep failed"))
       .finally(() => (this.reconciling = null));
+  }
+
+  /**
+   * Ready tasks Redis lost (FLUSHALL, a restart without persistence) are enqueued again from the
+   * Store's truth held here (docs/architecture.md §3.1). The sign of the loss is the attempt's
+   * cached dispatch row (put with the enqueue, dropped once RUNNING is recorded) missing on two
+   * sweeps at least REDISPATCH_AFTER_MS apart: by then a worker that took the attempt before the
+   * loss has resent its "running" (worker.ts resends unpublished events), so the copy is not run
+   * twice — and a copy that is run twice anyway is refused by token after the first result.
+   */
+  private async redispatchLost(): Promise<void> {
+    const records = this.records;
+    if (!records) return;
+    const now = Date.now();
+    const candidates = [...this.drivers.values()].flatMap((driver) => driver.dispatchedAttempts().map((rec) => ({ driver, rec })));
+    const lost = await Promise.all(candidates.map(({ rec }) => records.lost(rec.id!)));
+    const still = new Map<string, number>();
+    let requeued = 0;
+    candidates.forEach(({ driver, rec }, i) => {
+      if (!lost[i]) return;
+      const key = `${rec.id}:${rec.attempt}:${rec.token}`;
+      const since = this.lostSince.get(key) ?? now;
+      if (now - since < REDISPATCH_AFTER_MS) still.set(key, since);
+      else {
+        driver.redispatch(rec);
+        requeued++;
+      }
+    });
+    this.lostSince = still;
+    if (requeued > 0) this.log.warn(`master: ${requeued} dispatched task attempts were no longer in Redis (flushed or restarted); enqueued them again`);
   }
 
   /**
@@ -328,6 +363,8 @@ export class Master implements EventSink {
       else driver.onDone(batch, event);
       if (driver && driver.stale !== before) this.staleEvents++;
       if (delivered) batch.after(() => this.toAck.push(delivered));
+      // Started: a copy of its ready task offered again must read the Store, not a cached DISPATCH row.
+      if (event.kind === "running" && this.records) batch.after(() => this.records!.drop(event.taskInstanceId));
     });
   }
 

@@ -24,6 +24,7 @@ import { withWorkerBuiltins } from "./attempt-params.ts";
 import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { connectionUrl } from "../core/datasource-fields.ts";
+import { PorpoiseError } from "../core/errors.ts";
 import { checkedAddress, defaultEgress, type Egress } from "./egress.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
@@ -84,6 +85,10 @@ const CACHE_LIMIT = 1000;
 class ShutdownKill extends Error {}
 const attemptKey = (id: number, attempt: number, token: string) => `${id}:${attempt}:${token}`;
 
+/** Resending an unpublished event: 100 ms doubling to 1 s while the bus is away. */
+const RESEND_FIRST_MS = 100;
+const RESEND_MAX_MS = 1000;
+
 /** A process the shutdown killed is not adopted after the restart: its attempt runs again. */
 function forgetProcess(attemptDir: string): void {
   rmSync(attemptFiles(attemptDir).pid, { force: true });
@@ -104,6 +109,9 @@ export class Worker {
   private readonly seen = new Set<string>();
   /** Messages with no matching row, attempt, token or DISPATCH state (docs/architecture.md §3.4). */
   dropped = 0;
+  /** Events whose publication failed, resent in order (report). */
+  private unsent: TaskEvent[] = [];
+  private resending: Promise<void> | null = null;
   /** Attempts picked by `adopt`, waiting for `startAdopted`. */
   private adoptable: { found: Adoptable; abort: AbortController; entry: Running; key: string }[] = [];
 
@@ -111,9 +119,45 @@ export class Worker {
     this.host = deps.host ?? hostname();
   }
 
-  /** Events go to the event stream of their slot; the master owning it records them. */
+  /**
+   * Events go to the event stream of their slot; the master owning it records them. One that
+   * cannot be published (Redis away or restarting) is resent, in order with those behind it,
+   * until it is: a lost "done" would leave its attempt RUNNING with nobody running it, a lost
+   * "running" would let the master offer the attempt again (docs/architecture.md §3.1, §3.10).
+   */
   private report(event: TaskEvent): void {
-    this.deps.bus.publishEvent(event.slot, event).catch((err) => this.deps.log.error(`worker: could not report task instance ${event.taskInstanceId} (${event.kind})`, { err }));
+    if (this.unsent.length > 0) {
+      this.unsent.push(event);
+      return;
+    }
+    this.deps.bus.publishEvent(event.slot, event).catch((err) => {
+      this.deps.log.warn(`worker: could not report task instance ${event.taskInstanceId} (${event.kind}); resending it until the bus answers`, { err });
+      this.unsent.push(event);
+      this.resend();
+    });
+  }
+
+  private resend(): void {
+    if (this.resending) return;
+    this.resending = (async () => {
+      let waitMs = RESEND_FIRST_MS;
+      while (this.unsent.length > 0) {
+        const event = this.unsent[0]!;
+        try {
+          await this.deps.bus.publishEvent(event.slot, event);
+          this.unsent.shift();
+          waitMs = RESEND_FIRST_MS;
+        } catch (err) {
+          if (err instanceof PorpoiseError && err.code === "BUS_CLOSED") {
+            this.deps.log.error(`worker: the bus closed with ${this.unsent.length} task events unsent; their attempts are recovered by the master's sweeps`);
+            this.unsent = [];
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, waitMs));
+          waitMs = Math.min(waitMs * 2, RESEND_MAX_MS);
+        }
+      }
+    })().finally(() => (this.resending = null));
   }
 
   async start(): Promise<void> {
