@@ -10,6 +10,7 @@ import type { Logger } from "../core/log.ts";
 import { assertControl, assertTaskControl, isTerminalTaskState, type TaskState } from "../core/states.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 import type { Bus } from "../bus/bus.ts";
+import type { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
 import type { Actor, CommandType, Project, Store, Workflow, WorkflowVersion } from "../store/store.ts";
 import { SCHEDULE_CHANNEL, type WakeMessage } from "../core/messages.ts";
@@ -72,6 +73,8 @@ export interface EngineClientDeps {
   log: Logger;
   /** See EngineClient.servedWorkerGroups. */
   servedWorkerGroups?: () => readonly string[] | null;
+  /** `porpoise all`: the in-process twin of the wake for a just-created instance (bus/instance-handoff.ts). */
+  handoff?: InstanceHandoff;
 }
 
 export function createEngineClient(deps: EngineClientDeps): EngineClient {
@@ -108,9 +111,8 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
     async run(req, actor) {
       if (req.checked) {
         const { project, workflow, version } = req.checked;
-        void project;
         const instance = await create(req, workflow, version, actor);
-        publishWake(bus, { instanceId: instance.id }, log);
+        if (!deps.handoff?.offer(instance, version.definition, project)) publishWake(bus, { instanceId: instance.id }, log);
         return { id: instance.id, state: instance.state };
       }
       const workflow = await store.workflows.get(req.projectId, req.workflowName);

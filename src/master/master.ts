@@ -13,6 +13,7 @@
 import { hostname } from "node:os";
 import type { Bus, DeliveredEvent, EventConsumer, Unsubscribe } from "../bus/bus.ts";
 import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import type { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import type { Coordinator, NodeRegistry, SlotChange } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
@@ -67,6 +68,8 @@ export interface MasterDeps {
   servedGroups?: () => readonly string[] | null;
   /** Where this master vouches for its dispatches to a worker of the same process (cache/dispatch-vouch.ts). */
   vouch?: DispatchVouch;
+  /** Where the API of the same process hands over instances it just created (bus/instance-handoff.ts). */
+  handoff?: InstanceHandoff;
   /** Where it puts the rows of its dispatches for workers of other processes (cache/dispatch-records.ts). */
   records?: DispatchRecords;
   /**
@@ -84,6 +87,7 @@ export class Master implements EventSink {
   private readonly coordinator: Coordinator;
   private readonly adoptInterrupted: MasterDeps["adoptInterrupted"];
   private readonly vouch: DispatchVouch | undefined;
+  private readonly handoff: InstanceHandoff | undefined;
   private readonly records: DispatchRecords | undefined;
   private readonly recovery: NonNullable<MasterDeps["recovery"]>;
   readonly log: Logger;
@@ -132,6 +136,7 @@ export class Master implements EventSink {
     this.coordinator = deps.coordinator;
     this.adoptInterrupted = deps.adoptInterrupted;
     this.vouch = deps.vouch;
+    this.handoff = deps.handoff;
     this.records = deps.records;
     this.recovery = deps.recovery ?? { kind: "restart" };
     this.log = deps.log;
@@ -158,6 +163,7 @@ export class Master implements EventSink {
   async start(): Promise<void> {
     this.unsubscribe = await this.bus.subscribeWakes((msg) => this.onWake(msg));
     this.vouch?.serve((rt) => this.drivers.get(rt.workflowInstanceId)?.dispatched(rt.taskInstanceId, rt.attempt, rt.token));
+    this.handoff?.serve((instance, definition, project) => this.adopt(instance, definition, project));
     this.events = this.bus.consumeEvents(this.coordinator.nodeId, (events) => this.onEvents(events));
     // Slots acquired from now on are taken over as they come; the ones held already are loaded here.
     this.offChange = this.coordinator.onChange((change) => this.slotsChanged(change));
@@ -313,6 +319,7 @@ export class Master implements EventSink {
     this.offChange?.();
     if (this.workerSweep) clearInterval(this.workerSweep);
     this.vouch?.serve(null);
+    this.handoff?.serve(null);
     await this.events?.close();
     await this.sweepingWorkers;
     await this.reconciling;
@@ -520,7 +527,7 @@ export class Master implements EventSink {
   }
 
   /**
-   * An instance the API of this process created just now (`porpoise all`), handed over with the
+   * An instance the API of this process created just now (`porpoise all`, through the InstanceHandoff), handed over with the
    * definition and project it was checked against, instead of a wake: the Store reads of a load
    * (instance, project, its task rows — a fresh instance has none) are skipped. Those were three
    * of the ~15 sequential round trips between POST …/run and the first task running; on a loaded

@@ -7,6 +7,7 @@
 
 import type { Bus } from "../bus/bus.ts";
 import { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { Coordinator, NodeRegistry } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/store.ts";
@@ -50,6 +51,7 @@ export interface Engine {
 
 export async function startEngine(opts: EngineOptions): Promise<Engine> {
   const vouch = new DispatchVouch();
+  const handoff = new InstanceHandoff();
   const worker = new Worker({
     store: opts.store,
     bus: opts.bus,
@@ -72,6 +74,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     coordinator: opts.coordinator,
     log: opts.log.child({ component: "master" }),
     vouch,
+    handoff,
     // Single node: the one worker of this process is the only one that can have run these attempts.
     ...(opts.cluster
       ? {
@@ -87,6 +90,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     bus: opts.bus,
     slotOf: (id) => opts.coordinator.slotOf(id),
     log: opts.log.child({ component: "engine" }),
+    handoff,
     servedWorkerGroups: () => opts.workerGroups,
   });
   await worker.start();
