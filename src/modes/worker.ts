@@ -40,6 +40,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
       workDir: config.workDir,
       identity,
       host: nodeId,
+      shipLogs: true,
       ...(records ? { records } : {}),
       slots: config.workerSlots,
       groups: config.workerGroups,

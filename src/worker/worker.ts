@@ -42,6 +42,7 @@ import { attemptFiles } from "./attempt-files.ts";
 import { DEFAULT_KILL_GRACE_MS, runAttempt } from "./executor.ts";
 import type { IdentityResolver, TaskIdentity } from "./run-as.ts";
 import { openTaskLogAsync } from "./task-log.ts";
+import { startLogShipping } from "./log-shipper.ts";
 import { adoptScriptProcess } from "./task-types/process-runner.ts";
 import type { Datasource, TaskResult } from "./task-types/types.ts";
 
@@ -73,6 +74,11 @@ export interface WorkerDeps {
   vouch?: DispatchVouch;
   /** The cluster's cached dispatch rows (cache/dispatch-records.ts), asked before the Store. */
   records?: DispatchRecords;
+  /**
+   * A cluster worker ships each attempt's log into the Store as it grows (log-shipper.ts), so any
+   * api node serves it and it outlives this machine; `porpoise all` serves its local files.
+   */
+  shipLogs?: boolean;
 }
 
 interface Running {
@@ -307,6 +313,7 @@ export class Worker {
     // Only processes have an OS identity; http and sql run inside porpoise.
     const identity: TaskIdentity | undefined = (task.type === "shell" || task.type === "python") && this.deps.identity ? await this.deps.identity(info.tenant) : undefined;
     const params = withWorkerBuiltins(row.params, { taskInstanceId: row.id, executePath: attemptDir });
+    const shipper = this.deps.shipLogs ? startLogShipping({ store, taskInstanceId: row.id, path: logPath, log: this.deps.log, signal: this.pullAbort.signal }) : null;
     // runAttempt turns task and disk failures into results; anything else it throws is still
     // reported, so the attempt never stays RUNNING with nobody running it.
     const result = await runAttempt({
@@ -325,6 +332,12 @@ export class Worker {
       killGraceMs: this.deps.killGraceMs,
       ...(this.deps.egress ? { egress: this.deps.egress } : {}),
     }).catch((err: unknown) => ({ state: "FAILURE" as const, outParams: {}, exitCode: undefined, message: `the worker failed running the attempt: ${err instanceof Error ? err.message : String(err)}` }));
+    // runAttempt closed the log: its last bytes reach the Store before the result, so a follower
+    // that stops at the attempt's end has them all.
+    if (shipper) {
+      const shipped = await shipper.finish();
+      if (!shipped.complete) this.deps.log.warn(`worker: the log of task instance ${row.id} reached the store only up to byte ${shipped.shippedBytes}`);
+    }
     if (signal.aborted && signal.reason instanceof ShutdownKill) {
       forgetProcess(attemptDir);
       this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);

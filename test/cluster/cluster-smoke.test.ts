@@ -3,6 +3,7 @@
 // takes its slots over and runs what was submitted meanwhile.
 
 import { expect, test } from "bun:test";
+import { rmSync } from "node:fs";
 import { startCluster } from "./cluster-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -26,6 +27,15 @@ test("a workflow runs on a cluster; a master killed -9 is replaced by the other"
 
   const ids = [await run(), await run(), await run(), await run()];
   for (const id of ids) expect((await ended(id)).state).toBe("SUCCESS");
+
+  // The worker shipped each attempt's log into the Store: the api serves it from there, with the
+  // worker's files deleted (as if its machine were gone).
+  const b = (await c.store.taskInstances.listForInstance(ids[0]!)).find((t) => t.taskName === "b")!;
+  expect(await c.store.logChunks.size(b.id)).toBeGreaterThan(0);
+  expect(b.logPath).not.toBeNull();
+  rmSync(b.logPath!, { force: true });
+  const log = (await (await c.request(`/task-instances/${b.id}/log?offset=0`)).json()) as { text: string };
+  expect(log.text).toContain("[out] b\n");
 
   c.masters[0]!.signal("SIGKILL");
   const after = [await run(), await run(), await run(), await run()];
