@@ -12,7 +12,11 @@
 // process.cpuUsage() (user + system of this process, which is the whole engine), per task:
 // that figure is stable under load from other processes and is what the commits compare.
 //
-//   bun scripts/bench/engine-hot-path.ts [--smoke] [--only chain,trigger,throughput] [--dialect sqlite|postgres]
+// --fence (Postgres): the store fences every master write by the slot lease (store.fenceWith,
+// src/store/lease-fence.ts), with lease rows for every slot written as the cluster's coordinator
+// would hold them: the rows say "postgres fenced", to compare with the unfenced ones.
+//
+//   bun scripts/bench/engine-hot-path.ts [--smoke] [--only chain,trigger,throughput] [--dialect sqlite|postgres] [--fence]
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -24,7 +28,7 @@ import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { type Engine, startEngine } from "../../src/modes/engine.ts";
 import type { TaskEvent } from "../../src/core/messages.ts";
 import type { Actor, Dialect, Store } from "../../src/store/store.ts";
-import { freshStore } from "../../test/helpers/stores.ts";
+import { freshStore, rawQuery } from "../../test/helpers/stores.ts";
 import type { BenchRow, BenchSize } from "./bench-types.ts";
 
 export const name = "engine-hot-path";
@@ -38,24 +42,38 @@ interface Rig {
   onDone: ((e: TaskEvent, at: number) => void) | null;
 }
 
-async function withRig<T>(dialect: Dialect, fn: (rig: Rig) => Promise<T>): Promise<T> {
+async function withRig<T>(dialect: Dialect, fn: (rig: Rig) => Promise<T>, fence = false): Promise<T> {
   await using store = await freshStore(dialect);
   const dataDir = mkdtempSync(join(tmpdir(), "porpoise-bench-engine-"));
   const bus = new MemoryBus();
   const coordinator = new SingleNodeCoordinator();
   await coordinator.start();
+  if (fence && dialect === "postgres") {
+    const slots = coordinator.ownedSlots();
+    await rawQuery(
+      store.url,
+      `INSERT INTO slot_leases (slot, owner, epoch, expires_at) SELECT s, $2, $3, now() + interval '1 day' FROM unnest($1::int[]) AS s
+       ON CONFLICT (slot) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at`,
+      [`{${slots.join(",")}}`, coordinator.nodeId, coordinator.lease(slots[0]!)!.epoch],
+    );
+    store.fenceWith(coordinator.nodeId);
+  }
+  // The master gets the workers' reports from the bus's slot streams: a wrapped handler sees each "done" first.
+  let hook: Rig["onDone"] = null;
+  const consume = bus.consumeEvents.bind(bus);
+  bus.consumeEvents = (consumer, handler) =>
+    consume(consumer, (events) => {
+      const at = performance.now();
+      for (const d of events) if (d.event.kind === "done") hook?.(d.event, at);
+      handler(events);
+    });
   // Worker slots as `porpoise all` defaults them: one per CPU.
   const engine = await startEngine({ store, bus, coordinator, log: silentLogger, dataDir, workerSlots: Math.max(1, cpus().length), workerGroups: ["default"] });
   const user = await store.users.create({ name: "bench", passwordHash: null, isAdmin: true }, { userId: null, userName: "bench" });
   const actor = { userId: user.id, userName: user.name };
   const project = await store.projects.create({ name: "bench", description: "", ownerId: user.id }, actor);
   const rig: Rig = { store, engine, projectId: project.id, actor, onDone: null };
-  // The worker reports through the master's EventSink: a shadowing property sees every report first.
-  const report = engine.master.report.bind(engine.master);
-  engine.master.report = (e: TaskEvent) => {
-    if (e.kind === "done") rig.onDone?.(e, performance.now());
-    report(e);
-  };
+  hook = (e, at) => rig.onDone?.(e, at);
   try {
     return await fn(rig);
   } finally {
@@ -83,7 +101,7 @@ const cpuMs = () => {
   return (u.user + u.system) / 1000;
 };
 
-async function chain(rig: Rig, dialect: Dialect, runs: number): Promise<BenchRow[]> {
+async function chain(rig: Rig, dialect: string, runs: number): Promise<BenchRow[]> {
   const length = 40;
   const tasks = Array.from({ length }, (_, i) => ({ name: `t${i}`, type: "noop", deps: i === 0 ? [] : [`t${i - 1}`] }));
   await rig.store.workflows.create(rig.projectId, parseWorkflowDefinition({ name: "chain40", tasks }), rig.actor);
@@ -107,7 +125,7 @@ async function chain(rig: Rig, dialect: Dialect, runs: number): Promise<BenchRow
   ];
 }
 
-async function trigger(rig: Rig, dialect: Dialect, count: number): Promise<BenchRow[]> {
+async function trigger(rig: Rig, dialect: string, count: number): Promise<BenchRow[]> {
   await rig.store.workflows.create(rig.projectId, parseWorkflowDefinition({ name: "single", tasks: [{ name: "only", type: "noop" }] }), rig.actor);
   const samples: number[] = [];
   const c0 = cpuMs();
@@ -132,7 +150,7 @@ async function trigger(rig: Rig, dialect: Dialect, count: number): Promise<Bench
   ];
 }
 
-async function throughput(rig: Rig, dialect: Dialect, workflows: number, width: number): Promise<BenchRow[]> {
+async function throughput(rig: Rig, dialect: string, workflows: number, width: number): Promise<BenchRow[]> {
   const tasks = Array.from({ length: width }, (_, i) => ({ name: `t${i}`, type: "noop" }));
   await rig.store.workflows.create(rig.projectId, parseWorkflowDefinition({ name: "wide", tasks }), rig.actor);
   let done = 0;
@@ -157,15 +175,18 @@ async function throughput(rig: Rig, dialect: Dialect, workflows: number, width: 
   ];
 }
 
-export async function run(opts: { size: BenchSize; only?: string[]; dialects?: Dialect[] }): Promise<BenchRow[]> {
+export async function run(opts: { size: BenchSize; only?: string[]; dialects?: Dialect[]; fence?: boolean }): Promise<BenchRow[]> {
   const smoke = opts.size === "smoke";
   const only = opts.only ?? ["chain", "trigger", "throughput"];
   const rows: BenchRow[] = [];
   for (const dialect of opts.dialects ?? (["sqlite", "postgres"] as Dialect[])) {
+    const fence = opts.fence === true && dialect === "postgres";
+    // The metric names carry the mode; the scenario functions only print it.
+    const label = fence ? "postgres fenced" : dialect;
     // One engine per scenario: a scenario's leftovers (rows, caches) must not weigh on the next.
-    if (only.includes("chain")) rows.push(...(await withRig(dialect, (rig) => chain(rig, dialect, smoke ? 2 : 10))));
-    if (only.includes("trigger")) rows.push(...(await withRig(dialect, (rig) => trigger(rig, dialect, smoke ? 20 : 1000))));
-    if (only.includes("throughput")) rows.push(...(await withRig(dialect, (rig) => throughput(rig, dialect, smoke ? 10 : 200, smoke ? 10 : 100))));
+    if (only.includes("chain")) rows.push(...(await withRig(dialect, (rig) => chain(rig, label, smoke ? 2 : 10), fence)));
+    if (only.includes("trigger")) rows.push(...(await withRig(dialect, (rig) => trigger(rig, label, smoke ? 20 : 1000), fence)));
+    if (only.includes("throughput")) rows.push(...(await withRig(dialect, (rig) => throughput(rig, label, smoke ? 10 : 200, smoke ? 10 : 100), fence)));
   }
   return rows;
 }
@@ -179,7 +200,7 @@ if (import.meta.main) {
   const only = arg("--only")?.split(",");
   const dialect = arg("--dialect") as Dialect | undefined;
   const { summarize } = await import("./bench-types.ts");
-  for (const row of await run({ size: argv.includes("--smoke") ? "smoke" : "full", only, dialects: dialect ? [dialect] : undefined })) {
+  for (const row of await run({ size: argv.includes("--smoke") ? "smoke" : "full", only, dialects: dialect ? [dialect] : undefined, fence: argv.includes("--fence") })) {
     const s = summarize(row);
     console.log(`${s.metric}: median ${s.median.toFixed(3)} ${s.unit}${s.p95 !== undefined ? `, p95 ${s.p95.toFixed(3)}` : ""}${s.p99 !== undefined ? `, p99 ${s.p99.toFixed(3)}` : ""} (min ${s.min.toFixed(3)}, max ${s.max.toFixed(3)}, n=${s.runs})`);
   }
