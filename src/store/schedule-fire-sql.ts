@@ -138,7 +138,7 @@ export async function heldLeases(tx: Db, slots: readonly number[], node: string)
   const rows = await rawRows(
     tx,
     "postgres",
-    sql`SELECT slot, epoch FROM slot_leases WHERE slot = ANY(${`{${slots.join(",")}}`}::text::integer[]) AND owner = ${node} AND expires_at > clock_timestamp()`,
+    sql`SELECT slot, epoch FROM slot_leases WHERE slot = ANY(${`{${slots.join(",")}}`}::text::integer[]) AND owner = ${node} AND expires_at > statement_timestamp()`,
   );
   return new Map(rows.map((r) => [Number(r.slot), Number(r.epoch)]));
 }
