@@ -21,6 +21,8 @@ import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
 import { type EngineOptions, startEngine } from "./engine.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
+import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
+import { VERSION } from "../version.ts";
 import { persistentNodeId } from "./node-id.ts";
 import { egressPolicy } from "../core/net/egress.ts";
 import { systemResolve } from "../worker/egress.ts";
@@ -88,6 +90,13 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId };
         }
         if (!bus || !coordinator) throw new Error("startAll: no bus or coordinator");
+        if (!clustered) {
+          // One row in the registry, so GET /api/v1/cluster shows this node too (a cheap UPDATE every 10 s).
+          const one = coordinator;
+          const registry = new StoreNodeRegistry({ cluster: store.cluster, nodeId: "local", role: "all", version: VERSION, groups: config.workerGroups, slots: () => one.ownedSlots(), pid: process.pid, heartbeatMs: 10_000, log: log.child({ component: "registry" }) });
+          await registry.start();
+          resources.add("node registry", () => registry.stop());
+        }
         const engine = await startEngine({
           store,
           bus,
