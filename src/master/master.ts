@@ -599,7 +599,7 @@ export class Master implements EventSink {
         for (;;) {
           const commands = await retryStore(
             "claiming commands",
-            () => this.store.commands.claimNext(this.coordinator.nodeId, 100, { types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"] }),
+            () => this.store.commands.claimNext(this.coordinator.nodeId, 100, { types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"], slots: this.coordinator.ownedSlots() }),
             this.retry,
           );
           // A claimed command is CONSUMED: it must be carried out now, so store failures of its steps are retried too.
