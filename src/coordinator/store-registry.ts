@@ -63,6 +63,12 @@ export class StoreNodeRegistry implements NodeRegistry {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private beats = 0;
   private beating: Promise<void> | null = null;
+  /**
+   * performance.now() when the last register or heartbeat that the Store answered was SENT: the
+   * row's heartbeat_at is no older than that, so a node that counts its lease from here sees it
+   * lapse no later than the masters do (a worker stops its attempts then: worker/lease-watch.ts).
+   */
+  lastContactMs = performance.now();
 
   constructor(o: StoreNodeRegistryOptions) {
     this.opts = parseOrThrow(
@@ -112,8 +118,10 @@ export class StoreNodeRegistry implements NodeRegistry {
   /** Heartbeats now (e.g. after the slots changed), besides the timer. */
   async heartbeat(): Promise<void> {
     if (this.state !== "running") return;
+    const sent = performance.now();
     const present = await this.cluster.heartbeat(this.nodeId, this.slots());
     if (!present && this.state === "running") await this.register();
+    else this.lastContactMs = sent;
     if (++this.beats % SWEEP_EVERY === 0) {
       const swept = await this.cluster.sweep(this.opts.sweepAfterMs);
       if (swept > 0) this.log.info("swept silent nodes from the registry", { swept });
@@ -140,7 +148,10 @@ export class StoreNodeRegistry implements NodeRegistry {
 
   private register(): Promise<void> {
     const { nodeId: id, role, host, version, groups, pid } = this.opts;
-    return this.cluster.register({ id, role, host, version, groups, slots: [...this.slots()], pid });
+    const sent = performance.now();
+    return this.cluster.register({ id, role, host, version, groups, slots: [...this.slots()], pid }).then(() => {
+      this.lastContactMs = sent;
+    });
   }
 
   private schedule(): void {

@@ -128,8 +128,12 @@ export const runningEventSchema = z.strictObject({
 export const doneEventSchema = z.strictObject({
   ...attemptRef,
   kind: z.literal("done"),
-  /** PAUSE only from the master itself: a sub_workflow attempt whose child paused with its parent. */
-  state: z.enum(["SUCCESS", "FAILURE", "KILL", "PAUSE"]),
+  /**
+   * PAUSE only from the master itself: a sub_workflow attempt whose child paused with its parent.
+   * NEED_FAULT_TOLERANCE from a worker cut off longer than its lease that killed the attempt
+   * (worker/lease-watch.ts): it runs again without using a retry.
+   */
+  state: z.enum(["SUCCESS", "FAILURE", "KILL", "PAUSE", "NEED_FAULT_TOLERANCE"]),
   exitCode: z.number().int().nullable(),
   output: z.record(z.string(), z.string()),
   message: message.nullable(),

@@ -9,7 +9,7 @@ import { RedisBus } from "../bus/redis-bus.ts";
 import type { Bus } from "../bus/bus.ts";
 import { DispatchRecords } from "../cache/dispatch-records.ts";
 import { RedisCache } from "../cache/redis-cache.ts";
-import type { Coordinator, NodeRegistry, NodeRole } from "../coordinator/coordinator.ts";
+import type { Coordinator, NodeRole } from "../coordinator/coordinator.ts";
 import { PostgresCoordinator } from "../coordinator/postgres-coordinator.ts";
 import { openLeaseClient } from "../coordinator/postgres-lease-client.ts";
 import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
@@ -25,7 +25,8 @@ export interface ClusterPorts {
    * PORPOISE_DISPATCH_CACHE=off (benchmarks measure the dispatch path with and without it).
    */
   records: DispatchRecords | null;
-  registry: NodeRegistry;
+  /** The node's row in the registry; `lastContactMs` tells a worker when its lease lapsed (worker/lease-watch.ts). */
+  registry: StoreNodeRegistry;
   /** Only for roles that own slots (master, all). */
   coordinator: Coordinator | null;
 }

@@ -31,7 +31,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     // Reads only: what to run (rows, definitions, datasources); results go through the Bus.
     const store = await openStore({ url: config.db.url, migrate: false, log: log.child({ component: "store" }), secretKey: config.secret });
     resources.add("store", () => store.close());
-    const { bus, records } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
+    const { bus, records, registry } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
     const worker = new Worker({
       store,
       bus,
@@ -42,6 +42,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
       host: nodeId,
       shipLogs: true,
       ...(records ? { records } : {}),
+      lease: { leaseMs: config.leaseMs, lastContactMs: () => registry.lastContactMs },
       slots: config.workerSlots,
       groups: config.workerGroups,
       env: config.taskEnvPass,

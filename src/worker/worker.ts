@@ -18,6 +18,11 @@
 // what is left. Those kills are NOT reported as KILL: nobody asked to kill the task, the
 // worker went away. The attempt stays active in the Store, and the master's recovery marks
 // it NEED_FAULT_TOLERANCE and runs a new attempt (restart, or worker failover in a cluster).
+//
+// A cluster worker cut off longer than its lease (lease-watch.ts) kills its running attempts:
+// the masters count it dead by then and run them elsewhere. Each is reported as
+// NEED_FAULT_TOLERANCE — refused as stale where a master has rerun it already, and rerun
+// without a retry where no master noticed (the worker was back before a sweep).
 
 import { clockFromParams, paramClockOf } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
@@ -40,6 +45,7 @@ import { checkDeclaredOut } from "./attempt-params.ts";
 import { type Adoptable, findAdoptable, loggedLineCounts } from "./adoption.ts";
 import { attemptFiles } from "./attempt-files.ts";
 import { DEFAULT_KILL_GRACE_MS, runAttempt } from "./executor.ts";
+import { LeaseWatch } from "./lease-watch.ts";
 import type { IdentityResolver, TaskIdentity } from "./run-as.ts";
 import { openTaskLogAsync } from "./task-log.ts";
 import { startLogShipping } from "./log-shipper.ts";
@@ -79,6 +85,11 @@ export interface WorkerDeps {
    * api node serves it and it outlives this machine; `porpoise all` serves its local files.
    */
   shipLogs?: boolean;
+  /**
+   * A cluster worker's lease: its attempts are killed once the last heartbeat the Store answered
+   * (`lastContactMs`, performance.now() when it was sent) is older than `leaseMs` (lease-watch.ts).
+   */
+  lease?: { leaseMs: number; lastContactMs: () => number };
 }
 
 interface Running {
@@ -89,6 +100,8 @@ interface Running {
 const CACHE_LIMIT = 1000;
 /** Abort reason of the shutdown kill: the attempt ends without a report (see above). */
 class ShutdownKill extends Error {}
+/** Abort reason when the worker was cut off longer than its lease: reported NEED_FAULT_TOLERANCE. */
+class LeaseLapse extends Error {}
 const attemptKey = (id: number, attempt: number, token: string) => `${id}:${attempt}:${token}`;
 
 /** Resending an unpublished event: 100 ms doubling to 1 s while the bus is away. */
@@ -108,6 +121,7 @@ export class Worker {
   /** Tasks of each workflow version by name: a lookup per dispatched task must not scan the definition. */
   private readonly definitions = new Map<string, Promise<Map<string, TaskDefinition> | null>>();
   private unsubscribe: Unsubscribe | null = null;
+  private watch: LeaseWatch | null = null;
   private loop: Promise<void> | null = null;
   private slotFreed: (() => void) | null = null;
   private draining = false;
@@ -168,12 +182,26 @@ export class Worker {
 
   async start(): Promise<void> {
     this.unsubscribe = await this.deps.bus.subscribeKills((msg) => this.onKill(msg));
+    if (this.deps.lease) {
+      this.watch = new LeaseWatch({ ...this.deps.lease, onLapse: (ms) => this.cutOff(ms) });
+      this.watch.start();
+    }
     this.loop = this.pullLoop();
+  }
+
+  /** Cut off longer than the lease: the masters run these attempts elsewhere by now (see above). */
+  private cutOff(ms: number): void {
+    const leaseMs = this.deps.lease!.leaseMs;
+    const live = [...this.running.values()].filter((r) => !r.abort.signal.aborted);
+    if (live.length === 0) return;
+    this.deps.log.warn(`worker: cut off for ${ms} ms (longer than its lease of ${leaseMs} ms; the masters run its attempts elsewhere): stopping ${live.length} running attempts`);
+    for (const r of live) r.abort.abort(new LeaseLapse(`the worker was cut off for ${ms} ms, longer than its lease of ${leaseMs} ms; the attempt runs again elsewhere`));
   }
 
   /** Stops pulling; running attempts get until `deadlineMs` to finish, then they are killed. */
   async stop(deadlineMs: number): Promise<void> {
     this.draining = true;
+    this.watch?.stop();
     this.pullAbort.abort();
     this.slotFreed?.();
     await this.loop;
@@ -341,6 +369,11 @@ export class Worker {
     if (signal.aborted && signal.reason instanceof ShutdownKill) {
       forgetProcess(attemptDir);
       this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);
+      return;
+    }
+    if (signal.aborted && signal.reason instanceof LeaseLapse) {
+      forgetProcess(attemptDir);
+      sink.report({ kind: "done", ...ref, state: "NEED_FAULT_TOLERANCE", exitCode: null, output: {}, message: signal.reason.message, endTime: new Date() });
       return;
     }
     sink.report({ kind: "done", ...ref, ...doneFields(result, signal) });
