@@ -17,6 +17,12 @@ import type { Cache } from "./cache.ts";
 /** An attempt waits in a ready queue at most this long with its cached row (a longer wait reads the Store). */
 const TTL_MS = 10 * 60_000;
 const key = (taskInstanceId: number) => `dispatch:${taskInstanceId}`;
+/**
+ * How long the first start of a dispatch keeps copies of it from starting elsewhere: shorter than
+ * the bus's claim lease (30 s), so a worker that died between this and its RUNNING report does not
+ * hold the attempt back when its claim expires and the task is offered again.
+ */
+const START_TTL_MS = 20_000;
 
 export class DispatchRecords {
   hits = 0;
@@ -54,6 +60,22 @@ export class DispatchRecords {
       return (await this.cache.get(key(taskInstanceId))) === null;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * The worker, right before it starts an attempt: true for the first worker to start this dispatch
+   * (attempt + token), false when another did within START_TTL_MS. The row check alone lets two
+   * copies start: a master that took a slot over offers its DISPATCH attempts again while the
+   * RUNNING report of a worker that has one is still unrecorded in the slot's stream (failover.test.ts
+   * counted effects of one attempt twice). Redis away or flushed: true (the Store check still holds).
+   */
+  async claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<boolean> {
+    try {
+      return await this.cache.compareAndSet(`started:${rt.taskInstanceId}:${rt.attempt}:${rt.token}`, null, node, { ttlMs: START_TTL_MS });
+    } catch (err) {
+      this.log.debug(`dispatch cache: could not note the start of task instance ${rt.taskInstanceId}`, { err });
+      return true;
     }
   }
 

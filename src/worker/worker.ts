@@ -333,6 +333,13 @@ export class Worker {
       this.ack(rt);
       return;
     }
+    if (this.deps.records && !(await this.deps.records.claimStart(rt, this.host))) {
+      // A copy of this dispatch started on another worker first (cache/dispatch-records.ts claimStart).
+      this.dropped++;
+      this.ack(rt);
+      this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: another worker started it`);
+      return;
+    }
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
     // Acked once RUNNING is on its way: a worker that dies before this leaves the claim to expire
     // and the task to be offered again; after it, the attempt is this worker's (§3.10).
