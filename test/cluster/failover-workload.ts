@@ -1,0 +1,141 @@
+// The workload of the cluster failover tests (failover.test.ts, issue 10): N instances of a
+// 10-task DAG (two diamonds on a chain) whose shell tasks sleep 0.1–1 s — so work is in flight
+// when something breaks — then append their effect to the ledger (failover-ledger.ts). Started
+// through the api node; the outcome is read straight from the cluster's database.
+
+import { expect } from "bun:test";
+import postgres from "postgres";
+import type { Cluster } from "./cluster-harness.ts";
+import { effectLedger, type EffectLedger } from "./failover-ledger.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+// a → (b, c) → d → e → f → (g, h) → i → j
+export const DAG: [string, string[]][] = [
+  ["a", []],
+  ["b", ["a"]],
+  ["c", ["a"]],
+  ["d", ["b", "c"]],
+  ["e", ["d"]],
+  ["f", ["e"]],
+  ["g", ["f"]],
+  ["h", ["f"]],
+  ["i", ["g", "h"]],
+  ["j", ["i"]],
+];
+
+/** 0.1–1 s, from bash's $RANDOM. */
+export const SLEEP = "ms=$((100 + RANDOM % 900)); sleep $((ms / 1000)).$(printf %03d $((ms % 1000)))";
+
+export interface AttemptRow {
+  id: number;
+  instance: number;
+  task: string;
+  attempt: number;
+  state: string;
+  host: string | null;
+}
+
+export interface Workload extends AsyncDisposable {
+  readonly ledger: EffectLedger;
+  readonly ids: number[];
+  readonly total: number;
+  /** Raw reads on the cluster's database (instances, attempts, slot leases). */
+  readonly sql: postgres.Sql;
+  /** Starts `n` more runs through the api. */
+  run(n: number): Promise<number[]>;
+  /** Waits until every run ended; returns the count per final state. */
+  ended(timeoutMs: number): Promise<Record<string, number>>;
+  attempts(): Promise<AttemptRow[]>;
+}
+
+export async function startWorkload(c: Cluster, o: { instances: number; work?: string }): Promise<Workload> {
+  const ledger = effectLedger(c.tmp);
+  const definition = { name: "w", tasks: DAG.map(([name, deps]) => ({ name, type: "shell", deps, script: ledger.task(o.work ?? SLEEP) })) };
+  expect((await c.request("/projects", { method: "POST", json: { name: "etl" } })).status).toBe(201);
+  // JSON is YAML: the script's newlines and quotes need no YAML quoting this way.
+  const saved = await c.request("/projects/etl/workflows", { method: "POST", yaml: JSON.stringify(definition) });
+  expect(saved.status).toBe(201);
+  const sql = postgres(c.dbUrl, { max: 2, onnotice: () => {} });
+  const ids: number[] = [];
+  const runOne = async () => {
+    const res = await c.request("/projects/etl/workflows/w/run", { method: "POST", json: {} });
+    if (res.status >= 300) throw new Error(`POST …/run answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { id: number }).id;
+  };
+  const w: Workload = {
+    ledger,
+    ids,
+    get total() {
+      return ids.length * DAG.length;
+    },
+    sql,
+    async run(n) {
+      const started: number[] = [];
+      // 8 requests at a time: the api node is one process on a shared 2-core box.
+      for (let i = 0; i < n; i += 8) started.push(...(await Promise.all(Array.from({ length: Math.min(8, n - i) }, runOne))));
+      ids.push(...started);
+      return started;
+    },
+    async ended(timeoutMs) {
+      const states = async () => {
+        const rows = await sql<{ state: string; n: number }[]>`SELECT state, count(*)::int AS n FROM workflow_instances WHERE id = ANY(${ids}::bigint[]) GROUP BY state`;
+        return Object.fromEntries(rows.map((r) => [r.state, r.n])) as Record<string, number>;
+      };
+      let shown = Date.now();
+      return waitFor(`all ${ids.length} instances to end`, async () => {
+        const s = await states();
+        // A line every 15 s: a slow run (the box is shared) is told from a stuck one.
+        if (Date.now() - shown > 15_000) {
+          shown = Date.now();
+          console.log(`  … instances ${JSON.stringify(s)}, ledger ${ledger.count()}/${ids.length * DAG.length}`);
+        }
+        return ["SUCCESS", "FAILURE", "STOP", "PAUSE"].reduce((n, k) => n + (s[k] ?? 0), 0) === ids.length ? s : null;
+      }, timeoutMs, 500);
+    },
+    async attempts() {
+      const rows = await sql<{ id: string; instance: string; task: string; attempt: number; state: string; host: string | null }[]>`
+        SELECT id::text, workflow_instance_id::text AS instance, task_name AS task, attempt, state, host FROM task_instances
+        WHERE workflow_instance_id = ANY(${ids}::bigint[]) ORDER BY id`;
+      return rows.map((r) => ({ ...r, id: Number(r.id), instance: Number(r.instance) }));
+    },
+    async [Symbol.asyncDispose]() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+  await w.run(o.instances);
+  return w;
+}
+
+/** (instance, task) pairs with no effect in the ledger: work that was lost. */
+export function missingEffects(w: Workload): string[] {
+  const seen = new Set(w.ledger.read().rows.map((r) => r.idemKey));
+  return w.ids.flatMap((id) => DAG.map(([t]) => `${id}:${t}`)).filter((k) => !seen.has(k));
+}
+
+/** Node ids in a process's log lines that match `pattern` (first capture group), counted. */
+export function countLines(text: string, pattern: RegExp): number {
+  return [...text.matchAll(new RegExp(pattern.source, pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g"))].length;
+}
+
+export interface DuplicateKinds {
+  /** One attempt (one task-instance row) whose effect landed twice: a ready task executed twice. */
+  sameAttempt: string[];
+  /** Effects of an attempt that ended NEED_FAULT_TOLERANCE and of its rerun: a worker failover. */
+  afterFaultTolerance: string[];
+  /** Anything else: two attempts of a task both effective without a failover between them. */
+  other: string[];
+}
+
+/** Sorts the ledger's duplicates by what caused them, from the attempts in the Store. */
+export function duplicateKinds(w: Workload, attempts: readonly AttemptRow[]): DuplicateKinds {
+  const byId = new Map(attempts.map((a) => [a.id, a]));
+  const rows = w.ledger.read().rows;
+  const kinds: DuplicateKinds = { sameAttempt: [], afterFaultTolerance: [], other: [] };
+  for (const { idemKey } of w.ledger.read().duplicates) {
+    const ids = rows.filter((r) => r.idemKey === idemKey).map((r) => r.taskInstance);
+    if (new Set(ids).size < ids.length) kinds.sameAttempt.push(idemKey);
+    else if (ids.filter((id) => byId.get(id)?.state !== "NEED_FAULT_TOLERANCE").length <= 1) kinds.afterFaultTolerance.push(idemKey);
+    else kinds.other.push(idemKey);
+  }
+  return kinds;
+}

@@ -1,0 +1,270 @@
+// Failover of a real cluster (issue 10, "Tests that must exist"): 3 masters, 2 workers, 1 api as
+// processes on a fresh Postgres database and a throwaway redis-server (cluster-harness.ts), lease
+// 2 s. Each test runs instances of a 10-task DAG whose shell tasks sleep 0.1–1 s and then append
+// their effect to a ledger (failover-workload.ts, failover-ledger.ts), breaks something while
+// work is in flight, and checks the outcome in the Store and the ledger. The figures each test
+// measures are printed (console.log) for the issue note; tests never assert timings except the
+// one the issue states as a guarantee (slots re-owned within 2 × lease).
+//
+// a. kill -9 of a master → every instance SUCCESS, its slots taken over within 2 × lease (from
+//    slot_lease_log on the database clock), 0 duplicate effects.
+// b. kill -9 of a worker → its running attempts end NEED_FAULT_TOLERANCE and run again elsewhere
+//    as attempt + 1 without using a retry (the tasks have none: a retry would end them FAILURE).
+// c. SIGSTOP of a worker and its task processes (a frozen machine) past the lease, then SIGCONT →
+//    its attempts ran again elsewhere meanwhile; its late results are refused by the masters
+//    (one "refused a stale … event" line each, Master.staleEvents) — docs/architecture.md §3.4, §3.10.
+// d. copies of ready tasks and task events, and events out of order, written through RedisBus
+//    with the cluster secret → no extra attempt, no frozen instance.
+
+import { expect, test } from "bun:test";
+import { RedisBus } from "../../src/bus/redis-bus.ts";
+import type { TaskEvent } from "../../src/core/messages.ts";
+import { CLUSTER_SECRET, type ClusterNode, startCluster } from "./cluster-harness.ts";
+import { countLines, DAG, duplicateKinds, missingEffects, startWorkload, type Workload } from "./failover-workload.ts";
+import { restartablePostgres } from "../faults/restartable-postgres.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const LEASE_S = 2;
+// PORPOISE_FAILOVER_INSTANCES scales a run down on a busy box (the issue asks for 300).
+const INSTANCES = Number(process.env.PORPOISE_FAILOVER_INSTANCES ?? 300);
+/** Per worker: 2 × 24 tasks in flight, ~35 s of sleeping for the 3,000 tasks of a run. */
+const WORKER_SLOTS = 24;
+const CLUSTER = { masters: 3, workers: 2, lease: LEASE_S, workerSlots: WORKER_SLOTS } as const;
+/**
+ * A cluster on a Postgres server of the test's own (max_connections 200): six nodes with pools of
+ * 10 reach ~80 connections under this load, and the shared server (100) refused them ("too many
+ * clients") while other suites ran.
+ */
+async function failoverCluster(prefix: string) {
+  const pg = await restartablePostgres();
+  try {
+    const c = await startCluster({ prefix, dbUrl: pg.url, ...CLUSTER });
+    const disposeCluster = c[Symbol.asyncDispose].bind(c);
+    return Object.assign(c, {
+      async [Symbol.asyncDispose]() {
+        await disposeCluster();
+        await pg[Symbol.asyncDispose]();
+      },
+    });
+  } catch (err) {
+    await pg[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+const REFUSED = /master: refused a stale (?:running|done) event/;
+
+const logsOf = (nodes: readonly ClusterNode[]) => nodes.map((n) => n.proc.stdout() + n.proc.stderr()).join("\n");
+
+/** Attempts (rows) per state, for the printed figures. */
+async function attemptSummary(w: Workload) {
+  const rows = await w.attempts();
+  const byState: Record<string, number> = {};
+  for (const r of rows) byState[r.state] = (byState[r.state] ?? 0) + 1;
+  return { rows, byState };
+}
+
+/** The process groups of a worker's task processes (each attempt's supervisor is a session leader it spawned). */
+async function taskGroupsOf(pid: number): Promise<number[]> {
+  const out = await new Response(Bun.spawn(["pgrep", "-P", String(pid)], { stdout: "pipe" }).stdout).text();
+  return out.split("\n").filter(Boolean).map(Number);
+}
+
+function signalGroups(pgids: readonly number[], sig: NodeJS.Signals): void {
+  for (const g of pgids) {
+    try {
+      process.kill(-g, sig);
+    } catch {
+      // ended meanwhile
+    }
+  }
+}
+
+test("a. kill -9 of a master mid-run: all SUCCESS, its slots re-owned within 2 × lease, 0 duplicate effects", async () => {
+  await using c = await failoverCluster("porpoise-failover-a-");
+  await using w = await startWorkload(c, { instances: INSTANCES });
+  await waitFor("a fifth of the effects", async () => w.ledger.count() >= w.total / 5, 120_000, 100);
+  const victim = c.masters[0]!;
+  const held = (await w.sql<{ slot: number }[]>`SELECT slot FROM slot_leases WHERE owner = ${victim.id} AND expires_at > now()`).map((r) => r.slot);
+  const killedAt = (await w.sql<{ at: Date }[]>`SELECT clock_timestamp() AS at`)[0]!.at;
+  victim.signal("SIGKILL");
+  const effectsAtKill = w.ledger.count();
+
+  const retaken = await waitFor(`the ${held.length} slots of ${victim.id} to be taken over`, async () => {
+    const rows = await w.sql<{ slot: number; owner: string; at: Date; prev_expires_at: Date }[]>`
+      SELECT DISTINCT ON (slot) slot, owner, at, prev_expires_at FROM slot_lease_log
+      WHERE prev_owner = ${victim.id} AND kind = 'takeover' AND at >= ${killedAt} ORDER BY slot, at`;
+    return rows.length >= held.length ? rows : null;
+  }, 30_000, 100);
+  const states = await w.ended(180_000);
+  const lastRetakenMs = Math.max(...retaken.map((r) => r.at.getTime() - killedAt.getTime()));
+  const owners = new Set(retaken.map((r) => r.owner));
+  const report = w.ledger.read();
+  const { rows, byState } = await attemptSummary(w);
+  const dup = duplicateKinds(w, rows);
+  const survivors = logsOf(c.masters.slice(1));
+  const lapses = countLines(logsOf(c.workers), /worker: cut off for \d+ ms/) + countLines(survivors, /master: worker \S+ is gone/);
+  console.log(
+    `[failover a] kill -9 of master ${victim.id} (${held.length} of 64 slots) at ${effectsAtKill}/${w.total} effects: ` +
+      `last slot re-owned ${lastRetakenMs} ms after the kill (lease ${LEASE_S * 1000} ms; by ${[...owners].join(",")}); ` +
+      `instances ${JSON.stringify(states)}; attempts ${JSON.stringify(byState)}; ledger ${report.rows.length}/${w.total} effects, ` +
+      `${report.duplicates.length} duplicated (${dup.sameAttempt.length} one attempt twice, ${dup.afterFaultTolerance.length} rerun after a worker's heartbeat lapsed, ${dup.other.length} other), ` +
+      `${report.overlaps.length} overlapping; worker lease lapses seen ${lapses} times (a loaded box: lease 2 s); ${countLines(survivors, REFUSED)} stale events refused by the other masters`,
+  );
+  expect(held.length).toBeGreaterThan(0);
+  expect(new Set(retaken.map((r) => r.slot))).toEqual(new Set(held));
+  expect(owners.has(victim.id)).toBe(false);
+  expect(lastRetakenMs).toBeLessThanOrEqual(2 * LEASE_S * 1000);
+  expect(states).toEqual({ SUCCESS: INSTANCES });
+  // The master's kill duplicates nothing: no attempt ran twice, no task ran again without a failover.
+  // A worker whose heartbeat lapsed past the lease (a box at load 20+) is failed over, and its
+  // attempts' effects may land next to their reruns: counted above, a worker's matter (tests b, c).
+  expect(dup.sameAttempt).toEqual([]);
+  expect(dup.other).toEqual([]);
+  expect(missingEffects(w)).toEqual([]);
+}, 300_000);
+
+test("b. kill -9 of a worker mid-task: its attempts rerun elsewhere as attempt + 1, all SUCCESS", async () => {
+  await using c = await failoverCluster("porpoise-failover-b-");
+  await using w = await startWorkload(c, { instances: INSTANCES });
+  const victim = c.workers[0]!;
+  await waitFor("a fifth of the effects", async () => w.ledger.count() >= w.total / 5, 120_000, 100);
+  const runningOnVictim = (await w.attempts()).filter((a) => a.host === victim.id && a.state === "RUNNING_EXECUTION");
+  victim.signal("SIGKILL");
+  const effectsAtKill = w.ledger.count();
+  const killedAt = Date.now();
+
+  const states = await w.ended(180_000);
+  const endedMs = Date.now() - killedAt;
+  const { rows, byState } = await attemptSummary(w);
+  const lost = rows.filter((r) => r.state === "NEED_FAULT_TOLERANCE");
+  const latest = new Map<string, (typeof rows)[number]>();
+  for (const r of rows) if ((latest.get(`${r.instance}:${r.task}`)?.attempt ?? 0) < r.attempt) latest.set(`${r.instance}:${r.task}`, r);
+  const report = w.ledger.read();
+  const fromVictim = new Set(rows.filter((r) => r.host === victim.id).map((r) => r.id));
+  console.log(
+    `[failover b] kill -9 of worker ${victim.id} at ${effectsAtKill}/${w.total} effects with ${runningOnVictim.length} attempts RUNNING on it: ` +
+      `${lost.length} attempts NEED_FAULT_TOLERANCE, rerun as attempt + 1 (on ${[...new Set(lost.map((l) => latest.get(`${l.instance}:${l.task}`)?.host))].join(",")}); ` +
+      `instances ${JSON.stringify(states)} ${(endedMs / 1000).toFixed(1)} s after the kill; attempts ${JSON.stringify(byState)}; ` +
+      `ledger ${report.rows.length} effects for ${w.total} tasks, ${report.duplicates.length} duplicated ` +
+      `(${report.rows.filter((r) => fromVictim.has(r.taskInstance)).length} effects by attempts of ${victim.id}: its task processes outlive it), ${report.overlaps.length} overlapping`,
+  );
+  expect(runningOnVictim.length).toBeGreaterThan(0);
+  expect(states).toEqual({ SUCCESS: INSTANCES });
+  // Every attempt RUNNING on the dead worker ended NEED_FAULT_TOLERANCE and its task ran again as attempt + 1.
+  for (const a of runningOnVictim) {
+    const row = rows.find((r) => r.id === a.id)!;
+    expect(row.state).toBe("NEED_FAULT_TOLERANCE");
+    const next = rows.find((r) => r.instance === a.instance && r.task === a.task && r.attempt === a.attempt + 1);
+    expect(next?.state).toBe("SUCCESS");
+    expect(next?.host).not.toBe(victim.id);
+  }
+  expect(missingEffects(w)).toEqual([]);
+}, 300_000);
+
+test("c. SIGSTOP of a worker past its lease, then SIGCONT: its attempts ran elsewhere, its late results are refused and counted", async () => {
+  await using c = await failoverCluster("porpoise-failover-c-");
+  await using w = await startWorkload(c, { instances: INSTANCES });
+  const victim = c.workers[0]!;
+  await waitFor("a fifth of the effects", async () => w.ledger.count() >= w.total / 5, 120_000, 100);
+  // A frozen machine: the worker first (it starts nothing more), then its task processes.
+  victim.signal("SIGSTOP");
+  const groups = await taskGroupsOf(victim.proc.pid);
+  signalGroups(groups, "SIGSTOP");
+  const stoppedAt = Date.now();
+  const effectsAtStop = w.ledger.count();
+  const frozen = (await w.attempts()).filter((a) => a.host === victim.id && a.state === "RUNNING_EXECUTION");
+  // Past the lease, and until the masters have rerun what it held (their sweep runs every lease / 2).
+  await waitFor(`the attempts of the frozen ${victim.id} to be rerun`, async () => {
+    const rows = await w.attempts();
+    return Date.now() - stoppedAt > 2 * LEASE_S * 1000 && frozen.every((f) => rows.some((r) => r.id === f.id && r.state === "NEED_FAULT_TOLERANCE"));
+  }, 60_000, 200);
+  const frozenMs = Date.now() - stoppedAt;
+  victim.signal("SIGCONT");
+  signalGroups(groups, "SIGCONT");
+
+  const states = await w.ended(180_000);
+  // The late results arrive right after SIGCONT; give the masters a moment to read them.
+  await Bun.sleep(LEASE_S * 1000);
+  const refused = countLines(logsOf(c.masters), REFUSED);
+  const cutOff = /worker: cut off for (\d+) ms .*?: stopping (\d+) running attempts/.exec(logsOf([victim]));
+  const { rows, byState } = await attemptSummary(w);
+  const report = w.ledger.read();
+  const frozenIds = new Set(frozen.map((f) => f.id));
+  const lateEffects = report.rows.filter((r) => frozenIds.has(r.taskInstance));
+  console.log(
+    `[failover c] SIGSTOP of worker ${victim.id} and its ${groups.length} task process groups for ${frozenMs} ms (lease ${LEASE_S * 1000} ms) at ${effectsAtStop}/${w.total} effects, ` +
+      `${frozen.length} attempts RUNNING on it: all NEED_FAULT_TOLERANCE and rerun elsewhere before SIGCONT; after SIGCONT the worker ` +
+      `${cutOff ? `saw it was cut off for ${cutOff[1]} ms and stopped ${cutOff[2]} running attempts` : "did not report a cut-off"}; ` +
+      `${refused} stale results refused by the masters; instances ${JSON.stringify(states)}; attempts ${JSON.stringify(byState)}; ` +
+      `ledger ${report.rows.length} effects for ${w.total} tasks, ${report.duplicates.length} duplicated, of them ${lateEffects.length} written by the frozen attempts after SIGCONT ` +
+      `(a resumed task process runs its next instruction before anyone can stop it), ${report.overlaps.length} overlapping`,
+  );
+  expect(frozen.length).toBeGreaterThan(0);
+  expect(states).toEqual({ SUCCESS: INSTANCES });
+  expect(refused).toBeGreaterThan(0);
+  expect(cutOff).not.toBeNull();
+  for (const f of frozen) expect(rows.find((r) => r.instance === f.instance && r.task === f.task && r.attempt === f.attempt + 1)?.state).toBe("SUCCESS");
+  expect(missingEffects(w)).toEqual([]);
+}, 300_000);
+
+test("d. duplicated and out-of-order deliveries through RedisBus: no extra attempts, no frozen instance", async () => {
+  await using c = await failoverCluster("porpoise-failover-d-");
+  await using w = await startWorkload(c, { instances: 100 });
+  const bus = new RedisBus({ url: c.redis.url, secret: CLUSTER_SECRET });
+  const sent = { readyCopies: 0, runningCopies: 0, doneCopies: 0, lateRunning: 0 };
+  type Row = { id: string; instance: string; task: string; type: string; state: string; attempt: number; token: string; slot: number; epoch: number; host: string | null; log_path: string | null; start_time: Date | null; end_time: Date | null; exit_code: number | null; output: Record<string, string> | null; message: string | null };
+  let copying = true;
+  const copier = (async () => {
+    while (copying) {
+      const rows = await w.sql<Row[]>`
+        SELECT id::text, workflow_instance_id::text AS instance, task_name AS task, task_type AS type, state, attempt, dispatch_token AS token, slot, epoch, host, log_path,
+               start_time, end_time, exit_code, output, message
+        FROM task_instances WHERE workflow_instance_id = ANY(${w.ids}::bigint[]) AND state IN ('DISPATCH', 'RUNNING_EXECUTION', 'SUCCESS')
+        ORDER BY updated_at DESC LIMIT 60`;
+      for (const r of rows) {
+        const ref = { taskInstanceId: Number(r.id), workflowInstanceId: Number(r.instance), slot: r.slot, epoch: r.epoch, attempt: r.attempt, token: r.token };
+        // Every ready task again (twice while it waits), whatever its state: a redelivery, or a late copy.
+        for (let i = 0; i < (r.state === "DISPATCH" ? 2 : 1); i++) {
+          await bus.enqueue("default", { ...ref, instancePriority: 2, priority: 2, workerGroup: "default", enqueuedAt: Date.now() });
+          sent.readyCopies++;
+        }
+        const running: TaskEvent = { kind: "running", ...ref, host: r.host ?? "w1", logPath: r.log_path, startTime: r.start_time ?? new Date() };
+        if (r.state === "RUNNING_EXECUTION") {
+          await bus.publishEvent(r.slot, running);
+          sent.runningCopies++;
+        } else if (r.state === "SUCCESS") {
+          // The result again, then its RUNNING report after it: out of order.
+          await bus.publishEvent(r.slot, { kind: "done", ...ref, state: "SUCCESS", exitCode: r.exit_code, output: r.output ?? {}, message: r.message, endTime: r.end_time ?? new Date() });
+          await bus.publishEvent(r.slot, running);
+          sent.doneCopies++;
+          sent.lateRunning++;
+        }
+      }
+      await Bun.sleep(200);
+    }
+  })();
+  let states: Record<string, number>;
+  try {
+    states = await w.ended(180_000);
+  } finally {
+    copying = false;
+    await copier;
+    await bus.close();
+  }
+  await Bun.sleep(LEASE_S * 1000);
+  const { rows, byState } = await attemptSummary(w);
+  const extra = rows.filter((r) => r.attempt > 1);
+  const report = w.ledger.read();
+  const refused = countLines(logsOf(c.masters), REFUSED);
+  console.log(
+    `[failover d] ${w.ids.length} instances with copies written through RedisBus: ${sent.readyCopies} ready tasks, ${sent.runningCopies} RUNNING events, ` +
+      `${sent.doneCopies} results and ${sent.lateRunning} RUNNING events after their result; instances ${JSON.stringify(states)}; attempts ${JSON.stringify(byState)} ` +
+      `(${extra.length} beyond attempt 1); ${refused} events refused as stale by the masters; ledger ${report.rows.length} effects for ${w.total} tasks, ` +
+      `${report.duplicates.length} duplicated, ${report.overlaps.length} overlapping`,
+  );
+  expect(states).toEqual({ SUCCESS: w.ids.length });
+  expect(rows.length).toBe(w.ids.length * DAG.length);
+  expect(extra).toEqual([]);
+  expect(refused).toBeGreaterThan(0);
+  expect(missingEffects(w)).toEqual([]);
+}, 300_000);
