@@ -43,8 +43,11 @@ export interface Workload extends AsyncDisposable {
   readonly sql: postgres.Sql;
   /** Starts `n` more runs through the api. */
   run(n: number): Promise<number[]>;
-  /** Waits until every run ended; returns the count per final state. */
-  ended(timeoutMs: number): Promise<Record<string, number>>;
+  /**
+   * Waits until every run ended; returns the count per final state. On the deadline it throws
+   * with the attempts the unfinished runs wait for and the lines of `logs` that name them.
+   */
+  ended(timeoutMs: number, logs?: () => string): Promise<Record<string, number>>;
   attempts(): Promise<AttemptRow[]>;
 }
 
@@ -76,12 +79,23 @@ export async function startWorkload(c: Cluster, o: { instances: number; work?: s
       ids.push(...started);
       return started;
     },
-    async ended(timeoutMs) {
+    async ended(timeoutMs, logs) {
       const states = async () => {
         const rows = await sql<{ state: string; n: number }[]>`SELECT state, count(*)::int AS n FROM workflow_instances WHERE id = ANY(${ids}::bigint[]) GROUP BY state`;
         return Object.fromEntries(rows.map((r) => [r.state, r.n])) as Record<string, number>;
       };
       let shown = Date.now();
+      const stuck = async () => {
+        const rows = await sql<{ id: string; instance: string; task: string; attempt: number; state: string; host: string | null; updated_at: Date }[]>`
+          SELECT t.id::text, t.workflow_instance_id::text AS instance, t.task_name AS task, t.attempt, t.state, t.host, t.updated_at FROM task_instances t
+          JOIN workflow_instances w ON w.id = t.workflow_instance_id
+          WHERE t.workflow_instance_id = ANY(${ids}::bigint[]) AND w.state NOT IN ('SUCCESS', 'FAILURE', 'STOP', 'PAUSE') AND t.state IN ('SUBMITTED_SUCCESS', 'DELAY_EXECUTION', 'DISPATCH', 'RUNNING_EXECUTION')`;
+        const text = logs?.() ?? "";
+        return rows.map((r) => {
+          const lines = text.split("\n").filter((l) => l.includes(`task instance ${r.id} `) || l.includes(`task instance ${r.id}:`)).slice(-6);
+          return `  attempt ${r.id} (${r.instance}:${r.task} #${r.attempt}) ${r.state} on ${r.host ?? "-"} since ${r.updated_at.toISOString()}${lines.map((l) => `\n    | ${l.slice(0, 300)}`).join("")}`;
+        });
+      };
       return waitFor(`all ${ids.length} instances to end`, async () => {
         const s = await states();
         // A line every 15 s: a slow run (the box is shared) is told from a stuck one.
@@ -90,7 +104,9 @@ export async function startWorkload(c: Cluster, o: { instances: number; work?: s
           console.log(`  … instances ${JSON.stringify(s)}, ledger ${ledger.count()}/${ids.length * DAG.length}`);
         }
         return ["SUCCESS", "FAILURE", "STOP", "PAUSE"].reduce((n, k) => n + (s[k] ?? 0), 0) === ids.length ? s : null;
-      }, timeoutMs, 500);
+      }, timeoutMs, 500).catch(async (err: Error) => {
+        throw new Error(`${err.message}; they wait for:\n${(await stuck()).join("\n")}`);
+      });
     },
     async attempts() {
       const rows = await sql<{ id: string; instance: string; task: string; attempt: number; state: string; host: string | null }[]>`

@@ -24,7 +24,9 @@ import { countLines, DAG, duplicateKinds, missingEffects, startWorkload, type Wo
 import { restartablePostgres } from "../faults/restartable-postgres.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const LEASE_S = 2;
+// PORPOISE_FAILOVER_LEASE: seconds (default 2, the harness's). On a box at load 20+ a 2 s lease
+// lapses now and then by itself (workers are failed over without any fault injected).
+const LEASE_S = Number(process.env.PORPOISE_FAILOVER_LEASE ?? 2);
 // PORPOISE_FAILOVER_INSTANCES scales a run down on a busy box (the issue asks for 300).
 const INSTANCES = Number(process.env.PORPOISE_FAILOVER_INSTANCES ?? 300);
 /** Per worker: 2 Ã— 24 tasks in flight, ~35 s of sleeping for the 3,000 tasks of a run. */
@@ -95,7 +97,7 @@ test("a. kill -9 of a master mid-run: all SUCCESS, its slots re-owned within 2 Ã
       WHERE prev_owner = ${victim.id} AND kind = 'takeover' AND at >= ${killedAt} ORDER BY slot, at`;
     return rows.length >= held.length ? rows : null;
   }, 30_000, 100);
-  const states = await w.ended(180_000);
+  const states = await w.ended(180_000, () => logsOf([...c.masters, ...c.workers]));
   const lastRetakenMs = Math.max(...retaken.map((r) => r.at.getTime() - killedAt.getTime()));
   const owners = new Set(retaken.map((r) => r.owner));
   const report = w.ledger.read();
@@ -133,7 +135,7 @@ test("b. kill -9 of a worker mid-task: its attempts rerun elsewhere as attempt +
   const effectsAtKill = w.ledger.count();
   const killedAt = Date.now();
 
-  const states = await w.ended(180_000);
+  const states = await w.ended(180_000, () => logsOf([...c.masters, ...c.workers]));
   const endedMs = Date.now() - killedAt;
   const { rows, byState } = await attemptSummary(w);
   const lost = rows.filter((r) => r.state === "NEED_FAULT_TOLERANCE");
@@ -182,7 +184,7 @@ test("c. SIGSTOP of a worker past its lease, then SIGCONT: its attempts ran else
   victim.signal("SIGCONT");
   signalGroups(groups, "SIGCONT");
 
-  const states = await w.ended(180_000);
+  const states = await w.ended(180_000, () => logsOf([...c.masters, ...c.workers]));
   // The late results arrive right after SIGCONT; give the masters a moment to read them.
   await Bun.sleep(LEASE_S * 1000);
   const refused = countLines(logsOf(c.masters), REFUSED);
@@ -245,7 +247,7 @@ test("d. duplicated and out-of-order deliveries through RedisBus: no extra attem
   })();
   let states: Record<string, number>;
   try {
-    states = await w.ended(180_000);
+    states = await w.ended(180_000, () => logsOf([...c.masters, ...c.workers]));
   } finally {
     copying = false;
     await copier;
