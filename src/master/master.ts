@@ -19,7 +19,7 @@ import type { Coordinator, NodeRegistry, SlotChange } from "../coordinator/coord
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
-import type { DispatchRow, Project, Store, TaskInstance, WorkflowInstance } from "../store/store.ts";
+import type { Command, DispatchRow, Project, Store, TaskInstance, WorkflowInstance } from "../store/store.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import { UnservedGroups } from "./unserved-groups.ts";
 import { Batch } from "./batch.ts";
@@ -49,6 +49,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * connection, reads included) while it runs, so one must not grow with the backlog.
  */
 const MAX_BATCH_ITEMS = 2000;
+/** Commands claimed at once; each is carried out before the next (claimCommands). */
+const COMMAND_BATCH = 10;
 /** How long a dispatched attempt's cached row must stay missing before its ready task is enqueued again (worker.ts resends events at most 1 s apart). */
 const REDISPATCH_AFTER_MS = 2000;
 
@@ -107,6 +109,8 @@ export class Master implements EventSink {
   private workerSweep: ReturnType<typeof setInterval> | null = null;
   private sweepingWorkers: Promise<void> | null = null;
   private reconciling: Promise<void> | null = null;
+  /** When a store call last failed or recovered from an outage (sweepDeadWorkers waits a lease after it). */
+  private storeTroubleAt = 0;
   /** Dispatched attempts whose cached row was missing, since when (redispatchLost). */
   private lostSince = new Map<string, number>();
   /** Attempts rerun because their worker died (metrics, tests). */
@@ -288,6 +292,9 @@ export class Master implements EventSink {
   private sweepDeadWorkers(): void {
     if (this.stopped || this.sweepingWorkers || this.recovery.kind !== "workers") return;
     const { registry, leaseMs } = this.recovery;
+    // After a store outage every heartbeat is old: the workers could not write them either. They get
+    // a lease from the end of the outage to beat again before any is taken for dead (outage-postgres.test.ts).
+    if (Date.now() - this.storeTroubleAt < leaseMs) return;
     this.sweepingWorkers = (async () => {
       const slots = this.coordinator.ownedSlots();
       if (slots.length === 0) return;
@@ -310,7 +317,10 @@ export class Master implements EventSink {
         for (const id of instances) void this.load(id, "start");
       }
     })()
-      .catch(this.failed("the sweep for dead workers failed"))
+      .catch((err) => {
+        this.storeTroubleAt = Date.now();
+        this.failed("the sweep for dead workers failed")(err);
+      })
       .finally(() => (this.sweepingWorkers = null));
   }
 
@@ -484,6 +494,7 @@ export class Master implements EventSink {
    * Recoveries during a sweep (many calls come back at once) coalesce into one more sweep.
    */
   private afterOutage(): void {
+    this.storeTroubleAt = Date.now();
     if (this.stopped) return;
     if (this.sweeping) {
       this.sweepAgain = true;
@@ -617,18 +628,24 @@ export class Master implements EventSink {
       do {
         this.claimAgain = false;
         for (;;) {
+          // Only commands of instances in the slots held now (docs/architecture.md §3.3), a few at a
+          // time: a slot that moves while they are carried out (each waits for its Store steps) takes
+          // its commands along — they are given back, PENDING, for the new owner (churn.test.ts).
           const commands = await retryStore(
             "claiming commands",
-            () => this.store.commands.claimNext(this.coordinator.nodeId, 100, { types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"], slots: this.coordinator.ownedSlots() }),
+            () => this.store.commands.claimNext(this.coordinator.nodeId, COMMAND_BATCH, { types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"], slots: this.coordinator.ownedSlots() }),
             this.retry,
           );
           // A claimed command is CONSUMED: it must be carried out now, so store failures of its steps are retried too.
           for (const c of commands) {
-            await retryStore(`command ${c.id} (${c.type})`, () => executeCommand(this.commandHost, c), this.retry).catch(
-              this.failed(`command ${c.id} (${c.type}) failed`),
-            );
+            const outcome = this.stopped ? "not-owned" : await retryStore(`command ${c.id} (${c.type})`, () => executeCommand(this.commandHost, c), this.retry).catch((err) => {
+              if (err instanceof RetryAborted) return "not-owned" as const; // stopping: the next owner carries it out
+              this.failed(`command ${c.id} (${c.type}) failed`)(err);
+              return "done" as const;
+            });
+            if (outcome === "not-owned") await this.giveBack(c);
           }
-          if (commands.length < 100) break;
+          if (commands.length < COMMAND_BATCH) break;
         }
       } while (this.claimAgain && !this.stopped);
     })()
@@ -636,6 +653,14 @@ export class Master implements EventSink {
       .finally(() => {
         this.claiming = null;
       });
+  }
+
+  /** A claimed command this master did not carry out goes back to PENDING (its slot's owner takes it). */
+  private async giveBack(c: Command): Promise<void> {
+    // Not tied to the stop signal: a stopping master gives back what it claimed (for up to 5 s of outage).
+    await retryStore(`giving command ${c.id} back`, () => this.store.commands.release(c.id, this.coordinator.nodeId), { log: this.log, signal: AbortSignal.timeout(5000) }).catch((err) => {
+      if (!(err instanceof RetryAborted)) this.log.error(`master: could not give command ${c.id} back; it is lost`, { err });
+    });
   }
 
   /** A control of a sub_workflow child, issued by its parent (stop and pause cascade, resume of a paused child). */

@@ -108,6 +108,16 @@ export function createCommandRepository(run: Runner): CommandRepository {
       });
     },
 
+    release: (id, consumer) =>
+      run.write(async (tx) => {
+        const rows = await tx
+          .update(c)
+          .set({ state: "PENDING", consumedAt: null, consumedBy: null })
+          .where(and(eq(c.id, id), eq(c.state, "CONSUMED"), eq(c.consumedBy, consumer)))
+          .returning({ id: c.id });
+        return rows.length > 0;
+      }),
+
     claim: (id, consumer) =>
       run.write(async (tx) => {
         const row = await consumeCommand(tx, t, id, consumer, new Date());

@@ -64,6 +64,11 @@ export interface CommandRepository {
    * master may take them, still exactly once); `slots: []` claims nothing.
    */
   claimNext(consumer: string, limit: number, filter?: { types?: CommandType[]; slots?: readonly number[] }): Promise<Command[]>;
+  /**
+   * Gives a command `consumer` claimed but did not carry out back (PENDING again): its instance's
+   * slot moved to another master, or the master is stopping. False when it is not `consumer`'s.
+   */
+  release(id: number, consumer: string): Promise<boolean>;
   /** Consumes one PENDING command; null when it does not exist or was consumed already. */
   claim(id: number, consumer: string): Promise<Command | null>;
   get(id: number): Promise<Command | null>;

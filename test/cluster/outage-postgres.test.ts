@@ -1,0 +1,70 @@
+// Postgres restarts under a running cluster (issue 10, docs/architecture.md §3.10): the api, 2
+// masters and 2 workers on a throwaway Postgres server (test/faults/restartable-postgres.ts) and
+// a throwaway redis-server; 100 instances of a diamond DAG whose shell tasks sleep and write a
+// ledger (kept in the shared test Postgres, which is never touched). Once an eighth of the effects
+// are in, kill -9 of the postmaster, 3 s down, start again on the same data dir. Masters lose
+// their slot leases (they cannot renew) and take them back; the group commit, the workers' reads
+// and the registry heartbeats wait the outage out. Checks: no process exits, every instance
+// SUCCESS, one effect per task, no two executions of a task at once; the slots are owned again.
+//
+//   ./node_modules/.bin/bun test --timeout 60000 test/cluster/outage-postgres.test.ts
+
+import { expect, test } from "bun:test";
+import postgres from "postgres";
+import { openStore } from "../../src/store/open.ts";
+import { restartablePostgres } from "../faults/restartable-postgres.ts";
+import { createLedger } from "../helpers/ledger.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { startCluster } from "./cluster-harness.ts";
+import { attemptCounts, defineLedgerWorkflow, DIAMOND, expectAllAlive, expectCleanRun, nodeLines, submitRuns, waitAllEnded } from "./cluster-workload.ts";
+
+const INSTANCES = 100;
+const DOWN_MS = 3000;
+
+test("Postgres kill -9 and restart mid-run: no process exits or wedges, all SUCCESS, 0 duplicates", async () => {
+  await using pg = await restartablePostgres();
+  {
+    const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await admin.unsafe("CREATE DATABASE porpoise");
+    await admin.end();
+  }
+  const dbUrl = pg.url.replace(/\/postgres$/, "/porpoise");
+  await (await openStore({ url: dbUrl })).close(); // migrates
+  await using ledger = await createLedger();
+  await using c = await startCluster({ prefix: "porpoise-outage-pg-", masters: 2, workers: 2, workerSlots: 8, lease: 5, dbUrl });
+  await defineLedgerWorkflow(c, ledger, "burst", "sleep 0.3");
+  const total = INSTANCES * DIAMOND.length;
+  const t0 = Date.now();
+  const ids = await submitRuns(c, "burst", INSTANCES);
+  console.log(`${INSTANCES} runs submitted in ${Date.now() - t0} ms`);
+  await waitFor("an eighth of the effects", async () => (await ledger.read()).rows.length >= total / 8, 90_000, 100);
+  const before = (await ledger.read()).rows.length;
+
+  const faultAt = Date.now();
+  await pg.kill();
+  await Bun.sleep(DOWN_MS);
+  const duringOutage = (await ledger.read()).rows.length;
+  await pg.start();
+  const backAt = Date.now();
+
+  const states = await waitAllEnded(c, ids, 120_000).catch(async (err) => {
+    console.log(`attempts: ${JSON.stringify(await attemptCounts(c, ids).catch(() => ({})))}\n${nodeLines(c, /warn|error/i).slice(-60).join("\n")}`);
+    throw err;
+  });
+  const endedMs = Date.now() - backAt;
+  expectAllAlive(c);
+  const report = await ledger.read();
+  const attempts = await attemptCounts(c, ids);
+  const leases = await c.store.cluster.slotLeases();
+  const owners = new Set(leases.map((l) => l.owner));
+  console.log(
+    `Postgres kill -9 mid-run (${DOWN_MS / 1000} s down): ${INSTANCES} instances × ${DIAMOND.length} tasks, 2 masters + 2 workers; ${before}/${total} effects at the kill, ` +
+      `${duringOutage} after the outage; ${states.filter((s) => s === "SUCCESS").length}/${INSTANCES} SUCCESS, ledger ${report.rows.length}/${total}, ` +
+      `${report.duplicates.length} duplicated, ${report.overlaps.length} overlapping; attempts ${JSON.stringify(attempts)}; all ended ${(endedMs / 1000).toFixed(1)} s after ` +
+      `Postgres was back (${((Date.now() - faultAt) / 1000).toFixed(1)} s after the kill); slot owners after: ${[...owners].join(", ")}`,
+  );
+  console.log(nodeLines(c, /giving up|acquired \d+ slots|store .*(unavailable|back)|gone \(no heartbeat/i).slice(0, 16).join("\n"));
+  expectCleanRun(ids, states, report);
+  expect(leases.length).toBeGreaterThan(0);
+  expect([...owners].every((o) => o === "m1" || o === "m2")).toBe(true);
+}, 240_000);
