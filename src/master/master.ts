@@ -362,12 +362,13 @@ export class Master implements EventSink {
       else {
         // Not driven here yet (a slot just taken over, an instance still loading): load it first,
         // then apply; an event of an instance that has ended, or is not ours, is stale then.
-        void this.load(id, "start").then(() => this.apply(d.event, d));
+        void this.load(id, "start").then(() => this.apply(d.event, d, true));
       }
     }
   }
 
-  private apply(event: TaskEvent, delivered: DeliveredEvent | null): void {
+  /** `loaded`: the instance was (re)loaded for this event just before; without a driver now, the event is stale. */
+  private apply(event: TaskEvent, delivered: DeliveredEvent | null, loaded = false): void {
     if (event.kind === "warning") {
       this.recordWarning(event);
       if (delivered) void this.bus.ackEvents([delivered]).catch(() => {});
@@ -379,6 +380,15 @@ export class Master implements EventSink {
       const before = driver?.stale ?? 0;
       if (!driver && delivered && this.coordinator.lease(event.slot)?.owner !== this.coordinator.nodeId) {
         // Read just before its slot moved: left pending in the stream, the new owner takes it over.
+        return;
+      }
+      if (!driver && delivered && !loaded && !this.stopped) {
+        // Queued while its instance was driven, and the driver was dropped since (a refused
+        // commit abandons it): load the instance again and apply it there. Counted stale and acked
+        // only if the reload drives nothing (ended, not ours); acking it now lost results and left
+        // their attempts RUNNING forever (failover.test.ts: "refused a stale done event" of an
+        // attempt the Store had RUNNING).
+        void this.load(event.workflowInstanceId, "start").then(() => this.apply(event, delivered, true));
         return;
       }
       if (!driver) this.staleEvents++;
@@ -395,7 +405,7 @@ export class Master implements EventSink {
         // RUNNING and nothing ever ends it (test/cluster/failover.test.ts froze instances so).
         batch.after(() => {
           if (!this.refusedInBatch.has(id)) this.toAck.push(delivered);
-          else void this.load(id, "start").then(() => this.apply(delivered.event, delivered));
+          else void this.load(id, "start").then(() => this.apply(delivered.event, delivered, true));
         });
       }
       // Started: a copy of its ready task offered again must read the Store, not a cached DISPATCH row.
