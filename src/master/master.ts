@@ -116,6 +116,8 @@ export class Master implements EventSink {
   /** Attempts rerun because their worker died (metrics, tests). */
   workerLostAttempts = 0;
   private claiming: Promise<void> | null = null;
+  /** Commands claimed in the current batch and not started yet: stop() gives them back first. */
+  private unstarted: Command[] = [];
   private claimAgain = false;
   private stopped = false;
   /** Aborted by stop(): releases loads whose scheduled work will never run once the queue stops. */
@@ -327,6 +329,10 @@ export class Master implements EventSink {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
+    // First, while the shutdown deadline is far: claimed commands not started go back to PENDING.
+    const unstarted = this.unstarted;
+    this.unstarted = [];
+    await Promise.all(unstarted.map((c) => this.giveBack(c)));
     this.unsubscribe?.();
     this.offChange?.();
     if (this.workerSweep) clearInterval(this.workerSweep);
@@ -647,7 +653,10 @@ export class Master implements EventSink {
             this.retry,
           );
           // A claimed command is CONSUMED: it must be carried out now, so store failures of its steps are retried too.
+          this.unstarted = [...commands];
           for (const c of commands) {
+            if (this.unstarted[0] !== c) continue; // given back by stop() meanwhile
+            this.unstarted.shift();
             const outcome = this.stopped ? "not-owned" : await retryStore(`command ${c.id} (${c.type})`, () => executeCommand(this.commandHost, c), this.retry).catch((err) => {
               if (err instanceof RetryAborted) return "not-owned" as const; // stopping: the next owner carries it out
               this.failed(`command ${c.id} (${c.type}) failed`)(err);

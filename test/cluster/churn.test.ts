@@ -54,12 +54,12 @@ test("masters joining and leaving with 1,000 commands pending: each consumed onc
     );
     const inst = (await c.store.instances.get(template))!;
 
-    // The churn: a step every STEP_MS, rotating join / SIGTERM / kill -9 (at least one master left, at most 4).
+    // The churn: a step every STEP_MS, rotating join / kill -9 / join / SIGTERM (at least one master left, at most 4).
     const live: ClusterNode[] = [...c.masters];
     const actions: string[] = [];
     let churning = true;
     const churn = (async () => {
-      const kinds = ["join", "SIGTERM", "join", "SIGKILL"] as const;
+      const kinds = ["join", "SIGKILL", "join", "SIGTERM"] as const;
       for (let step = 0; churning; step++) {
         await Bun.sleep(STEP_MS);
         if (!churning) break;
@@ -124,6 +124,8 @@ test("masters joining and leaving with 1,000 commands pending: each consumed onc
     const notCarriedOut = await sql<{ id: number; consumed_by: string }[]>`SELECT c.id::int, c.consumed_by FROM commands c JOIN workflow_instances w ON w.id = c.workflow_instance_id WHERE w.run_times < 2 ORDER BY c.id`;
     outcome = { reranOnce: runs.filter((r) => r.run_times === 2 && r.attempts === 2).reduce((n, r) => n + r.n, 0), notCarriedOut };
     console.log(`commands consumed but not carried out: ${notCarriedOut.length} ${JSON.stringify(notCarriedOut.slice(0, 20))}`);
+    const losers = new Set(notCarriedOut.map((r) => `${r.consumed_by}:`));
+    console.log(nodeLines(c, /command|give|shutdown|exiting|closing|ERROR/i).filter((l) => [...losers].some((p) => l.startsWith(p))).slice(0, 20).join("\n"));
     // Consumed once: every command CONSUMED, no instance reran twice (run_times 3 or a third attempt), all ended SUCCESS.
     expect(commands.map((r) => ({ state: r.state, n: r.n }))).toEqual([{ state: "CONSUMED", n: COMMANDS }]);
     expect(runs.filter((r) => r.state !== "SUCCESS" || r.run_times > 2 || r.attempts > r.run_times)).toEqual([]);
