@@ -45,7 +45,10 @@ const INSTANCES = Number(process.env.PORPOISE_FAILOVER_INSTANCES ?? 300);
 /** Per worker: 2 × 24 tasks in flight, ~35 s of sleeping for the 3,000 tasks of a run. */
 const WORKER_SLOTS = 24;
 /** How long the runs of a test may take after the fault, by their number (60 took 20–40 s at load ~20). */
-const RUN_MS = 60_000 + INSTANCES * 1000;
+const runMs = (instances: number) => 60_000 + instances * 1500;
+const RUN_MS = runMs(INSTANCES);
+/** Test d's runs: copies of every message multiply the work of each. */
+const D_INSTANCES = 100;
 const CLUSTER = { masters: 3, workers: 2, lease: LEASE_S, workerSlots: WORKER_SLOTS } as const;
 /**
  * A cluster on a Postgres server of the test's own (max_connections 200): six nodes with pools of
@@ -174,8 +177,9 @@ test("b. kill -9 of a worker mid-task: its attempts rerun elsewhere as attempt +
     const row = rows.find((r) => r.id === a.id)!;
     expect(row.state).toBe("NEED_FAULT_TOLERANCE");
     const next = rows.find((r) => r.instance === a.instance && r.task === a.task && r.attempt === a.attempt + 1);
-    expect(next?.state).toBe("SUCCESS");
     expect(next?.host).not.toBe(victim.id);
+    // attempt + 1 itself may have been failed over again (a lease lapse on a loaded box); the task ends SUCCESS.
+    expect(rows.some((r) => r.instance === a.instance && r.task === a.task && r.attempt > a.attempt && r.state === "SUCCESS")).toBe(true);
   }
   expect(missingEffects(w)).toEqual([]);
 }, RUN_MS + 120_000);
@@ -223,13 +227,16 @@ test("c. SIGSTOP of a worker past its lease, then SIGCONT: its attempts ran else
   expect(states).toEqual({ SUCCESS: INSTANCES });
   expect(refused).toBeGreaterThan(0);
   expect(cutOff).not.toBeNull();
-  for (const f of frozen) expect(rows.find((r) => r.instance === f.instance && r.task === f.task && r.attempt === f.attempt + 1)?.state).toBe("SUCCESS");
+  for (const f of frozen) {
+    expect(rows.some((r) => r.instance === f.instance && r.task === f.task && r.attempt === f.attempt + 1)).toBe(true);
+    expect(rows.some((r) => r.instance === f.instance && r.task === f.task && r.attempt > f.attempt && r.state === "SUCCESS")).toBe(true);
+  }
   expect(missingEffects(w)).toEqual([]);
 }, RUN_MS + 120_000);
 
 test("d. duplicated and out-of-order deliveries through RedisBus: no extra attempts, no frozen instance", async () => {
   await using c = await failoverCluster("porpoise-failover-d-");
-  await using w = await startWorkload(c, { instances: 100 });
+  await using w = await startWorkload(c, { instances: D_INSTANCES });
   const bus = new RedisBus({ url: c.redis.url, secret: CLUSTER_SECRET });
   const sent = { readyCopies: 0, runningCopies: 0, doneCopies: 0, lateRunning: 0 };
   type Row = { id: string; instance: string; task: string; type: string; state: string; attempt: number; token: string; slot: number; epoch: number; host: string | null; log_path: string | null; start_time: Date | null; end_time: Date | null; exit_code: number | null; output: Record<string, string> | null; message: string | null };
@@ -265,7 +272,7 @@ test("d. duplicated and out-of-order deliveries through RedisBus: no extra attem
   })();
   let states: Record<string, number>;
   try {
-    states = await w.ended(RUN_MS, () => logsOf([...c.masters, ...c.workers]));
+    states = await w.ended(runMs(D_INSTANCES), () => logsOf([...c.masters, ...c.workers]));
   } finally {
     copying = false;
     await copier;
@@ -293,4 +300,4 @@ test("d. duplicated and out-of-order deliveries through RedisBus: no extra attem
   expect(dup.sameAttempt).toEqual([]);
   expect(refused).toBeGreaterThan(0);
   expect(missingEffects(w)).toEqual([]);
-}, RUN_MS + 120_000);
+}, runMs(D_INSTANCES) + 120_000);
