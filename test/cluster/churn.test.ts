@@ -18,6 +18,11 @@ import { type LogRow, overlaps } from "./coordinator-nodes.ts";
 import { nodeLines } from "./cluster-workload.ts";
 import { slotOfInstance } from "../../src/coordinator/coordinator.ts";
 
+// A known bug this test documents (the comment above the test says which): it fails today, and
+// whether it fails depends on timing, so CI does not run it; PORPOISE_KNOWN_BUGS=1 does. Make it a
+// plain test() once the bug is fixed.
+const knownBug = process.env.PORPOISE_KNOWN_BUGS === "1" ? test : test.skip;
+
 const COMMANDS = 1000;
 const CHURN_MS = 25_000;
 const STEP_MS = 2000;
@@ -141,7 +146,7 @@ test("masters joining and leaving with 1,000 commands pending: each consumed onc
 // carrying them out loses them — up to COMMAND_BATCH (10) per kill; a SIGTERM gives them back
 // (master.ts giveBack). Passes once the claim and the command's effect are one transaction (or a
 // sweep returns the claims of dead masters). Then make this a plain test().
-test.failing("masters joining and leaving: every consumed command is carried out, also across kill -9", () => {
+knownBug("masters joining and leaving: every consumed command is carried out, also across kill -9", () => {
   expect(outcome).not.toBeNull();
   expect(outcome!.notCarriedOut).toEqual([]);
   expect(outcome!.reranOnce).toBe(COMMANDS);

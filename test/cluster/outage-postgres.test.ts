@@ -18,6 +18,11 @@ import { waitFor } from "../helpers/wait.ts";
 import { startCluster } from "./cluster-harness.ts";
 import { attemptCounts, defineLedgerWorkflow, DIAMOND, expectAllAlive, expectCleanRun, nodeLines, submitRuns, waitAllEnded } from "./cluster-workload.ts";
 
+// A known bug this test documents (the comment above the test says which): it fails today, and
+// whether it fails depends on timing, so CI does not run it; PORPOISE_KNOWN_BUGS=1 does. Make it a
+// plain test() once the bug is fixed.
+const knownBug = process.env.PORPOISE_KNOWN_BUGS === "1" ? test : test.skip;
+
 const INSTANCES = 100;
 const DOWN_MS = 3000;
 
@@ -28,7 +33,7 @@ const DOWN_MS = 3000;
 // are left RUNNING with an attempt in DISPATCH or RUNNING that nobody runs (120 s after Postgres is
 // back). Before the dead-worker sweep waited a lease after an outage, one run also reran 12 running
 // attempts (13 duplicate effects). Make this a plain test() once it passes.
-test.failing("Postgres kill -9 and restart mid-run: no process exits or wedges, all SUCCESS, 0 duplicates", async () => {
+knownBug("Postgres kill -9 and restart mid-run: no process exits or wedges, all SUCCESS, 0 duplicates", async () => {
   await using pg = await restartablePostgres();
   {
     const admin = postgres(pg.url, { max: 1, onnotice: () => {} });

@@ -16,6 +16,11 @@ import { waitFor } from "../helpers/wait.ts";
 import { startCluster } from "./cluster-harness.ts";
 import { nodeLines } from "./cluster-workload.ts";
 
+// A known bug this test documents (the comment above the test says which): it fails today, and
+// whether it fails depends on timing, so CI does not run it; PORPOISE_KNOWN_BUGS=1 does. Make it a
+// plain test() once the bug is fixed.
+const knownBug = process.env.PORPOISE_KNOWN_BUGS === "1" ? test : test.skip;
+
 const SCHEDULES = 200;
 /** Schedules spread over this many workflows (a fire locks its workflow's row). */
 const WORKFLOWS = 20;
@@ -33,7 +38,7 @@ const pct = (xs: number[], p: number) => {
 // master, also with the 200 schedules spread over 20 workflows); retried fires deadlock again, so
 // only ~10-20% of the (schedule, second) pairs get their instance within the window (measured on a
 // box at load ~30: 510-1,293 of 6,000). Make this a plain test() once fires no longer deadlock.
-test.failing("200 per-second schedules on 3 masters, one killed -9: exactly one instance per (schedule, second)", async () => {
+knownBug("200 per-second schedules on 3 masters, one killed -9: exactly one instance per (schedule, second)", async () => {
   await using c = await startCluster({ prefix: "porpoise-schedules-", masters: 3, workers: 1, workerSlots: 16, lease: 3 });
   const sql = postgres(c.dbUrl, { max: 2, onnotice: () => {} });
   const woken = new Map<number, number>();
