@@ -60,21 +60,25 @@ export function decode<T extends Table>(table: T, rows: readonly Record<string, 
 }
 
 /**
- * Locks and reads the schedules, ascending id. Postgres: FOR UPDATE in id order, so two batches
- * over overlapping schedules cannot deadlock, and they wait for (and are waited on by) the row
- * locks of setReleaseState, update and delete. SQLite: the write transaction (BEGIN IMMEDIATE)
+ * Locks and reads the schedules, ascending id. Postgres: FOR NO KEY UPDATE in id order, so two
+ * batches over overlapping schedules cannot deadlock, and they wait for (and are waited on by) the
+ * row locks of setReleaseState, update and delete. Not FOR UPDATE: that also blocks the FOR KEY
+ * SHARE locks of foreign-key checks, and a master's group commit takes those on the schedule and
+ * workflow of an instance it updates twice in one transaction (fence, then state: Postgres checks
+ * the keys of a row its own transaction changed) — in the other order, so fires of one master and
+ * commits of another deadlocked ("deadlock detected" on every master, test/cluster/schedules.test.ts). SQLite: the write transaction (BEGIN IMMEDIATE)
  * is exclusive already.
  */
 export async function lockSchedules(tx: Db, dialect: Dialect, t: Tables, ids: readonly number[]): Promise<ScheduleRow[]> {
   if (ids.length === 0) return [];
-  const query = sql`SELECT * FROM schedules WHERE ${inIds(dialect, "id", ids)} ORDER BY id${sql.raw(dialect === "postgres" ? " FOR UPDATE" : "")}`;
+  const query = sql`SELECT * FROM schedules WHERE ${inIds(dialect, "id", ids)} ORDER BY id${sql.raw(dialect === "postgres" ? " FOR NO KEY UPDATE" : "")}`;
   return decode(t.schedules, await rawRows(tx, dialect, query));
 }
 
 /**
  * Locks and reads the workflows of the given schedules (same order and reason as lockSchedules,
- * run after it; Postgres's FOR UPDATE conflicts with the no-op UPDATE lock that instances.ts and
- * serial-instances.ts take), with the execution type of each one's current version read in the
+ * run after it; Postgres's FOR NO KEY UPDATE conflicts with the no-op UPDATE lock that instances.ts
+ * and serial-instances.ts take, not with foreign-key checks), with the execution type of each one's current version read in the
  * same statement. Taking the schedule ids, not the workflow ids, lets Postgres run it in the
  * same round trip as lockSchedules (pipelined).
  */
@@ -89,7 +93,7 @@ export async function lockWorkflowsOf(tx: Db, dialect: Dialect, t: Tables, sched
   const query = sql`SELECT w.*, ${sql.raw(type)} AS porpoise_execution_type FROM workflow_definitions w
      LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
      WHERE w.id ${sql.raw(byKey ? "= ANY(ARRAY(" : "IN (")}SELECT workflow_id FROM schedules WHERE ${inIds(dialect, "id", scheduleIds)}${sql.raw(byKey ? "))" : ")")}
-     ORDER BY w.id${sql.raw(pg ? " FOR UPDATE OF w" : "")}`;
+     ORDER BY w.id${sql.raw(pg ? " FOR NO KEY UPDATE OF w" : "")}`;
   const raw = await rawRows(tx, dialect, query);
   const rows = decode(t.workflowDefinitions, raw);
   return rows.map((row, i) => ({ row, executionType: (raw[i]!.porpoise_execution_type as ExecutionType | null) ?? "PARALLEL" }));

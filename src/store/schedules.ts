@@ -1,6 +1,6 @@
 // Schedules: CRUD with audit rows, and the fire — the one place a cron fire becomes a workflow
 // instance. Fires due together are one transaction (fireBatch) that locks the schedule rows and
-// their workflow rows (Postgres: FOR UPDATE in id order, which serialises with OFFLINE, delete
+// their workflow rows (Postgres: FOR NO KEY UPDATE in id order, which serialises with OFFLINE, delete
 // and the no-op UPDATE lock instances.ts takes; SQLite: BEGIN IMMEDIATE is exclusive), then
 // inserts with ON CONFLICT (schedule_id, schedule_time) DO NOTHING: on Postgres the loser of a
 // race waits for the winner's commit and inserts nothing; on SQLite writers are serial anyway.
