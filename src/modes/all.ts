@@ -24,6 +24,7 @@ import { openClusterPorts } from "./cluster-ports.ts";
 import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
 import { VERSION } from "../version.ts";
 import { persistentNodeId } from "./node-id.ts";
+import { checkRedis } from "./redis-check.ts";
 import { egressPolicy } from "../core/net/egress.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -43,6 +44,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   if (config.redis !== null && config.secret === null) {
     throw new ModeNotAvailableError("porpoise all --redis needs the shared cluster secret: pass --secret <at least 16 characters> (or PORPOISE_SECRET), the same value on every node; nothing was started.");
   }
+  if (config.redis !== null) await checkRedis(config.redis);
   const resources = new Resources(log);
   try {
     // 0700: the directory holds the database and the admin token (and an existing one is

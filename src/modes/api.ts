@@ -10,6 +10,7 @@ import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
+import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
 
@@ -18,6 +19,8 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
   if (config.redis === null) throw new Error("startApi: config.redis is required (resolveConfig checks this)");
   if (config.secret === null) throw new Error("startApi: config.secret is required (resolveConfig checks this)");
   const secretKey = config.secret;
+  // A Redis that does not answer is a start-up failure naming it, before anything is opened.
+  await checkRedis(config.redis);
   const resources = new Resources(log);
   try {
     const nodeId = nodeIdFor(config, "api");
@@ -33,7 +36,7 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
         return createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
       },
     });
-    log.info(`porpoise api ${nodeId} ready on ${http.url} (${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);
+    log.info(`porpoise api ready on ${http.url} (node ${nodeId}; ${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);
     return {
       url: http.url,
       stop: () => stopServing({ http, resources, log, shutdownTimeoutSeconds: config.shutdownTimeout }),

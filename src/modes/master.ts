@@ -11,10 +11,12 @@ import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
+import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
 
 export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
+  if (config.redis !== null) await checkRedis(config.redis);
   const resources = new Resources(log);
   try {
     const nodeId = nodeIdFor(config, "master");

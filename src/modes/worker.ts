@@ -15,11 +15,13 @@ import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { modeNotAvailable } from "./not-yet.ts";
 import { nodeIdFor } from "./node-id.ts";
+import { checkRedis } from "./redis-check.ts";
 import { prepareTaskIsolation, secureDataDir } from "./task-isolation.ts";
 
 export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
   if (config.gateway !== null) throw modeNotAvailable("worker", config);
+  if (config.redis !== null) await checkRedis(config.redis);
   const resources = new Resources(log);
   try {
     const nodeId = nodeIdFor(config, "worker");

@@ -141,7 +141,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   };
 
   const apiPort = await freePort();
-  const apiNode = await launch("api", "api1", ["--port", String(apiPort), "--admin-token", ADMIN_TOKEN], /porpoise api \S+ ready on/, null);
+  const apiNode = await launch("api", "api1", ["--port", String(apiPort), "--admin-token", ADMIN_TOKEN], /porpoise api ready on/, null);
   const addMaster = (id = `m${++counters.master}`) => launch("master", id, [], /porpoise master \S+ ready/, null);
   const addWorker = (id = `w${++counters.worker}`) => {
     const dataDir = join(tmp, id);
