@@ -92,6 +92,14 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId };
         }
         if (!bus || !coordinator) throw new Error("startAll: no bus or coordinator");
+        if (clustered) {
+          // Before the engine: its master and scheduler start on the slots held then, with the
+          // catch-up policy of a start (a slot acquired later is a takeover). Registered before the
+          // engine, so it stops after it: running tasks drain and are recorded before the slots go.
+          const c = coordinator;
+          await c.start();
+          resources.add("coordinator", () => c.stop());
+        }
         if (!clustered) {
           // One row in the registry, so GET /api/v1/cluster shows this node too (a cheap UPDATE every 10 s).
           const one = coordinator;
@@ -115,12 +123,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
-        if (clustered) {
-          // After the master listens for slot changes; stopped before the engine (slots released at once).
-          const c = coordinator;
-          await c.start();
-          resources.add("coordinator", () => c.stop());
-        }
+
         return engine.client;
       },
     });
