@@ -172,8 +172,16 @@ test("b. kill -9 of a worker mid-task: its attempts rerun elsewhere as attempt +
   );
   expect(runningOnVictim.length).toBeGreaterThan(0);
   expect(states).toEqual({ SUCCESS: INSTANCES });
-  // Every attempt RUNNING on the dead worker ended NEED_FAULT_TOLERANCE and its task ran again as attempt + 1.
+  // Every attempt RUNNING on the dead worker ended NEED_FAULT_TOLERANCE and its task ran again as
+  // attempt + 1 — except one that finished and reported its result in the instant between the
+  // snapshot above and the kill (seen once in CI): SUCCESS with no later attempt.
+  const reportedBeforeKill = runningOnVictim.filter((a) => {
+    const row = rows.find((r) => r.id === a.id)!;
+    return row.state === "SUCCESS" && !rows.some((r) => r.instance === a.instance && r.task === a.task && r.attempt > a.attempt);
+  });
+  expect(reportedBeforeKill.length).toBeLessThan(runningOnVictim.length);
   for (const a of runningOnVictim) {
+    if (reportedBeforeKill.includes(a)) continue;
     const row = rows.find((r) => r.id === a.id)!;
     expect(row.state).toBe("NEED_FAULT_TOLERANCE");
     const next = rows.find((r) => r.instance === a.instance && r.task === a.task && r.attempt === a.attempt + 1);
