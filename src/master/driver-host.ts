@@ -35,10 +35,10 @@ export interface DriverHost {
   enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: QueuePriority, instancePriority: QueuePriority, slot: number, epoch: number): void;
   publishKill(rec: AttemptRec, reason: string): void;
   /**
-   * After `enqueue`: the note when no worker serves `workerGroup` (the master counts the attempt
-   * and notes the instance), else null.
+   * After `enqueue`: null when a worker serves `workerGroup` (or nobody knows); else a promise of
+   * the note once confirmed (the master counts the attempt and notes the instance), or of null.
    */
-  unservedGroup?(rec: AttemptRec, workerGroup: string): string | null;
+  unservedGroup?(rec: AttemptRec, workerGroup: string): Promise<string | null> | null;
   /** The attempt left the queue without a worker event (killed while DISPATCH). */
   leftQueue?(rec: AttemptRec): void;
   /** Start a task the master runs itself over time (sub_workflow, dependent). */

@@ -265,13 +265,16 @@ export class InstanceDriver {
 
   private enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string): void {
     this.hostApi.enqueue(rec, task, workerGroup, PRIORITY[task.priority], this.instancePriority, this.scope.slot, this.epoch);
-    const note = this.hostApi.unservedGroup?.(rec, workerGroup) ?? null;
-    if (note === null) return;
-    // Said on the attempt (its message) while it waits; onRunning clears it.
-    this.hostApi.schedule((batch) => {
-      if (this.done || rec.state !== "DISPATCH" || rec.waitNote !== undefined) return;
-      rec.waitNote = note;
-      this.update(batch, rec, ["DISPATCH"], "DISPATCH", { message: note });
+    const noting = this.hostApi.unservedGroup?.(rec, workerGroup);
+    if (!noting) return;
+    void noting.then((note) => {
+      if (note === null) return;
+      // Said on the attempt (its message) while it waits; onRunning clears it.
+      this.hostApi.schedule((batch) => {
+        if (this.done || rec.state !== "DISPATCH" || rec.waitNote !== undefined) return;
+        rec.waitNote = note;
+        this.update(batch, rec, ["DISPATCH"], "DISPATCH", { message: note });
+      });
     });
   }
 

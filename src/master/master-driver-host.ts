@@ -62,13 +62,16 @@ export function masterDriverHost(m: MasterParts): DriverHost {
           .catch((err) => m.log.error(`master: could not enqueue task instance ${rec.id}`, { err }));
       },
       unservedGroup: (rec: AttemptRec, workerGroup: string) => {
-        const note = m.unserved.noteFor(workerGroup);
-        if (note === null || rec.id === null) return null;
-        m.unserved.add(rec.id, workerGroup);
-        const said = `task "${rec.name}" (task instance ${rec.id}) is ${note}`;
-        m.log.warn(`workflow instance ${rec.instanceId}: ${said}`);
-        retryStore(`noting workflow instance ${rec.instanceId}`, () => m.store.instances.note(rec.instanceId, said), m.retryQuiet).catch(() => {});
-        return note;
+        if (rec.id === null || m.unserved.servedNow(workerGroup)) return null;
+        return m.unserved.noteFor(workerGroup).then((note) => {
+          // Started meanwhile (a worker of the group was there after all): nothing to say.
+          if (note === null || rec.id === null || rec.state !== "DISPATCH") return null;
+          m.unserved.add(rec.id, workerGroup);
+          const said = `task "${rec.name}" (task instance ${rec.id}) is ${note}`;
+          m.log.warn(`workflow instance ${rec.instanceId}: ${said}`);
+          retryStore(`noting workflow instance ${rec.instanceId}`, () => m.store.instances.note(rec.instanceId, said), m.retryQuiet).catch(() => {});
+          return note;
+        });
       },
       leftQueue: (rec: AttemptRec) => {
         if (rec.id !== null) m.unserved.settle(rec.id);

@@ -68,6 +68,8 @@ export interface MasterDeps {
   adoptInterrupted?: (inFlight: readonly TaskInstance[]) => readonly number[];
   /** The worker groups served (`porpoise all`: its worker's); null or absent = not known here. */
   servedGroups?: () => readonly string[] | null;
+  /** A fresh read of the served groups, asked before an attempt is said to wait for an unserved one (a cluster master). */
+  confirmServedGroups?: () => Promise<readonly string[] | null>;
   /** Where this master vouches for its dispatches to a worker of the same process (cache/dispatch-vouch.ts). */
   vouch?: DispatchVouch;
   /** Where the API of the same process hands over instances it just created (bus/instance-handoff.ts). */
@@ -151,7 +153,7 @@ export class Master implements EventSink {
     this.host = deps.host ?? hostname();
     this.retryQuiet = { log: this.log, signal: this.stopping.signal };
     this.retry = { ...this.retryQuiet, onRecovered: () => this.afterOutage() };
-    this.unserved = new UnservedGroups(deps.servedGroups ?? (() => null));
+    this.unserved = new UnservedGroups(deps.servedGroups ?? (() => null), deps.confirmServedGroups);
     this.serial = new SerialQueue({ store: this.store, log: this.log, start: (id) => this.startPromoted(id), ended: (i) => i.backfillId !== null && void this.backfills.advance(i.backfillId), advanceBackfill: (id) => void this.backfills.advance(id) });
     this.backfills = new BackfillDriver({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), start: (id) => this.startPromoted(id) });
     this.tasks = new MasterTasks({ store: this.store, log: this.log, slotOf: (id) => this.coordinator.slotOf(id), report: (e) => this.report(e), load: (id) => this.load(id, "start"), control: (id, kind) => this.enqueueControl(id, kind) });

@@ -4,16 +4,27 @@
 // count per group that metrics can expose (`counts()`).
 //
 // Which groups are served comes from the process's composition: in `porpoise all` the groups of
-// its worker. null = not known here (e.g. a master whose workers run elsewhere): nothing is noted.
+// its worker; in a cluster master, the node registry (modes/served-groups.ts), read again before
+// a note (`confirm`): the list it keeps may predate a worker that just registered. null = not
+// known here: nothing is noted.
 
 export class UnservedGroups {
   private readonly waiting = new Map<number, string>();
 
-  constructor(private readonly served: () => readonly string[] | null) {}
+  constructor(
+    private readonly served: () => readonly string[] | null,
+    private readonly confirm?: () => Promise<readonly string[] | null>,
+  ) {}
 
-  /** The note for an attempt queued for `group`, or null when a worker serves it (or nobody knows). */
-  noteFor(group: string): string | null {
+  /** True when the groups known now serve `group`, or nothing is known (the common case: no note, no wait). */
+  servedNow(group: string): boolean {
     const served = this.served();
+    return served === null || served.includes(group);
+  }
+
+  /** The note for an attempt queued for `group` after a fresh look, or null when a worker serves it (or nobody knows). */
+  async noteFor(group: string): Promise<string | null> {
+    const served = this.confirm ? await this.confirm() : this.served();
     if (served === null || served.includes(group)) return null;
     return `waiting: no worker serves worker group "${group}" (served: ${served.length > 0 ? served.map((g) => `"${g}"`).join(", ") : "none"}); it runs once a worker of that group is up`;
   }

@@ -36,6 +36,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       ...(records ? { records } : {}),
       recovery: { kind: "workers", registry, leaseMs: config.leaseMs },
       servedGroups: () => served.get(),
+      confirmServedGroups: () => served.fresh(),
     });
     await master.start();
     // After the master listens: the slots it acquires are taken over as they come.

@@ -1,25 +1,41 @@
 // The worker groups some live worker serves, read from the node registry every half lease, for a
 // master in a cluster: an attempt queued for a group nobody serves says so on the task and on the
 // instance (master/unserved-groups.ts). null until the first read: "not known" notes nothing.
+// A group missing from the last read is read again before anything is noted (fresh()): a worker
+// that registered since the last read (a master started before its workers) serves it, and a
+// false note would cost every such attempt a second commit and tell the user something untrue.
 
 import type { NodeRegistry } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 
 export interface ServedGroups {
   get(): readonly string[] | null;
+  /** The groups as read now (one read shared by the callers of the next FRESH_MS); null if it failed and nothing is known. */
+  fresh(): Promise<readonly string[] | null>;
   stop(): void;
 }
+
+/** Reads of fresh() closer together than this share one. */
+const FRESH_MS = 250;
 
 export function servedGroupsFromRegistry(registry: NodeRegistry, leaseMs: number, log: Logger): ServedGroups {
   let served: string[] | null = null;
   let stopped = false;
-  const refresh = async () => {
-    try {
-      const nodes = await registry.nodes();
-      served = [...new Set(nodes.filter((n) => (n.role === "worker" || n.role === "all") && n.heartbeatAgeMs <= leaseMs).flatMap((n) => n.groups))].sort();
-    } catch (err) {
-      log.debug("could not read the worker groups served from the node registry; keeping the last known", { err });
-    }
+  let reading: Promise<readonly string[] | null> | null = null;
+  let readStartedAt = -Infinity;
+  const refresh = (): Promise<readonly string[] | null> => {
+    if (reading && performance.now() - readStartedAt < FRESH_MS) return reading;
+    readStartedAt = performance.now();
+    reading = (async () => {
+      try {
+        const nodes = await registry.nodes();
+        served = [...new Set(nodes.filter((n) => (n.role === "worker" || n.role === "all") && n.heartbeatAgeMs <= leaseMs).flatMap((n) => n.groups))].sort();
+      } catch (err) {
+        log.debug("could not read the worker groups served from the node registry; keeping the last known", { err });
+      }
+      return served;
+    })();
+    return reading;
   };
   void refresh();
   const timer = setInterval(() => {
@@ -28,6 +44,7 @@ export function servedGroupsFromRegistry(registry: NodeRegistry, leaseMs: number
   timer.unref?.();
   return {
     get: () => served,
+    fresh: () => refresh(),
     stop: () => {
       stopped = true;
       clearInterval(timer);
