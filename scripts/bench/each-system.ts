@@ -25,6 +25,12 @@ export async function startSystem(system: PorpoiseSystem, workerSlots?: number):
   return startPorpoiseCluster(CLUSTER_SHAPES[system as ClusterSystem], workerSlots === undefined ? {} : { workerSlots });
 }
 
+/** PORPOISE_BENCH_SYSTEMS=porpoise-sqlite,porpoise-cluster keeps only those systems (a quick check of one). */
+function onlyListed(systems: readonly PorpoiseSystem[]): PorpoiseSystem[] {
+  const listed = process.env.PORPOISE_BENCH_SYSTEMS?.split(",").map((s) => s.trim()).filter(Boolean);
+  return listed && listed.length > 0 ? systems.filter((s) => listed.includes(s)) : [...systems];
+}
+
 /**
  * Runs `measure` on each system against its own fresh start. One system failing does not stop
  * the others: their rows are kept and the failures are thrown together at the end.
@@ -32,7 +38,7 @@ export async function startSystem(system: PorpoiseSystem, workerSlots?: number):
 export async function eachSystem(measure: (server: PorpoiseServer, system: PorpoiseSystem) => Promise<BenchRow[]>, o: EachSystemOptions = {}): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const errors: string[] = [];
-  for (const system of o.systems ?? DEFAULT_SYSTEMS) {
+  for (const system of onlyListed(o.systems ?? DEFAULT_SYSTEMS)) {
     try {
       await using server = await startSystem(system, o.workerSlots);
       rows.push(...(await measure(server, system)));
