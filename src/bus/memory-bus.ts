@@ -10,8 +10,7 @@
 // a slot over gets the unacked ones again (docs/architecture.md §2). Objects are handed over
 // as they are: nothing crosses a process boundary here, so nothing is serialised or signed.
 
-import { z } from "zod";
-import { PorpoiseError, ValidationError } from "../core/errors.ts";
+import { PorpoiseError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
 import type { KillMessage, TaskEvent, WakeMessage } from "../core/messages.ts";
 import { KILL_CHANNEL, WAKE_CHANNEL } from "../core/messages.ts";
@@ -23,22 +22,10 @@ import {
   type ReadyTask,
   type Unsubscribe,
   DEFAULT_CLAIM_LEASE_MS,
-  channelSchema,
-  isWorkerGroup,
-  parseReadyTask,
-  workerGroupSchema,
 } from "./bus.ts";
-import { parseOrThrow } from "../core/zod-details.ts";
+import { checkClaimArgs, checkPublishArgs, checkSlot, checkSubscribeArgs, enqueueArgs, groupOf } from "./bus-args.ts";
 import { ReadyHeap, orderKey } from "./ready-heap.ts";
 
-const pullSchema = z.strictObject({
-  groups: z.array(workerGroupSchema).min(1, "expected at least one worker group").max(100),
-  max: z.number().int().min(1).max(10_000),
-});
-const groupArg = z.strictObject({ group: workerGroupSchema });
-const slotArg = z.strictObject({ slot: z.number().int().min(0).max(4095) });
-const publishSchema = z.strictObject({ channel: channelSchema, message: z.string() });
-const subscribeSchema = z.strictObject({ channel: channelSchema, handler: z.function() });
 
 interface Waiter {
   groups: string[];
@@ -97,14 +84,7 @@ export class MemoryBus implements Bus {
   enqueue(group: string, task: ReadyTask): Promise<void> {
     try {
       this.assertOpen();
-      const g = isWorkerGroup(group) ? group : parseOrThrow(groupArg, { group }, "enqueue").group;
-      const t = parseReadyTask(task);
-      if (t.workerGroup !== g) {
-        throw new ValidationError(
-          `ready task is invalid: workerGroup is "${t.workerGroup}" but it was enqueued on group "${g}"; enqueue it on its own group`,
-          [{ path: "workerGroup", message: `expected "${g}"` }],
-        );
-      }
+      const { group: g, task: t } = enqueueArgs(group, task);
       this.heap(g).push(orderKey(t.instancePriority, t.priority, ++this.seq), t);
       this.queuedKeys.set(t, this.seq);
       if (this.waiters.get(g)?.size) this.scheduleFlush(g);
@@ -120,10 +100,7 @@ export class MemoryBus implements Bus {
   claim(groups: readonly string[], max: number, signal?: AbortSignal): Promise<ReadyTask[]> {
     try {
       this.assertOpen();
-      // Zod only when the cheap check fails: a worker pulls once per batch, and zod is the one that explains.
-      if (!(Array.isArray(groups) && groups.length >= 1 && groups.length <= 100 && groups.every(isWorkerGroup) && Number.isInteger(max) && max >= 1 && max <= 10_000)) {
-        parseOrThrow(pullSchema, { groups, max }, "claim");
-      }
+      checkClaimArgs(groups, max);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -200,12 +177,10 @@ export class MemoryBus implements Bus {
 
   publishEvent(slot: number, event: TaskEvent): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
-    if (!(Number.isInteger(slot) && slot >= 0 && slot <= 4095)) {
-      try {
-        parseOrThrow(slotArg, { slot }, "publishEvent");
-      } catch (err) {
-        return Promise.reject(err);
-      }
+    try {
+      checkSlot(slot, "publishEvent");
+    } catch (err) {
+      return Promise.reject(err);
     }
     const delivered: DeliveredEvent = { slot, id: String(++this.eventSeq), event };
     let stream = this.streams.get(slot);
@@ -343,7 +318,7 @@ export class MemoryBus implements Bus {
   depth(group: string): Promise<number> {
     try {
       this.assertOpen();
-      const { group: g } = parseOrThrow(groupArg, { group }, "depth");
+      const g = groupOf(group, "depth");
       return Promise.resolve(this.heaps.get(g)?.size ?? 0);
     } catch (err) {
       return Promise.reject(err);
@@ -353,7 +328,7 @@ export class MemoryBus implements Bus {
   publish(channel: string, message: string): Promise<void> {
     try {
       this.assertOpen();
-      parseOrThrow(publishSchema, { channel, message }, "publish");
+      checkPublishArgs(channel, message);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -378,7 +353,7 @@ export class MemoryBus implements Bus {
   subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
     try {
       this.assertOpen();
-      parseOrThrow(subscribeSchema, { channel, handler }, "subscribe");
+      checkSubscribeArgs(channel, handler);
     } catch (err) {
       return Promise.reject(err);
     }

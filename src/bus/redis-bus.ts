@@ -17,10 +17,11 @@ import {
   KILL_CHANNEL, WAKE_CHANNEL, type KillMessage, type TaskEvent, type WakeMessage,
   killMessageSchema, parseJsonMessage, parseTaskEvent, wakeMessageSchema,
 } from "../core/messages.ts";
+import { checkClaimArgs, checkPublishArgs, checkSlot, checkSubscribeArgs, enqueueArgs, groupOf, slotSchema } from "./bus-args.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 import {
   type Bus, type BusDropCounts, type DeliveredEvent, type EventConsumer, type ReadyTask, type Unsubscribe,
-  DEFAULT_CLAIM_LEASE_MS, channelSchema, isWorkerGroup, parseReadyTask, readyTaskSchema, workerGroupSchema,
+  DEFAULT_CLAIM_LEASE_MS, parseReadyTask, readyTaskSchema,
 } from "./bus.ts";
 import { MarkerWaiter } from "./redis-bus-claimer.ts";
 import { busClosedError, connectionFactory, runScript, type ConnectionFactory } from "./redis-bus-connection.ts";
@@ -40,20 +41,11 @@ const optionsSchema = z.strictObject({
 });
 export type RedisBusOptions = z.input<typeof optionsSchema>;
 
-const claimSchema = z.strictObject({
-  groups: z.array(workerGroupSchema).min(1, "expected at least one worker group").max(100),
-  max: z.number().int().min(1).max(10_000),
-});
-const groupArg = z.strictObject({ group: workerGroupSchema });
 const ackSchema = z.strictObject({ tasks: z.array(readyTaskSchema) });
-const slotSchema = z.number().int().min(0).max(4095);
-const publishEventSchema = z.strictObject({ slot: slotSchema });
 const ackEventsSchema = z.strictObject({
   events: z.array(z.object({ slot: slotSchema, id: z.string().regex(/^\d+-\d+$/, 'expected a stream id "<ms>-<seq>"') })),
 });
 const consumeSchema = z.strictObject({ consumer: z.string().min(1).max(200), handler: z.function() });
-const publishSchema = z.strictObject({ channel: channelSchema, message: z.string() });
-const subscribeSchema = z.strictObject({ channel: channelSchema, handler: z.function() });
 
 /** Longest XREADGROUP BLOCK of an event consumer; new slots interrupt it at once (CLIENT UNBLOCK). */
 const MAX_EVENT_BLOCK_MS = 5_000;
@@ -99,22 +91,13 @@ export class RedisBus implements Bus {
 
   async enqueue(group: string, task: ReadyTask): Promise<void> {
     this.assertOpen();
-    const g = isWorkerGroup(group) ? group : parseOrThrow(groupArg, { group }, "enqueue").group;
-    const t = parseReadyTask(task);
-    if (t.workerGroup !== g) {
-      throw new ValidationError(
-        `ready task is invalid: workerGroup is "${t.workerGroup}" but it was enqueued on group "${g}"; enqueue it on its own group`,
-        [{ path: "workerGroup", message: `expected "${g}"` }],
-      );
-    }
+    const { group: g, task: t } = enqueueArgs(group, task);
     await this.call("enqueue", () => this.queues.enqueue(g, t));
   }
 
   async claim(groups: readonly string[], max: number, signal?: AbortSignal): Promise<ReadyTask[]> {
     this.assertOpen();
-    if (!(Array.isArray(groups) && groups.length >= 1 && groups.length <= 100 && groups.every(isWorkerGroup) && Number.isInteger(max) && max >= 1 && max <= 10_000)) {
-      parseOrThrow(claimSchema, { groups, max }, "claim");
-    }
+    checkClaimArgs(groups, max);
     if (signal?.aborted) return [];
     const unique = [...new Set(groups)];
     const scope = new AbortController();
@@ -137,13 +120,13 @@ export class RedisBus implements Bus {
 
   async depth(group: string): Promise<number> {
     this.assertOpen();
-    const { group: g } = parseOrThrow(groupArg, { group }, "depth");
+    const g = groupOf(group, "depth");
     return await this.call("depth", () => this.queues.depth(g));
   }
 
   async publishEvent(slot: number, event: TaskEvent): Promise<void> {
     this.assertOpen();
-    parseOrThrow(publishEventSchema, { slot }, "publishEvent");
+    checkSlot(slot, "publishEvent");
     const e = parseTaskEvent(event);
     if (e.slot !== slot) {
       throw new ValidationError(`task event is invalid: its slot is ${e.slot} but it was published to slot ${slot}; publish it to its own slot`, [
@@ -208,13 +191,13 @@ export class RedisBus implements Bus {
 
   async publish(channel: string, message: string): Promise<void> {
     this.assertOpen();
-    parseOrThrow(publishSchema, { channel, message }, "publish");
+    checkPublishArgs(channel, message);
     await this.call("publish", () => this.cmd.publish(this.channelKey(channel), this.signer.seal(`pub:${channel}`, message)));
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
     this.assertOpen();
-    parseOrThrow(subscribeSchema, { channel, handler }, "subscribe");
+    checkSubscribeArgs(channel, handler);
     return this.subscribeTo("subscribe", this.channelKey(channel), handler, (raw) => {
       const opened = this.signer.open(`pub:${channel}`, raw);
       if (opened.ok) return opened.body;
