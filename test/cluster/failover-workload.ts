@@ -7,21 +7,11 @@ import { expect } from "bun:test";
 import postgres from "postgres";
 import type { Cluster } from "./cluster-harness.ts";
 import { effectLedger, type EffectLedger } from "./failover-ledger.ts";
+import { TWO_DIAMONDS } from "../helpers/two-diamonds.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // a → (b, c) → d → e → f → (g, h) → i → j
-export const DAG: [string, string[]][] = [
-  ["a", []],
-  ["b", ["a"]],
-  ["c", ["a"]],
-  ["d", ["b", "c"]],
-  ["e", ["d"]],
-  ["f", ["e"]],
-  ["g", ["f"]],
-  ["h", ["f"]],
-  ["i", ["g", "h"]],
-  ["j", ["i"]],
-];
+export const DAG = TWO_DIAMONDS;
 
 /** 0.1–1 s, from bash's $RANDOM. */
 export const SLEEP = "ms=$((100 + RANDOM % 900)); sleep $((ms / 1000)).$(printf %03d $((ms % 1000)))";

@@ -18,21 +18,11 @@ import { attemptFiles, readExitStatus } from "../../src/worker/attempt-files.ts"
 import { attemptWorkDir } from "../../src/core/attempt-paths.ts";
 import { porpoiseAll, seedProjectWithToken, waitFor } from "../cluster/porpoise-process.ts";
 import { createLedger } from "../helpers/ledger.ts";
+import { TWO_DIAMONDS } from "../helpers/two-diamonds.ts";
 
 const INSTANCES = 50;
 // a → (b, c) → d → e → f → (g, h) → i → j: two diamonds on a chain.
-const DAG: [string, string[]][] = [
-  ["a", []],
-  ["b", ["a"]],
-  ["c", ["a"]],
-  ["d", ["b", "c"]],
-  ["e", ["d"]],
-  ["f", ["e"]],
-  ["g", ["f"]],
-  ["h", ["f"]],
-  ["i", ["g", "h"]],
-  ["j", ["i"]],
-];
+const DAG = TWO_DIAMONDS;
 
 test("kill -9 of porpoise all mid-burst: after the restart every instance succeeds with one effect per task", async () => {
   await using ledger = await createLedger();
