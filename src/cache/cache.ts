@@ -11,10 +11,17 @@ import { z } from "zod";
 
 export const cacheKeySchema = z.string().min(1).max(1024);
 export const ttlSchema = z.number().int().min(1).max(2 ** 31 - 1);
+export const versionSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export interface CacheWriteOptions {
   /** Milliseconds until the entry expires; absent = kept until deleted. */
   ttlMs?: number;
+}
+
+/** A value written by `setIfNewer`, with the version it was written with. */
+export interface VersionedValue {
+  version: number;
+  value: string;
 }
 
 export interface Cache {
@@ -47,6 +54,20 @@ export interface Cache {
    * instead of three keeps the interface small (Redis: SET NX / one Lua script).
    */
   compareAndSet(key: string, expected: string | null, next: string | null, opts?: CacheWriteOptions): Promise<boolean>;
+
+  /**
+   * Stores `value` with `version` unless the key holds a versioned value whose version is the same
+   * or higher; returns whether it applied. On success the TTL becomes `opts.ttlMs` (or none). Why
+   * the engine needs it: several writers put snapshots of the same object and their writes may
+   * arrive out of order (a master that lost a slot, a retried write after a newer one), so the
+   * newest must win whatever the order (cache/instance-snapshots.ts). One step: a Lua script in
+   * Redis. Versioned keys are a kind of their own: read them with getVersioned (get, incr and
+   * compareAndSet are not meant for them, nor setIfNewer for keys written otherwise).
+   */
+  setIfNewer(key: string, version: number, value: string, opts?: CacheWriteOptions): Promise<boolean>;
+
+  /** What setIfNewer stored under the key, or null when absent or expired. */
+  getVersioned(key: string): Promise<VersionedValue | null>;
 
   /** Releases connections; later calls reject with CACHE_CLOSED. */
   close(): Promise<void>;

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { ConflictError, PorpoiseError } from "../core/errors.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
-import { type Cache, type CacheWriteOptions, cacheKeySchema, ttlSchema } from "./cache.ts";
+import { type Cache, type CacheWriteOptions, type VersionedValue, cacheKeySchema, ttlSchema, versionSchema } from "./cache.ts";
 
 const keyArg = z.strictObject({ key: cacheKeySchema });
 const optsSchema = z.strictObject({ ttlMs: ttlSchema.optional() }).optional();
@@ -24,11 +24,14 @@ const casSchema = z.strictObject({
   next: z.string().nullable(),
   opts: optsSchema,
 });
+const setIfNewerSchema = z.strictObject({ key: cacheKeySchema, version: versionSchema, value: z.string(), opts: optsSchema });
 
 interface Entry {
   value: string;
   /** Epoch ms from `now()`; Infinity = no TTL. */
   expiresAt: number;
+  /** Set by setIfNewer only. */
+  version?: number;
 }
 
 export interface MemoryCacheOptions {
@@ -111,6 +114,24 @@ export class MemoryCache implements Cache {
     });
   }
 
+  setIfNewer(key: string, version: number, value: string, opts?: CacheWriteOptions): Promise<boolean> {
+    return this.run(() => {
+      parseOrThrow(setIfNewerSchema, { key, version, value, opts }, "cache setIfNewer");
+      const current = this.live(key)?.version;
+      if (current !== undefined && current >= version) return false;
+      this.store(key, value, opts?.ttlMs, version);
+      return true;
+    });
+  }
+
+  getVersioned(key: string): Promise<VersionedValue | null> {
+    return this.run(() => {
+      parseOrThrow(keyArg, { key }, "cache getVersioned");
+      const entry = this.live(key);
+      return entry?.version === undefined ? null : { version: entry.version, value: entry.value };
+    });
+  }
+
   close(): Promise<void> {
     this.closed = true;
     this.entries.clear();
@@ -148,12 +169,12 @@ export class MemoryCache implements Cache {
     return entry;
   }
 
-  private store(key: string, value: string, ttlMs: number | undefined): void {
+  private store(key: string, value: string, ttlMs: number | undefined, version?: number): void {
     if (ttlMs === undefined) {
-      this.entries.set(key, { value, expiresAt: Infinity });
+      this.entries.set(key, { value, expiresAt: Infinity, ...(version === undefined ? {} : { version }) });
       this.expiring.delete(key);
     } else {
-      this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
+      this.entries.set(key, { value, expiresAt: this.now() + ttlMs, ...(version === undefined ? {} : { version }) });
       this.expiring.add(key);
     }
     this.sweep(this.sweepSteps);

@@ -74,3 +74,24 @@ if string.sub(current, 1, 1) ~= 'c' then return redis.error_reply('NOTINT') end
 redis.call('APPEND', KEYS[1], ARGV[2])
 return current .. ARGV[2]
 `;
+
+/**
+ * Set-if-newer of a versioned value (Cache.setIfNewer). The stored string is "<version>:<rest>"
+ * (the rest signed by the caller when the cache has a secret), so the script can compare versions
+ * without the secret; a stored string without that head counts as absent.
+ * KEYS[1]  the key
+ * ARGV[1]  the new version (a non-negative integer below 2^53: exact as a Lua number)
+ * ARGV[2]  the stored string, "<version>:<rest>"
+ * ARGV[3]  TTL in milliseconds, "" for none
+ * Returns  1 when stored, 0 when the key holds the same or a higher version (left unchanged).
+ */
+export const SET_IF_NEWER_LUA = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local held = string.match(current, '^(%d+):')
+  if held and tonumber(held) >= tonumber(ARGV[1]) then return 0 end
+end
+if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2])
+else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+`;

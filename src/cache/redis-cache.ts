@@ -18,8 +18,8 @@ import { ConflictError, PorpoiseError, ValidationError } from "../core/errors.ts
 import type { Logger } from "../core/log.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
-import { type Cache, type CacheWriteOptions, cacheKeySchema, ttlSchema } from "./cache.ts";
-import { COMPARE_AND_SET_LUA, INCR_LUA, SIGNED_INCR_LUA } from "./redis-cache-scripts.ts";
+import { type Cache, type CacheWriteOptions, type VersionedValue, cacheKeySchema, ttlSchema, versionSchema } from "./cache.ts";
+import { COMPARE_AND_SET_LUA, INCR_LUA, SET_IF_NEWER_LUA, SIGNED_INCR_LUA } from "./redis-cache-scripts.ts";
 import { ValueSigner } from "./signed-values.ts";
 
 const keyArg = z.strictObject({ key: cacheKeySchema });
@@ -31,6 +31,9 @@ const incrSchema = z.strictObject({
   opts: optsSchema,
 });
 const casSchema = z.strictObject({ key: cacheKeySchema, expected: z.string().nullable(), next: z.string().nullable(), opts: optsSchema });
+const setIfNewerSchema = z.strictObject({ key: cacheKeySchema, version: versionSchema, value: z.string(), opts: optsSchema });
+/** The head of a versioned value as stored: "<version>:". */
+const VERSIONED = /^(\d+):/;
 const optionsSchema = z.strictObject({
   url: z.string().min(1).optional(),
   client: z.custom<Redis>((c) => c instanceof Redis, "an ioredis client").optional(),
@@ -57,6 +60,7 @@ interface ScriptCommands {
   porpoiseCacheCas(key: string, expectMode: string, expected: string, nextMode: string, next: string, ttl: string): Promise<number>;
   porpoiseCacheIncr(key: string, by: string, ttl: string): Promise<number>;
   porpoiseCacheSignedIncr(key: string, created: string, delta: string, ttl: string): Promise<string>;
+  porpoiseCacheSetIfNewer(key: string, version: string, stored: string, ttl: string): Promise<number>;
 }
 
 export class RedisCache implements Cache {
@@ -104,6 +108,7 @@ export class RedisCache implements Cache {
     client.defineCommand("porpoiseCacheCas", { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
     client.defineCommand("porpoiseCacheIncr", { numberOfKeys: 1, lua: INCR_LUA });
     client.defineCommand("porpoiseCacheSignedIncr", { numberOfKeys: 1, lua: SIGNED_INCR_LUA });
+    client.defineCommand("porpoiseCacheSetIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER_LUA });
     this.redis = client as Redis & ScriptCommands;
     this.prefix = opts.prefix;
     this.signer = opts.secret === undefined ? null : new ValueSigner(opts.secret);
@@ -173,6 +178,40 @@ export class RedisCache implements Cache {
         if ((await this.redis.porpoiseCacheCas(k, stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl)) === 1) return true;
       }
       throw new ConflictError(`cache key "${key}" changed ${MAX_SWAPS} times during one compareAndSet; retry later`);
+    });
+  }
+
+  /**
+   * Stored as "<version>:" + the versioned body, "<version>:<value>" — signed as a whole with a
+   * secret, so the MAC covers the version too and a forged head cannot pass for a newer write.
+   */
+  setIfNewer(key: string, version: number, value: string, opts?: CacheWriteOptions): Promise<boolean> {
+    return this.run(async () => {
+      parseOrThrow(setIfNewerSchema, { key, version, value, opts }, "cache setIfNewer");
+      const k = this.prefix + key;
+      const body = `${version}:${value}`;
+      const stored = `${version}:${this.signer ? this.signer.encode(k, body) : body}`;
+      const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
+      return (await this.redis.porpoiseCacheSetIfNewer(k, String(version), stored, ttl)) === 1;
+    });
+  }
+
+  /** A value whose MAC does not verify (or that setIfNewer did not write) reads as absent; forged ones are counted. */
+  getVersioned(key: string): Promise<VersionedValue | null> {
+    return this.run(async () => {
+      parseOrThrow(keyArg, { key }, "cache getVersioned");
+      const stored = await this.redis.get(this.prefix + key);
+      const head = stored === null ? null : VERSIONED.exec(stored);
+      if (stored === null || head === null) return null;
+      const rest = stored.slice(head[0].length);
+      const body = this.signer ? this.visible(key, rest) : rest;
+      if (body === null) return null;
+      // The signed body repeats the version: a head changed around it is a forgery too.
+      if (!body.startsWith(head[0])) {
+        if (this.signer) this.count(this.prefix + key, 1);
+        return null;
+      }
+      return { version: Number(head[1]), value: body.slice(head[0].length) };
     });
   }
 

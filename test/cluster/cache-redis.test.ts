@@ -94,6 +94,26 @@ describe("RedisCache with a secret: Redis is untrusted", () => {
     expect(h.cache.forgedReads()).toBe(3);
   });
 
+  test("versioned values: the MAC covers the version; forged ones read as absent and are counted", async () => {
+    await using h = await harness(secret);
+    const k = h.prefix + "snap";
+    expect(await h.cache.setIfNewer("snap", 5, "genuine")).toBe(true);
+    const stored = (await admin.get(k))!;
+    expect(stored.startsWith("5:")).toBe(true);
+    await admin.set(k, stored.replace(/^5:/, "9:")); // a newer version claimed around a genuine body
+    expect(await h.cache.getVersioned("snap")).toBeNull();
+    await admin.set(k, "7:7:forged");
+    expect(await h.cache.getVersioned("snap")).toBeNull();
+    await admin.set(k, stored);
+    expect(await h.cache.getVersioned("snap")).toEqual({ version: 5, value: "genuine" });
+    expect(h.cache.forgedReads()).toBe(2);
+    // A forged value still holds its version against older writes (Redis is trusted with nothing but availability).
+    await admin.set(k, "8:8:forged");
+    expect(await h.cache.setIfNewer("snap", 6, "older")).toBe(false);
+    expect(await h.cache.setIfNewer("snap", 10, "newer")).toBe(true);
+    expect(await h.cache.getVersioned("snap")).toEqual({ version: 10, value: "newer" });
+  });
+
   test("many increments fold back into one record; the value stays exact", async () => {
     await using h = await harness(secret);
     for (let i = 0; i < 100; i++) await h.cache.incr("n", 3);

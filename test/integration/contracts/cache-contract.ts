@@ -141,6 +141,44 @@ export function cacheContract(name: string, makeHarness: () => Promise<CacheHarn
       expect(await cache.get("retry:7:2")).toBe(`node-${wins.indexOf(true)}`);
     });
 
+    test("setIfNewer keeps the highest version whatever the order of the writes", async () => {
+      await using h = await makeHarness();
+      const { cache } = h;
+      expect(await cache.getVersioned("snap")).toBeNull();
+      expect(await cache.setIfNewer("snap", 5, "five")).toBe(true);
+      expect(await cache.getVersioned("snap")).toEqual({ version: 5, value: "five" });
+      expect(await cache.setIfNewer("snap", 3, "three")).toBe(false);
+      expect(await cache.setIfNewer("snap", 5, "five again")).toBe(false);
+      expect(await cache.getVersioned("snap")).toEqual({ version: 5, value: "five" });
+      expect(await cache.setIfNewer("snap", Number.MAX_SAFE_INTEGER, "")).toBe(true);
+      expect(await cache.getVersioned("snap")).toEqual({ version: Number.MAX_SAFE_INTEGER, value: "" });
+      // Values with the separator and any text round-trip.
+      expect(await cache.setIfNewer("other", 0, "7:ü ✓ {\"a\":1}")).toBe(true);
+      expect(await cache.getVersioned("other")).toEqual({ version: 0, value: "7:ü ✓ {\"a\":1}" });
+      expect(await cache.delete("snap")).toBe(true);
+      expect(await cache.setIfNewer("snap", 1, "one")).toBe(true);
+      expect(await cache.getVersioned("snap")).toEqual({ version: 1, value: "one" });
+    });
+
+    test("setIfNewer: concurrent writers in any order leave the highest version", async () => {
+      await using h = await makeHarness();
+      const { cache } = h;
+      const versions = Array.from({ length: 200 }, (_, i) => (i * 7919) % 200);
+      const applied = await Promise.all(versions.map((v) => cache.setIfNewer("race", v + 1, `v${v + 1}`)));
+      expect(applied.filter(Boolean).length).toBeGreaterThanOrEqual(1);
+      expect(await cache.getVersioned("race")).toEqual({ version: 200, value: "v200" });
+    });
+
+    test("setIfNewer with a TTL: an expired value is gone, and any version may follow", async () => {
+      await using h = await makeHarness();
+      const { cache } = h;
+      expect(await cache.setIfNewer("snap", 9, "nine", { ttlMs: 40 })).toBe(true);
+      await expire(h, 41, async () => (await cache.getVersioned("snap")) === null);
+      expect(await cache.getVersioned("snap")).toBeNull();
+      expect(await cache.setIfNewer("snap", 2, "two")).toBe(true);
+      expect(await cache.getVersioned("snap")).toEqual({ version: 2, value: "two" });
+    });
+
     test("rejects bad input naming the field, and keeps what is stored", async () => {
       await using h = await makeHarness();
       const { cache } = h;
@@ -156,6 +194,11 @@ export function cacheContract(name: string, makeHarness: () => Promise<CacheHarn
       await expectInvalid(cache.incr("k", Number.NaN), "by");
       await expectInvalid(cache.compareAndSet("k", "kept", 7 as unknown as string), "next");
       await expectInvalid(cache.delete("x".repeat(2_000)), "key");
+      await expectInvalid(cache.setIfNewer("k", -1, "v"), "version");
+      await expectInvalid(cache.setIfNewer("k", 1.5, "v"), "version");
+      await expectInvalid(cache.setIfNewer("k", 2 ** 53, "v"), "version");
+      await expectInvalid(cache.setIfNewer("k", 1, "v", { ttlMs: 0 }), "opts.ttlMs");
+      await expectInvalid(cache.getVersioned(""), "key");
       expect(await cache.get("k")).toBe("kept");
     });
 
