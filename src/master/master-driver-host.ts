@@ -10,6 +10,7 @@ import { retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { BackfillDriver } from "./backfill.ts";
 import type { Batch } from "./batch.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
+import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import type { KillMessage } from "../core/messages.ts";
 import type { AttemptRec, DriverHost, InstanceDriver } from "./instance-driver.ts";
 import type { MasterTasks } from "./master-tasks.ts";
@@ -33,6 +34,8 @@ export interface MasterParts {
   schedule(work: (batch: Batch) => void): void;
   /** The cluster's cached dispatch rows (cache/dispatch-records.ts); absent in `all` on SQLite. */
   records?: DispatchRecords;
+  /** Snapshots of the driven instances for the api (cache/instance-snapshots.ts); absent in `all` on SQLite. */
+  snapshots?: InstanceSnapshotWriter;
 }
 
 export function masterDriverHost(m: MasterParts): DriverHost {
@@ -69,7 +72,9 @@ export function masterDriverHost(m: MasterParts): DriverHost {
           m.unserved.add(rec.id, workerGroup);
           const said = `task "${rec.name}" (task instance ${rec.id}) is ${note}`;
           m.log.warn(`workflow instance ${rec.instanceId}: ${said}`);
-          retryStore(`noting workflow instance ${rec.instanceId}`, () => m.store.instances.note(rec.instanceId, said), m.retryQuiet).catch(() => {});
+          retryStore(`noting workflow instance ${rec.instanceId}`, () => m.store.instances.note(rec.instanceId, said), m.retryQuiet)
+            .then((noted) => noted && m.snapshots?.noted(rec.instanceId, said))
+            .catch(() => {});
           return note;
         });
       },

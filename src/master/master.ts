@@ -15,6 +15,7 @@ import type { Bus, DeliveredEvent, EventConsumer, Unsubscribe } from "../bus/bus
 import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
 import type { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
+import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import type { Coordinator, NodeRegistry, SlotChange } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
@@ -76,6 +77,8 @@ export interface MasterDeps {
   handoff?: InstanceHandoff;
   /** Where it puts the rows of its dispatches for workers of other processes (cache/dispatch-records.ts). */
   records?: DispatchRecords;
+  /** Where it puts a snapshot of each instance after its commits, for the api's reads (cache/instance-snapshots.ts). */
+  snapshots?: InstanceSnapshotWriter;
   /**
    * How attempts whose worker died are found. "restart" (single node): at start, every attempt in
    * flight in the owned slots died with the previous process (except those adopted). "workers" (a
@@ -93,6 +96,7 @@ export class Master implements EventSink {
   private readonly vouch: DispatchVouch | undefined;
   private readonly handoff: InstanceHandoff | undefined;
   private readonly records: DispatchRecords | undefined;
+  private readonly snapshots: InstanceSnapshotWriter | undefined;
   private readonly recovery: NonNullable<MasterDeps["recovery"]>;
   readonly log: Logger;
   readonly host: string;
@@ -148,6 +152,7 @@ export class Master implements EventSink {
     this.vouch = deps.vouch;
     this.handoff = deps.handoff;
     this.records = deps.records;
+    this.snapshots = deps.snapshots;
     this.recovery = deps.recovery ?? { kind: "restart" };
     this.log = deps.log;
     this.host = deps.host ?? hostname();
@@ -338,6 +343,7 @@ export class Master implements EventSink {
     this.unsubscribe?.();
     this.offChange?.();
     if (this.workerSweep) clearInterval(this.workerSweep);
+    this.snapshots?.close();
     this.vouch?.serve(null);
     this.handoff?.serve(null);
     await this.events?.close();
@@ -429,11 +435,18 @@ export class Master implements EventSink {
     // Retried while the store is away (a lost warning would be a silent one); dropped on shutdown.
     retryStore(`recording the timeout warning of task instance ${e.taskInstanceId}`, () => this.store.taskInstances.recordWarning({ id: e.taskInstanceId, attempt: e.attempt, token: e.token, message: e.message }), this.retryQuiet)
       .then((recorded) => {
-        if (recorded) this.log.warn(`task instance ${e.taskInstanceId}: ${e.message}`);
+        if (!recorded) return;
+        this.log.warn(`task instance ${e.taskInstanceId}: ${e.message}`);
+        this.snapshots?.warned(e.workflowInstanceId, e.taskInstanceId, e.message);
       })
       .catch((err) => {
         if (!(err instanceof RetryAborted)) this.log.error(`master: could not record the timeout warning of task instance ${e.taskInstanceId}`, { err });
       });
+  }
+
+  /** Whether this master drives the instance, or is loading it to. */
+  drives(id: number): boolean {
+    return this.drivers.has(id) || this.loading.has(id);
   }
 
   /** Number of instances being driven (tests, metrics). */
@@ -479,6 +492,8 @@ export class Master implements EventSink {
           this.abandon(id, false);
         }
         batch.runEffects((err) => this.log.error("master: an after-commit effect failed", { err }));
+        // After the effects (the successors are enqueued first): marks the instances whose snapshot to rewrite.
+        this.snapshots?.committed(batch.ops, outcomes);
         this.refusedInBatch = new Set();
         if (this.toAck.length > 0) {
           const acks = this.toAck;
@@ -608,6 +623,7 @@ export class Master implements EventSink {
         if (this.drivers.has(id)) return;
         const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, epoch, project?.name ?? "");
         this.drivers.set(id, driver);
+        this.snapshots?.track(instance, "workflowName" in instance ? (instance.workflowName as string) : definition.name, rows, definition.tasks.length, epoch);
         driver.start(batch, rows, effective);
       });
     });
@@ -701,7 +717,7 @@ export class Master implements EventSink {
   }
 
   private parts(): MasterParts {
-    const { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, records } = this;
-    return { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, ...(records ? { records } : {}), schedule: (work) => this.schedule(work) };
+    const { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, records, snapshots } = this;
+    return { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, ...(records ? { records } : {}), ...(snapshots ? { snapshots } : {}), schedule: (work) => this.schedule(work) };
   }
 }

@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import { MemoryBus } from "../bus/memory-bus.ts";
 import { RedisBus } from "../bus/redis-bus.ts";
 import type { Bus } from "../bus/bus.ts";
+import type { Cache } from "../cache/cache.ts";
 import { DispatchRecords } from "../cache/dispatch-records.ts";
 import { RedisCache } from "../cache/redis-cache.ts";
 import type { Coordinator, NodeRole } from "../coordinator/coordinator.ts";
@@ -25,6 +26,12 @@ export interface ClusterPorts {
    * PORPOISE_DISPATCH_CACHE=off (benchmarks measure the dispatch path with and without it).
    */
   records: DispatchRecords | null;
+  /**
+   * Where masters put snapshots of running instances and the api reads them
+   * (cache/instance-snapshots.ts); null without --redis, for workers and `all`, or with
+   * PORPOISE_INSTANCE_CACHE=off (benchmarks measure the api's reads with and without it).
+   */
+  snapshotCache: Cache | null;
   /** The node's row in the registry; `lastContactMs` tells a worker when its lease lapsed (worker/lease-watch.ts). */
   registry: StoreNodeRegistry;
   /** Only for roles that own slots (master, all). */
@@ -53,11 +60,16 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
     resources.add("bus", () => redisBus.close());
     bus = redisBus;
   }
+  const useRecords = process.env.PORPOISE_DISPATCH_CACHE !== "off" && (o.role === "master" || o.role === "worker" || o.role === "all");
+  // Not `all`: its api reads its own Store, and the master of its process drives its instances.
+  const useSnapshots = process.env.PORPOISE_INSTANCE_CACHE !== "off" && (o.role === "master" || o.role === "api");
   let records: DispatchRecords | null = null;
-  if (config.redis !== null && config.secret !== null && process.env.PORPOISE_DISPATCH_CACHE !== "off" && (o.role === "master" || o.role === "worker" || o.role === "all")) {
+  let snapshotCache: Cache | null = null;
+  if (config.redis !== null && config.secret !== null && (useRecords || useSnapshots)) {
     const cache = new RedisCache({ url: config.redis, prefix: "porpoise:cache:", secret: config.secret, log: log.child({ component: "cache" }) });
     resources.add("cache", () => cache.close());
-    records = new DispatchRecords(cache, log.child({ component: "cache" }));
+    if (useRecords) records = new DispatchRecords(cache, log.child({ component: "cache" }));
+    if (useSnapshots) snapshotCache = cache;
   }
   let coordinator: PostgresCoordinator | null = null;
   if (o.role === "master" || o.role === "all") {
@@ -83,7 +95,7 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   });
   await registry.start();
   resources.add("node registry", () => registry.stop());
-  return { bus: bus!, records, registry, coordinator };
+  return { bus: bus!, records, snapshotCache, registry, coordinator };
 }
 
 export { MemoryBus };

@@ -7,6 +7,7 @@
 
 import type { Bus } from "../bus/bus.ts";
 import { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { Coordinator, NodeRegistry } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
@@ -38,6 +39,11 @@ export interface EngineOptions {
    * restart recovery (docs/architecture.md §3.10).
    */
   cluster?: { registry: NodeRegistry; leaseMs: number; restartOf?: string };
+  /**
+   * Snapshots of the driven instances (cache/instance-snapshots.ts). `all` passes none: its api
+   * reads its own Store (tests pass one to compare the snapshots with the Store).
+   */
+  snapshots?: InstanceSnapshotWriter;
 }
 
 export interface Engine {
@@ -75,6 +81,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     log: opts.log.child({ component: "master" }),
     vouch,
     handoff,
+    ...(opts.snapshots ? { snapshots: opts.snapshots } : {}),
     // Single node: the one worker of this process is the only one that can have run these attempts.
     ...(opts.cluster
       ? {

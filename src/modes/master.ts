@@ -4,6 +4,7 @@
 // slots, claims the commands of those instances, and reruns the attempts of workers that died.
 // No HTTP port: the api nodes serve the cluster's state (GET /api/v1/cluster).
 
+import { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { Master } from "../master/master.ts";
 import { Scheduler } from "../master/scheduler/scheduler.ts";
 import { openStore } from "../store/open.ts";
@@ -22,11 +23,14 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     const nodeId = nodeIdFor(config, "master");
     const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: config.secret });
     resources.add("store", () => store.close());
-    const { bus, records, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
+    const { bus, records, snapshotCache, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
     if (!coordinator) throw new Error("startMaster: no coordinator");
     store.fenceWith(nodeId);
     const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
     resources.add("served groups", () => served.stop());
+    // The writer asks the master it is given to which instances it still drives.
+    let drives: (id: number) => boolean = () => true;
+    const snapshots = snapshotCache ? new InstanceSnapshotWriter({ cache: snapshotCache, log: log.child({ component: "cache" }), driven: (id) => drives(id) }) : null;
     const master = new Master({
       store,
       bus,
@@ -34,10 +38,12 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       log: log.child({ component: "master" }),
       host: nodeId,
       ...(records ? { records } : {}),
+      ...(snapshots ? { snapshots } : {}),
       recovery: { kind: "workers", registry, leaseMs: config.leaseMs },
       servedGroups: () => served.get(),
       confirmServedGroups: () => served.fresh(),
     });
+    drives = (id) => master.drives(id);
     await master.start();
     // After the master listens: the slots it acquires are taken over as they come.
     await coordinator.start();

@@ -6,6 +6,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryBus } from "../../../src/bus/memory-bus.ts";
+import type { InstanceSnapshotWriter } from "../../../src/cache/instance-snapshot-writer.ts";
 import { SingleNodeCoordinator } from "../../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { parseWorkflowDefinition } from "../../../src/core/workflow-schema.ts";
@@ -42,7 +43,7 @@ export interface Harness extends AsyncDisposable {
   latest(id: number, task: string): Promise<TaskInstance | undefined>;
 }
 
-export async function harness(dialect: Dialect, opts: { workerSlots?: number; workerGroups?: string[] } = {}): Promise<Harness> {
+export async function harness(dialect: Dialect, opts: { workerSlots?: number; workerGroups?: string[]; snapshots?: InstanceSnapshotWriter } = {}): Promise<Harness> {
   const store = await freshStore(dialect);
   const dataDir = mkdtempSync(join(tmpdir(), "porpoise-engine-"));
   const bus = new MemoryBus();
@@ -58,6 +59,7 @@ export async function harness(dialect: Dialect, opts: { workerSlots?: number; wo
       workerSlots: opts.workerSlots ?? 8,
       workerGroups: opts.workerGroups ?? ["default", "special"],
       killGraceMs: 500,
+      ...(opts.snapshots ? { snapshots: opts.snapshots } : {}),
     });
   let engine = await start();
   const user = await store.users.create({ name: "alice", passwordHash: null, isAdmin: false }, { userId: null, userName: "system" });

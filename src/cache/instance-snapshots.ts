@@ -1,0 +1,153 @@
+// The api's reads of running instances without Postgres round trips (docs/architecture.md §2,
+// "The path of one task"): after its group commits, the master that drives an instance puts a
+// snapshot of it (the instance row and every attempt: what GET /workflow-instances/:id shows)
+// into the Cache (Redis, signed with the cluster secret; at most one write per instance per 50 ms,
+// see instance-snapshot-writer.ts), and the api serves a RUNNING_EXECUTION instance from it. Anything else — no snapshot, one that does not verify or parse, an instance that is pausing,
+// stopping or has ended — is read from the Store, the truth for finished runs.
+//
+// Ordering: snapshots carry a version, (slot lease epoch, a counter per slot of the writing
+// process), written with Cache.setIfNewer. A master that took the slot over has the higher epoch,
+// so a late write of the one it replaced never hides a newer state; within one process the
+// counter follows the order the commits happened in. An instance that ends gets a newer
+// "ended" marker instead of a delete, which a late older write could have undone.
+//
+// The master's side is instance-snapshot-writer.ts; this file has the format both sides share
+// and the api's reader. Flushing or restarting Redis only costs Store reads until the next commit
+// of each instance writes it again.
+
+import { z } from "zod";
+import type { Logger } from "../core/log.ts";
+import { TASK_STATES, WORKFLOW_STATES } from "../core/states.ts";
+import type { NamedWorkflowInstance, TaskInstance } from "../store/store.ts";
+import type { Cache } from "./cache.ts";
+
+const FORMAT = 1;
+
+/** The Cache key of an instance's snapshot. */
+export const snapshotKey = (instanceId: number) => `instance:${instanceId}`;
+
+/** The marker of an instance the api reads from the Store: it ended, or is too big to snapshot. */
+export const READ_STORE = JSON.stringify({ format: FORMAT, live: false });
+
+/** A live snapshot's stored form. */
+export function renderSnapshot(snapshot: InstanceSnapshot): string {
+  return JSON.stringify({ format: FORMAT, live: true, ...snapshot });
+}
+
+/** What the api serves for a running instance. */
+export interface InstanceSnapshot {
+  instance: NamedWorkflowInstance;
+  taskCount: number | null;
+  tasks: TaskInstance[];
+}
+
+// ── The wire format, parsed at the boundary (values read back from Redis) ─────────────────
+
+const time = z.iso.datetime().transform((s) => new Date(s));
+const nullableTime = time.nullable();
+const strings = z.record(z.string(), z.string());
+const int = z.number().int();
+
+const instanceSchema = z.object({
+  id: int,
+  projectId: int,
+  workflowId: int,
+  workflowVersion: int,
+  workflowName: z.string(),
+  state: z.enum(WORKFLOW_STATES),
+  runType: z.string(),
+  slot: int,
+  epoch: int,
+  priority: z.string(),
+  workerGroup: z.string(),
+  failureStrategy: z.string(),
+  params: strings,
+  startTasks: z.array(z.string()).nullable(),
+  dependType: z.string().nullable(),
+  runTimes: int,
+  scheduleId: int.nullable(),
+  scheduleTime: nullableTime,
+  backfillId: int.nullable(),
+  commandId: int.nullable(),
+  parentTaskInstanceId: int.nullable(),
+  dryRun: z.boolean(),
+  host: z.string().nullable(),
+  startTime: nullableTime,
+  endTime: nullableTime,
+  timezone: z.string(),
+  message: z.string().nullable(),
+  pendingControl: z.enum(["resume", "rerun", "recover-failed"]).nullable(),
+  executorId: int.nullable(),
+  depth: int,
+  createdAt: time,
+  updatedAt: time,
+}) satisfies z.ZodType<NamedWorkflowInstance, unknown>;
+
+const taskSchema = z.object({
+  id: int,
+  workflowInstanceId: int,
+  taskName: z.string(),
+  taskType: z.string(),
+  state: z.enum(TASK_STATES),
+  attempt: int,
+  dispatchToken: z.null(),
+  slot: int,
+  epoch: int,
+  workerGroup: z.string(),
+  priority: z.string(),
+  host: z.string().nullable(),
+  submitTime: nullableTime,
+  startTime: nullableTime,
+  endTime: nullableTime,
+  notBefore: nullableTime,
+  params: strings,
+  output: strings.nullable(),
+  exitCode: int.nullable(),
+  logPath: z.string().nullable(),
+  message: z.string().nullable(),
+  superseded: z.boolean(),
+  warning: z.string().nullable(),
+  createdAt: time,
+  updatedAt: time,
+}) satisfies z.ZodType<TaskInstance, unknown>;
+
+const snapshotSchema = z.discriminatedUnion("live", [
+  z.object({ format: z.literal(FORMAT), live: z.literal(true), instance: instanceSchema, taskCount: int.nullable(), tasks: z.array(taskSchema) }),
+  z.object({ format: z.literal(FORMAT), live: z.literal(false) }),
+]);
+
+// ── The api's side ─────────────────────────────────────────────────────────────────────────
+
+export class InstanceSnapshotReader {
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly cache: Cache,
+    private readonly log: Logger,
+  ) {}
+
+  /** The snapshot of a RUNNING_EXECUTION instance, or null: read the Store. Never throws. */
+  async read(instanceId: number): Promise<InstanceSnapshot | null> {
+    const found = await this.cache.getVersioned(snapshotKey(instanceId)).catch((err: unknown) => {
+      this.log.debug(`instance cache: could not read workflow instance ${instanceId}; reading the store`, { err });
+      return null;
+    });
+    const snapshot = found === null ? null : parseSnapshot(found.value);
+    if (!snapshot?.live || snapshot.instance.id !== instanceId || snapshot.instance.state !== "RUNNING_EXECUTION") {
+      this.misses++;
+      return null;
+    }
+    this.hits++;
+    return { instance: snapshot.instance, taskCount: snapshot.taskCount, tasks: snapshot.tasks };
+  }
+}
+
+function parseSnapshot(raw: string): z.output<typeof snapshotSchema> | null {
+  try {
+    const parsed = snapshotSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null; // not JSON: read the Store
+  }
+}
