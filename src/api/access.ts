@@ -3,6 +3,7 @@
 // gets the same 404 whether or not the project exists, so project names cannot
 // be probed; a member below the needed role gets 403 naming that role.
 
+import type { InstanceSnapshot } from "../cache/instance-snapshots.ts";
 import { ForbiddenError, NotFoundError } from "../core/errors.ts";
 import { hasRole } from "../core/project-roles.ts";
 import type { NamedWorkflowInstance, Project, ProjectRole, Store, TaskInstance, User } from "../store/store.ts";
@@ -41,6 +42,8 @@ export interface OwnedObject {
   instance: NamedWorkflowInstance;
   /** Set for task-instance routes. */
   taskInstance: TaskInstance | null;
+  /** The Cache's snapshot `instance` came from (a running instance, routes that ask for it), or null: the Store's row. */
+  snapshot: InstanceSnapshot | null;
 }
 
 const kindText: Record<OwnedKind, string> = { "workflow-instance": "workflow instance", "task-instance": "task instance" };
@@ -49,10 +52,22 @@ export function ownedNotFound(kind: OwnedKind, id: number): NotFoundError {
   return new NotFoundError(`${kindText[kind]} ${id} not found, or you are not a member of its project`);
 }
 
-export async function ownedObjectAccess(store: Store, user: User, kind: OwnedKind, id: number, needed: ProjectRole): Promise<OwnedObject> {
+/**
+ * `snapshots`: a workflow instance may come from its snapshot in the Cache (signed by the masters;
+ * an instance never changes project), and then the same checks follow on its project.
+ */
+export async function ownedObjectAccess(
+  store: Store,
+  user: User,
+  kind: OwnedKind,
+  id: number,
+  needed: ProjectRole,
+  snapshots: { read(id: number): Promise<InstanceSnapshot | null> } | null = null,
+): Promise<OwnedObject> {
   const taskInstance = kind === "task-instance" ? await store.taskInstances.get(id) : null;
   if (kind === "task-instance" && !taskInstance) throw ownedNotFound(kind, id);
-  const instance = await store.instances.get(taskInstance ? taskInstance.workflowInstanceId : id);
+  const snapshot = kind === "workflow-instance" && snapshots ? await snapshots.read(id) : null;
+  const instance = snapshot ? snapshot.instance : await store.instances.get(taskInstance ? taskInstance.workflowInstanceId : id);
   if (!instance) throw ownedNotFound(kind, id);
   const project = await store.projects.getById(instance.projectId);
   const role = !project ? null : user.isAdmin ? "owner" : await store.members.role(project.id, user.id);
@@ -62,5 +77,5 @@ export async function ownedObjectAccess(store: Store, user: User, kind: OwnedKin
       `this needs the ${needed} role (or higher) in project "${project.name}", which ${kindText[kind]} ${id} belongs to; you are ${role}: ask a project owner`,
     );
   }
-  return { access: { project, role }, instance, taskInstance };
+  return { access: { project, role }, instance, taskInstance, snapshot };
 }

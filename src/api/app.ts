@@ -26,6 +26,7 @@ export function createApp(opts: AppOptions): Hono {
     loginThrottle: new LoginThrottle(opts.loginPolicy),
     routes: routeRegistry,
     dataDirCheck: opts.dataDirCheck ?? null,
+    instanceSnapshots: opts.instanceSnapshots ?? null,
   };
   const app = new Hono();
   // A declared oversize body is refused before anything else looks at the

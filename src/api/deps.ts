@@ -1,5 +1,6 @@
 // What every route handler gets: the injected dependencies with defaults applied.
 
+import type { InstanceSnapshot } from "../cache/instance-snapshots.ts";
 import type { Logger } from "../core/log.ts";
 import type { Cidr } from "../core/net/cidr.ts";
 import type { Store } from "../store/store.ts";
@@ -24,6 +25,14 @@ export interface AppOptions {
   dataDirCheck?: () => Promise<string | null>;
   /** The worker's --work-dir when it runs in this process: where attempts' working directories are shown to be. */
   workDir?: string;
+  /** Snapshots of running instances that masters put in the Cache (cluster api nodes); absent: the Store only. */
+  instanceSnapshots?: InstanceSnapshots;
+}
+
+/** Where the api finds a running instance before the Store (cache/instance-snapshots.ts InstanceSnapshotReader). */
+export interface InstanceSnapshots {
+  /** The snapshot of a RUNNING_EXECUTION instance, or null (read the Store); never throws. */
+  read(instanceId: number): Promise<InstanceSnapshot | null>;
 }
 
 export interface ApiDeps {
@@ -42,6 +51,7 @@ export interface ApiDeps {
   /** Every mounted route; the OpenAPI document is generated from it. */
   routes: readonly Route[];
   dataDirCheck: (() => Promise<string | null>) | null;
+  instanceSnapshots: InstanceSnapshots | null;
 }
 
 export const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;

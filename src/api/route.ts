@@ -35,6 +35,11 @@ type Empty = z.ZodObject<{}>;
 export interface OwnerSpec {
   kind: OwnedKind;
   role: ProjectRole;
+  /**
+   * A workflow instance may be read from the masters' snapshot in the Cache when it is running
+   * (cache/instance-snapshots.ts): read routes whose answer may be a commit behind the Store.
+   */
+  snapshot?: boolean;
 }
 
 /** A route that may answer with a stream instead of JSON (the handler then returns a Response). */
@@ -148,7 +153,7 @@ export function defineRoute<
     const p = parseOrThrow(params, c.req.param(), "path") as z.output<P>;
     // After the path (an id that is not a number says nothing about anyone's objects), before the rest.
     const owned = spec.owner
-      ? await ownedObjectAccess(deps.store, principal!.user, spec.owner.kind, (p as { id: number }).id, spec.owner.role)
+      ? await ownedObjectAccess(deps.store, principal!.user, spec.owner.kind, (p as { id: number }).id, spec.owner.role, spec.owner.snapshot ? deps.instanceSnapshots : null)
       : null;
     const q = parseOrThrow(query, flattenQuery(c.req.queries()), "query string");
     let body: unknown = undefined;
@@ -217,6 +222,7 @@ function checkDeclaration(
   if (names.join() !== shape.join()) throw new Error(`${where}: params schema keys [${shape}] must be the path's [${names}]`);
   if (spec.projectRole && !names.includes("project")) throw new Error(`${where}: projectRole needs :project in the path`);
   if (spec.owner && (!names.includes("id") || spec.projectRole || spec.auth === "public")) throw new Error(`${where}: owner needs :id in the path, a token, and no projectRole`);
+  if (spec.owner?.snapshot && (spec.owner.kind !== "workflow-instance" || spec.method !== "GET")) throw new Error(`${where}: only GET routes of a workflow instance read snapshots`);
   if ((status === 204) !== (spec.response === undefined)) throw new Error(`${where}: a response schema is needed unless status is 204`);
 }
 

@@ -124,7 +124,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
 
-        return engine.client;
+        return { client: engine.client };
       },
     });
     log.info(`porpoise all ready on ${http.url} (${config.db.dialect}: ${config.db.display})`);

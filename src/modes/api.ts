@@ -5,6 +5,7 @@
 // slot acts on it (docs/architecture.md §2).
 
 import { createEngineClient } from "../api/engine-client.ts";
+import { InstanceSnapshotReader } from "../cache/instance-snapshots.ts";
 import { slotOfInstance } from "../coordinator/coordinator.ts";
 import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
@@ -30,10 +31,11 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
       dataDir: null,
       secretKey,
       engine: async (store) => {
-        const { bus, registry } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
+        const { bus, snapshotCache, registry } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
         const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
         resources.add("served groups", () => served.stop());
-        return createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
+        const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
+        return { client, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };
       },
     });
     log.info(`porpoise api ready on ${http.url} (node ${nodeId}; ${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);

@@ -5,6 +5,7 @@
 import { bootstrapAdmin } from "../api/bootstrap.ts";
 import { createApp } from "../api/app.ts";
 import type { EngineClient } from "../api/engine-client.ts";
+import type { InstanceSnapshots } from "../api/deps.ts";
 import type { Store } from "../store/store.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
@@ -25,8 +26,11 @@ export async function serveApi(
     dataDir: string | null;
     /** Encrypts datasource passwords at rest (see secret-key.ts). */
     secretKey: string;
-    /** Starts the engine on the opened store (registering its own shutdown); its client goes to the API. */
-    engine?: (store: Store) => Promise<EngineClient>;
+    /**
+     * Starts the engine on the opened store (registering its own shutdown); its client goes to the
+     * API, with the snapshots of running instances when the node reads them from the Cache.
+     */
+    engine?: (store: Store) => Promise<{ client: EngineClient; instanceSnapshots?: InstanceSnapshots }>;
   },
 ): Promise<ApiServer> {
   const { config, log, print, resources } = deps;
@@ -59,8 +63,10 @@ export async function serveApi(
     print,
   });
 
-  const engine = deps.engine ? await deps.engine(store) : undefined;
+  const started = deps.engine ? await deps.engine(store) : undefined;
+  const engine = started?.client;
   const app = createApp({
+    ...(started?.instanceSnapshots ? { instanceSnapshots: started.instanceSnapshots } : {}),
     // The engine's worker works in --work-dir (the API shows attempts' working directories there).
     ...(engine ? { engine, workDir: config.workDir } : {}),
     store,

@@ -1,6 +1,6 @@
 // Running workflows: start a run, list and read instances, and the instance controls.
-// Reads come from the store; runs and controls go through the engine client (503 without
-// one). What can be checked against the stored workflow (its version, OFFLINE, the start
+// Reads come from the store (a running instance's detail from its snapshot in the Cache when
+// there is one); runs and controls go through the engine client (503 without one). What can be checked against the stored workflow (its version, OFFLINE, the start
 // tasks) is checked here first, so the answer is the same with or without an engine.
 
 import { z } from "zod";
@@ -80,7 +80,8 @@ async function findWorkflow(store: Store, projectId: number, project: string, na
 // never reused, so the run route reads each version once per store and afterwards only the
 // workflow row (release state, current version): one Store round trip fewer per trigger
 // (Postgres, load avg ~3: 0.4 ms p50 of POST …/run). A deleted workflow is refused by that read
-// first; the create checks the version exists again in its own statement or transaction.
+// first; the create checks the version exists again in its own statement or transaction. The
+// detail read of an instance read from the Store takes its version's task count from here too.
 const VERSION_CACHE = 256;
 const versionCaches = new WeakMap<Store, Map<string, WorkflowVersion>>();
 
@@ -180,18 +181,23 @@ export const instanceRoutes = [
     tag: "instances",
     summary: "One workflow instance with every attempt of every task",
     auth: "user",
-    owner: { kind: "workflow-instance", role: "viewer" },
+    // A running instance comes from the snapshot its master keeps in the Cache (cluster api nodes):
+    // the owner lookup, its attempts and its version's task count without Postgres; the access
+    // check on its project is the same (cache/instance-snapshots.ts).
+    owner: { kind: "workflow-instance", role: "viewer", snapshot: true },
     params: idParams,
     response: workflowInstanceDetailView,
     handler: async ({ deps, owned }) => {
-      const { instance } = owned;
-      const [tasks, version] = await Promise.all([
-        deps.store.taskInstances.listForInstance(instance.id),
-        deps.store.workflows.getVersion(instance.workflowId, instance.workflowVersion),
-      ]);
+      const { instance, snapshot } = owned;
+      const [tasks, taskCount] = snapshot
+        ? [snapshot.tasks, snapshot.taskCount]
+        : await Promise.all([
+            deps.store.taskInstances.listForInstance(instance.id),
+            versionOf(deps.store, instance.workflowId, instance.workflowVersion).then((v) => v?.definition.tasks.length ?? null),
+          ]);
       return {
         ...toWorkflowInstance(instance, owned.access.project.name),
-        taskCount: version?.definition.tasks.length ?? null,
+        taskCount,
         tasks: tasks.map((t) => toTaskInstance(t, deps.workDir)),
       };
     },

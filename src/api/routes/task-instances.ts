@@ -86,7 +86,10 @@ export const taskInstanceRoutes = [
       if (query.follow) {
         const offset = lastEventOffset(c.req.header("last-event-id")) ?? query.offset;
         const isEnded = async () => {
-          const row = await deps.store.taskInstances.get(params.id);
+          // Polled every 250 ms per follower: a running instance's snapshot in the Cache answers
+          // without Postgres (cache/instance-snapshots.ts); the Store when it has none or lacks the attempt.
+          const snapshot = deps.instanceSnapshots ? await deps.instanceSnapshots.read(task.workflowInstanceId) : null;
+          const row = snapshot?.tasks.find((t) => t.id === params.id) ?? (await deps.store.taskInstances.get(params.id));
           path = row?.logPath ?? path;
           return !row || isTerminalTaskState(row.state as TaskState);
         };
