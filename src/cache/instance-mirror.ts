@@ -22,6 +22,14 @@ export class InstanceMirror {
   readonly id: number;
   readonly instance: NamedWorkflowInstance;
   readonly tasks = new Map<number, TaskInstance>();
+  /**
+   * Each attempt's JSON, kept until it changes: a snapshot is rewritten while only a few of its
+   * attempts changed since the last one, and turning rows into JSON (their dates above all) is
+   * most of what a write costs the master.
+   */
+  private readonly json = new Map<number, string>();
+  /** Attempt ids in listForInstance's order; null after an insert. */
+  private order: number[] | null = null;
 
   constructor(
     instance: WorkflowInstance,
@@ -42,10 +50,12 @@ export class InstanceMirror {
     switch (op.op) {
       case "insert":
         this.tasks.set(id, inserted(op, id, at));
+        this.order = null;
         return;
       case "update": {
         const row = this.tasks.get(op.id);
         if (!row) return;
+        this.json.delete(op.id);
         row.state = op.to;
         if (op.fence) row.epoch = op.fence.epoch;
         if (op.set) assignAttempt(row, op.set);
@@ -72,12 +82,24 @@ export class InstanceMirror {
   /** An attempt's `warning`, recorded outside a group commit (only the first counts, as in the Store). */
   warn(taskInstanceId: number, message: string): void {
     const row = this.tasks.get(taskInstanceId);
-    if (row && row.warning === null) row.warning = message;
+    if (row && row.warning === null) {
+      row.warning = message;
+      this.json.delete(taskInstanceId);
+    }
   }
 
-  /** The attempts by task name (code units: the Store's order under the C collation), then attempt, as listForInstance gives them. */
-  sortedTasks(): TaskInstance[] {
-    return [...this.tasks.values()].sort((a, b) => (a.taskName < b.taskName ? -1 : a.taskName > b.taskName ? 1 : a.attempt - b.attempt || a.id - b.id));
+  /**
+   * The attempts as a JSON array, by task name (code units: the Store's order under the C
+   * collation), then attempt, as listForInstance gives them.
+   */
+  tasksJson(): string {
+    this.order ??= [...this.tasks.values()].sort((a, b) => (a.taskName < b.taskName ? -1 : a.taskName > b.taskName ? 1 : a.attempt - b.attempt || a.id - b.id)).map((t) => t.id);
+    const parts = this.order.map((id) => {
+      let text = this.json.get(id);
+      if (text === undefined) this.json.set(id, (text = JSON.stringify(this.tasks.get(id))));
+      return text;
+    });
+    return `[${parts.join(",")}]`;
   }
 }
 

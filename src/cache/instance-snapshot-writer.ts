@@ -198,7 +198,7 @@ export class InstanceSnapshotWriter {
       this.ended.delete(id);
       return;
     }
-    let value = t && t.mirror.tasks.size <= MAX_ATTEMPTS ? renderSnapshot({ instance: t.mirror.instance, taskCount: t.mirror.taskCount, tasks: t.mirror.sortedTasks() }) : READ_STORE;
+    let value = t && t.mirror.tasks.size <= MAX_ATTEMPTS ? renderSnapshot(t.mirror.instance, t.mirror.taskCount, t.mirror.tasksJson()) : READ_STORE;
     if (value.length > MAX_BYTES) value = READ_STORE;
     if (t) this.mayExist.add(id);
     this.writes++;

@@ -29,9 +29,9 @@ export const snapshotKey = (instanceId: number) => `instance:${instanceId}`;
 /** The marker of an instance the api reads from the Store: it ended, or is too big to snapshot. */
 export const READ_STORE = JSON.stringify({ format: FORMAT, live: false });
 
-/** A live snapshot's stored form. */
-export function renderSnapshot(snapshot: InstanceSnapshot): string {
-  return JSON.stringify({ format: FORMAT, live: true, ...snapshot });
+/** A live snapshot's stored form; `tasksJson` is the attempts' JSON array (InstanceMirror.tasksJson). */
+export function renderSnapshot(instance: NamedWorkflowInstance, taskCount: number | null, tasksJson: string): string {
+  return `{"format":${FORMAT},"live":true,"instance":${JSON.stringify(instance)},"taskCount":${JSON.stringify(taskCount)},"tasks":${tasksJson}}`;
 }
 
 /** What the api serves for a running instance. */
