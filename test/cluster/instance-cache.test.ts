@@ -5,7 +5,8 @@
 // - Access is decided as before by the instance's project: a member of another project gets the
 //   same 404 as for an id that does not exist, also when a forged snapshot names their project.
 // - Polled while the run goes on, the answers never go back to an older state; after FLUSHALL
-//   the reads come from the Store (no error), and the run ends SUCCESS.
+//   the reads come from the Store (no error), and the run ends SUCCESS. A log follow opened
+//   meanwhile ends when its attempt does.
 
 import { expect, test } from "bun:test";
 import { renameSync, writeFileSync } from "node:fs";
@@ -156,6 +157,9 @@ test("running instances are read from their snapshots in Redis; access, ordering
       const found = await cache.getVersioned(key);
       return found && (JSON.parse(found.value) as { tasks?: TaskView[] }).tasks?.some((t) => t.taskName === "held2" && t.state === "RUNNING_EXECUTION");
     });
+    // A log follow asks the snapshot (then, after the flush, the Store) whether its attempt ended.
+    const held2 = (await c.store.taskInstances.listForInstance(id)).find((t) => t.taskName === "held2")!;
+    const followed = fetch(`${c.api}/task-instances/${held2.id}/log?follow=1`, { headers: { authorization: `Bearer ${viewer}` } }).then((r) => r.text());
     expect(await admin.flushall()).toBe("OK");
     const afterFlush = await detail(c, id, viewer);
     expect(afterFlush.status).toBe(200);
@@ -164,6 +168,9 @@ test("running instances are read from their snapshots in Redis; access, ordering
     await waitFor("the instance ends", async () => (await detail(c, id, viewer)).body.state === "SUCCESS", 60_000);
     polling = false;
     await poller;
+    const log = await followed;
+    expect(log).toContain("[out] held2");
+    expect(log).toMatch(/event: end\ndata: \{"nextOffset":\d+,"ended":true\}/);
     checkMonotonic(views);
     expect(views.length).toBeGreaterThan(10);
     const final = await detail(c, id, viewer);
