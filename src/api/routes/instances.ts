@@ -1,7 +1,8 @@
 // Running workflows: start a run, list and read instances, and the instance controls.
 // Reads come from the store (a running instance's detail from its snapshot in the Cache when
-// there is one); runs and controls go through the engine client (503 without one). What can be checked against the stored workflow (its version, OFFLINE, the start
-// tasks) is checked here first, so the answer is the same with or without an engine.
+// there is one); runs and controls go through the engine client (503 without one). What can
+// be checked against the stored workflow (its version, OFFLINE, the start tasks) is checked
+// here first, so the answer is the same with or without an engine.
 
 import { z } from "zod";
 import { ConflictError, NotFoundError, ValidationError, type ErrorDetail } from "../../core/errors.ts";
