@@ -22,6 +22,8 @@ import type { NamedWorkflowInstance, TaskInstance } from "../store/store.ts";
 import type { Cache } from "./cache.ts";
 
 const FORMAT = 1;
+/** A snapshot read slower than this (a Redis that hangs) is given up for the Store. */
+const READ_TIMEOUT_MS = 250;
 
 /** The Cache key of an instance's snapshot. */
 export const snapshotKey = (instanceId: number) => `instance:${instanceId}`;
@@ -129,10 +131,15 @@ export class InstanceSnapshotReader {
 
   /** The snapshot of a RUNNING_EXECUTION instance, or null: read the Store. Never throws. */
   async read(instanceId: number): Promise<InstanceSnapshot | null> {
-    const found = await this.cache.getVersioned(snapshotKey(instanceId)).catch((err: unknown) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A Redis that hangs (rather than refuses) would hold the read for the client's command
+    // timeout (5 s): the Store answers instead.
+    const late = new Promise<null>((resolve) => (timer = setTimeout(resolve, READ_TIMEOUT_MS, null)));
+    const reading = this.cache.getVersioned(snapshotKey(instanceId)).catch((err: unknown) => {
       this.log.debug(`instance cache: could not read workflow instance ${instanceId}; reading the store`, { err });
       return null;
     });
+    const found = await Promise.race([reading, late]).finally(() => clearTimeout(timer));
     const snapshot = found === null ? null : parseSnapshot(found.value);
     if (!snapshot?.live || snapshot.instance.id !== instanceId || snapshot.instance.state !== "RUNNING_EXECUTION") {
       this.misses++;
