@@ -1,7 +1,7 @@
 // The api's reads of running instances without Postgres round trips (docs/architecture.md §2,
 // "The path of one task"): after its group commits, the master that drives an instance puts a
 // snapshot of it (the instance row and every attempt: what GET /workflow-instances/:id shows)
-// into the Cache (Redis, signed with the cluster secret; at most one write per instance per 50 ms,
+// into the Cache (Redis, signed with the cluster secret; at most one write per instance per 100 ms,
 // see instance-snapshot-writer.ts), and the api serves a RUNNING_EXECUTION instance from it. Anything else — no snapshot, one that does not verify or parse, an instance that is pausing,
 // stopping or has ended — is read from the Store, the truth for finished runs.
 //
