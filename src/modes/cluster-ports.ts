@@ -4,7 +4,6 @@
 // registered in `resources`, so a failed start closes what was opened, last first.
 
 import type { Config } from "../config.ts";
-import { MemoryBus } from "../bus/memory-bus.ts";
 import { RedisBus } from "../bus/redis-bus.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Cache } from "../cache/cache.ts";
@@ -97,5 +96,3 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   resources.add("node registry", () => registry.stop());
   return { bus: bus!, records, snapshotCache, registry, coordinator };
 }
-
-export { MemoryBus };
