@@ -28,6 +28,15 @@ const starters: Record<ServeMode, () => Promise<(deps: ModeDeps) => Promise<Runn
 const out = (line: string) => process.stdout.write(line.endsWith("\n") ? line : `${line}\n`);
 const err = (line: string) => process.stderr.write(line.endsWith("\n") ? line : `${line}\n`);
 
+/**
+ * The executable starts with JavaScriptCore's tier-up thresholds raised (scripts/build.ts,
+ * STARTUP_JIT_POLICY): code that runs once while a mode starts stays in the interpreter instead
+ * of bringing the JIT compilers' pages and compiled code into a process that then sits idle
+ * (idle RSS, issue 10). Back to the normal policy as soon as the process does its real work, so
+ * hot paths compile as usual. A no-op when the policy is already normal (`bun src/main.ts`).
+ */
+const normalJit = () => Bun.unsafe.setJITPolicy(1);
+
 async function main(argv: readonly string[]): Promise<number> {
   let invocation: Invocation;
   try {
@@ -35,6 +44,8 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     return report(e, null);
   }
+  // Client and admin commands work from the start (`run` may run a whole server in-process).
+  if (!Object.hasOwn(starters, invocation.command)) normalJit();
 
   switch (invocation.command) {
     case "help": {
@@ -138,6 +149,7 @@ async function serve(mode: ServeMode, config: Extract<Invocation, { config: unkn
   try {
     const start = await starters[mode]();
     running = await start({ config, log, print: out });
+    normalJit();
   } catch (e) {
     return report(e, log);
   }

@@ -11,6 +11,8 @@
 // them when it opens Postgres; the worker's sql task on first use), node:crypto (Web Crypto
 // and Bun.CryptoHasher for tokens, the secret key and attempt tokens; datasource ciphers load
 // it on use), the help texts (main.ts). The rest needs fewer evaluated modules, not lazier imports.
+// The executable's layout (scripts/build.ts: chunks per mode, start-up JIT policy, bytecode order)
+// took it from 73.7 to 60.0 MB (VmRSS 6 s after start, 3 runs).
 
 import { mkdir } from "node:fs/promises";
 import { prepareTaskIsolation, secureDataDir, secureStoreFiles } from "./task-isolation.ts";
