@@ -52,6 +52,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const MAX_BATCH_ITEMS = 2000;
 /** Commands claimed at once; each is carried out before the next (claimCommands). */
 const COMMAND_BATCH = 10;
+/** Tries of a command whose execution throws (a bug, bad data — not a store outage) before it is given up. */
+const MAX_COMMAND_FAILURES = 3;
 /** How long a dispatched attempt's cached row must stay missing before its ready task is enqueued again (worker.ts resends events at most 1 s apart). */
 const REDISPATCH_AFTER_MS = 2000;
 
@@ -125,6 +127,15 @@ export class Master implements EventSink {
   /** Commands claimed in the current batch and not started yet: stop() gives them back first. */
   private unstarted: Command[] = [];
   private claimAgain = false;
+  /**
+   * The claim loop re-opens the orphaned claims of the owned slots (CLAIMED by another node, or by
+   * this node id with no claim of this process behind it) before it next claims
+   * (docs/architecture.md §3.5): set at start, on acquiring slots, by the sweeps.
+   */
+  private reopenDue = false;
+  private claimLater: ReturnType<typeof setTimeout> | null = null;
+  /** Commands whose execution threw (not a store outage: those are retried in place), how often: given up after MAX_COMMAND_FAILURES. */
+  private readonly commandFailures = new Map<number, number>();
   private stopped = false;
   /** Aborted by stop(): releases loads whose scheduled work will never run once the queue stops. */
   private readonly stopping = new AbortController();
@@ -171,7 +182,7 @@ export class Master implements EventSink {
       driver: (id) => this.drivers.get(id),
       loading: (id) => this.loading.get(id),
       load: (id, mode) => this.load(id, mode),
-      schedule: (work) => this.schedule(work),
+      commit: (c, work, mark) => this.commitCommand(c, work, mark),
     };
   }
 
@@ -210,6 +221,8 @@ export class Master implements EventSink {
     for (const instance of await this.store.instances.listActive({ slots })) await this.load(instance.id, "start");
     await this.serial.recover();
     await this.backfills.recover();
+    // Claims of an earlier life of this node id (restart of `all`), and of dead masters, are carried out again.
+    this.reopenDue = true;
     this.claimCommands();
   }
 
@@ -240,6 +253,8 @@ export class Master implements EventSink {
         for (const instance of active) void this.load(instance.id, "start");
         await this.serial.recover();
         await this.backfills.recover();
+        // Commands the slots' previous owner claimed and did not carry out (killed -9 meanwhile).
+        this.reopenDue = true;
         this.claimCommands();
       })().catch(this.failed("taking over acquired slots failed"));
     }
@@ -256,6 +271,7 @@ export class Master implements EventSink {
       if (slots.length === 0) return;
       const active = await this.store.instances.listActive({ slots });
       for (const instance of active) if (!this.drivers.has(instance.id) && !this.loading.has(instance.id) && instance.state !== "SERIAL_WAIT") void this.load(instance.id, "start");
+      this.reopenDue = true;
       this.claimCommands();
       await this.redispatchLost();
     })()
@@ -344,6 +360,7 @@ export class Master implements EventSink {
     this.offChange?.();
     if (this.workerSweep) clearInterval(this.workerSweep);
     this.snapshots?.close();
+    if (this.claimLater) clearTimeout(this.claimLater);
     this.vouch?.serve(null);
     this.handoff?.serve(null);
     await this.events?.close();
@@ -480,6 +497,7 @@ export class Master implements EventSink {
         try {
           outcomes = await this.commit(batch);
         } catch (err) {
+          batch.abort();
           if (err instanceof RetryAborted) return; // stopping while the store is away: the next start recovers from the Store
           // Memory ran ahead of a write that did not happen: drop those drivers and reload them from the Store.
           this.log.error("master: a batch could not be written; reloading its workflow instances from the store", { err });
@@ -539,6 +557,8 @@ export class Master implements EventSink {
         const slots = this.coordinator.ownedSlots();
         const active = await retryStore("listing active workflow instances", () => this.store.instances.listActive({ slots }), this.retryQuiet);
         for (const instance of active) if (!this.drivers.has(instance.id)) void this.load(instance.id, "start");
+        // A give-back that failed during the outage left claims of ours behind.
+        this.reopenDue = true;
         this.claimCommands();
         await this.serial.recover();
         await this.backfills.recover();
@@ -662,26 +682,38 @@ export class Master implements EventSink {
       do {
         this.claimAgain = false;
         for (;;) {
+          const slots = this.coordinator.ownedSlots();
+          if (this.reopenDue) {
+            // Here, between claim rounds, this process holds no claim of its own (each was carried
+            // out or given back), so its node id's CLAIMED rows in its slots are orphans too.
+            this.reopenDue = false;
+            const reopened = await retryStore("re-opening orphaned commands", () => this.store.commands.reopen(slots, this.coordinator.nodeId, false), this.retry);
+            if (reopened.length > 0) this.log.info(`master: ${reopened.length} commands claimed by a master that did not carry them out are pending again (${reopened.slice(0, 10).join(",")}${reopened.length > 10 ? ",…" : ""})`);
+          }
           // Only commands of instances in the slots held now (docs/architecture.md §3.3), a few at a
           // time: a slot that moves while they are carried out (each waits for its Store steps) takes
           // its commands along — they are given back, PENDING, for the new owner (churn.test.ts).
           const commands = await retryStore(
             "claiming commands",
-            () => this.store.commands.claimNext(this.coordinator.nodeId, COMMAND_BATCH, { types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"], slots: this.coordinator.ownedSlots() }),
+            () => this.store.commands.claimNext(this.coordinator.nodeId, COMMAND_BATCH, { types: ["STOP", "PAUSE", "RESUME", "RERUN", "RECOVER_FAILED", "FORCE_SUCCESS", "KILL_TASK"], slots }),
             this.retry,
           );
-          // A claimed command is CONSUMED: it must be carried out now, so store failures of its steps are retried too.
+          // A claimed command is CLAIMED until its effect commits: store failures of its steps are retried;
+          // given up (stopping), it goes back to PENDING, or stays CLAIMED for the slot's next owner to re-open.
           this.unstarted = [...commands];
+          let retry = false;
           for (const c of commands) {
             if (this.unstarted[0] !== c) continue; // given back by stop() meanwhile
             this.unstarted.shift();
             const outcome = this.stopped ? "not-owned" : await retryStore(`command ${c.id} (${c.type})`, () => executeCommand(this.commandHost, c), this.retry).catch((err) => {
               if (err instanceof RetryAborted) return "not-owned" as const; // stopping: the next owner carries it out
-              this.failed(`command ${c.id} (${c.type}) failed`)(err);
-              return "done" as const;
+              return this.commandFailed(c, err);
             });
-            if (outcome === "not-owned") await this.giveBack(c);
+            if (outcome !== "done") await this.giveBack(c);
+            else if (this.commandFailures.size > 0) this.commandFailures.delete(c.id);
+            if (outcome === "retry") retry = true;
           }
+          if (retry) this.claimSoon();
           if (commands.length < COMMAND_BATCH) break;
         }
       } while (this.claimAgain && !this.stopped);
@@ -692,11 +724,72 @@ export class Master implements EventSink {
       });
   }
 
+  /**
+   * A command whose execution threw is tried again a few times (what it changed so far is safe to
+   * repeat), then consumed with an error: a command that always fails must not hold the loop.
+   */
+  private async commandFailed(c: Command, err: unknown): Promise<"retry" | "done"> {
+    const failures = (this.commandFailures.get(c.id) ?? 0) + 1;
+    if (failures < MAX_COMMAND_FAILURES) {
+      this.commandFailures.set(c.id, failures);
+      this.log.error(`master: command ${c.id} (${c.type}) failed; it is tried again`, { err });
+      return "retry";
+    }
+    this.commandFailures.delete(c.id);
+    this.log.error(`master: command ${c.id} (${c.type}) failed ${failures} times; it is given up (consumed, not carried out)`, { err });
+    await this.store.commands.complete(c.id, this.coordinator.nodeId).catch(() => false);
+    return "done";
+  }
+
+  /**
+   * A command whose write was refused (its driver went stale and is reloaded) is claimed again a
+   * moment later, not at once: the reload has to happen first, and a wake may never come (`all`).
+   */
+  private claimSoon(): void {
+    if (this.stopped || this.claimLater) return;
+    this.claimLater = setTimeout(() => {
+      this.claimLater = null;
+      this.claimCommands();
+    }, 1000);
+    this.claimLater.unref?.();
+  }
+
+  /**
+   * Schedules `work` into the next group commit together with the command's done-mark, which
+   * applies only if every op `work` added did, or waits for its effects (command-execution.ts
+   * CommandHost.commit).
+   */
+  private commitCommand(c: Command, work: (batch: Batch) => boolean, mark: "batch" | "effects"): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      if (this.stopped) return resolve(false);
+      // Once stopped, queued work is dropped: the command is given back (see drive()).
+      const onStop = () => resolve(false);
+      this.stopping.signal.addEventListener("abort", onStop, { once: true });
+      this.schedule((batch) => {
+        this.stopping.signal.removeEventListener("abort", onStop);
+        const first = batch.ops.length;
+        let ran = false;
+        try {
+          ran = work(batch);
+        } finally {
+          if (!ran) resolve(false);
+        }
+        if (!ran) return;
+        const after = Array.from({ length: batch.ops.length - first }, (_, i) => first + i);
+        if (mark === "batch") batch.add(null, { op: "command", id: c.id, consumer: this.coordinator.nodeId, after }, (o) => resolve(o.outcome === "applied"));
+        // Effects run in the order added: this one after the work's own.
+        else batch.after(() => resolve(batch.applied(after)));
+        batch.onAbort(() => resolve(false));
+      });
+    });
+  }
+
   /** A claimed command this master did not carry out goes back to PENDING (its slot's owner takes it). */
   private async giveBack(c: Command): Promise<void> {
     // Not tied to the stop signal: a stopping master gives back what it claimed (for up to 5 s of outage).
     await retryStore(`giving command ${c.id} back`, () => this.store.commands.release(c.id, this.coordinator.nodeId), { log: this.log, signal: AbortSignal.timeout(5000) }).catch((err) => {
-      if (!(err instanceof RetryAborted)) this.log.error(`master: could not give command ${c.id} back; it is lost`, { err });
+      // Not lost: it stays CLAIMED, and the slot's owner re-opens it in its next sweep (this master's own, or the next owner's).
+      if (!(err instanceof RetryAborted)) this.log.error(`master: could not give command ${c.id} back; it stays claimed until its slot's owner re-opens it`, { err });
     });
   }
 

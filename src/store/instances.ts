@@ -276,7 +276,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
     workflowsWithWaiting: () => workflowsWithWaiting(run),
     restart: async (id, change) => {
       const r = await restartInstance(run, id, change);
-      if (r.outcome === "stale") return r;
+      if (r.outcome === "stale" || r.outcome === "unclaimed") return r;
       const instance = toWorkflowInstance(r.row);
       if (r.outcome === "submitted") return { outcome: "submitted", instance };
       return { outcome: r.outcome, instance, blockedBy: r.blockedBy! };

@@ -23,7 +23,13 @@ export type CommandType =
   | "FORCE_SUCCESS"
   | "KILL_TASK"
   | "SCHEDULE";
-export type CommandState = "PENDING" | "CONSUMED";
+/**
+ * PENDING: waiting. CLAIMED: a master took it and is carrying it out (consumedBy, consumedAt: who,
+ * since when); back to PENDING if that master gives it up, stops, or dies (its slot's next owner
+ * re-opens it). CONSUMED: carried out, or found to have nothing to do (consumedAt: when) — a
+ * command's effect and its CONSUMED commit together where the effect is a store write.
+ */
+export type CommandState = "PENDING" | "CLAIMED" | "CONSUMED";
 export type FailureStrategy = "CONTINUE" | "END";
 export type DependType = "TASK_ONLY" | "TASK_PRE" | "TASK_POST";
 export type Priority = "HIGHEST" | "HIGH" | "MEDIUM" | "LOW" | "LOWEST";
@@ -56,20 +62,40 @@ export interface CommandRepository {
   /** Stores a PENDING command and its audit row in one transaction. NotFoundError for a missing project/workflow/instance. */
   enqueue(input: NewCommand, actor: Actor): Promise<Command>;
   /**
-   * Consumes up to `limit` PENDING commands, oldest first, for `consumer` (a node id). One guarded
-   * UPDATE … WHERE state = 'PENDING': a command is handed to exactly one claimer, even when several
-   * race; a claimer that loses a race gets fewer (possibly none) and simply asks again.
+   * Claims up to `limit` PENDING commands, oldest first, for `consumer` (a node id): they become
+   * CLAIMED. One guarded UPDATE … WHERE state = 'PENDING': a command is handed to exactly one
+   * claimer, even when several race; a claimer that loses a race gets fewer (possibly none) and
+   * simply asks again. The claimer carries each out and then marks it CONSUMED (`complete`, or in
+   * the effect's own transaction: the `command` op of applyBatch, InstanceRestart.command), or
+   * gives it back (`release`).
    * With `slots` (a master's owned slots): only commands whose workflow instance is in one of
    * them, plus commands with no instance (they create one, whose slot is known only then: any
    * master may take them, still exactly once); `slots: []` claims nothing.
    */
   claimNext(consumer: string, limit: number, filter?: { types?: CommandType[]; slots?: readonly number[] }): Promise<Command[]>;
   /**
-   * Gives a command `consumer` claimed but did not carry out back (PENDING again): its instance's
-   * slot moved to another master, or the master is stopping. False when it is not `consumer`'s.
+   * Gives a command `consumer` claimed but did not carry out back (CLAIMED → PENDING): its
+   * instance's slot moved to another master, the master is stopping, or its write was refused.
+   * False when it is not CLAIMED by `consumer`.
    */
   release(id: number, consumer: string): Promise<boolean>;
-  /** Consumes one PENDING command; null when it does not exist or was consumed already. */
+  /**
+   * Marks a command `consumer` claimed as carried out (CLAIMED → CONSUMED), for effects that are
+   * not one store write with it (nothing to do, or a step that is safe to repeat). True when it is
+   * now CONSUMED by `consumer` (also when it was already: a retry whose first answer was lost);
+   * false when it is not `consumer`'s (given back, re-opened) or, on a fenced store, `consumer`
+   * does not hold the lease of the instance's slot.
+   */
+  complete(id: number, consumer: string): Promise<boolean>;
+  /**
+   * Orphans (docs/architecture.md §3.5): CLAIMED commands of instances in `slots` that no live
+   * claim stands behind go back to PENDING — those of every other node (only the slot's owner may
+   * hold them; the old owner's writes are fenced), and `consumer`'s own unless `keepOwn` (claims
+   * of an earlier life of the same node id, or ones it failed to give back). On a fenced store only
+   * for slots `consumer` holds the lease of. Returns their ids.
+   */
+  reopen(slots: readonly number[], consumer: string, keepOwn: boolean): Promise<number[]>;
+  /** Consumes one PENDING command at once (PENDING → CONSUMED); null when it does not exist or was taken already. */
   claim(id: number, consumer: string): Promise<Command | null>;
   get(id: number): Promise<Command | null>;
   /** PENDING commands, oldest first (restart recovery, debugging). */
@@ -239,19 +265,27 @@ export interface InstanceRestart {
   from: readonly WorkflowInstanceState[];
   epoch: number;
   set?: WorkflowInstanceChanges;
+  /**
+   * The command carrying the control out, CLAIMED by `consumer`: it becomes CONSUMED in the same
+   * transaction as the restart (submitted, queued or refused), so the restart is applied once
+   * however often the command is tried; outcome "unclaimed" (nothing changed) when it is not
+   * CLAIMED by `consumer` (CONSUMED already, or given back).
+   */
+  command?: { id: number; consumer: string };
 }
 
 /**
  * submitted: SUBMITTED_SUCCESS, start it now (with the control's mode). queued: SERIAL_WAIT behind
  * `blockedBy`; the serial queue starts it later with the same mode. refused: SERIAL_DISCARD while
  * `blockedBy` is active — the state is unchanged, `message` says why. stale: the row was not in
- * `from` any more, or the epoch was older.
+ * `from` any more, or the epoch was older. unclaimed: `command` was not CLAIMED by its consumer.
  */
 export type RestartOutcome =
   | { outcome: "submitted"; instance: WorkflowInstance }
   | { outcome: "queued"; instance: WorkflowInstance; blockedBy: number }
   | { outcome: "refused"; instance: WorkflowInstance; blockedBy: number }
-  | { outcome: "stale" };
+  | { outcome: "stale" }
+  | { outcome: "unclaimed" };
 
 export interface TaskInstance {
   id: number;
@@ -337,7 +371,21 @@ export interface InstanceTransitionOp extends InstanceTransition {
   id: number;
 }
 
-export type TaskBatchOp = TaskAttemptInsert | TaskAttemptUpdate | InstanceTransitionOp;
+/**
+ * A claimed command carried out by the other ops of the batch (STOP, PAUSE, KILL_TASK,
+ * FORCE_SUCCESS of a driven instance): CLAIMED by `consumer` → CONSUMED in the batch's
+ * transaction, only when every op at the indexes in `after` (the ops that are its effect; none:
+ * nothing to do) was applied, and the command is still CLAIMED by `consumer` (on a fenced store
+ * also: `consumer` holds the lease of its instance's slot). Applied after every other op.
+ */
+export interface CommandDoneOp {
+  op: "command";
+  id: number;
+  consumer: string;
+  after: readonly number[];
+}
+
+export type TaskBatchOp = TaskAttemptInsert | TaskAttemptUpdate | InstanceTransitionOp | CommandDoneOp;
 
 export type TaskBatchOutcome =
   | { outcome: "applied"; id: number }
@@ -353,7 +401,8 @@ export interface TaskInstanceRepository {
    * "stale" (fence, token, attempt or state did not match) and "duplicate" (the attempt exists)
    * are outcomes, not errors; any other failure (e.g. an unknown workflow instance) rolls the
    * whole batch back and throws. Ops apply in this order: instance fences, inserts, updates,
-   * instance transitions — ops of one batch must not depend on each other's effects.
+   * instance transitions, command marks — ops of one batch must not depend on each other's
+   * effects, except a command mark on the outcomes it names.
    *
    * With `batch.id` the commit also writes a marker holding the outcomes (migration 0008), and
    * a call with `batch.retry` first looks for that marker: when a batch with this id committed

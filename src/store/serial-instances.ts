@@ -26,6 +26,7 @@
 import { and, asc, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
 import { writeAudit } from "./audit.ts";
+import { completeCommand, lockClaim } from "./commands.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
@@ -163,15 +164,24 @@ export function releaseSerial(run: Runner, workflowId: number): Promise<Row | nu
 /**
  * A control submits an ended instance again (see the file comment for what each execution type
  * means). One transaction: read the instance, lock its workflow row, decide, then the guarded
- * update (expected states and epoch) — so the decision and the new state commit together.
+ * update (expected states and epoch) — so the decision and the new state commit together. With
+ * `change.command`, the command's claim is locked first and consumed with the outcome (not when
+ * stale: the caller decides), so a command restarts an instance at most once.
  */
-export function restartInstance(run: Runner, id: number, change: InstanceRestart): Promise<{ outcome: "submitted" | "queued" | "refused"; row: Row; blockedBy: number | null } | { outcome: "stale" }> {
+export function restartInstance(run: Runner, id: number, change: InstanceRestart): Promise<{ outcome: "submitted" | "queued" | "refused"; row: Row; blockedBy: number | null } | { outcome: "stale" } | { outcome: "unclaimed" }> {
   const { t } = run;
   const wi = t.workflowInstances;
   return run.write(async (tx) => {
     const [current] = await tx.select({ workflowId: wi.workflowId, version: wi.workflowVersion }).from(wi).where(eq(wi.id, id));
     if (!current || change.from.length === 0) return { outcome: "stale" as const };
     if (!(await lockWorkflow(tx, t, current.workflowId))) return { outcome: "stale" as const };
+    const command = change.command;
+    // Locked before anything changes: when it is not ours (consumed by an earlier try, re-opened), nothing is written.
+    if (command && !(await lockClaim(tx, t, command.id, command.consumer))) return { outcome: "unclaimed" as const };
+    const consume = async () => {
+      // Cannot miss: the claim is locked by this transaction (lockClaim). Not lease-fenced again: the guard of the instance's update was.
+      if (command) await completeCommand(tx, t, command.id, command.consumer, new Date(), null);
+    };
     const executionType = await versionExecutionType(tx, t, current.workflowId, current.version);
     const admission = await admitSerial(tx, t, current.workflowId, executionType, id);
     const now = new Date();
@@ -187,6 +197,7 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
         projectId: row.projectId,
         details: { control: change.control, reason: SERIAL_MESSAGES.discard, executionType, activeInstanceId: admission.blockedBy },
       });
+      await consume();
       return { outcome: "refused" as const, row, blockedBy: admission.blockedBy };
     }
     const waits = admission?.state === "SERIAL_WAIT";
@@ -202,6 +213,7 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
       await tx.update(t.taskInstances).set({ superseded: true }).where(and(eq(t.taskInstances.workflowInstanceId, id), eq(t.taskInstances.superseded, false)));
     }
     if (admission) await settleAdmission(tx, t, row, admission, now);
+    await consume();
     return { outcome: waits ? ("queued" as const) : ("submitted" as const), row, blockedBy: admission?.blockedBy ?? null };
   });
 }

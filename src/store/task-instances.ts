@@ -16,6 +16,7 @@
 import { and, asc, eq, inArray, isNull, notInArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
+import { completeCommand } from "./commands.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
 import { BATCH_MARKER_TTL_MS, batchCommitSql } from "./batch-commit-sql.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
@@ -165,6 +166,13 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
         const hand = hot.transition(tx, op, now);
         const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now, fencingNode(run.dialect, run.fence)))?.id ?? null);
         outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
+      }
+      // Last: a command's done-mark commits with its effect, or not at all (the master gives it back).
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
+        if (op.op !== "command") continue;
+        const effective = op.after.every((k) => k !== i && outcomes[k]?.outcome === "applied");
+        outcomes[i] = effective && (await completeCommand(tx, t, op.id, op.consumer, now, fencingNode(run.dialect, run.fence))) ? { outcome: "applied", id: op.id } : STALE;
       }
       if (batchId !== undefined) {
         await markers.record(tx, batchId, outcomes, now);

@@ -25,14 +25,14 @@ describe.each(dialects)("commands on %s", (dialect) => {
     expect(await store.commands.listPending(10)).toEqual([]);
   });
 
-  test("claimNext takes the oldest PENDING commands up to the limit, filtered by type, each once", async () => {
+  test("claimNext takes the oldest PENDING commands up to the limit, filtered by type, each once (CLAIMED)", async () => {
     await using store = await freshStore(dialect);
     const { project, actor } = await userWithProject(store);
     const ids: number[] = [];
     for (const type of ["START", "STOP", "START", "PAUSE", "START"] as const) ids.push((await store.commands.enqueue({ type, projectId: project.id }, actor)).id);
     expect((await store.commands.claimNext("m", 2)).map((c) => c.id)).toEqual([ids[0]!, ids[1]!]);
     expect((await store.commands.claimNext("m", 10, { types: ["START"] })).map((c) => c.id)).toEqual([ids[2]!, ids[4]!]);
-    expect((await store.commands.claimNext("m", 10)).map((c) => [c.id, c.type, c.state])).toEqual([[ids[3]!, "PAUSE", "CONSUMED"]]);
+    expect((await store.commands.claimNext("m", 10)).map((c) => [c.id, c.type, c.state])).toEqual([[ids[3]!, "PAUSE", "CLAIMED"]]);
     expect(await store.commands.claimNext("m", 10)).toEqual([]);
   });
 
