@@ -74,21 +74,6 @@ export async function completeCommand(tx: Db, t: Tables, id: number, consumer: s
   return rows.length > 0;
 }
 
-/**
- * Takes the row lock of a command CLAIMED by `consumer` (a no-op UPDATE, as lockWorkflow does), so
- * nobody re-opens or consumes it before the caller's transaction ends; false when it is not
- * CLAIMED by `consumer`.
- */
-export async function lockClaim(tx: Db, t: Tables, id: number, consumer: string): Promise<boolean> {
-  const c = t.commands;
-  const rows = await tx
-    .update(c)
-    .set({ consumedAt: sql`${c.consumedAt}` })
-    .where(and(eq(c.id, id), eq(c.state, "CLAIMED"), eq(c.consumedBy, consumer)))
-    .returning({ id: c.id });
-  return rows.length > 0;
-}
-
 export function createCommandRepository(run: Runner): CommandRepository {
   const { t } = run;
   const c = t.commands;

@@ -26,7 +26,7 @@
 import { and, asc, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import type { ExecutionType } from "../core/workflow-schema.ts";
 import { writeAudit } from "./audit.ts";
-import { completeCommand, lockClaim } from "./commands.ts";
+import { completeCommand } from "./commands.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
@@ -165,8 +165,8 @@ export function releaseSerial(run: Runner, workflowId: number): Promise<Row | nu
  * A control submits an ended instance again (see the file comment for what each execution type
  * means). One transaction: read the instance, lock its workflow row, decide, then the guarded
  * update (expected states and epoch) — so the decision and the new state commit together. With
- * `change.command`, the command's claim is locked first and consumed with the outcome (not when
- * stale: the caller decides), so a command restarts an instance at most once.
+ * `change.command`, the command is consumed in the same transaction (not when stale: the caller
+ * decides), so a command restarts an instance at most once.
  */
 export function restartInstance(run: Runner, id: number, change: InstanceRestart): Promise<{ outcome: "submitted" | "queued" | "refused"; row: Row; blockedBy: number | null } | { outcome: "stale" } | { outcome: "unclaimed" }> {
   const { t } = run;
@@ -174,14 +174,17 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
   return run.write(async (tx) => {
     const [current] = await tx.select({ workflowId: wi.workflowId, version: wi.workflowVersion }).from(wi).where(eq(wi.id, id));
     if (!current || change.from.length === 0) return { outcome: "stale" as const };
-    if (!(await lockWorkflow(tx, t, current.workflowId))) return { outcome: "stale" as const };
     const command = change.command;
-    // Locked before anything changes: when it is not ours (consumed by an earlier try, re-opened), nothing is written.
-    if (command && !(await lockClaim(tx, t, command.id, command.consumer))) return { outcome: "unclaimed" as const };
-    const consume = async () => {
-      // Cannot miss: the claim is locked by this transaction (lockClaim). Not lease-fenced again: the guard of the instance's update was.
-      if (command) await completeCommand(tx, t, command.id, command.consumer, new Date(), null);
+    // Consumed first, before the workflow row lock (every restart of the workflow waits for that
+    // one: nothing more goes inside it), and put back should the restart turn out stale. When it
+    // is not ours (consumed by an earlier try, re-opened), nothing is written.
+    if (command && !(await completeCommand(tx, t, command.id, command.consumer, new Date(), null))) return { outcome: "unclaimed" as const };
+    const stale = async () => {
+      // This transaction holds the command's row since it consumed it: nobody else changed it meanwhile.
+      if (command) await tx.update(t.commands).set({ state: "CLAIMED" }).where(eq(t.commands.id, command.id));
+      return { outcome: "stale" as const };
     };
+    if (!(await lockWorkflow(tx, t, current.workflowId))) return stale();
     const executionType = await versionExecutionType(tx, t, current.workflowId, current.version);
     const admission = await admitSerial(tx, t, current.workflowId, executionType, id);
     const now = new Date();
@@ -189,7 +192,7 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
     const guard = and(eq(wi.id, id), inArray(wi.state, [...change.from]), sql`${wi.epoch} <= ${change.epoch}`, node === null ? undefined : leaseHeld(wi.slot, change.epoch, node));
     if (admission?.state === "STOP") {
       const [row] = await tx.update(wi).set({ message: serialMessage.refused(change.control, admission.blockedBy!), updatedAt: now }).where(guard).returning();
-      if (!row) return { outcome: "stale" as const };
+      if (!row) return stale();
       await writeAudit(tx, t, SYSTEM, now, {
         action: "instance.control-refused",
         objectType: "workflow_instance",
@@ -197,7 +200,6 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
         projectId: row.projectId,
         details: { control: change.control, reason: SERIAL_MESSAGES.discard, executionType, activeInstanceId: admission.blockedBy },
       });
-      await consume();
       return { outcome: "refused" as const, row, blockedBy: admission.blockedBy };
     }
     const waits = admission?.state === "SERIAL_WAIT";
@@ -207,13 +209,12 @@ export function restartInstance(run: Runner, id: number, change: InstanceRestart
       .set({ ...set, state: waits ? "SERIAL_WAIT" : "SUBMITTED_SUCCESS", epoch: change.epoch, pendingControl: change.control, message: null, updatedAt: now })
       .where(guard)
       .returning();
-    if (!row) return { outcome: "stale" as const };
+    if (!row) return stale();
     // A rerun starts over: what the earlier runs did must not count for it (issue 9 item 10).
     if (change.control === "rerun") {
       await tx.update(t.taskInstances).set({ superseded: true }).where(and(eq(t.taskInstances.workflowInstanceId, id), eq(t.taskInstances.superseded, false)));
     }
     if (admission) await settleAdmission(tx, t, row, admission, now);
-    await consume();
     return { outcome: waits ? ("queued" as const) : ("submitted" as const), row, blockedBy: admission?.blockedBy ?? null };
   });
 }
