@@ -108,6 +108,9 @@ test("masters joining and leaving with 1,000 commands pending: each consumed onc
       console.log(nodeLines(c, /WARN|ERROR/).slice(0, 30).join("\n"));
       console.log(`actions: ${actions.join(" ")}; lost: ${JSON.stringify(await sql`SELECT c.id, c.consumed_by, c.consumed_at FROM commands c JOIN workflow_instances w ON w.id = c.workflow_instance_id WHERE w.run_times < 2`)}`);
       console.log(JSON.stringify(await sql`SELECT w.id, w.slot, w.state, t.state AS task_state, t.attempt, t.host FROM workflow_instances w JOIN task_instances t ON t.workflow_instance_id = w.id WHERE w.state NOT IN ('SUCCESS', 'FAILURE') LIMIT 10`));
+      console.log(`slots of what is left: ${JSON.stringify(await sql`SELECT w.slot, l.owner, c.state, count(*)::int AS n FROM commands c JOIN workflow_instances w ON w.id = c.workflow_instance_id LEFT JOIN slot_leases l ON l.slot = w.slot WHERE c.state <> 'CONSUMED' GROUP BY 1, 2, 3 ORDER BY 1`)}`);
+      console.log(`busy connections: ${JSON.stringify(await sql`SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS in_tx, left(query, 160) AS query FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()`)}`);
+      for (const m of live) console.log((m.proc.stdout() + m.proc.stderr()).split("\n").filter((l) => /command|slots|store/i.test(l)).slice(-12).map((l) => `${m.id}: ${l}`).join("\n"));
       throw new Error(`${(err as Error).message}: instances ${JSON.stringify(states)}, commands ${JSON.stringify(cmds)}; live masters ${live.map((m) => m.id)}`);
     });
 
