@@ -132,6 +132,9 @@ test("masters joining and leaving with 1,000 commands pending: each consumed onc
     console.log(`commands consumed but not carried out: ${notCarriedOut.length} ${JSON.stringify(notCarriedOut.slice(0, 20))}`);
     const losers = new Set(notCarriedOut.map((r) => `${r.consumed_by}:`));
     console.log(nodeLines(c, /command|give|shutdown|exiting|closing|ERROR/i).filter((l) => [...losers].some((p) => l.startsWith(p))).slice(0, 20).join("\n"));
+    // An attempt more than the runs (a rerun attempt that ran again): which, and what its nodes said about it.
+    const extra = await sql`SELECT t.workflow_instance_id::int AS instance, t.attempt, t.state, t.host, t.message FROM task_instances t WHERE t.workflow_instance_id IN (SELECT w.id FROM workflow_instances w WHERE w.id = ANY(${sql.array(ids)}::bigint[]) AND (SELECT count(*) FROM task_instances x WHERE x.workflow_instance_id = w.id) > w.run_times) ORDER BY 1, 2`;
+    if (extra.length > 0) console.log(`extra attempts: ${JSON.stringify(extra)}\n${nodeLines(c, /gone|NEED_FAULT|interrupted|lease|refused|stale/i).slice(0, 20).join("\n")}`);
     // Consumed once: every command CONSUMED, no instance reran twice (run_times 3 or a third attempt), all ended SUCCESS.
     expect(commands.map((r) => ({ state: r.state, n: r.n }))).toEqual([{ state: "CONSUMED", n: COMMANDS }]);
     expect(runs.filter((r) => r.state !== "SUCCESS" || r.run_times > 2 || r.attempts > r.run_times)).toEqual([]);
