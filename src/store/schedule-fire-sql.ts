@@ -75,25 +75,53 @@ export async function lockSchedules(tx: Db, dialect: Dialect, t: Tables, ids: re
   return decode(t.schedules, await rawRows(tx, dialect, query));
 }
 
+export type LockedWorkflow = { row: WorkflowRow; executionType: ExecutionType };
+
 /**
- * Locks and reads the workflows of the given schedules (same order and reason as lockSchedules,
- * run after it; Postgres's FOR NO KEY UPDATE conflicts with the no-op UPDATE lock that instances.ts
- * and serial-instances.ts take, not with foreign-key checks), with the execution type of each one's current version read in the
- * same statement. Taking the schedule ids, not the workflow ids, lets Postgres run it in the
- * same round trip as lockSchedules (pipelined).
+ * Reads the workflows of the given schedules with the execution type of each one's current
+ * version, ascending id, run after lockSchedules (pipelined with it: taking the schedule ids, not
+ * the workflow ids, lets Postgres run it in the same round trip). Postgres locks them only FOR KEY
+ * SHARE — the lock a foreign-key check takes — which keeps a workflow from being deleted (or its
+ * key changed) under the fire and conflicts with nothing else. What a stronger lock used to
+ * serialise is serialised elsewhere: taking a workflow OFFLINE takes its schedules OFFLINE first
+ * (workflows.ts), and those rows are locked by lockSchedules; a version change meanwhile leaves the
+ * fire on the version it read, as if it had fired just before. Serial admission does need the
+ * workflow to itself: lockSerialWorkflows, for the few batches that fire a serial workflow.
+ * Measured (test/cluster/schedules.test.ts shape, 3 masters, 2 shared cores at load ~20): with
+ * FOR NO KEY UPDATE here every fire batch queued behind the no-op UPDATE lock that every instance
+ * end takes on its workflow (serial-queue.ts released → releaseSerial) and behind the other
+ * masters' batches (they lock the same workflows), and a fire of 1-28 schedules took 0.2-7 s:
+ * the schedulers fell further behind each second.
  */
-export async function lockWorkflowsOf(tx: Db, dialect: Dialect, t: Tables, scheduleIds: readonly number[]): Promise<{ row: WorkflowRow; executionType: ExecutionType }[]> {
+export async function lockWorkflowsOf(tx: Db, dialect: Dialect, t: Tables, scheduleIds: readonly number[]): Promise<LockedWorkflow[]> {
   if (scheduleIds.length === 0) return [];
+  return selectWorkflows(tx, dialect, t, sql`SELECT workflow_id FROM schedules WHERE ${inIds(dialect, "id", scheduleIds)}`, scheduleIds.length, "FOR KEY SHARE OF w");
+}
+
+/**
+ * Locks the given workflows (ids of serial ones, read by lockWorkflowsOf) FOR NO KEY UPDATE in id
+ * order and reads them again: the lock instances.ts, serial-instances.ts and workflows.ts take
+ * (a no-op UPDATE), so admission counts the workflow's active instances while nobody else
+ * creates, releases or starts one. Upgrading from FOR KEY SHARE cannot deadlock with another
+ * fire doing the same (the two do not conflict, the upgrades queue in id order). SQLite: the
+ * write transaction is exclusive already; this only reads them again.
+ */
+export async function lockSerialWorkflows(tx: Db, dialect: Dialect, t: Tables, workflowIds: readonly number[]): Promise<LockedWorkflow[]> {
+  if (workflowIds.length === 0) return [];
+  return selectWorkflows(tx, dialect, t, sql`SELECT id FROM workflow_definitions WHERE ${inIds(dialect, "id", workflowIds)}`, workflowIds.length, "FOR NO KEY UPDATE OF w");
+}
+
+async function selectWorkflows(tx: Db, dialect: Dialect, t: Tables, ids: SQL, count: number, lock: string): Promise<LockedWorkflow[]> {
   const pg = dialect === "postgres";
   const type = pg ? "v.definition->>'executionType'" : "json_extract(v.definition, '$.executionType')";
   // Postgres, up to PG_ARRAY_MAX: `= ANY(ARRAY(subquery))` makes it look the workflows up by
   // primary key; with IN it hashed a sequential scan of every workflow (EXPLAIN ANALYZE, 2,000
   // workflows). Above it, the set join (see PG_ARRAY_MAX).
-  const byKey = pg && scheduleIds.length <= PG_ARRAY_MAX;
+  const byKey = pg && count <= PG_ARRAY_MAX;
   const query = sql`SELECT w.*, ${sql.raw(type)} AS porpoise_execution_type FROM workflow_definitions w
      LEFT JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.current_version
-     WHERE w.id ${sql.raw(byKey ? "= ANY(ARRAY(" : "IN (")}SELECT workflow_id FROM schedules WHERE ${inIds(dialect, "id", scheduleIds)}${sql.raw(byKey ? "))" : ")")}
-     ORDER BY w.id${sql.raw(pg ? " FOR NO KEY UPDATE OF w" : "")}`;
+     WHERE w.id ${sql.raw(byKey ? "= ANY(ARRAY(" : "IN (")}${ids}${sql.raw(byKey ? "))" : ")")}
+     ORDER BY w.id${sql.raw(pg ? ` ${lock}` : "")}`;
   const raw = await rawRows(tx, dialect, query);
   const rows = decode(t.workflowDefinitions, raw);
   return rows.map((row, i) => ({ row, executionType: (raw[i]!.porpoise_execution_type as ExecutionType | null) ?? "PARALLEL" }));

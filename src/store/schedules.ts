@@ -1,7 +1,9 @@
 // Schedules: CRUD with audit rows, and the fire — the one place a cron fire becomes a workflow
-// instance. Fires due together are one transaction (fireBatch) that locks the schedule rows and
-// their workflow rows (Postgres: FOR NO KEY UPDATE in id order, which serialises with OFFLINE, delete
-// and the no-op UPDATE lock instances.ts takes; SQLite: BEGIN IMMEDIATE is exclusive), then
+// instance. Fires due together are one transaction (fireBatch) that locks the schedule rows
+// (Postgres: FOR NO KEY UPDATE in id order, which serialises with setReleaseState, update, delete
+// and a workflow going OFFLINE, which takes its schedules OFFLINE) and reads their workflows under
+// FOR KEY SHARE (no delete meanwhile; serial workflows FOR NO KEY UPDATE, for admission; SQLite:
+// BEGIN IMMEDIATE is exclusive), then
 // inserts with ON CONFLICT (schedule_id, schedule_time) DO NOTHING: on Postgres the loser of a
 // race waits for the winner's commit and inserts nothing; on SQLite writers are serial anyway.
 // Either way the second caller learns "exists", never an error (docs/architecture.md §3.5).
@@ -11,14 +13,13 @@
 // the fire missing and creates it — one instance per (schedule, fire time) either way.
 
 import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import type { ExecutionType } from "../core/workflow-schema.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
 import { returned } from "./rows.ts";
 import { fencingNode } from "./lease-fence.ts";
-import { advanceCursors, allocateInstanceIds, checkNotBefore, heldLeases, type InstanceRow, insertFires, lockSchedules, lockWorkflowsOf, type ScheduleRow, waitUntil, type WorkflowRow } from "./schedule-fire-sql.ts";
+import { advanceCursors, allocateInstanceIds, checkNotBefore, heldLeases, type InstanceRow, insertFires, type LockedWorkflow, lockSchedules, lockSerialWorkflows, lockWorkflowsOf, type ScheduleRow, waitUntil } from "./schedule-fire-sql.ts";
 import { admitSerial, settleAdmission } from "./serial-instances.ts";
 import type { FireInput, FireResult, NewSchedule, Schedule, ScheduleRepository } from "./schedule-store.ts";
 import type { Dialect, FailureStrategy, Priority } from "./store.ts";
@@ -60,8 +61,6 @@ async function advance(tx: Db, t: Tables, id: number, to: Date): Promise<void> {
     .set({ lastFireTime: to })
     .where(and(eq(s.id, id), or(isNull(s.lastFireTime), lt(s.lastFireTime, to))));
 }
-
-type LockedWorkflow = { row: WorkflowRow; executionType: ExecutionType };
 
 /**
  * One fire of a serial workflow inside the caller's transaction, after fireBatch locked its
@@ -149,6 +148,9 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
   ]);
   const schedules = new Map(lockedSchedules.map((row) => [row.id, row]));
   const workflows = new Map(lockedWorkflows.map((w) => [w.row.id, w]));
+  // Serial workflows: admission needs each to itself (lockSerialWorkflows); read again under that lock.
+  const serialIds = dialect === "postgres" ? lockedWorkflows.filter((w) => w.executionType !== "PARALLEL").map((w) => w.row.id) : [];
+  for (const w of await lockSerialWorkflows(tx, dialect, t, serialIds)) workflows.set(w.row.id, w);
 
   type Due = { i: number; input: FireInput; schedule: ScheduleRow; workflow: LockedWorkflow };
   const parallel: Due[] = [];

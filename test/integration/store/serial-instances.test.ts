@@ -116,4 +116,26 @@ describe.each(dialects)("serial instances on %s", (dialect) => {
     expect(created.filter((i) => i.state === "SUBMITTED_SUCCESS")).toHaveLength(1);
     expect(created.filter((i) => i.state === "SERIAL_WAIT")).toHaveLength(9);
   });
+
+  test("fires of different schedules of one serial workflow on two connections, with creates: exactly one is let in", async () => {
+    await using store = await freshStore(dialect);
+    const other = dialect === "postgres" ? await openStore({ url: store.url, migrate: false }) : store;
+    await using _closeOther = { [Symbol.asyncDispose]: () => (other === store ? Promise.resolve() : other.close()) };
+    const { project, actor, workflow, states } = await setup(store, "SERIAL_WAIT");
+    // Fires read their workflow FOR KEY SHARE (schedule-fire-sql.ts) and lock a serial one FOR NO
+    // KEY UPDATE only then: batches over distinct schedules share no schedule lock, so only that
+    // second lock keeps two admissions apart.
+    const schedules = [];
+    for (let i = 0; i < 6; i++) schedules.push(await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor));
+    const fireTime = new Date(Date.parse("2099-06-01T00:00:00Z"));
+    const fires = schedules.map((s, i) => (i % 2 ? other : store).schedules.fireMany([{ scheduleId: s.id, fireTime, slot: () => 0 }]));
+    const input = { workflowId: workflow.id, slot: 0, runType: "START_PROCESS", executionType: "SERIAL_WAIT" as const };
+    const creates = Array.from({ length: 4 }, (_, i) => (i % 2 ? store : other).instances.create(input));
+    const [fired] = await Promise.all([Promise.all(fires), Promise.all(creates)]);
+    expect(fired.flat().map((r) => r.outcome)).toEqual(Array(6).fill("created"));
+    const all = await states();
+    expect(all).toHaveLength(10);
+    expect(all.filter(([, state]) => state === "SUBMITTED_SUCCESS")).toHaveLength(1);
+    expect(all.filter(([, state]) => state === "SERIAL_WAIT")).toHaveLength(9);
+  });
 });
