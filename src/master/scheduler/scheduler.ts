@@ -286,14 +286,9 @@ export class Scheduler {
   private pushNext(id: number, generation: number, after: Date): void {
     const k = this.known.get(id);
     if (!k || k.generation !== generation) return;
-    const { schedule, cron } = k;
-    let from = after.getTime();
-    if (schedule.startTime) from = Math.max(from, schedule.startTime.getTime() - 1);
-    const next = cron.nextAfter(new Date(from), schedule.timezone);
-    k.pending = null;
-    if (next === null || (schedule.endTime && next > schedule.endTime)) return;
-    k.pending = next.getTime();
-    this.heap.push({ at: next.getTime(), fireTime: next.getTime(), scheduleId: id, generation });
+    const next = nextFire(k, after.getTime());
+    k.pending = next;
+    if (next !== null) this.heap.push({ at: next, fireTime: next, scheduleId: id, generation });
   }
 
   private current(entry: HeapEntry): boolean {
@@ -327,7 +322,16 @@ export class Scheduler {
         const upTo = top && top.at > now && top.at - now <= EARLY_WAKE_MS[this.deps.store.dialect] ? top.at : now;
         while (due.length < FIRE_BATCH && this.heap.size > 0 && this.heap.peek()!.at <= upTo) {
           const entry = this.heap.pop()!;
-          if (this.current(entry)) due.push(entry);
+          if (!this.current(entry)) continue;
+          due.push(entry);
+          // Behind (a batch that took more than a second, a loaded machine): the schedule's later
+          // fires that are due already go in this batch too. One heap entry per schedule made each
+          // batch carry one second of fires, so a slow batch left every later one later still
+          // (test/cluster/schedules.test.ts on 2 loaded cores: 10-30 s behind and growing).
+          const k = this.known.get(entry.scheduleId)!;
+          for (let t = nextFire(k, entry.fireTime); t !== null && t <= now && due.length < FIRE_BATCH; t = nextFire(k, t)) {
+            due.push({ at: t, fireTime: t, scheduleId: entry.scheduleId, generation: entry.generation });
+          }
         }
         if (due.length === 0) return;
         await this.fireBatch(due, upTo > now ? new Date(upTo) : undefined);
@@ -338,15 +342,21 @@ export class Scheduler {
     });
   }
 
+  /**
+   * `due`: a schedule's fires are next to each other, ascending (drain). A schedule stays in the
+   * heap through its first fire of the batch: that one is retried on a failure (the later ones
+   * follow from it), and the next entry is pushed after its last one.
+   */
   private async fireBatch(due: HeapEntry[], notBefore: Date | undefined): Promise<void> {
     const entries: HeapEntry[] = [];
     const inputs: FireInput[] = [];
-    for (const e of due) {
+    const first = (i: number) => i === 0 || due[i - 1]!.scheduleId !== due[i]!.scheduleId;
+    for (const [i, e] of due.entries()) {
       const input = this.fireInput(e.scheduleId, new Date(e.fireTime));
       if (!input) {
         // Its slot went away (the change dropped it, or is on the way): the new owner fires it.
         // Still listed as owned but no lease known: try again shortly.
-        if (this.owns(e.scheduleId) && this.current(e)) this.heap.push({ ...e, at: this.now().getTime() + RETRY_MS });
+        if (first(i) && this.owns(e.scheduleId) && this.current(e)) this.heap.push({ ...e, at: this.now().getTime() + RETRY_MS });
         continue;
       }
       entries.push(e);
@@ -359,13 +369,20 @@ export class Scheduler {
     } catch (err) {
       this.deps.log.error("could not record schedule fires; retrying", { fires: entries.length, err });
       const retryAt = this.now().getTime() + RETRY_MS;
-      for (const e of entries) if (this.current(e)) this.heap.push({ ...e, at: retryAt });
+      const retried = new Set<number>();
+      for (const e of entries) {
+        if (retried.has(e.scheduleId) || !this.current(e)) continue;
+        retried.add(e.scheduleId);
+        this.heap.push({ ...e, at: retryAt });
+      }
       return;
     }
+    const last = new Map<number, HeapEntry>();
     entries.forEach((e, i) => {
       this.handle(e.scheduleId, new Date(e.fireTime), results[i]!);
-      this.pushNext(e.scheduleId, e.generation, new Date(e.fireTime));
+      last.set(e.scheduleId, e);
     });
+    for (const e of last.values()) this.pushNext(e.scheduleId, e.generation, new Date(e.fireTime));
   }
 
   private handle(scheduleId: number, fireTime: Date, result: FireResult): void {
@@ -380,4 +397,13 @@ export class Scheduler {
       if (!result.scheduleActive) this.apply(scheduleId, null);
     }
   }
+}
+
+/** The fire of `k` after `after` (epoch ms) inside its start and end times; null when it has no more. */
+function nextFire(k: Known, after: number): number | null {
+  const { schedule, cron } = k;
+  const from = schedule.startTime ? Math.max(after, schedule.startTime.getTime() - 1) : after;
+  const next = cron.nextAfter(new Date(from), schedule.timezone);
+  if (next === null || (schedule.endTime && next > schedule.endTime)) return null;
+  return next.getTime();
 }

@@ -145,4 +145,37 @@ describe.each(dialects)("scheduler on %s", (dialect) => {
       await bus.close();
     }
   }, 30_000);
+
+  test("behind after a slow batch: the next batch carries every due fire of a schedule, none skipped, none twice", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor, workflow } = await setup(store);
+    const s = await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor);
+    // The first batch is held 3.5 s before it reaches the Store (a loaded machine, a lock queue).
+    const calls: number[][] = [];
+    const fireMany: Store["schedules"]["fireMany"] = async (inputs, options) => {
+      calls.push(inputs.map((i) => i.fireTime.getTime()));
+      if (calls.length === 1) await Bun.sleep(3500);
+      return store.schedules.fireMany(inputs, options);
+    };
+    const slow: Store = { ...store, schedules: { ...store.schedules, fireMany } };
+    const bus = new MemoryBus();
+    const coordinator = new SingleNodeCoordinator();
+    await coordinator.start();
+    const scheduler = new Scheduler({ store: slow, bus, coordinator, log: silentLogger });
+    await scheduler.start();
+    try {
+      await waitFor("a batch after the slow one", async () => calls.length >= 2);
+      // The slow one held one fire; three more fell due meanwhile and go together.
+      expect(calls[0]).toHaveLength(1);
+      expect(calls[1]!.length).toBeGreaterThanOrEqual(3);
+      await waitFor("two more batches", async () => calls.length >= 4);
+    } finally {
+      await scheduler.stop();
+      await bus.close();
+    }
+    const times = (await scheduled(store, project.id, workflow.id)).map((i) => i.scheduleTime!.getTime()).sort((a, b) => a - b);
+    expect(times.length).toBeGreaterThanOrEqual(5);
+    expect(times.map((t) => t - times[0]!)).toEqual(times.map((_, i) => i * 1000));
+    expect(times[0]).toBe(calls[0]![0]!);
+  }, 30_000);
 });
