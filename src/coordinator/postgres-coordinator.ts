@@ -14,10 +14,11 @@
 // deadline on the monotonic clock — sent + leaseMs − margin — passes before the lease ends, whatever
 // the two wall clocks say. When it passes without a newer renewal, every held slot is reported lost.
 //
-// `sql` is a postgres.js client of its own (postgres-lease-client.ts), not the Store's pool: a
-// renewal must not queue behind the engine's group commits.
+// `sql` is a postgres.js pool of its own (postgres-lease-client.ts), not the Store's: a renewal
+// must not queue behind the engine's group commits.
 
 import type { Sql } from "postgres";
+import type { PgPool } from "../store/pg-pool.ts";
 import { z } from "zod";
 import { ConfigError } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
@@ -45,7 +46,8 @@ const optionsSchema = z.strictObject({
 });
 
 export interface PostgresCoordinatorOptions {
-  sql: Sql;
+  /** A client, or a pool that may replace its client (openLeaseClient: store/pg-pool.ts); each statement takes the current one. */
+  sql: Sql | Pick<PgPool, "sql">;
   nodeId: string;
   slotCount?: number;
   leaseMs?: number;
@@ -60,7 +62,7 @@ export class PostgresCoordinator implements Coordinator {
   readonly nodeId: string;
   readonly slotCount: number;
   readonly leaseMs: number;
-  private readonly sql: Sql;
+  private readonly pool: Pick<PgPool, "sql">;
   private readonly masterRoles: readonly string[];
   private readonly log: Logger;
   /** How long before the lease's end (at the latest) a slot nobody could renew is reported lost. */
@@ -88,14 +90,21 @@ export class PostgresCoordinator implements Coordinator {
       { nodeId: opts.nodeId, slotCount: opts.slotCount, leaseMs: opts.leaseMs, masterRoles: opts.masterRoles },
       "coordinator options",
     );
-    if (typeof opts.sql?.unsafe !== "function") throw new ConfigError("coordinator options: sql must be a postgres.js client", [{ path: "sql", message: "expected a postgres.js client" }]);
-    this.sql = opts.sql;
+    const given = opts.sql as unknown as Partial<Sql> & Partial<Pick<PgPool, "sql">>;
+    if (typeof given?.unsafe === "function") this.pool = { sql: opts.sql as Sql };
+    else if (typeof given?.sql?.unsafe === "function") this.pool = opts.sql as Pick<PgPool, "sql">;
+    else throw new ConfigError("coordinator options: sql must be a postgres.js client or pool", [{ path: "sql", message: "expected a postgres.js client or pool" }]);
     this.nodeId = parsed.nodeId;
     this.slotCount = parsed.slotCount;
     this.leaseMs = parsed.leaseMs;
     this.masterRoles = parsed.masterRoles;
     this.marginMs = Math.ceil(parsed.leaseMs / 5);
     this.log = opts.log ?? silentLogger;
+  }
+
+  /** The client for the next statement (a pool replaces its client after a lost connection). */
+  private get sql(): Sql {
+    return this.pool.sql;
   }
 
   slotOf(instanceId: number): number {

@@ -143,19 +143,28 @@ function postgresClientOf(tx: Db): Sql {
 }
 
 /**
- * `db` is drizzle's postgres-js database and `tables` the Postgres tables (schema-pg.ts); open.ts
- * imports both only when it opens Postgres, so `porpoise all` on SQLite never evaluates
- * postgres.js or drizzle's pg-core (idle RSS, see src/modes/all.ts).
+ * `db` gives drizzle's postgres-js database on the pool in use now (pg-pool.ts replaces a pool that
+ * lost a connection), `tables` the Postgres tables (schema-pg.ts); open.ts imports both only when
+ * it opens Postgres, so `porpoise all` on SQLite never evaluates postgres.js or drizzle's pg-core
+ * (idle RSS, see src/modes/all.ts).
  */
-export function postgresRunner(db: Db, tables: Tables): Runner {
+export function postgresRunner(db: () => Db, tables: Tables): Runner {
   return {
     dialect: "postgres",
     t: tables,
-    raw: { dialect: "postgres", client: (db as unknown as { $client: Sql }).$client, clientOf: postgresClientOf },
+    raw: {
+      dialect: "postgres",
+      get client() {
+        return (db() as unknown as { $client: Sql }).$client;
+      },
+      clientOf: postgresClientOf,
+    },
     fence: newLeaseFence(),
-    read: (fn) => fn(db).catch((err) => Promise.reject(mapError(err))),
+    read: (fn) => fn(db()).catch((err) => Promise.reject(mapError(err))),
     write: (fn, onViolation) =>
-      db.transaction((tx) => fn(tx as unknown as Db)).catch((err) => Promise.reject(mapError(err, onViolation))),
+      db()
+        .transaction((tx) => fn(tx as unknown as Db))
+        .catch((err) => Promise.reject(mapError(err, onViolation))),
     exclusive: (fn) => fn(),
   };
 }

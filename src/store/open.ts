@@ -3,6 +3,7 @@
 
 import { redactUrl } from "../core/redact-url.ts";
 import { Database } from "bun:sqlite";
+import type { Sql } from "postgres";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError, StoreError } from "../core/errors.ts";
@@ -11,12 +12,13 @@ import { createAuditRepository } from "./audit.ts";
 import { createClusterRepository } from "./cluster-nodes.ts";
 import { createCommandRepository } from "./commands.ts";
 import { createDatasourceRepository } from "./datasources.ts";
-import { postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
+import { type Db, postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
 import { createInstanceRepository } from "./instances.ts";
 import { setFenceNode } from "./lease-fence.ts";
 import { createLogChunkRepository } from "./log-chunks.ts";
 import { createMemberRepository } from "./members.ts";
 import { applyMigrations, type Connection, missingMigrations } from "./migrate.ts";
+import type { PgPool } from "./pg-pool.ts";
 import { createProjectRepository } from "./projects.ts";
 import { createScheduleRepository } from "./schedules.ts";
 import { createBackfillRepository } from "./backfills.ts";
@@ -79,36 +81,49 @@ async function openSqlite(path: string): Promise<Connection & { dialect: "sqlite
   }
 }
 
-async function openPostgres(url: string, log: Logger): Promise<Connection & { dialect: "postgres" }> {
+type Opened = { dialect: "sqlite"; client: Database } | { dialect: "postgres"; client: Sql; pool: PgPool };
+
+async function openPostgres(url: string, log: Logger): Promise<Opened & { dialect: "postgres" }> {
   // Loaded here, not at the top: a SQLite process never needs the driver (see postgresRunner).
-  const { default: postgres } = await import("postgres");
-  const client = postgres(url, {
-    max: 10,
-    connect_timeout: 10,
-    onnotice: (notice) => log.debug("postgres notice", { message: notice.message }),
+  const { openPgPool } = await import("./pg-pool.ts");
+  const pool = openPgPool({
+    url,
+    log,
+    options: {
+      max: 10,
+      connect_timeout: 10,
+      // postgres.js runs its array-type query as the first statement of every new connection and
+      // drops that promise: a connection cut during it (a Postgres restart) is an unhandled
+      // rejection that ends the process (porsager/postgres#1192). Arrays go in as text cast in
+      // SQL (attempt-sql.ts, schedule-fire-sql.ts) and none come back, so the types are not needed.
+      fetch_types: false,
+      onnotice: (notice) => log.debug("postgres notice", { message: notice.message }),
+    },
   });
   try {
-    await client`SELECT 1`;
+    await pool.sql`SELECT 1`;
   } catch (err) {
-    await client.end({ timeout: 1 }).catch(() => {});
+    await pool.end({ timeout: 1 }).catch(() => {});
     const reason = err instanceof Error ? err.message : String(err);
     throw new StoreError(`cannot reach Postgres at ${redactUrl(url)}: ${reason} — is it running, and is the URL right?`, err);
   }
-  return { dialect: "postgres", client };
+  return { dialect: "postgres", client: pool.sql, pool };
 }
 
-async function connect(url: string, log: Logger): Promise<Connection> {
+async function connect(url: string, log: Logger): Promise<Opened> {
   const target = parseTarget(url);
   return target.dialect === "sqlite" ? await openSqlite(target.path) : await openPostgres(target.url, log);
 }
 
-async function disconnect(conn: Connection): Promise<void> {
+async function disconnect(conn: Opened): Promise<void> {
   if (conn.dialect === "sqlite") conn.client.close();
-  else await conn.client.end({ timeout: 5 });
+  else await conn.pool.end({ timeout: 5 });
 }
 
-function buildStore(conn: Connection, run: Runner, secretKey: string | null): Store {
+function buildStore(conn: Opened, run: Runner, secretKey: string | null): Store {
   let closed: Promise<void> | null = null;
+  // The pool in use now (pg-pool.ts replaces it after a lost connection).
+  const current = (): Connection => (conn.dialect === "postgres" ? { dialect: "postgres", client: conn.pool.sql } : conn);
   return {
     dialect: conn.dialect,
     users: createUserRepository(run),
@@ -129,7 +144,7 @@ function buildStore(conn: Connection, run: Runner, secretKey: string | null): St
     ready: () =>
       run
         .exclusive(async () => {
-          const missing = await missingMigrations(conn);
+          const missing = await missingMigrations(current());
           if (missing.length > 0) {
             throw new StoreError(`the database lacks migration${missing.length === 1 ? "" : "s"} ${missing.join(", ")}: run \`porpoise migrate\``);
           }
@@ -137,6 +152,19 @@ function buildStore(conn: Connection, run: Runner, secretKey: string | null): St
         .catch((err) => Promise.reject(toStoreError(err))),
     close: () => (closed ??= run.exclusive(() => disconnect(conn))),
   };
+}
+
+/** The Postgres runner on whichever pool is current: each new pool gets its drizzle database on first use. */
+async function pgRunner(pool: PgPool): Promise<Runner> {
+  const { drizzle } = await import("drizzle-orm/postgres-js");
+  const dbs = new WeakMap<Sql, Db>();
+  const db = (): Db => {
+    const sql = pool.sql;
+    let d = dbs.get(sql);
+    if (!d) dbs.set(sql, (d = drizzle(sql)));
+    return d;
+  };
+  return postgresRunner(db, await import("./schema-pg.ts"));
 }
 
 /**
@@ -152,10 +180,7 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
     await disconnect(conn).catch(() => {});
     throw toStoreError(err);
   }
-  const run =
-    conn.dialect === "sqlite"
-      ? sqliteRunner(conn.client)
-      : postgresRunner((await import("drizzle-orm/postgres-js")).drizzle(conn.client), await import("./schema-pg.ts"));
+  const run = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : await pgRunner(conn.pool);
   return buildStore(conn, run, opts.secretKey ?? null);
 }
 

@@ -25,8 +25,16 @@ const pgOutage = /^(08...|57P0[1-3]|53300)$/;
 /** SQLite: another writer holds the lock, or the file cannot be read or written. */
 const sqliteOutage = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|READONLY)/;
 
+/**
+ * postgres.js 3.4.9 sending a statement on a connection whose socket is already gone (a statement of
+ * a transaction after the server went away): "null is not an object (evaluating 'socket.write')"
+ * under Bun, "Cannot read properties of null (reading 'write')" under Node. Nothing was sent.
+ */
+const socketGone = /'socket\.\w+'|\(reading '(write|destroy|end)'\)/;
+
 export function isStoreOutage(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof TypeError && socketGone.test(e.message)) return true;
     const code = (e as { code?: unknown }).code;
     if (typeof code !== "string") continue;
     if (networkCodes.has(code) || pgOutage.test(code) || sqliteOutage.test(code)) return true;
