@@ -54,6 +54,8 @@ const MAX_BATCH_ITEMS = 2000;
 const COMMAND_BATCH = 10;
 /** Tries of a command whose execution throws (a bug, bad data — not a store outage) before it is given up. */
 const MAX_COMMAND_FAILURES = 3;
+/** An event of an active instance that a reload did not bring under a driver is applied again this much later. */
+const UNDRIVEN_RETRY_MS = 500;
 /** How long a dispatched attempt's cached row must stay missing before its ready task is enqueued again (worker.ts resends events at most 1 s apart). */
 const REDISPATCH_AFTER_MS = 2000;
 
@@ -152,6 +154,8 @@ export class Master implements EventSink {
   private readonly unserved: UnservedGroups;
   private sweeping: Promise<void> | null = null;
   private sweepAgain = false;
+  /** How often an event was applied again because its reloaded instance was not driven (settleUndriven). */
+  private readonly undrivenTries = new WeakMap<DeliveredEvent, number>();
   /** Events that matched no live attempt (stale or forged): docs/architecture.md §3.4 counts them. */
   staleEvents = 0;
 
@@ -422,6 +426,14 @@ export class Master implements EventSink {
         void this.load(event.workflowInstanceId, "start").then(() => this.apply(event, delivered, true));
         return;
       }
+      if (!driver && delivered && loaded && !this.stopped) {
+        // Reloaded for it and still not driven: ended (stale), or a load that found nothing to drive
+        // for now (its first commit refused because the slot's epoch moved on meanwhile, as when a
+        // master loses and takes back its slots through a Postgres restart). Acked at once, such an
+        // event is lost, and its attempt stays RUNNING or DISPATCH with nobody to run it.
+        void this.settleUndriven(event, delivered);
+        return;
+      }
       if (!driver) this.staleEvents++;
       else if (event.kind === "running") driver.onRunning(batch, event);
       else driver.onDone(batch, event);
@@ -442,6 +454,30 @@ export class Master implements EventSink {
       // Started: a copy of its ready task offered again must read the Store, not a cached DISPATCH row.
       if (event.kind === "running" && this.records) batch.after(() => this.records!.drop(event.taskInstanceId));
     });
+  }
+
+  /**
+   * An event whose instance a reload did not bring back under a driver: stale (acked) if the
+   * instance has ended or is gone; applied again after a moment if it is still active in a slot
+   * held here; left pending for the new owner otherwise.
+   */
+  private async settleUndriven(event: TaskEvent, delivered: DeliveredEvent): Promise<void> {
+    try {
+      const instance = await retryStore(`reading workflow instance ${event.workflowInstanceId}`, () => this.store.instances.get(event.workflowInstanceId), this.retryQuiet);
+      if (this.stopped) return;
+      if (instance && !isTerminalWorkflowState(instance.state) && instance.state !== "SERIAL_WAIT") {
+        if (this.coordinator.lease(event.slot)?.owner !== this.coordinator.nodeId) return;
+        const tries = (this.undrivenTries.get(delivered) ?? 0) + 1;
+        this.undrivenTries.set(delivered, tries);
+        setTimeout(() => this.apply(event, delivered), Math.min(UNDRIVEN_RETRY_MS * 2 ** (tries - 1), 10_000));
+        return;
+      }
+      this.staleEvents++;
+      this.log.info(`master: refused a stale ${event.kind} event of task instance ${event.taskInstanceId} attempt ${event.attempt} (${this.staleEvents} refused so far)`);
+      await this.bus.ackEvents([delivered]);
+    } catch (err) {
+      this.failed(`settling an event of task instance ${event.taskInstanceId}`)(err);
+    }
   }
 
   /**
