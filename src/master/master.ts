@@ -16,6 +16,7 @@ import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
 import type { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
+import type { WorkerBeacons } from "../cache/worker-beacons.ts";
 import type { Coordinator, NodeRegistry, SlotChange } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
@@ -89,7 +90,7 @@ export interface MasterDeps {
    * cluster node): attempts RUNNING on a worker missing from the registry are rerun, swept every
    * `sweepMs`; at start nothing is assumed about attempts other nodes may be running.
    */
-  recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number; restartOf?: string };
+  recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number; restartOf?: string; beacons?: WorkerBeacons };
 }
 
 export class Master implements EventSink {
@@ -320,7 +321,7 @@ export class Master implements EventSink {
    */
   private sweepDeadWorkers(): void {
     if (this.stopped || this.sweepingWorkers || this.recovery.kind !== "workers") return;
-    const { registry, leaseMs } = this.recovery;
+    const { registry, leaseMs, beacons } = this.recovery;
     // After a store outage every heartbeat is old: the workers could not write them either. They get
     // a lease from the end of the outage to beat again before any is taken for dead (outage-postgres.test.ts).
     if (Date.now() - this.storeTroubleAt < leaseMs) return;
@@ -330,11 +331,14 @@ export class Master implements EventSink {
       const inFlight = await this.store.taskInstances.listInFlight({ slots });
       const running = inFlight.filter((t) => t.state === "RUNNING_EXECUTION" && t.host !== null);
       if (running.length === 0) return;
-      // 1.5 leases: a worker cut off from the registry stops its own attempts after one lease
-      // (worker.ts), so by the time they run again elsewhere the old copies are gone.
+      // 1.5 leases: a worker cut off from the registry and Redis stops its own attempts after one
+      // lease (worker/lease-watch.ts), so by the time they run again elsewhere the old copies are gone.
       const deadAfter = Math.round(leaseMs * 1.5);
       const live = new Set([...(await registry.liveNodes("worker", deadAfter)), ...(await registry.liveNodes("all", deadAfter))]);
-      const dead = [...new Set(running.map((t) => t.host!).filter((h) => !live.has(h)))];
+      const silent = [...new Set(running.map((t) => t.host!).filter((h) => !live.has(h)))];
+      // Cut off from Postgres is not dead: a worker that still beats in Redis runs its attempts on (cache/worker-beacons.ts).
+      const beaconing = beacons ? await beacons.alive(silent) : new Set<string>();
+      const dead = silent.filter((h) => !beaconing.has(h));
       for (const host of dead) {
         const lostOnes = running.filter((t) => t.host === host);
         const instances = [...new Set(lostOnes.map((t) => t.workflowInstanceId))].filter((id) => this.drivers.has(id));

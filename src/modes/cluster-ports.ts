@@ -31,6 +31,12 @@ export interface ClusterPorts {
    * PORPOISE_INSTANCE_CACHE=off (benchmarks measure the api's reads with and without it).
    */
   snapshotCache: Cache | null;
+  /**
+   * The Redis Cache for the workers' beacons (cache/worker-beacons.ts), a second heartbeat that
+   * keeps a worker's attempts running through a Postgres outage; null without --redis, for api
+   * and `all` nodes.
+   */
+  cache: Cache | null;
   /** The node's row in the registry; `lastContactMs` tells a worker when its lease lapsed (worker/lease-watch.ts). */
   registry: StoreNodeRegistry;
   /** Only for roles that own slots (master, all). */
@@ -62,13 +68,17 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   const useRecords = process.env.PORPOISE_DISPATCH_CACHE !== "off" && (o.role === "master" || o.role === "worker" || o.role === "all");
   // Not `all`: its api reads its own Store, and the master of its process drives its instances.
   const useSnapshots = process.env.PORPOISE_INSTANCE_CACHE !== "off" && (o.role === "master" || o.role === "api");
+  // Workers beat in Redis, masters read the beats (cache/worker-beacons.ts).
+  const useBeacons = o.role === "master" || o.role === "worker";
   let records: DispatchRecords | null = null;
   let snapshotCache: Cache | null = null;
-  if (config.redis !== null && config.secret !== null && (useRecords || useSnapshots)) {
+  let shared: Cache | null = null;
+  if (config.redis !== null && config.secret !== null && (useRecords || useSnapshots || useBeacons)) {
     const cache = new RedisCache({ url: config.redis, prefix: "porpoise:cache:", secret: config.secret, log: log.child({ component: "cache" }) });
     resources.add("cache", () => cache.close());
     if (useRecords) records = new DispatchRecords(cache, log.child({ component: "cache" }));
     if (useSnapshots) snapshotCache = cache;
+    if (useBeacons) shared = cache;
   }
   let coordinator: PostgresCoordinator | null = null;
   if (o.role === "master" || o.role === "all") {
@@ -94,5 +104,5 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   });
   await registry.start();
   resources.add("node registry", () => registry.stop());
-  return { bus: bus!, records, snapshotCache, registry, coordinator };
+  return { bus: bus!, records, snapshotCache, cache: shared, registry, coordinator };
 }

@@ -6,6 +6,7 @@
 
 import { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { Master } from "../master/master.ts";
+import { WorkerBeacons } from "../cache/worker-beacons.ts";
 import { Scheduler } from "../master/scheduler/scheduler.ts";
 import { openStore } from "../store/open.ts";
 import { redactUrl } from "../config.ts";
@@ -23,7 +24,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     const nodeId = nodeIdFor(config, "master");
     const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: config.secret });
     resources.add("store", () => store.close());
-    const { bus, records, snapshotCache, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
+    const { bus, records, snapshotCache, cache, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
     if (!coordinator) throw new Error("startMaster: no coordinator");
     store.fenceWith(nodeId);
     const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
@@ -39,7 +40,8 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       host: nodeId,
       ...(records ? { records } : {}),
       ...(snapshots ? { snapshots } : {}),
-      recovery: { kind: "workers", registry, leaseMs: config.leaseMs },
+      // A worker the registry counts dead but whose beacon is in Redis is alive (cache/worker-beacons.ts).
+      recovery: { kind: "workers", registry, leaseMs: config.leaseMs, ...(cache ? { beacons: new WorkerBeacons(cache, config.leaseMs) } : {}) },
       servedGroups: () => served.get(),
       confirmServedGroups: () => served.fresh(),
     });

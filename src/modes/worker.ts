@@ -9,6 +9,7 @@ import { egressPolicy } from "../core/net/egress.ts";
 import { openStore } from "../store/open.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { Worker } from "../worker/worker.ts";
+import { WorkerBeacon } from "../cache/worker-beacons.ts";
 import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
 import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
@@ -33,7 +34,11 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     // Reads only: what to run (rows, definitions, datasources); results go through the Bus.
     const store = await openStore({ url: config.db.url, migrate: false, log: log.child({ component: "store" }), secretKey: config.secret });
     resources.add("store", () => store.close());
-    const { bus, records, registry } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
+    const { bus, records, cache, registry } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
+    // Its second heartbeat, in Redis: through a Postgres outage it keeps its attempts (worker-beacons.ts).
+    const beacon = cache ? new WorkerBeacon(cache, nodeId, config.leaseMs, log.child({ component: "beacon" })) : null;
+    beacon?.start();
+    if (beacon) resources.add("beacon", () => beacon.stop());
     const worker = new Worker({
       store,
       bus,
@@ -44,7 +49,8 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
       host: nodeId,
       shipLogs: true,
       ...(records ? { records } : {}),
-      lease: { leaseMs: config.leaseMs, lastContactMs: () => registry.lastContactMs },
+      // Cut off = neither Postgres nor Redis reached for a lease (lease-watch.ts).
+      lease: { leaseMs: config.leaseMs, lastContactMs: () => Math.max(registry.lastContactMs, beacon?.lastContactMs ?? Number.NEGATIVE_INFINITY) },
       slots: config.workerSlots,
       groups: config.workerGroups,
       env: config.taskEnvPass,

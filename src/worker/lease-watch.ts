@@ -1,9 +1,12 @@
 // A cluster worker cut off longer than its lease stops its attempts (docs/architecture.md §3.10):
-// once its registry heartbeat is older than the lease, the masters count it dead and run its
-// attempts again elsewhere, so whatever it still runs is a duplicate in the making. This watch
-// ticks every quarter lease on the monotonic clock and calls `onLapse` when either
-//   - the last heartbeat the Store answered was sent more than a lease ago (Store unreachable,
-//     heartbeats failing or slow), or
+// once neither its registry heartbeat (Postgres) nor its beacon (Redis, cache/worker-beacons.ts)
+// was answered for a lease, a master may soon count it dead and run its attempts again elsewhere,
+// so whatever it still runs is a duplicate in the making. A worker that reaches only one of them is
+// not cut off: the masters rerun nothing of a worker alive on either, so a Postgres outage (or
+// restart) does not stop its attempts. This watch ticks every quarter lease on the monotonic clock
+// and calls `onLapse` when either
+//   - the last contact (the later of the two answered heartbeats, by when it was sent) is more
+//     than a lease ago, or
 //   - its own previous tick is more than a lease ago: the process itself was frozen (SIGSTOP, a
 //     paused VM, a swap storm). After a freeze the heartbeat timer may fire before this one and
 //     make the contact look fresh; the tick gap still tells that the heartbeat row went stale.
@@ -14,7 +17,7 @@ type State = "idle" | "watching" | "stopped";
 
 export interface LeaseWatchOptions {
   leaseMs: number;
-  /** performance.now() when the last heartbeat the Store answered was sent (coordinator/store-registry.ts). */
+  /** performance.now() when the last heartbeat that was answered was sent (coordinator/store-registry.ts, cache/worker-beacons.ts). */
   lastContactMs: () => number;
   /** The worker was cut off for `cutOffMs` (> leaseMs). */
   onLapse: (cutOffMs: number) => void;

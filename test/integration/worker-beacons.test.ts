@@ -1,0 +1,54 @@
+// Workers' beacons (src/cache/worker-beacons.ts) on the in-process Cache twin, real clock, a 100 ms
+// lease: a worker alive on the Cache is never taken for dead; one whose beacon expired is, once the
+// Cache's boot marker has been seen for 1.5 leases; a flush (marker and beacons gone) or a Cache
+// that does not answer makes nobody dead.
+
+import { expect, test } from "bun:test";
+import { MemoryCache } from "../../src/cache/memory-cache.ts";
+import { WorkerBeacon, WorkerBeacons } from "../../src/cache/worker-beacons.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const LEASE_MS = 100;
+const log = createLogger({ level: "error", format: "text" });
+const sorted = async (p: Promise<Set<string>>) => [...(await p)].sort();
+
+test("a beating worker is alive, one that never beat or stopped is dead once the boot marker is trusted", async () => {
+  const cache = new MemoryCache();
+  const w1 = new WorkerBeacon(cache, "w1", LEASE_MS, log);
+  w1.start();
+  const beacons = new WorkerBeacons(cache, LEASE_MS);
+  // A marker seen for the first time proves nothing yet: everyone asked about is alive.
+  expect(await sorted(beacons.alive(["w1", "w2"]))).toEqual(["w1", "w2"]);
+  await waitFor("w2 dead, w1 alive", async () => (await sorted(beacons.alive(["w1", "w2"]))).join() === "w1", 5000);
+  await w1.stop();
+  await waitFor("w1 dead after it stopped", async () => (await beacons.alive(["w1"])).size === 0, 5000);
+  await cache.close();
+});
+
+test("after a flush nobody is dead until the new boot marker has been seen for 1.5 leases", async () => {
+  const cache = new MemoryCache();
+  const beacons = new WorkerBeacons(cache, LEASE_MS);
+  await waitFor("w2 dead", async () => (await beacons.alive(["w2"])).size === 0, 5000);
+  // FLUSHALL or a restart without persistence: the marker goes with every beacon.
+  await cache.delete("beacons:boot");
+  expect(await sorted(beacons.alive(["w2"]))).toEqual(["w2"]);
+  await waitFor("w2 dead again under the new marker", async () => (await beacons.alive(["w2"])).size === 0, 5000);
+  await cache.close();
+});
+
+test("a Cache that does not answer makes nobody dead, and the worker's contact stands still", async () => {
+  const cache = new MemoryCache();
+  const w1 = new WorkerBeacon(cache, "w1", LEASE_MS, log);
+  w1.start();
+  const beacons = new WorkerBeacons(cache, LEASE_MS);
+  await waitFor("w2 dead", async () => (await beacons.alive(["w2"])).size === 0, 5000);
+  const contact = w1.lastContactMs;
+  await waitFor("a later beacon", async () => w1.lastContactMs > contact, 5000);
+  await cache.close();
+  expect(await sorted(beacons.alive(["w1", "w2"]))).toEqual(["w1", "w2"]);
+  const last = w1.lastContactMs;
+  await Bun.sleep(LEASE_MS);
+  expect(w1.lastContactMs).toBe(last);
+  await w1.stop();
+});
