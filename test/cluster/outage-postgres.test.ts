@@ -19,6 +19,9 @@ import { waitFor } from "../helpers/wait.ts";
 import { startCluster } from "./cluster-harness.ts";
 import { attemptCounts, defineLedgerWorkflow, DIAMOND, expectAllAlive, expectCleanRun, nodeLines, submitRuns, waitAllEnded } from "./cluster-workload.ts";
 
+const INSTANCES = 100;
+const DOWN_MS = 3000;
+
 // Once a known bug (docs/architecture.md §3.10): 4 of 4 runs failed on a box at load ~30 — after the
 // restart some nodes' connections kept failing for tens of seconds (postgres.js connections spoiled
 // by the restart; store/pg-pool.ts now replaces such a pool), workers that could not heartbeat held
