@@ -56,7 +56,8 @@ test("Postgres kill -9 and restart mid-run: no process exits or wedges, all SUCC
   await pg.start();
   const backAt = Date.now();
 
-  const states = await waitAllEnded(c, ids, 120_000).catch(async (err) => {
+  // At load 30 the box runs ~3 effects/s (each task starts psql): 100 instances end ~110 s after the restart.
+  const states = await waitAllEnded(c, ids, 180_000).catch(async (err) => {
     console.log(`attempts: ${JSON.stringify(await attemptCounts(c, ids).catch(() => ({})))}\n${nodeLines(c, /warn|error/i).slice(-60).join("\n")}`);
     throw err;
   });
@@ -78,4 +79,4 @@ test("Postgres kill -9 and restart mid-run: no process exits or wedges, all SUCC
   expect(nodeLines(c, /worker: cut off for/)).toEqual([]);
   expect(leases.length).toBeGreaterThan(0);
   expect([...owners].every((o) => o === "m1" || o === "m2")).toBe(true);
-}, 240_000);
+}, 330_000);
