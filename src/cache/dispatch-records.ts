@@ -13,16 +13,23 @@ import type { ReadyTask } from "../core/messages.ts";
 import type { Logger } from "../core/log.ts";
 import type { DispatchRow } from "../store/store.ts";
 import type { Cache } from "./cache.ts";
+import { beaconPresent } from "./worker-beacons.ts";
 
 /** An attempt waits in a ready queue at most this long with its cached row (a longer wait reads the Store). */
 const TTL_MS = 10 * 60_000;
 const key = (taskInstanceId: number) => `dispatch:${taskInstanceId}`;
 /**
- * How long the first start of a dispatch keeps copies of it from starting elsewhere: shorter than
- * the bus's claim lease (30 s), so a worker that died between this and its RUNNING report does not
- * hold the attempt back when its claim expires and the task is offered again.
+ * How long the first start of a dispatch keeps copies of it from starting elsewhere — while the
+ * worker that started it lives (its beacon, worker-beacons.ts): a worker that died between the
+ * start and its RUNNING report does not hold the attempt back when its claim expires and the task
+ * is offered again. It was 20 s, shorter than the bus's claim lease, and then a copy a master
+ * offered again after reloading the instance through a Postgres restart that took longer started
+ * a second time after the first (most likely what outage-postgres.test.ts saw once at load 30: 20
+ * effects twice, each of one attempt, not overlapping).
  */
-const START_TTL_MS = 20_000;
+const START_TTL_MS = TTL_MS;
+/** Tells this process's starts from those of an earlier process under the same node id. */
+const INCARNATION = crypto.randomUUID().slice(0, 8);
 
 export class DispatchRecords {
   hits = 0;
@@ -65,14 +72,30 @@ export class DispatchRecords {
 
   /**
    * The worker, right before it starts an attempt: true for the first worker to start this dispatch
-   * (attempt + token), false when another did within START_TTL_MS. The row check alone lets two
-   * copies start: a master that took a slot over offers its DISPATCH attempts again while the
-   * RUNNING report of a worker that has one is still unrecorded in the slot's stream (failover.test.ts
-   * counted effects of one attempt twice). Redis away or flushed: true (the Store check still holds).
+   * (attempt + token), false when another did and is alive. The row check alone lets two copies
+   * start: a master that took a slot over, or reloaded an instance, offers its DISPATCH attempts
+   * again while the RUNNING report of a worker that has one is still unrecorded in the slot's stream
+   * (failover.test.ts counted effects of one attempt twice). A start noted by a worker whose beacon
+   * is gone (dead for 1.5 leases), or by an earlier process under this node id, is taken over.
+   * Redis away or flushed: true (the Store check still holds).
    */
   async claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<boolean> {
+    const key = `started:${rt.taskInstanceId}:${rt.attempt}:${rt.token}`;
+    const mine = `${node} ${INCARNATION}`;
     try {
-      return await this.cache.compareAndSet(`started:${rt.taskInstanceId}:${rt.attempt}:${rt.token}`, null, node, { ttlMs: START_TTL_MS });
+      for (let tries = 0; tries < 3; tries++) {
+        if (await this.cache.compareAndSet(key, null, mine, { ttlMs: START_TTL_MS })) return true;
+        const holder = await this.cache.get(key);
+        if (holder === null) continue; // expired meanwhile
+        const space = holder.lastIndexOf(" ");
+        const holderNode = space < 0 ? holder : holder.slice(0, space);
+        if (holder === mine || (holderNode !== node && (await beaconPresent(this.cache, holderNode)))) return false;
+        if (await this.cache.compareAndSet(key, holder, mine, { ttlMs: START_TTL_MS })) {
+          this.log.info(`dispatch cache: task instance ${rt.taskInstanceId} attempt ${rt.attempt} was started by ${holderNode}, which is gone; starting it here`);
+          return true;
+        }
+      }
+      return false;
     } catch (err) {
       this.log.debug(`dispatch cache: could not note the start of task instance ${rt.taskInstanceId}`, { err });
       return true;

@@ -28,6 +28,11 @@ const BEACON_LEASES = 1.5;
 
 type State = "idle" | "beating" | "stopped";
 
+/** Whether `nodeId`'s beacon is there now (false also for a beacon lost with a flush). */
+export async function beaconPresent(cache: Cache, nodeId: string): Promise<boolean> {
+  return (await cache.get(beaconKey(nodeId))) !== null;
+}
+
 /** The worker's side: writes its beacon every third of a lease until stop(). */
 export class WorkerBeacon {
   private state: State = "idle";

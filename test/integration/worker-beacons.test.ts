@@ -1,11 +1,13 @@
 // Workers' beacons (src/cache/worker-beacons.ts) on the in-process Cache twin, real clock, a 100 ms
 // lease: a worker alive on the Cache is never taken for dead; one whose beacon expired is, once the
 // Cache's boot marker has been seen for 1.5 leases; a flush (marker and beacons gone) or a Cache
-// that does not answer makes nobody dead.
+// that does not answer makes nobody dead. A dispatch's first start (dispatch-records.ts claimStart)
+// holds copies back while the worker that started it lives.
 
 import { expect, test } from "bun:test";
 import { MemoryCache } from "../../src/cache/memory-cache.ts";
-import { WorkerBeacon, WorkerBeacons } from "../../src/cache/worker-beacons.ts";
+import { DispatchRecords } from "../../src/cache/dispatch-records.ts";
+import { beaconPresent, WorkerBeacon, WorkerBeacons } from "../../src/cache/worker-beacons.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -51,4 +53,25 @@ test("a Cache that does not answer makes nobody dead, and the worker's contact s
   await Bun.sleep(LEASE_MS);
   expect(w1.lastContactMs).toBe(last);
   await w1.stop();
+});
+
+test("a dispatch started by a live worker is not started again; one started by a worker that is gone is", async () => {
+  const cache = new MemoryCache();
+  const records = new DispatchRecords(cache, log);
+  const w1 = new WorkerBeacon(cache, "w1", LEASE_MS, log);
+  const w2 = new WorkerBeacon(cache, "w2", LEASE_MS, log);
+  w1.start();
+  w2.start();
+  await waitFor("the beacons", async () => (await beaconPresent(cache, "w1")) && (await beaconPresent(cache, "w2")), 5000);
+  const rt = { taskInstanceId: 7, attempt: 1, token: "t" };
+  expect(await records.claimStart(rt, "w1")).toBe(true);
+  // A copy offered again (a reload, a takeover) while w1 lives and runs it: not started by w2.
+  expect(await records.claimStart(rt, "w2")).toBe(false);
+  expect(await records.claimStart(rt, "w1")).toBe(false);
+  // w1 is gone (its beacon expired): its copy died with it, so w2 starts the attempt, once.
+  await w1.stop();
+  expect(await records.claimStart(rt, "w2")).toBe(true);
+  expect(await records.claimStart(rt, "w3")).toBe(false);
+  await w2.stop();
+  await cache.close();
 });
