@@ -10,7 +10,7 @@
 // load (outage-postgres.test.ts) masters' and workers' pools kept failing for tens of seconds
 // while the server answered everybody else; a statement sent on such a connection in a
 // transaction threw "null is not an object (evaluating 'socket.write')". Measured with 30
-// callers running transactions through a kill -9 and restart (test/faults/pg-pool-restart.test.ts):
+// callers running short transactions through a kill -9 and restart (as in test/faults/pg-pool-restart.test.ts):
 // a default pool answered nothing for ~10 s after the server was back (the backoff, below); with
 // a short backoff alone throughput came back at once but 2 transactions hung on spoiled
 // connections until CONNECT_TIMEOUT 10 s later; replaced pools: no stall, no error. Which connection
