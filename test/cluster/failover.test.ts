@@ -201,6 +201,9 @@ test("c. SIGSTOP of a worker past its lease, then SIGCONT: its attempts ran else
   victim.signal("SIGSTOP");
   const groups = await taskGroupsOf(victim.proc.pid);
   signalGroups(groups, "SIGSTOP");
+  // Whatever happens below, the task processes are not left stopped (they would outlive the test):
+  // thawed first, so that with their worker gone they end themselves (their leash, attempt-files.ts).
+  await using _thaw = { [Symbol.asyncDispose]: async () => { victim.signal("SIGCONT"); signalGroups(groups, "SIGCONT"); } };
   const stoppedAt = Date.now();
   const effectsAtStop = w.ledger.count();
   const frozen = (await w.attempts()).filter((a) => a.host === victim.id && a.state === "RUNNING_EXECUTION");
