@@ -140,8 +140,17 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     return node;
   };
 
+  // A node that fails to start (a loaded machine, "too many clients") must not leave the others,
+  // the redis-server and the database behind: everything started so far is torn down, then it throws.
+  const abandon = async (err: unknown): Promise<never> => {
+    await Promise.allSettled(nodes.map((n) => n.proc[Symbol.asyncDispose]()));
+    await redis.kill().catch(() => {});
+    rmSync(tmp, { recursive: true, force: true });
+    await Promise.resolve(db?.[Symbol.asyncDispose]()).catch(() => {});
+    throw err;
+  };
   const apiPort = await freePort();
-  const apiNode = await launch("api", "api1", ["--port", String(apiPort), "--admin-token", ADMIN_TOKEN], /porpoise api ready on/, null);
+  const apiNode = await launch("api", "api1", ["--port", String(apiPort), "--admin-token", ADMIN_TOKEN], /porpoise api ready on/, null).catch(abandon);
   const addMaster = (id = `m${++counters.master}`) => launch("master", id, [], /porpoise master \S+ ready/, null);
   const addWorker = (id = `w${++counters.worker}`) => {
     const dataDir = join(tmp, id);
@@ -151,9 +160,14 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   };
   const masters: ClusterNode[] = [];
   const workers: ClusterNode[] = [];
-  for (let i = 0; i < (o.masters ?? 1); i++) masters.push(await addMaster());
-  for (let i = 0; i < (o.workers ?? 1); i++) workers.push(await addWorker());
-  const store = await openStore({ url: dbUrl, migrate: false, secretKey: CLUSTER_SECRET });
+  let store: Store;
+  try {
+    for (let i = 0; i < (o.masters ?? 1); i++) masters.push(await addMaster());
+    for (let i = 0; i < (o.workers ?? 1); i++) workers.push(await addWorker());
+    store = await openStore({ url: dbUrl, migrate: false, secretKey: CLUSTER_SECRET });
+  } catch (err) {
+    return abandon(err);
+  }
   const api = `http://127.0.0.1:${apiPort}/api/v1`;
 
   return {
