@@ -66,8 +66,13 @@ export async function ownedObjectAccess(
 ): Promise<OwnedObject> {
   const taskInstance = kind === "task-instance" ? await store.taskInstances.get(id) : null;
   if (kind === "task-instance" && !taskInstance) throw ownedNotFound(kind, id);
-  const snapshot = kind === "workflow-instance" && snapshots ? await snapshots.read(id) : null;
-  const instance = snapshot ? snapshot.instance : await store.instances.get(taskInstance ? taskInstance.workflowInstanceId : id);
+  const cached = kind === "workflow-instance" && snapshots ? await snapshots.read(id) : null;
+  // The instance row always comes from the Store (one primary-key read): the snapshot is written
+  // after the commits it shows, so a run that just ended could still read RUNNING from it. It
+  // stands in for the attempts only while its instance row matches the Store's (state and epoch);
+  // otherwise the Store answers the whole read.
+  const instance = await store.instances.get(taskInstance ? taskInstance.workflowInstanceId : id);
+  const snapshot = cached && instance && cached.instance.state === instance.state && cached.instance.epoch === instance.epoch && cached.instance.runTimes === instance.runTimes ? cached : null;
   if (!instance) throw ownedNotFound(kind, id);
   const project = await store.projects.getById(instance.projectId);
   const role = !project ? null : user.isAdmin ? "owner" : await store.members.role(project.id, user.id);
