@@ -225,3 +225,15 @@ export async function rawExec(url: string, script: string): Promise<void> {
     await sql.end({ timeout: 5 });
   }
 }
+
+export type SlotLeaseRow = { owner: string | null; epoch: number; expiresInMs: number };
+
+/** Sets the lease row of `slot` (Postgres; expiry on the database clock), as a coordinator would hold it. */
+export async function setLease(store: TestStore, slot: number, lease: SlotLeaseRow): Promise<void> {
+  await rawQuery(
+    store.url,
+    `INSERT INTO slot_leases (slot, owner, epoch, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8 / 1000))
+     ON CONFLICT (slot) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at`,
+    [slot, lease.owner, lease.epoch, lease.expiresInMs],
+  );
+}

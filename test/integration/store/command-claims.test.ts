@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { ValidationError } from "../../../src/core/errors.ts";
 import type { Actor, CommandType, Store } from "../../../src/store/store.ts";
-import { dialects, freshStore, rawQuery, type TestStore } from "../../helpers/stores.ts";
+import { dialects, freshStore, setLease } from "../../helpers/stores.ts";
 import { definition, userWithProject } from "./fixtures.ts";
 
 async function setUp(store: Store) {
@@ -135,15 +135,6 @@ describe.each(dialects)("command claims on %s", (dialect) => {
   });
 });
 
-type Lease = { owner: string | null; epoch: number; expiresInMs: number };
-async function setLease(store: TestStore, slot: number, lease: Lease): Promise<void> {
-  await rawQuery(
-    store.url,
-    `INSERT INTO slot_leases (slot, owner, epoch, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8 / 1000))
-     ON CONFLICT (slot) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at`,
-    [slot, lease.owner, lease.epoch, lease.expiresInMs],
-  );
-}
 
 describe("command claims fenced by the slot lease (postgres)", () => {
   test("a node without the slot's lease cannot consume a claim nor re-open one; with it, it can", async () => {

@@ -8,21 +8,11 @@ import { describe, expect, test } from "bun:test";
 import { ValidationError } from "../../../src/core/errors.ts";
 import { LeaseNotHeldError } from "../../../src/store/instances.ts";
 import type { Store, TaskBatchOp } from "../../../src/store/store.ts";
-import { freshStore, rawQuery, type TestStore } from "../../helpers/stores.ts";
+import { freshStore, setLease, type SlotLeaseRow as Lease } from "../../helpers/stores.ts";
 import { definition, userWithProject } from "./fixtures.ts";
 
 const SLOT = 2;
 
-type Lease = { owner: string | null; epoch: number; expiresInMs: number };
-/** Sets the lease row of `slot` (database clock). */
-async function setLease(store: TestStore, slot: number, lease: Lease): Promise<void> {
-  await rawQuery(
-    store.url,
-    `INSERT INTO slot_leases (slot, owner, epoch, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8 / 1000))
-     ON CONFLICT (slot) DO UPDATE SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at`,
-    [slot, lease.owner, lease.epoch, lease.expiresInMs],
-  );
-}
 
 const HELD: Lease = { owner: "m1", epoch: 1, expiresInMs: 60_000 };
 /** The ways a lease is not this node's at epoch 1. */
