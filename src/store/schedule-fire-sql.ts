@@ -234,6 +234,33 @@ export async function advanceCursors(tx: Db, dialect: Dialect, ids: readonly num
   );
 }
 
+/**
+ * Fenced twin of advanceCursors (Postgres, lease fencing on): moves each schedule's cursor to its
+ * fire time only while `node` still holds the lease the fire was made under, checked again in
+ * this statement like insertFires' own check. Sent after the insert on the same connection, so
+ * it runs after it: a lease lost between heldLeases and the insert (a fire waiting for its
+ * notBefore, a transaction queued behind locks) leaves the fire uncreated AND the cursor where it
+ * was, and the slot's next owner replays the fire from the cursor. The unfenced cursor moved
+ * anyway, and the next owner's replay started after the fire nobody created
+ * (test/cluster/fence-schedulers-failover.test.ts: one second of one schedule missed at the
+ * cut-off, 1 run in 3). One statement for the whole batch: one row per schedule (its latest fire).
+ */
+export async function advanceFencedCursors(tx: Db, moves: readonly { scheduleId: number; to: Date; slot: number; epoch: number }[], node: string): Promise<void> {
+  if (moves.length === 0) return;
+  const latest = new Map<number, { id: number; t: string; lease_slot: number; lease_epoch: number }>();
+  for (const m of moves) {
+    const known = latest.get(m.scheduleId);
+    if (!known || Date.parse(known.t) < m.to.getTime()) latest.set(m.scheduleId, { id: m.scheduleId, t: m.to.toISOString(), lease_slot: m.slot, lease_epoch: m.epoch });
+  }
+  await rawRows(
+    tx,
+    "postgres",
+    sql`UPDATE schedules s SET last_fire_time = f.t
+      FROM jsonb_to_recordset(${JSON.stringify([...latest.values()])}::text::jsonb) AS f(id bigint, t timestamptz, lease_slot integer, lease_epoch integer)
+      WHERE s.id = f.id AND (s.last_fire_time IS NULL OR s.last_fire_time < f.t) AND ${leaseHeld(sql.raw("f.lease_slot"), sql.raw("f.lease_epoch"), node)}`,
+  );
+}
+
 /** How far ahead fireMany's `notBefore` may be: the transaction (and its locks) waits for it. */
 export const MAX_NOT_BEFORE_MS = 1000;
 /** Below this much left, waitUntil spins instead of sleeping: Bun.sleep can oversleep by a millisecond. */

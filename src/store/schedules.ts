@@ -19,7 +19,7 @@ import type { Db, Runner, Tables } from "./dialect.ts";
 import { toWorkflowInstance } from "./instances.ts";
 import { returned } from "./rows.ts";
 import { fencingNode } from "./lease-fence.ts";
-import { advanceCursors, allocateInstanceIds, checkNotBefore, heldLeases, type InstanceRow, insertFires, type LockedWorkflow, lockSchedules, lockSerialWorkflows, lockWorkflowsOf, type ScheduleRow, waitUntil } from "./schedule-fire-sql.ts";
+import { advanceCursors, advanceFencedCursors, allocateInstanceIds, checkNotBefore, heldLeases, type InstanceRow, insertFires, type LockedWorkflow, lockSchedules, lockSerialWorkflows, lockWorkflowsOf, type ScheduleRow, waitUntil } from "./schedule-fire-sql.ts";
 import { admitSerial, settleAdmission } from "./serial-instances.ts";
 import type { FireInput, FireResult, NewSchedule, Schedule, ScheduleRepository } from "./schedule-store.ts";
 import type { Dialect, FailureStrategy, Priority } from "./store.ts";
@@ -158,6 +158,8 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
   const duplicates: number[] = [];
   /** Fire time → schedules whose cursor moves to it (created, existing, or skipped as OFFLINE workflow). */
   const cursors = new Map<number, number[]>();
+  /** The same when fenced: each move checks the fire's lease again (advanceFencedCursors). */
+  const fencedMoves: { scheduleId: number; to: Date; slot: number; epoch: number }[] = [];
   const seen = new Set<string>();
   for (const { input, i } of order) {
     const { scheduleId, fireTime } = input;
@@ -194,6 +196,10 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
     } else {
       parallel.push({ i, input, schedule, workflow });
     }
+    if (node !== null) {
+      fencedMoves.push({ scheduleId, to: fireTime, slot: input.lease!.slot, epoch: input.lease!.epoch });
+      continue;
+    }
     const ids = cursors.get(fireTime.getTime());
     if (ids) ids.push(scheduleId);
     else cursors.set(fireTime.getTime(), [scheduleId]);
@@ -218,7 +224,11 @@ async function fireBatch(tx: Db, t: Tables, dialect: Dialect, inputs: readonly F
       }),
     );
   }
-  for (const [time, scheduleIdsAt] of cursors) writes.push(advanceCursors(tx, dialect, scheduleIdsAt, new Date(time)));
+  if (node === null) {
+    for (const [time, scheduleIdsAt] of cursors) writes.push(advanceCursors(tx, dialect, scheduleIdsAt, new Date(time)));
+  } else {
+    writes.push(advanceFencedCursors(tx, fencedMoves, node));
+  }
   await Promise.all(writes);
   for (const d of serial) results[d.i] = await fireSerial(tx, t, d.schedule, d.workflow, d.input);
   for (const i of duplicates) results[i] = { outcome: "exists" };

@@ -183,6 +183,30 @@ describe("writes fenced by the slot lease (postgres)", () => {
     expect((await store.schedules.fire({ scheduleId: schedule.id, fireTime: new Date(fireTime.getTime() + 2), slot })).outcome).toBe("created");
   });
 
+  test("a lease that ends while a fire waits for its notBefore: nothing created and the cursor stays, so the next owner replays the fire", async () => {
+    await using store = await freshStore("postgres");
+    const { project, actor } = await userWithProject(store);
+    const { workflow } = await store.workflows.create(project.id, definition("ticks"), actor);
+    const schedule = await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor);
+    const slot = () => 7;
+    store.fenceWith("m1");
+    // Held when the batch reads its leases, expired when it inserts (after the notBefore wait).
+    await setLease(store, SLOT, { owner: "m1", epoch: 1, expiresInMs: 300 });
+    // After the schedule was created (its cursor starts there).
+    const fireTime = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+    const notBefore = new Date(Date.now() + 700);
+    const [r] = await store.schedules.fireMany([{ scheduleId: schedule.id, fireTime, slot, lease: { slot: SLOT, epoch: 1 } }], { notBefore });
+    expect(r!.outcome).not.toBe("created");
+    expect((await store.instances.list({ projectId: project.id, limit: 10, offset: 0 })).items).toEqual([]);
+    expect((await store.schedules.get(schedule.id))!.lastFireTime).toEqual(schedule.lastFireTime);
+    // The next owner (m2 took the slot over) fires it from the cursor: created once.
+    await setLease(store, SLOT, { owner: "m2", epoch: 2, expiresInMs: 60_000 });
+    store.fenceWith("m2");
+    const [again] = await store.schedules.fireMany([{ scheduleId: schedule.id, fireTime, slot, lease: { slot: SLOT, epoch: 2 } }]);
+    expect(again!.outcome).toBe("created");
+    expect((await store.schedules.get(schedule.id))!.lastFireTime).toEqual(fireTime);
+  });
+
   test("fenceWith names a bad node id", async () => {
     await using store = await freshStore("postgres");
     expect(() => store.fenceWith("")).toThrow(/fenceWith nodeId/);
