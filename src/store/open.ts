@@ -1,6 +1,7 @@
 // Opens a Store from a URL: `sqlite:<path>` / `sqlite::memory:` (embedded) or
 // `postgres://…` / `postgresql://…` (cluster). Migrates on open unless told not to.
 
+import { createRetentionRepository } from "./retention.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { Database } from "bun:sqlite";
 import type { Sql } from "postgres";
@@ -141,6 +142,7 @@ function buildStore(conn: Opened, run: Runner, secretKey: string | null): Store 
     fenceWith: (nodeId) => setFenceNode(run.fence, nodeId),
     logChunks: createLogChunkRepository(run),
     cluster: createClusterRepository(run),
+    retention: createRetentionRepository(run),
     ready: () =>
       run
         .exclusive(async () => {

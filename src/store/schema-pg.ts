@@ -159,7 +159,7 @@ export const commands = pgTable(
     consumedAt: time("consumed_at"),
     consumedBy: text("consumed_by"),
   },
-  (t) => [index("commands_state_idx").on(t.state, t.id)],
+  (t) => [index("commands_state_idx").on(t.state, t.id), index("commands_workflow_instance_idx").on(t.workflowInstanceId)],
 );
 
 export const workflowInstances = pgTable(
@@ -207,6 +207,10 @@ export const workflowInstances = pgTable(
     index("workflow_instances_workflow_state_idx").on(t.workflowId, t.state),
     index("workflow_instances_slot_state_idx").on(t.slot, t.state),
     index("workflow_instances_project_idx").on(t.projectId, t.id),
+    // Retention (0016): the age and count rules, and the cascades of a delete.
+    index("workflow_instances_end_time_idx").on(t.endTime),
+    index("workflow_instances_workflow_id_idx").on(t.workflowId, t.id),
+    index("workflow_instances_parent_task_idx").on(t.parentTaskInstanceId),
   ],
 );
 

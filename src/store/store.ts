@@ -18,10 +18,12 @@ import type { BackfillRepository } from "./backfill-store.ts";
 import type { ScheduleRepository } from "./schedule-store.ts";
 import type { LogChunkRepository } from "./log-chunks.ts";
 import type { ClusterRepository } from "./cluster-nodes.ts";
+import type { RetentionRepository } from "./retention.ts";
 
 export type * from "./run-store.ts";
 export type * from "./schedule-store.ts";
 export type * from "./cluster-nodes.ts";
+export type * from "./retention.ts";
 export { DATASOURCE_TYPES } from "./run-store.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -242,6 +244,8 @@ export interface Store {
   readonly logChunks: LogChunkRepository;
   /** The node registry and a read of the slot leases (docs/architecture.md §3.3). */
   readonly cluster: ClusterRepository;
+  /** Removing finished instances: the background sweep and DELETE /workflow-instances/:id (retention.ts). */
+  readonly retention: RetentionRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   close(): Promise<void>;
