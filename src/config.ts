@@ -85,6 +85,18 @@ export interface Config {
   allowRootTasks: boolean;
   /** --task-env-pass: the named variables of porpoise's environment, with their values (unset ones left out). */
   taskEnvPass: Record<string, string>;
+  /** What the background sweeps remove (master/retention-sweep.ts, worker/file-sweep.ts). */
+  retention: RetentionConfig;
+}
+
+export interface RetentionConfig {
+  /** Milliseconds after its end a finished instance is removed; null = kept forever. */
+  maxAgeMs: number | null;
+  /** Finished instances kept per workflow; null = no count limit. */
+  keepPerWorkflow: number | null;
+  intervalMs: number;
+  /** Milliseconds after its instance ended an attempt's work dir is removed; null = as long as the instance. */
+  workDirMaxAgeMs: number | null;
 }
 
 /** What `run`, `status` and `logs` were asked to do, besides the settings in Config. */
@@ -357,7 +369,19 @@ function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number, env: Res
     taskUser: s.taskUser ?? "nobody",
     allowRootTasks: s.allowRootTasks ?? false,
     taskEnvPass,
+    retention: {
+      maxAgeMs: orOff((s.retentionAge ?? 30 * DAY_S) * 1000),
+      keepPerWorkflow: orOff(s.retentionCount ?? 0),
+      intervalMs: Math.round((s.retentionInterval ?? 600) * 1000),
+      workDirMaxAgeMs: orOff((s.workDirRetention ?? 7 * DAY_S) * 1000),
+    },
   };
+}
+
+const DAY_S = 86_400;
+/** 0 turns a retention rule off. */
+function orOff(n: number): number | null {
+  return n === 0 ? null : Math.round(n);
 }
 
 function storeTarget(spec: NonNullable<ParsedSettings["db"]>, cwd: string): StoreTarget {

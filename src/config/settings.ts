@@ -136,6 +136,11 @@ export const configSchema = z
     taskUser: osUserNameSchema.optional(),
     allowRootTasks: onOff.optional(),
     taskEnvPass: envNames.optional(),
+    // Retention (README "Operate"): 0 turns an age or count rule off.
+    retentionAge: durationSchema.optional(),
+    retentionCount: integer(0, 1_000_000_000).optional(),
+    retentionInterval: durationSchema.pipe(z.number().min(1).max(86_400)).optional(),
+    workDirRetention: durationSchema.optional(),
   })
   .strict();
 
@@ -225,6 +230,15 @@ export const settings: readonly Setting[] = [
     help: "Let tasks run as root (uid 0) when their tenant or --task-user is root; without it such attempts fail." },
   { key: "taskEnvPass", metavar: "NAMES", expected: "a comma-separated list of environment variable names, none starting with PORPOISE_", defaultText: null,
     help: "Variables of porpoise's own environment handed to every task (e.g. HTTP_PROXY,AWS_REGION); they may replace the task's PATH or LANG." },
+  // Retention (README "Operate").
+  { key: "retentionAge", metavar: "DURATION", expected: "a duration up to 3650d: seconds as a number, or 30d / 12h; 0 keeps instances forever", defaultText: "30d",
+    help: "Finished workflow instances (SUCCESS, FAILURE, STOP) older than this are removed in the background, with their attempts, logs and work dirs. Never a running or paused instance, nor a run of a RUNNING backfill." },
+  { key: "retentionCount", metavar: "N", expected: "an integer between 0 and 1000000000; 0 means no count limit", defaultText: "0 (no limit)",
+    help: "Keep at most this many finished instances per workflow (the newest); older ones are removed like those past --retention-age." },
+  { key: "retentionInterval", metavar: "DURATION", expected: "a duration from 1s to 1d: seconds as a number, or 10m / 1h", defaultText: "10m",
+    help: "How often the retention sweep runs (masters: instance rows; nodes with a data dir: log files and work dirs). Each run removes in batches of 100 instances." },
+  { key: "workDirRetention", metavar: "DURATION", expected: "a duration up to 3650d: seconds as a number, or 7d / 12h; 0 keeps them as long as their instance", defaultText: "7d",
+    help: "Work directories of attempts are removed this long after their workflow instance finished (logs stay until the instance is removed)." },
 ];
 
 export const settingByKey = new Map(settings.map((s) => [s.key, s]));
@@ -234,15 +248,17 @@ const serving: ConfigKey[] = ["trustedProxies", "tlsCert", "tlsKey"];
 const egress: ConfigKey[] = ["egressAllow", "egressDeny"];
 /** How a worker runs tasks: where, as whom, with which of the server's variables. */
 const taskKeys: ConfigKey[] = ["workDir", "taskUser", "allowRootTasks", "taskEnvPass"];
+/** Retention: masters remove instance rows, nodes with a data dir their attempts' files. */
+const retentionKeys: ConfigKey[] = ["retentionAge", "retentionCount", "retentionInterval"];
 
 /** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
 export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   all: ["host", "port", "dataDir", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", "lease", "nodeId", ...serving, ...egress, ...taskKeys, ...common],
+    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", "lease", "nodeId", ...serving, ...egress, ...taskKeys, ...retentionKeys, "workDirRetention", ...common],
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
     "shutdownTimeout", "slots", "lease", "nodeId", ...serving, ...common],
-  master: ["db", "redis", "secret", "slots", "lease", "nodeId", "shutdownTimeout", ...common],
-  worker: ["db", "dataDir", "redis", "secret", "gateway", "token", "slots", "lease", "nodeId", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, ...common],
+  master: ["db", "redis", "secret", "slots", "lease", "nodeId", "shutdownTimeout", ...retentionKeys, ...common],
+  worker: ["db", "dataDir", "redis", "secret", "gateway", "token", "slots", "lease", "nodeId", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, "retentionInterval", "workDirRetention", ...common],
   migrate: ["db", "dataDir", ...common],
   // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).
   run: ["server", "token", "project", "caCert", ...common],

@@ -34,6 +34,7 @@ import { resolveSecretKey } from "./secret-key.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { ModeNotAvailableError } from "./not-yet.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
+import { startRetention } from "./retention.ts";
 
 export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -125,6 +126,9 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
+        // Single node: every slot; a cluster node: the slots it holds now.
+        const owner = coordinator;
+        startRetention({ config, log, store, resources, files: true, ownedSlots: clustered ? () => owner.ownedSlots() : () => null });
 
         return { client: engine.client };
       },

@@ -15,6 +15,7 @@ import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
+import { startRetention } from "./retention.ts";
 
 export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -54,6 +55,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     const scheduler = new Scheduler({ store, bus, coordinator, log: log.child({ component: "scheduler" }) });
     await scheduler.start();
     resources.add("scheduler", () => scheduler.stop());
+    startRetention({ config, log, store, resources, files: false, ownedSlots: () => coordinator.ownedSlots() });
     log.info(`porpoise master ${nodeId} ready (${config.db.display}; redis ${redactUrl(config.redis ?? "")}; ${config.slots} slots, lease ${config.leaseMs} ms)`);
     return { url: "", stop: () => resources.closeAll() };
   } catch (err) {

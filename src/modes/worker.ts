@@ -18,6 +18,7 @@ import { modeNotAvailable } from "./not-yet.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
 import { prepareTaskIsolation, secureDataDir } from "./task-isolation.ts";
+import { startRetention } from "./retention.ts";
 
 export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -59,6 +60,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     });
     await worker.start();
     resources.add("worker", () => worker.stop(config.shutdownTimeout * 1000));
+    startRetention({ config, log, store, resources, files: true });
     log.info(`porpoise worker ${nodeId} ready (groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; redis ${redactUrl(config.redis ?? "")})`);
     return { url: "", stop: () => resources.closeAll() };
   } catch (err) {

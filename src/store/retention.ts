@@ -7,7 +7,7 @@
 //       NotFoundError when gone, ConflictError naming why when it must stay
 //   presence(ids)               of these instance ids, the ones still stored with their state
 //       and end time (file sweeps of workers ask which attempt files they may remove)
-//   dependentTargets()          (workflow id, version) of every dependent attempt that runs now
+//   dependentTargets()          (project, workflow, version) of every dependent attempt that runs now
 //
 // What is never removed, checked in the DELETE statement itself (so a rerun or a backfill that
 // starts between a look and the delete cannot lose its instance):
@@ -65,7 +65,7 @@ export interface RetentionRepository {
   sweep(query: SweepQuery): Promise<RemovedInstance[]>;
   deleteInstance(id: number, actor: Actor): Promise<RemovedInstance>;
   presence(ids: readonly number[]): Promise<Map<number, StoredInstanceState>>;
-  dependentTargets(): Promise<{ workflowId: number; version: number }[]>;
+  dependentTargets(): Promise<{ projectId: number; workflowId: number; version: number }[]>;
 }
 
 const ACTIVE_COMMANDS: CommandState[] = ["PENDING", "CLAIMED"];
@@ -190,7 +190,7 @@ export function createRetentionRepository(run: Runner): RetentionRepository {
       run.read(async (db) => {
         const ti = t.taskInstances;
         return db
-          .selectDistinct({ workflowId: wi.workflowId, version: wi.workflowVersion })
+          .selectDistinct({ projectId: wi.projectId, workflowId: wi.workflowId, version: wi.workflowVersion })
           .from(ti)
           .innerJoin(wi, eq(wi.id, ti.workflowInstanceId))
           .where(and(eq(ti.taskType, "dependent"), notInArray(ti.state, [...TERMINAL_TASK_STATES])));

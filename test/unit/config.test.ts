@@ -77,6 +77,7 @@ describe("defaults", () => {
       taskUser: "nobody",
       allowRootTasks: false,
       taskEnvPass: {},
+      retention: { maxAgeMs: 30 * 86_400_000, keepPerWorkflow: null, intervalMs: 600_000, workDirMaxAgeMs: 7 * 86_400_000 },
     });
     expect(sourcesOf(["all"])).toEqual({});
   });

@@ -203,6 +203,21 @@ export const instanceRoutes = [
       };
     },
   }),
+  defineRoute({
+    method: "DELETE",
+    path: "/api/v1/workflow-instances/:id",
+    tag: "instances",
+    summary: "Delete a finished workflow instance with its attempts and their logs",
+    description:
+      "Only a finished instance (SUCCESS, FAILURE, STOP, PAUSE): 409 naming the state for any other, and 409 while a backfill it belongs to is RUNNING, a sub_workflow parent or child of it still runs, or a control (e.g. a rerun) on it waits to be carried out. Log chunks in the Store go with it; log files and work dirs go at the next retention sweep of the node that holds them. Audited as workflow-instance.delete.",
+    auth: "user",
+    owner: { kind: "workflow-instance", role: "owner" },
+    status: 204,
+    params: idParams,
+    handler: async ({ params, deps, actor }) => {
+      await deps.store.retention.deleteInstance(params.id, actor);
+    },
+  }),
   ...WORKFLOW_CONTROLS.map((control) =>
     defineRoute({
       method: "POST",

@@ -7,7 +7,8 @@
 
 import { describe, expect, test } from "bun:test";
 import { ConflictError, NotFoundError } from "../../../src/core/errors.ts";
-import type { Store, WorkflowState } from "../../../src/store/store.ts";
+import type { WorkflowState } from "../../../src/core/states.ts";
+import type { Store } from "../../../src/store/store.ts";
 import { dialects, freshStore, rawQuery } from "../../helpers/stores.ts";
 import { definition, firstPage, system, userWithProject } from "./fixtures.ts";
 
@@ -175,7 +176,7 @@ describe.each(dialects)("retention (%s)", (dialect) => {
     await store.taskInstances.applyBatch([
       { op: "insert", workflowInstanceId: running.id, taskName: "wait", taskType: "dependent", attempt: 1, state: "RUNNING_EXECUTION", dispatchToken: "d", slot: 0, epoch: 0, params: {} },
     ]);
-    expect(await store.retention.dependentTargets()).toEqual([{ workflowId: f.daily.id, version: 1 }]);
+    expect(await store.retention.dependentTargets()).toEqual([{ projectId: f.project.id, workflowId: f.daily.id, version: 1 }]);
   }, 30_000);
 
   if (dialect === "postgres") {
