@@ -26,6 +26,8 @@ export interface FileSweepDeps {
   workDirMaxAgeMs: number | null;
   intervalMs: number;
   now?: () => number;
+  /** Told about every pass that removed something (metrics). */
+  onRemoved?: (removed: FileSweepResult) => void;
 }
 
 export interface FileSweepResult {
@@ -109,6 +111,7 @@ export class FileSweep {
     }
     this.totals.logDirs += result.logDirs;
     this.totals.workDirs += result.workDirs;
+    if (result.logDirs + result.workDirs > 0) this.deps.onRemoved?.(result);
     if (result.logDirs + result.workDirs > 0) this.deps.log.info(`retention: removed the log dirs of ${result.logDirs} and the work dirs of ${result.workDirs} workflow instances`, { ...result });
     return result;
   }
