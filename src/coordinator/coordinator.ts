@@ -30,7 +30,12 @@ export interface SlotChange {
   readonly lost: readonly SlotLease[];
 }
 
-export type SlotListener = (change: SlotChange) => void;
+/**
+ * May return a promise for the writes the listener still has in flight under the lost slots: a
+ * node that gives slots up itself (rebalance, stop) releases them only once these settle (or
+ * after LOST_DRAIN_MAX_MS), so the next owner loads what they wrote instead of racing them.
+ */
+export type SlotListener = (change: SlotChange) => void | Promise<unknown>;
 
 export interface Coordinator {
   readonly nodeId: string;

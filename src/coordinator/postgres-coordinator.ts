@@ -165,7 +165,8 @@ export class PostgresCoordinator implements Coordinator {
       this.transition(["running", "idle"], "stopping");
       clearInterval(this.tickTimer);
       this.generation++;
-      this.loseAll(null);
+      // Writes in flight under the slots settle before the release (see the rebalance in tick).
+      await this.loseAll(null);
       // A statement in flight may still take slots; wait for it (a lease at most) so the release sees them.
       const pending = this.inFlight?.done;
       if (pending) await Promise.race([pending, Bun.sleep(this.leaseMs)]);
@@ -213,7 +214,11 @@ export class PostgresCoordinator implements Coordinator {
     const current = () => generation === this.generation && this.state === "running";
     if (this.held.size > 0) {
       const sentAt = performance.now();
-      if (sentAt >= this.deadline) return this.loseAll("the renewal deadline passed");
+      if (sentAt >= this.deadline) {
+        // Nothing to release (the lease runs out on its own): no need to wait for the listeners.
+        void this.loseAll("the renewal deadline passed");
+        return;
+      }
       const asked = [...this.held.values()];
       const renewed = new Map((await renewLeases(this.sql, this.nodeId, asked, this.leaseMs)).map((r) => [r.slot, r]));
       if (!current()) return;
@@ -243,8 +248,14 @@ export class PostgresCoordinator implements Coordinator {
       // Highest slots first, so shares stay contiguous and predictable in GET /api/v1/cluster.
       const extra = [...this.held.values()].sort((a, b) => b.slot - a.slot).slice(0, this.held.size - fair);
       for (const lease of extra) this.held.delete(lease.slot);
-      this.changed({ acquired: [], lost: extra });
+      const drained = this.changed({ acquired: [], lost: extra });
       if (this.held.size === 0) this.disarmDeadline();
+      // A group commit the master sent under these slots before it stopped driving them has
+      // passed its fence check; released before its COMMIT, the next owner could load the
+      // instance without that write and act on it twice (churn.test.ts: a rerun's attempt left
+      // DISPATCH next to the new owner's own attempt). The lease is still ours while we wait.
+      await drained;
+      if (!current()) return;
       await releaseSlots(this.sql, this.nodeId, extra);
       return;
     }
@@ -282,7 +293,7 @@ export class PostgresCoordinator implements Coordinator {
       // Timers may fire a little early: re-arm rather than trust them.
       const left = this.deadline - performance.now();
       if (left > 1) this.deadlineTimer = setTimeout(fire, left);
-      else this.loseAll("no renewal before the deadline");
+      else void this.loseAll("no renewal before the deadline");
     };
     this.deadlineTimer = setTimeout(fire, Math.max(0, at - performance.now()));
   }
@@ -293,23 +304,42 @@ export class PostgresCoordinator implements Coordinator {
   }
 
   /** Reports every held slot lost (reason null: stop()). */
-  private loseAll(reason: string | null): void {
+  private loseAll(reason: string | null): Promise<void> {
     this.disarmDeadline();
-    if (this.held.size === 0) return;
+    if (this.held.size === 0) return Promise.resolve();
     const lost = [...this.held.values()].sort((a, b) => a.slot - b.slot);
     this.held.clear();
     if (reason) this.log.warn(`giving up every slot: ${reason} (the store did not answer in time)`, { nodeId: this.nodeId, slots: lost.length });
-    this.changed({ acquired: [], lost });
+    return this.changed({ acquired: [], lost });
   }
 
-  private changed(change: SlotChange): void {
+  /**
+   * Tells the listeners; resolves once the writes they report in flight under lost slots have
+   * settled, at most drainMs later (a hung write must not hold the slot past its lease).
+   */
+  private changed(change: SlotChange): Promise<void> {
     this.slots = Object.freeze([...this.held.keys()].sort((a, b) => a - b));
+    const pending: Promise<unknown>[] = [];
     for (const listener of [...this.listeners]) {
       try {
-        listener(change);
+        const p = listener(change);
+        if (p) pending.push(p.catch(() => {}));
       } catch (err) {
         this.log.error("slot change listener failed; continuing", { err });
       }
     }
+    if (pending.length === 0 || change.lost.length === 0) return Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.drainMs)));
+    return Promise.race([Promise.all(pending).then(() => {}), cap]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * How long a node giving slots up waits for its in-flight writes under them before it releases
+   * them: a quarter of the lease, at most 2 s. A tick that waits this long still renews the other
+   * slots in time (ticks every leaseMs/3; the renewal deadline is leaseMs − leaseMs/5).
+   */
+  private get drainMs(): number {
+    return Math.min(2000, Math.floor(this.leaseMs / 4));
   }
 }

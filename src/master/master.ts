@@ -110,6 +110,8 @@ export class Master implements EventSink {
   private readonly definitions = new Map<string, Promise<WorkflowDefinition>>();
   private queue: ((batch: Batch) => void)[] = [];
   private flushing: Promise<void> | null = null;
+  /** The group commit in flight (one at a time: flush awaits each). */
+  private committing: Promise<unknown> | null = null;
   private unsubscribe: Unsubscribe | null = null;
   private events: EventConsumer | null = null;
   private offChange: (() => void) | null = null;
@@ -236,8 +238,8 @@ export class Master implements EventSink {
    * once (the coordinator reports a loss before the lease can expire, so nothing is written after).
    * Acquired: consume their event streams (unacked events first) and load their active instances.
    */
-  private slotsChanged(change: SlotChange): void {
-    if (this.stopped) return;
+  private slotsChanged(change: SlotChange): Promise<unknown> | undefined {
+    if (this.stopped) return undefined;
     if (change.lost.length > 0) {
       const lost = new Set(change.lost.map((l) => l.slot));
       let dropped = 0;
@@ -249,6 +251,9 @@ export class Master implements EventSink {
       }
       this.log.info(`master: lost ${lost.size} slots (${[...lost].join(",")}); stopped driving ${dropped} workflow instances`);
     }
+    // The group commit in flight may carry writes of the dropped drivers: a coordinator giving
+    // these slots up waits for it before releasing them (coordinator.ts SlotListener).
+    const inFlight = change.lost.length > 0 ? this.committing : null;
     this.events?.setSlots(this.coordinator.ownedSlots());
     if (change.acquired.length > 0) {
       const slots = change.acquired.map((l) => l.slot);
@@ -263,6 +268,7 @@ export class Master implements EventSink {
         this.claimCommands();
       })().catch(this.failed("taking over acquired slots failed"));
     }
+    return inFlight ?? undefined;
   }
 
   /**
@@ -577,7 +583,12 @@ export class Master implements EventSink {
   private commit(batch: Batch): Promise<import("../store/store.ts").TaskBatchOutcome[]> {
     if (batch.ops.length === 0) return Promise.resolve([]);
     const id = crypto.randomUUID();
-    return retryStore("the master's group commit", (attempt) => this.store.taskInstances.applyBatch(batch.ops, { id, retry: attempt > 0 }), this.retry);
+    const committing = retryStore("the master's group commit", (attempt) => this.store.taskInstances.applyBatch(batch.ops, { id, retry: attempt > 0 }), this.retry);
+    this.committing = committing;
+    void committing.catch(() => {}).finally(() => {
+      if (this.committing === committing) this.committing = null;
+    });
+    return committing;
   }
 
   /**

@@ -162,4 +162,34 @@ describe("PostgresCoordinator with several masters", () => {
       await sql.end({ timeout: 1 });
     }
   }, 60_000);
+  test("a master giving slots to a joining one releases them once its writes in flight under them settle (at most lease/4)", async () => {
+    await using cluster = await leaseCluster({ leaseMs: 4000, slotCount: 8 });
+    const a = await cluster.start("a");
+    let lostAt = 0;
+    let ownersWhileDraining: string[] = [];
+    a.coordinator.onChange((change) => {
+      if (change.lost.length === 0) return;
+      lostAt = Date.now();
+      const slots = change.lost.map((l) => l.slot);
+      // A group commit that passed its fence check and has not committed yet.
+      return (async () => {
+        await Bun.sleep(500);
+        const rows = await cluster.query<{ owner: string | null }>("SELECT owner FROM slot_leases WHERE slot = ANY($1::int[])", [slots]);
+        ownersWhileDraining = rows.map((r) => r.owner ?? "free");
+      })();
+    });
+    const b = await cluster.start("b");
+    let acquiredAt = 0;
+    b.coordinator.onChange((change) => {
+      if (change.acquired.length > 0 && acquiredAt === 0) acquiredAt = Date.now();
+    });
+    await waitFor(() => b.coordinator.ownedSlots().length === 4, "b holds its fair share", 20_000);
+    expect(ownersWhileDraining).toEqual(["a", "a", "a", "a"]);
+    expect(acquiredAt - lostAt).toBeGreaterThanOrEqual(500);
+
+    // A write that never settles holds the release back a quarter of the lease, not more.
+    a.coordinator.onChange((change) => (change.lost.length > 0 ? new Promise(() => {}) : undefined));
+    const c = await cluster.start("c");
+    await waitFor(() => c.coordinator.ownedSlots().length >= 2, "c holds slots despite a's hung write", 20_000);
+  }, 60_000);
 });

@@ -41,7 +41,7 @@ export function coordinatorContract(name: string, makeHarness: () => Promise<Coo
       await using h = await makeHarness();
       const c = h.coordinator;
       const changes: SlotChange[] = [];
-      c.onChange((change) => changes.push(change));
+      c.onChange((change) => void changes.push(change));
       expect(c.ownedSlots()).toEqual([]);
       const all = Array.from({ length: c.slotCount }, (_, i) => i);
 
@@ -77,8 +77,8 @@ export function coordinatorContract(name: string, makeHarness: () => Promise<Coo
       c.onChange(() => {
         throw new Error("listener bug");
       });
-      const off = c.onChange(() => unsubscribedHeard++);
-      c.onChange(() => heard++);
+      const off = c.onChange(() => void unsubscribedHeard++);
+      c.onChange(() => void heard++);
       off();
       await c.start();
       await waitFor(() => heard > 0, "slot change heard");
