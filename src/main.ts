@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "./core/log.ts";
 import type { ModeDeps, RunningMode } from "./modes/mode.ts";
 import { ModeNotAvailableError, NOT_AVAILABLE_EXIT_CODE } from "./modes/not-yet.ts";
 import { VERSION } from "./version.ts";
+import { selfCommand } from "./cli/self-command.ts";
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -95,6 +96,7 @@ async function client(invocation: Extract<Invocation, { client: unknown }>): Pro
           err,
           progress: { write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true, columns: () => process.stdout.columns || 80 },
           readFile: (path) => Bun.file(path).text(),
+          self: selfCommand(process.argv[1], process.execPath, process.cwd()),
           onInterrupt(handler) {
             let count = 0;
             const onSignal = () => {

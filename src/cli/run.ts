@@ -2,6 +2,7 @@
 // when it changed), start a run, and with --wait follow it to its end. Without --server the
 // server is one started in-process (run-embedded.ts), reached over HTTP all the same.
 
+import { serverFlags } from "./self-command.ts";
 import { extname, resolve } from "node:path";
 import type { ClientOptions, Config } from "../config.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
@@ -21,6 +22,8 @@ export interface RunIo {
   readFile(path: string): Promise<string>;
   /** Called with a function to run on Ctrl-C; returns the function that removes it again. */
   onInterrupt(handler: () => void): () => void;
+  /** How to run porpoise again, for hints (cli/self-command.ts); "porpoise" when left out. */
+  self?: string;
 }
 
 const LOG_TAIL_BYTES = 4096;
@@ -68,13 +71,13 @@ export async function runCommand(deps: { config: Config; client: ClientOptions; 
         io.err(`interrupted: stopping workflow instance ${started.id}`);
         await api.stop(started.id).catch((err) => deps.log.warn("stopping the instance failed", { err }));
       } else {
-        io.err(`interrupted: workflow instance ${started.id} keeps running on ${api.baseUrl} (porpoise status ${started.id} to look again)`);
+        io.err(`interrupted: workflow instance ${started.id} keeps running on ${api.baseUrl} (${io.self ?? "porpoise"} status ${started.id} ${serverFlags(api.baseUrl)} to look again)`);
       }
       return 1;
     }
     for (const failed of failedAttempts(view)) {
       await printLogTail(api, failed.id, failed.taskName, io);
-      if (!embedded) io.out(`  full log: porpoise logs ${failed.id}`);
+      if (!embedded) io.out(`  full log: ${io.self ?? "porpoise"} logs ${failed.id} ${serverFlags(api.baseUrl)}`);
     }
     return view.state === "SUCCESS" ? 0 : 1;
   } finally {

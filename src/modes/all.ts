@@ -30,6 +30,7 @@ import { checkRedis } from "./redis-check.ts";
 import { egressPolicy } from "../core/net/egress.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
+import { onDataDir } from "./data-dir-prepare.ts";
 import { resolveSecretKey } from "./secret-key.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { ModeNotAvailableError } from "./not-yet.ts";
@@ -52,9 +53,15 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   try {
     // 0700: the directory holds the database and the admin token (and an existing one is
     // closed again: see task-isolation.ts).
-    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const lock = lockDataDir(config.dataDir);
-    await secureDataDir(config.dataDir);
+    const lock = await onDataDir(config.dataDir, async () => {
+      await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+      const held = lockDataDir(config.dataDir);
+      await secureDataDir(config.dataDir).catch((err) => {
+        held.release();
+        throw err;
+      });
+      return held;
+    });
     const identity = await prepareTaskIsolation({ config, log });
     resources.add("data directory lock", () => lock.release());
     const secretKey = await resolveSecretKey({ secret: config.secret, dataDir: config.dataDir });

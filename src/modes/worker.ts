@@ -16,6 +16,7 @@ import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { modeNotAvailable } from "./not-yet.ts";
 import { nodeIdFor } from "./node-id.ts";
+import { onDataDir } from "./data-dir-prepare.ts";
 import { checkRedis } from "./redis-check.ts";
 import { prepareTaskIsolation, secureDataDir } from "./task-isolation.ts";
 import { startRetention } from "./retention.ts";
@@ -29,8 +30,10 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     const nodeId = nodeIdFor(config, "worker");
     // Its attempts die with it: once it is gone a master reruns them elsewhere (attempt-files.ts).
     leashTasksToThisProcess();
-    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    await secureDataDir(config.dataDir);
+    await onDataDir(config.dataDir, async () => {
+      await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+      await secureDataDir(config.dataDir);
+    });
     const identity = await prepareTaskIsolation({ config, log });
     // Reads only: what to run (rows, definitions, datasources); results go through the Bus.
     const store = await openStore({ url: config.db.url, migrate: false, log: log.child({ component: "store" }), secretKey: config.secret });

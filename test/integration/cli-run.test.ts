@@ -178,7 +178,13 @@ describe("against a running server", () => {
   test("a failing run with --wait exits 1 and says how to see the full log; status of it exits 1", async () => {
     const r = await run(fromSource(["run", failingFlow, "--wait", ...auth()]), { cwd: tmp });
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^ {2}full log: porpoise logs \d+$/m);
+    // The hint names a command that works from a checkout (npx porpoise: package.json's bin), with
+    // the server and the token's variable: run it as printed, from the repository root.
+    const hint = (r.stdout.match(/^ {2}full log: (npx porpoise logs \d+ --server http:\S+ --token "\$PORPOISE_TOKEN")$/m) as RegExpMatchArray)[1] as string;
+    const shown = await run(["sh", "-c", hint], { cwd: join(import.meta.dir, "../.."), env: cleanEnv({ PORPOISE_TOKEN: TOKEN }), timeoutMs: 60_000 });
+    expect(shown.stderr).toBe("");
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain("about to fail");
     const id = (r.stdout.match(/^workflow instance (\d+):/m) as RegExpMatchArray)[1] as string;
     const s = await run(fromSource(["status", id, ...auth()]), { cwd: tmp });
     expect(s.code).toBe(1);
