@@ -115,7 +115,7 @@ test("masters joining and leaving with 1,000 commands pending: each consumed onc
     });
 
     const commands = await sql<{ state: string; n: number; consumers: number }[]>`SELECT state, count(*)::int AS n, count(DISTINCT consumed_by)::int AS consumers FROM commands WHERE type = 'RERUN' GROUP BY state`;
-    // Attempts that ran (a DISPATCH row no worker ever took, host null, ran nothing: see the known bug below).
+    // Attempts that ran (a DISPATCH row no worker ever took, host null, ran nothing: checked by the last test).
     const runs = await sql<{ state: string; run_times: number; attempts: number; n: number }[]>`
       SELECT w.state, w.run_times, (SELECT count(*)::int FROM task_instances t WHERE t.workflow_instance_id = w.id AND NOT (t.state = 'DISPATCH' AND t.host IS NULL)) AS attempts, count(*)::int AS n
       FROM workflow_instances w WHERE w.id = ANY(${sql.array(ids)}::bigint[]) GROUP BY 1, 2, 3`;
