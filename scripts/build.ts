@@ -4,13 +4,15 @@
 // Cross-compiling fetches the target's Bun runtime from the npm registry once (cached).
 //
 // Everything the program needs at run time is inside the executable: migrations are imported
-// as text (src/store/migrations.ts), the version as JSON (src/version.ts). The executable does
+// as text (src/store/migrations.ts), the version as JSON (src/version.ts), the web UI's assets
+// as files (src/ui-dist/manifest.ts, built first by scripts/build-ui.ts). The executable does
 // not load .env or bunfig.toml from the directory it is started in: its configuration is flags,
 // PORPOISE_* variables and --config, nothing else.
 
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { buildUi } from "./build-ui.ts";
 
 const targets = { x64: "bun-linux-x64", arm64: "bun-linux-arm64" } as const;
 type Arch = keyof typeof targets;
@@ -62,6 +64,9 @@ export interface BuiltExecutable {
 export async function buildExecutable(arch: Arch, outdir: string): Promise<BuiltExecutable> {
   const root = resolve(import.meta.dir, "..");
   const outfile = join(outdir, `porpoise-linux-${arch}`);
+  // src/api/ui-assets.ts imports the UI's manifest, which imports every asset as a file: the
+  // compiled executable carries them (about 0.1 MB).
+  await buildUi({ ifStale: true });
   mkdirSync(outdir, { recursive: true });
   const started = performance.now();
   let result: Bun.BuildOutput;

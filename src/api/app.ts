@@ -8,6 +8,7 @@ import { DEFAULT_SESSION_TTL_MS, type ApiDeps, type AppOptions } from "./deps.ts
 import { errorBody, errorResponse } from "./errors.ts";
 import { LoginThrottle } from "./login-throttle.ts";
 import { mountRoute } from "./route.ts";
+import { mountUi } from "./ui-assets.ts";
 import { routeRegistry } from "./routes/index.ts";
 
 export type { AppOptions } from "./deps.ts";
@@ -37,6 +38,8 @@ export function createApp(opts: AppOptions): Hono {
     await next();
   });
   for (const route of deps.routes) mountRoute(app, route, deps);
+  // The web UI answers the GETs no route took (ui-assets.ts); without it they are 404 as before.
+  if (opts.ui !== undefined) mountUi(app, opts.ui);
   app.notFound((c) =>
     c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}: see /api/v1/openapi.json`), 404),
   );

@@ -7,6 +7,7 @@ import type { Store } from "../store/store.ts";
 import type { EngineClient } from "./engine.ts";
 import type { LoginPolicy, LoginThrottle } from "./login-throttle.ts";
 import type { Route } from "./route.ts";
+import type { UiAssets } from "./ui-assets.ts";
 
 export interface AppOptions {
   store: Store;
@@ -27,6 +28,8 @@ export interface AppOptions {
   workDir?: string;
   /** Snapshots of running instances that masters put in the Cache (cluster api nodes); absent: the Store only. */
   instanceSnapshots?: InstanceSnapshots;
+  /** The web UI served at `/` (ui-assets.ts); null: `/` says how to build it; absent: plain 404s. */
+  ui?: UiAssets | null;
 }
 
 /** Where the api finds a running instance before the Store (cache/instance-snapshots.ts InstanceSnapshotReader). */

@@ -4,6 +4,7 @@
 
 import { bootstrapAdmin } from "../api/bootstrap.ts";
 import { createApp } from "../api/app.ts";
+import { loadUiAssets } from "../api/ui-assets.ts";
 import type { EngineClient } from "../api/engine-client.ts";
 import type { InstanceSnapshots } from "../api/deps.ts";
 import type { Store } from "../store/store.ts";
@@ -70,6 +71,7 @@ export async function serveApi(
     // The engine's worker works in --work-dir (the API shows attempts' working directories there).
     ...(engine ? { engine, workDir: config.workDir } : {}),
     store,
+    ui: await loadUiAssets(),
     log: log.child({ component: "api" }),
     sessionTtlMs: config.sessionTtl * 1000,
     maxBodyBytes: config.maxBodyBytes,

@@ -49,6 +49,17 @@ const hiding = await (async () => {
   }
 })();
 
+/** The web UI is inside the executable: index.html for a client route, then the script it names. */
+async function expectUiServed(url: string): Promise<void> {
+  const page = await fetch(`${url}/projects/x`);
+  expect(page.status).toBe(200);
+  const js = /src="(\/assets\/main-[a-z0-9]+\.js)"/.exec(await page.text())?.[1];
+  expect(js).toBeDefined();
+  const asset = await fetch(`${url}${js}`);
+  expect(asset.status).toBe(200);
+  expect((await asset.text()).length).toBeGreaterThan(1000);
+}
+
 describe("compiled binary, copied alone to another directory", () => {
   test("version and help work", async () => {
     expect((await run([binary, "version"], { cwd: runDir })).stdout).toBe(`porpoise ${pkg.version}\n`);
@@ -65,6 +76,7 @@ describe("compiled binary, copied alone to another directory", () => {
     expect(p.stderr()).toMatch(/applied migration .*migration=0001_/);
     const ready = await waitForStatus(`${url}/readyz`, 200);
     expect(await ready.json()).toMatchObject({ version: pkg.version });
+    await expectUiServed(url as string);
     const token = (await p.waitFor(/^ {2}(pp_\S+)$/m))[1];
     expect(statSync(join(dataDir, "admin-token")).mode & 0o777).toBe(0o600);
     expect((await Bun.file(join(dataDir, "admin-token")).text()).trim()).toBe(token as string);
@@ -81,6 +93,7 @@ describe("compiled binary, copied alone to another directory", () => {
     await using p = spawn(hiding([binary, "all", "--port", "0", "--data-dir", dataDir]), { cwd: runDir, env: cleanEnv() });
     const [, url] = await p.waitFor(READY);
     await waitForStatus(`${url}/readyz`, 200);
+    await expectUiServed(url as string);
     p.signal("SIGTERM");
     expect(await p.exit(15_000)).toBe(0);
     const migrate = await run(hiding([binary, "migrate", "--data-dir", join(runDir, "hidden-migrate")]), { cwd: runDir, env: cleanEnv() });

@@ -9,6 +9,7 @@ import { clusterRoutes } from "./cluster.ts";
 import { datasourceRoutes } from "./datasources.ts";
 import { healthRoutes } from "./health.ts";
 import { instanceRoutes } from "./instances.ts";
+import { liveRoutes } from "./live.ts";
 import { memberRoutes } from "./members.ts";
 import { openapiRoutes } from "./openapi.ts";
 import { projectParamRoutes } from "./project-params.ts";
@@ -36,4 +37,5 @@ export const routeRegistry: readonly Route[] = [
   ...datasourceRoutes,
   ...auditRoutes,
   ...clusterRoutes,
+  ...liveRoutes,
 ];

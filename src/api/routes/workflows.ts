@@ -90,6 +90,26 @@ export const workflowRoutes = [
     },
   }),
   defineRoute({
+    method: "POST",
+    path: "/api/v1/projects/:project/workflow-checks",
+    tag: "workflows",
+    summary: "Check a workflow definition without saving it (the web UI's editor asks as you type)",
+    description: "The same checks as creating or saving it (schema, DAG, references to other workflows): 200 when it would be accepted, else the 400 a save would get, naming each field.",
+    auth: "user",
+    projectRole: "developer",
+    status: 200,
+    params: projectParams,
+    body: workflowDefinitionSchema,
+    parseBody: parseDefinition,
+    yaml: true,
+    example,
+    response: z.object({ valid: z.literal(true), tasks: z.number().int(), warnings: z.array(z.string()) }),
+    handler: async ({ body, deps, access, principal }) => {
+      await checkWorkflowReferences(deps.store, principal.user, access.project, body);
+      return { valid: true as const, tasks: body.tasks.length, warnings: workerGroupWarnings(deps.engine, body) };
+    },
+  }),
+  defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflows",
     tag: "workflows",

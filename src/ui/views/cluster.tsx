@@ -1,0 +1,36 @@
+// View 8: the cluster — nodes (role, host, groups, slots, heartbeat age) and slot leases.
+
+import { useEffect } from "preact/hooks";
+import { ErrorBox, Loading } from "../components.tsx";
+import { useApi } from "../hooks.ts";
+
+interface Cluster {
+  nodes: { id: string; role: string; host: string; version: string; groups: string[]; slots: number[]; heartbeatAgeMs: number }[];
+  slots: { count: number; held: number; leases: { slot: number; owner: string | null; epoch: number; expiresInMs: number | null }[] };
+}
+
+export function ClusterView() {
+  const c = useApi<Cluster>("/cluster");
+  useEffect(() => {
+    const t = setInterval(c.reload, 5000);
+    return () => clearInterval(t);
+  }, []);
+  return (
+    <main>
+      <h1>Cluster</h1>
+      <ErrorBox error={c.error} />
+      {!c.data && c.loading && <Loading what="cluster" />}
+      {c.data && (
+        <>
+          <p>{c.data.nodes.length} nodes · {c.data.slots.held} of {c.data.slots.count} slots held</p>
+          <table>
+            <thead><tr><th>Node</th><th>Role</th><th>Host</th><th>Version</th><th>Worker groups</th><th>Slots</th><th>Heartbeat</th></tr></thead>
+            <tbody>{c.data.nodes.map((n) => (
+              <tr key={n.id}><td><code>{n.id}</code></td><td>{n.role}</td><td>{n.host}</td><td>{n.version}</td><td>{n.groups.join(", ")}</td><td>{n.slots.length}</td><td>{(n.heartbeatAgeMs / 1000).toFixed(1)} s ago</td></tr>
+            ))}</tbody>
+          </table>
+        </>
+      )}
+    </main>
+  );
+}
