@@ -52,18 +52,18 @@ describe("web UI serving", () => {
     expect(new Uint8Array(gunzipSync(new Uint8Array(await gz.arrayBuffer())))).toEqual(body);
     const missing = await app.request("/assets/main-00000000.js");
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.code).toBe("NOT_FOUND");
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
   });
 
   test("API paths keep their JSON 404s; writes to UI paths are not served the page", async () => {
     for (const path of ["/api/v1/nope", "/api/v2/projects", "/metrics"]) {
       const res = await app.request(path);
       expect({ path, status: res.status, type: res.headers.get("content-type") }).toEqual({ path, status: 404, type: "application/json" });
-      expect((await res.json()).error.code).toBe("NOT_FOUND");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
     }
     const post = await app.request("/projects/a", { method: "POST" });
     expect(post.status).toBe(404);
-    expect((await post.json()).error.code).toBe("NOT_FOUND");
+    expect(((await post.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
   });
 
   test(`first load (main JS + CSS) is within ${FIRST_LOAD_BUDGET_GZ / 1024} KB gzipped; dagre is only in the layout worker`, async () => {
@@ -83,7 +83,7 @@ describe("web UI serving", () => {
     const bare = createApp({ store, log: silentLogger, ui: null });
     const res = await bare.request("/projects/a");
     expect(res.status).toBe(404);
-    expect((await res.json()).error.message).toContain("npm run build:ui");
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("npm run build:ui");
     expect((await bare.request("/healthz")).status).toBe(200);
   });
 });
