@@ -1,0 +1,216 @@
+// The web UI end to end in headless Chromium against one `porpoise all` (issue 12, "Tests that
+// must exist"): log in; create a workflow from YAML with a validation error corrected in the
+// editor; run it and see the DAG turn green; open a task's live log; stop a running run; a
+// viewer sees no control buttons and a forced request is refused; a schedule preview shows the
+// right next fire times. Screenshots of the main views go to test-artifacts/ui/.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Page } from "playwright-core";
+import { ADMIN_PASSWORD, ADMIN_TOKEN, expectStatus, startUiServer, userWithRole, type UiServer } from "./harness.ts";
+
+let ui: UiServer;
+let viewerToken: string;
+
+const SLOW = `name: slow
+tasks:
+  - name: prepare
+    type: shell
+    script: echo prepare
+  - name: talk
+    type: shell
+    script: for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.25; done
+    deps: [prepare]
+  - name: finish
+    type: shell
+    script: echo done
+    deps: [talk]
+`;
+const SLEEPER = "name: sleeper\ntasks:\n  - name: wait\n    type: shell\n    script: sleep 60\n";
+
+beforeAll(async () => {
+  ui = await startUiServer();
+  expectStatus(await ui.call("POST", "/projects", { name: "demo", description: "the UI tests' project" }), 201);
+  expectStatus(await ui.call("POST", "/projects/demo/workflows", SLOW), 201);
+  expectStatus(await ui.call("POST", "/projects/demo/workflows", SLEEPER), 201);
+  viewerToken = await userWithRole(ui, "vera", "demo", "viewer");
+});
+afterAll(async () => {
+  await ui?.close();
+});
+
+async function runVia(page: Page): Promise<number> {
+  await page.waitForURL(/\/runs\/\d+/);
+  return Number(/\/runs\/(\d+)/.exec(page.url())![1]);
+}
+
+const nodeState = (page: Page, task: string) => page.locator(`svg[data-testid=dag] g.node[data-task="${task}"]`).getAttribute("data-state");
+
+describe("web UI in Chromium", () => {
+  test("log in with a password, then the projects and a project's page; a pasted token works too", async () => {
+    const ctx = await ui.context();
+    const page = await ctx.newPage();
+    await page.goto("/projects/demo");
+    await page.getByLabel("User name").fill("admin");
+    await page.getByLabel("Password").fill("wrong password");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("alert").getByText("wrong user name or password").waitFor();
+    await ui.shot(page, "login-error");
+    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+    await page.getByRole("button", { name: "Log in" }).click();
+    // Back on the page that was asked for.
+    await page.getByRole("heading", { name: "demo" }).waitFor();
+    await page.getByRole("link", { name: "slow" }).waitFor();
+    expect(page.url()).toEndWith("/projects/demo");
+    await ctx.close();
+
+    const ctx2 = await ui.context();
+    const p2 = await ctx2.newPage();
+    await p2.goto("/");
+    await p2.getByRole("tab", { name: "API token" }).click();
+    await p2.getByLabel("API token").fill(ADMIN_TOKEN);
+    await p2.getByRole("button", { name: "Log in" }).click();
+    await p2.getByRole("link", { name: "demo" }).waitFor();
+    await ui.shot(p2, "projects");
+    await ctx2.close();
+  });
+
+  test("create a workflow from YAML: the editor points at the wrong field, the corrected text saves", async () => {
+    const page = await ui.pageAs(ADMIN_TOKEN);
+    await page.goto("/projects/demo/new-workflow");
+    const editor = page.getByLabel("Workflow definition (YAML)");
+    await page.getByTestId("check-status").and(page.locator("[data-state=valid]")).waitFor();
+    const wrong = "name: etl\ntasks:\n  - name: extract\n    type: shell\n    script: echo extract\n  - name: load\n    type: shell\n    script: echo load\n    deps: [extrct]\n";
+    await editor.fill(wrong);
+    const status = page.getByTestId("check-status");
+    await status.and(page.locator("[data-state=invalid]")).waitFor();
+    // The server's error names the field, and the editor can jump to its line.
+    await status.getByText("tasks.1.deps").first().waitFor();
+    expect(await status.innerText()).toContain("extract");
+    expect(await page.getByRole("button", { name: "Create workflow" }).isDisabled()).toBe(true);
+    await status.getByRole("button", { name: /Go to line 9 / }).click();
+    const selected = await editor.evaluate((ta: HTMLTextAreaElement) => ta.value.slice(ta.selectionStart, ta.selectionEnd));
+    expect(selected).toBe("    deps: [extrct]");
+    await ui.shot(page, "editor-error");
+    await editor.fill(wrong.replace("extrct", "extract"));
+    await status.and(page.locator("[data-state=valid]")).waitFor();
+    await page.getByRole("button", { name: "Create workflow" }).click();
+    await page.waitForURL(/\/projects\/demo\/workflows\/etl$/);
+    await page.locator('svg[data-testid=dag] g.node[data-task="load"]').waitFor();
+    const saved = await ui.call("GET", "/projects/demo/workflows/etl");
+    expect(saved.json.definition.tasks[1].deps).toEqual(["extract"]);
+    await page.context().close();
+  });
+
+  test("run from the dialog, watch the DAG turn green live, and follow a task's log while it runs", async () => {
+    const page = await ui.pageAs(ADMIN_TOKEN);
+    await page.goto("/projects/demo/workflows/slow");
+    await page.getByRole("button", { name: "Run…" }).click();
+    await page.getByRole("form", { name: "run dialog" }).getByLabel("Parameters (one name=value a line)").fill("day=2026-12-01");
+    await page.getByRole("button", { name: "Start run" }).click();
+    const id = await runVia(page);
+    // Live: the talking task is seen running before the whole DAG is green.
+    await page.locator('svg[data-testid=dag] g.node[data-task="talk"][data-state=RUNNING_EXECUTION]').waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "talk", exact: true }).click();
+    const log = page.getByTestId("log");
+    await log.getByText("line-1").waitFor();
+    const inst = await ui.call("GET", `/workflow-instances/${id}`);
+    expect(inst.json.state).toBe("RUNNING_EXECUTION");
+    await ui.shot(page, "run-running");
+    for (const task of ["prepare", "talk", "finish"]) {
+      await page.locator(`svg[data-testid=dag] g.node[data-task="${task}"][data-state=SUCCESS]`).waitFor({ timeout: 20_000 });
+    }
+    await page.locator('.badge[data-state=SUCCESS]').first().waitFor();
+    await log.getByText("line-8").waitFor();
+    await page.getByText("the attempt has ended").waitFor();
+    expect(await nodeState(page, "finish")).toBe("SUCCESS");
+    expect((await ui.call("GET", `/workflow-instances/${id}`)).json.params.day).toBe("2026-12-01");
+    await ui.shot(page, "run");
+    await page.context().close();
+  });
+
+  test("stop a running run from its page", async () => {
+    const run = await ui.call("POST", "/projects/demo/workflows/sleeper/run", {});
+    expectStatus(run, 201);
+    const page = await ui.pageAs(ADMIN_TOKEN);
+    await page.goto(`/projects/demo/runs/${run.json.id}`);
+    await page.locator('svg[data-testid=dag] g.node[data-task="wait"][data-state=RUNNING_EXECUTION]').waitFor({ timeout: 20_000 });
+    await page.getByRole("toolbar", { name: "run controls" }).getByRole("button", { name: "stop" }).click();
+    await page.locator("h1 .badge[data-state=STOP]").waitFor({ timeout: 20_000 });
+    expect((await ui.call("GET", `/workflow-instances/${run.json.id}`)).json.state).toBe("STOP");
+    await page.context().close();
+  });
+
+  test("a viewer sees no control buttons, and the API refuses the control when forced from the page", async () => {
+    const run = await ui.call("POST", "/projects/demo/workflows/sleeper/run", {});
+    const id = run.json.id as number;
+    const page = await ui.pageAs(viewerToken);
+    await page.goto(`/projects/demo/runs/${id}`);
+    await page.locator('svg[data-testid=dag] g.node[data-task="wait"][data-state=RUNNING_EXECUTION]').waitFor({ timeout: 20_000 });
+    expect(await page.getByRole("toolbar", { name: "run controls" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /^(stop|pause|kill|rerun|force success)$/ }).count()).toBe(0);
+    const forced = await page.evaluate(async (path) => {
+      const res = await fetch(path, { method: "POST", headers: { authorization: `Bearer ${localStorage.getItem("porpoise.token")}` } });
+      return { status: res.status, body: await res.json() };
+    }, `/api/v1/workflow-instances/${id}/stop`);
+    expect(forced.status).toBe(403);
+    expect(forced.body.error.code).toBe("FORBIDDEN");
+    expect((await ui.call("GET", `/workflow-instances/${id}`)).json.state).toBe("RUNNING_EXECUTION");
+    await page.goto("/projects/demo/workflows/sleeper");
+    await page.getByRole("heading", { name: /sleeper/ }).waitFor();
+    expect(await page.getByRole("button", { name: "Run…" }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: "YAML" }).count()).toBe(1);
+    await page.context().close();
+    expectStatus(await ui.call("POST", `/workflow-instances/${id}/stop`), 200);
+  });
+
+  test("schedule editor: next fire times previewed as the cron and zone are typed; a bad cron names the field", async () => {
+    const page = await ui.pageAs(ADMIN_TOKEN);
+    await page.goto("/projects/demo/workflows/slow/schedules");
+    await page.getByRole("button", { name: "New schedule" }).click();
+    const form = page.getByRole("form", { name: "schedule editor" });
+    await form.getByLabel(/^Cron/).fill("0 30 9 * * ? *");
+    await form.getByLabel("Time zone (IANA)").fill("Asia/Tokyo");
+    // Tokyo has no DST: 09:30 there is 00:30 UTC every day.
+    const now = new Date();
+    let first = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), 0, 30);
+    if (first <= now.getTime()) first += 86_400_000;
+    const expected = Array.from({ length: 5 }, (_, i) => new Date(first + i * 86_400_000).toISOString());
+    const preview = page.getByTestId("preview");
+    await preview.locator(`time[datetime="${expected[4]}"]`).waitFor();
+    expect(await preview.locator("time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")))).toEqual(expected);
+    await ui.shot(page, "schedule-preview");
+    await form.getByLabel(/^Cron/).fill("0 30 25 * * ?");
+    await preview.getByRole("alert").getByText("cron.hour", { exact: true }).waitFor();
+    expect(await preview.getByRole("alert").innerText()).toContain("hour: 25");
+    await form.getByLabel(/^Cron/).fill("0 30 9 * * ?");
+    await form.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("cell", { name: "0 30 9 * * ?" }).waitFor();
+    await page.context().close();
+  });
+
+  test("grid of runs × tasks: cells open the attempt; phone width and dark theme stay readable", async () => {
+    const flow = "name: gridded\ntasks:\n  - name: extract\n    type: shell\n    script: echo extract\n  - name: load\n    type: shell\n    script: echo load\n    deps: [extract]\n";
+    expectStatus(await ui.call("POST", "/projects/demo/workflows", flow), 201);
+    for (let i = 0; i < 3; i++) expectStatus(await ui.call("POST", "/projects/demo/workflows/gridded/run", {}), 201);
+    const page = await ui.pageAs(ADMIN_TOKEN);
+    await page.goto("/projects/demo/workflows/gridded/grid");
+    const grid = page.getByTestId("grid");
+    await grid.getByRole("button", { name: /task load: SUCCESS/ }).first().waitFor({ timeout: 20_000 });
+    await ui.shot(page, "grid");
+    await grid.getByRole("button", { name: /task load: SUCCESS/ }).first().click();
+    await page.waitForURL(/\/runs\/\d+\?task=\d+/);
+    await page.getByRole("heading", { name: /^Log: load/ }).waitFor();
+    await page.getByTestId("log").getByText("load").waitFor();
+    await page.context().close();
+
+    const phone = await ui.pageAs(ADMIN_TOKEN, { width: 390, height: 844, dark: true });
+    await phone.goto("/projects/demo");
+    await phone.getByRole("link", { name: "slow" }).waitFor();
+    const bg = await phone.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe("rgb(13, 17, 23)");
+    // Nothing pushes the page wider than the phone (wide tables scroll inside themselves).
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await ui.shot(phone, "project-phone-dark");
+    await phone.context().close();
+  });
+});
