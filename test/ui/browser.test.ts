@@ -88,7 +88,7 @@ describe("web UI in Chromium", () => {
     expect(await status.innerText()).toContain("extract");
     expect(await page.getByRole("button", { name: "Create workflow" }).isDisabled()).toBe(true);
     await status.getByRole("button", { name: /Go to line 9 / }).click();
-    const selected = await editor.evaluate((ta: HTMLTextAreaElement) => ta.value.slice(ta.selectionStart, ta.selectionEnd));
+    const selected = await editor.evaluate((ta: { value: string; selectionStart: number; selectionEnd: number }) => ta.value.slice(ta.selectionStart, ta.selectionEnd));
     expect(selected).toBe("    deps: [extrct]");
     await ui.shot(page, "editor-error");
     await editor.fill(wrong.replace("extrct", "extract"));
@@ -150,7 +150,7 @@ describe("web UI in Chromium", () => {
     expect(await page.getByRole("button", { name: /^(stop|pause|kill|rerun|force success)$/ }).count()).toBe(0);
     const forced = await page.evaluate(async (path) => {
       const res = await fetch(path, { method: "POST", headers: { authorization: `Bearer ${localStorage.getItem("porpoise.token")}` } });
-      return { status: res.status, body: await res.json() };
+      return { status: res.status, body: (await res.json()) as { error: { code: string } } };
     }, `/api/v1/workflow-instances/${id}/stop`);
     expect(forced.status).toBe(403);
     expect(forced.body.error.code).toBe("FORBIDDEN");
@@ -206,10 +206,10 @@ describe("web UI in Chromium", () => {
     const phone = await ui.pageAs(ADMIN_TOKEN, { width: 390, height: 844, dark: true });
     await phone.goto("/projects/demo");
     await phone.getByRole("link", { name: "slow" }).waitFor();
-    const bg = await phone.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const bg = await phone.evaluate("getComputedStyle(document.body).backgroundColor");
     expect(bg).toBe("rgb(13, 17, 23)");
     // Nothing pushes the page wider than the phone (wide tables scroll inside themselves).
-    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await phone.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await ui.shot(phone, "project-phone-dark");
     await phone.context().close();
   });
