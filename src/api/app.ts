@@ -9,6 +9,7 @@ import { errorBody, errorResponse } from "./errors.ts";
 import { LoginThrottle } from "./login-throttle.ts";
 import { mountRoute } from "./route.ts";
 import { mountUi } from "./ui-assets.ts";
+import { mountEdgeGateway } from "./edge/routes.ts";
 import { routeRegistry } from "./routes/index.ts";
 
 export type { AppOptions } from "./deps.ts";
@@ -28,6 +29,7 @@ export function createApp(opts: AppOptions): Hono {
     routes: routeRegistry,
     dataDirCheck: opts.dataDirCheck ?? null,
     instanceSnapshots: opts.instanceSnapshots ?? null,
+    edgeGateway: opts.edgeGateway ?? null,
   };
   const app = new Hono();
   // A declared oversize body is refused before anything else looks at the
@@ -38,6 +40,7 @@ export function createApp(opts: AppOptions): Hono {
     await next();
   });
   for (const route of deps.routes) mountRoute(app, route, deps);
+  if (deps.edgeGateway) mountEdgeGateway(app, deps.edgeGateway);
   // The web UI answers the GETs no route took (ui-assets.ts); without it they are 404 as before.
   if (opts.ui !== undefined) mountUi(app, opts.ui);
   app.notFound((c) =>

@@ -4,6 +4,7 @@ import type { InstanceSnapshot } from "../cache/instance-snapshots.ts";
 import type { Logger } from "../core/log.ts";
 import type { Cidr } from "../core/net/cidr.ts";
 import type { Store } from "../store/store.ts";
+import type { EdgeGateway } from "./edge/gateway.ts";
 import type { EngineClient } from "./engine.ts";
 import type { LoginPolicy, LoginThrottle } from "./login-throttle.ts";
 import type { Route } from "./route.ts";
@@ -30,6 +31,8 @@ export interface AppOptions {
   instanceSnapshots?: InstanceSnapshots;
   /** The web UI served at `/` (ui-assets.ts); null: `/` says how to build it; absent: plain 404s. */
   ui?: UiAssets | null;
+  /** The edge gateway (/edge/v1/*) where this node serves edge workers (api and all); absent: none. */
+  edgeGateway?: EdgeGateway;
 }
 
 /** Where the api finds a running instance before the Store (cache/instance-snapshots.ts InstanceSnapshotReader). */
@@ -55,6 +58,7 @@ export interface ApiDeps {
   routes: readonly Route[];
   dataDirCheck: (() => Promise<string | null>) | null;
   instanceSnapshots: InstanceSnapshots | null;
+  edgeGateway: EdgeGateway | null;
 }
 
 export const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;

@@ -10,6 +10,7 @@
 // the reason on the killed attempts and in the log. A timeout is a promise about when the
 // work is over; a run that breaks it should not keep holding workers and hide the breach.
 
+import { isEdgeHost } from "../core/edge-messages.ts";
 import { hostname } from "node:os";
 import type { Bus, DeliveredEvent, EventConsumer, Unsubscribe } from "../bus/bus.ts";
 import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
@@ -335,7 +336,8 @@ export class Master implements EventSink {
       const slots = this.coordinator.ownedSlots();
       if (slots.length === 0) return;
       const inFlight = await this.store.taskInstances.listInFlight({ slots });
-      const running = inFlight.filter((t) => t.state === "RUNNING_EXECUTION" && t.host !== null);
+      // Edge workers are not in the registry: the gateway reruns their attempts (api/edge/edge-sweep.ts).
+      const running = inFlight.filter((t) => t.state === "RUNNING_EXECUTION" && t.host !== null && !isEdgeHost(t.host));
       if (running.length === 0) return;
       // 1.5 leases: a worker cut off from the registry and Redis stops its own attempts after one
       // lease (worker/lease-watch.ts), so by the time they run again elsewhere the old copies are gone.

@@ -36,6 +36,8 @@ import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { ModeNotAvailableError } from "./not-yet.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
 import { startRetention } from "./retention.ts";
+import { startEdgeGateway } from "./edge-gateway.ts";
+import type { EdgeGateway } from "../api/edge/gateway.ts";
 
 export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -83,6 +85,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
     }
     const nodeId = clustered ? await persistentNodeId(config, "all") : "local";
 
+    let edgeGateway: EdgeGateway | undefined;
     const { http } = await serveApi({
       ...deps,
       resources,
@@ -136,14 +139,20 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         // Single node: every slot; a cluster node: the slots it holds now.
         const owner = coordinator;
         startRetention({ config, log, store, resources, files: true, ownedSlots: clustered ? () => owner.ownedSlots() : () => null });
+        // Edge workers reach this node's queues through the gateway: no Redis needed (issue 13).
+        edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
 
-        return { client: engine.client };
+        return { client: engine.client, edgeGateway };
       },
     });
     log.info(`porpoise all ready on ${http.url} (${config.db.dialect}: ${config.db.display})`);
     return {
       url: http.url,
-      stop: () => stopServing({ http, resources, log, shutdownTimeoutSeconds: config.shutdownTimeout }),
+      // Held polls answer at once: the HTTP drain does not wait out a 25 s long-poll.
+      stop: () => {
+        edgeGateway?.stop();
+        return stopServing({ http, resources, log, shutdownTimeoutSeconds: config.shutdownTimeout });
+      },
     };
   } catch (err) {
     await resources.closeAll();

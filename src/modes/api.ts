@@ -14,6 +14,8 @@ import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
+import { startEdgeGateway } from "./edge-gateway.ts";
+import type { EdgeGateway } from "../api/edge/gateway.ts";
 
 export async function startApi(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -25,6 +27,7 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
   const resources = new Resources(log);
   try {
     const nodeId = nodeIdFor(config, "api");
+    let edgeGateway: EdgeGateway | undefined;
     const { http } = await serveApi({
       ...deps,
       resources,
@@ -35,13 +38,18 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
         const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
         resources.add("served groups", () => served.stop());
         const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
-        return { client, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };
+        edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
+        return { client, edgeGateway, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };
       },
     });
     log.info(`porpoise api ready on ${http.url} (node ${nodeId}; ${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);
     return {
       url: http.url,
-      stop: () => stopServing({ http, resources, log, shutdownTimeoutSeconds: config.shutdownTimeout }),
+      // Held polls answer at once: the HTTP drain does not wait out a 25 s long-poll.
+      stop: () => {
+        edgeGateway?.stop();
+        return stopServing({ http, resources, log, shutdownTimeoutSeconds: config.shutdownTimeout });
+      },
     };
   } catch (err) {
     await resources.closeAll();

@@ -5,6 +5,7 @@
 // (docs/architecture.md §2). The cluster modes (master.ts, worker.ts, api.ts) start one role each
 // on the same ports' cluster twins.
 
+import { isEdgeHost } from "../core/edge-messages.ts";
 import type { Bus } from "../bus/bus.ts";
 import { DispatchVouch } from "../cache/dispatch-vouch.ts";
 import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
@@ -88,7 +89,12 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
           recovery: { kind: "workers" as const, registry: opts.cluster.registry, leaseMs: opts.cluster.leaseMs, ...(opts.cluster.restartOf ? { restartOf: opts.cluster.restartOf } : {}) },
           adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => worker.adopt(inFlight),
         }
-      : { recovery: { kind: "restart" as const }, adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => worker.adopt(inFlight) }),
+      : {
+          recovery: { kind: "restart" as const },
+          // Attempts on edge workers are not this process's: the worker may run on behind a gateway
+          // that restarted; it reports them, or the gateway's sweep reruns them (api/edge/edge-sweep.ts).
+          adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => [...worker.adopt(inFlight.filter((t) => !isEdgeHost(t.host))), ...inFlight.filter((t) => isEdgeHost(t.host)).map((t) => t.id)],
+        }),
     // The one worker of this process serves these groups; anything else waits and is said to (issue 9 item 15).
     servedGroups: () => opts.workerGroups,
   });

@@ -7,6 +7,7 @@ import { createApp } from "../api/app.ts";
 import { loadUiAssets } from "../api/ui-assets.ts";
 import type { EngineClient } from "../api/engine-client.ts";
 import type { InstanceSnapshots } from "../api/deps.ts";
+import type { EdgeGateway } from "../api/edge/gateway.ts";
 import type { Store } from "../store/store.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
@@ -31,7 +32,7 @@ export async function serveApi(
      * Starts the engine on the opened store (registering its own shutdown); its client goes to the
      * API, with the snapshots of running instances when the node reads them from the Cache.
      */
-    engine?: (store: Store) => Promise<{ client: EngineClient; instanceSnapshots?: InstanceSnapshots }>;
+    engine?: (store: Store) => Promise<{ client: EngineClient; instanceSnapshots?: InstanceSnapshots; edgeGateway?: EdgeGateway }>;
   },
 ): Promise<ApiServer> {
   const { config, log, print, resources } = deps;
@@ -68,6 +69,7 @@ export async function serveApi(
   const engine = started?.client;
   const app = createApp({
     ...(started?.instanceSnapshots ? { instanceSnapshots: started.instanceSnapshots } : {}),
+    ...(started?.edgeGateway ? { edgeGateway: started.edgeGateway } : {}),
     // The engine's worker works in --work-dir (the API shows attempts' working directories there).
     ...(engine ? { engine, workDir: config.workDir } : {}),
     store,

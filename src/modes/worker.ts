@@ -2,7 +2,7 @@
 // against the Store (exists, this attempt and token, still DISPATCH), runs it, and reports on
 // the slot's event stream; the master owning the slot records the result. It heartbeats in the
 // node registry: a master reruns the attempts of a worker whose heartbeat stops
-// (docs/architecture.md §3.10). The edge variant (--gateway) arrives with the gateway.
+// (docs/architecture.md §3.10). With --gateway it is an edge worker instead (edge-worker.ts).
 
 import { mkdir } from "node:fs/promises";
 import { egressPolicy } from "../core/net/egress.ts";
@@ -14,7 +14,7 @@ import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
 import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
-import { modeNotAvailable } from "./not-yet.ts";
+import { startEdgeWorker } from "./edge-worker.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { onDataDir } from "./data-dir-prepare.ts";
 import { checkRedis } from "./redis-check.ts";
@@ -23,7 +23,7 @@ import { startRetention } from "./retention.ts";
 
 export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
-  if (config.gateway !== null) throw modeNotAvailable("worker", config);
+  if (config.gateway !== null) return startEdgeWorker(deps);
   if (config.redis !== null) await checkRedis(config.redis);
   const resources = new Resources(log);
   try {

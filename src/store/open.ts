@@ -11,6 +11,8 @@ import { ConfigError, StoreError } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
 import { createAuditRepository } from "./audit.ts";
 import { createClusterRepository } from "./cluster-nodes.ts";
+import { createEdgeWorkerRepository } from "./edge-workers.ts";
+import { createWorkerTokenRepository } from "./worker-tokens.ts";
 import { createCommandRepository } from "./commands.ts";
 import { createDatasourceRepository } from "./datasources.ts";
 import { type Db, postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
@@ -143,6 +145,8 @@ function buildStore(conn: Opened, run: Runner, secretKey: string | null): Store 
     logChunks: createLogChunkRepository(run),
     cluster: createClusterRepository(run),
     retention: createRetentionRepository(run),
+    workerTokens: createWorkerTokenRepository(run),
+    edgeWorkers: createEdgeWorkerRepository(run),
     ready: () =>
       run
         .exclusive(async () => {

@@ -404,3 +404,38 @@ export const taskLogChunks = pgTable(
   },
   (t) => [primaryKey({ columns: [t.taskInstanceId, t.seq] }), index("task_log_chunks_offset").on(t.taskInstanceId, t.byteOffset)],
 );
+
+/** Worker tokens of edge workers (migration 0017, src/store/edge-workers.ts). */
+export const workerTokens = pgTable("worker_tokens", {
+  id: id(),
+  name: text().notNull(),
+  groups: json<string[]>("groups").notNull().default(sql`'[]'::jsonb`),
+  labels: json<StringMap>("labels").notNull().default(emptyObject),
+  tokenHash: text("token_hash").notNull().unique("worker_tokens_token_hash_unique"),
+  prefix: text().notNull(),
+  createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+  expiresAt: time("expires_at"),
+  revokedAt: time("revoked_at"),
+  lastUsedAt: time("last_used_at"),
+});
+
+/** Edge workers and their sessions (migration 0017, src/store/edge-workers.ts). */
+export const edgeWorkers = pgTable(
+  "edge_workers",
+  {
+    id: text().primaryKey(),
+    tokenId: ref("token_id").references(() => workerTokens.id, { onDelete: "set null" }),
+    session: text().notNull(),
+    host: text().notNull(),
+    version: text().notNull(),
+    arch: text().notNull(),
+    platform: text().notNull(),
+    groups: json<string[]>("groups").notNull().default(sql`'[]'::jsonb`),
+    slots: integer().notNull(),
+    running: json<unknown[]>("running").notNull().default(sql`'[]'::jsonb`),
+    registeredAt: time("registered_at").notNull(),
+    heartbeatAt: time("heartbeat_at").notNull(),
+  },
+  (t) => [index("edge_workers_heartbeat_idx").on(t.heartbeatAt)],
+);

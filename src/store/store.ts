@@ -19,11 +19,15 @@ import type { ScheduleRepository } from "./schedule-store.ts";
 import type { LogChunkRepository } from "./log-chunks.ts";
 import type { ClusterRepository } from "./cluster-nodes.ts";
 import type { RetentionRepository } from "./retention.ts";
+import type { WorkerTokenRepository } from "./worker-tokens.ts";
+import type { EdgeWorkerRepository } from "./edge-workers.ts";
 
 export type * from "./run-store.ts";
 export type * from "./schedule-store.ts";
 export type * from "./cluster-nodes.ts";
 export type * from "./retention.ts";
+export type * from "./worker-tokens.ts";
+export type * from "./edge-workers.ts";
 export { DATASOURCE_TYPES } from "./run-store.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -246,6 +250,10 @@ export interface Store {
   readonly cluster: ClusterRepository;
   /** Removing finished instances: the background sweep and DELETE /workflow-instances/:id (retention.ts). */
   readonly retention: RetentionRepository;
+  /** Worker tokens of edge workers (worker-tokens.ts, migration 0017). */
+  readonly workerTokens: WorkerTokenRepository;
+  /** Edge workers, their sessions and heartbeats (edge-workers.ts, migration 0017). */
+  readonly edgeWorkers: EdgeWorkerRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   close(): Promise<void>;

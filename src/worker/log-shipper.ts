@@ -25,7 +25,7 @@ const CHUNKS_PER_APPEND = 4;
 export type ShipperState = "STARTING" | "SHIPPING" | "FINISHING" | "FINISHED" | "FAILED" | "ABORTED";
 
 export interface LogShippingOptions {
-  store: { logChunks: LogChunkRepository };
+  store: { logChunks: Pick<LogChunkRepository, "append" | "position"> };
   taskInstanceId: number;
   /** The attempt's log file (task-log.ts); it may not exist yet. */
   path: string;

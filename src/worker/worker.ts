@@ -24,7 +24,7 @@
 // NEED_FAULT_TOLERANCE — refused as stale where a master has rerun it already, and rerun
 // without a retry where no master noticed (the worker was back before a sweep).
 
-import { clockFromParams, paramClockOf } from "../core/params/index.ts";
+import { clockFromParams } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
 import { rmSync } from "node:fs";
 import { hostname } from "node:os";
@@ -33,14 +33,14 @@ import { PorpoiseError } from "../core/errors.ts";
 import { checkedAddress, defaultEgress, type Egress } from "./egress.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
-import type { TaskDefinition } from "../core/workflow-schema.ts";
 import { attemptLogPath, attemptWorkDir } from "../core/attempt-paths.ts";
 import type { KillMessage, TaskEvent } from "../core/messages.ts";
 import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
-import type { DispatchRow, Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import type { TaskInstance } from "../store/store.ts";
+import { storeReads, type WorkerReads } from "../store/attempt-reads.ts";
 import { checkDeclaredOut } from "./attempt-params.ts";
 import { type Adoptable, findAdoptable, loggedLineCounts } from "./adoption.ts";
 import { attemptFiles } from "./attempt-files.ts";
@@ -53,7 +53,9 @@ import { adoptScriptProcess } from "./task-types/process-runner.ts";
 import type { Datasource, TaskResult } from "./task-types/types.ts";
 
 export interface WorkerDeps {
-  store: Store;
+  /** Where attempts are read from: the Store (datacenter workers, `all`), or `reads` (an edge worker: the gateway's answers). */
+  store?: Store;
+  reads?: WorkerReads;
   bus: Bus;
   log: Logger;
   dataDir: string;
@@ -117,9 +119,7 @@ export class Worker {
   private readonly running = new Map<string, Running>();
   private readonly pullAbort = new AbortController();
   private readonly host: string;
-  private readonly instances = new Map<number, { projectId: number; workflowId: number; version: number; baseTime: Date; timezone: string; tenant: string | null }>();
-  /** Tasks of each workflow version by name: a lookup per dispatched task must not scan the definition. */
-  private readonly definitions = new Map<string, Promise<Map<string, TaskDefinition> | null>>();
+  private readonly reads: WorkerReads;
   private unsubscribe: Unsubscribe | null = null;
   private watch: LeaseWatch | null = null;
   private loop: Promise<void> | null = null;
@@ -137,6 +137,9 @@ export class Worker {
 
   constructor(private readonly deps: WorkerDeps) {
     this.host = deps.host ?? hostname();
+    if (deps.reads) this.reads = deps.reads;
+    else if (deps.store) this.reads = storeReads(deps.store);
+    else throw new Error("Worker: pass a store or reads");
   }
 
   /**
@@ -300,12 +303,12 @@ export class Worker {
   }
 
   private async run(rt: ReadyTask, signal: AbortSignal): Promise<void> {
-    const { store } = this.deps;
+    const { reads } = this;
     const sink = { report: (e: TaskEvent) => this.report(e) };
     // The reads before the start wait out a store outage (a dropped ready task would leave its
     // attempt DISPATCH with nobody to run it); a kill or the shutdown ends the waiting.
     const retry: StoreRetryOptions = { log: this.deps.log, signal: AbortSignal.any([signal, this.pullAbort.signal]) };
-    const row = this.deps.vouch?.get(rt) ?? (this.deps.records ? await this.deps.records.get(rt) : undefined) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => store.taskInstances.dispatchRow(rt.taskInstanceId), retry));
+    const row = this.deps.vouch?.get(rt) ?? (this.deps.records ? await this.deps.records.get(rt) : undefined) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => reads.dispatchRow(rt.taskInstanceId), retry));
     if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
       this.dropped++;
       this.ack(rt);
@@ -325,9 +328,8 @@ export class Worker {
     }
     const logPath = attemptLogPath(this.deps.dataDir, row);
     const startTime = new Date();
-    const info = await retryStore(`reading workflow instance ${row.workflowInstanceId}`, () => this.instanceOf(row.workflowInstanceId), retry);
-    const tasks = info ? await retryStore(`reading workflow ${info.workflowId} version ${info.version}`, () => this.tasksOf(info.workflowId, info.version), retry) : null;
-    const task = tasks?.get(row.taskName);
+    const info = await retryStore(`reading workflow instance ${row.workflowInstanceId}`, () => reads.instance(row.workflowInstanceId), retry);
+    const task = info ? await retryStore(`reading workflow ${info.workflowId} version ${info.version}`, () => reads.task(info.workflowId, info.version, row.taskName), retry) : null;
     if (!info || !task) {
       sink.report({ kind: "done", ...ref, state: "FAILURE", exitCode: null, output: {}, message: `the worker could not find task "${row.taskName}" of its workflow`, endTime: new Date(), host: this.host, logPath: null, startTime });
       this.ack(rt);
@@ -348,7 +350,7 @@ export class Worker {
     // Only processes have an OS identity; http and sql run inside porpoise.
     const identity: TaskIdentity | undefined = (task.type === "shell" || task.type === "python") && this.deps.identity ? await this.deps.identity(info.tenant) : undefined;
     const params = withWorkerBuiltins(row.params, { taskInstanceId: row.id, executePath: attemptDir });
-    const shipper = this.deps.shipLogs ? startLogShipping({ store, taskInstanceId: row.id, path: logPath, log: this.deps.log, signal: this.pullAbort.signal }) : null;
+    const shipper = this.deps.shipLogs ? startLogShipping({ store: reads, taskInstanceId: row.id, path: logPath, log: this.deps.log, signal: this.pullAbort.signal }) : null;
     // runAttempt turns task and disk failures into results; anything else it throws is still
     // reported, so the attempt never stays RUNNING with nobody running it.
     const result = await runAttempt({
@@ -398,8 +400,8 @@ export class Worker {
       { log, signal, killGraceMs: this.deps.killGraceMs ?? DEFAULT_KILL_GRACE_MS },
       { pid: found.supervisor.pid, startTicks: found.supervisor.startTicks, exitFile: files.exit, output: { out: files.out, err: files.err }, skip },
     );
-    const info = await this.instanceOf(row.workflowInstanceId);
-    const task = info ? (await this.tasksOf(info.workflowId, info.version))?.get(row.taskName) : undefined;
+    const info = await this.reads.instance(row.workflowInstanceId);
+    const task = info ? await this.reads.task(info.workflowId, info.version, row.taskName) : null;
     if (task) result = checkDeclaredOut(task, result);
     log.write("sys", `attempt ended: ${result.state}${result.message ? ` (${result.message})` : ""}`);
     log.close();
@@ -416,35 +418,8 @@ export class Worker {
     this.running.get(attemptKey(msg.taskInstanceId, msg.attempt, msg.token))?.abort.abort(new Error(msg.reason));
   }
 
-  private async instanceOf(id: number) {
-    const known = this.instances.get(id);
-    if (known) return known;
-    const instance = await this.deps.store.instances.get(id);
-    if (!instance) return null;
-    if (this.instances.size >= CACHE_LIMIT) this.instances.delete(this.instances.keys().next().value!);
-    const { baseTime, timezone } = paramClockOf(instance);
-    // The tenant as of the instance's first attempt on this worker, as DolphinScheduler fixes it per run.
-    const tenant = (await this.deps.store.projects.getById(instance.projectId))?.tenant ?? null;
-    const info = { projectId: instance.projectId, workflowId: instance.workflowId, version: instance.workflowVersion, baseTime, timezone, tenant };
-    this.instances.set(id, info);
-    return info;
-  }
-
-  private tasksOf(workflowId: number, version: number): Promise<Map<string, TaskDefinition> | null> {
-    const key = `${workflowId}:${version}`;
-    let p = this.definitions.get(key);
-    if (!p) {
-      if (this.definitions.size >= CACHE_LIMIT) this.definitions.delete(this.definitions.keys().next().value!);
-      p = this.deps.store.workflows.getVersion(workflowId, version).then((v) => (v ? new Map(v.definition.tasks.map((t) => [t.name, t])) : null));
-      // A failed read (the store was away) must not stay cached: the next attempt reads again.
-      p.catch(() => this.definitions.get(key) === p && this.definitions.delete(key));
-      this.definitions.set(key, p);
-    }
-    return p;
-  }
-
   private async datasource(projectId: number, name: string): Promise<Datasource | null> {
-    const c = await this.deps.store.datasources.getConnection(projectId, name);
+    const c = await this.reads.datasource(projectId, name);
     if (!c) return null;
     // Validated field by field and built with the URL API (core/datasource-fields.ts); a row
     // stored before those rules gets a ValidationError naming the field, which fails the task.

@@ -118,12 +118,6 @@ describe("bad input exits 2 with a message that says what to do", () => {
 });
 
 describe("what is not available in this release exits 3 after validating, and says so", () => {
-  test("edge worker (--gateway)", async () => {
-    const edge = await porpoise(["worker", "--gateway", "https://api.example:12345", "--token", "edge-token-0123456789"]);
-    expect(edge.code).toBe(3);
-    expect(edge.stderr).toContain("edge worker via gateway https://api.example:12345");
-  });
-
   test("all --redis on SQLite: nothing is shared between nodes but Postgres, so it is refused before anything is created", async () => {
     const r = await porpoise(["all", "--redis", testRedisUrl(), "--data-dir", join(tmp, "never")]);
     expect(r.code).toBe(3);

@@ -26,8 +26,35 @@ const leaseView = z.object({
   expiresInMs: z.number().int().nullable().describe("negative: expired; null: never leased"),
 });
 
+const edgeWorkerView = z.object({
+  id: z.string(),
+  host: z.string(),
+  version: z.string(),
+  arch: z.string().describe("x64 | arm64"),
+  platform: z.string(),
+  groups: z.array(z.string()),
+  slots: z.number().int(),
+  running: z.array(z.object({ taskInstanceId: z.number().int(), attempt: z.number().int() })).describe("attempts running at the last heartbeat"),
+  registeredAt: date,
+  heartbeatAgeMs: z.number().int().describe("milliseconds since the last heartbeat (database clock)"),
+});
+
+const gatewayView = z
+  .object({
+    forged: z.number().int().describe("events and log chunks refused: no such attempt and dispatch token"),
+    superseded: z.number().int().describe("results refused: the attempt ended otherwise meanwhile"),
+    duplicates: z.number().int().describe("results sent again after a lost answer, taken once"),
+    accepted: z.number().int(),
+    dropped: z.number().int().describe("claimed ready tasks not handed out: no longer this DISPATCH attempt"),
+    sessions: z.number().int(),
+  })
+  .nullable()
+  .describe("counts of the edge gateway of the api node that answered (since it started); null without one");
+
 const clusterView = z.object({
   nodes: z.array(nodeView),
+  edgeGateway: gatewayView,
+  edgeWorkers: z.array(edgeWorkerView).describe("edge workers (porpoise worker --gateway), reached through the api nodes' gateway"),
   slots: z.object({
     count: z.number().int().describe("slot lease rows (0 while no Postgres coordinator has started: porpoise all owns every slot in memory)"),
     held: z.number().int().describe("slots with an owner whose lease has not expired"),
@@ -40,12 +67,12 @@ export const clusterRoutes = [
     method: "GET",
     path: "/api/v1/cluster",
     tag: "cluster",
-    summary: "Nodes (role, host, version, groups, slots, heartbeat age) and the owner, epoch and expiry of every slot lease",
+    summary: "Nodes (role, host, version, groups, slots, heartbeat age), edge workers (groups, version, architecture, heartbeat, running attempts) and the owner, epoch and expiry of every slot lease",
     description: "Any logged-in user may read it. Nodes whose heartbeat stopped are listed until they are swept.",
     auth: "user",
     response: clusterView,
     handler: async ({ deps }) => {
-      const [nodes, leases] = await Promise.all([deps.store.cluster.nodes(), deps.store.cluster.slotLeases()]);
+      const [nodes, leases, edge] = await Promise.all([deps.store.cluster.nodes(), deps.store.cluster.slotLeases(), deps.store.edgeWorkers.list()]);
       return {
         nodes: nodes.map((n) => ({
           id: n.id,
@@ -56,6 +83,19 @@ export const clusterRoutes = [
           slots: [...n.slots],
           startedAt: n.startedAt.toISOString(),
           heartbeatAgeMs: n.heartbeatAgeMs,
+        })),
+        edgeGateway: deps.edgeGateway ? { ...deps.edgeGateway.counts } : null,
+        edgeWorkers: edge.map((w) => ({
+          id: w.id,
+          host: w.host,
+          version: w.version,
+          arch: w.arch,
+          platform: w.platform,
+          groups: [...w.groups],
+          slots: w.slots,
+          running: w.running.map((r) => ({ taskInstanceId: r.taskInstanceId, attempt: r.attempt })),
+          registeredAt: w.registeredAt.toISOString(),
+          heartbeatAgeMs: w.heartbeatAgeMs,
         })),
         slots: {
           count: leases.length,

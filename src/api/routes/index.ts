@@ -18,6 +18,7 @@ import { scheduleRoutes } from "./schedules.ts";
 import { taskInstanceRoutes } from "./task-instances.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { userRoutes } from "./users.ts";
+import { workerTokenRoutes } from "./worker-tokens.ts";
 import { workflowRoutes } from "./workflows.ts";
 
 export const routeRegistry: readonly Route[] = [
@@ -38,4 +39,5 @@ export const routeRegistry: readonly Route[] = [
   ...auditRoutes,
   ...clusterRoutes,
   ...liveRoutes,
+  ...workerTokenRoutes,
 ];

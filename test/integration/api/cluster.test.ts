@@ -16,7 +16,7 @@ describe.each(dialects)("API cluster view on %s", (dialect) => {
 
     const empty = await h.call("GET", "/api/v1/cluster", { token: viewer.token });
     expect(empty.status).toBe(200);
-    expect(empty.json).toEqual({ nodes: [], slots: { count: 0, held: 0, leases: [] } });
+    expect(empty.json).toEqual({ nodes: [], edgeGateway: null, edgeWorkers: [], slots: { count: 0, held: 0, leases: [] } });
 
     const all = new StoreNodeRegistry({ cluster: h.store.cluster, nodeId: "node-all", role: "all", version: "1.2.3", host: "box-1", groups: ["default", "gpu"], slots: () => [0, 1] });
     const worker = new StoreNodeRegistry({ cluster: h.store.cluster, nodeId: "node-w", role: "worker", version: "1.2.3", host: "box-2", groups: ["default"] });

@@ -1,0 +1,84 @@
+// `porpoise worker --gateway URL --token T`: an edge worker (issue 13, docs/architecture.md
+// §3.12). It holds no database or Redis credentials: it registers with the gateway of an api (or
+// all) node, long-polls it for attempts of its worker groups and runs them with the same Worker as
+// a datacenter worker, over the edge ports (worker/edge/edge-bus.ts). Results and logs are spooled
+// in --data-dir and sent after reconnecting; attempts a killed process left behind are reported on
+// the next register and run again.
+
+import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
+import { egressPolicy } from "../core/net/egress.ts";
+import { systemResolve } from "../worker/egress.ts";
+import { Worker } from "../worker/worker.ts";
+import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
+import { EdgeBus } from "../worker/edge/edge-bus.ts";
+import { EdgeLink } from "../worker/edge/edge-link.ts";
+import { VERSION } from "../version.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
+import { persistentNodeId } from "./node-id.ts";
+import { prepareTaskIsolation, secureDataDir } from "./task-isolation.ts";
+
+export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
+  const { config, log } = deps;
+  if (config.gateway === null || config.token === null) throw new Error("startEdgeWorker: --gateway and --token are required (resolveConfig checks this)");
+  const resources = new Resources(log);
+  try {
+    leashTasksToThisProcess();
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    // One process per data dir: two would send one spool twice and report each other's attempts lost.
+    const lock = lockDataDir(config.dataDir);
+    resources.add("data directory lock", () => lock.release());
+    await secureDataDir(config.dataDir);
+    const identity = await prepareTaskIsolation({ config, log });
+    // The same id across restarts: the gateway matches the attempts a restarted worker reports.
+    const workerId = await persistentNodeId(config, "worker");
+    const edgeLog = log.child({ component: "edge" });
+    let bus: EdgeBus | null = null;
+    const link = new EdgeLink({
+      gateway: config.gateway,
+      token: config.token,
+      workerId,
+      version: VERSION,
+      arch: process.arch,
+      platform: process.platform,
+      host: hostname(),
+      groups: config.workerGroups,
+      slots: config.workerSlots,
+      log: edgeLog,
+      running: () => bus?.running() ?? [],
+      lost: () => bus?.lost() ?? [],
+      lostReported: () => bus?.lostReported(),
+      onKill: (kill) => bus?.kill(kill),
+    });
+    const edgeBus = new EdgeBus({ link, dataDir: config.dataDir, log: edgeLog });
+    bus = edgeBus;
+    await link.start();
+    resources.add("edge link", () => edgeBus.close(2000));
+    edgeBus.start();
+    const worker = new Worker({
+      reads: edgeBus.reads,
+      bus: edgeBus,
+      log: log.child({ component: "worker" }),
+      dataDir: config.dataDir,
+      workDir: config.workDir,
+      identity,
+      host: `edge:${workerId}`,
+      shipLogs: true,
+      // Cut off from the gateway longer than the edge lease: the gateway reruns its attempts by then.
+      lease: { leaseMs: link.leaseMs, lastContactMs: () => link.lastContactMs },
+      slots: config.workerSlots,
+      groups: config.workerGroups,
+      env: config.taskEnvPass,
+      logMaxBytes: config.taskLogMaxBytes,
+      egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
+    });
+    await worker.start();
+    resources.add("worker", () => worker.stop(config.shutdownTimeout * 1000));
+    log.info(`porpoise edge worker ${workerId} ready (gateway ${config.gateway}; groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; ${process.platform}/${process.arch})`);
+    return { url: "", stop: () => resources.closeAll() };
+  } catch (err) {
+    await resources.closeAll();
+    throw err;
+  }
+}
