@@ -122,6 +122,12 @@ export class PostgresCoordinator implements Coordinator {
     return this.held.get(slot) ?? this.seen.get(slot) ?? null;
   }
 
+  /**
+   * performance.now() when the last lease tick that refreshed this node's registry heartbeat (and
+   * was answered) was sent: the row's heartbeat_at is no older than that. Starts at construction.
+   */
+  lastContactMs = performance.now();
+
   onChange(listener: SlotListener): () => void {
     const entry: SlotListener = (change) => listener(change);
     this.listeners.add(entry);
@@ -239,7 +245,10 @@ export class PostgresCoordinator implements Coordinator {
       }
     }
 
+    const snapshotSent = performance.now();
     const snapshot = await readSnapshot(this.sql, this.nodeId, this.slots, this.masterRoles, this.leaseMs, this.slotCount);
+    // The snapshot statement refreshed this node's registry heartbeat.
+    this.lastContactMs = snapshotSent;
     if (!current()) return;
     this.remember(snapshot);
     const fair = Math.ceil(this.slotCount / (snapshot.otherMasters + 1));

@@ -102,7 +102,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           bus = ports.bus;
           coordinator = ports.coordinator;
           store.fenceWith(nodeId);
-          cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId };
+          cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId, lastContactMs: ports.lastContactMs };
         }
         if (!bus || !coordinator) throw new Error("startAll: no bus or coordinator");
         if (clustered) {

@@ -41,6 +41,12 @@ export interface ClusterPorts {
   registry: StoreNodeRegistry;
   /** Only for roles that own slots (master, all). */
   coordinator: Coordinator | null;
+  /**
+   * performance.now() when this node's last heartbeat that the Store answered was sent: the
+   * coordinator's lease tick refreshes the registry row of a node that owns slots, the registry's
+   * own timer that of any other (a worker's lease watch counts from here: worker/lease-watch.ts).
+   */
+  lastContactMs: () => number;
 }
 
 export interface ClusterPortsOptions {
@@ -104,5 +110,6 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   });
   await registry.start();
   resources.add("node registry", () => registry.stop());
-  return { bus: bus!, records, snapshotCache, cache: shared, registry, coordinator };
+  const lastContactMs = c ? () => c.lastContactMs : () => registry.lastContactMs;
+  return { bus: bus!, records, snapshotCache, cache: shared, registry, coordinator, lastContactMs };
 }

@@ -39,7 +39,16 @@ export interface EngineOptions {
    * registry and the worker records this node id as the host of its attempts. Absent: single node,
    * restart recovery (docs/architecture.md §3.10).
    */
-  cluster?: { registry: NodeRegistry; leaseMs: number; restartOf?: string };
+  cluster?: {
+    registry: NodeRegistry;
+    leaseMs: number;
+    restartOf?: string;
+    /**
+     * performance.now() when the node's last answered heartbeat was sent: the worker stops its
+     * attempts once that is a lease old (worker/lease-watch.ts), as a cluster worker does.
+     */
+    lastContactMs?: () => number;
+  };
   /**
    * Snapshots of the driven instances (cache/instance-snapshots.ts). `all` passes none: its api
    * reads its own Store (tests pass one to compare the snapshots with the Store).
@@ -64,6 +73,9 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     bus: opts.bus,
     vouch,
     ...(opts.cluster ? { host: opts.coordinator.nodeId } : {}),
+    // Cut off from the Store for a lease, other nodes count this one dead and run its attempts
+    // again: they are stopped here first (docs/architecture.md §3.10).
+    ...(opts.cluster?.lastContactMs ? { lease: { leaseMs: opts.cluster.leaseMs, lastContactMs: opts.cluster.lastContactMs } } : {}),
     log: opts.log.child({ component: "worker" }),
     dataDir: opts.dataDir,
     ...(opts.workDir ? { workDir: opts.workDir } : {}),
