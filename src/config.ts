@@ -87,6 +87,13 @@ export interface Config {
   taskEnvPass: Record<string, string>;
   /** What the background sweeps remove (master/retention-sweep.ts, worker/file-sweep.ts). */
   retention: RetentionConfig;
+  // Operate (README "## Operate").
+  /** master and worker: port of the metrics/health listener (modes/metrics-listener.ts). */
+  metricsPort: number;
+  /** project and workflow labels on the workflow-run metrics. */
+  metricsWorkflowLabels: boolean;
+  /** One log line per HTTP request. */
+  accessLog: boolean;
 }
 
 export interface RetentionConfig {
@@ -375,6 +382,9 @@ function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number, env: Res
       intervalMs: Math.round((s.retentionInterval ?? 600) * 1000),
       workDirMaxAgeMs: orOff((s.workDirRetention ?? 7 * DAY_S) * 1000),
     },
+    metricsPort: s.metricsPort ?? 9464,
+    metricsWorkflowLabels: s.metricsWorkflowLabels ?? false,
+    accessLog: s.accessLog ?? false,
   };
 }
 

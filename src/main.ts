@@ -150,7 +150,8 @@ async function serve(mode: ServeMode, config: Extract<Invocation, { config: unkn
   let running: RunningMode;
   try {
     const start = await starters[mode]();
-    running = await start({ config, log, print: out });
+    // The admin token only ever goes to a terminal: container output is shipped as logs.
+    running = await start({ config, log, print: out, terminal: process.stderr.isTTY === true ? err : null });
     normalJit();
   } catch (e) {
     return report(e, log);

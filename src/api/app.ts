@@ -10,6 +10,7 @@ import { LoginThrottle } from "./login-throttle.ts";
 import { mountRoute } from "./route.ts";
 import { mountUi } from "./ui-assets.ts";
 import { mountEdgeGateway } from "./edge/routes.ts";
+import { observeRequests } from "./observe-requests.ts";
 import { routeRegistry } from "./routes/index.ts";
 
 export type { AppOptions } from "./deps.ts";
@@ -32,6 +33,10 @@ export function createApp(opts: AppOptions): Hono {
     edgeGateway: opts.edgeGateway ?? null,
   };
   const app = new Hono();
+  // First: it times and counts everything below, the body-size refusal included.
+  if (opts.metrics || opts.accessLog) {
+    app.use("*", observeRequests({ metrics: opts.metrics ?? null, accessLog: opts.accessLog ? opts.log.child({ component: "http" }) : null }));
+  }
   // A declared oversize body is refused before anything else looks at the
   // request; bodies without (or with a false) Content-Length are counted as
   // they are read (body.ts).
@@ -39,6 +44,10 @@ export function createApp(opts: AppOptions): Hono {
     checkDeclaredLength(c.req.raw, deps.maxBodyBytes);
     await next();
   });
+  // Prometheus text, for a scraper: public like /healthz (no ids or names in it unless
+  // --metrics-workflow-labels adds project and workflow names; README "### Metrics").
+  const metrics = opts.metrics;
+  if (metrics) app.get("/metrics", async () => new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }));
   for (const route of deps.routes) mountRoute(app, route, deps);
   if (deps.edgeGateway) mountEdgeGateway(app, deps.edgeGateway);
   // The web UI answers the GETs no route took (ui-assets.ts); without it they are 404 as before.

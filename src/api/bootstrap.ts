@@ -1,9 +1,12 @@
-// First start: with no users yet, create `admin` and an API token for it, show
-// the token once and keep a copy in <dataDir>/admin-token (mode 0600). A token
+// First start: with no users yet, create `admin` and an API token for it, keep it
+// in <dataDir>/admin-token (mode 0600) and show it once on the terminal. A token
 // preset by the operator (PORPOISE_ADMIN_TOKEN) is installed instead of a random
 // one, and on later starts it is added if missing, so automation can always
 // reach the API with the token it already knows. A token is never printed
 // twice: a preset one not at all (the operator has it; logs are often shipped).
+// "The terminal" is stderr when it is a TTY (main.ts): in a container or under a
+// supervisor stdout and stderr are collected and shipped, so there the token is
+// only in the file (or, without a data dir, nowhere: preset one instead).
 
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,7 +27,13 @@ export interface BootstrapOptions {
   presetToken?: string;
   adminPassword?: string;
   log: Logger;
+  /** Lines for the operator that hold no secret. */
   print: (line: string) => void;
+  /**
+   * Where the generated token may be shown: a terminal (stderr when it is a TTY). null: none —
+   * the token goes only to the file. Absent: `print` (callers that collect the lines themselves).
+   */
+  terminal?: ((line: string) => void) | null;
 }
 
 /** Returns the token created on this start, or null when none was. */
@@ -85,11 +94,19 @@ async function announce(opts: BootstrapOptions, token: string, preset: boolean, 
     await chmod(file, 0o600);
   }
   const where = file === null ? "no copy is kept (no data directory)" : `a copy is in ${file} (mode 0600)`;
+  const terminal = opts.terminal === undefined ? opts.print : opts.terminal;
   if (preset) {
     opts.print(`Created user "${ADMIN_USER}" with the preset admin API token; ${where}.`);
+  } else if (terminal !== null) {
+    terminal(`Created user "${ADMIN_USER}". Admin API token (shown only once; ${where}):`);
+    terminal(`  ${token}`);
+  } else if (file !== null) {
+    opts.print(`Created user "${ADMIN_USER}". Its admin API token is in ${file} (mode 0600); it is not printed because no terminal is attached (output here may be shipped as logs).`);
   } else {
-    opts.print(`Created user "${ADMIN_USER}". Admin API token (shown only once; ${where}):`);
-    opts.print(`  ${token}`);
+    opts.print(
+      `Created user "${ADMIN_USER}" with a random API token that is not shown: no terminal is attached and there is no data directory to keep it in. ` +
+        `Restart with PORPOISE_ADMIN_TOKEN set (32+ characters) to add a token you know.`,
+    );
   }
   if (!hasPassword) {
     opts.print(`User "${ADMIN_USER}" has no password, so password login is off until one is set (PUT /api/v1/users/admin/password).`);

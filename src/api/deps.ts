@@ -2,6 +2,7 @@
 
 import type { InstanceSnapshot } from "../cache/instance-snapshots.ts";
 import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { Cidr } from "../core/net/cidr.ts";
 import type { Store } from "../store/store.ts";
 import type { EdgeGateway } from "./edge/gateway.ts";
@@ -33,6 +34,10 @@ export interface AppOptions {
   ui?: UiAssets | null;
   /** The edge gateway (/edge/v1/*) where this node serves edge workers (api and all); absent: none. */
   edgeGateway?: EdgeGateway;
+  /** Serves GET /metrics from it and counts requests by route and code (metrics/registry.ts); absent: no /metrics. */
+  metrics?: MetricsRegistry;
+  /** One log line per request, with fields (--access-log). */
+  accessLog?: boolean;
 }
 
 /** Where the api finds a running instance before the Store (cache/instance-snapshots.ts InstanceSnapshotReader). */

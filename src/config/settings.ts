@@ -141,6 +141,9 @@ export const configSchema = z
     retentionCount: integer(0, 1_000_000_000).optional(),
     retentionInterval: durationSchema.pipe(z.number().min(1).max(86_400)).optional(),
     workDirRetention: durationSchema.optional(),
+    metricsPort: integer(0, 65535).optional(),
+    metricsWorkflowLabels: onOff.optional(),
+    accessLog: onOff.optional(),
   })
   .strict();
 
@@ -239,6 +242,13 @@ export const settings: readonly Setting[] = [
     help: "How often the retention sweep runs (masters: instance rows; nodes with a data dir: log files and work dirs). Each run removes in batches of 100 instances." },
   { key: "workDirRetention", metavar: "DURATION", expected: "a duration up to 3650d: seconds as a number, or 7d / 12h; 0 keeps them as long as their instance", defaultText: "7d",
     help: "Work directories of attempts are removed this long after their workflow instance finished (logs stay until the instance is removed)." },
+  // Operate (README "## Operate").
+  { key: "metricsPort", metavar: "PORT", expected: "an integer between 0 and 65535", defaultText: "9464",
+    help: "master and worker: TCP port of their small HTTP listener for GET /metrics (Prometheus), /healthz and /readyz, on --host; 0 picks a free port (the ready line shows which). all and api serve these on --port." },
+  { key: "metricsWorkflowLabels", metavar: "BOOL", expected: "true or false (the bare flag means true)", defaultText: "false", switch: true,
+    help: "Label the workflow-run metrics with project and workflow names too. Off by default: each workflow adds series to every scrape." },
+  { key: "accessLog", metavar: "BOOL", expected: "true or false (the bare flag means true)", defaultText: "false", switch: true,
+    help: "Log one line per HTTP request (method, route, path, status, duration, client address); with --log-format json these are fields." },
 ];
 
 export const settingByKey = new Map(settings.map((s) => [s.key, s]));
@@ -254,11 +264,11 @@ const retentionKeys: ConfigKey[] = ["retentionAge", "retentionCount", "retention
 /** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
 export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   all: ["host", "port", "dataDir", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", "lease", "nodeId", ...serving, ...egress, ...taskKeys, ...retentionKeys, "workDirRetention", ...common],
+    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", "lease", "nodeId", ...serving, ...egress, ...taskKeys, ...retentionKeys, "workDirRetention", "accessLog", "metricsWorkflowLabels", ...common],
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "slots", "lease", "nodeId", ...serving, ...common],
-  master: ["db", "redis", "secret", "slots", "lease", "nodeId", "shutdownTimeout", ...retentionKeys, ...common],
-  worker: ["db", "dataDir", "redis", "secret", "gateway", "token", "slots", "lease", "nodeId", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, "retentionInterval", "workDirRetention", ...common],
+    "shutdownTimeout", "slots", "lease", "nodeId", ...serving, "accessLog", ...common],
+  master: ["db", "redis", "secret", "slots", "lease", "nodeId", "shutdownTimeout", ...retentionKeys, "host", "metricsPort", "metricsWorkflowLabels", ...common],
+  worker: ["db", "dataDir", "redis", "secret", "gateway", "token", "slots", "lease", "nodeId", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, "retentionInterval", "workDirRetention", "host", "metricsPort", ...common],
   migrate: ["db", "dataDir", ...common],
   // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).
   run: ["server", "token", "project", "caCert", ...common],

@@ -7,6 +7,7 @@
 // this driver.
 
 import { buildGraph, type DagGraph } from "../core/dag.ts";
+import type { Logger } from "../core/log.ts";
 import { after } from "../core/long-timer.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
 import { isTerminalTaskState, type TaskState } from "../core/states.ts";
@@ -42,6 +43,8 @@ export class InstanceDriver {
   private cancelWorkflowTimer: (() => void) | undefined;
   done = false;
   stale = 0;
+  /** The master's logger with this run's fields (workflowInstanceId, project, workflow): JSON lines carry them. */
+  readonly log: Logger;
 
   constructor(
     private readonly hostApi: DriverHost,
@@ -49,13 +52,14 @@ export class InstanceDriver {
     readonly definition: WorkflowDefinition,
     projectParams: Record<string, string>,
     private readonly epoch: number,
-    projectName = "",
+    readonly projectName = "",
   ) {
     this.id = instance.id;
+    this.log = hostApi.log.child({ workflowInstanceId: instance.id, project: projectName, workflow: definition.name });
     this.storeState = instance.state;
     this.graph = buildGraph(definition.tasks);
-    this.params = new DriverParams(this.graph, definition, instance, projectParams, projectName, hostApi.log);
-    this.instancePriority = queuePriorityOf(instance, hostApi.log);
+    this.params = new DriverParams(this.graph, definition, instance, projectParams, projectName, this.log);
+    this.instancePriority = queuePriorityOf(instance, this.log);
     this.scope = { instanceId: this.id, epoch, slot: instance.slot, schedule: (work) => hostApi.schedule(work) };
   }
 
@@ -70,6 +74,7 @@ export class InstanceDriver {
     const from = this.storeState;
     if (from !== "RUNNING_EXECUTION" && from !== "READY_PAUSE" && from !== "READY_STOP") {
       this.transition(batch, [from], "RUNNING_EXECUTION", { startTime: this.params.startedAt, host: this.hostApi.host, endTime: null });
+      this.log.info(`workflow instance ${this.id} started`, { state: "RUNNING_EXECUTION" });
     }
     const actions = this.dag.start();
     // Attempts still alive in the store (not interrupted): adopt them as they are.
@@ -94,6 +99,16 @@ export class InstanceDriver {
   /** Pause requested, not yet ended: a child that pauses now pauses with it. */
   get pausing(): boolean {
     return this.storeState === "READY_PAUSE";
+  }
+
+  /** When the run started (the instance row's start, or this driver's start of it). */
+  get startedAt(): Date | undefined {
+    return this.params.startedAt;
+  }
+
+  /** The task type of an attempt this driver tracks (metrics). */
+  typeOf(rec: AttemptRec): string {
+    return this.definition.tasks[rec.index]?.type ?? "unknown";
   }
 
   attemptById(id: number): AttemptRec | undefined {
@@ -136,6 +151,14 @@ export class InstanceDriver {
     const rec = this.book.match(e);
     if (!rec || !(rec.state === "DISPATCH" || rec.state === "RUNNING_EXECUTION")) return this.staleEvent(e, rec);
     const message = e.state === "KILL" && this.timedOut && !e.message?.includes(this.timedOut) ? (e.message ? `${e.message}; ${this.timedOut}` : this.timedOut) : e.message;
+    if (e.state !== "SUCCESS") {
+      this.log.info(`workflow instance ${this.id}: task "${rec.name}" (task instance ${rec.id}) attempt ${rec.attempt} ended ${e.state}${message ? `: ${message}` : ""}`, {
+        taskInstanceId: rec.id,
+        task: rec.name,
+        attempt: rec.attempt,
+        state: e.state,
+      });
+    }
     this.update(batch, rec, ["DISPATCH", "RUNNING_EXECUTION"], e.state, {
       endTime: e.endTime,
       output: e.output,
@@ -164,7 +187,7 @@ export class InstanceDriver {
       }
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
-      this.hostApi.log.info(`${kind} of workflow instance ${this.id} ignored: ${err.message}`);
+      this.log.info(`${kind} of workflow instance ${this.id} ignored: ${err.message}`);
     }
   }
 
@@ -330,7 +353,7 @@ export class InstanceDriver {
       this.apply(batch, this.dag.onTaskFinished(rec.name, { state: state as TaskState, attempt: rec.dagAttempt }));
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
-      this.hostApi.log.warn(`workflow instance ${this.id}: ${err.message}`);
+      this.log.warn(`workflow instance ${this.id}: ${err.message}`);
     }
   }
 
@@ -351,7 +374,7 @@ export class InstanceDriver {
       this.hostApi.schedule((batch) => {
         if (this.done) return;
         this.timedOut = `the workflow timed out after ${timeout}s`;
-        this.hostApi.log.warn(`workflow instance ${this.id}: ${this.timedOut}; stopping its tasks, it ends FAILURE`);
+        this.log.warn(`workflow instance ${this.id}: ${this.timedOut}; stopping its tasks, it ends FAILURE`);
         try {
           this.apply(batch, this.dag.requestStop());
         } catch (err) {
@@ -376,7 +399,7 @@ export class InstanceDriver {
 
   private staleEvent(e: { kind: string; taskInstanceId: number; attempt: number }, rec: AttemptRec | undefined): void {
     this.stale++;
-    this.hostApi.log.debug(`stale ${e.kind} event for task instance ${e.taskInstanceId} attempt ${e.attempt} dropped`, { current: rec?.state });
+    this.log.debug(`stale ${e.kind} event for task instance ${e.taskInstanceId} attempt ${e.attempt} dropped`, { current: rec?.state });
   }
 
   /** The task's resolved params (params.ts); throws ValidationError when they cannot be resolved. */
@@ -391,7 +414,7 @@ export class InstanceDriver {
     rec.state = "FAILURE";
     this.book.track(rec);
     addFailedBeforeRun(batch, this.scope, rec, task, t, message, (id) => this.book.byId.set(id, rec));
-    this.hostApi.log.info(`workflow instance ${this.id}: task "${task.name}" attempt ${rec.attempt} failed: ${message}`);
+    this.log.info(`workflow instance ${this.id}: task "${task.name}" attempt ${rec.attempt} failed: ${message}`, { taskInstanceId: rec.id, task: task.name, attempt: rec.attempt, state: "FAILURE" });
     this.finishAttempt(batch, rec, "FAILURE", null, t);
   }
 

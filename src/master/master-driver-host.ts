@@ -71,7 +71,7 @@ export function masterDriverHost(m: MasterParts): DriverHost {
           if (note === null || rec.id === null || rec.state !== "DISPATCH") return null;
           m.unserved.add(rec.id, workerGroup);
           const said = `task "${rec.name}" (task instance ${rec.id}) is ${note}`;
-          m.log.warn(`workflow instance ${rec.instanceId}: ${said}`);
+          (m.drivers.get(rec.instanceId)?.log ?? m.log).warn(`workflow instance ${rec.instanceId}: ${said}`, { taskInstanceId: rec.id, task: rec.name, workerGroup });
           retryStore(`noting workflow instance ${rec.instanceId}`, () => m.store.instances.note(rec.instanceId, said), m.retryQuiet)
             .then((noted) => noted && m.snapshots?.noted(rec.instanceId, said))
             .catch(() => {});
@@ -91,7 +91,7 @@ export function masterDriverHost(m: MasterParts): DriverHost {
       pauseMasterTask: (rec) => m.tasks.pause(rec),
       finished: (driver: InstanceDriver, state: WorkflowInstanceState) => {
         if (m.drivers.get(driver.id) === driver) m.drivers.delete(driver.id);
-        m.log.info(`workflow instance ${driver.id} ended ${state}`);
+        driver.log.info(`workflow instance ${driver.id} ended ${state}`, { state });
         void m.serial.released(driver.instance.workflowId, driver.definition.executionType);
         if (driver.instance.backfillId !== null) void m.backfills.advance(driver.instance.backfillId);
         m.tasks.childFinished(driver.instance, state, (parentTaskInstanceId) => {

@@ -34,6 +34,8 @@ import { type CommandHost, executeCommand } from "./command-execution.ts";
 import { masterDriverHost, type MasterParts } from "./master-driver-host.ts";
 import { BackfillDriver } from "./backfill.ts";
 import type { StartMode } from "./run-options.ts";
+import type { RunMetrics } from "../metrics/run-metrics.ts";
+import { countCommitted } from "./run-counts.ts";
 
 const SYSTEM = { userId: null, userName: "porpoise" };
 const CHILD_CONTROLS = { STOP: "stop", PAUSE: "pause", RESUME: "resume" } as const;
@@ -92,6 +94,8 @@ export interface MasterDeps {
    * `sweepMs`; at start nothing is assumed about attempts other nodes may be running.
    */
   recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number; restartOf?: string; beacons?: WorkerBeacons };
+  /** Task and workflow-run state changes, counted after each group commit (src/metrics/run-metrics.ts); absent: not counted. */
+  metrics?: RunMetrics;
 }
 
 export class Master implements EventSink {
@@ -103,6 +107,7 @@ export class Master implements EventSink {
   private readonly handoff: InstanceHandoff | undefined;
   private readonly records: DispatchRecords | undefined;
   private readonly snapshots: InstanceSnapshotWriter | undefined;
+  private readonly metrics: RunMetrics | undefined;
   private readonly recovery: NonNullable<MasterDeps["recovery"]>;
   readonly log: Logger;
   readonly host: string;
@@ -172,6 +177,7 @@ export class Master implements EventSink {
     this.handoff = deps.handoff;
     this.records = deps.records;
     this.snapshots = deps.snapshots;
+    this.metrics = deps.metrics;
     this.recovery = deps.recovery ?? { kind: "restart" };
     this.log = deps.log;
     this.host = deps.host ?? hostname();
@@ -553,6 +559,7 @@ export class Master implements EventSink {
           continue;
         }
         this.refusedInBatch = batch.settle(outcomes);
+        if (this.metrics) countCommitted(this.metrics, batch.ops, outcomes, this.drivers);
         for (const id of this.refusedInBatch) {
           this.log.warn(`master: workflow instance ${id} was written by someone else (stale epoch or state); no longer driving it here`);
           this.abandon(id, false);

@@ -35,8 +35,17 @@ export interface HistogramSpec<L extends string> extends MetricSpec<L> {
 }
 
 /** What modules get: create-or-get metrics, and the text a scrape returns. */
+/**
+ * A counter whose total is kept elsewhere (Bus.dropped(), Master.staleEvents): `read` gives the
+ * total since start on each scrape.
+ */
+export interface CounterSpec<L extends string> extends MetricSpec<L> {
+  /** Called on every scrape: `counter.reset()`, then `inc()` by the totals read from their source. */
+  collect?: (counter: Counter<L>) => void | Promise<void>;
+}
+
 export interface MetricsRegistry {
-  counter<L extends string = never>(spec: MetricSpec<L>): Counter<L>;
+  counter<L extends string = never>(spec: CounterSpec<L>): Counter<L>;
   gauge<L extends string = never>(spec: GaugeSpec<L>): Gauge<L>;
   histogram<L extends string = never>(spec: HistogramSpec<L>): Histogram<L>;
   /** The Prometheus text exposition (version 0.0.4) of every metric. */
@@ -94,10 +103,21 @@ export function createMetricsRegistry(options: Partial<MetricsOptions> = {}): Me
   return {
     options: { workflowLabels: options.workflowLabels ?? false },
     contentType: registry.contentType,
-    counter<L extends string = never>(spec: MetricSpec<L>): Counter<L> {
+    counter<L extends string = never>(spec: CounterSpec<L>): Counter<L> {
       const found = check("counter", spec);
       if (found) return found as Counter<L>;
-      return keep("counter", spec, new Counter<L>({ name: spec.name, help: spec.help, labelNames: [...(spec.labels ?? [])], registers: [registry] }));
+      const collect = spec.collect;
+      return keep(
+        "counter",
+        spec,
+        new Counter<L>({
+          name: spec.name,
+          help: spec.help,
+          labelNames: [...(spec.labels ?? [])],
+          registers: [registry],
+          ...(collect ? { collect(this: Counter<L>) { return collect(this); } } : {}),
+        }),
+      );
     },
     gauge<L extends string = never>(spec: GaugeSpec<L>): Gauge<L> {
       const found = check("gauge", spec);

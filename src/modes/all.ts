@@ -38,6 +38,7 @@ import { serveApi, stopServing } from "./serve-api.ts";
 import { startRetention } from "./retention.ts";
 import { startEdgeGateway } from "./edge-gateway.ts";
 import type { EdgeGateway } from "../api/edge/gateway.ts";
+import { modeMetrics } from "./mode-metrics.ts";
 
 export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -52,6 +53,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   }
   if (config.redis !== null) await checkRedis(config.redis);
   const resources = new Resources(log);
+  const metrics = modeMetrics(config, "all");
   try {
     // 0700: the directory holds the database and the admin token (and an existing one is
     // closed again: see task-isolation.ts).
@@ -89,6 +91,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
     const { http } = await serveApi({
       ...deps,
       resources,
+      metrics,
       dataDir: config.dataDir,
       secretKey,
       engine: async (store) => {
@@ -134,11 +137,12 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           workerGroups: config.workerGroups,
           logMaxBytes: config.taskLogMaxBytes,
           egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
+          metrics,
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
         // Single node: every slot; a cluster node: the slots it holds now.
         const owner = coordinator;
-        startRetention({ config, log, store, resources, files: true, ownedSlots: clustered ? () => owner.ownedSlots() : () => null });
+        startRetention({ config, log, store, resources, files: true, ownedSlots: clustered ? () => owner.ownedSlots() : () => null, metrics });
         // Edge workers reach this node's queues through the gateway: no Redis needed (issue 13).
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
 

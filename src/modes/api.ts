@@ -16,26 +16,35 @@ import { servedGroupsFromRegistry } from "./served-groups.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
 import { startEdgeGateway } from "./edge-gateway.ts";
 import type { EdgeGateway } from "../api/edge/gateway.ts";
+import { modeMetrics } from "./mode-metrics.ts";
+import { registerBusMetrics, registerClusterMetrics } from "../metrics/node-metrics.ts";
 
 export async function startApi(deps: ModeDeps): Promise<RunningMode> {
-  const { config, log } = deps;
+  const { config } = deps;
+  const nodeId = nodeIdFor(config, "api");
+  // Every line of this node names it (JSON logs: the `node` field).
+  const log = deps.log.child({ node: nodeId });
   if (config.redis === null) throw new Error("startApi: config.redis is required (resolveConfig checks this)");
   if (config.secret === null) throw new Error("startApi: config.secret is required (resolveConfig checks this)");
   const secretKey = config.secret;
   // A Redis that does not answer is a start-up failure naming it, before anything is opened.
   await checkRedis(config.redis);
   const resources = new Resources(log);
+  const metrics = modeMetrics(config, "api");
   try {
-    const nodeId = nodeIdFor(config, "api");
     let edgeGateway: EdgeGateway | undefined;
     const { http } = await serveApi({
       ...deps,
+      log,
       resources,
+      metrics,
       dataDir: null,
       secretKey,
       engine: async (store) => {
         const { bus, snapshotCache, registry } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
         const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
+        registerClusterMetrics(metrics, registry, { slotCount: config.slots, leaseMs: config.leaseMs });
+        registerBusMetrics(metrics, bus, () => served.get() ?? []);
         resources.add("served groups", () => served.stop());
         const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });

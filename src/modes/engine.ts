@@ -17,6 +17,11 @@ import { Worker, type WorkerDeps } from "../worker/worker.ts";
 import { createEngineClient, type EngineClient } from "../api/engine-client.ts";
 import { Master } from "../master/master.ts";
 import { Scheduler } from "../master/scheduler/scheduler.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import { RunMetrics } from "../metrics/run-metrics.ts";
+import { ScheduleMetrics } from "../metrics/schedule-metrics.ts";
+import { WorkerMetrics } from "../metrics/worker-metrics.ts";
+import { registerBusMetrics, registerClusterMetrics, registerSlotMetrics } from "../metrics/node-metrics.ts";
 
 export interface EngineOptions {
   store: Store;
@@ -54,6 +59,8 @@ export interface EngineOptions {
    * reads its own Store (tests pass one to compare the snapshots with the Store).
    */
   snapshots?: InstanceSnapshotWriter;
+  /** Where the engine's figures go (README "### Metrics"); absent: nothing is counted. */
+  metrics?: MetricsRegistry;
 }
 
 export interface Engine {
@@ -68,7 +75,11 @@ export interface Engine {
 export async function startEngine(opts: EngineOptions): Promise<Engine> {
   const vouch = new DispatchVouch();
   const handoff = new InstanceHandoff();
+  // The figures read on a scrape come from the parts made below (a scrape comes after the start).
+  const parts: { worker?: Worker; master?: Master; scheduler?: Scheduler } = {};
+  const m = opts.metrics;
   const worker = new Worker({
+    ...(m ? { metrics: new WorkerMetrics(m, { running: () => parts.worker?.busy ?? 0, slots: opts.workerSlots }) } : {}),
     store: opts.store,
     bus: opts.bus,
     vouch,
@@ -109,7 +120,23 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
         }),
     // The one worker of this process serves these groups; anything else waits and is said to (issue 9 item 15).
     servedGroups: () => opts.workerGroups,
+    ...(m
+      ? {
+          metrics: new RunMetrics(m, {
+            activeRuns: () => parts.master?.activeInstances ?? 0,
+            waitingUnserved: () => parts.master?.waitingForUnservedGroups() ?? {},
+            refusedEvents: () => parts.master?.staleEvents ?? 0,
+          }),
+        }
+      : {}),
   });
+  parts.worker = worker;
+  parts.master = master;
+  if (m) {
+    registerBusMetrics(m, opts.bus, () => [...opts.workerGroups, ...Object.keys(master.waitingForUnservedGroups())]);
+    registerSlotMetrics(m, opts.coordinator);
+    if (opts.cluster) registerClusterMetrics(m, opts.cluster.registry, { slotCount: opts.coordinator.slotCount, leaseMs: opts.cluster.leaseMs });
+  }
   const client = createEngineClient({
     store: opts.store,
     bus: opts.bus,
@@ -123,7 +150,14 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   // The master drives the adopted attempts' instances now: their reports find a driver.
   worker.startAdopted();
   // After the master: the instances the scheduler creates (catch-up included) wake a running master.
-  const scheduler = new Scheduler({ store: opts.store, bus: opts.bus, coordinator: opts.coordinator, log: opts.log.child({ component: "scheduler" }) });
+  const scheduler = new Scheduler({
+    store: opts.store,
+    bus: opts.bus,
+    coordinator: opts.coordinator,
+    log: opts.log.child({ component: "scheduler" }),
+    ...(m ? { metrics: new ScheduleMetrics(m, { schedules: () => parts.scheduler?.size ?? 0 }) } : {}),
+  });
+  parts.scheduler = scheduler;
   await scheduler.start();
   let stopping: Promise<void> | null = null;
   return {

@@ -26,6 +26,8 @@ export function startHttpServer(opts: {
   maxBodyBytes: number;
   /** PEM files; with them the server speaks HTTPS only. */
   tls?: { cert: string; key: string } | null;
+  /** The flag that sets the port, named when it is taken (default --port). */
+  portFlag?: string;
 }): HttpServer {
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -45,7 +47,7 @@ export function startHttpServer(opts: {
       throw new ListenError(`cannot serve HTTPS with --tls-cert ${opts.tls.cert} and --tls-key ${opts.tls.key}: ${reason}; pass a PEM certificate and its PEM private key`, err);
     }
     throw new ListenError(
-      `cannot listen on ${opts.host}:${opts.port}: ${reason}; pass another --port (0 picks a free one) or --host`,
+      `cannot listen on ${opts.host}:${opts.port}: ${reason}; pass another ${opts.portFlag ?? "--port"} (0 picks a free one) or --host`,
       err,
     );
   }

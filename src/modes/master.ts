@@ -2,7 +2,8 @@
 // share of the slots through the Postgres Coordinator, drives the instances of those slots
 // (their events arrive on the slots' streams of the Redis Bus), fires the schedules of those
 // slots, claims the commands of those instances, and reruns the attempts of workers that died.
-// No HTTP port: the api nodes serve the cluster's state (GET /api/v1/cluster).
+// No API: the api nodes serve the cluster's state (GET /api/v1/cluster). Its one listener
+// (--metrics-port) serves /metrics, /healthz and /readyz (metrics-listener.ts).
 
 import { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { Master } from "../master/master.ts";
@@ -16,15 +17,32 @@ import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
 import { startRetention } from "./retention.ts";
+import { startMetricsListener } from "./metrics-listener.ts";
+import { modeMetrics } from "./mode-metrics.ts";
+import { STARTING, storeCheck } from "../api/readiness.ts";
+import { RunMetrics } from "../metrics/run-metrics.ts";
+import { ScheduleMetrics } from "../metrics/schedule-metrics.ts";
+import { registerBusMetrics, registerClusterMetrics, registerSlotMetrics } from "../metrics/node-metrics.ts";
+import type { Store } from "../store/store.ts";
+import { registerStoreMetrics } from "../metrics/store-metrics.ts";
 
 export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
-  const { config, log } = deps;
+  const { config } = deps;
+  const nodeId = nodeIdFor(config, "master");
+  // Every line of this node names it (JSON logs: the `node` field).
+  const log = deps.log.child({ node: nodeId });
   if (config.redis !== null) await checkRedis(config.redis);
   const resources = new Resources(log);
+  const metrics = modeMetrics(config, "master");
   try {
-    const nodeId = nodeIdFor(config, "master");
-    const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: config.secret });
-    resources.add("store", () => store.close());
+    // Listening first: a probe sees the process up (and not ready) while migrations run.
+    let store: Store | null = null;
+    const listener = startMetricsListener({ host: config.host, port: config.metricsPort, metrics, log, checks: () => (store ? [storeCheck(() => store!.ready())] : [STARTING]) });
+    resources.add("metrics listener", () => listener.stop(0));
+    store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: config.secret });
+    const opened = store;
+    resources.add("store", () => opened.close());
+    registerStoreMetrics(metrics, () => opened.stats());
     const { bus, records, snapshotCache, cache, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
     if (!coordinator) throw new Error("startMaster: no coordinator");
     store.fenceWith(nodeId);
@@ -33,7 +51,13 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     // The writer asks the master it is given to which instances it still drives.
     let drives: (id: number) => boolean = () => true;
     const snapshots = snapshotCache ? new InstanceSnapshotWriter({ cache: snapshotCache, log: log.child({ component: "cache" }), driven: (id) => drives(id) }) : null;
+    const figures: { master?: Master; scheduler?: Scheduler } = {};
     const master = new Master({
+      metrics: new RunMetrics(metrics, {
+        activeRuns: () => figures.master?.activeInstances ?? 0,
+        waitingUnserved: () => figures.master?.waitingForUnservedGroups() ?? {},
+        refusedEvents: () => figures.master?.staleEvents ?? 0,
+      }),
       store,
       bus,
       coordinator,
@@ -47,17 +71,23 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       confirmServedGroups: () => served.fresh(),
     });
     drives = (id) => master.drives(id);
+    figures.master = master;
+    // Queues of the groups live workers serve and of those tasks wait for unserved.
+    registerBusMetrics(metrics, bus, () => [...(served.get() ?? []), ...Object.keys(master.waitingForUnservedGroups())]);
+    registerSlotMetrics(metrics, coordinator);
+    registerClusterMetrics(metrics, registry, { slotCount: config.slots, leaseMs: config.leaseMs });
     await master.start();
     // After the master listens: the slots it acquires are taken over as they come.
     await coordinator.start();
     resources.add("coordinator", () => coordinator.stop());
     resources.add("master", () => master.stop());
-    const scheduler = new Scheduler({ store, bus, coordinator, log: log.child({ component: "scheduler" }) });
+    const scheduler = new Scheduler({ store, bus, coordinator, log: log.child({ component: "scheduler" }), metrics: new ScheduleMetrics(metrics, { schedules: () => figures.scheduler?.size ?? 0 }) });
+    figures.scheduler = scheduler;
     await scheduler.start();
     resources.add("scheduler", () => scheduler.stop());
-    startRetention({ config, log, store, resources, files: false, ownedSlots: () => coordinator.ownedSlots() });
-    log.info(`porpoise master ${nodeId} ready (${config.db.display}; redis ${redactUrl(config.redis ?? "")}; ${config.slots} slots, lease ${config.leaseMs} ms)`);
-    return { url: "", stop: () => resources.closeAll() };
+    startRetention({ config, log, store, resources, files: false, ownedSlots: () => coordinator.ownedSlots(), metrics });
+    log.info(`porpoise master ${nodeId} ready (${config.db.display}; redis ${redactUrl(config.redis ?? "")}; ${config.slots} slots, lease ${config.leaseMs} ms; metrics on ${listener.url}/metrics)`);
+    return { url: listener.url, stop: () => resources.closeAll() };
   } catch (err) {
     await resources.closeAll();
     throw err;

@@ -7,8 +7,10 @@ import type { Logger } from "../core/log.ts";
 export interface ModeDeps {
   config: Config;
   log: Logger;
-  /** stdout, for what the operator must see even with json logs (the one-time admin token). */
+  /** stdout, for what the operator must see even with json logs (where the admin token is). */
   print: (line: string) => void;
+  /** stderr when it is a TTY, else null: the only place the one-time admin token is shown (api/bootstrap.ts). */
+  terminal?: ((line: string) => void) | null;
 }
 
 export interface RunningMode {

@@ -9,6 +9,8 @@ import type { EngineClient } from "../api/engine-client.ts";
 import type { InstanceSnapshots } from "../api/deps.ts";
 import type { EdgeGateway } from "../api/edge/gateway.ts";
 import type { Store } from "../store/store.ts";
+import type { MetricsRegistry } from "../metrics/registry.ts";
+import { registerStoreMetrics } from "../metrics/store-metrics.ts";
 import { openStore } from "../store/open.ts";
 import { VERSION } from "../version.ts";
 import { type Cidr, cidrContains, parseCidr } from "../core/net/cidr.ts";
@@ -33,6 +35,8 @@ export async function serveApi(
      * API, with the snapshots of running instances when the node reads them from the Cache.
      */
     engine?: (store: Store) => Promise<{ client: EngineClient; instanceSnapshots?: InstanceSnapshots; edgeGateway?: EdgeGateway }>;
+    /** Served at GET /metrics, with the HTTP requests counted in it. */
+    metrics?: MetricsRegistry;
   },
 ): Promise<ApiServer> {
   const { config, log, print, resources } = deps;
@@ -55,6 +59,7 @@ export async function serveApi(
 
   const store = await openStore({ url: config.db.url, migrate: true, log: log.child({ component: "store" }), secretKey: deps.secretKey });
   resources.add("store", () => store.close());
+  if (deps.metrics) registerStoreMetrics(deps.metrics, () => store.stats());
 
   await bootstrapAdmin({
     store,
@@ -63,6 +68,7 @@ export async function serveApi(
     adminPassword: config.adminPassword ?? undefined,
     log,
     print,
+    terminal: deps.terminal ?? null,
   });
 
   const started = deps.engine ? await deps.engine(store) : undefined;
@@ -79,6 +85,8 @@ export async function serveApi(
     maxBodyBytes: config.maxBodyBytes,
     version: VERSION,
     trustedProxies: config.trustedProxies.map((p) => parseCidr(p) as Cidr),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    accessLog: config.accessLog,
     // The data dir matters to readiness where a worker writes to it (an engine in this process).
     ...(engine && deps.dataDir ? { dataDirCheck: dataDirCheck(deps.dataDir) } : {}),
   });

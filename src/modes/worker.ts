@@ -20,14 +20,30 @@ import { onDataDir } from "./data-dir-prepare.ts";
 import { checkRedis } from "./redis-check.ts";
 import { prepareTaskIsolation, secureDataDir } from "./task-isolation.ts";
 import { startRetention } from "./retention.ts";
+import { startMetricsListener } from "./metrics-listener.ts";
+import { modeMetrics } from "./mode-metrics.ts";
+import { dataDirCheck } from "./data-dir-check.ts";
+import { type ReadinessCheck, STARTING, storeCheck } from "../api/readiness.ts";
+import { WorkerMetrics } from "../metrics/worker-metrics.ts";
+import { registerBusMetrics } from "../metrics/node-metrics.ts";
+import type { Store } from "../store/store.ts";
+import { registerStoreMetrics } from "../metrics/store-metrics.ts";
 
 export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
-  const { config, log } = deps;
+  const { config } = deps;
   if (config.gateway !== null) return startEdgeWorker(deps);
+  const nodeId = nodeIdFor(config, "worker");
+  // Every line of this node names it (JSON logs: the `node` field).
+  const log = deps.log.child({ node: nodeId });
   if (config.redis !== null) await checkRedis(config.redis);
   const resources = new Resources(log);
+  const metrics = modeMetrics(config, "worker");
   try {
-    const nodeId = nodeIdFor(config, "worker");
+    // Listening first: a probe sees the process up (and not ready) until the store is open.
+    let store: Store | null = null;
+    const dataDir: ReadinessCheck = { name: "dataDir", check: dataDirCheck(config.dataDir) };
+    const listener = startMetricsListener({ host: config.host, port: config.metricsPort, metrics, log, checks: () => (store ? [storeCheck(() => store!.ready()), dataDir] : [STARTING]) });
+    resources.add("metrics listener", () => listener.stop(0));
     // Its attempts die with it: once it is gone a master reruns them elsewhere (attempt-files.ts).
     leashTasksToThisProcess();
     await onDataDir(config.dataDir, async () => {
@@ -36,15 +52,19 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     });
     const identity = await prepareTaskIsolation({ config, log });
     // Reads only: what to run (rows, definitions, datasources); results go through the Bus.
-    const store = await openStore({ url: config.db.url, migrate: false, log: log.child({ component: "store" }), secretKey: config.secret });
-    resources.add("store", () => store.close());
+    store = await openStore({ url: config.db.url, migrate: false, log: log.child({ component: "store" }), secretKey: config.secret });
+    const opened = store;
+    resources.add("store", () => opened.close());
+    registerStoreMetrics(metrics, () => opened.stats());
     const { bus, records, cache, registry } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
     // Its second heartbeat, in Redis: through a Postgres outage it keeps its attempts (worker-beacons.ts).
     const beacon = cache ? new WorkerBeacon(cache, nodeId, config.leaseMs, log.child({ component: "beacon" })) : null;
     beacon?.start();
     if (beacon) resources.add("beacon", () => beacon.stop());
+    let busy = () => 0;
     const worker = new Worker({
-      store,
+      metrics: new WorkerMetrics(metrics, { running: () => busy(), slots: config.workerSlots }),
+      store: opened,
       bus,
       log: log.child({ component: "worker" }),
       dataDir: config.dataDir,
@@ -61,11 +81,13 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
       logMaxBytes: config.taskLogMaxBytes,
       egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
     });
+    busy = () => worker.busy;
+    registerBusMetrics(metrics, bus, () => config.workerGroups);
     await worker.start();
     resources.add("worker", () => worker.stop(config.shutdownTimeout * 1000));
-    startRetention({ config, log, store, resources, files: true });
-    log.info(`porpoise worker ${nodeId} ready (groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; redis ${redactUrl(config.redis ?? "")})`);
-    return { url: "", stop: () => resources.closeAll() };
+    startRetention({ config, log, store: opened, resources, files: true, metrics });
+    log.info(`porpoise worker ${nodeId} ready (groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; redis ${redactUrl(config.redis ?? "")}; metrics on ${listener.url}/metrics)`);
+    return { url: listener.url, stop: () => resources.closeAll() };
   } catch (err) {
     await resources.closeAll();
     throw err;

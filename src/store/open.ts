@@ -31,6 +31,7 @@ import { createTaskInstanceRepository } from "./task-instances.ts";
 import { createTokenRepository } from "./tokens.ts";
 import { createUserRepository } from "./users.ts";
 import { createWorkflowRepository } from "./workflows.ts";
+import { countingRunner, type StoreStats } from "./store-stats.ts";
 
 type Target = { dialect: "sqlite"; path: string } | { dialect: "postgres"; url: string };
 
@@ -86,6 +87,9 @@ async function openSqlite(path: string): Promise<Connection & { dialect: "sqlite
 
 type Opened = { dialect: "sqlite"; client: Database } | { dialect: "postgres"; client: Sql; pool: PgPool };
 
+/** Connections per Postgres pool (one pool per process: a cluster of N nodes needs N × this of max_connections). */
+const PG_POOL_MAX = 10;
+
 async function openPostgres(url: string, log: Logger): Promise<Opened & { dialect: "postgres" }> {
   // Loaded here, not at the top: a SQLite process never needs the driver (see postgresRunner).
   const { openPgPool } = await import("./pg-pool.ts");
@@ -93,7 +97,7 @@ async function openPostgres(url: string, log: Logger): Promise<Opened & { dialec
     url,
     log,
     options: {
-      max: 10,
+      max: PG_POOL_MAX,
       connect_timeout: 10,
       // postgres.js runs its array-type query as the first statement of every new connection and
       // drops that promise: a connection cut during it (a Postgres restart) is an unhandled
@@ -123,7 +127,7 @@ async function disconnect(conn: Opened): Promise<void> {
   else await conn.pool.end({ timeout: 5 });
 }
 
-function buildStore(conn: Opened, run: Runner, secretKey: string | null): Store {
+function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: () => StoreStats): Store {
   let closed: Promise<void> | null = null;
   // The pool in use now (pg-pool.ts replaces it after a lost connection).
   const current = (): Connection => (conn.dialect === "postgres" ? { dialect: "postgres", client: conn.pool.sql } : conn);
@@ -147,6 +151,7 @@ function buildStore(conn: Opened, run: Runner, secretKey: string | null): Store 
     retention: createRetentionRepository(run),
     workerTokens: createWorkerTokenRepository(run),
     edgeWorkers: createEdgeWorkerRepository(run),
+    stats,
     ready: () =>
       run
         .exclusive(async () => {
@@ -186,8 +191,10 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
     await disconnect(conn).catch(() => {});
     throw toStoreError(err);
   }
-  const run = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : await pgRunner(conn.pool);
-  return buildStore(conn, run, opts.secretKey ?? null);
+  const inner = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : await pgRunner(conn.pool);
+  const pool = conn.dialect === "sqlite" ? { size: 1, renewals: () => 0 } : { size: PG_POOL_MAX, renewals: () => conn.pool.renewals };
+  const { runner, stats } = countingRunner(inner, pool);
+  return buildStore(conn, runner, opts.secretKey ?? null, stats);
 }
 
 /** Applies pending migrations and disconnects (`porpoise migrate`). */

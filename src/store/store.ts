@@ -15,6 +15,7 @@ import type {
   WorkflowInstanceRepository,
 } from "./run-store.ts";
 import type { BackfillRepository } from "./backfill-store.ts";
+import type { StoreStats } from "./store-stats.ts";
 import type { ScheduleRepository } from "./schedule-store.ts";
 import type { LogChunkRepository } from "./log-chunks.ts";
 import type { ClusterRepository } from "./cluster-nodes.ts";
@@ -256,5 +257,7 @@ export interface Store {
   readonly edgeWorkers: EdgeWorkerRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
+  /** Statements in flight, pool size and errors by kind, for metrics (store-stats.ts). */
+  stats(): StoreStats;
   close(): Promise<void>;
 }

@@ -39,6 +39,7 @@ import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import { RetryAborted, retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { Store } from "../store/store.ts";
+import type { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import type { TaskInstance } from "../store/store.ts";
 import { storeReads, type WorkerReads } from "../store/attempt-reads.ts";
 import { checkDeclaredOut } from "./attempt-params.ts";
@@ -58,6 +59,8 @@ export interface WorkerDeps {
   reads?: WorkerReads;
   bus: Bus;
   log: Logger;
+  /** Queue waits, run times and dispatch results (src/metrics/worker-metrics.ts); absent: not counted. */
+  metrics?: WorkerMetrics;
   dataDir: string;
   /** Parent of the attempts' working directories (attempt-dirs.ts); default `<dataDir>/work`. */
   workDir?: string;
@@ -280,6 +283,7 @@ export class Worker {
     const key = attemptKey(rt.taskInstanceId, rt.attempt, rt.token);
     if (this.running.has(key) || this.seen.has(key)) {
       this.dropped++;
+      this.deps.metrics?.dispatch("duplicate");
       this.ack(rt);
       this.deps.log.debug(`worker: dropped a duplicate delivery of task instance ${rt.taskInstanceId} attempt ${rt.attempt}`);
       return;
@@ -311,6 +315,7 @@ export class Worker {
     const row = this.deps.vouch?.get(rt) ?? (this.deps.records ? await this.deps.records.get(rt) : undefined) ?? (await retryStore(`reading task instance ${rt.taskInstanceId}`, () => reads.dispatchRow(rt.taskInstanceId), retry));
     if (!row || row.attempt !== rt.attempt || row.dispatchToken !== rt.token || row.state !== "DISPATCH" || row.workflowInstanceId !== rt.workflowInstanceId) {
       this.dropped++;
+      this.deps.metrics?.dispatch("no_matching_row");
       this.ack(rt);
       this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: no matching DISPATCH row and token`);
       return;
@@ -322,6 +327,12 @@ export class Worker {
       // (bun --cpu-prof of scripts/bench/engine-hot-path.ts throughput, SQLite); its log was two
       // "started"/"ended" lines. It reports no log (logPath null: the API answers an empty log).
       const at = new Date();
+      const metrics = this.deps.metrics;
+      if (metrics) {
+        metrics.dispatch("started");
+        metrics.queueWait(rt.workerGroup, at.getTime() - rt.enqueuedAt);
+        metrics.ran("noop", "SUCCESS", 0);
+      }
       sink.report({ kind: "done", ...ref, state: "SUCCESS", exitCode: null, output: {}, message: null, endTime: at, host: this.host, logPath: null, startTime: at });
       this.ack(rt);
       return;
@@ -331,6 +342,7 @@ export class Worker {
     const info = await retryStore(`reading workflow instance ${row.workflowInstanceId}`, () => reads.instance(row.workflowInstanceId), retry);
     const task = info ? await retryStore(`reading workflow ${info.workflowId} version ${info.version}`, () => reads.task(info.workflowId, info.version, row.taskName), retry) : null;
     if (!info || !task) {
+      this.deps.metrics?.dispatch("unknown_task");
       sink.report({ kind: "done", ...ref, state: "FAILURE", exitCode: null, output: {}, message: `the worker could not find task "${row.taskName}" of its workflow`, endTime: new Date(), host: this.host, logPath: null, startTime });
       this.ack(rt);
       return;
@@ -338,11 +350,14 @@ export class Worker {
     if (this.deps.records && !(await this.deps.records.claimStart(rt, this.host))) {
       // A copy of this dispatch started on another worker first (cache/dispatch-records.ts claimStart).
       this.dropped++;
+      this.deps.metrics?.dispatch("started_elsewhere");
       this.ack(rt);
       this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: another worker started it`);
       return;
     }
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
+    this.deps.metrics?.dispatch("started");
+    this.deps.metrics?.queueWait(rt.workerGroup, startTime.getTime() - rt.enqueuedAt);
     // Acked once RUNNING is on its way: a worker that dies before this leaves the claim to expire
     // and the task to be offered again; after it, the attempt is this worker's (§3.10).
     this.ack(rt);
@@ -385,7 +400,9 @@ export class Worker {
       sink.report({ kind: "done", ...ref, state: "NEED_FAULT_TOLERANCE", exitCode: null, output: {}, message: signal.reason.message, endTime: new Date() });
       return;
     }
-    sink.report({ kind: "done", ...ref, ...doneFields(result, signal) });
+    const done = doneFields(result, signal);
+    this.deps.metrics?.ran(task.type, done.state, done.endTime.getTime() - startTime.getTime());
+    sink.report({ kind: "done", ...ref, ...done });
   }
 
   private async runAdopted(found: Adoptable, signal: AbortSignal): Promise<void> {

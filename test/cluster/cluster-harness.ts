@@ -108,6 +108,8 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     PORPOISE_LEASE: String(lease),
     PORPOISE_SHUTDOWN_TIMEOUT: "2",
     PORPOISE_LOG_LEVEL: "info",
+    // Masters and workers on one machine: each its own metrics port (the ready line names it).
+    PORPOISE_METRICS_PORT: "0",
     ...(o.env ?? {}),
   });
   const nodes: ClusterNode[] = [];

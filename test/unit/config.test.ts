@@ -78,6 +78,9 @@ describe("defaults", () => {
       allowRootTasks: false,
       taskEnvPass: {},
       retention: { maxAgeMs: 30 * 86_400_000, keepPerWorkflow: null, intervalMs: 600_000, workDirMaxAgeMs: 7 * 86_400_000 },
+      metricsPort: 9464,
+      metricsWorkflowLabels: false,
+      accessLog: false,
     });
     expect(sourcesOf(["all"])).toEqual({});
   });

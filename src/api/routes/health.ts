@@ -2,39 +2,19 @@
 
 import { z } from "zod";
 import { PorpoiseError } from "../../core/errors.ts";
-import { isStoreOutage } from "../../store/outage.ts";
+import { type NotReadyReason, notReadyReasons, READY_TIMEOUT_MS, storeCheck } from "../readiness.ts";
 import { defineRoute } from "../route.ts";
 
-/** The store does not answer or is not migrated; probes should retry. */
+/** The store does not answer or is not migrated, or a directory the worker writes takes no writes; probes should retry. */
 export class NotReadyError extends PorpoiseError {
-  constructor(reason: string, cause: unknown) {
-    super("NOT_READY", 503, `not ready: ${reason}`, { cause });
+  constructor(reasons: readonly NotReadyReason[]) {
+    super("NOT_READY", 503, `not ready: ${reasons.map((r) => r.message).join("; ")}`, { details: reasons.map((r) => ({ path: r.path, message: r.message })) });
   }
 }
 
 const status = z.object({ status: z.string(), version: z.string() });
 
-/**
- * A probe must get an answer even while the store hangs (a Postgres that stopped answering keeps
- * a query waiting for the connect timeout, 10 s): past this, /readyz says 503 without waiting.
- */
-export const READY_TIMEOUT_MS = 2000;
-
-async function storeReady(ready: () => Promise<void>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new NotReadyError(`the store did not answer within ${READY_TIMEOUT_MS} ms`, null)), READY_TIMEOUT_MS);
-  });
-  try {
-    await Promise.race([ready(), late]);
-  } catch (err) {
-    if (err instanceof NotReadyError) throw err;
-    // No driver text for an outage (it can carry SQL): the reason a probe reader needs.
-    throw new NotReadyError(isStoreOutage(err) ? "the store is unreachable" : err instanceof Error ? err.message : String(err), err);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { READY_TIMEOUT_MS };
 
 export const healthRoutes = [
   defineRoute({
@@ -55,10 +35,10 @@ export const healthRoutes = [
     response: status,
     errorStatuses: [503],
     handler: async ({ deps }) => {
-      await storeReady(() => deps.store.ready());
       // A worker whose disk is full fails every attempt it takes: not ready while it lasts.
-      const dataDirProblem = deps.dataDirCheck ? await deps.dataDirCheck() : null;
-      if (dataDirProblem !== null) throw new NotReadyError(dataDirProblem, null);
+      const dataDir = deps.dataDirCheck;
+      const reasons = await notReadyReasons([storeCheck(() => deps.store.ready()), ...(dataDir ? [{ name: "dataDir", check: dataDir }] : [])]);
+      if (reasons.length > 0) throw new NotReadyError(reasons);
       return { status: "ready", version: deps.version };
     },
   }),

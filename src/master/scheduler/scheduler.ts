@@ -20,6 +20,7 @@ import { compileCron, type CompiledCron } from "../../core/cron/index.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Dialect, FireInput, FireResult, Schedule, Store } from "../../store/store.ts";
 import { planCatchup } from "./catchup.ts";
+import type { ScheduleMetrics } from "../../metrics/schedule-metrics.ts";
 import { SCHEDULE_CHANNEL } from "./channel.ts";
 import { MinHeap, type HeapEntry } from "./heap.ts";
 
@@ -54,6 +55,8 @@ export interface SchedulerDeps {
   coordinator: Coordinator;
   log: Logger;
   now?: () => Date;
+  /** Fires, delays and misfires (src/metrics/schedule-metrics.ts); absent: not counted. */
+  metrics?: ScheduleMetrics;
 }
 
 interface Known {
@@ -235,8 +238,10 @@ export class Scheduler {
     for (const { schedule, cron } of loaded) {
       const plan = planCatchup(schedule, cron, now, replayAfter);
       if (plan.truncated) {
+        this.deps.metrics?.missed("too_many", plan.skipped);
         this.deps.log.error("schedule missed too many fires to replay; it continues from now", { scheduleId: schedule.id, missedAtLeast: plan.skipped });
       } else if (plan.skipped > 0) {
+        this.deps.metrics?.missed("catchup_policy", plan.skipped);
         this.deps.log.warn("missed fires skipped by the catch-up policy", { scheduleId: schedule.id, catchup: schedule.catchup, skipped: plan.skipped });
       }
       // A fire moves the cursor to its own time, so a schedule with fires to run needs no other move.
@@ -253,6 +258,7 @@ export class Scheduler {
         batch.forEach((f, k) => this.handle(f.scheduleId, f.fireTime, results[k]!));
       } catch (err) {
         // The cursors stay where they were: the next start tries these fires again.
+        this.deps.metrics?.failed(batch.length);
         this.deps.log.error("could not record missed schedule fires; the next start retries them", { fires: batch.length, err });
       }
     }
@@ -367,6 +373,7 @@ export class Scheduler {
     try {
       results = await this.deps.store.schedules.fireMany(inputs, notBefore ? { notBefore } : {});
     } catch (err) {
+      this.deps.metrics?.failed(entries.length);
       this.deps.log.error("could not record schedule fires; retrying", { fires: entries.length, err });
       const retryAt = this.now().getTime() + RETRY_MS;
       const retried = new Set<number>();
@@ -386,6 +393,8 @@ export class Scheduler {
   }
 
   private handle(scheduleId: number, fireTime: Date, result: FireResult): void {
+    // The delay is the Store's stamp of the created run against its planned fire time.
+    this.deps.metrics?.fired(result.outcome, fireTime, result.outcome === "created" ? result.instance.createdAt.getTime() : 0);
     if (result.outcome === "created") {
       this.deps.bus.publishWake({ instanceId: result.instance.id }).catch((err) => this.deps.log.warn("could not wake the master; it picks the run up on its next sweep", { err }));
     } else if (result.outcome === "stale") {
