@@ -76,8 +76,10 @@ export interface Config {
   tls: { cert: string; key: string } | null;
   /** Absolute path of extra CA certificates a client trusts for https:// servers. */
   caCert: string | null;
-  /** Egress rules of http tasks and sql datasources, on top of the built-in deny list. */
+  /** Egress rules of http tasks, sql datasources and alert channels, on top of the built-in deny list. */
   egress: { allow: string[]; deny: string[] };
+  /** --base-url without a trailing slash: alerts link to runs there; null = no links. */
+  baseUrl: string | null;
   /** Absolute; parent of the attempts' working directories (worker/attempt-dirs.ts). */
   workDir: string;
   /** Default OS user of tasks when porpoise runs as root (worker/run-as.ts). */
@@ -371,6 +373,7 @@ function withDefaults(s: ParsedSettings, cwd: string, cpuCount: number, env: Res
     tls: s.tlsCert !== undefined && s.tlsKey !== undefined ? { cert: resolve(cwd, s.tlsCert), key: resolve(cwd, s.tlsKey) } : null,
     caCert: s.caCert === undefined ? null : resolve(cwd, s.caCert),
     egress: { allow: s.egressAllow ?? [], deny: s.egressDeny ?? [] },
+    baseUrl: s.baseUrl === undefined ? null : s.baseUrl.replace(/\/+$/, ""),
     // A sibling of the data dir, not inside it: see worker/attempt-dirs.ts.
     workDir: resolve(cwd, s.workDir ?? `${dataDir}-work`),
     taskUser: s.taskUser ?? "nobody",

@@ -3,6 +3,7 @@
 // defaults, mounts them, and installs the one error handler.
 
 import { Hono } from "hono";
+import { defaultAlertEgress } from "../alerts/egress-check.ts";
 import { DEFAULT_MAX_BODY_BYTES, checkDeclaredLength } from "./body.ts";
 import { DEFAULT_SESSION_TTL_MS, type ApiDeps, type AppOptions } from "./deps.ts";
 import { errorBody, errorResponse } from "./errors.ts";
@@ -31,6 +32,7 @@ export function createApp(opts: AppOptions): Hono {
     dataDirCheck: opts.dataDirCheck ?? null,
     instanceSnapshots: opts.instanceSnapshots ?? null,
     edgeGateway: opts.edgeGateway ?? null,
+    alerts: opts.alerts ?? { egress: defaultAlertEgress(), baseUrl: null },
   };
   const app = new Hono();
   // First: it times and counts everything below, the body-size refusal included.

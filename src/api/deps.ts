@@ -6,6 +6,7 @@ import type { MetricsRegistry } from "../metrics/registry.ts";
 import type { Cidr } from "../core/net/cidr.ts";
 import type { Store } from "../store/store.ts";
 import type { EdgeGateway } from "./edge/gateway.ts";
+import type { AlertSendOptions } from "../alerts/test-send.ts";
 import type { EngineClient } from "./engine.ts";
 import type { LoginPolicy, LoginThrottle } from "./login-throttle.ts";
 import type { Route } from "./route.ts";
@@ -38,6 +39,8 @@ export interface AppOptions {
   metrics?: MetricsRegistry;
   /** One log line per request, with fields (--access-log). */
   accessLog?: boolean;
+  /** How the alert test-send endpoint sends (egress rules, --base-url); the built-in egress policy when left out. */
+  alerts?: AlertSendOptions;
 }
 
 /** Where the api finds a running instance before the Store (cache/instance-snapshots.ts InstanceSnapshotReader). */
@@ -64,6 +67,7 @@ export interface ApiDeps {
   dataDirCheck: (() => Promise<string | null>) | null;
   instanceSnapshots: InstanceSnapshots | null;
   edgeGateway: EdgeGateway | null;
+  alerts: AlertSendOptions;
 }
 
 export const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;

@@ -144,7 +144,7 @@ export class InstanceSnapshotWriter {
   private ownerOf(op: TaskBatchOp): number | null {
     if (op.op === "insert") return op.workflowInstanceId;
     if (op.op === "instance") return op.id;
-    if (op.op === "command") return null; // a command's done-mark: nothing of the instance changes
+    if (op.op === "command" || op.op === "alert") return null; // a command's done-mark, an alert: nothing of the instance changes
     if (op.fence) return op.fence.workflowInstanceId;
     for (const [id, t] of this.tracked) if (t.mirror.tasks.has(op.id)) return id;
     return null;

@@ -144,6 +144,7 @@ export const configSchema = z
     metricsPort: integer(0, 65535).optional(),
     metricsWorkflowLabels: onOff.optional(),
     accessLog: onOff.optional(),
+    baseUrl: urlWithScheme(["http", "https"]).optional(),
   })
   .strict();
 
@@ -222,9 +223,9 @@ export const settings: readonly Setting[] = [
   { key: "caCert", metavar: "FILE", expected: "a PEM file of CA certificates", defaultText: null,
     help: "Trust these CAs (besides the system's) for an https:// --server, e.g. a self-signed server certificate." },
   { key: "egressAllow", metavar: "LIST", expected: "a comma-separated list of IP addresses, CIDR ranges, host names or *.domain names", defaultText: null,
-    help: "Addresses http tasks and sql datasources may reach even if a deny rule matches (e.g. an internal service on 169.254.x)." },
+    help: "Addresses http tasks, sql datasources and alert channels may reach even if a deny rule matches (e.g. an internal service on 169.254.x)." },
   { key: "egressDeny", metavar: "LIST", expected: "a comma-separated list of IP addresses, CIDR ranges, host names or *.domain names", defaultText: "link-local and cloud metadata",
-    help: "Addresses http tasks and sql datasources may not reach, in addition to link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses, which are always denied unless allowed." },
+    help: "Addresses http tasks, sql datasources and alert channels may not reach, in addition to link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses, which are always denied unless allowed." },
   { key: "workDir", metavar: "DIR", expected: "a directory path", defaultText: "<data-dir>-work",
     help: "Where task attempts get their working directories (HOME and TMPDIR of the task). Outside the data directory, which is 0700 and unreachable for task users; see \"Tenants / run-as user\" in the README." },
   { key: "taskUser", metavar: "USER", expected: "an OS user name (1-32 letters, digits, \".\", \"_\" or \"-\")", defaultText: "nobody",
@@ -249,6 +250,9 @@ export const settings: readonly Setting[] = [
     help: "Label the workflow-run metrics with project and workflow names too. Off by default: each workflow adds series to every scrape." },
   { key: "accessLog", metavar: "BOOL", expected: "true or false (the bare flag means true)", defaultText: "false", switch: true,
     help: "Log one line per HTTP request (method, route, path, status, duration, client address); with --log-format json these are fields." },
+  // Alerts (README "Operate").
+  { key: "baseUrl", metavar: "URL", expected: "an http:// or https:// URL, e.g. https://porpoise.example.com", defaultText: null,
+    help: "The address people reach porpoise at (behind any proxy): alerts link to the run's page there. Without it alerts carry no link." },
 ];
 
 export const settingByKey = new Map(settings.map((s) => [s.key, s]));
@@ -264,10 +268,10 @@ const retentionKeys: ConfigKey[] = ["retentionAge", "retentionCount", "retention
 /** Which settings each command accepts as flags; anything else is refused, naming the mode's flags. */
 export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   all: ["host", "port", "dataDir", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", "lease", "nodeId", ...serving, ...egress, ...taskKeys, ...retentionKeys, "workDirRetention", "accessLog", "metricsWorkflowLabels", ...common],
+    "shutdownTimeout", "workerSlots", "workerGroups", "taskLogMaxBytes", "slots", "lease", "nodeId", ...serving, ...egress, ...taskKeys, ...retentionKeys, "workDirRetention", "accessLog", "metricsWorkflowLabels", "baseUrl", ...common],
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
-    "shutdownTimeout", "slots", "lease", "nodeId", ...serving, "accessLog", ...common],
-  master: ["db", "redis", "secret", "slots", "lease", "nodeId", "shutdownTimeout", ...retentionKeys, "host", "metricsPort", "metricsWorkflowLabels", ...common],
+    "shutdownTimeout", "slots", "lease", "nodeId", ...serving, ...egress, "accessLog", "baseUrl", ...common],
+  master: ["db", "redis", "secret", "slots", "lease", "nodeId", "shutdownTimeout", ...retentionKeys, "host", "metricsPort", "metricsWorkflowLabels", ...egress, "baseUrl", ...common],
   worker: ["db", "dataDir", "redis", "secret", "gateway", "token", "slots", "lease", "nodeId", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, "retentionInterval", "workDirRetention", "host", "metricsPort", ...common],
   migrate: ["db", "dataDir", ...common],
   // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).

@@ -129,6 +129,11 @@ export class DagState extends DagTasks {
     return this.finishCall();
   }
 
+  /** Whether the task failed for good (no retry left, none held): an alert's "task failed after its last retry". */
+  isFailed(name: string): boolean {
+    return this.status[this.indexOf(name)] === FAILED;
+  }
+
   /**
    * A failed or killed task was forced to success (the driver stored FORCED_SUCCESS): its
    * downstream, blocked so far, proceeds — now if the run is going, on resume if it is

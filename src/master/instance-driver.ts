@@ -10,6 +10,7 @@ import { buildGraph, type DagGraph } from "../core/dag.ts";
 import type { Logger } from "../core/log.ts";
 import { after } from "../core/long-timer.ts";
 import { ConflictError, ValidationError } from "../core/errors.ts";
+import { ALERT_EVENTS, endMask } from "../core/alert-events.ts";
 import { isTerminalTaskState, type TaskState } from "../core/states.ts";
 import type { TaskDefinition, WorkflowDefinition } from "../core/workflow-schema.ts";
 import { PRIORITY, type Priority as QueuePriority } from "../bus/bus.ts";
@@ -344,6 +345,8 @@ export class InstanceDriver {
 
   /** Memory and DagState after an attempt ended (its store update is in the same batch). */
   private finishAttempt(batch: Batch, rec: AttemptRec, state: TaskInstanceState, output: Record<string, string> | null, endTime: Date | null): void {
+    // Every caller has just added the attempt's own op (its update, or its insert).
+    const attemptOp = batch.ops.length - 1;
     rec.state = state;
     rec.cancel?.();
     rec.cancel = undefined;
@@ -351,16 +354,31 @@ export class InstanceDriver {
     if (this.done) return;
     try {
       this.apply(batch, this.dag.onTaskFinished(rec.name, { state: state as TaskState, attempt: rec.dagAttempt }));
+      // Only a FAILURE asks; a success (the hot path) costs nothing here.
+      if (state === "FAILURE" && this.dag.isFailed(rec.name)) this.alert(batch, "TASK_FAILED", rec.name, ALERT_EVENTS["task-failed"], rec.id, [attemptOp]);
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;
       this.log.warn(`workflow instance ${this.id}: ${err.message}`);
     }
   }
 
+  /**
+   * An alert outbox row per matching policy, in this batch's transaction and only if the ops at
+   * `after` apply (AlertOp, store/alert-outbox-sql.ts): one statement per instance end or final
+   * task failure, never per task; with no policy it inserts nothing.
+   */
+  private alert(batch: Batch, kind: "INSTANCE_END" | "TASK_FAILED", state: string, mask: number, taskInstanceId: number | null, after: number[], message: string | null = null): void {
+    const i = this.instance;
+    batch.add(null, { op: "alert", kind, projectId: i.projectId, workflowId: i.workflowId, scheduleId: i.scheduleId, workflowInstanceId: this.id, taskInstanceId, state, message, mask, after });
+  }
+
   private finish(batch: Batch, state: "SUCCESS" | "FAILURE" | "STOP" | "PAUSE"): void {
     // A workflow timeout stops the run in memory but ends it FAILURE (see master.ts).
     const final: WorkflowInstanceState = this.timedOut && state === "STOP" ? "FAILURE" : state;
+    const at = batch.ops.length;
     this.transition(batch, [this.storeState], final, { endTime: now(), ...(this.timedOut && final === "FAILURE" ? { message: this.timedOut } : {}) });
+    const mask = endMask(final);
+    if (mask !== null && batch.ops.length > at) this.alert(batch, "INSTANCE_END", final, mask, null, [at], this.timedOut ?? null);
     this.dispose();
     batch.after(() => this.hostApi.finished(this, final));
   }

@@ -138,6 +138,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           logMaxBytes: config.taskLogMaxBytes,
           egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
           metrics,
+          alerts: { baseUrl: config.baseUrl, egress: { policy: egressPolicy(config.egress), resolve: systemResolve } },
         });
         resources.add("engine", () => engine.stop(config.shutdownTimeout * 1000));
         // Single node: every slot; a cluster node: the slots it holds now.

@@ -22,6 +22,8 @@ import { RunMetrics } from "../metrics/run-metrics.ts";
 import { ScheduleMetrics } from "../metrics/schedule-metrics.ts";
 import { WorkerMetrics } from "../metrics/worker-metrics.ts";
 import { registerBusMetrics, registerClusterMetrics, registerSlotMetrics } from "../metrics/node-metrics.ts";
+import { AlertDeliveryLoop, type DeliveryLoopOptions } from "../alerts/delivery-loop.ts";
+import { defaultAlertEgress } from "../alerts/egress-check.ts";
 
 export interface EngineOptions {
   store: Store;
@@ -61,6 +63,8 @@ export interface EngineOptions {
   snapshots?: InstanceSnapshotWriter;
   /** Where the engine's figures go (README "### Metrics"); absent: nothing is counted. */
   metrics?: MetricsRegistry;
+  /** The alert delivery loop's settings (--base-url, egress rules; tests: a shorter backoff). Defaults: no link, the built-in egress policy. */
+  alerts?: Partial<Omit<DeliveryLoopOptions, "store" | "log" | "owner">>;
 }
 
 export interface Engine {
@@ -68,6 +72,7 @@ export interface Engine {
   master: Master;
   scheduler: Scheduler;
   worker: Worker;
+  alerts: AlertDeliveryLoop;
   /** Drains the worker (running attempts get `deadlineMs`), then stops the master. */
   stop(deadlineMs: number): Promise<void>;
 }
@@ -159,14 +164,26 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
   });
   parts.scheduler = scheduler;
   await scheduler.start();
+  // Beside the engine, never in its path: it reads the outbox the master's commits write.
+  const alerts = new AlertDeliveryLoop({
+    store: opts.store,
+    log: opts.log.child({ component: "alerts" }),
+    owner: opts.coordinator.nodeId,
+    baseUrl: null,
+    egress: defaultAlertEgress(),
+    ...opts.alerts,
+  });
+  alerts.start();
   let stopping: Promise<void> | null = null;
   return {
     client,
     master,
     scheduler,
     worker,
+    alerts,
     stop: (deadlineMs) =>
       (stopping ??= (async () => {
+        await alerts.stop();
         await scheduler.stop();
         await worker.stop(deadlineMs);
         // Let the master write the workers' last reports before it stops.

@@ -9,6 +9,8 @@ import { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { Master } from "../master/master.ts";
 import { WorkerBeacons } from "../cache/worker-beacons.ts";
 import { Scheduler } from "../master/scheduler/scheduler.ts";
+import { AlertDeliveryLoop } from "../alerts/delivery-loop.ts";
+import { defaultAlertEgress } from "../alerts/egress-check.ts";
 import { openStore } from "../store/open.ts";
 import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
@@ -86,6 +88,10 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     await scheduler.start();
     resources.add("scheduler", () => scheduler.stop());
     startRetention({ config, log, store, resources, files: false, ownedSlots: () => coordinator.ownedSlots(), metrics });
+    // Alerts: every master drains the outbox (claims are leased, FOR UPDATE SKIP LOCKED), beside the engine.
+    const alerts = new AlertDeliveryLoop({ store, log: log.child({ component: "alerts" }), owner: nodeId, baseUrl: config.baseUrl, egress: defaultAlertEgress(config.egress) });
+    alerts.start();
+    resources.add("alert delivery", () => alerts.stop());
     log.info(`porpoise master ${nodeId} ready (${config.db.display}; redis ${redactUrl(config.redis ?? "")}; ${config.slots} slots, lease ${config.leaseMs} ms; metrics on ${listener.url}/metrics)`);
     return { url: listener.url, stop: () => resources.closeAll() };
   } catch (err) {

@@ -12,6 +12,7 @@ import type { Store } from "../store/store.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
 import { registerStoreMetrics } from "../metrics/store-metrics.ts";
 import { openStore } from "../store/open.ts";
+import { defaultAlertEgress } from "../alerts/egress-check.ts";
 import { VERSION } from "../version.ts";
 import { type Cidr, cidrContains, parseCidr } from "../core/net/cidr.ts";
 import { dataDirCheck } from "./data-dir-check.ts";
@@ -87,6 +88,7 @@ export async function serveApi(
     trustedProxies: config.trustedProxies.map((p) => parseCidr(p) as Cidr),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     accessLog: config.accessLog,
+    alerts: { egress: defaultAlertEgress(config.egress), baseUrl: config.baseUrl },
     // The data dir matters to readiness where a worker writes to it (an engine in this process).
     ...(engine && deps.dataDir ? { dataDirCheck: dataDirCheck(deps.dataDir) } : {}),
   });

@@ -10,3 +10,7 @@ export const CATCHUP_MODES = ["none", "latest", "all"] as const;
 
 // The state sets live beside the transition table; re-exported for the repositories.
 export { TERMINAL_TASK_STATES, TERMINAL_WORKFLOW_STATES } from "../core/states.ts";
+
+/** Kinds of alert channel (migration 0015); src/alerts/channel-types.ts holds each one's fields. */
+export const ALERT_CHANNEL_TYPES = ["webhook", "slack", "email", "pagerduty"] as const;
+export type AlertChannelType = (typeof ALERT_CHANNEL_TYPES)[number];

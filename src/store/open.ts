@@ -15,6 +15,8 @@ import { createEdgeWorkerRepository } from "./edge-workers.ts";
 import { createWorkerTokenRepository } from "./worker-tokens.ts";
 import { createCommandRepository } from "./commands.ts";
 import { createDatasourceRepository } from "./datasources.ts";
+import { createAlertConfigRepository } from "./alert-config.ts";
+import { createAlertOutboxRepository } from "./alert-outbox.ts";
 import { type Db, postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
 import { createInstanceRepository } from "./instances.ts";
 import { setFenceNode } from "./lease-fence.ts";
@@ -152,6 +154,7 @@ function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: 
     workerTokens: createWorkerTokenRepository(run),
     edgeWorkers: createEdgeWorkerRepository(run),
     stats,
+    alerts: { ...createAlertConfigRepository(run, { secretKey }), ...createAlertOutboxRepository(run) },
     ready: () =>
       run
         .exclusive(async () => {

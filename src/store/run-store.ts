@@ -385,7 +385,30 @@ export interface CommandDoneOp {
   after: readonly number[];
 }
 
-export type TaskBatchOp = TaskAttemptInsert | TaskAttemptUpdate | InstanceTransitionOp | CommandDoneOp;
+/**
+ * An alert the batch's state change causes (issue 11): one alert_outbox row per policy of the
+ * workflow or schedule whose events match (alert-outbox.ts), written in the batch's transaction
+ * only when every op at the indexes in `after` was applied. Applied after every other op, like a
+ * command mark. The master adds one only where an alert can be due (an instance's end, a task's
+ * last failure), never per task.
+ */
+export interface AlertOp {
+  op: "alert";
+  kind: "INSTANCE_END" | "TASK_FAILED";
+  projectId: number;
+  workflowId: number;
+  scheduleId: number | null;
+  workflowInstanceId: number;
+  taskInstanceId: number | null;
+  /** INSTANCE_END: the instance's new state; TASK_FAILED: the task's name. */
+  state: string;
+  message: string | null;
+  /** Policy event bits that select the policies (core/alert-events.ts). */
+  mask: number;
+  after: readonly number[];
+}
+
+export type TaskBatchOp = TaskAttemptInsert | TaskAttemptUpdate | InstanceTransitionOp | CommandDoneOp | AlertOp;
 
 export type TaskBatchOutcome =
   | { outcome: "applied"; id: number }

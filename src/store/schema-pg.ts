@@ -21,6 +21,7 @@ import {
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
 import { type CommandState, type CommandType, DATASOURCE_TYPES, type PendingControl, type TaskInstanceState, type WorkflowInstanceState } from "./store.ts";
 import {
+  ALERT_CHANNEL_TYPES,
   CATCHUP_MODES,
   PROJECT_ROLES,
   RELEASE_STATES,
@@ -438,4 +439,102 @@ export const edgeWorkers = pgTable(
     heartbeatAt: time("heartbeat_at").notNull(),
   },
   (t) => [index("edge_workers_heartbeat_idx").on(t.heartbeatAt)],
+// Alerting (migration 0015, src/store/alert-config.ts, alert-outbox.ts).
+
+export const alertChannels = pgTable(
+  "alert_channels",
+  {
+    id: id(),
+    /** null: a global channel (admins define it; every project's groups may use it). */
+    projectId: ref("project_id").references(() => projects.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    type: text({ enum: ALERT_CHANNEL_TYPES }).notNull(),
+    description: text().notNull().default(""),
+    settings: json<JsonObject>("settings").notNull().default(emptyObject),
+    /** The secret fields as JSON, sealed like datasource passwords; never returned. */
+    secrets: text(),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [unique("alert_channels_project_name_unique").on(t.projectId, t.name).nullsNotDistinct()],
+);
+
+export const alertGroups = pgTable(
+  "alert_groups",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    description: text().notNull().default(""),
+    channelIds: json<number[]>("channel_ids").notNull().default(sql`'[]'::jsonb`),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [unique("alert_groups_project_name_unique").on(t.projectId, t.name)],
+);
+
+export const alertPolicies = pgTable(
+  "alert_policies",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    workflowId: ref("workflow_id").references(() => workflowDefinitions.id, { onDelete: "cascade" }),
+    scheduleId: ref("schedule_id").references(() => schedules.id, { onDelete: "cascade" }),
+    groupId: ref("group_id").notNull().references(() => alertGroups.id, { onDelete: "restrict" }),
+    events: integer().notNull(),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("alert_policies_workflow_idx").on(t.workflowId),
+    index("alert_policies_schedule_idx").on(t.scheduleId),
+    index("alert_policies_group_idx").on(t.groupId),
+  ],
+);
+
+export const alertOutbox = pgTable(
+  "alert_outbox",
+  {
+    id: id(),
+    createdAt: createdAt(),
+    kind: text().notNull(),
+    projectId: bigint("project_id", { mode: "number" }).notNull(),
+    workflowId: bigint("workflow_id", { mode: "number" }),
+    scheduleId: bigint("schedule_id", { mode: "number" }),
+    workflowInstanceId: bigint("workflow_instance_id", { mode: "number" }),
+    taskInstanceId: bigint("task_instance_id", { mode: "number" }),
+    policyId: bigint("policy_id", { mode: "number" }),
+    channelId: bigint("channel_id", { mode: "number" }),
+    state: text(),
+    message: text(),
+    attempts: integer().notNull().default(0),
+    nextAt: time("next_at").notNull().defaultNow(),
+    claimedBy: text("claimed_by"),
+    claimedUntil: time("claimed_until"),
+    doneAt: time("done_at"),
+    lastError: text("last_error"),
+  },
+  (t) => [index("alert_outbox_due_idx").on(t.doneAt, t.nextAt)],
+);
+
+export const alertDeliveries = pgTable(
+  "alert_deliveries",
+  {
+    id: id(),
+    outboxId: bigint("outbox_id", { mode: "number" }).notNull(),
+    projectId: bigint("project_id", { mode: "number" }).notNull(),
+    channelId: bigint("channel_id", { mode: "number" }).notNull(),
+    channelName: text("channel_name").notNull(),
+    channelType: text("channel_type").notNull(),
+    kind: text().notNull(),
+    workflowInstanceId: bigint("workflow_instance_id", { mode: "number" }),
+    attempt: integer().notNull(),
+    status: text().notNull(),
+    detail: text().notNull().default(""),
+    at: time("at").notNull().defaultNow(),
+  },
+  (t) => [index("alert_deliveries_project_idx").on(t.projectId, t.id), index("alert_deliveries_outbox_idx").on(t.outboxId)],
 );

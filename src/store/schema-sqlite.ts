@@ -16,6 +16,7 @@ import {
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
 import { type CommandState, type CommandType, DATASOURCE_TYPES, type PendingControl, type TaskInstanceState, type WorkflowInstanceState } from "./store.ts";
 import {
+  ALERT_CHANNEL_TYPES,
   CATCHUP_MODES,
   PROJECT_ROLES,
   RELEASE_STATES,
@@ -431,4 +432,102 @@ export const edgeWorkers = sqliteTable(
     heartbeatAt: time("heartbeat_at").notNull(),
   },
   (t) => [index("edge_workers_heartbeat_idx").on(t.heartbeatAt)],
+// Alerting (migration 0015, src/store/alert-config.ts, alert-outbox.ts).
+
+export const alertChannels = sqliteTable(
+  "alert_channels",
+  {
+    id: id(),
+    /** null: a global channel (admins define it; every project's groups may use it). */
+    projectId: ref("project_id").references(() => projects.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    type: text({ enum: ALERT_CHANNEL_TYPES }).notNull(),
+    description: text().notNull().default(""),
+    settings: json<JsonObject>("settings").notNull().default(emptyObject),
+    /** The secret fields as JSON, sealed like datasource passwords; never returned. */
+    secrets: text(),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [unique("alert_channels_project_name_unique").on(t.projectId, t.name)],
+);
+
+export const alertGroups = sqliteTable(
+  "alert_groups",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    description: text().notNull().default(""),
+    channelIds: json<number[]>("channel_ids").notNull().default([]),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [unique("alert_groups_project_name_unique").on(t.projectId, t.name)],
+);
+
+export const alertPolicies = sqliteTable(
+  "alert_policies",
+  {
+    id: id(),
+    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
+    workflowId: ref("workflow_id").references(() => workflowDefinitions.id, { onDelete: "cascade" }),
+    scheduleId: ref("schedule_id").references(() => schedules.id, { onDelete: "cascade" }),
+    groupId: ref("group_id").notNull().references(() => alertGroups.id, { onDelete: "restrict" }),
+    events: integer().notNull(),
+    createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("alert_policies_workflow_idx").on(t.workflowId),
+    index("alert_policies_schedule_idx").on(t.scheduleId),
+    index("alert_policies_group_idx").on(t.groupId),
+  ],
+);
+
+export const alertOutbox = sqliteTable(
+  "alert_outbox",
+  {
+    id: id(),
+    createdAt: createdAt(),
+    kind: text().notNull(),
+    projectId: integer("project_id").notNull(),
+    workflowId: integer("workflow_id"),
+    scheduleId: integer("schedule_id"),
+    workflowInstanceId: integer("workflow_instance_id"),
+    taskInstanceId: integer("task_instance_id"),
+    policyId: integer("policy_id"),
+    channelId: integer("channel_id"),
+    state: text(),
+    message: text(),
+    attempts: integer().notNull().default(0),
+    nextAt: time("next_at").notNull().$defaultFn(() => new Date()),
+    claimedBy: text("claimed_by"),
+    claimedUntil: time("claimed_until"),
+    doneAt: time("done_at"),
+    lastError: text("last_error"),
+  },
+  (t) => [index("alert_outbox_due_idx").on(t.doneAt, t.nextAt)],
+);
+
+export const alertDeliveries = sqliteTable(
+  "alert_deliveries",
+  {
+    id: id(),
+    outboxId: integer("outbox_id").notNull(),
+    projectId: integer("project_id").notNull(),
+    channelId: integer("channel_id").notNull(),
+    channelName: text("channel_name").notNull(),
+    channelType: text("channel_type").notNull(),
+    kind: text().notNull(),
+    workflowInstanceId: integer("workflow_instance_id"),
+    attempt: integer().notNull(),
+    status: text().notNull(),
+    detail: text().notNull().default(""),
+    at: time("at").notNull().$defaultFn(() => new Date()),
+  },
+  (t) => [index("alert_deliveries_project_idx").on(t.projectId, t.id), index("alert_deliveries_outbox_idx").on(t.outboxId)],
 );

@@ -22,6 +22,7 @@ import type { ClusterRepository } from "./cluster-nodes.ts";
 import type { RetentionRepository } from "./retention.ts";
 import type { WorkerTokenRepository } from "./worker-tokens.ts";
 import type { EdgeWorkerRepository } from "./edge-workers.ts";
+import type { AlertRepository } from "./alert-store.ts";
 
 export type * from "./run-store.ts";
 export type * from "./schedule-store.ts";
@@ -29,6 +30,7 @@ export type * from "./cluster-nodes.ts";
 export type * from "./retention.ts";
 export type * from "./worker-tokens.ts";
 export type * from "./edge-workers.ts";
+export type * from "./alert-store.ts";
 export { DATASOURCE_TYPES } from "./run-store.ts";
 
 export type Dialect = "sqlite" | "postgres";
@@ -255,6 +257,8 @@ export interface Store {
   readonly workerTokens: WorkerTokenRepository;
   /** Edge workers, their sessions and heartbeats (edge-workers.ts, migration 0017). */
   readonly edgeWorkers: EdgeWorkerRepository;
+  /** Alert channels, groups, policies, the outbox and the delivery record (alert-store.ts). */
+  readonly alerts: AlertRepository;
   /** Throws when the database does not answer or migrations are missing (used by /readyz). */
   ready(): Promise<void>;
   /** Statements in flight, pool size and errors by kind, for metrics (store-stats.ts). */

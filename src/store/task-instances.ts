@@ -21,6 +21,8 @@ import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
 import { BATCH_MARKER_TTL_MS, batchCommitSql } from "./batch-commit-sql.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { violationOf } from "./sql-errors.ts";
+import { insertOutbox } from "./alert-outbox-sql.ts";
+import { ALERT_EVENTS } from "../core/alert-events.ts";
 import type {
   TaskAttemptInsert,
   TaskAttemptUpdate,
@@ -167,9 +169,16 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
         const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now, fencingNode(run.dialect, run.fence)))?.id ?? null);
         outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
       }
-      // Last: a command's done-mark commits with its effect, or not at all (the master gives it back).
+      // Last: a command's done-mark commits with its effect, or not at all (the master gives it back);
+      // an alert likewise only with the state change it reports.
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
+        if (op.op === "alert") {
+          const effective = op.after.every((k) => k !== i && outcomes[k]?.outcome === "applied");
+          if (effective) await insertOutbox(run.raw, tx, { ...op, kind: op.kind });
+          outcomes[i] = effective ? { outcome: "applied", id: op.workflowInstanceId } : STALE;
+          continue;
+        }
         if (op.op !== "command") continue;
         const effective = op.after.every((k) => k !== i && outcomes[k]?.outcome === "applied");
         outcomes[i] = effective && (await completeCommand(tx, t, op.id, op.consumer, now, fencingNode(run.dialect, run.fence))) ? { outcome: "applied", id: op.id } : STALE;
@@ -233,7 +242,22 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
           .where(and(eq(ti.id, input.id), eq(ti.attempt, input.attempt), input.token === null ? isNull(ti.dispatchToken) : eq(ti.dispatchToken, input.token), isNull(ti.warning)))
           .returning({ id: ti.id, workflowInstanceId: ti.workflowInstanceId });
         if (!row) return false;
-        const [instance] = await tx.select({ projectId: t.workflowInstances.projectId }).from(t.workflowInstances).where(eq(t.workflowInstances.id, row.workflowInstanceId));
+        const wi = t.workflowInstances;
+        const [instance] = await tx.select({ projectId: wi.projectId, workflowId: wi.workflowId, scheduleId: wi.scheduleId }).from(wi).where(eq(wi.id, row.workflowInstanceId));
+        if (instance) {
+          // The outbox row of every policy that wants WARN timeouts (migration 0015), in the same transaction.
+          await insertOutbox(run.raw, tx, {
+            kind: "TASK_WARN_TIMEOUT",
+            projectId: instance.projectId,
+            workflowId: instance.workflowId,
+            scheduleId: instance.scheduleId,
+            workflowInstanceId: row.workflowInstanceId,
+            taskInstanceId: row.id,
+            state: null,
+            message: input.message,
+            mask: ALERT_EVENTS["task-warn-timeout"],
+          });
+        }
         await tx.insert(t.alertEvents).values({
           at: new Date(),
           kind: "TASK_TIMEOUT_WARNING",

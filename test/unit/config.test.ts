@@ -73,6 +73,7 @@ describe("defaults", () => {
       tls: null,
       caCert: null,
       egress: { allow: [], deny: [] },
+      baseUrl: null,
       workDir: "/srv/work/porpoise-data-work",
       taskUser: "nobody",
       allowRootTasks: false,

@@ -2,6 +2,8 @@
 // it, the OpenAPI document describes it, and the authorization tests walk it.
 
 import type { Route } from "../route.ts";
+import { alertChannelRoutes } from "./alert-channels.ts";
+import { alertRoutes } from "./alerts.ts";
 import { auditRoutes } from "./audit.ts";
 import { authRoutes } from "./auth.ts";
 import { backfillRoutes } from "./backfills.ts";
@@ -36,6 +38,8 @@ export const routeRegistry: readonly Route[] = [
   ...instanceRoutes,
   ...taskInstanceRoutes,
   ...datasourceRoutes,
+  ...alertChannelRoutes,
+  ...alertRoutes,
   ...auditRoutes,
   ...clusterRoutes,
   ...liveRoutes,

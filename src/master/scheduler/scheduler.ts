@@ -244,6 +244,7 @@ export class Scheduler {
         this.deps.metrics?.missed("catchup_policy", plan.skipped);
         this.deps.log.warn("missed fires skipped by the catch-up policy", { scheduleId: schedule.id, catchup: schedule.catchup, skipped: plan.skipped });
       }
+      if (plan.skipped > 0) this.misfired(schedule, plan.skipped, plan.truncated);
       // A fire moves the cursor to its own time, so a schedule with fires to run needs no other move.
       if (plan.fires.length === 0) idle.push(schedule.id);
       for (const fireTime of plan.fires) {
@@ -268,6 +269,16 @@ export class Scheduler {
       this.deps.log.error("could not move the schedule cursors past the skipped fires; the next start skips them again", { schedules: idle.length, err });
     }
     for (const { schedule } of loaded) if (!schedule.lastFireTime || schedule.lastFireTime < now) schedule.lastFireTime = now;
+  }
+
+  /**
+   * A misfire alert (issue 11): an outbox row for each policy of the schedule or its workflow that
+   * wants misfires. Its own transaction, after the catch-up decided; a failure is logged (the
+   * warning above already says it), never retried into a second alert.
+   */
+  private misfired(schedule: Schedule, skipped: number, truncated: boolean): void {
+    const message = `schedule ${schedule.id} (cron "${schedule.cron}", ${schedule.timezone}) missed ${truncated ? "at least " : ""}${skipped} fire${skipped === 1 ? "" : "s"} that its catch-up policy "${schedule.catchup}" does not run`;
+    this.deps.store.alerts.recordMisfire(schedule.id, message).catch((err) => this.deps.log.error("could not record a misfire alert", { scheduleId: schedule.id, err }));
   }
 
   /** Replaces what the heap knows of schedule `id`; null or OFFLINE takes it out. */
