@@ -13,7 +13,7 @@ import { MemoryBus } from "../../../src/bus/memory-bus.ts";
 import { SingleNodeCoordinator } from "../../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { createEngineClient, type EngineClient } from "../../../src/api/engine-client.ts";
-import { startEngine, type Engine } from "../../../src/modes/engine.ts";
+import { startEngine, type Engine, type EngineOptions } from "../../../src/modes/engine.ts";
 import type { Dialect, Store, TaskInstanceState, User, WorkflowInstance } from "../../../src/store/store.ts";
 import { freshStore, type TestStore } from "../../helpers/stores.ts";
 import { waitFor } from "../../helpers/wait.ts";
@@ -58,6 +58,8 @@ export interface HarnessOptions {
    * EngineClient (nothing runs: for controls and logs on instances a test writes itself).
    */
   engine?: "full" | "client";
+  /** The engine's alert delivery loop (e.g. a short backoff) and the test-send's options. */
+  alerts?: EngineOptions["alerts"];
 }
 
 export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): Promise<Harness> {
@@ -71,7 +73,7 @@ export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): P
   let client: EngineClient | undefined;
   if (opts.engine === "full") {
     await coordinator.start();
-    engine = await startEngine({ store, bus, coordinator, log: silentLogger, dataDir, workerSlots: 4, workerGroups: ["default"], killGraceMs: 500 });
+    engine = await startEngine({ store, bus, coordinator, log: silentLogger, dataDir, workerSlots: 4, workerGroups: ["default"], killGraceMs: 500, ...(opts.alerts ? { alerts: opts.alerts } : {}) });
     client = engine.client;
   } else if (opts.engine === "client") {
     client = createEngineClient({ store, bus, slotOf: (id) => coordinator.slotOf(id), log: silentLogger });
@@ -84,6 +86,7 @@ export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): P
     maxBodyBytes: opts.maxBodyBytes,
     sessionTtlMs: opts.sessionTtlMs,
     engine: client,
+    ...(opts.alerts?.egress ? { alerts: { egress: opts.alerts.egress, baseUrl: opts.alerts.baseUrl ?? null } } : {}),
   });
 
   async function call(method: string, path: string, o: CallOptions = {}): Promise<Reply> {
