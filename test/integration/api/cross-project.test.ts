@@ -26,6 +26,11 @@ async function victim(h: Harness) {
   await h.call("PUT", "/api/v1/projects/alpha-private/workflows/alpha-flow", { ...as, body: wf });
   const ds = { name: "alpha-ds", host: "alpha-db-host", database: "alpha-db", user: "alpha-db-user", password: "alpha-ds-password" };
   expect((await h.call("POST", "/api/v1/projects/alpha-private/datasources", { ...as, body: ds })).status).toBe(201);
+  // Alerts: a channel (its secret URL), a group and a policy of the victim's.
+  const hook = { name: "alpha-hook", type: "slack", secrets: { url: "https://hooks.example.com/alpha-alert-secret" } };
+  expect((await h.call("POST", "/api/v1/projects/alpha-private/alert-channels", { ...as, body: hook })).status).toBe(201);
+  expect((await h.call("POST", "/api/v1/projects/alpha-private/alert-groups", { ...as, body: { name: "alpha-group", channels: ["alpha-hook"] } })).status).toBe(201);
+  const policyId = (await h.call("POST", "/api/v1/projects/alpha-private/alert-policies", { ...as, body: { workflow: "alpha-flow", group: "alpha-group", events: ["failure"] } })).json.id as number;
   const tokenId = (await h.call("GET", "/api/v1/tokens", as)).json.items[0].id as number;
   const project = (await h.call("GET", "/api/v1/projects/alpha-private", as)).json;
   const run = await seedInstance(h.store, project.id, "alpha-flow", {
@@ -34,7 +39,7 @@ async function victim(h: Harness) {
     taskParams: { taskParam: "alpha-task-param" },
     output: { out: "alpha-out-param" },
   });
-  return { alice, tokenId, project, instanceId: run.instance.id, taskInstanceId: run.taskInstanceId };
+  return { alice, tokenId, project, instanceId: run.instance.id, taskInstanceId: run.taskInstanceId, policyId };
 }
 
 /** Everything an outsider must never see. */
@@ -49,6 +54,9 @@ const SECRETS = [
   "alpha-db",
   "alpha-run-param",
   "alpha-out-param",
+  "alpha-hook",
+  "alpha-group",
+  "alpha-alert-secret",
 ];
 
 async function snapshot(h: Harness, token: string, ids: { instanceId: number; taskInstanceId: number }) {
@@ -56,6 +64,9 @@ async function snapshot(h: Harness, token: string, ids: { instanceId: number; ta
   const paths = [
     "/api/v1/projects/alpha-private/datasources",
     "/api/v1/projects/alpha-private/datasources/alpha-ds",
+    "/api/v1/projects/alpha-private/alert-channels",
+    "/api/v1/projects/alpha-private/alert-groups/alpha-group",
+    "/api/v1/projects/alpha-private/alert-policies",
     "/api/v1/projects/alpha-private/workflow-instances",
     `/api/v1/workflow-instances/${ids.instanceId}`,
     `/api/v1/task-instances/${ids.taskInstanceId}`,
@@ -80,12 +91,15 @@ async function snapshot(h: Harness, token: string, ids: { instanceId: number; ta
 function victimValues(
   route: Route,
   base: Record<string, string>,
-  ids: { tokenId: number; instanceId: number; taskInstanceId: number },
+  ids: { tokenId: number; instanceId: number; taskInstanceId: number; policyId?: number },
 ): Record<string, string> {
   const p = route.path;
   if (p.startsWith("/api/v1/workflow-instances/")) return { ...base, id: String(ids.instanceId) };
   if (p.startsWith("/api/v1/task-instances/")) return { ...base, id: String(ids.taskInstanceId) };
   if (p.includes("/datasources/")) return { ...base, name: "alpha-ds" };
+  if (p.includes("/alert-channels/")) return { ...base, name: "alpha-hook" };
+  if (p.includes("/alert-groups/")) return { ...base, name: "alpha-group" };
+  if (p.includes("/alert-policies/")) return { ...base, id: String(ids.policyId) };
   return { ...base, id: String(ids.tokenId) };
 }
 
@@ -111,8 +125,8 @@ function attackBody(route: Route): unknown {
 describe.each(dialects)("cross-project authorization on %s", (dialect) => {
   test("another user gets 403/404 and no data on every route, with the victim's names and ids", async () => {
     await using h = await apiHarness(dialect);
-    const { alice, tokenId, instanceId, taskInstanceId } = await victim(h);
-    const ids = { tokenId, instanceId, taskInstanceId };
+    const { alice, tokenId, instanceId, taskInstanceId, policyId } = await victim(h);
+    const ids = { tokenId, instanceId, taskInstanceId, policyId };
     const before = await snapshot(h, alice.token, ids);
 
     const mallory = await h.user("mallory");
