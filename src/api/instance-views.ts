@@ -79,7 +79,7 @@ export const taskInstanceView = z.object({
   outParams: strings.nullable().describe("OUT params the attempt produced (setValue lines, sql rows, http body)"),
   exitCode: z.number().int().nullable(),
   message: z.string().nullable(),
-  warning: z.string().nullable().describe("set when a timeout with strategy WARN passed while it ran (it went on); also an alert event — recorded, not sent"),
+  warning: z.string().nullable().describe("set when a timeout with strategy WARN passed while it ran (it went on); also an alert event, sent to the alert policies that want task-warn-timeout"),
   superseded: z.boolean().describe("an attempt of a run before the instance's latest rerun: history only, it no longer counts"),
   createdAt: date,
   updatedAt: date,

@@ -171,7 +171,7 @@ export class MasterTasks {
             epoch: 0,
             attempt: rec.attempt,
             token: rec.token,
-            message: `still waiting for its dependencies after its ${task.timeout}s timeout (timeout strategy WARN); it goes on. Recorded, not sent: porpoise does not deliver alerts yet`,
+            message: `still waiting for its dependencies after its ${task.timeout}s timeout (timeout strategy WARN); it goes on. Alert policies with task-warn-timeout are notified`,
           });
           return;
         }

@@ -460,9 +460,10 @@ export interface TaskInstanceRepository {
   listInFlight(query: { slots?: readonly number[] }): Promise<TaskInstance[]>;
   /**
    * A timeout with strategy WARN passed (issue 9 item 16): ONE transaction sets the attempt's
-   * `warning` (matched by id, attempt and token; only the first warning counts) and adds an
-   * alert_events row of kind TASK_TIMEOUT_WARNING that alerting can deliver later (nothing
-   * delivers it yet: delivered_at stays null). False when nothing matched or it was recorded already.
+   * `warning` (matched by id, attempt and token; only the first warning counts), adds an
+   * alert_events row of kind TASK_TIMEOUT_WARNING (a record; delivered_at stays null) and an
+   * alert_outbox row for each alert policy that wants task-warn-timeout (migration 0015, delivered
+   * by the alert delivery loop). False when nothing matched or it was recorded already.
    */
   recordWarning(input: { id: number; attempt: number; token: string | null; message: string }): Promise<boolean>;
 }

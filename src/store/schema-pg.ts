@@ -271,8 +271,8 @@ export const auditLog = pgTable(
   (t) => [index("audit_log_project_idx").on(t.projectId, t.id)],
 );
 
-// Events alerting can deliver later (issue 9 item 16): an outbox nothing delivers yet, so
-// deliveredAt stays null. No foreign keys: events outlive what they name.
+// WARN timeouts as recorded events (issue 9 item 16). Delivery goes through alert_outbox
+// (migration 0015); deliveredAt stays null here. No foreign keys: events outlive what they name.
 export const alertEvents = pgTable(
   "alert_events",
   {

@@ -123,7 +123,7 @@ export async function runAttempt(opts: RunAttemptOptions): Promise<TaskResult> {
   if (timeoutSeconds !== undefined && timeoutSeconds > 0) {
     cancelTimer = after(timeoutSeconds * 1000, () => {
       if (strategy === "WARN") {
-        // Recorded on the task instance and as an alert event by the master; never "sent" (no alerting yet).
+        // Recorded on the task instance and as an alert event by the master, which also notifies the alert policies that want it.
         log.write("sys", `still running after ${timeoutSeconds}s (timeout, strategy WARN): the warning is recorded on the task instance; the task goes on`);
         opts.onWarn?.({ task: task.name, timeoutSeconds });
         return;

@@ -377,7 +377,7 @@ export class Worker {
       signal,
       datasources: (name) => retryStore(`reading datasource "${name}"`, () => this.datasource(info.projectId, name), { log: this.deps.log, signal }),
       // The master records it (task instance `warning` + an alert event); the worker only reports.
-      onWarn: (w) => sink.report({ kind: "warning", ...ref, message: `still running after its ${w.timeoutSeconds}s timeout (timeout strategy WARN); it goes on. Recorded, not sent: porpoise does not deliver alerts yet` }),
+      onWarn: (w) => sink.report({ kind: "warning", ...ref, message: `still running after its ${w.timeoutSeconds}s timeout (timeout strategy WARN); it goes on. Alert policies with task-warn-timeout are notified` }),
       env: this.deps.env,
       ...(identity ? { identity } : {}),
       logMaxBytes: this.deps.logMaxBytes,

@@ -12,7 +12,7 @@ import { dialects, rawQuery } from "../../helpers/stores.ts";
 import { harness } from "./harness.ts";
 
 for (const dialect of dialects) {
-  describe(`WARN timeouts are recorded, not sent (${dialect})`, () => {
+  describe(`WARN timeouts are recorded (and alert policies notified) (${dialect})`, () => {
     test("shell and dependent tasks: warning on the attempt, one alert event each, the task goes on", async () => {
       await using h = await harness(dialect);
       await h.save({ name: "upstream", tasks: [{ name: "never", type: "noop" }] });
@@ -30,7 +30,7 @@ for (const dialect of dialects) {
       });
       for (const r of warned) expect(r.state).toBe("RUNNING_EXECUTION"); // it goes on
       const slow = warned.find((r) => r.taskName === "slow")!;
-      expect(slow.warning).toContain("still running after its 1s timeout (timeout strategy WARN); it goes on. Recorded, not sent");
+      expect(slow.warning).toContain("still running after its 1s timeout (timeout strategy WARN); it goes on. Alert policies with task-warn-timeout are notified");
       expect(warned.find((r) => r.taskName === "dep")!.warning).toContain("still waiting for its dependencies after its 1s timeout");
 
       const events = await rawQuery(h.store.url, "SELECT kind, project_id, workflow_instance_id, task_instance_id, message, delivered_at FROM alert_events ORDER BY id");
