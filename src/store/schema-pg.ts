@@ -439,6 +439,8 @@ export const edgeWorkers = pgTable(
     heartbeatAt: time("heartbeat_at").notNull(),
   },
   (t) => [index("edge_workers_heartbeat_idx").on(t.heartbeatAt)],
+);
+
 // Alerting (migration 0015, src/store/alert-config.ts, alert-outbox.ts).
 
 export const alertChannels = pgTable(
