@@ -136,4 +136,30 @@ describe.each(dialects)("bootstrapAdmin on %s", (dialect) => {
     expect((await store.users.list({ limit: 10, offset: 0 })).total).toBe(1);
     expect(await tokenCount(store)).toBe(1);
   });
+
+  test("no terminal (a container's output is shipped as logs): the token goes to the file only, never to a printed line", async () => {
+    await using store = await freshStore(dialect);
+    using dataDir = tempDir();
+    const printed: string[] = [];
+    const { token } = await bootstrapAdmin({ store, dataDir, log: silentLogger, print: (l) => printed.push(l), terminal: null });
+    expect(readFileSync(join(dataDir, "admin-token"), "utf8")).toBe(`${token}\n`);
+    expect(printed.join("\n")).not.toContain(token!);
+    expect(printed.join("\n")).toContain(`Its admin API token is in ${join(dataDir, "admin-token")} (mode 0600); it is not printed`);
+    expect(await whoAmI(store, token!)).toBe(200);
+  });
+
+  test("a terminal gets the token once, the printed lines (stdout) never; without a data dir and a terminal it is shown nowhere", async () => {
+    await using store = await freshStore(dialect);
+    const printed: string[] = [];
+    const shown: string[] = [];
+    const { token } = await bootstrapAdmin({ store, dataDir: null, log: silentLogger, print: (l) => printed.push(l), terminal: (l) => shown.push(l) });
+    expect(shown.filter((l) => l.includes(token!))).toHaveLength(1);
+    expect(printed.join("\n")).not.toContain(token!);
+
+    await using other = await freshStore(dialect);
+    const lines: string[] = [];
+    const second = await bootstrapAdmin({ store: other, dataDir: null, log: silentLogger, print: (l) => lines.push(l), terminal: null });
+    expect(lines.join("\n")).not.toContain(second.token!);
+    expect(lines.join("\n")).toContain("Restart with PORPOISE_ADMIN_TOKEN set");
+  });
 });
