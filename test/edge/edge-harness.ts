@@ -36,9 +36,9 @@ export interface EdgeEnv extends AsyncDisposable {
 
 export const READY = /ready on (http:\S+)/;
 
-export async function edgeEnv(prefix: string, extraArgs: string[] = []): Promise<EdgeEnv> {
-  // A short lease (edge lease 3 × 1 s): silences and cut-offs are noticed within seconds.
-  const env = await porpoiseAll("sqlite", { prefix, extraArgs: ["--lease", "1s", ...extraArgs] });
+export async function edgeEnv(prefix: string, o: { lease?: string; extraArgs?: string[] } = {}): Promise<EdgeEnv> {
+  // A short lease (edge lease 3 × 1 s by default): silences and cut-offs are noticed within seconds.
+  const env = await porpoiseAll("sqlite", { prefix, extraArgs: ["--lease", o.lease ?? "1s", ...(o.extraArgs ?? [])] });
   const store = await openStore({ url: env.url });
   const { project, actor, token: userToken } = await seedProjectWithToken(store);
   let server = await env.start();
@@ -106,7 +106,7 @@ export async function edgeEnv(prefix: string, extraArgs: string[] = []): Promise
 }
 
 /** A TCP proxy the test controls: `cut()` drops every connection and refuses new ones until `restore()`. */
-export function tcpProxy(target: { host: string; port: number }): { port: number; cut(): void; restore(): void; close(): void; connections(): number } {
+export function tcpProxy(target: { host: string; port: number }): { port: number; cut(): void; restore(): void; close(): void; connections(): number; retarget(url: string): void } {
   let open = true;
   const pairs = new Set<{ client: Socket<{ upstream: Socket<unknown> | null; buffered: Uint8Array[] }>; upstream: Socket<unknown> | null }>();
   const listener: TCPSocketListener<{ upstream: Socket<unknown> | null; buffered: Uint8Array[]; pair?: unknown }> = Bun.listen({
@@ -172,6 +172,10 @@ export function tcpProxy(target: { host: string; port: number }): { port: number
       listener.stop(true);
     },
     connections: () => pairs.size,
+    retarget(url) {
+      const u = new URL(url);
+      target = { host: u.hostname, port: Number(u.port) };
+    },
   };
 }
 

@@ -21,6 +21,8 @@ export class EdgeSweep {
   /** Worker id → heartbeat age it was swept at (roughly when it fell silent): swept once per silence. */
   private readonly swept = new Map<string, number>();
   lostAttempts = 0;
+  /** Task instance id → when it was first RUNNING on a live edge worker whose heartbeat did not list it. */
+  private readonly missingSince = new Map<number, number>();
 
   constructor(private readonly o: { store: Store; gateway: EdgeGateway; log: Logger; everyMs?: number }) {}
 
@@ -47,7 +49,9 @@ export class EdgeSweep {
   private async run(): Promise<void> {
     const leaseMs = this.o.gateway.leaseMs;
     const now = Date.now();
-    const silent = (await this.o.store.edgeWorkers.list()).filter((w) => w.heartbeatAgeMs > leaseMs);
+    const workers = await this.o.store.edgeWorkers.list();
+    await this.unlisted(workers.filter((w) => w.heartbeatAgeMs <= leaseMs), now);
+    const silent = workers.filter((w) => w.heartbeatAgeMs > leaseMs);
     const fresh = silent.filter((w) => {
       const silentSince = now - w.heartbeatAgeMs;
       const seen = this.swept.get(w.id);
@@ -67,5 +71,36 @@ export class EdgeSweep {
       this.lostAttempts += lost;
       if (lost > 0) this.o.log.warn(`edge: worker ${w.id} is silent (no heartbeat for ${w.heartbeatAgeMs} ms); ${lost} of its attempts run again`);
     }
+  }
+
+  /**
+   * An attempt RUNNING on a live edge worker that its heartbeats have not listed for a whole lease
+   * is not running there: its result was lost on the way (a gateway of `all` killed after it took
+   * the result and before its in-process bus reached the master), or the worker lost track of it.
+   * It runs again rather than staying RUNNING for ever. A heartbeat comes every third of a lease,
+   * so an attempt that just started is listed long before.
+   */
+  private async unlisted(live: readonly { id: string; running: readonly { taskInstanceId: number; attempt: number }[] }[], now: number): Promise<void> {
+    if (live.length === 0) {
+      this.missingSince.clear();
+      return;
+    }
+    const byHost = new Map(live.map((w) => [EDGE_HOST_PREFIX + w.id, w]));
+    const inFlight = (await this.o.store.taskInstances.listInFlight({})).filter((t) => t.state === "RUNNING_EXECUTION" && t.host !== null && byHost.has(t.host));
+    const seen = new Set<number>();
+    for (const t of inFlight) {
+      const w = byHost.get(t.host!)!;
+      if (w.running.some((r) => r.taskInstanceId === t.id && r.attempt === t.attempt)) continue;
+      seen.add(t.id);
+      const since = this.missingSince.get(t.id) ?? now;
+      this.missingSince.set(t.id, since);
+      if (now - since <= this.o.gateway.leaseMs || t.dispatchToken === null) continue;
+      const ref = { taskInstanceId: t.id, workflowInstanceId: t.workflowInstanceId, slot: t.slot, epoch: t.epoch, attempt: t.attempt, token: t.dispatchToken };
+      if (await this.o.gateway.publishLost(w.id, ref, `the edge worker ${w.id} has not listed the attempt as running for ${Math.round((now - since) / 1000)} s; it runs again`)) {
+        this.lostAttempts++;
+        this.o.log.warn(`edge: task instance ${t.id} attempt ${t.attempt} is RUNNING on edge worker ${w.id}, which does not run it; it runs again`);
+      }
+    }
+    for (const id of this.missingSince.keys()) if (!seen.has(id)) this.missingSince.delete(id);
   }
 }

@@ -96,8 +96,9 @@ export class EdgeLink {
   get backoffBaseMs(): number {
     return this.o.backoffBaseMs ?? 200;
   }
+  /** At most a heartbeat interval: once the link is back, what is spooled goes within about one. */
   get backoffCapMs(): number {
-    return this.o.backoffCapMs ?? 10_000;
+    return this.o.backoffCapMs ?? Math.min(10_000, this.heartbeatMs);
   }
 
   /** One call; EdgeHttpError for an error answer, EdgeUnreachable when there was none. */
