@@ -1,6 +1,9 @@
 // `npm run build`: standalone executables with `bun build --compile`.
-//   dist/porpoise-linux-x64, dist/porpoise-linux-arm64
-// Options: --target x64|arm64 (repeatable; default both), --outdir DIR (default dist).
+//   dist/porpoise-linux-x64, dist/porpoise-linux-arm64             glibc (Debian, Ubuntu, Raspberry Pi OS)
+//   dist/porpoise-linux-x64-baseline                               glibc, x64 CPUs without AVX2 (older Atoms, Celerons, some VMs)
+//   dist/porpoise-linux-x64-musl, dist/porpoise-linux-arm64-musl   musl (Alpine, OpenWrt-style images)
+// Bun 1.4 has no 32-bit ARM or RISC-V target. README "Edge workers" says which to pick.
+// Options: --target x64|arm64|x64-baseline|x64-musl|arm64-musl (repeatable; default all five), --outdir DIR (default dist).
 // Cross-compiling fetches the target's Bun runtime from the npm registry once (cached).
 //
 // Everything the program needs at run time is inside the executable: migrations are imported
@@ -14,8 +17,14 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildUi } from "./build-ui.ts";
 
-const targets = { x64: "bun-linux-x64", arm64: "bun-linux-arm64" } as const;
-type Arch = keyof typeof targets;
+const targets = {
+  x64: "bun-linux-x64",
+  arm64: "bun-linux-arm64",
+  "x64-baseline": "bun-linux-x64-baseline",
+  "x64-musl": "bun-linux-x64-musl",
+  "arm64-musl": "bun-linux-arm64-musl",
+} as const;
+export type Arch = keyof typeof targets;
 
 // Idle RSS, VmRSS 5 s after "ready", medians of 3 runs of 1 api + 1 master + 1 worker on
 // Postgres + Redis (MB = 10^6 bytes; 2 shared cores):      master  worker   api
@@ -115,7 +124,7 @@ if (import.meta.main) {
     options: { target: { type: "string", multiple: true }, outdir: { type: "string" } },
     strict: true,
   });
-  const wanted = (values.target ?? ["x64", "arm64"]) as string[];
+  const wanted = (values.target ?? Object.keys(targets)) as string[];
   for (const t of wanted) {
     if (!(t in targets)) {
       console.error(`build: unknown --target ${t}; expected one of ${Object.keys(targets).join(", ")}`);
