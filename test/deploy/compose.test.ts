@@ -140,12 +140,13 @@ describe("compose.yaml", () => {
       const probe = (s.healthcheck?.test ?? []).join(" ");
       const url = /http:\/\/127\.0\.0\.1:(\d+)(\/\w+)/.exec(probe);
       expect(url).not.toBeNull();
-      expect(Number(url?.[1])).toBe(invocation.config.port);
+      // api and all on their API port, master and worker on their --metrics-port listener.
+      const c = invocation.config;
+      expect(Number(url?.[1])).toBe(name.startsWith("master") || name.startsWith("worker") ? c.metricsPort : c.port);
       expect(healthPaths).toContain(url?.[2] as string);
     }
-    // The serving modes are checked; the nodes start only after the migration ran.
-    expect(services.api?.healthcheck?.test).toBeDefined();
-    expect(services.all?.healthcheck?.test).toBeDefined();
+    // Every node is checked (only the one-shot migrate is not); they start after the migration ran.
+    for (const [name, s] of porpoise) expect(s.healthcheck?.disable ?? false).toBe(name === "migrate");
     for (const n of ["api", "master-1", "master-2", "worker-1", "worker-2"]) {
       expect(services[n]?.depends_on?.migrate?.condition).toBe("service_completed_successfully");
       expect(services[n]?.depends_on?.postgres?.condition).toBe("service_healthy");
