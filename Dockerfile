@@ -86,10 +86,10 @@ VOLUME ["/data"]
 EXPOSE 12345
 # porpoise drains on SIGTERM (running tasks get --shutdown-timeout, then exit 0); tini passes it on.
 STOPSIGNAL SIGTERM
-# /readyz of the serving modes (all, api): 503 with the reason while the store is unreachable,
-# migrations are pending or the data dir takes no writes. Set PORPOISE_HEALTH_URL for another
-# address (compose.yaml does so for masters and workers).
+# /readyz: 503 with the reason while the store is unreachable, migrations are pending or the data
+# dir takes no writes. all and api serve it on --port, master and worker on --metrics-port: the
+# check asks the first of the two that listens (a 503 there is unhealthy, not a reason to go on).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ.get('PORPOISE_HEALTH_URL') or 'http://127.0.0.1:%s/readyz' % (os.environ.get('PORPOISE_PORT') or '12345'), timeout=4)"]
+  CMD ["python3", "-c", "import os, urllib.error, urllib.request\nfor port in (os.environ.get('PORPOISE_PORT') or '12345', os.environ.get('PORPOISE_METRICS_PORT') or '9464'):\n    try:\n        urllib.request.urlopen('http://127.0.0.1:%s/readyz' % port, timeout=4)\n        raise SystemExit(0)\n    except urllib.error.HTTPError:\n        raise SystemExit(1)\n    except OSError:\n        pass\nraise SystemExit(1)"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/porpoise"]
 CMD ["all", "--host", "0.0.0.0"]

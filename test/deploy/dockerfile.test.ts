@@ -5,8 +5,10 @@
 // workflow uses only task types whose interpreters are installed.
 
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cleanEnv, fromSource, run, spawn } from "../integration/cli-process.ts";
 import { settingByKey } from "../../src/config/settings.ts";
 import {
   type DockerStage,
@@ -64,6 +66,12 @@ function taskInterpreters(): Map<string, string> {
     if (command) out.set(m[1] as string, command);
   }
   return out;
+}
+
+/** The HEALTHCHECK's CMD (exec form), as Docker runs it. */
+function healthcheckCommand(): string[] {
+  const hc = only(runtime, "HEALTHCHECK");
+  return execForm(hc.slice(hc.indexOf("CMD") + 3).trim());
 }
 
 describe("Dockerfile", () => {
@@ -145,14 +153,30 @@ describe("Dockerfile", () => {
     expect(only(runtime, "VOLUME")).toBe('["/data"]');
   });
 
-  test("the health check asks /readyz on the default port with python3 (there is no curl)", () => {
-    const hc = only(runtime, "HEALTHCHECK");
-    const cmd = execForm(hc.slice(hc.indexOf("CMD") + 3).trim());
+  test("the health check asks /readyz on the API port, then on the metrics port, with python3 (there is no curl)", () => {
+    const cmd = healthcheckCommand();
     expect(cmd[0]).toBe("python3");
     const script = cmd.slice(1).join(" ");
     const path = /\/readyz|\/healthz/.exec(script)?.[0] as string;
     expect(healthPaths).toContain(path);
-    expect(script).toContain(`'${settingByKey.get("port")?.defaultText}'`);
+    expect(script).toContain(`os.environ.get('PORPOISE_PORT') or '${settingByKey.get("port")?.defaultText}'`);
+  });
+
+  test("the health check passes against a real `porpoise all` and fails when nothing answers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "porpoise-healthcheck-"));
+    // Run as root, porpoise wants the work dir's parents passable by the task user.
+    chmodSync(dir, 0o755);
+    try {
+      await using server = spawn(fromSource(["all", "--port", "0", "--data-dir", join(dir, "data")]));
+      const port = (await server.waitFor(/ready on http:\/\/127\.0\.0\.1:(\d+)/, 30_000))[1] as string;
+      // Port 1: nothing listens there (a refused connection), so the check moves on or fails.
+      const check = (env: Record<string, string>) => run(healthcheckCommand(), { env: cleanEnv(env) });
+      expect((await check({ PORPOISE_PORT: port, PORPOISE_METRICS_PORT: "1" })).code).toBe(0);
+      expect((await check({ PORPOISE_PORT: "1", PORPOISE_METRICS_PORT: port })).code).toBe(0);
+      expect((await check({ PORPOISE_PORT: "1", PORPOISE_METRICS_PORT: "1" })).code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("OCI labels: title, description, licenses and version match package.json", () => {
