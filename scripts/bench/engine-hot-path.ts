@@ -16,7 +16,10 @@
 // src/store/lease-fence.ts), with lease rows for every slot written as the cluster's coordinator
 // would hold them: the rows say "postgres fenced", to compare with the unfenced ones.
 //
-//   bun scripts/bench/engine-hot-path.ts [--smoke] [--only chain,trigger,throughput] [--dialect sqlite|postgres] [--fence]
+// --metrics: the engine counts into a metrics registry as `porpoise all` does (src/metrics/):
+// the rows say "+metrics", to compare with the rows without (README Performance: the cost).
+//
+//   bun scripts/bench/engine-hot-path.ts [--smoke] [--only chain,trigger,throughput] [--dialect sqlite|postgres] [--fence] [--metrics]
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -26,6 +29,7 @@ import { SingleNodeCoordinator } from "../../src/coordinator/single-node.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { type Engine, startEngine } from "../../src/modes/engine.ts";
+import { createMetricsRegistry } from "../../src/metrics/registry.ts";
 import type { TaskEvent } from "../../src/core/messages.ts";
 import type { Actor, Dialect, Store } from "../../src/store/store.ts";
 import { freshStore, rawQuery } from "../../test/helpers/stores.ts";
@@ -42,7 +46,7 @@ interface Rig {
   onDone: ((e: TaskEvent, at: number) => void) | null;
 }
 
-async function withRig<T>(dialect: Dialect, fn: (rig: Rig) => Promise<T>, fence = false): Promise<T> {
+async function withRig<T>(dialect: Dialect, fn: (rig: Rig) => Promise<T>, fence = false, metrics = false): Promise<T> {
   await using store = await freshStore(dialect);
   const dataDir = mkdtempSync(join(tmpdir(), "porpoise-bench-engine-"));
   const bus = new MemoryBus();
@@ -68,7 +72,7 @@ async function withRig<T>(dialect: Dialect, fn: (rig: Rig) => Promise<T>, fence 
       handler(events);
     });
   // Worker slots as `porpoise all` defaults them: one per CPU.
-  const engine = await startEngine({ store, bus, coordinator, log: silentLogger, dataDir, workerSlots: Math.max(1, cpus().length), workerGroups: ["default"] });
+  const engine = await startEngine({ store, bus, coordinator, log: silentLogger, dataDir, workerSlots: Math.max(1, cpus().length), workerGroups: ["default"], ...(metrics ? { metrics: createMetricsRegistry() } : {}) });
   const user = await store.users.create({ name: "bench", passwordHash: null, isAdmin: true }, { userId: null, userName: "bench" });
   const actor = { userId: user.id, userName: user.name };
   const project = await store.projects.create({ name: "bench", description: "", ownerId: user.id }, actor);
@@ -175,18 +179,19 @@ async function throughput(rig: Rig, dialect: string, workflows: number, width: n
   ];
 }
 
-export async function run(opts: { size: BenchSize; only?: string[]; dialects?: Dialect[]; fence?: boolean }): Promise<BenchRow[]> {
+export async function run(opts: { size: BenchSize; only?: string[]; dialects?: Dialect[]; fence?: boolean; metrics?: boolean }): Promise<BenchRow[]> {
   const smoke = opts.size === "smoke";
   const only = opts.only ?? ["chain", "trigger", "throughput"];
   const rows: BenchRow[] = [];
   for (const dialect of opts.dialects ?? (["sqlite", "postgres"] as Dialect[])) {
     const fence = opts.fence === true && dialect === "postgres";
     // The metric names carry the mode; the scenario functions only print it.
-    const label = fence ? "postgres fenced" : dialect;
+    const m = opts.metrics === true;
+    const label = (fence ? "postgres fenced" : dialect) + (m ? " +metrics" : "");
     // One engine per scenario: a scenario's leftovers (rows, caches) must not weigh on the next.
-    if (only.includes("chain")) rows.push(...(await withRig(dialect, (rig) => chain(rig, label, smoke ? 2 : 10), fence)));
-    if (only.includes("trigger")) rows.push(...(await withRig(dialect, (rig) => trigger(rig, label, smoke ? 20 : 1000), fence)));
-    if (only.includes("throughput")) rows.push(...(await withRig(dialect, (rig) => throughput(rig, label, smoke ? 10 : 200, smoke ? 10 : 100), fence)));
+    if (only.includes("chain")) rows.push(...(await withRig(dialect, (rig) => chain(rig, label, smoke ? 2 : 10), fence, m)));
+    if (only.includes("trigger")) rows.push(...(await withRig(dialect, (rig) => trigger(rig, label, smoke ? 20 : 1000), fence, m)));
+    if (only.includes("throughput")) rows.push(...(await withRig(dialect, (rig) => throughput(rig, label, smoke ? 10 : 200, smoke ? 10 : 100), fence, m)));
   }
   return rows;
 }
@@ -200,7 +205,7 @@ if (import.meta.main) {
   const only = arg("--only")?.split(",");
   const dialect = arg("--dialect") as Dialect | undefined;
   const { summarize } = await import("./bench-types.ts");
-  for (const row of await run({ size: argv.includes("--smoke") ? "smoke" : "full", only, dialects: dialect ? [dialect] : undefined, fence: argv.includes("--fence") })) {
+  for (const row of await run({ size: argv.includes("--smoke") ? "smoke" : "full", only, dialects: dialect ? [dialect] : undefined, fence: argv.includes("--fence"), metrics: argv.includes("--metrics") })) {
     const s = summarize(row);
     console.log(`${s.metric}: median ${s.median.toFixed(3)} ${s.unit}${s.p95 !== undefined ? `, p95 ${s.p95.toFixed(3)}` : ""}${s.p99 !== undefined ? `, p99 ${s.p99.toFixed(3)}` : ""} (min ${s.min.toFixed(3)}, max ${s.max.toFixed(3)}, n=${s.runs})`);
   }

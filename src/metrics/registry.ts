@@ -12,9 +12,20 @@
 // Hot paths bind label values once (`counter.labels(...)` kept in a field or a Map) and then
 // call `inc()` / `observe()`: O(1), no string building per task (measured in README, Performance).
 
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// prom-client's four classes, each from its own file: its index also loads the push gateway
+// (http, https), cluster aggregation, default collectors and @opentelemetry/api, which a porpoise
+// process never uses. Measured (bun, RSS after GC, 3 runs each): nothing 25.0 MB, the index
+// 41.9 MB (+17 MB), these four files 30.7 MB (+5.7 MB, of which node:util ~4 MB).
+import Counter from "prom-client/lib/counter.js";
+import Gauge from "prom-client/lib/gauge.js";
+import Histogram from "prom-client/lib/histogram.js";
+import Registry from "prom-client/lib/registry.js";
+import type { Counter as CounterType, Gauge as GaugeType, Histogram as HistogramType } from "prom-client";
 
 export type { Counter, Gauge, Histogram } from "prom-client";
+type Counter<L extends string> = CounterType<L>;
+type Gauge<L extends string> = GaugeType<L>;
+type Histogram<L extends string> = HistogramType<L>;
 
 export interface MetricSpec<L extends string> {
   /** `porpoise_…`; counters end in `_total`, durations in `_seconds`. */

@@ -165,6 +165,7 @@ describe("GET /metrics of porpoise all", () => {
       body: JSON.stringify({ cron: "* * * * * ?", endTime, releaseState: "ONLINE" }),
     });
     expect(res.status).toBe(201);
+    const scheduleId = ((await res.json()) as { id: number }).id;
     let after = before;
     for (const deadline = Date.now() + 20_000; Date.now() < deadline; await Bun.sleep(100)) {
       after = await metrics();
@@ -176,6 +177,17 @@ describe("GET /metrics of porpoise all", () => {
     // A fire is created within seconds of its planned time on an idle machine: the +Inf bucket is not the only one that grew.
     expect(after.value("porpoise_schedule_delay_seconds_bucket", { le: "60" }) - before.value("porpoise_schedule_delay_seconds_bucket", { le: "60" })).toBe(fired);
     expect(after.value("porpoise_schedule_misfires_total", { reason: "catchup_policy" })).toBe(0);
+    // Offline, and its runs ended: the next test counts only its own runs.
+    const off = await fetch(`${url}/api/v1/projects/default/schedules/${scheduleId}/release`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ state: "OFFLINE" }),
+    });
+    expect(off.status).toBe(200);
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await Bun.sleep(50)) {
+      const s = await metrics();
+      if (s.value("porpoise_schedules_loaded") === 0 && s.value("porpoise_workflow_active_runs") === 0) break;
+    }
   }, 30_000);
 
   test("label sets are bounded: more runs change values, never the set of series", async () => {
