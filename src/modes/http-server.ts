@@ -28,6 +28,8 @@ export function startHttpServer(opts: {
   tls?: { cert: string; key: string } | null;
   /** The flag that sets the port, named when it is taken (default --port). */
   portFlag?: string;
+  /** Seconds a request may stay silent (Bun's default idle timeout is 10 s); undefined: the default. */
+  idleSecondsFor?: (req: Request) => number | undefined;
 }): HttpServer {
   let server: ReturnType<typeof Bun.serve>;
   try {
@@ -37,7 +39,11 @@ export function startHttpServer(opts: {
       // The API counts body bytes itself and answers 413 with a JSON error; this cap is only
       // the backstop against bodies far over the limit, so it sits above the API's.
       maxRequestBodySize: opts.maxBodyBytes * 2,
-      fetch: (req, srv) => opts.fetch(req, srv.requestIP(req)?.address ?? null),
+      fetch: (req, srv) => {
+        const idle = opts.idleSecondsFor?.(req);
+        if (idle !== undefined) srv.timeout(req, idle);
+        return opts.fetch(req, srv.requestIP(req)?.address ?? null);
+      },
       ...(opts.tls ? { tls: { cert: Bun.file(opts.tls.cert), key: Bun.file(opts.tls.key) } } : {}),
     });
   } catch (err) {

@@ -50,6 +50,8 @@ export async function serveApi(
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
     tls: config.tls,
+    // An edge worker's poll is held up to 25 s without a byte (core/edge-messages.ts MAX_POLL_HOLD_MS).
+    idleSecondsFor: (req) => (req.url.endsWith("/edge/v1/poll") ? 40 : undefined),
   });
   if (config.tls === null && !isLoopback(config.host)) {
     log.warn(
