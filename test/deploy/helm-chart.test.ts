@@ -352,6 +352,25 @@ describe("helm chart", () => {
       expect(r.expr).toContain('namespace="jobs", job="rel-porpoise-metrics"');
     }
 
+    // config.*: each setting reaches the modes that read it (resolveContainer refuses one a mode ignores).
+    const DAY = 86_400_000;
+    for (const w of workloads(objs)) {
+      const r = resolve(podSpec(w).containers[0] as Container, objs);
+      const c = r.invocation.config;
+      if (r.command === "migrate") continue;
+      // The base URL alerts link to: the ingress host, https since the ingress has tls.
+      if (r.command === "api" || r.command === "master") expect(c.baseUrl).toBe("https://porpoise.example.com");
+      if (r.command === "api") {
+        expect(c.accessLog).toBe(true);
+        expect(c.trustedProxies).toEqual(["10.0.0.0/8"]);
+      }
+      if (r.command === "master") expect(c.retention).toEqual({ maxAgeMs: 90 * DAY, keepPerWorkflow: 500, intervalMs: 300_000, workDirMaxAgeMs: c.retention.workDirMaxAgeMs });
+      if (r.command === "worker") {
+        expect(c.retention.intervalMs).toBe(300_000);
+        expect(c.retention.workDirMaxAgeMs).toBe(2 * DAY);
+      }
+    }
+
     const ingress = objs.find((o) => o.kind === "Ingress") as K8sObject;
     expect(Number(ingress.metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-read-timeout"])).toBeGreaterThanOrEqual(3600);
     expect(ingress.metadata.annotations?.["nginx.ingress.kubernetes.io/proxy-buffering"]).toBe("off");

@@ -137,6 +137,36 @@ porpoise's own configuration code), and only the secrets the mode needs.
   value: {{ join "," . | quote }}
 {{- end }}
 {{- end }}
+{{- $baseUrl := include "porpoise.baseUrl" .root }}
+{{- if and $baseUrl (ne $mode "worker") }}
+- name: PORPOISE_BASE_URL
+  value: {{ $baseUrl | quote }}
+{{- end }}
+{{- if and $v.config.accessLog (or (eq $mode "api") (eq $mode "all")) }}
+- name: PORPOISE_ACCESS_LOG
+  value: "true"
+{{- end }}
+{{- if and $v.config.trustedProxies (or (eq $mode "api") (eq $mode "all")) }}
+- name: PORPOISE_TRUSTED_PROXIES
+  value: {{ join "," $v.config.trustedProxies | quote }}
+{{- end }}
+{{- $r := $v.config.retention }}
+{{- if and (toString $r.age) (or (eq $mode "master") (eq $mode "all")) }}
+- name: PORPOISE_RETENTION_AGE
+  value: {{ $r.age | toString | quote }}
+{{- end }}
+{{- if and (toString $r.count) (or (eq $mode "master") (eq $mode "all")) }}
+- name: PORPOISE_RETENTION_COUNT
+  value: {{ $r.count | toString | quote }}
+{{- end }}
+{{- if and (toString $r.interval) (ne $mode "api") }}
+- name: PORPOISE_RETENTION_INTERVAL
+  value: {{ $r.interval | toString | quote }}
+{{- end }}
+{{- if and (toString $r.workDirAge) (or (eq $mode "worker") (eq $mode "all")) }}
+- name: PORPOISE_WORK_DIR_RETENTION
+  value: {{ $r.workDirAge | toString | quote }}
+{{- end }}
 - name: PORPOISE_LOG_LEVEL
   value: {{ $v.config.logLevel | quote }}
 - name: PORPOISE_LOG_FORMAT
@@ -146,6 +176,15 @@ porpoise's own configuration code), and only the secrets the mode needs.
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* config.baseUrl, else the first ingress host. */}}
+{{- define "porpoise.baseUrl" -}}
+{{- if .Values.config.baseUrl -}}
+{{- .Values.config.baseUrl -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.hosts -}}
+{{- printf "%s://%s" (ternary "https" "http" (gt (len .Values.ingress.tls) 0)) (first .Values.ingress.hosts).host -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Probes on the real endpoints (src/api/routes/health.ts). */}}
