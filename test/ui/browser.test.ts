@@ -185,6 +185,34 @@ describe("web UI in Chromium", () => {
     await form.getByLabel(/^Cron/).fill("0 30 9 * * ?");
     await form.getByRole("button", { name: "Create" }).click();
     await page.getByRole("cell", { name: "0 30 9 * * ?" }).waitFor();
+    // A backfill of one day from the same page, with its progress.
+    const backfill = page.getByRole("form", { name: "backfill" });
+    await backfill.getByLabel("From (date)").fill("2026-01-01");
+    await backfill.getByLabel("To (date)").fill("2026-01-01");
+    await backfill.getByRole("button", { name: "Start backfill" }).click();
+    await page.getByText("1 ok, 0 failed of 1").waitFor({ timeout: 30_000 });
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await ui.shot(page, "schedules");
+    await page.context().close();
+  });
+
+  test("the other views load without an error: settings, account and users, cluster, versions diff, YAML of a workflow", async () => {
+    expectStatus(await ui.call("PUT", "/projects/demo/workflows/slow", SLOW.replace("echo done", "echo finished")), 200);
+    const page = await ui.pageAs(ADMIN_TOKEN);
+    const noAlert = async (path: string, ready: () => Promise<void>) => {
+      await page.goto(path);
+      await ready();
+      expect({ path, alerts: await page.getByRole("alert").allInnerTexts() }).toEqual({ path, alerts: [] });
+    };
+    await noAlert("/projects/demo/settings", () => page.getByRole("cell", { name: "vera" }).waitFor());
+    await noAlert("/account", () => page.getByRole("cell", { name: "vera" }).waitFor());
+    await noAlert("/cluster", () => page.getByText(/nodes ·/).waitFor());
+    await noAlert("/projects/demo/workflows/slow/edit", () => page.getByTestId("check-status").and(page.locator("[data-state=valid]")).waitFor());
+    await noAlert("/projects/demo/workflows/slow", () => page.getByRole("heading", { name: /slow v2/ }).waitFor());
+    await page.getByRole("button", { name: "Diff" }).click();
+    const diff = page.getByLabel("changes from v1 to v2");
+    await diff.locator(".del", { hasText: "echo done" }).waitFor();
+    await diff.locator(".add", { hasText: "echo finished" }).waitFor();
     await page.context().close();
   });
 
@@ -205,7 +233,8 @@ describe("web UI in Chromium", () => {
 
     const phone = await ui.pageAs(ADMIN_TOKEN, { width: 390, height: 844, dark: true });
     await phone.goto("/projects/demo");
-    await phone.getByRole("link", { name: "slow" }).waitFor();
+    await phone.getByRole("link", { name: "slow" }).first().waitFor();
+    await phone.getByRole("cell", { name: "Asia/Tokyo" }).waitFor();
     const bg = await phone.evaluate("getComputedStyle(document.body).backgroundColor");
     expect(bg).toBe("rgb(13, 17, 23)");
     // Nothing pushes the page wider than the phone (wide tables scroll inside themselves).

@@ -2,11 +2,11 @@
 // time), the attempts with params and OUT params, the log viewer (live follow, download), and
 // the controls its role allows (developer and up; the API refuses the rest anyway).
 
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { controlFits, WORKFLOW_CONTROLS, type WorkflowControl } from "../../core/states.ts";
 import { api, enc } from "../api.ts";
 import { ErrorBox, Loading, StateBadge, duration, stateColour, when } from "../components.tsx";
-import { Dag } from "../dag.tsx";
+import { Dag, warmLayoutWorker } from "../dag.tsx";
 import { atLeast, useApi, useRole, useStream } from "../hooks.ts";
 import type { Definition, Instance, InstanceDetail, Task } from "../types.ts";
 import { LogViewer } from "./log-viewer.tsx";
@@ -15,6 +15,7 @@ const ACTIVE = new Set(["SUBMITTED_SUCCESS", "DELAY_EXECUTION", "DISPATCH", "RUN
 
 export function RunView({ project, id, task }: { project: string; id: number; task: number | null }) {
   const detail = useApi<InstanceDetail>(`/workflow-instances/${id}`);
+  useEffect(warmLayoutWorker, []);
   const [instance, setInstance] = useState<Instance | null>(null);
   const [tasks, setTasks] = useState(new Map<number, Task>());
   const [selected, setSelected] = useState<number | null>(task);

@@ -119,7 +119,7 @@ function zoned(iso: string, timezone: string): string {
 
 function Backfills({ project, name, dev }: { project: string; name: string; dev: boolean }) {
   const p = enc(project);
-  const list = useApi<Page<Backfill>>(`/projects/${p}/backfills?limit=50`);
+  const list = useApi<{ items: Backfill[] }>(`/projects/${p}/backfills`);
   const wf = useApi<{ id: number }>(`/projects/${p}/workflows/${enc(name)}`);
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");

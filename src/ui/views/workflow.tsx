@@ -1,10 +1,10 @@
 // View 3: a workflow — its DAG (always auto-laid-out), versions with a diff between two,
 // release ONLINE/OFFLINE, and the run dialog. The YAML editor is editor.tsx.
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api, enc } from "../api.ts";
 import { ErrorBox, Field, Loading, StateBadge, when } from "../components.tsx";
-import { Dag } from "../dag.tsx";
+import { Dag, warmLayoutWorker } from "../dag.tsx";
 import { atLeast, useApi, useRole } from "../hooks.ts";
 import { navigate } from "../router.ts";
 import { lineDiff, toYaml } from "../text.ts";
@@ -13,6 +13,7 @@ import type { Definition, Instance, Page, VersionSummary, WorkflowDetail } from 
 export function WorkflowView({ project, name }: { project: string; name: string }) {
   const base = `/projects/${enc(project)}/workflows/${enc(name)}`;
   const wf = useApi<WorkflowDetail>(base);
+  useEffect(warmLayoutWorker, []);
   const runs = useApi<Page<Instance>>(`/projects/${enc(project)}/workflow-instances?workflow=${enc(name)}&limit=10`);
   const role = useRole(project);
   const [running, setRunning] = useState(false);
