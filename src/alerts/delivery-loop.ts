@@ -25,7 +25,7 @@ export interface DeliveryLoopOptions {
   egress: AlertEgress;
   /** How often to look for due rows when there is nothing to do. */
   intervalMs?: number;
-  /** How long a claim holds a row; longer than the slowest delivery of a batch (requests time out at timeoutMs). */
+  /** How long a claim holds a row (default 2 min): rows start within its first half, each request ends by timeoutMs. */
   leaseMs?: number;
   batch?: number;
   timeoutMs?: number;
@@ -52,14 +52,22 @@ export class AlertDeliveryLoop {
   constructor(private readonly opts: DeliveryLoopOptions) {
     this.interval = opts.intervalMs ?? 1000;
     this.leaseMs = opts.leaseMs ?? 120_000;
-    this.batch = opts.batch ?? 20;
+    this.batch = opts.batch ?? 10;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
   }
 
   start(): void {
     this.transition(["IDLE"], "RUNNING");
-    this.arm(0);
+    // First, what this node id claimed before a restart (kill -9 mid-delivery) is due again at once.
+    this.running = this.opts.store.alerts
+      .releaseClaims(this.opts.owner)
+      .then((n) => void (n > 0 && this.opts.log.info("alerts claimed before the restart are due again", { count: n })))
+      .catch((err) => this.opts.log.warn("could not release this node's earlier alert claims; they come back when their lease ends", { err }))
+      .finally(() => {
+        this.running = null;
+        this.arm(0);
+      });
   }
 
   /** Look now (a test-send, or a commit that wrote a row): the next tick comes at once. */
@@ -99,8 +107,11 @@ export class AlertDeliveryLoop {
     try {
       const rows = await this.opts.store.alerts.claimDue(this.opts.owner, this.batch, this.leaseMs);
       claimed = rows.length;
+      // No row starts after half the lease: one row (a few channels × timeoutMs) then still ends
+      // inside its claim, so no other master sends it meanwhile. The rest come back when it ends.
+      const lastStart = Date.now() + this.leaseMs / 2;
       for (const row of rows) {
-        if (this.state !== "RUNNING") break; // the rest stay claimed and come back when the lease ends
+        if (this.state !== "RUNNING" || Date.now() > lastStart) break;
         await this.deliver(row).catch((err) => this.opts.log.error("alert delivery failed; the row comes back when its claim runs out", { outboxId: row.id, err }));
       }
     } catch (err) {

@@ -17,7 +17,7 @@ type DeliveryRow = Tables["alertDeliveries"]["$inferSelect"];
 
 export type AlertOutboxRepository = Pick<
   AlertRepository,
-  "recordMisfire" | "recordTestSend" | "claimDue" | "finish" | "retryLater" | "getOutbox" | "recordDelivery" | "deliveredChannels" | "listDeliveries" | "pendingCount"
+  "recordMisfire" | "recordTestSend" | "claimDue" | "releaseClaims" | "finish" | "retryLater" | "getOutbox" | "recordDelivery" | "deliveredChannels" | "listDeliveries" | "pendingCount"
 >;
 
 const SQLITE_CLAIM = `UPDATE alert_outbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
@@ -98,6 +98,9 @@ export function createAlertOutboxRepository(run: Runner): AlertOutboxRepository 
         const rows = await tx.select().from(ob).where(inArray(ob.id, ids));
         return rows.map(toOutbox).sort((a, b) => a.id - b.id);
       }),
+
+    releaseClaims: (owner) =>
+      run.write(async (tx) => (await tx.update(ob).set({ claimedUntil: null }).where(and(eq(ob.claimedBy, owner), isNull(ob.doneAt))).returning({ id: ob.id })).length),
 
     finish: (id, owner, error) =>
       run.write(async (tx) => {

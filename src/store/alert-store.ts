@@ -159,6 +159,11 @@ export interface AlertRepository {
    * on each. A row whose claim expired (its owner died mid-delivery) is due again.
    */
   claimDue(owner: string, limit: number, leaseMs: number): Promise<AlertOutboxRow[]>;
+  /**
+   * Claims `owner` still holds from before this process (a node that keeps its id across restarts,
+   * like `porpoise all`, killed mid-delivery): due again now instead of when their lease ends.
+   */
+  releaseClaims(owner: string): Promise<number>;
   /** The row is done (delivered, or given up with `error`); false when `owner` no longer holds it. */
   finish(id: number, owner: string, error: string | null): Promise<boolean>;
   /** Tried again at `nextAt`; false when `owner` no longer holds it. */

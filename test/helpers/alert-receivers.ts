@@ -18,18 +18,29 @@ export interface HttpReceiver extends AsyncDisposable {
   got: Received[];
   /** The next `n` requests to `path` answer 500. */
   failNext(path: string, n: number): void;
+  /** Requests to `path` are recorded and never answered until `answer()` (a receiver that hangs). */
+  hang(path: string): void;
+  answer(): void;
   on(path: string): Received[];
 }
 
 export function httpReceiver(): HttpReceiver {
   const got: Received[] = [];
   const failures = new Map<string, number>();
+  const hanging = new Set<string>();
+  let release: () => void = () => {};
+  let released = new Promise<void>((r) => (release = r));
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(req) {
       const u = new URL(req.url);
       const body = await req.text();
+      if (hanging.has(u.pathname)) {
+        got.push({ path: u.pathname, search: u.search, headers: Object.fromEntries(req.headers), body, json: null, status: 0 });
+        await released;
+        return new Response("late", { status: 503 });
+      }
       const left = failures.get(u.pathname) ?? 0;
       const status = left > 0 ? 500 : 202;
       if (left > 0) failures.set(u.pathname, left - 1);
@@ -45,8 +56,17 @@ export function httpReceiver(): HttpReceiver {
     url: `http://127.0.0.1:${server.port}`,
     got,
     failNext: (path, n) => void failures.set(path, n),
+    hang: (path) => void hanging.add(path),
+    answer: () => {
+      hanging.clear();
+      release();
+      released = new Promise<void>((r) => (release = r));
+    },
     on: (path) => got.filter((r) => r.path === path),
-    [Symbol.asyncDispose]: async () => void (await server.stop(true)),
+    [Symbol.asyncDispose]: async () => {
+      release();
+      await server.stop(true);
+    },
   };
 }
 
