@@ -179,6 +179,10 @@ describe.each(dialects)("alerts on %s", (dialect) => {
     const ids = claims.flat().map((r) => r.id);
     expect(ids.length).toBe(6);
     expect(new Set(ids).size).toBe(6);
+
+    // A restarted node (same id) takes its earlier claims back at once; others' stay claimed.
+    expect(await store.alerts.releaseClaims("m1")).toBe(claims[0]!.length);
+    expect((await store.alerts.claimDue("m4", 10, 60_000)).map((r) => r.id).sort()).toEqual(claims[0]!.map((r) => r.id).sort());
   });
 
   test("a WARN timeout and a misfire write outbox rows for the policies that want them, in their own transaction", async () => {
