@@ -10,6 +10,7 @@
 
 import { alertAction, ALERT_EVENTS, type AlertAction } from "../core/alert-events.ts";
 import type { Logger } from "../core/log.ts";
+import type { Counter, MetricsRegistry } from "../metrics/registry.ts";
 import type { AlertChannelForDelivery, AlertOutboxRow, AlertPolicy, Store } from "../store/store.ts";
 import type { AlertEgress } from "./egress-check.ts";
 import { buildMessage } from "./message.ts";
@@ -31,6 +32,8 @@ export interface DeliveryLoopOptions {
   timeoutMs?: number;
   /** Retry n waits baseMs·2^(n-1), at most maxMs; after maxAttempts the row is given up (recorded). */
   backoff?: { baseMs: number; maxMs: number; maxAttempts: number };
+  /** Counts every delivery attempt by channel type and status (porpoise_alerts_sent_total). */
+  metrics?: MetricsRegistry;
 }
 
 export const DEFAULT_BACKOFF = { baseMs: 5_000, maxMs: 30 * 60_000, maxAttempts: 10 };
@@ -48,6 +51,7 @@ export class AlertDeliveryLoop {
   private readonly backoff: { baseMs: number; maxMs: number; maxAttempts: number };
   /** Sends so far, by outcome (for logs and tests). */
   readonly counts = { sent: 0, failed: 0, skipped: 0 };
+  private readonly sentTotal: Counter<"channel_type" | "status"> | null;
 
   constructor(private readonly opts: DeliveryLoopOptions) {
     this.interval = opts.intervalMs ?? 1000;
@@ -55,6 +59,12 @@ export class AlertDeliveryLoop {
     this.batch = opts.batch ?? 10;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.sentTotal =
+      opts.metrics?.counter({
+        name: "porpoise_alerts_sent_total",
+        help: "Alert delivery attempts, by channel type (webhook, slack, email, pagerduty) and status (sent, failed); a failed one is retried with backoff",
+        labels: ["channel_type", "status"],
+      }) ?? null;
   }
 
   start(): void {
@@ -158,6 +168,7 @@ export class AlertDeliveryLoop {
         status: result.ok ? "sent" : "failed",
         detail: result.detail,
       });
+      this.sentTotal?.labels(channel.type, result.ok ? "sent" : "failed").inc();
       if (result.ok) {
         this.counts.sent++;
         continue;

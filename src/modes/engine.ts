@@ -171,6 +171,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     owner: opts.coordinator.nodeId,
     baseUrl: null,
     egress: defaultAlertEgress(),
+    ...(m ? { metrics: m } : {}),
     ...opts.alerts,
   });
   alerts.start();

@@ -89,7 +89,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     resources.add("scheduler", () => scheduler.stop());
     startRetention({ config, log, store, resources, files: false, ownedSlots: () => coordinator.ownedSlots(), metrics });
     // Alerts: every master drains the outbox (claims are leased, FOR UPDATE SKIP LOCKED), beside the engine.
-    const alerts = new AlertDeliveryLoop({ store, log: log.child({ component: "alerts" }), owner: nodeId, baseUrl: config.baseUrl, egress: defaultAlertEgress(config.egress) });
+    const alerts = new AlertDeliveryLoop({ store, log: log.child({ component: "alerts" }), owner: nodeId, baseUrl: config.baseUrl, egress: defaultAlertEgress(config.egress), metrics });
     alerts.start();
     resources.add("alert delivery", () => alerts.stop());
     log.info(`porpoise master ${nodeId} ready (${config.db.display}; redis ${redactUrl(config.redis ?? "")}; ${config.slots} slots, lease ${config.leaseMs} ms; metrics on ${listener.url}/metrics)`);

@@ -5,6 +5,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { defaultAlertEgress } from "../../../src/alerts/egress-check.ts";
+import { createMetricsRegistry } from "../../../src/metrics/registry.ts";
 import { dialects } from "../../helpers/stores.ts";
 import { httpReceiver, smtpReceiver } from "../../helpers/alert-receivers.ts";
 import { apiHarness } from "./harness.ts";
@@ -19,9 +20,10 @@ describe.each(dialects)("alert delivery on %s", (dialect) => {
   test("a failed run reaches webhook, Slack, PagerDuty and SMTP; a 500 is retried; the next success resolves PagerDuty", async () => {
     await using hooks = httpReceiver();
     await using smtp = await smtpReceiver({ user: "porpoise", pass: SMTP_PASS });
+    const metrics = createMetricsRegistry();
     await using h = await apiHarness(dialect, {
       engine: "full",
-      alerts: { baseUrl: "https://porpoise.example/", egress: defaultAlertEgress(), intervalMs: 50, backoff: { baseMs: 50, maxMs: 200, maxAttempts: 5 } },
+      alerts: { baseUrl: "https://porpoise.example/", egress: defaultAlertEgress(), intervalMs: 50, backoff: { baseMs: 50, maxMs: 200, maxAttempts: 5 }, metrics },
     });
     hooks.failNext("/hook", 1);
     expect((await h.call("POST", "/api/v1/projects", { body: { name: "analytics" } })).status).toBe(201);
@@ -88,6 +90,9 @@ describe.each(dialects)("alert delivery on %s", (dialect) => {
     const byChannel = deliveries.items.map((d: { channel: string; status: string; attempt: number }) => `${d.channel}:${d.status}:${d.attempt}`).sort();
     expect(byChannel).toEqual(["chat:sent:1", "hook:failed:1", "hook:sent:2", "mail:sent:1", "pager:sent:1"]);
     expect(deliveries.items.find((d: { status: string }) => d.status === "failed").detail).toBe("HTTP 500: receiver down");
+    const scraped = await metrics.render();
+    expect(scraped).toContain('porpoise_alerts_sent_total{channel_type="webhook",status="failed"} 1');
+    expect(scraped).toContain('porpoise_alerts_sent_total{channel_type="email",status="sent"} 1');
 
     // Secrets never come back.
     for (const path of [`${P}/alert-channels`, ...channels.map((c) => `${P}/alert-channels/${c.name}`), `${P}/alert-groups`, `${P}/alert-deliveries`, `${P}/audit?limit=500`]) {
