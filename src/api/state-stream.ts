@@ -12,6 +12,7 @@
 //   event: <kind>          one of the kinds the caller emits (instance, task, …)
 //   data: <JSON>           the item as the matching REST route shows it
 //   event: ready           after the first full set: the page may stop showing "loading"
+//   event: error           {code, message}, then the stream ends: the caller may no longer see it
 // plus a `: keep-alive` comment every `heartbeatMs`.
 
 import type { Logger } from "../core/log.ts";
@@ -28,6 +29,12 @@ export interface StateItem {
 
 export interface StateStreamOptions {
   read: () => Promise<StateItem[]>;
+  /**
+   * Asked every `recheckEvery` reads: may the caller still see this? An error (token revoked,
+   * user disabled, membership taken away) is sent as an `error` event and ends the stream.
+   */
+  recheck?: () => Promise<PorpoiseError | null>;
+  recheckEvery?: number;
   signal: AbortSignal;
   log: Logger;
   pollMs?: number;
@@ -52,8 +59,16 @@ export function stateEventStream(opts: StateStreamOptions): Response {
       if (!signal.aborted) controller.enqueue(encoder.encode(text));
     };
     let first = true;
+    let reads = 0;
     try {
       while (!signal.aborted) {
+        if (opts.recheck && ++reads % (opts.recheckEvery ?? 4) === 0) {
+          const denied = await opts.recheck();
+          if (denied) {
+            send(stateEvent("error", { code: denied.code, message: denied.message }));
+            return;
+          }
+        }
         const items = await opts.read();
         let out = "";
         for (const item of items) {

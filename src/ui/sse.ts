@@ -1,7 +1,7 @@
 // Server-Sent Events over fetch: EventSource cannot send the Authorization header, and tokens do
 // not belong in URLs (they end up in logs). Reconnects after a drop, sending Last-Event-ID.
 
-import { authHeaders } from "./api.ts";
+import { authHeaders, session, setSession } from "./api.ts";
 
 export interface SseEvent { event: string; data: string; id: string | null }
 
@@ -23,6 +23,7 @@ export function openStream(path: string, opts: StreamOptions): void {
         const headers: Record<string, string> = { ...authHeaders(), accept: "text/event-stream" };
         if (lastId !== null) headers["last-event-id"] = lastId;
         const res = await fetch(`/api/v1${path}`, { headers, signal: opts.signal });
+        if (res.status === 401 && session.token) setSession(null, null);
         if (res.status === 401 || res.status === 403 || res.status === 404) {
           opts.onEvent({ event: "error", data: await res.text(), id: null });
           return;
@@ -43,7 +44,8 @@ export function openStream(path: string, opts: StreamOptions): void {
             const e = parseBlock(block);
             if (!e) continue;
             if (e.id !== null) lastId = e.id;
-            if (e.event === "end") ended = true;
+            // `end`: a log that ended; `error`: the server stopped the stream (access gone).
+            if (e.event === "end" || e.event === "error") ended = true;
             opts.onEvent(e);
           }
         }

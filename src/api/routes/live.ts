@@ -2,13 +2,18 @@
 // rest: live state as Server-Sent Events (state-stream.ts) for one instance or a project's
 // recent instances, and the grid of runs × tasks of one workflow, one server-side page at a time.
 
+import type { Context } from "hono";
 import { z } from "zod";
-import { NotFoundError } from "../../core/errors.ts";
+import { NotFoundError, PorpoiseError, UnauthorizedError } from "../../core/errors.ts";
 import type { NamedWorkflowInstance, TaskInstance } from "../../store/store.ts";
 import { toTaskInstance, toWorkflowInstance } from "../instance-views.ts";
 import { defineRoute } from "../route.ts";
 import { pathName, positiveInt } from "../schemas.ts";
 import { stateEventStream, type StateItem } from "../state-stream.ts";
+import type { ApiDeps } from "../deps.ts";
+import { projectNotFound } from "../access.ts";
+import { authenticateCached } from "../token-cache.ts";
+import { bearerToken, hashToken } from "../tokens.ts";
 import { TASK_STATES, WORKFLOW_STATES } from "../../core/states.ts";
 
 const STREAM = {
@@ -20,6 +25,24 @@ const POLL_MS = 500;
 /** A project stream follows this many of the newest instances. */
 const PROJECT_WINDOW = 100;
 export const MAX_GRID_PAGE = 100;
+
+/**
+ * Access is checked when a stream opens, like any read, and again every 4 reads (2 s): a token
+ * revoked or a member removed meanwhile stops receiving at most 2 s later. One token-cache hit
+ * and one membership read per check.
+ */
+const RECHECK_EVERY = 4;
+
+function recheckAccess(deps: ApiDeps, c: Context, projectId: number, projectName: string): () => Promise<PorpoiseError | null> {
+  const hash = hashToken(bearerToken(c.req.header("authorization")));
+  return async () => {
+    const now = deps.now();
+    const found = await authenticateCached(deps.store, hash, now, () => deps.store.tokens.authenticate(hash, now));
+    if (!found) return new UnauthorizedError("the token of this stream is no longer valid (expired, revoked, or its user disabled): log in again");
+    if (found.user.isAdmin || (await deps.store.members.role(projectId, found.user.id))) return null;
+    return projectNotFound(projectName);
+  };
+}
 
 const streamView = z.object({}).describe("never answered as JSON: the route always streams");
 const instanceItem = (wi: NamedWorkflowInstance, project: string): StateItem => ({
@@ -86,13 +109,15 @@ export const liveRoutes = [
     stream: STREAM,
     response: streamView,
     handler: ({ params, deps, owned, c }) => {
-      const project = owned.access.project.name;
+      const { project: owner } = owned.access;
+      const project = owner.name;
       const read = async (): Promise<StateItem[]> => {
         const [wi, tasks] = await Promise.all([deps.store.instances.get(params.id), deps.store.taskInstances.listForInstance(params.id)]);
         if (!wi) return [];
         return [instanceItem(wi, project), ...tasks.map((t) => taskItem(t, deps.workDir))];
       };
-      return stateEventStream({ read, signal: c.req.raw.signal, log: deps.log, pollMs: POLL_MS });
+      const recheck = recheckAccess(deps, c, owner.id, owner.name);
+      return stateEventStream({ read, recheck, recheckEvery: RECHECK_EVERY, signal: c.req.raw.signal, log: deps.log, pollMs: POLL_MS });
     },
   }),
   defineRoute({
@@ -116,7 +141,8 @@ export const liveRoutes = [
         workflowId = wf.id;
       }
       const read = async () => (await deps.store.instances.list({ projectId: project.id, workflowId, limit: PROJECT_WINDOW, offset: 0 })).items.map((wi) => instanceItem(wi, project.name));
-      return stateEventStream({ read, signal: c.req.raw.signal, log: deps.log, pollMs: POLL_MS });
+      const recheck = recheckAccess(deps, c, project.id, project.name);
+      return stateEventStream({ read, recheck, recheckEvery: RECHECK_EVERY, signal: c.req.raw.signal, log: deps.log, pollMs: POLL_MS });
     },
   }),
   defineRoute({

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { readSse, type SseEvent } from "../../../src/cli/client-sse.ts";
 import { dialects } from "../../helpers/stores.ts";
-import { apiHarness, expectError, twoTaskWorkflow, type Harness } from "./harness.ts";
+import { apiHarness, expectError, seedInstance, twoTaskWorkflow, type Harness } from "./harness.ts";
 
 async function openEvents(h: Harness, path: string, token = h.adminToken) {
   const ctl = new AbortController();
@@ -77,6 +77,36 @@ describe.each(dialects)("UI support routes on %s", (dialect) => {
     expect((await readUntil(own.events, (s) => s.at(-1)!.event === "ready")).map((e) => e.event)).toEqual(["ready"]);
     own.close();
     expectError(await h.call("GET", "/api/v1/projects/alpha/events?workflow=nope"), 404, "NOT_FOUND", /workflow "nope"/);
+  });
+
+  test("an open stream ends with an error event once its caller may no longer see it: member removed, token revoked", async () => {
+    await using h = await apiHarness(dialect, { engine: "client" });
+    await h.call("POST", "/api/v1/projects", { body: { name: "alpha" } });
+    await h.call("POST", "/api/v1/projects/alpha/workflows", { body: twoTaskWorkflow("etl") });
+    const projectId = (await h.call("GET", "/api/v1/projects/alpha")).json.id as number;
+    const { instance } = await seedInstance(h.store, projectId, "etl", { task: "extract", state: "RUNNING_EXECUTION" });
+    const vera = await h.user("vera");
+    const tom = await h.user("tom");
+    for (const user of ["vera", "tom"]) await h.call("POST", "/api/v1/projects/alpha/members", { body: { user, role: "viewer" } });
+    const streams = {
+      veraProject: await openEvents(h, "/api/v1/projects/alpha/events", vera.token),
+      veraInstance: await openEvents(h, `/api/v1/workflow-instances/${instance.id}/events`, vera.token),
+      tomProject: await openEvents(h, "/api/v1/projects/alpha/events", tom.token),
+    };
+    for (const s of Object.values(streams)) await readUntil(s.events, (seen) => seen.at(-1)!.event === "ready");
+
+    expect((await h.call("DELETE", "/api/v1/projects/alpha/members/vera")).status).toBe(204);
+    const tokenId = (await h.call("GET", "/api/v1/tokens", { token: tom.token })).json.items[0].id as number;
+    expect((await h.call("DELETE", `/api/v1/tokens/${tokenId}`, { token: tom.token })).status).toBe(204);
+
+    const ending = async (s: { events: AsyncIterator<SseEvent> }) => {
+      const seen = await readUntil(s.events, (all) => all.at(-1)!.event === "error");
+      expect((await s.events.next()).done).toBe(true);
+      return JSON.parse(seen.at(-1)!.data).code as string;
+    };
+    expect(await ending(streams.veraProject)).toBe("NOT_FOUND");
+    expect(await ending(streams.veraInstance)).toBe("NOT_FOUND");
+    expect(await ending(streams.tomProject)).toBe("UNAUTHORIZED");
   });
 
   test("grid: runs newest first with each task's latest attempt; bad paging names the field", async () => {
