@@ -4,10 +4,12 @@
 
 import { Hono } from "hono";
 import { defaultAlertEgress } from "../alerts/egress-check.ts";
+import { type Context, Hono } from "hono";
 import { DEFAULT_MAX_BODY_BYTES, checkDeclaredLength } from "./body.ts";
 import { DEFAULT_SESSION_TTL_MS, type ApiDeps, type AppOptions } from "./deps.ts";
 import { errorBody, errorResponse } from "./errors.ts";
 import { LoginThrottle } from "./login-throttle.ts";
+import { methodTable } from "./method-not-allowed.ts";
 import { mountRoute } from "./route.ts";
 import { mountUi } from "./ui-assets.ts";
 import { mountEdgeGateway } from "./edge/routes.ts";
@@ -52,11 +54,20 @@ export function createApp(opts: AppOptions): Hono {
   if (metrics) app.get("/metrics", async () => new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } }));
   for (const route of deps.routes) mountRoute(app, route, deps);
   if (deps.edgeGateway) mountEdgeGateway(app, deps.edgeGateway);
+  // A path the API serves, with a method it does not take: 405 and Allow (method-not-allowed.ts);
+  // anything else no route took: 404. The UI hands its /api/… misses here too.
+  const methods = methodTable(deps.routes);
+  const unrouted = (c: Context) => {
+    const allowed = methods.allowed(c.req.path);
+    if (allowed.length > 0) {
+      c.header("Allow", allowed.join(", "));
+      return c.json(errorBody("METHOD_NOT_ALLOWED", `${c.req.method} is not a method of ${c.req.path}: it takes ${allowed.join(", ")} (see /api/docs)`), 405);
+    }
+    return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}: see /api/docs or /api/v1/openapi.json`), 404);
+  };
   // The web UI answers the GETs no route took (ui-assets.ts); without it they are 404 as before.
-  if (opts.ui !== undefined) mountUi(app, opts.ui);
-  app.notFound((c) =>
-    c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}: see /api/v1/openapi.json`), 404),
-  );
+  if (opts.ui !== undefined) mountUi(app, opts.ui, unrouted);
+  app.notFound(unrouted);
   app.onError((err, c) => errorResponse(err, c, deps.log));
   return app;
 }

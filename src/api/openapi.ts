@@ -47,15 +47,6 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output", refWorkflow = tru
   return out;
 }
 
-function operationId(route: Route): string {
-  const words = route.path
-    .replace(/^\/api\/v1/, "")
-    .split(/[^A-Za-z0-9]/)
-    .filter(Boolean)
-    .map((w) => w[0]!.toUpperCase() + w.slice(1));
-  return route.method.toLowerCase() + words.join("");
-}
-
 function parameters(route: Route): Json[] {
   const list: Json[] = [];
   for (const [where, schema] of [["path", route.params], ["query", route.query]] as const) {
@@ -99,7 +90,7 @@ function operation(route: Route): Json {
     responses[status] = { description: errorText[status] ?? "error", content: { "application/json": { schema: { $ref: ERROR_REF } } } };
   }
   const op: Json = {
-    operationId: operationId(route),
+    operationId: route.operationId,
     summary: route.summary,
     ...(description ? { description } : {}),
     tags: [route.tag],
@@ -125,9 +116,9 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
   for (const route of routes) {
     const path = route.path.replace(/:([A-Za-z]+)/g, "{$1}");
     const op = operation(route);
-    // The same operation served at two paths (/openapi.json) needs two ids.
-    for (let n = 2; ids.has(op.operationId as string); n++) op.operationId = `${operationId(route)}${n}`;
-    ids.add(op.operationId as string);
+    // Names an SDK generator turns into methods (route.ts checks their form): one per operation.
+    if (ids.has(route.operationId)) throw new Error(`operationId ${route.operationId} is declared twice (${route.method} ${route.path})`);
+    ids.add(route.operationId);
     (paths[path] ??= {})[route.method.toLowerCase()] = op;
   }
   return {
@@ -135,8 +126,11 @@ export function buildOpenApi(routes: readonly Route[], version: string): Json {
     info: {
       title: "porpoise API",
       version,
-      description: "Distributed DAG workflow scheduler. Send `Authorization: Bearer <token>`; get a token from POST /api/v1/login.",
+      description: "Distributed DAG workflow scheduler. Send `Authorization: Bearer <token>`; get a token from POST /api/v1/login. A rendered reference of this document is served at /api/docs.",
+      license: { name: "Apache License 2.0", identifier: "Apache-2.0" },
     },
+    // Relative: the server that serves this document, wherever it is deployed (behind a proxy too).
+    servers: [{ url: "/", description: "the porpoise server that serves this document" }],
     paths,
     components: {
       schemas: { WorkflowDefinition: jsonSchema(workflowDefinitionSchema, "input", false), Error: jsonSchema(errorSchema, "output") },

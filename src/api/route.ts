@@ -76,6 +76,11 @@ export interface RouteSpec<
   method: HttpMethod;
   /** hono syntax (`/api/v1/projects/:project`); every `:name` must be a key of `params`. */
   path: string;
+  /**
+   * The OpenAPI operationId: a verb and a noun in camelCase that an SDK generator turns into a
+   * method name (`createWorkflow`, `runWorkflow`, `listWorkflowInstances`); unique in the API.
+   */
+  operationId: string;
   summary: string;
   description?: string;
   tag: string;
@@ -109,6 +114,7 @@ export interface RouteSpec<
 export interface Route {
   method: HttpMethod;
   path: string;
+  operationId: string;
   summary: string;
   description?: string;
   tag: string;
@@ -181,6 +187,7 @@ export function defineRoute<
   return {
     method: spec.method,
     path: spec.path,
+    operationId: spec.operationId,
     summary: spec.summary,
     description: spec.description,
     tag: spec.tag,
@@ -213,7 +220,7 @@ export function mountRoute(app: Hono, route: Route, deps: ApiDeps): void {
 }
 
 function checkDeclaration(
-  spec: { method: string; path: string; auth: AuthRequirement; projectRole?: unknown; owner?: OwnerSpec; params?: z.ZodType; response?: z.ZodType; body?: z.ZodType },
+  spec: { method: string; path: string; operationId: string; auth: AuthRequirement; projectRole?: unknown; owner?: OwnerSpec; params?: z.ZodType; response?: z.ZodType; body?: z.ZodType },
   status: number,
 ): void {
   const where = `${spec.method} ${spec.path}`;
@@ -224,6 +231,7 @@ function checkDeclaration(
   if (spec.owner && (!names.includes("id") || spec.projectRole || spec.auth === "public")) throw new Error(`${where}: owner needs :id in the path, a token, and no projectRole`);
   if (spec.owner?.snapshot && (spec.owner.kind !== "workflow-instance" || spec.method !== "GET")) throw new Error(`${where}: only GET routes of a workflow instance read snapshots`);
   if ((status === 204) !== (spec.response === undefined)) throw new Error(`${where}: a response schema is needed unless status is 204`);
+  if (!/^[a-z][A-Za-z0-9]*$/.test(spec.operationId)) throw new Error(`${where}: operationId ${JSON.stringify(spec.operationId)} must be camelCase, e.g. createWorkflow`);
 }
 
 async function authenticate(c: Context, deps: ApiDeps): Promise<Principal> {

@@ -6,7 +6,7 @@
 // are read into memory once at start (about 100 KB, gzipped copies made then), so a rebuild of
 // src/ui-dist/ under a running server changes nothing it serves.
 
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { z } from "zod";
 import { errorBody } from "./errors.ts";
 
@@ -78,10 +78,10 @@ function send(req: Request, a: UiAsset, headers: Record<string, string>): Respon
 }
 
 /** Mounts the UI's GET routes; call after the API's routes so theirs match first. */
-export function mountUi(app: Hono, ui: UiAssets | null): void {
+export function mountUi(app: Hono, ui: UiAssets | null, unrouted?: (c: Context) => Response): void {
   app.on(["GET", "HEAD"], "*", (c) => {
     const path = c.req.path;
-    if (NOT_UI.test(path)) return c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${path}: see /api/v1/openapi.json`), 404);
+    if (NOT_UI.test(path)) return unrouted ? unrouted(c) : c.json(errorBody("NOT_FOUND", `no route for ${c.req.method} ${path}: see /api/v1/openapi.json`), 404);
     if (!ui) {
       return c.json(errorBody("NOT_FOUND", `the web UI is not built into this process: run \`npm run build:ui\` (or \`npm start\`, which builds it) and restart; the API is under /api/v1`), 404);
     }

@@ -116,6 +116,7 @@ export const workflowDetailView = workflowView.extend({ definition: storedDefini
 /** What a save (create / new version) answers: the stored workflow, and what would make its runs wait. */
 export const workflowSavedView = workflowDetailView.extend({
   warnings: z.array(z.string()).describe("things that do not stop the save but will stop runs from progressing, e.g. a worker group no worker serves"),
+  unchanged: z.boolean().describe("true when the definition equals the current version's: no new version was stored, this is the current one"),
 });
 
 export const auditView = z.object({

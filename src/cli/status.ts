@@ -38,7 +38,8 @@ export function renderStatus(view: InstanceView, nowMs: number): string[] {
   if (view.timezone !== undefined && view.timezone !== "UTC") lines.push(`timezone: ${sanitize(view.timezone)}`);
   if (view.message) lines.push(`message: ${sanitize(view.message)}`);
   if (view.tasks.length === 0) return [...lines, "", "no task has started yet"];
-  const sorted = [...view.tasks].sort((a, b) => (a.taskName < b.taskName ? -1 : a.taskName > b.taskName ? 1 : a.attempt - b.attempt));
+  // The server lists attempts in DAG order (a task after its deps, attempts oldest first): kept.
+  const sorted = view.tasks;
   const rows = [["TASK_INSTANCE_ID", "TASK", "ATTEMPT", "STATE", "DURATION", "MESSAGE"]];
   for (const t of sorted) {
     const start = t.startTime ? new Date(t.startTime).getTime() : null;

@@ -203,7 +203,8 @@ export interface WorkflowRepository {
   create(projectId: number, definition: WorkflowDefinition, actor: Actor): Promise<{ workflow: Workflow; version: WorkflowVersion }>;
   /**
    * Stores `definition` as version latest+1 and makes it current. When `expectedVersion` is given and
-   * the current version differs, throws ConflictError (optimistic concurrency for editors).
+   * the current version differs, throws ConflictError (optimistic concurrency for editors). A
+   * definition equal to the current version's stores nothing: that version, `unchanged: true`.
    */
   addVersion(
     projectId: number,
@@ -211,7 +212,7 @@ export interface WorkflowRepository {
     definition: WorkflowDefinition,
     actor: Actor,
     expectedVersion?: number,
-  ): Promise<{ workflow: Workflow; version: WorkflowVersion }>;
+  ): Promise<{ workflow: Workflow; version: WorkflowVersion; unchanged: boolean }>;
   get(projectId: number, name: string): Promise<Workflow | null>;
   list(projectId: number, query: PageQuery & { nameContains?: string }): Promise<Page<Workflow>>;
   listVersions(workflowId: number, page: PageQuery): Promise<Page<Omit<WorkflowVersion, "definition">>>;

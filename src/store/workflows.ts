@@ -137,6 +137,12 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
             `workflow "${name}" is at version ${current.currentVersion}, not ${expectedVersion}: someone changed it meanwhile — reload it and apply your change again`,
           );
         }
+        // The same definition as the current version: nothing to store (issue 11 papercut: an
+        // identical PUT made a new version). Compared as canonical JSON, as it is stored.
+        const [live] = await tx.select().from(wv).where(and(eq(wv.workflowId, current.id), eq(wv.version, current.currentVersion)));
+        if (live && canonicalJson(live.definition) === canonicalJson(definition)) {
+          return { workflow: toWorkflow(current), version: toVersion(live), unchanged: true };
+        }
         const now = new Date();
         const next = current.latestVersion + 1;
         const row = returned(
@@ -157,7 +163,7 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
           versionAfter: next,
           details: { name },
         });
-        return { workflow: toWorkflow(row), version };
+        return { workflow: toWorkflow(row), version, unchanged: false };
       });
     },
 
@@ -274,4 +280,11 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
         });
       }),
   };
+}
+
+/** JSON with object keys sorted and undefined dropped: equal for equal definitions however they were spelled or stored. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }

@@ -10,6 +10,7 @@ export const auditRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/audit",
+    operationId: "listProjectAudit",
     tag: "audit",
     summary: "A project's audit log, newest first",
     auth: "user",
@@ -25,6 +26,7 @@ export const auditRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/audit",
+    operationId: "listAudit",
     tag: "audit",
     summary: "The whole audit log, newest first (administrators)",
     auth: "admin",

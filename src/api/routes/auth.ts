@@ -14,6 +14,7 @@ export const authRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/login",
+    operationId: "login",
     tag: "auth",
     summary: "Log in: user name and password give a session token",
     description:
@@ -58,6 +59,7 @@ export const authRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/logout",
+    operationId: "logout",
     tag: "auth",
     summary: "Revoke the token this request was made with",
     auth: "user",
@@ -69,6 +71,7 @@ export const authRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/me",
+    operationId: "getMe",
     tag: "auth",
     summary: "The calling user and the token in use",
     auth: "user",

@@ -73,6 +73,7 @@ export const backfillRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/workflows/:name/backfill",
+    operationId: "createBackfill",
     tag: "backfills",
     summary: "Backfill a workflow over a date range or a list of dates (serial or parallel)",
     description: "400 naming the field for a bad range or date; 409 when the workflow is OFFLINE; 503 when this process runs no engine.",
@@ -121,6 +122,7 @@ export const backfillRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/backfills",
+    operationId: "listBackfills",
     tag: "backfills",
     summary: "List the project's backfills, newest first",
     auth: "user",
@@ -132,6 +134,7 @@ export const backfillRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/backfills/:id",
+    operationId: "getBackfill",
     tag: "backfills",
     summary: "A backfill with its progress: counts and the state of each planned time",
     auth: "user",
@@ -143,6 +146,7 @@ export const backfillRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/backfills/:id/stop",
+    operationId: "stopBackfill",
     tag: "backfills",
     summary: "Stop a backfill: creates no more runs and stops the running ones",
     status: 200,

@@ -66,6 +66,7 @@ export const clusterRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/cluster",
+    operationId: "getCluster",
     tag: "cluster",
     summary: "Nodes (role, host, version, groups, slots, heartbeat age), edge workers (groups, version, architecture, heartbeat, running attempts) and the owner, epoch and expiry of every slot lease",
     description: "Any logged-in user may read it. Nodes whose heartbeat stopped are listed until they are swept.",

@@ -78,6 +78,7 @@ export const datasourceRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/datasources",
+    operationId: "createDatasource",
     tag: "datasources",
     summary: "Create a datasource (for sql tasks); the password is write-only",
     auth: "user",
@@ -91,6 +92,7 @@ export const datasourceRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/datasources",
+    operationId: "listDatasources",
     tag: "datasources",
     summary: "List datasources (passwords are never shown)",
     auth: "user",
@@ -106,6 +108,7 @@ export const datasourceRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/datasources/:name",
+    operationId: "getDatasource",
     tag: "datasources",
     summary: "Get a datasource (the password is never shown)",
     auth: "user",
@@ -121,6 +124,7 @@ export const datasourceRoutes = [
   defineRoute({
     method: "PUT",
     path: "/api/v1/projects/:project/datasources/:name",
+    operationId: "updateDatasource",
     tag: "datasources",
     summary: "Change a datasource: fields left out are kept (the password too; null removes it)",
     auth: "user",
@@ -135,6 +139,7 @@ export const datasourceRoutes = [
   defineRoute({
     method: "DELETE",
     path: "/api/v1/projects/:project/datasources/:name",
+    operationId: "deleteDatasource",
     tag: "datasources",
     summary: "Delete a datasource",
     auth: "user",

@@ -20,6 +20,7 @@ export const healthRoutes = [
   defineRoute({
     method: "GET",
     path: "/healthz",
+    operationId: "getHealth",
     tag: "health",
     summary: "Liveness: 200 while the process serves HTTP",
     auth: "public",
@@ -29,6 +30,7 @@ export const healthRoutes = [
   defineRoute({
     method: "GET",
     path: "/readyz",
+    operationId: "getReadiness",
     tag: "health",
     summary: "Readiness: 200 when the store answers and is migrated and the data dir takes writes, else 503 with the reason",
     auth: "public",

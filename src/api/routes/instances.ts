@@ -11,6 +11,7 @@ import { PRIORITIES, paramsSchema, taskNameSchema, workerGroupSchema } from "../
 import { MAX_DETAILS, closestName, describeValue } from "../../core/zod-details.ts";
 import type { Store, Workflow, WorkflowVersion } from "../../store/store.ts";
 import { getZone } from "../../core/cron/index.ts";
+import { topologicalOrder } from "../../core/dag.ts";
 import { requireEngine } from "../engine.ts";
 import { controlResultView, toTaskInstance, toWorkflowInstance, workflowInstanceDetailView, workflowInstanceView } from "../instance-views.ts";
 import { defineRoute } from "../route.ts";
@@ -100,6 +101,25 @@ async function versionOf(store: Store, workflowId: number, version: number): Pro
   return stored;
 }
 
+// Each task's place in its version's DAG (topological, ties in definition order), per cached version.
+const dagRanks = new WeakMap<WorkflowVersion, Map<string, number>>();
+
+/**
+ * Attempts in DAG order — a task after the tasks it depends on, its attempts oldest first — not
+ * alphabetically (issue 11 papercut): the order the run goes in. Tasks the version does not name
+ * (none, unless it is gone) come last, by id.
+ */
+function inDagOrder<T extends { taskName: string; attempt: number; id: number }>(tasks: readonly T[], version: WorkflowVersion | null): T[] {
+  let ranks = version ? dagRanks.get(version) : undefined;
+  if (version && !ranks) {
+    const defined = version.definition.tasks;
+    ranks = new Map(topologicalOrder(defined.map((t) => ({ name: t.name, deps: t.deps ?? [] }))).map((i, rank) => [defined[i]!.name, rank]));
+    dagRanks.set(version, ranks);
+  }
+  const rank = (name: string) => ranks?.get(name) ?? Number.MAX_SAFE_INTEGER;
+  return [...tasks].sort((a, b) => rank(a.taskName) - rank(b.taskName) || a.attempt - b.attempt || a.id - b.id);
+}
+
 function checkStartTasks(startTasks: string[], known: Set<string>, wf: Workflow, version: number): void {
   const details: ErrorDetail[] = [];
   const unknown: string[] = [];
@@ -117,10 +137,14 @@ function checkStartTasks(startTasks: string[], known: Set<string>, wf: Workflow,
   );
 }
 
+/** `recover-failed` → `recoverFailed`: the operation names of the controls. */
+const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
 export const instanceRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/workflows/:name/run",
+    operationId: "runWorkflow",
     tag: "instances",
     summary: "Run a workflow; answers at once with the new instance's id",
     description: "409 when the workflow is OFFLINE; 503 when this process runs no engine.",
@@ -153,6 +177,7 @@ export const instanceRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflow-instances",
+    operationId: "listWorkflowInstances",
     tag: "instances",
     summary: "List workflow instances, newest first (filters: workflow, state, creation time)",
     auth: "user",
@@ -179,6 +204,7 @@ export const instanceRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/workflow-instances/:id",
+    operationId: "getWorkflowInstance",
     tag: "instances",
     summary: "One workflow instance with every attempt of every task",
     auth: "user",
@@ -190,22 +216,21 @@ export const instanceRoutes = [
     response: workflowInstanceDetailView,
     handler: async ({ deps, owned }) => {
       const { instance, snapshot } = owned;
-      const [tasks, taskCount] = snapshot
-        ? [snapshot.tasks, snapshot.taskCount]
-        : await Promise.all([
-            deps.store.taskInstances.listForInstance(instance.id),
-            versionOf(deps.store, instance.workflowId, instance.workflowVersion).then((v) => v?.definition.tasks.length ?? null),
-          ]);
+      const [tasks, version] = await Promise.all([
+        snapshot ? snapshot.tasks : deps.store.taskInstances.listForInstance(instance.id),
+        versionOf(deps.store, instance.workflowId, instance.workflowVersion),
+      ]);
       return {
         ...toWorkflowInstance(instance, owned.access.project.name),
-        taskCount,
-        tasks: tasks.map((t) => toTaskInstance(t, deps.workDir)),
+        taskCount: snapshot ? snapshot.taskCount : (version?.definition.tasks.length ?? null),
+        tasks: inDagOrder(tasks, version).map((t) => toTaskInstance(t, deps.workDir)),
       };
     },
   }),
   defineRoute({
     method: "DELETE",
     path: "/api/v1/workflow-instances/:id",
+    operationId: "deleteWorkflowInstance",
     tag: "instances",
     summary: "Delete a finished workflow instance with its attempts and their logs",
     description:
@@ -222,6 +247,7 @@ export const instanceRoutes = [
     defineRoute({
       method: "POST",
       path: `/api/v1/workflow-instances/:id/${control}`,
+      operationId: `${camel(control)}WorkflowInstance`,
       tag: "instances",
       summary: `Control a workflow instance: ${control}`,
       description:

@@ -100,6 +100,7 @@ export const liveRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/workflow-instances/:id/events",
+    operationId: "followWorkflowInstance",
     tag: "instances",
     summary: "Live state of one workflow instance and its attempts (Server-Sent Events)",
     description: `Sends the instance and every attempt, then each again whenever it changes (the Store is read every ${POLL_MS} ms while the stream is open). Stays open until the client goes away.`,
@@ -123,6 +124,7 @@ export const liveRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/events",
+    operationId: "followProject",
     tag: "instances",
     summary: "Live state of a project's newest instances (Server-Sent Events)",
     description: `Sends the newest ${PROJECT_WINDOW} instances (of one workflow with ?workflow=), then each again when it changes or appears.`,
@@ -148,6 +150,7 @@ export const liveRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflows/:name/grid",
+    operationId: "getWorkflowGrid",
     tag: "instances",
     summary: "Runs × tasks of one workflow, newest run first, one page at a time",
     auth: "user",

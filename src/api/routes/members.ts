@@ -23,6 +23,7 @@ export const memberRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/members",
+    operationId: "listMembers",
     tag: "members",
     summary: "List a project's members",
     auth: "user",
@@ -38,6 +39,7 @@ export const memberRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/members",
+    operationId: "addMember",
     tag: "members",
     summary: "Add a user to a project with a role",
     auth: "user",
@@ -55,6 +57,7 @@ export const memberRoutes = [
   defineRoute({
     method: "PATCH",
     path: "/api/v1/projects/:project/members/:user",
+    operationId: "setMemberRole",
     tag: "members",
     summary: "Change a member's role",
     auth: "user",
@@ -71,6 +74,7 @@ export const memberRoutes = [
   defineRoute({
     method: "DELETE",
     path: "/api/v1/projects/:project/members/:user",
+    operationId: "removeMember",
     tag: "members",
     summary: "Remove a member (not the last owner)",
     auth: "user",

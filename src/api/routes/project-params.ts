@@ -20,6 +20,7 @@ export const projectParamRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/params",
+    operationId: "getProjectParams",
     tag: "projects",
     summary: "The project's params (the lowest layer of ${name} resolution)",
     auth: "user",
@@ -31,6 +32,7 @@ export const projectParamRoutes = [
   defineRoute({
     method: "PUT",
     path: "/api/v1/projects/:project/params",
+    operationId: "setProjectParams",
     tag: "projects",
     summary: "Replace the project's params; runs that start afterwards see them",
     auth: "user",

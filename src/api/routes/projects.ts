@@ -19,6 +19,7 @@ export const projectRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects",
+    operationId: "createProject",
     tag: "projects",
     summary: "Create a project; you become its owner",
     auth: "user",
@@ -31,6 +32,7 @@ export const projectRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects",
+    operationId: "listProjects",
     tag: "projects",
     summary: "List the projects you are a member of (administrators: all)",
     auth: "user",
@@ -44,6 +46,7 @@ export const projectRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project",
+    operationId: "getProject",
     tag: "projects",
     summary: "Get a project",
     auth: "user",
@@ -55,6 +58,7 @@ export const projectRoutes = [
   defineRoute({
     method: "PATCH",
     path: "/api/v1/projects/:project",
+    operationId: "updateProject",
     tag: "projects",
     summary: "Rename a project or change its description or parameters",
     auth: "user",
@@ -73,6 +77,7 @@ export const projectRoutes = [
   defineRoute({
     method: "PUT",
     path: "/api/v1/projects/:project/tenant",
+    operationId: "setProjectTenant",
     tag: "projects",
     summary: "Set the OS user the project's shell and python tasks run as (administrators only); null: the default task user",
     auth: "user",
@@ -89,6 +94,7 @@ export const projectRoutes = [
   defineRoute({
     method: "DELETE",
     path: "/api/v1/projects/:project",
+    operationId: "deleteProject",
     tag: "projects",
     summary: "Delete a project; only when it holds no workflows (409 otherwise)",
     auth: "user",

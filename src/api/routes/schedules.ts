@@ -112,6 +112,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/workflows/:name/schedules",
+    operationId: "createSchedule",
     tag: "schedules",
     summary: "Create a schedule for a workflow (OFFLINE unless releaseState says ONLINE)",
     auth: "user",
@@ -137,6 +138,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflows/:name/schedules",
+    operationId: "listSchedules",
     tag: "schedules",
     summary: "List a workflow's schedules",
     auth: "user",
@@ -154,6 +156,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/schedules/:id",
+    operationId: "getSchedule",
     tag: "schedules",
     summary: "Get a schedule",
     auth: "user",
@@ -165,6 +168,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "PUT",
     path: "/api/v1/projects/:project/schedules/:id",
+    operationId: "updateSchedule",
     tag: "schedules",
     summary: "Change a schedule (fields left out keep their value; null clears startTime/endTime)",
     auth: "user",
@@ -191,6 +195,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "DELETE",
     path: "/api/v1/projects/:project/schedules/:id",
+    operationId: "deleteSchedule",
     tag: "schedules",
     summary: "Delete a schedule (its instances stay)",
     auth: "user",
@@ -206,6 +211,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/schedules/:id/release",
+    operationId: "releaseSchedule",
     tag: "schedules",
     summary: "Bring a schedule ONLINE (it fires from now on) or take it OFFLINE",
     auth: "user",
@@ -225,6 +231,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/schedules/:id/preview",
+    operationId: "previewSchedule",
     tag: "schedules",
     summary: "The schedule's next fire times (ISO-8601), within its startTime/endTime",
     auth: "user",
@@ -240,6 +247,7 @@ export const scheduleRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/schedules/preview",
+    operationId: "previewCron",
     tag: "schedules",
     summary: "Fire times of an unsaved cron expression (ISO-8601)",
     auth: "user",

@@ -40,6 +40,7 @@ export const taskInstanceRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/task-instances/:id",
+    operationId: "getTaskInstance",
     tag: "instances",
     summary: "One task attempt with its params and OUT params",
     auth: "user",
@@ -52,6 +53,7 @@ export const taskInstanceRoutes = [
     defineRoute({
       method: "POST",
       path: `/api/v1/task-instances/:id/${control}`,
+      operationId: `${control.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())}TaskInstance`,
       tag: "instances",
       summary: control === "kill" ? "Kill one running task attempt" : "Mark a failed task attempt as succeeded; its downstream proceeds",
       description: "409 naming the current state when the control does not fit it; 503 when this process runs no engine.",
@@ -67,6 +69,7 @@ export const taskInstanceRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/task-instances/:id/log",
+    operationId: "getTaskInstanceLog",
     tag: "instances",
     summary: "A task attempt's log: one page by byte offset, or followed (?follow=1, Server-Sent Events) until the attempt ends",
     description:

@@ -12,6 +12,7 @@ export const tokenRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/tokens",
+    operationId: "createToken",
     tag: "tokens",
     summary: "Create an API token for yourself (shown once)",
     auth: "user",
@@ -41,6 +42,7 @@ export const tokenRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/tokens",
+    operationId: "listTokens",
     tag: "tokens",
     summary: "List your tokens (never the tokens themselves)",
     auth: "user",
@@ -55,6 +57,7 @@ export const tokenRoutes = [
   defineRoute({
     method: "DELETE",
     path: "/api/v1/tokens/:id",
+    operationId: "revokeToken",
     tag: "tokens",
     summary: "Revoke one of your tokens",
     auth: "user",

@@ -24,6 +24,7 @@ export const userRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/users",
+    operationId: "createUser",
     tag: "users",
     summary: "Create a user",
     auth: "admin",
@@ -38,6 +39,7 @@ export const userRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/users",
+    operationId: "listUsers",
     tag: "users",
     summary: "List users",
     auth: "admin",
@@ -51,6 +53,7 @@ export const userRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/users/:user",
+    operationId: "getUser",
     tag: "users",
     summary: "Get a user by name",
     auth: "admin",
@@ -61,6 +64,7 @@ export const userRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/users/:user/disable",
+    operationId: "disableUser",
     tag: "users",
     summary: "Disable a user: their tokens stop working and they cannot log in",
     auth: "admin",
@@ -77,6 +81,7 @@ export const userRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/users/:user/enable",
+    operationId: "enableUser",
     tag: "users",
     summary: "Enable a disabled user",
     auth: "admin",
@@ -91,6 +96,7 @@ export const userRoutes = [
   defineRoute({
     method: "PUT",
     path: "/api/v1/users/:user/password",
+    operationId: "setUserPassword",
     tag: "users",
     summary: "Set (reset) a user's password",
     auth: "admin",

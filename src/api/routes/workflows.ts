@@ -73,6 +73,7 @@ export const workflowRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/workflows",
+    operationId: "createWorkflow",
     tag: "workflows",
     summary: "Create a workflow (version 1, ONLINE)",
     auth: "user",
@@ -86,12 +87,13 @@ export const workflowRoutes = [
     handler: async ({ body, deps, access, actor, principal }) => {
       await checkWorkflowReferences(deps.store, principal.user, access.project, body);
       const { workflow } = await deps.store.workflows.create(access.project.id, body, actor);
-      return { ...(await detail(deps.store, workflow)), warnings: workerGroupWarnings(deps.engine, body) };
+      return { ...(await detail(deps.store, workflow)), warnings: workerGroupWarnings(deps.engine, body), unchanged: false };
     },
   }),
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/workflow-checks",
+    operationId: "checkWorkflow",
     tag: "workflows",
     summary: "Check a workflow definition without saving it (the web UI's editor asks as you type)",
     description: "The same checks as creating or saving it (schema, DAG, references to other workflows): 200 when it would be accepted, else the 400 a save would get, naming each field.",
@@ -112,6 +114,7 @@ export const workflowRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflows",
+    operationId: "listWorkflows",
     tag: "workflows",
     summary: "List workflows",
     auth: "user",
@@ -128,6 +131,7 @@ export const workflowRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflows/:name",
+    operationId: "getWorkflow",
     tag: "workflows",
     summary: "Get a workflow with its current version's definition (ETag: the current version)",
     auth: "user",
@@ -143,10 +147,11 @@ export const workflowRoutes = [
   defineRoute({
     method: "PUT",
     path: "/api/v1/projects/:project/workflows/:name",
+    operationId: "updateWorkflow",
     tag: "workflows",
-    summary: "Store a new version and make it current",
+    summary: "Store a new version and make it current (an identical definition stores nothing)",
     description:
-      "Send If-Match: \"<version>\" or ?expectedVersion=<version> to get 409 instead of overwriting a change made in between.",
+      "Send If-Match: \"<version>\" or ?expectedVersion=<version> to get 409 instead of overwriting a change made in between. A definition equal to the current version's creates no version: the answer is the current one with unchanged: true.",
     auth: "user",
     projectRole: "developer",
     params: workflowParams,
@@ -160,13 +165,14 @@ export const workflowRoutes = [
     handler: async ({ params, query, body, deps, access, actor, principal, c }) => {
       const expected = expectedVersion(c.req.header("if-match"), query.expectedVersion);
       await checkWorkflowReferences(deps.store, principal.user, access.project, body);
-      const { workflow } = await deps.store.workflows.addVersion(access.project.id, params.name, body, actor, expected);
-      return { ...(await detail(deps.store, workflow)), warnings: workerGroupWarnings(deps.engine, body) };
+      const { workflow, unchanged } = await deps.store.workflows.addVersion(access.project.id, params.name, body, actor, expected);
+      return { ...(await detail(deps.store, workflow)), warnings: workerGroupWarnings(deps.engine, body), unchanged };
     },
   }),
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflows/:name/versions",
+    operationId: "listWorkflowVersions",
     tag: "workflows",
     summary: "List a workflow's versions",
     auth: "user",
@@ -183,6 +189,7 @@ export const workflowRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/projects/:project/workflows/:name/versions/:v",
+    operationId: "getWorkflowVersion",
     tag: "workflows",
     summary: "Get one version of a workflow",
     auth: "user",
@@ -199,6 +206,7 @@ export const workflowRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/workflows/:name/current-version",
+    operationId: "setCurrentWorkflowVersion",
     tag: "workflows",
     summary: "Switch the current version (roll back or forward)",
     auth: "user",
@@ -219,6 +227,7 @@ export const workflowRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/projects/:project/workflows/:name/release",
+    operationId: "releaseWorkflow",
     tag: "workflows",
     summary: "Bring a workflow ONLINE or take it OFFLINE",
     auth: "user",
@@ -241,6 +250,7 @@ export const workflowRoutes = [
   defineRoute({
     method: "DELETE",
     path: "/api/v1/projects/:project/workflows/:name",
+    operationId: "deleteWorkflow",
     tag: "workflows",
     summary: "Delete a workflow and its versions; only when OFFLINE with nothing running (409 otherwise)",
     auth: "user",
