@@ -2,7 +2,6 @@
 // Routes are declared in routes/*.ts (see route.ts); this file applies the
 // defaults, mounts them, and installs the one error handler.
 
-import { Hono } from "hono";
 import { defaultAlertEgress } from "../alerts/egress-check.ts";
 import { type Context, Hono } from "hono";
 import { DEFAULT_MAX_BODY_BYTES, checkDeclaredLength } from "./body.ts";

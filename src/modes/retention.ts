@@ -1,4 +1,4 @@
-// Starts the retention sweeps a mode runs (README "Operate", docs/architecture.md §3.11): a node
+// Starts the retention sweeps a mode runs (README "Retention", docs/architecture.md §5): a node
 // that drives slots (master, all) removes finished instance rows of its slots; a node that keeps
 // attempt files (worker, all) removes the files of instances that are gone or long finished.
 

@@ -54,13 +54,13 @@ const GLOBAL_SCOPE: Scope = { projectId: null, label: "among the global channels
 
 export const alertChannelRoutes: Route[] = [
   defineRoute({
-    method: "POST", path: PROJECT, tag: "alerts", auth: "user", projectRole: "developer",
+    method: "POST", path: PROJECT, operationId: "createAlertChannel", tag: "alerts", auth: "user", projectRole: "developer",
     summary: "Create an alert channel (webhook, slack, email, pagerduty); secrets are write-only",
     params: projectParams, body: createChannelBody, example, response: channelView,
     handler: async ({ body, deps, access, actor }) => toChannelView(await deps.store.alerts.createChannel(access.project.id, body, actor)),
   }),
   defineRoute({
-    method: "GET", path: PROJECT, tag: "alerts", auth: "user", projectRole: "viewer",
+    method: "GET", path: PROJECT, operationId: "listAlertChannels", tag: "alerts", auth: "user", projectRole: "viewer",
     summary: "List the project's alert channels (secrets are never shown)",
     params: projectParams, query: pagingQuery, response: pageOf(channelView),
     handler: async ({ query, deps, access }) => {
@@ -69,7 +69,7 @@ export const alertChannelRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "GET", path: `${PROJECT}/:name`, tag: "alerts", auth: "user", projectRole: "viewer",
+    method: "GET", path: `${PROJECT}/:name`, operationId: "getAlertChannel", tag: "alerts", auth: "user", projectRole: "viewer",
     summary: "Get an alert channel (secrets are never shown)",
     params: channelParams, response: channelView,
     handler: async ({ params, deps, access }) => {
@@ -79,32 +79,32 @@ export const alertChannelRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "PUT", path: `${PROJECT}/:name`, tag: "alerts", auth: "user", projectRole: "developer",
+    method: "PUT", path: `${PROJECT}/:name`, operationId: "updateAlertChannel", tag: "alerts", auth: "user", projectRole: "developer",
     summary: "Change an alert channel: settings are replaced, secrets merged (null removes one)",
     params: channelParams, body: updateChannelBody, example: { description: "on-call", secrets: { signingSecret: "n3w" } }, response: channelView,
     handler: ({ params, body, deps, access, actor }) => update(deps, inProject(access.project.id), params.name, body, actor),
   }),
   defineRoute({
-    method: "DELETE", path: `${PROJECT}/:name`, tag: "alerts", auth: "user", projectRole: "developer", status: 204,
+    method: "DELETE", path: `${PROJECT}/:name`, operationId: "deleteAlertChannel", tag: "alerts", auth: "user", projectRole: "developer", status: 204,
     summary: "Delete an alert channel (refused while a group uses it)",
     params: channelParams,
     handler: async ({ params, deps, access, actor }) => deps.store.alerts.deleteChannel(access.project.id, params.name, actor),
   }),
   defineRoute({
-    method: "POST", path: `${PROJECT}/:name/test`, tag: "alerts", auth: "user", projectRole: "developer", status: 200,
+    method: "POST", path: `${PROJECT}/:name/test`, operationId: "testAlertChannel", tag: "alerts", auth: "user", projectRole: "developer", status: 200,
     summary: "Send a test alert through the channel now; answers with the receiver's response (also listed in deliveries)",
     params: channelParams, response: deliveryView,
     handler: ({ params, deps, access, principal }) => sendTest(deps, inProject(access.project.id), access.project.name, params.name, principal.user.name),
   }),
 
   defineRoute({
-    method: "POST", path: GLOBAL, tag: "alerts", auth: "admin",
+    method: "POST", path: GLOBAL, operationId: "createGlobalAlertChannel", tag: "alerts", auth: "admin",
     summary: "Create a global alert channel, usable by every project's groups (administrators)",
     body: createChannelBody, example, response: channelView,
     handler: async ({ body, deps, actor }) => toChannelView(await deps.store.alerts.createChannel(null, body, actor)),
   }),
   defineRoute({
-    method: "GET", path: GLOBAL, tag: "alerts", auth: "admin",
+    method: "GET", path: GLOBAL, operationId: "listGlobalAlertChannels", tag: "alerts", auth: "admin",
     summary: "List the global alert channels (administrators)",
     query: pagingQuery, response: pageOf(channelView),
     handler: async ({ query, deps }) => {
@@ -113,7 +113,7 @@ export const alertChannelRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "GET", path: `${GLOBAL}/:name`, tag: "alerts", auth: "admin",
+    method: "GET", path: `${GLOBAL}/:name`, operationId: "getGlobalAlertChannel", tag: "alerts", auth: "admin",
     summary: "Get a global alert channel (administrators)",
     params: globalParams, response: channelView,
     handler: async ({ params, deps }) => {
@@ -123,19 +123,19 @@ export const alertChannelRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "PUT", path: `${GLOBAL}/:name`, tag: "alerts", auth: "admin",
+    method: "PUT", path: `${GLOBAL}/:name`, operationId: "updateGlobalAlertChannel", tag: "alerts", auth: "admin",
     summary: "Change a global alert channel (administrators)",
     params: globalParams, body: updateChannelBody, example: { description: "on-call" }, response: channelView,
     handler: ({ params, body, deps, actor }) => update(deps, GLOBAL_SCOPE, params.name, body, actor),
   }),
   defineRoute({
-    method: "DELETE", path: `${GLOBAL}/:name`, tag: "alerts", auth: "admin", status: 204,
+    method: "DELETE", path: `${GLOBAL}/:name`, operationId: "deleteGlobalAlertChannel", tag: "alerts", auth: "admin", status: 204,
     summary: "Delete a global alert channel (refused while a group uses it)",
     params: globalParams,
     handler: async ({ params, deps, actor }) => deps.store.alerts.deleteChannel(null, params.name, actor),
   }),
   defineRoute({
-    method: "POST", path: `${GLOBAL}/:name/test`, tag: "alerts", auth: "admin", status: 200,
+    method: "POST", path: `${GLOBAL}/:name/test`, operationId: "testGlobalAlertChannel", tag: "alerts", auth: "admin", status: 200,
     summary: "Send a test alert through a global channel now (administrators)",
     params: globalParams, response: deliveryView,
     handler: ({ params, deps, principal }) => sendTest(deps, GLOBAL_SCOPE, null, params.name, principal.user.name),

@@ -51,13 +51,13 @@ const policyExample = { workflow: "nightly", group: "on-call", events: ["failure
 
 export const alertRoutes: Route[] = [
   defineRoute({
-    method: "POST", path: "/api/v1/projects/:project/alert-groups", tag: "alerts", auth: "user", projectRole: "developer",
+    method: "POST", path: "/api/v1/projects/:project/alert-groups", operationId: "createAlertGroup", tag: "alerts", auth: "user", projectRole: "developer",
     summary: "Create an alert group: the project's channels and global ones, by name",
     params: projectParams, body: createGroupBody, example: groupExample, response: groupView,
     handler: async ({ body, deps, access, actor }) => toGroupView(await deps.store.alerts.createGroup(access.project.id, body, actor)),
   }),
   defineRoute({
-    method: "GET", path: "/api/v1/projects/:project/alert-groups", tag: "alerts", auth: "user", projectRole: "viewer",
+    method: "GET", path: "/api/v1/projects/:project/alert-groups", operationId: "listAlertGroups", tag: "alerts", auth: "user", projectRole: "viewer",
     summary: "List alert groups",
     params: projectParams, query: pagingQuery, response: pageOf(groupView),
     handler: async ({ query, deps, access }) => {
@@ -66,7 +66,7 @@ export const alertRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "GET", path: "/api/v1/projects/:project/alert-groups/:name", tag: "alerts", auth: "user", projectRole: "viewer",
+    method: "GET", path: "/api/v1/projects/:project/alert-groups/:name", operationId: "getAlertGroup", tag: "alerts", auth: "user", projectRole: "viewer",
     summary: "Get an alert group",
     params: groupParams, response: groupView,
     handler: async ({ params, deps, access }) => {
@@ -76,20 +76,20 @@ export const alertRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "PUT", path: "/api/v1/projects/:project/alert-groups/:name", tag: "alerts", auth: "user", projectRole: "developer",
+    method: "PUT", path: "/api/v1/projects/:project/alert-groups/:name", operationId: "updateAlertGroup", tag: "alerts", auth: "user", projectRole: "developer",
     summary: "Change an alert group (channels or globalChannels given replace that list)",
     params: groupParams, body: updateGroupBody, example: { description: "day shift" }, response: groupView,
     handler: async ({ params, body, deps, access, actor }) => toGroupView(await deps.store.alerts.updateGroup(access.project.id, params.name, body, actor)),
   }),
   defineRoute({
-    method: "DELETE", path: "/api/v1/projects/:project/alert-groups/:name", tag: "alerts", auth: "user", projectRole: "developer", status: 204,
+    method: "DELETE", path: "/api/v1/projects/:project/alert-groups/:name", operationId: "deleteAlertGroup", tag: "alerts", auth: "user", projectRole: "developer", status: 204,
     summary: "Delete an alert group (refused while a policy uses it)",
     params: groupParams,
     handler: async ({ params, deps, access, actor }) => deps.store.alerts.deleteGroup(access.project.id, params.name, actor),
   }),
 
   defineRoute({
-    method: "POST", path: "/api/v1/projects/:project/alert-policies", tag: "alerts", auth: "user", projectRole: "developer",
+    method: "POST", path: "/api/v1/projects/:project/alert-policies", operationId: "createAlertPolicy", tag: "alerts", auth: "user", projectRole: "developer",
     summary: "Create an alert policy: which events of a workflow's (or a schedule's) runs alert which group",
     params: projectParams, body: createPolicyBody, example: policyExample, response: policyView,
     handler: async ({ body, deps, access, actor }) => {
@@ -113,7 +113,7 @@ export const alertRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "GET", path: "/api/v1/projects/:project/alert-policies", tag: "alerts", auth: "user", projectRole: "viewer",
+    method: "GET", path: "/api/v1/projects/:project/alert-policies", operationId: "listAlertPolicies", tag: "alerts", auth: "user", projectRole: "viewer",
     summary: "List alert policies",
     params: projectParams, query: pagingQuery, response: pageOf(policyView),
     handler: async ({ query, deps, access }) => {
@@ -124,7 +124,7 @@ export const alertRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "GET", path: "/api/v1/projects/:project/alert-policies/:id", tag: "alerts", auth: "user", projectRole: "viewer",
+    method: "GET", path: "/api/v1/projects/:project/alert-policies/:id", operationId: "getAlertPolicy", tag: "alerts", auth: "user", projectRole: "viewer",
     summary: "Get an alert policy",
     params: policyParams, response: policyView,
     handler: async ({ params, deps, access }) => {
@@ -133,7 +133,7 @@ export const alertRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "PUT", path: "/api/v1/projects/:project/alert-policies/:id", tag: "alerts", auth: "user", projectRole: "developer",
+    method: "PUT", path: "/api/v1/projects/:project/alert-policies/:id", operationId: "updateAlertPolicy", tag: "alerts", auth: "user", projectRole: "developer",
     summary: "Change an alert policy's group or events",
     params: policyParams, body: updatePolicyBody, example: { events: ["always"] }, response: policyView,
     handler: async ({ params, body, deps, access, actor }) => {
@@ -146,14 +146,14 @@ export const alertRoutes: Route[] = [
     },
   }),
   defineRoute({
-    method: "DELETE", path: "/api/v1/projects/:project/alert-policies/:id", tag: "alerts", auth: "user", projectRole: "developer", status: 204,
+    method: "DELETE", path: "/api/v1/projects/:project/alert-policies/:id", operationId: "deleteAlertPolicy", tag: "alerts", auth: "user", projectRole: "developer", status: 204,
     summary: "Delete an alert policy",
     params: policyParams,
     handler: async ({ params, deps, access, actor }) => deps.store.alerts.deletePolicy(access.project.id, params.id, actor),
   }),
 
   defineRoute({
-    method: "GET", path: "/api/v1/projects/:project/alert-deliveries", tag: "alerts", auth: "user", projectRole: "viewer",
+    method: "GET", path: "/api/v1/projects/:project/alert-deliveries", operationId: "listAlertDeliveries", tag: "alerts", auth: "user", projectRole: "viewer",
     summary: "Every attempt to deliver the project's alerts, newest first: channel, status, the receiver's answer or the error",
     params: projectParams,
     query: z.strictObject({ ...paging, workflowInstance: positiveInt("only the alerts of this workflow instance").optional() }),

@@ -34,6 +34,7 @@ export const workerTokenRoutes = [
   defineRoute({
     method: "POST",
     path: "/api/v1/worker-tokens",
+    operationId: "createWorkerToken",
     tag: "edge",
     summary: "Mint a worker token for edge workers of some worker groups (shown once; administrators)",
     auth: "admin",
@@ -59,6 +60,7 @@ export const workerTokenRoutes = [
   defineRoute({
     method: "GET",
     path: "/api/v1/worker-tokens",
+    operationId: "listWorkerTokens",
     tag: "edge",
     summary: "List worker tokens (never the tokens themselves; administrators)",
     auth: "admin",
@@ -72,6 +74,7 @@ export const workerTokenRoutes = [
   defineRoute({
     method: "DELETE",
     path: "/api/v1/worker-tokens/:id",
+    operationId: "revokeWorkerToken",
     tag: "edge",
     summary: "Revoke a worker token: its workers get no more work and their sessions end (administrators)",
     auth: "admin",

@@ -101,10 +101,10 @@ describe.each(dialects)("API bad input on %s", (dialect) => {
     expectError(await h.call("POST", "/api/v1/projects", { body: under, headers: { "content-type": "application/json" } }), 400, "VALIDATION_FAILED", /description/);
   });
 
-  test("unknown routes and methods are 404 in the error shape; content types other than JSON are 415", async () => {
+  test("unknown routes are 404 and wrong methods 405 in the error shape; content types other than JSON are 415", async () => {
     await using h = await apiHarness(dialect);
     expectError(await h.call("GET", "/api/v1/nothing-here"), 404, "NOT_FOUND", /no route for GET \/api\/v1\/nothing-here/);
-    expectError(await h.call("DELETE", "/api/v1/me"), 404, "NOT_FOUND");
+    expectError(await h.call("DELETE", "/api/v1/me"), 405, "METHOD_NOT_ALLOWED");
     expectError(await h.call("GET", "/", { token: null }), 404, "NOT_FOUND");
     expectError(await h.call("POST", "/api/v1/projects", { body: '{"name":"x"}', headers: { "content-type": "text/plain" } }), 415, "UNSUPPORTED_MEDIA_TYPE", /application\/json/);
     expect((await h.call("POST", "/api/v1/projects", { body: '{"name":"x"}', headers: { "content-type": "application/json; charset=utf-8" } })).status).toBe(201);

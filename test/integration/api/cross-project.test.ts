@@ -23,7 +23,8 @@ async function victim(h: Harness) {
   await h.call("POST", "/api/v1/projects/alpha-private/members", { ...as, body: { user: "alice-friend", role: "developer" } });
   const wf = { name: "alpha-flow", description: "alpha-flow-description", tasks: [{ name: "alpha-task", type: "shell", script: SECRET_SCRIPT }] };
   await h.call("POST", "/api/v1/projects/alpha-private/workflows", { ...as, body: wf });
-  await h.call("PUT", "/api/v1/projects/alpha-private/workflows/alpha-flow", { ...as, body: wf });
+  // A changed definition: an identical PUT stores no version 2.
+  await h.call("PUT", "/api/v1/projects/alpha-private/workflows/alpha-flow", { ...as, body: { ...wf, description: "alpha-flow-description, second" } });
   const ds = { name: "alpha-ds", host: "alpha-db-host", database: "alpha-db", user: "alpha-db-user", password: "alpha-ds-password" };
   expect((await h.call("POST", "/api/v1/projects/alpha-private/datasources", { ...as, body: ds })).status).toBe(201);
   // Alerts: a channel (its secret URL), a group and a policy of the victim's.

@@ -101,7 +101,9 @@ export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): P
     }
     const res = await app.request(path, { method, headers, body });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, text, json: text === "" ? null : JSON.parse(text) };
+    // An HTML page (/api/docs) has text and no JSON.
+    const isJson = text !== "" && !(res.headers.get("content-type") ?? "").startsWith("text/html");
+    return { status: res.status, headers: res.headers, text, json: isJson ? JSON.parse(text) : null };
   }
 
 

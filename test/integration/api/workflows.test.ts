@@ -50,8 +50,9 @@ describe.each(dialects)("API workflows on %s", (dialect) => {
 
     const got = await h.call("GET", `${WF}/etl`);
     // A save also answers `warnings` (none here: this harness has no engine to know the worker groups).
-    const { warnings, ...saved } = created.json;
+    const { warnings, unchanged, ...saved } = created.json;
     expect(warnings).toEqual([]);
+    expect(unchanged).toBe(false);
     expect(got.json).toEqual(saved);
     expect(got.headers.get("etag")).toBe('"1"');
 

@@ -121,7 +121,7 @@ describe.each(dialects)("retention (%s)", (dialect) => {
     await using store = await freshStore(dialect);
     const f = await setup(store);
     const parent = await f.instance(f.daily.id, "RUNNING_EXECUTION", old);
-    await rawQuery(f.url, `UPDATE task_instances SET state = 'RUNNING_EXECUTION' WHERE id = ${parent.taskInstanceId}`);
+    await rawQuery(f.url, `UPDATE task_instances SET state = 'RUNNING_EXECUTION', task_type = 'sub_workflow' WHERE id = ${parent.taskInstanceId}`);
     const child = await f.instance(f.hourly.id, "SUCCESS", old, { parentTaskInstanceId: parent.taskInstanceId });
     expect(await sweepAll(store, { endedBefore: cutoff })).toEqual([]);
     // Turned around: the parent ended (stopped), its child still runs.
