@@ -86,10 +86,12 @@ export interface SmtpReceiver extends AsyncDisposable {
 
 const decodeQuotedPrintable = (s: string) => s.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
 
-export async function smtpReceiver(auth: { user: string; pass: string }): Promise<SmtpReceiver> {
+/** `secure`: TLS from the first byte (port-465 style), else plain with STARTTLS offered. Both use smtp-server's built-in self-signed certificate. */
+export async function smtpReceiver(auth: { user: string; pass: string }, opts: { secure?: boolean } = {}): Promise<SmtpReceiver> {
   const mails: Mail[] = [];
   const server = new SMTPServer({
     logger: false,
+    secure: opts.secure ?? false,
     authMethods: ["PLAIN", "LOGIN"],
     onAuth(a, _session, cb) {
       if (a.username === auth.user && a.password === auth.pass) cb(null, { user: a.username });
@@ -110,6 +112,8 @@ export async function smtpReceiver(auth: { user: string; pass: string }): Promis
       });
     },
   });
+  // A client that gives up mid-handshake is the test's business, not an unhandled error.
+  server.on("error", () => {});
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const port = (server.server.address() as { port: number }).port;
   return { port, mails, [Symbol.asyncDispose]: () => new Promise<void>((resolve) => server.close(() => resolve())) };

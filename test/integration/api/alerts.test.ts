@@ -5,7 +5,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { dialects } from "../../helpers/stores.ts";
-import { httpReceiver } from "../../helpers/alert-receivers.ts";
+import { httpReceiver, smtpReceiver } from "../../helpers/alert-receivers.ts";
 import { apiHarness, expectError, type Harness } from "./harness.ts";
 
 const P = "/api/v1/projects/analytics";
@@ -116,5 +116,23 @@ describe.each(dialects)("alert routes on %s", (dialect) => {
     await h.call("POST", `${P}/alert-channels`, { body: { name: "gce", type: "slack", secrets: { url: "http://metadata.google.internal/x" } } });
     expect((await h.call("POST", `${P}/alert-channels/gce/test`)).json.detail).toMatch(/metadata\.google\.internal/);
     expectError(await h.call("POST", `${P}/alert-channels/ghost/test`), 404, "NOT_FOUND");
+  });
+
+  test("email over TLS from the first byte with AUTH; a wrong password is a failed delivery naming the SMTP refusal", async () => {
+    await using smtp = await smtpReceiver({ user: "porpoise", pass: "right" }, { secure: true });
+    await using h = await apiHarness(dialect);
+    await project(h);
+    const settings = { host: "127.0.0.1", port: smtp.port, security: "tls", rejectUnauthorized: false, user: "porpoise", from: "porpoise@example.com", to: ["a@example.com", "b@example.com"] };
+    await h.call("POST", `${P}/alert-channels`, { body: { name: "mail", type: "email", settings, secrets: { password: "right" } } });
+    const sent = await h.call("POST", `${P}/alert-channels/mail/test`);
+    expect(sent.json).toMatchObject({ status: "sent", detail: expect.stringContaining("SMTP accepted for 2 recipient(s)") });
+    expect(smtp.mails.map((m) => ({ to: m.to, user: m.user, secure: m.secure }))).toEqual([{ to: ["a@example.com", "b@example.com"], user: "porpoise", secure: true }]);
+    expect(smtp.mails[0]!.text).toContain("Subject: [porpoise] test alert: analytics");
+
+    await h.call("PUT", `${P}/alert-channels/mail`, { body: { secrets: { password: "wrong-canary" } } });
+    const refused = await h.call("POST", `${P}/alert-channels/mail/test`);
+    expect(refused.json).toMatchObject({ status: "failed", detail: expect.stringMatching(/EAUTH 535/) });
+    expect(refused.text).not.toContain("wrong-canary");
+    expect(smtp.mails.length).toBe(1);
   });
 });
