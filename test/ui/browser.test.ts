@@ -6,6 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
+import { waitFor } from "../helpers/wait.ts";
 import { ADMIN_PASSWORD, ADMIN_TOKEN, expectStatus, startUiServer, userWithRole, type UiServer } from "./harness.ts";
 
 let ui: UiServer;
@@ -204,8 +205,8 @@ describe("web UI in Chromium", () => {
       await ready();
       expect({ path, alerts: await page.getByRole("alert").allInnerTexts() }).toEqual({ path, alerts: [] });
     };
-    await noAlert("/projects/demo/settings", () => page.getByRole("cell", { name: "vera" }).waitFor());
-    await noAlert("/account", () => page.getByRole("cell", { name: "vera" }).waitFor());
+    await noAlert("/projects/demo/settings", () => page.getByRole("cell", { name: "vera", exact: true }).waitFor());
+    await noAlert("/account", () => page.getByRole("cell", { name: "vera", exact: true }).waitFor());
     await noAlert("/cluster", () => page.getByText(/nodes ·/).waitFor());
     await noAlert("/projects/demo/workflows/slow/edit", () => page.getByTestId("check-status").and(page.locator("[data-state=valid]")).waitFor());
     await noAlert("/projects/demo/workflows/slow", () => page.getByRole("heading", { name: /slow v2/ }).waitFor());
@@ -241,5 +242,39 @@ describe("web UI in Chromium", () => {
     expect(await phone.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await ui.shot(phone, "project-phone-dark");
     await phone.context().close();
+  });
+
+  test("settings: a bad datasource port is shown with its field, then saved; an owner changes a role; an admin creates a user", async () => {
+    const page = await ui.pageAs(ADMIN_TOKEN);
+    await page.goto("/projects/demo/settings");
+    const form = page.getByRole("form", { name: "new datasource" });
+    await form.getByLabel("Name").fill("warehouse");
+    await form.getByLabel("Host").fill("db.internal");
+    await form.getByLabel("Port").fill("99999");
+    await form.getByLabel("Database").fill("dw");
+    await form.getByLabel("User").fill("etl");
+    await form.getByRole("button", { name: "Add Postgres datasource" }).click();
+    const alert = form.getByRole("alert");
+    await alert.locator("code", { hasText: /^port$/ }).waitFor();
+    await form.getByLabel("Port").fill("5432");
+    await form.getByRole("button", { name: "Add Postgres datasource" }).click();
+    await page.getByRole("cell", { name: "db.internal:5432/dw" }).waitFor();
+    expect((await ui.call("GET", "/projects/demo/datasources/warehouse")).json.port).toBe(5432);
+
+    await page.getByLabel("role of vera").selectOption("developer");
+    await ui.shot(page, "settings");
+    const veraRole = async () => (await ui.call("GET", "/projects/demo/members")).json.items.find((m: { userName: string }) => m.userName === "vera").role;
+    await waitFor("vera to be a developer", async () => (await veraRole()) === "developer", 10_000);
+
+    await page.goto("/account");
+    const newUser = page.getByRole("form", { name: "new user" });
+    await newUser.getByLabel("User name").fill("walt");
+    await newUser.getByLabel("Password").fill("short");
+    await newUser.getByRole("button", { name: "Create user" }).click();
+    await newUser.getByRole("alert").locator("code", { hasText: /^password$/ }).waitFor();
+    await newUser.getByLabel("Password").fill("walt has a long password");
+    await newUser.getByRole("button", { name: "Create user" }).click();
+    await page.getByRole("cell", { name: "walt", exact: true }).waitFor();
+    await page.context().close();
   });
 });

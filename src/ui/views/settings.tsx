@@ -30,10 +30,16 @@ export function SettingsView({ project }: { project: string }) {
           <ErrorBox error={datasources.error} />
           {datasources.data && (
             <table>
-              <thead><tr><th>Name</th><th>Type</th><th>Where</th><th>User</th></tr></thead>
-              <tbody>{datasources.data.items.map((d) => <tr key={d.id}><td>{d.name}</td><td>{d.type}</td><td>{d.host}:{d.port}/{d.database}</td><td>{d.user}{d.hasPassword ? " (password set)" : ""}</td></tr>)}</tbody>
+              <thead><tr><th>Name</th><th>Type</th><th>Where</th><th>User</th><th></th></tr></thead>
+              <tbody>{datasources.data.items.map((d) => (
+                <tr key={d.id}>
+                  <td>{d.name}</td><td>{d.type}</td><td>{d.host}:{d.port}/{d.database}</td><td>{d.user}{d.hasPassword ? " (password set)" : ""}</td>
+                  <td>{atLeast(role, "developer") && <DeleteButton label={`Delete datasource ${d.name}`} path={`/projects/${p}/datasources/${enc(d.name)}`} onDone={datasources.reload} />}</td>
+                </tr>
+              ))}</tbody>
             </table>
           )}
+          {atLeast(role, "developer") && <NewDatasource project={project} onDone={datasources.reload} />}
         </section>
         <section>
           <h2>Members</h2>
@@ -41,7 +47,12 @@ export function SettingsView({ project }: { project: string }) {
           {members.data && (
             <table>
               <thead><tr><th>User</th><th>Role</th></tr></thead>
-              <tbody>{members.data.items.map((m) => <tr key={m.userId}><td>{m.userName}</td><td>{m.role}</td></tr>)}</tbody>
+              <tbody>{members.data.items.map((m) => (
+                <tr key={m.userId}>
+                  <td>{m.userName}</td>
+                  <td>{atLeast(role, "owner") ? <MemberRole project={project} member={m} onDone={members.reload} /> : m.role}</td>
+                </tr>
+              ))}</tbody>
             </table>
           )}
           {atLeast(role, "owner") && <AddMember project={project} onDone={members.reload} />}
@@ -140,6 +151,15 @@ export function AccountView() {
       setError(err);
     }
   };
+  const toggleUser = async (u: User) => {
+    setError(null);
+    try {
+      await api("POST", `/users/${enc(u.name)}/${u.disabled ? "enable" : "disable"}`);
+      users.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
   return (
     <main>
       <h1>Account{admin ? " and users" : ""}</h1>
@@ -165,12 +185,110 @@ export function AccountView() {
           <ErrorBox error={users.error} />
           {users.data && (
             <table>
-              <thead><tr><th>Name</th><th>Admin</th><th>Disabled</th></tr></thead>
-              <tbody>{users.data.items.map((u) => <tr key={u.id}><td>{u.name}</td><td>{u.isAdmin ? "yes" : ""}</td><td>{u.disabled ? "yes" : ""}</td></tr>)}</tbody>
+              <thead><tr><th>Name</th><th>Admin</th><th>Disabled</th><th></th></tr></thead>
+              <tbody>{users.data.items.map((u) => (
+                <tr key={u.id}>
+                  <td>{u.name}</td><td>{u.isAdmin ? "yes" : ""}</td><td>{u.disabled ? "yes" : ""}</td>
+                  <td>{u.id !== session.user?.id && <button type="button" onClick={() => toggleUser(u)}>{u.disabled ? "Enable" : "Disable"}</button>}</td>
+                </tr>
+              ))}</tbody>
             </table>
           )}
+          <NewUser onDone={users.reload} />
         </>
       )}
     </main>
+  );
+}
+
+function MemberRole({ project, member, onDone }: { project: string; member: Member; onDone: () => void }) {
+  const [error, setError] = useState<unknown>(null);
+  const call = async (method: string, body?: unknown) => {
+    setError(null);
+    try {
+      await api(method, `/projects/${enc(project)}/members/${enc(member.userName)}`, body);
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <div class="row">
+      <select aria-label={`role of ${member.userName}`} value={member.role} onChange={(e) => call("PATCH", { role: e.currentTarget.value })}>
+        <option>viewer</option><option>developer</option><option>owner</option>
+      </select>
+      <button type="button" class="danger" onClick={() => call("DELETE")} aria-label={`remove ${member.userName}`}>Remove</button>
+      <ErrorBox error={error} />
+    </div>
+  );
+}
+
+function DeleteButton({ label, path, onDone }: { label: string; path: string; onDone: () => void }) {
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <>
+      <button type="button" class="danger" aria-label={label} onClick={() => api("DELETE", path).then(onDone, setError)}>Delete</button>
+      <ErrorBox error={error} />
+    </>
+  );
+}
+
+function NewDatasource({ project, onDone }: { project: string; onDone: () => void }) {
+  const [f, setF] = useState({ name: "", host: "", port: "5432", database: "", user: "", password: "" });
+  const [error, setError] = useState<unknown>(null);
+  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const port = Number(f.port);
+      await api("POST", `/projects/${enc(project)}/datasources`, { name: f.name, host: f.host, port: Number.isInteger(port) ? port : f.port, database: f.database, user: f.user, ...(f.password ? { password: f.password } : {}) });
+      setF({ name: "", host: "", port: "5432", database: "", user: "", password: "" });
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form onSubmit={save} aria-label="new datasource" class="panel">
+      <div class="row">
+        <Field label="Name"><input value={f.name} onInput={set("name")} /></Field>
+        <Field label="Host"><input value={f.host} onInput={set("host")} /></Field>
+        <Field label="Port"><input value={f.port} onInput={set("port")} size={6} /></Field>
+        <Field label="Database"><input value={f.database} onInput={set("database")} /></Field>
+        <Field label="User"><input value={f.user} onInput={set("user")} /></Field>
+        <Field label="Password (write-only)"><input type="password" value={f.password} onInput={set("password")} autocomplete="new-password" /></Field>
+      </div>
+      <button type="submit">Add Postgres datasource</button>
+      <ErrorBox error={error} />
+    </form>
+  );
+}
+
+function NewUser({ onDone }: { onDone: () => void }) {
+  const [name, setName] = useState("");
+  const [password, setPassword] = useState("");
+  const [isAdmin, setIsAdmin] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await api("POST", "/users", { name, password, isAdmin });
+      setName("");
+      setPassword("");
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form class="row" onSubmit={save} aria-label="new user">
+      <Field label="User name"><input value={name} onInput={(e) => setName(e.currentTarget.value)} /></Field>
+      <Field label="Password"><input type="password" autocomplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} /></Field>
+      <label class="row"><input type="checkbox" checked={isAdmin} onChange={(e) => setIsAdmin(e.currentTarget.checked)} /> administrator</label>
+      <button type="submit">Create user</button>
+      <ErrorBox error={error} />
+    </form>
   );
 }
