@@ -1,4 +1,4 @@
-// The edge protocol (docs/architecture.md §3.12, DESIGN.md §6): the messages between an edge
+// The edge protocol (docs/architecture.md §2 "Edge workers", DESIGN.md §6): the messages between an edge
 // worker (`porpoise worker --gateway URL --token T`) and the gateway on an api node, over plain
 // HTTP long-poll. Both sides parse every message with these schemas; nothing crosses as `as T`.
 //

@@ -1,5 +1,5 @@
-// `porpoise worker --gateway URL --token T`: an edge worker (issue 13, docs/architecture.md
-// §3.12). It holds no database or Redis credentials: it registers with the gateway of an api (or
+// `porpoise worker --gateway URL --token T`: an edge worker (issue 13, docs/architecture.md §2
+// "Edge workers"). It holds no database or Redis credentials: it registers with the gateway of an api (or
 // all) node, long-polls it for attempts of its worker groups and runs them with the same Worker as
 // a datacenter worker, over the edge ports (worker/edge/edge-bus.ts). Results and logs are spooled
 // in --data-dir and sent after reconnecting; attempts a killed process left behind are reported on

@@ -136,3 +136,20 @@ test("forged results (wrong token, wrong attempt) are refused and counted; group
     expect([`edge:${w1}`, `edge:${w2}`]).not.toContain(t.host!);
   }
 }, 90_000);
+
+test("a stop reaches a task running on an edge worker through its heartbeat: the task is killed, the run stops", async () => {
+  const { token } = await e.workerToken(["stop"]);
+  const w = e.worker({ token, groups: ["stop"], dataDir: dataDir(e, "w-stop") });
+  await w.waitFor(/edge worker \S+ ready/, 30_000);
+  await e.workflow("long", [{ name: "t", type: "shell", workerGroup: "stop", script: "echo started; sleep 60; echo never" }]);
+  const id = await e.run("long");
+  const t = await waitFor("the task RUNNING", async () => (await e.store.taskInstances.listForInstance(id)).find((x) => x.state === "RUNNING_EXECUTION"), 30_000, 20);
+  const res = await fetch(`${e.url}/api/v1/workflow-instances/${id}/stop`, { method: "POST", headers: { authorization: `Bearer ${e.userToken}`, "content-type": "application/json" }, body: "{}" });
+  expect(res.status).toBeLessThan(300);
+  expect(await e.ended(id, 30_000)).toBe("STOP");
+  const ended = (await e.store.taskInstances.get(t.id))!;
+  expect(ended.state).toBe("KILL");
+  const log = await e.log(t.id);
+  expect(log).toContain("started");
+  expect(log).not.toContain("never");
+}, 60_000);

@@ -1,4 +1,4 @@
-// Attempts of a silent edge worker run again (docs/architecture.md §3.12). A worker that has not
+// Attempts of a silent edge worker run again (docs/architecture.md §2 "Edge workers"). A worker that has not
 // heartbeat for the edge lease (on the database clock, store/edge-workers.ts) stops its own
 // attempts by then (worker/lease-watch.ts, fed by its heartbeats), so each of its attempts still
 // in flight in the Store is reported NEED_FAULT_TOLERANCE: the master runs it again as attempt + 1

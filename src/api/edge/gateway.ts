@@ -1,4 +1,4 @@
-// The edge gateway (issue 13, docs/architecture.md §3.12): edge workers reach the cluster only
+// The edge gateway (issue 13, docs/architecture.md §2 "Edge workers"): edge workers reach the cluster only
 // through it, with a worker token and plain HTTP long-polls (core/edge-messages.ts). It
 // translates to the real ports: ready tasks are claimed from the Bus ready queues (with their
 // visibility lease) before a poll is answered, events are checked against the Store and
@@ -68,6 +68,8 @@ export class EdgeGateway {
   readonly counts: EdgeCounts = { forged: 0, superseded: 0, duplicates: 0, accepted: 0, dropped: 0, sessions: 0 };
   private readonly sessions = new Map<string, Session>();
   private readonly tokens = new Map<string, { token: WorkerToken | null; at: number }>();
+  /** Kills heard lately, by attempt key, oldest first (onKill). */
+  private readonly recentKills = new Map<string, { msg: KillMessage; at: number }>();
   private readonly reads: WorkerReads;
   private readonly stopping = new AbortController();
   private unsubscribe: Unsubscribe | null = null;
@@ -253,12 +255,32 @@ export class EdgeGateway {
       throw new EdgeRefusal(EDGE_REFUSALS.session, 401, `worker id ${s.workerId} was registered again by a newer session: register again`);
     }
     s.running = new Set(running.map(key));
+    this.pruneKills();
+    for (const k of s.running) {
+      const kill = this.recentKills.get(k);
+      if (kill && !s.kills.includes(kill.msg)) s.kills.push(kill.msg);
+    }
     return s.kills.splice(0);
   }
 
+  /**
+   * Kills are broadcasts: one for an attempt no session here lists yet (its "running" is on its
+   * way, or its worker's session lives on another api node) is kept for a lease and handed out
+   * with the next heartbeat that lists the attempt.
+   */
   private onKill(msg: KillMessage): void {
     const k = key(msg);
+    this.pruneKills();
+    this.recentKills.set(k, { msg, at: Date.now() });
     for (const s of this.sessions.values()) if (s.running.has(k) || s.handed.has(k)) s.kills.push(msg);
+  }
+
+  private pruneKills(): void {
+    const old = Date.now() - this.o.leaseMs;
+    for (const [k, v] of this.recentKills) {
+      if (v.at >= old) break;
+      this.recentKills.delete(k);
+    }
   }
 
   // ── Events and logs ───────────────────────────────────────────────────────────────────
@@ -292,6 +314,7 @@ export class EdgeGateway {
       await this.o.bus.publishEvent(row.slot, event);
       this.counts.accepted++;
       outcomes.push("accepted");
+      if (e.kind === "running") s.running.add(key(e));
       const claimed = s.handed.get(key(e));
       if (claimed && e.kind !== "warning") {
         s.handed.delete(key(e));

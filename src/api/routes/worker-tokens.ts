@@ -1,4 +1,4 @@
-// Worker tokens for edge workers (issue 13, docs/architecture.md §3.12): administrators mint them
+// Worker tokens for edge workers (issue 13, docs/architecture.md §2 "Edge workers"): administrators mint them
 // scoped to worker groups (and optionally labels), with an expiry, and revoke them. The token is
 // in the create response only. A worker token opens the edge gateway (/edge/v1/*) and nothing
 // else: the user routes authenticate against api tokens only.

@@ -1,4 +1,4 @@
-// The worker's ports over the edge link (docs/architecture.md §3.12), so src/worker/worker.ts runs
+// The worker's ports over the edge link (docs/architecture.md §2 "Edge workers"), so src/worker/worker.ts runs
 // unchanged on an edge device:
 //   - Bus.claim   → long-polls the gateway, which claims from the real ready queues before it
 //                   answers; each job's row, instance and task are kept for `reads`.
