@@ -1,11 +1,13 @@
 // The cluster end to end with real processes: api + 2 masters + 1 worker on Postgres and Redis.
 // A workflow posted to the api runs to SUCCESS on the worker; after kill -9 of a master, the other
-// takes its slots over and runs what was submitted meanwhile.
+// takes its slots over and runs what was submitted meanwhile. A failed run's alert is delivered by
+// a master's delivery loop to a webhook, with the log tail the worker shipped.
 
 import { expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { startCluster } from "./cluster-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { httpReceiver } from "../helpers/alert-receivers.ts";
 
 const WORKFLOW = `
 name: hello
@@ -36,6 +38,20 @@ test("a workflow runs on a cluster; a master killed -9 is replaced by the other"
   rmSync(b.logPath!, { force: true });
   const log = (await (await c.request(`/task-instances/${b.id}/log?offset=0`)).json()) as { text: string };
   expect(log.text).toContain("[out] b\n");
+
+  // Alerts from the masters' delivery loop: a failed run reaches a webhook, with the log tail the
+  // worker shipped into the Store (the master's machine has no log file).
+  await using hooks = httpReceiver();
+  const post = async (path: string, json: unknown) => expect((await c.request(path, { method: "POST", json })).status).toBe(201);
+  await post("/projects/etl/workflows", { name: "broken", tasks: [{ name: "x", type: "shell", script: "echo cluster-alert-canary; exit 2" }] });
+  await post("/projects/etl/alert-channels", { name: "hook", type: "webhook", secrets: { url: `${hooks.url}/hook` } });
+  await post("/projects/etl/alert-groups", { name: "ops", channels: ["hook"] });
+  await post("/projects/etl/alert-policies", { workflow: "broken", group: "ops", events: ["failure"] });
+  const broken = ((await (await c.request("/projects/etl/workflows/broken/run", { method: "POST", json: {} })).json()) as { id: number }).id;
+  expect((await ended(broken)).state).toBe("FAILURE");
+  await waitFor("the alert from a master", async () => hooks.on("/hook").length >= 1, 30_000);
+  expect(hooks.on("/hook")[0]!.json).toMatchObject({ workflowInstanceId: broken, state: "FAILURE", failedTasks: [{ name: "x" }] });
+  expect(hooks.on("/hook")[0]!.json.failedTasks[0].logTail).toContain("cluster-alert-canary");
 
   c.masters[0]!.signal("SIGKILL");
   const after = [await run(), await run(), await run(), await run()];
