@@ -52,7 +52,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case "help": {
       // Loaded only here: a serving process never needs the help texts.
       const { commandHelpText, generalHelp } = await import("./cli/help.ts");
-      const text = invocation.topic === null ? generalHelp(VERSION) : commandHelpText(invocation.topic, availableParallelism());
+      const self = selfCommand(process.argv[1], process.execPath, process.cwd());
+      const text = invocation.topic === null ? generalHelp(VERSION, self) : commandHelpText(invocation.topic, availableParallelism(), self);
       // `porpoise` with nothing at all is a usage error: help goes to stderr, exit 2.
       (invocation.noCommand ? err : out)(text);
       return invocation.noCommand ? EXIT_BAD_INPUT : EXIT_OK;

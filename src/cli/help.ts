@@ -102,29 +102,33 @@ const required: Partial<Record<ConfigCommand, Partial<Record<string, string>>>> 
 
 const order: Command[] = ["all", "api", "master", "worker", "migrate", "run", "status", "logs", "version", "help"];
 
-export function generalHelp(version: string): string {
+/**
+ * `self` is how the user runs porpoise (cli/self-command.ts: `npx porpoise` from a checkout), so
+ * the usage lines and examples name a command that works where they are read.
+ */
+export function generalHelp(version: string, self = "porpoise"): string {
   const width = Math.max(...order.map((c) => c.length));
   return `porpoise ${version} — distributed DAG workflow scheduler, one binary
 
-Usage: porpoise <command> [flags]
+Usage: ${self} <command> [flags]
 
 Commands:
 ${order.map((c) => `  ${c.padEnd(width)}  ${commandHelp[c].summary}`).join("\n")}
 
 Every setting is a flag (--data-dir), an environment variable (PORPOISE_DATA_DIR) or a key in
 a --config file (dataDir); flags win over env vars, env vars over the file.
-Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration, 3 mode not available yet
-(porpoise status: the instance has not ended yet).
+Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration (an unusable --data-dir too),
+3 mode not available yet (porpoise status: the instance has not ended yet).
 
-Run "porpoise <command> --help" for the flags of a command.
-Example: porpoise all --port 8080
+Run "${self} <command> --help" for the flags of a command.
+Example: ${self} all --port 8080
 `;
 }
 
-export function commandHelpText(command: Command, cpuCount: number): string {
-  const h = commandHelp[command];
+export function commandHelpText(command: Command, cpuCount: number, self = "porpoise"): string {
+  const h = { ...commandHelp[command], example: commandHelp[command].example.replace(/^porpoise /, `${self} `) };
   const positional = command in positionalOf ? ` ${positionalOf[command as ClientCommand].metavar}` : "";
-  const head = `porpoise ${command} — ${h.summary}\n\n${h.about}\n\nUsage: porpoise ${command}${positional}${command === "version" || command === "help" ? "" : " [flags]"}\n`;
+  const head = `porpoise ${command} — ${h.summary}\n\n${h.about}\n\nUsage: ${self} ${command}${positional}${command === "version" || command === "help" ? "" : " [flags]"}\n`;
   if (!(command in modeKeys)) return `${head}\nExample:\n  ${h.example}\n`;
   const rows: { flag: string; env: string; def: string; help: string }[] = [];
   for (const key of modeKeys[command as ConfigCommand]) {

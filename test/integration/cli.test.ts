@@ -31,7 +31,8 @@ describe("help and version", () => {
   test("porpoise with no command prints the help to stderr and exits 2", async () => {
     const r = await porpoise([]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("Usage: porpoise <command> [flags]");
+    // Run from a checkout: the usage names the command that works there (package.json's bin).
+    expect(r.stderr).toContain("Usage: npx porpoise <command> [flags]");
     expect(r.stdout).toBe("");
   });
 
@@ -42,7 +43,7 @@ describe("help and version", () => {
       expect(r.stdout).toStartWith(`porpoise ${mode} — `);
       for (const key of modeKeys[mode]) expect(r.stdout).toMatch(new RegExp(`^  ${flagName(key)} \\S+ +${envName(key)}\\b`, "m"));
       expect(r.stdout).toContain("--config FILE");
-      expect(r.stdout).toMatch(/Example:\n  porpoise /);
+      expect(r.stdout).toMatch(/Example:\n  npx porpoise /);
       // Flags that belong to other modes are not offered.
       if (mode !== "worker") expect(r.stdout).not.toContain("--gateway");
     });
