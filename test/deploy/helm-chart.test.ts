@@ -137,6 +137,15 @@ describe("helm chart", () => {
       "ServiceAccount/rel-porpoise",
     ]);
     expect(await validateAll(objs)).toEqual({ "kubernetes-models": objs.length });
+    // The validation refuses what the API server would: a wrong type, and a field Kubernetes does not have.
+    const api = objs.find((o) => o.metadata.name === "rel-porpoise-api" && o.kind === "Deployment") as K8sObject;
+    const misspelt = structuredClone(api);
+    const mc = podSpec(misspelt).containers[0] as Container & Record<string, unknown>;
+    mc.readinesProbe = mc.readinessProbe;
+    await expect(validateObject(misspelt)).rejects.toThrow("Deployment.spec.template.spec.containers[0].readinesProbe is not a field of Container");
+    const wrongType = structuredClone(api);
+    (podSpec(wrongType).containers[0] as Container).ports = [{ name: "http", containerPort: "12345" as unknown as number }];
+    await expect(validateObject(wrongType)).rejects.toThrow("containerPort must be integer");
     const values = Bun.YAML.parse(readRepoFile("deploy/helm/porpoise/ci/cluster.yaml")) as { postgres: { url: string }; redis: { url: string }; clusterSecret: string; adminToken: string };
     const modes = new Map<string, string>();
     for (const w of workloads(objs)) {

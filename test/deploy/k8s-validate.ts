@@ -1,9 +1,15 @@
 // Validates rendered Kubernetes objects: built-in kinds against the Kubernetes OpenAPI schemas
-// compiled into `kubernetes-models` (a devDependency); the custom resources the chart renders
+// compiled into `kubernetes-models` (a devDependency) — types, required fields, enums — plus a
+// walk that refuses fields the API does not define (the compiled schemas let unknown fields
+// through; the API server drops or refuses them, so a misspelt `readinesProbe` would silently
+// do nothing). The field lists are read from kubernetes-models' own type declarations. The
+// custom resources the chart renders
 // (prometheus-operator's ServiceMonitor and PrometheusRule, KEDA's ScaledObject and
 // TriggerAuthentication), which kubernetes-models does not ship, against zod schemas of the
 // fields their CRDs define that the chart uses — strict, so a misspelt field fails.
 
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { z } from "zod";
 
 export interface K8sObject {
@@ -78,6 +84,63 @@ const customResources: Record<string, z.ZodType> = {
   "keda.sh/v1alpha1/TriggerAuthentication": triggerAuthentication,
 };
 
+const NODE_MODULES = join(import.meta.dir, "../../node_modules");
+
+interface Shape {
+  /** Field name → its declared type (`IIoK8sApiCoreV1Probe`, `Array<…>`, `string`, `{` for maps). */
+  fields: Map<string, string>;
+  /** Type name → the declaration file it comes from. */
+  imports: Map<string, string>;
+}
+
+const shapes = new Map<string, Shape>();
+
+/** The fields of the interface a kubernetes-models declaration file (`Container.d.ts`) exports. */
+function shapeOf(dts: string): Shape {
+  const known = shapes.get(dts);
+  if (known) return known;
+  const text = readFileSync(dts, "utf8");
+  const imports = new Map<string, string>();
+  for (const m of text.matchAll(/^import \{ ([^}]+) \} from "([^"]+)";$/gm)) {
+    const spec = m[2] as string;
+    const file = spec.startsWith(".") ? resolve(dirname(dts), spec.replace(/\.js$/, ".d.ts")) : join(NODE_MODULES, `${spec}.d.ts`);
+    for (const name of (m[1] as string).split(",")) imports.set(name.trim(), file);
+  }
+  const fields = new Map<string, string>();
+  const body = /^export interface I\w+(?: extends [\w, ]+)? \{\n([\s\S]*?)^\}/m.exec(text)?.[1] ?? "";
+  for (const m of body.matchAll(/^ {4}"([^"]+)"\??: (.*?);?$/gm)) fields.set(m[1] as string, m[2] as string);
+  const shape = { fields, imports };
+  shapes.set(dts, shape);
+  return shape;
+}
+
+/** Every field of `value` that the declaration `dts` does not have, with its path. */
+function unknownFields(value: unknown, dts: string, path: string, out: string[]): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value) || !existsSync(dts)) return;
+  const shape = shapeOf(dts);
+  // A type alias (IntOrString, Quantity, Time): nothing to walk.
+  if (shape.fields.size === 0) return;
+  for (const [key, v] of Object.entries(value)) {
+    const type = shape.fields.get(key);
+    if (type === undefined) {
+      out.push(`${path}.${key} is not a field of ${basename(dts, ".d.ts")}`);
+      continue;
+    }
+    const ref = /^(?:Array<)?(I\w+)>?$/.exec(type)?.[1];
+    const target = ref ? shape.imports.get(ref) : undefined;
+    if (!target) continue;
+    if (Array.isArray(v)) v.forEach((item, i) => unknownFields(item, target, `${path}.${key}[${i}]`, out));
+    else unknownFields(v, target, `${path}.${key}`, out);
+  }
+}
+
+/** The problems of `obj` as the API server would see its fields; [] when every field exists. */
+export function unknownFieldsOf(obj: K8sObject): string[] {
+  const out: string[] = [];
+  unknownFields(obj, join(NODE_MODULES, "kubernetes-models", obj.apiVersion, `${obj.kind}.d.ts`), obj.kind, out);
+  return out;
+}
+
 interface ModelClass {
   new (data: unknown): { validate(): void };
 }
@@ -112,5 +175,7 @@ export async function validateObject(obj: K8sObject): Promise<"kubernetes-models
   } catch (err) {
     throw new Error(`${id}: ${(err as Error).message}`);
   }
+  const unknown = unknownFieldsOf(obj);
+  if (unknown.length > 0) throw new Error(`${id}: ${unknown.join("; ")}`);
   return "kubernetes-models";
 }
