@@ -49,6 +49,11 @@ export interface EngineClient {
   advanceBackfill?(backfillId: number): Promise<void>;
   /** The worker groups some worker serves, when this process knows (`porpoise all`); null otherwise. */
   servedWorkerGroups?(): readonly string[] | null;
+  /**
+   * Removes a deleted instance's log and work dirs at once where this process keeps them
+   * (`porpoise all`); elsewhere the file sweep of the node holding them does (worker/file-sweep.ts).
+   */
+  removeInstanceFiles?(instanceId: number): Promise<void>;
 }
 
 const INSTANCE_COMMANDS: Record<InstanceControl, CommandType> = {
@@ -75,6 +80,8 @@ export interface EngineClientDeps {
   servedWorkerGroups?: () => readonly string[] | null;
   /** `porpoise all`: the in-process twin of the wake for a just-created instance (bus/instance-handoff.ts). */
   handoff?: InstanceHandoff;
+  /** See EngineClient.removeInstanceFiles. */
+  removeInstanceFiles?: (instanceId: number) => Promise<void>;
 }
 
 export function createEngineClient(deps: EngineClientDeps): EngineClient {
@@ -196,6 +203,8 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
     },
 
     servedWorkerGroups: () => deps.servedWorkerGroups?.() ?? null,
+
+    ...(deps.removeInstanceFiles ? { removeInstanceFiles: deps.removeInstanceFiles } : {}),
 
     async advanceBackfill(backfillId) {
       for (const instance of await store.backfills.advance(backfillId, (id) => slotOf(id))) publishWake(bus, { instanceId: instance.id }, log);

@@ -14,6 +14,8 @@ import type { Coordinator, NodeRegistry } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/store.ts";
 import { Worker, type WorkerDeps } from "../worker/worker.ts";
+import { removeInstanceFiles } from "../worker/file-sweep.ts";
+import { join } from "node:path";
 import { createEngineClient, type EngineClient } from "../api/engine-client.ts";
 import { Master } from "../master/master.ts";
 import { Scheduler } from "../master/scheduler/scheduler.ts";
@@ -149,6 +151,8 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     log: opts.log.child({ component: "engine" }),
     handoff,
     servedWorkerGroups: () => opts.workerGroups,
+    // The files of a deleted instance are this process's worker's: removed at once, not at the next sweep.
+    removeInstanceFiles: (id) => removeInstanceFiles(opts.dataDir, opts.workDir ?? join(opts.dataDir, "work"), id),
   });
   await worker.start();
   await master.start();

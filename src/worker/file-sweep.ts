@@ -45,6 +45,11 @@ async function instanceDirs(root: string): Promise<number[]> {
   }
 }
 
+/** Removes one instance's log dir and work dir now (a deleted instance, on the node that ran it). */
+export async function removeInstanceFiles(dataDir: string, workDir: string, instanceId: number): Promise<void> {
+  await Promise.all([rm(join(dataDir, "logs", String(instanceId)), { recursive: true, force: true }), rm(join(workDir, String(instanceId)), { recursive: true, force: true })]);
+}
+
 export class FileSweep {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private running: Promise<FileSweepResult> | null = null;

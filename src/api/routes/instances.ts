@@ -234,13 +234,15 @@ export const instanceRoutes = [
     tag: "instances",
     summary: "Delete a finished workflow instance with its attempts and their logs",
     description:
-      "Only a finished instance (SUCCESS, FAILURE, STOP, PAUSE): 409 naming the state for any other, and 409 while a backfill it belongs to is RUNNING, a sub_workflow parent or child of it still runs, or a control (e.g. a rerun) on it waits to be carried out. Log chunks in the Store go with it; log files and work dirs go at the next retention sweep of the node that holds them. Audited as workflow-instance.delete.",
+      "Only a finished instance (SUCCESS, FAILURE, STOP, PAUSE): 409 naming the state for any other, and 409 while a backfill it belongs to is RUNNING, a sub_workflow parent or child of it still runs, or a control (e.g. a rerun) on it waits to be carried out. Log chunks in the Store go with it; log files and work dirs at once in porpoise all, else at the next retention sweep of the node that holds them. Audited as workflow-instance.delete.",
     auth: "user",
     owner: { kind: "workflow-instance", role: "owner" },
     status: 204,
     params: idParams,
     handler: async ({ params, deps, actor }) => {
       await deps.store.retention.deleteInstance(params.id, actor);
+      // The row is gone (the answer stands); files left behind are the file sweep's.
+      await deps.engine?.removeInstanceFiles?.(params.id).catch((err: unknown) => deps.log.warn("could not remove the files of a deleted instance; the next file sweep does", { instanceId: params.id, err }));
     },
   }),
   ...WORKFLOW_CONTROLS.map((control) =>

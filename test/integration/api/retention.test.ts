@@ -45,6 +45,9 @@ describe.each(dialects)("retention on a running engine (%s)", (dialect) => {
     expect((await h.call("DELETE", `/api/v1/workflow-instances/${a}`)).status).toBe(204);
     expectError(await h.call("GET", `/api/v1/workflow-instances/${a}`), 404, "NOT_FOUND");
     expectError(await h.call("DELETE", `/api/v1/workflow-instances/${a}`), 404, "NOT_FOUND");
+    // Its files were this engine's worker's: gone at once.
+    expect(existsSync(logDir(h, a))).toBe(false);
+    expect(existsSync(workDir(h, a))).toBe(false);
     const audit = (await h.call("GET", "/api/v1/audit?limit=100")).json.items.find((e: { action: string }) => e.action === "workflow-instance.delete");
     expect(audit).toMatchObject({ actorName: "admin", objectId: String(a) });
 
@@ -69,9 +72,9 @@ describe.each(dialects)("retention on a running engine (%s)", (dialect) => {
     expectError(await h.call("GET", `/api/v1/workflow-instances/${b}`), 404, "NOT_FOUND");
     expect((await h.call("GET", `/api/v1/workflow-instances/${c}`)).status).toBe(200);
 
-    // The file sweep: the files of a and b go; c keeps its log, and its work dir until it is older than the work-dir retention.
+    // The file sweep: the files of b go; c keeps its log, and its work dir until it is older than the work-dir retention.
     const files = new FileSweep({ store: h.store, log: silentLogger, dataDir: h.dataDir, workDir: join(h.dataDir, "work"), workDirMaxAgeMs: 86_400_000, intervalMs: 60_000 });
-    expect(await files.runOnce()).toEqual({ logDirs: 2, workDirs: 2 });
+    expect(await files.runOnce()).toEqual({ logDirs: 1, workDirs: 1 });
     for (const id of [a, b]) {
       expect(existsSync(logDir(h, id))).toBe(false);
       expect(existsSync(workDir(h, id))).toBe(false);
