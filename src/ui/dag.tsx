@@ -107,7 +107,8 @@ export function Dag({ layoutKey, definition, states, selected, onSelect, label }
         class="dag"
         role="group"
         aria-label={label}
-        tabIndex={0}
+        // Lower case: on SVG elements the attribute name is case-sensitive ("tabIndex" is ignored).
+        tabindex={0}
         data-testid="dag"
         data-tasks={layout.nodes.length}
         onWheel={(e) => {
@@ -155,7 +156,7 @@ export function Dag({ layoutKey, definition, states, selected, onSelect, label }
                 transform={`translate(${n.x - n.width / 2},${n.y - n.height / 2})`}
                 {...(onSelect
                   ? {
-                      tabIndex: 0,
+                      tabindex: 0,
                       role: "button",
                       "aria-label": `task ${n.id}${state ? `: ${state}` : ""}`,
                       onClick: () => onSelect(n.id),

@@ -124,6 +124,16 @@ describe("web UI in Chromium", () => {
     await log.getByText("line-8").waitFor();
     await page.getByText("the attempt has ended").waitFor();
     expect(await nodeState(page, "finish")).toBe("SUCCESS");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download" }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^talk-\d+-attempt1\.log$/);
+    const saved = await Bun.file((await download.path())!).text();
+    expect(saved).toContain("line-1\n");
+    expect(saved).toContain("line-8\n");
+    // Keyboard only: a DAG node takes the focus and Enter opens its attempt's log.
+    await page.locator('svg[data-testid=dag] g.node[data-task="prepare"]').focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: /^Log: prepare/ }).waitFor();
+    await page.getByTestId("log").getByText("prepare").waitFor();
     expect((await ui.call("GET", `/workflow-instances/${id}`)).json.params.day).toBe("2026-12-01");
     await ui.shot(page, "run");
     await page.context().close();
@@ -226,6 +236,10 @@ describe("web UI in Chromium", () => {
     const grid = page.getByTestId("grid");
     await grid.getByRole("button", { name: /task load: SUCCESS/ }).first().waitFor({ timeout: 20_000 });
     await ui.shot(page, "grid");
+    // Live: a run started now appears at the top without a reload.
+    const fourth = await ui.call("POST", "/projects/demo/workflows/gridded/run", {});
+    await grid.getByRole("button", { name: `run ${fourth.json.id} task load: SUCCESS` }).waitFor({ timeout: 20_000 });
+    expect(await page.getByRole("heading", { name: "gridded: 4 runs × 2 tasks" }).count()).toBe(1);
     await grid.getByRole("button", { name: /task load: SUCCESS/ }).first().click();
     await page.waitForURL(/\/runs\/\d+\?task=\d+/);
     await page.getByRole("heading", { name: /^Log: load/ }).waitFor();
@@ -235,7 +249,7 @@ describe("web UI in Chromium", () => {
     const phone = await ui.pageAs(ADMIN_TOKEN, { width: 390, height: 844, dark: true });
     await phone.goto("/projects/demo");
     await phone.getByRole("link", { name: "slow" }).first().waitFor();
-    await phone.getByRole("cell", { name: "Asia/Tokyo" }).waitFor();
+    await phone.getByTestId("runs-gridded").getByRole("img").first().waitFor();
     const bg = await phone.evaluate("getComputedStyle(document.body).backgroundColor");
     expect(bg).toBe("rgb(13, 17, 23)");
     // Nothing pushes the page wider than the phone (wide tables scroll inside themselves).
