@@ -11,7 +11,7 @@ import { createLogger, type Logger } from "./core/log.ts";
 import type { ModeDeps, RunningMode } from "./modes/mode.ts";
 import { ModeNotAvailableError, NOT_AVAILABLE_EXIT_CODE } from "./modes/not-yet.ts";
 import { VERSION } from "./version.ts";
-import { selfCommand } from "./cli/self-command.ts";
+import { selfCommand, withSelf } from "./cli/self-command.ts";
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -174,7 +174,8 @@ async function serve(mode: ServeMode, config: Extract<Invocation, { config: unkn
 /** Prints what went wrong and returns the exit code for it. */
 function report(e: unknown, log: Logger | null): number {
   if (e instanceof ConfigError || e instanceof ValidationError) {
-    err(e.message.startsWith("porpoise ") ? e.message : `porpoise: ${e.message}`);
+    const message = withSelf(e.message, selfCommand(process.argv[1], process.execPath, process.cwd()));
+    err(message.startsWith("porpoise ") ? message : `porpoise: ${message}`);
     if (e instanceof ValidationError) for (const d of e.details) err(`  ${d.path || "(input)"}: ${d.message}`);
     return EXIT_BAD_INPUT;
   }

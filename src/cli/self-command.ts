@@ -23,3 +23,8 @@ function shortPath(path: string, cwd: string): string {
 export function serverFlags(baseUrl: string): string {
   return `--server ${baseUrl} --token "$PORPOISE_TOKEN"`;
 }
+
+/** A message whose quoted commands (`Run "porpoise all --help"`) name how the user runs porpoise. */
+export function withSelf(message: string, self: string): string {
+  return self === "porpoise" ? message : message.replaceAll('"porpoise ', `"${self} `);
+}
