@@ -150,7 +150,8 @@ async function serve(mode: ServeMode, config: Extract<Invocation, { config: unkn
 
   let running: RunningMode;
   try {
-    const start = await starters[mode]();
+    // An edge worker loads none of the datacenter worker's ports (store, Redis): its own chunk.
+    const start = mode === "worker" && config.gateway !== null ? (await import("./modes/edge-worker.ts")).startEdgeWorker : await starters[mode]();
     // The admin token only ever goes to a terminal: container output is shipped as logs.
     running = await start({ config, log, print: out, terminal: process.stderr.isTTY === true ? err : null });
     normalJit();

@@ -135,6 +135,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           env: config.taskEnvPass,
           workerSlots: config.workerSlots,
           workerGroups: config.workerGroups,
+          edgeGroups: () => edgeGateway?.liveGroups() ?? [],
           logMaxBytes: config.taskLogMaxBytes,
           egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
           metrics,

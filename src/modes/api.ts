@@ -13,6 +13,7 @@ import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
+import { liveEdgeGroups } from "./edge-groups.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
 import { startEdgeGateway } from "./edge-gateway.ts";
 import type { EdgeGateway } from "../api/edge/gateway.ts";
@@ -42,7 +43,7 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
       secretKey,
       engine: async (store) => {
         const { bus, snapshotCache, registry } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
-        const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
+        const served = servedGroupsFromRegistry(registry, config.leaseMs, log, () => liveEdgeGroups(store, config.leaseMs));
         registerClusterMetrics(metrics, registry, { slotCount: config.slots, leaseMs: config.leaseMs });
         registerBusMetrics(metrics, bus, () => served.get() ?? []);
         resources.add("served groups", () => served.stop());

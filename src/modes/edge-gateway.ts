@@ -12,8 +12,9 @@ import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 import type { Resources } from "./mode.ts";
+import { EDGE_LEASE_FACTOR } from "./edge-groups.ts";
 
-export const EDGE_LEASE_FACTOR = 3;
+
 
 export async function startEdgeGateway(o: { config: Config; store: Store; bus: Bus; log: Logger; resources: Resources }): Promise<EdgeGateway> {
   const log = o.log.child({ component: "edge" });

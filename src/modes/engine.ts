@@ -38,6 +38,8 @@ export interface EngineOptions {
   identity?: ConstructorParameters<typeof Worker>[0]["identity"];
   workerSlots: number;
   workerGroups: readonly string[];
+  /** Groups served besides the in-process worker's: the edge workers of this node's gateway. */
+  edgeGroups?: () => readonly string[];
   env?: Readonly<Record<string, string>>;
   logMaxBytes?: number;
   killGraceMs?: number;
@@ -126,7 +128,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
           adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => [...worker.adopt(inFlight.filter((t) => !isEdgeHost(t.host))), ...inFlight.filter((t) => isEdgeHost(t.host)).map((t) => t.id)],
         }),
     // The one worker of this process serves these groups; anything else waits and is said to (issue 9 item 15).
-    servedGroups: () => opts.workerGroups,
+    servedGroups: () => (opts.edgeGroups ? [...opts.workerGroups, ...opts.edgeGroups()] : opts.workerGroups),
     ...(m
       ? {
           metrics: new RunMetrics(m, {
@@ -150,7 +152,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     slotOf: (id) => opts.coordinator.slotOf(id),
     log: opts.log.child({ component: "engine" }),
     handoff,
-    servedWorkerGroups: () => opts.workerGroups,
+    servedWorkerGroups: () => (opts.edgeGroups ? [...opts.workerGroups, ...opts.edgeGroups()] : opts.workerGroups),
     // The files of a deleted instance are this process's worker's: removed at once, not at the next sweep.
     removeInstanceFiles: (id) => removeInstanceFiles(opts.dataDir, opts.workDir ?? join(opts.dataDir, "work"), id),
   });

@@ -18,6 +18,7 @@ import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
+import { liveEdgeGroups } from "./edge-groups.ts";
 import { startRetention } from "./retention.ts";
 import { startMetricsListener } from "./metrics-listener.ts";
 import { modeMetrics } from "./mode-metrics.ts";
@@ -48,7 +49,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     const { bus, records, snapshotCache, cache, registry, coordinator } = await openClusterPorts({ config, log, store, nodeId, role: "master", resources });
     if (!coordinator) throw new Error("startMaster: no coordinator");
     store.fenceWith(nodeId);
-    const served = servedGroupsFromRegistry(registry, config.leaseMs, log);
+    const served = servedGroupsFromRegistry(registry, config.leaseMs, log, () => liveEdgeGroups(opened, config.leaseMs));
     resources.add("served groups", () => served.stop());
     // The writer asks the master it is given to which instances it still drives.
     let drives: (id: number) => boolean = () => true;

@@ -18,7 +18,11 @@ export interface ServedGroups {
 /** Reads of fresh() closer together than this share one. */
 const FRESH_MS = 250;
 
-export function servedGroupsFromRegistry(registry: NodeRegistry, leaseMs: number, log: Logger): ServedGroups {
+/**
+ * `edgeGroups`: the groups of live edge workers (they are not in the registry; modes/edge-gateway.ts
+ * liveEdgeGroups reads them from the Store's edge_workers).
+ */
+export function servedGroupsFromRegistry(registry: NodeRegistry, leaseMs: number, log: Logger, edgeGroups?: () => Promise<readonly string[]>): ServedGroups {
   let served: string[] | null = null;
   let stopped = false;
   let reading: Promise<readonly string[] | null> | null = null;
@@ -28,8 +32,8 @@ export function servedGroupsFromRegistry(registry: NodeRegistry, leaseMs: number
     readStartedAt = performance.now();
     reading = (async () => {
       try {
-        const nodes = await registry.nodes();
-        served = [...new Set(nodes.filter((n) => (n.role === "worker" || n.role === "all") && n.heartbeatAgeMs <= leaseMs).flatMap((n) => n.groups))].sort();
+        const [nodes, edge] = await Promise.all([registry.nodes(), edgeGroups ? edgeGroups() : []]);
+        served = [...new Set([...nodes.filter((n) => (n.role === "worker" || n.role === "all") && n.heartbeatAgeMs <= leaseMs).flatMap((n) => n.groups), ...edge])].sort();
       } catch (err) {
         log.debug("could not read the worker groups served from the node registry; keeping the last known", { err });
       }

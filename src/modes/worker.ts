@@ -14,7 +14,6 @@ import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
 import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
-import { startEdgeWorker } from "./edge-worker.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { onDataDir } from "./data-dir-prepare.ts";
 import { checkRedis } from "./redis-check.ts";
@@ -31,7 +30,7 @@ import { registerStoreMetrics } from "../metrics/store-metrics.ts";
 
 export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
   const { config } = deps;
-  if (config.gateway !== null) return startEdgeWorker(deps);
+  if (config.gateway !== null) return (await import("./edge-worker.ts")).startEdgeWorker(deps);
   const nodeId = nodeIdFor(config, "worker");
   // Every line of this node names it (JSON logs: the `node` field).
   const log = deps.log.child({ node: nodeId });

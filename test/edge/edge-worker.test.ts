@@ -35,6 +35,8 @@ test("an edge worker runs a shell and a python task of its group to SUCCESS, wit
   expect(edge.length).toBe(1);
   expect(edge[0]!.groups).toEqual(["edge"]);
   expect(edge[0]!.arch).toBe(process.arch);
+  // The edge worker's group counts as served: no "no worker serves" note on its tasks.
+  expect(e.server.stdout() + e.server.stderr()).not.toContain('no worker serves worker group "edge"');
   await waitFor("the worker to stop", async () => {
     w.signal("SIGTERM");
     return (await w.exit(20_000)) === 0;

@@ -51,6 +51,9 @@ export interface EdgeCounts {
 interface Session {
   id: string;
   workerId: string;
+  groups: readonly string[];
+  /** Date.now() of its last call. */
+  lastSeen: number;
   token: WorkerToken;
   /** Claims handed out and not acked yet, by attempt key. */
   handed: Map<string, ReadyTask>;
@@ -111,6 +114,7 @@ export class EdgeGateway {
     const known = this.sessions.get(id);
     if (known && known.token.id === token.id) {
       known.token = token;
+      known.lastSeen = Date.now();
       return known;
     }
     // Issued by another api node, or by this one before a restart: the row says whose it is.
@@ -119,7 +123,7 @@ export class EdgeGateway {
     if (!row || row.session !== id || row.tokenId !== token.id) {
       throw new EdgeRefusal(EDGE_REFUSALS.session, 401, "this edge session is unknown or was taken over by a newer register of the same worker id: register again");
     }
-    const s: Session = { id, workerId, token, handed: new Map(), running: new Set(row.running.map(key)), kills: [] };
+    const s: Session = { id, workerId, groups: row.groups, lastSeen: Date.now(), token, handed: new Map(), running: new Set(row.running.map(key)), kills: [] };
     this.sessions.set(id, s);
     this.counts.sessions = this.sessions.size;
     return s;
@@ -155,7 +159,7 @@ export class EdgeGateway {
     await this.o.store.edgeWorkers.register({ id: r.workerId, tokenId: token.id, session, host: r.host, version: r.version, arch: r.arch, platform: r.platform, groups: r.groups, slots: r.slots });
     // The old session of this worker id is over: its held polls find no session any more.
     for (const [id, s] of this.sessions) if (s.workerId === r.workerId) this.sessions.delete(id);
-    this.sessions.set(session, { id: session, workerId: r.workerId, token, handed: new Map(), running: new Set(), kills: [] });
+    this.sessions.set(session, { id: session, workerId: r.workerId, groups: r.groups, lastSeen: Date.now(), token, handed: new Map(), running: new Set(), kills: [] });
     this.counts.sessions = this.sessions.size;
     // A restarted worker's attempts died with it: they run again (as attempt + 1, without a retry).
     let lost = 0;
@@ -335,6 +339,12 @@ export class EdgeGateway {
     const big = decoded.find((c) => c.data.byteLength > 256 * 1024);
     if (big) throw new ForbiddenError(`log chunk ${big.seq} holds ${big.data.byteLength} bytes; at most 262144 (256 KiB) per chunk`);
     await this.o.store.logChunks.append(decoded);
+  }
+
+  /** The groups of the sessions heard from within the edge lease (this node's "served groups" in `all`). */
+  liveGroups(): string[] {
+    const since = Date.now() - this.o.leaseMs;
+    return [...new Set([...this.sessions.values()].filter((s) => s.lastSeen >= since).flatMap((s) => s.groups))];
   }
 
   /** Sessions by worker id (the sweep asks whether a silent worker is known here). */
