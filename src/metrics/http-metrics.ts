@@ -2,14 +2,14 @@
 // the raw path: ids and names would make a series per object) and status code, with latency.
 // A request no route matched counts under route="unmatched".
 
-import type { Counter, Histogram, MetricsRegistry } from "./registry.ts";
+import type { Counter, CounterChild, Histogram, HistogramChild, MetricsRegistry } from "./registry.ts";
 import { LATENCY_BUCKETS } from "./registry.ts";
 
 export class HttpMetrics {
   private readonly requests: Counter<"method" | "route" | "code">;
   private readonly latency: Histogram<"method" | "route">;
-  private readonly requestChildren = new Map<string, Counter.Internal>();
-  private readonly latencyChildren = new Map<string, Histogram.Internal<"method" | "route">>();
+  private readonly requestChildren = new Map<string, CounterChild>();
+  private readonly latencyChildren = new Map<string, HistogramChild>();
 
   constructor(metrics: MetricsRegistry) {
     this.requests = metrics.counter({

@@ -10,22 +10,21 @@
 // - every metric has a `help` text a user understands (it is the `# HELP` line).
 //
 // Hot paths bind label values once (`counter.labels(...)` kept in a field or a Map) and then
-// call `inc()` / `observe()`: O(1), no string building per task (measured in README, Performance).
+// call `inc()` / `observe()`: a bound child is one add (bound-metrics.ts; README, Performance).
 
-// prom-client's four classes, each from its own file: its index also loads the push gateway
-// (http, https), cluster aggregation, default collectors and @opentelemetry/api, which a porpoise
-// process never uses. Measured (bun, RSS after GC, 3 runs each): nothing 25.0 MB, the index
-// 41.9 MB (+17 MB), these four files 30.7 MB (+5.7 MB, of which node:util ~4 MB).
-import Counter from "prom-client/lib/counter.js";
+// prom-client's Registry (the exposition) and Gauge, each from its own file; counters and
+// histograms are bound-metrics.ts's. Its index also loads the push gateway (http, https), cluster
+// aggregation, default collectors and @opentelemetry/api, which porpoise never uses. Measured
+// (bun, RSS after GC, 3 runs each): nothing 25.0 MB, the index 41.9 MB (+17 MB), registry +
+// counter + gauge + histogram files 30.7 MB (+5.7 MB, of which node:util, which gauge.js loads, ~4 MB).
 import Gauge from "prom-client/lib/gauge.js";
-import Histogram from "prom-client/lib/histogram.js";
 import Registry from "prom-client/lib/registry.js";
-import type { Counter as CounterType, Gauge as GaugeType, Histogram as HistogramType } from "prom-client";
+import type { Gauge as GaugeType } from "prom-client";
+import { BoundCounter, BoundHistogram, type Counter, type Histogram } from "./bound-metrics.ts";
 
-export type { Counter, Gauge, Histogram } from "prom-client";
-type Counter<L extends string> = CounterType<L>;
+export type { Counter, CounterChild, Histogram, HistogramChild } from "./bound-metrics.ts";
+export type { Gauge } from "prom-client";
 type Gauge<L extends string> = GaugeType<L>;
-type Histogram<L extends string> = HistogramType<L>;
 
 export interface MetricSpec<L extends string> {
   /** `porpoise_…`; counters end in `_total`, durations in `_seconds`. */
@@ -117,18 +116,9 @@ export function createMetricsRegistry(options: Partial<MetricsOptions> = {}): Me
     counter<L extends string = never>(spec: CounterSpec<L>): Counter<L> {
       const found = check("counter", spec);
       if (found) return found as Counter<L>;
-      const collect = spec.collect;
-      return keep(
-        "counter",
-        spec,
-        new Counter<L>({
-          name: spec.name,
-          help: spec.help,
-          labelNames: [...(spec.labels ?? [])],
-          registers: [registry],
-          ...(collect ? { collect(this: Counter<L>) { return collect(this); } } : {}),
-        }),
-      );
+      const counter = new BoundCounter<L>(spec.name, spec.help, [...(spec.labels ?? [])], spec.collect);
+      registry.registerMetric(counter as never);
+      return keep("counter", spec, counter);
     },
     gauge<L extends string = never>(spec: GaugeSpec<L>): Gauge<L> {
       const found = check("gauge", spec);
@@ -149,11 +139,9 @@ export function createMetricsRegistry(options: Partial<MetricsOptions> = {}): Me
     histogram<L extends string = never>(spec: HistogramSpec<L>): Histogram<L> {
       const found = check("histogram", spec);
       if (found) return found as Histogram<L>;
-      return keep(
-        "histogram",
-        spec,
-        new Histogram<L>({ name: spec.name, help: spec.help, labelNames: [...(spec.labels ?? [])], buckets: [...(spec.buckets ?? DURATION_BUCKETS)], registers: [registry] }),
-      );
+      const histogram = new BoundHistogram<L>(spec.name, spec.help, [...(spec.labels ?? [])], [...(spec.buckets ?? DURATION_BUCKETS)]);
+      registry.registerMetric(histogram as never);
+      return keep("histogram", spec, histogram);
     },
     render: () => registry.metrics(),
   };

@@ -7,7 +7,7 @@
 // the workflows name; `project`/`workflow` only with --metrics-workflow-labels. Children are bound
 // once per (type, state) and kept in maps, so counting one op is two map reads and an add.
 
-import type { Counter, Histogram, MetricsRegistry } from "./registry.ts";
+import type { Counter, CounterChild, Histogram, HistogramChild, MetricsRegistry } from "./registry.ts";
 import { DURATION_BUCKETS } from "./registry.ts";
 
 const TERMINAL_RUN = new Set(["SUCCESS", "FAILURE", "STOP", "PAUSE"]);
@@ -25,9 +25,9 @@ export class RunMetrics {
   private readonly tasks: Counter<"state" | "type">;
   private readonly runs: Counter<string>;
   private readonly durations: Histogram<string>;
-  private readonly taskChildren = new Map<string, Map<string, Counter.Internal>>();
-  private readonly runChildren = new Map<string, Counter.Internal>();
-  private readonly durationChildren = new Map<string, Histogram.Internal<string>>();
+  private readonly taskChildren = new Map<string, Map<string, CounterChild>>();
+  private readonly runChildren = new Map<string, CounterChild>();
+  private readonly durationChildren = new Map<string, HistogramChild>();
   readonly workflowLabels: boolean;
 
   constructor(metrics: MetricsRegistry, figures: RunFigures) {

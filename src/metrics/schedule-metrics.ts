@@ -1,13 +1,13 @@
 // What a scheduler records: each fire's outcome, how late a created run was against its planned
 // fire time (the delay histogram alerting watches), and fires missed and skipped by a catch-up policy.
 
-import type { Counter, Histogram, MetricsRegistry } from "./registry.ts";
+import type { Counter, CounterChild, Histogram, HistogramChild, MetricsRegistry } from "./registry.ts";
 
 export const FIRE_OUTCOMES = ["created", "exists", "skipped", "stale", "failed"] as const;
 export type FireOutcome = (typeof FIRE_OUTCOMES)[number];
 
 export class ScheduleMetrics {
-  private readonly fires: Record<FireOutcome, Counter.Internal>;
+  private readonly fires: Record<FireOutcome, CounterChild>;
   private readonly delay: Histogram<never>;
   private readonly misfires: Counter<"reason">;
 
@@ -17,7 +17,7 @@ export class ScheduleMetrics {
       help: "Schedule fires handled by this node's scheduler, by outcome: created (a run was created), exists (another node or an earlier try created it), skipped (schedule offline or deleted), stale (this node lost the slot's lease), failed (the store refused; retried).",
       labels: ["outcome"],
     });
-    this.fires = Object.fromEntries(FIRE_OUTCOMES.map((o) => [o, fires.labels(o)])) as Record<FireOutcome, Counter.Internal>;
+    this.fires = Object.fromEntries(FIRE_OUTCOMES.map((o) => [o, fires.labels(o)])) as Record<FireOutcome, CounterChild>;
     for (const child of Object.values(this.fires)) child.inc(0);
     this.delay = metrics.histogram({
       name: "porpoise_schedule_delay_seconds",

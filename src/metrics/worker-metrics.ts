@@ -3,7 +3,7 @@
 // task it claimed (dispatch results). Children are bound on first use and kept, so a task costs
 // a few map reads and adds (README, Performance: the cost measured on `all` throughput).
 
-import type { Counter, Histogram, MetricsRegistry } from "./registry.ts";
+import type { Counter, CounterChild, Histogram, HistogramChild, MetricsRegistry } from "./registry.ts";
 import { DURATION_BUCKETS } from "./registry.ts";
 
 /** What became of a claimed ready task (docs/architecture.md §3.4). */
@@ -13,9 +13,9 @@ export type DispatchResult = (typeof DISPATCH_RESULTS)[number];
 export class WorkerMetrics {
   private readonly waits: Histogram<"worker_group">;
   private readonly durations: Histogram<"type" | "state">;
-  private readonly waitChildren = new Map<string, Histogram.Internal<"worker_group">>();
-  private readonly durationChildren = new Map<string, Map<string, Histogram.Internal<"type" | "state">>>();
-  private readonly results: Record<DispatchResult, Counter.Internal>;
+  private readonly waitChildren = new Map<string, HistogramChild>();
+  private readonly durationChildren = new Map<string, Map<string, HistogramChild>>();
+  private readonly results: Record<DispatchResult, CounterChild>;
 
   constructor(metrics: MetricsRegistry, figures: { running: () => number; slots: number }) {
     this.waits = metrics.histogram({
@@ -35,7 +35,7 @@ export class WorkerMetrics {
       help: "Ready tasks this worker claimed, by what became of them: started; duplicate (a copy of one it runs); no_matching_row (no DISPATCH row with that attempt and token: stale or forged); started_elsewhere (another worker started it first); unknown_task (its task is gone from the workflow).",
       labels: ["result"],
     });
-    this.results = Object.fromEntries(DISPATCH_RESULTS.map((r) => [r, results.labels(r)])) as Record<DispatchResult, Counter.Internal>;
+    this.results = Object.fromEntries(DISPATCH_RESULTS.map((r) => [r, results.labels(r)])) as Record<DispatchResult, CounterChild>;
     // Every result shows from the first scrape, at 0: a rate over a series that appears late misses its first step.
     for (const child of Object.values(this.results)) child.inc(0);
     metrics.gauge({ name: "porpoise_worker_running_tasks", help: "Task attempts running on this worker now.", collect: (g) => g.set(figures.running()) });
