@@ -264,6 +264,15 @@ export class Master implements EventSink {
     this.events?.setSlots(this.coordinator.ownedSlots());
     if (change.acquired.length > 0) {
       const slots = change.acquired.map((l) => l.slot);
+      // Nothing of a slot just acquired may be driven yet: a driver left from an earlier lease
+      // would act on what it read then (see drive()).
+      const taken = new Set(slots);
+      for (const [id, driver] of this.drivers) {
+        if (!taken.has(driver.instance.slot)) continue;
+        this.log.warn(`master: workflow instance ${id} was still driven from an earlier lease of slot ${driver.instance.slot}; reloading it`);
+        driver.dispose();
+        this.drivers.delete(id);
+      }
       this.log.info(`master: acquired ${slots.length} slots (${slots.join(",")})`);
       void (async () => {
         const active = await retryStore("listing the active workflow instances of acquired slots", () => this.store.instances.listActive({ slots }), this.retry);
@@ -701,6 +710,16 @@ export class Master implements EventSink {
         this.stopping.signal.removeEventListener("abort", onStop);
         resolve();
         if (this.drivers.has(id)) return;
+        // The slot was lost (and maybe taken again, at a newer epoch) while this load read the
+        // Store: a driver made now would outlive the loss, and when the slot came back it would be
+        // used as it is — without what another master wrote meanwhile — and refuse those attempts'
+        // events as stale (failover.test.ts a: 14 instances RUNNING for good). The current lease's
+        // own load drives it.
+        const now = this.coordinator.lease(instance.slot);
+        if (!now || now.owner !== this.coordinator.nodeId || now.epoch !== epoch) {
+          if (now?.owner === this.coordinator.nodeId && !this.stopped) setTimeout(() => void this.load(id, "start"), 0);
+          return;
+        }
         const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, epoch, project?.name ?? "");
         this.drivers.set(id, driver);
         this.snapshots?.track(instance, "workflowName" in instance ? (instance.workflowName as string) : definition.name, rows, definition.tasks.length, epoch);
