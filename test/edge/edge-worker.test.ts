@@ -155,3 +155,54 @@ test("a stop reaches a task running on an edge worker through its heartbeat: the
   expect(log).toContain("started");
   expect(log).not.toContain("never");
 }, 60_000);
+
+test("a result sent again is taken once (duplicate); a result for an attempt that ended otherwise is refused (superseded); an oversize log chunk is refused naming the field", async () => {
+  const { token } = await e.workerToken(["proto"]);
+  const reg = await post("/edge/v1/register", token, registration({ workerId: "proto-1", groups: ["proto"] }));
+  const session = reg.json.session as string;
+  await e.workflow("proto", [{ name: "t", type: "shell", workerGroup: "proto", script: "true" }]);
+  const poll = async () => {
+    const r = await post("/edge/v1/poll", token, { session, capacity: 1, groups: ["proto"], waitMs: 10_000 });
+    expect(r.status).toBe(200);
+    const jobs = r.json.jobs as { ready: Record<string, unknown> & { taskInstanceId: number; workflowInstanceId: number; slot: number; epoch: number; attempt: number; token: string }; task: { name: string } }[];
+    expect(jobs.length).toBe(1);
+    expect(jobs[0]!.task.name).toBe("t");
+    const { ready } = jobs[0]!;
+    return { ready, ref: { taskInstanceId: ready.taskInstanceId, workflowInstanceId: ready.workflowInstanceId, slot: ready.slot, epoch: ready.epoch, attempt: ready.attempt, token: ready.token } };
+  };
+  const now = () => new Date().toISOString();
+
+  // Replay: the same done twice.
+  const id = await e.run("proto");
+  const { ref } = await poll();
+  const running = await post("/edge/v1/events", token, { session, events: [{ kind: "running", ...ref, host: "x", logPath: null, startTime: now() }] });
+  expect(running.json.outcomes).toEqual(["accepted"]);
+  const done = { kind: "done", ...ref, state: "SUCCESS", exitCode: 0, output: {}, message: null, endTime: now() };
+  expect((await post("/edge/v1/events", token, { session, events: [done] })).json.outcomes).toEqual(["accepted"]);
+  expect(await e.ended(id)).toBe("SUCCESS");
+  expect((await post("/edge/v1/events", token, { session, events: [done] })).json.outcomes).toEqual(["duplicate"]);
+  expect((await e.store.taskInstances.listForInstance(id)).map((t) => [t.attempt, t.state, t.host])).toEqual([[1, "SUCCESS", "edge:proto-1"]]);
+
+  // Superseded: the run is stopped while the attempt runs; its late SUCCESS is refused.
+  const id2 = await e.run("proto");
+  const second = await poll();
+  await post("/edge/v1/events", token, { session, events: [{ kind: "running", ...second.ref, host: "x", logPath: null, startTime: now() }] });
+  await waitFor("RUNNING", async () => (await e.store.taskInstances.get(second.ref.taskInstanceId))?.state === "RUNNING_EXECUTION");
+  await fetch(`${e.url}/api/v1/workflow-instances/${id2}/stop`, { method: "POST", headers: { authorization: `Bearer ${e.userToken}`, "content-type": "application/json" }, body: "{}" });
+  // The kill comes back with the heartbeat; the worker reports KILL, the run stops.
+  const hb = await waitFor("the kill in a heartbeat", async () => {
+    const r = await post("/edge/v1/heartbeat", token, { session, running: [second.ref] });
+    return (r.json.kills as unknown[]).length > 0 ? r : null;
+  }, 20_000, 100);
+  expect(hb.json.kills).toMatchObject([{ taskInstanceId: second.ref.taskInstanceId, attempt: second.ref.attempt }]);
+  expect((await post("/edge/v1/events", token, { session, events: [{ ...done, ...second.ref, state: "KILL", exitCode: null }] })).json.outcomes).toEqual(["accepted"]);
+  expect(await e.ended(id2)).toBe("STOP");
+  expect((await post("/edge/v1/events", token, { session, events: [{ ...done, ...second.ref }] })).json.outcomes).toEqual(["superseded"]);
+  expect((await e.store.taskInstances.get(second.ref.taskInstanceId))!.state).toBe("KILL");
+
+  // A log chunk over 256 KiB.
+  const big = Buffer.alloc(256 * 1024 + 1, 97).toString("base64");
+  const oversize = await post("/edge/v1/logs", token, { session, attempt: second.ref, chunks: [{ seq: 1, byteOffset: 0, data: big }] });
+  expect(oversize.status).toBe(400);
+  expect(oversize.json.error!.details.map((d) => d.path)).toEqual(["chunks.0.data"]);
+}, 60_000);

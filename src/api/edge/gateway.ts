@@ -12,7 +12,8 @@
 // the edge lease) has its attempts rerun: edge-sweep.ts.
 
 import { EDGE_ARCHES, EDGE_HOST_PREFIX, EDGE_PROTOCOL, EDGE_REFUSALS, MAX_POLL_HOLD_MS, type EdgeAttemptRef, type EdgeJob, type EventOutcome } from "../../core/edge-messages.ts";
-import { ForbiddenError, PorpoiseError, UnauthorizedError } from "../../core/errors.ts";
+import { PorpoiseError, UnauthorizedError, ValidationError } from "../../core/errors.ts";
+import { MAX_LOG_CHUNK_BYTES } from "../../store/log-chunks.ts";
 import type { Logger } from "../../core/log.ts";
 import type { KillMessage, ReadyTask, TaskEvent } from "../../core/messages.ts";
 import type { Bus, Unsubscribe } from "../../bus/bus.ts";
@@ -336,8 +337,13 @@ export class EdgeGateway {
       throw new EdgeRefusal(EDGE_REFUSALS.forged, 403, `worker ${s.workerId} sent log chunks for task instance ${ref.taskInstanceId} attempt ${ref.attempt}, which the Store holds under no such dispatch token`);
     }
     const decoded = chunks.map((c) => ({ taskInstanceId: ref.taskInstanceId, seq: c.seq, byteOffset: c.byteOffset, data: Buffer.from(c.data, "base64") }));
-    const big = decoded.find((c) => c.data.byteLength > 256 * 1024);
-    if (big) throw new ForbiddenError(`log chunk ${big.seq} holds ${big.data.byteLength} bytes; at most 262144 (256 KiB) per chunk`);
+    // The schema caps the base64 text; the bytes are checked exactly here.
+    const big = decoded.findIndex((c) => c.data.byteLength > MAX_LOG_CHUNK_BYTES);
+    if (big >= 0) {
+      throw new ValidationError(`log chunk ${decoded[big]!.seq} holds ${decoded[big]!.data.byteLength} bytes`, [
+        { path: `chunks.${big}.data`, message: `expected at most ${MAX_LOG_CHUNK_BYTES} bytes (256 KiB) of log, got ${decoded[big]!.data.byteLength}` },
+      ]);
+    }
     await this.o.store.logChunks.append(decoded);
   }
 
