@@ -9,14 +9,21 @@ function scalar(v: unknown): string {
   if (v === null || v === undefined) return "null";
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   const s = String(v);
-  if (s.includes("\n")) return `|-\n${s}`; // re-indented by the caller
+  if (s.includes("\n")) {
+    // A literal block (re-indented by the caller) keeps scripts readable; it cannot start with a
+    // space or a blank line (YAML takes the indentation from the first line) nor keep more than
+    // one final newline (`|` keeps one, `|-` none): those stay double-quoted (JSON is valid YAML).
+    if (/^[ \n]/.test(s) || s.endsWith("\n\n")) return JSON.stringify(s);
+    return s.endsWith("\n") ? `|\n${s.slice(0, -1)}` : `|-\n${s}`;
+  }
   return PLAIN.test(s) && !RESERVED.test(s) && !s.endsWith(" ") ? s : JSON.stringify(s);
 }
 
 function block(v: unknown, indent: string): string {
   const s = scalar(v);
-  if (!s.startsWith("|-\n")) return ` ${s}`;
-  return ` |-\n${s.slice(3).split("\n").map((l) => `${indent}  ${l}`).join("\n")}`;
+  const head = /^\|-?\n/.exec(s)?.[0];
+  if (!head) return ` ${s}`;
+  return ` ${head.slice(0, -1)}\n${s.slice(head.length).split("\n").map((l) => (l === "" ? "" : `${indent}  ${l}`)).join("\n")}`;
 }
 
 export function toYaml(value: unknown, indent = ""): string {

@@ -14,7 +14,7 @@ export interface Workflow {
 export interface WorkflowDetail extends Workflow { definition: Definition }
 export interface VersionSummary { version: number; createdAt: string; createdBy: number | null }
 export interface Instance {
-  id: number; project: string; workflowName: string; workflowVersion: number; state: string; runType: string;
+  id: number; project: string; workflowId: number; workflowName: string; workflowVersion: number; state: string; runType: string;
   params: Record<string, string>; message: string | null; runTimes: number; dryRun: boolean;
   startTime: string | null; endTime: string | null; createdAt: string; updatedAt: string;
 }

@@ -71,7 +71,7 @@ export function RunView({ project, id, task }: { project: string; id: number; ta
       <h2>DAG</h2>
       {def.data ? (
         <Dag
-          layoutKey={`${wi.workflowName}:${wi.workflowVersion}:${project}`}
+          layoutKey={`${wi.workflowId}:${wi.workflowVersion}`}
           definition={def.data.definition}
           states={states}
           selected={sel?.taskName ?? null}
