@@ -105,6 +105,17 @@ describe("defaults", () => {
   });
 });
 
+describe("--base-url (alerts link to runs there)", () => {
+  test("an http(s) URL, kept without its trailing slash, on all, api and master; refused elsewhere or malformed", () => {
+    expect(config(["all", "--base-url", "https://porpoise.example.com/"]).baseUrl).toBe("https://porpoise.example.com");
+    expect(config(["api", ...cluster, "--base-url", "http://10.0.0.5:12345/porpoise/"]).baseUrl).toBe("http://10.0.0.5:12345/porpoise");
+    expect(config(["master", ...cluster], { PORPOISE_BASE_URL: "https://p.example" }).baseUrl).toBe("https://p.example");
+    expect(failure(["all", "--base-url", "porpoise.example.com"]).message).toContain("baseUrl");
+    expect(failure(["all", "--base-url", "ftp://porpoise.example.com"]).message).toContain("baseUrl");
+    expect(failure(["worker", ...cluster, "--base-url", "https://p.example"]).message).toContain("--base-url");
+  });
+});
+
 describe("precedence: flags > env > config file > defaults", () => {
   const files = { "/srv/work/p.yaml": "port: 1000\nlogLevel: debug\nslots: 8\n" };
 
