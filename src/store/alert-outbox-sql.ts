@@ -3,9 +3,10 @@
 // timeout (recordWarning), a misfire. Takes: the event (kind, project, workflow, schedule,
 // instance, task instance, state, message) and the policy event bits that select it. Writes: one
 // alert_outbox row per policy of the workflow or of the schedule whose events AND the bits.
-// Returns: how many rows. One compiled statement: with no policy on the workflow it is one index
-// probe on each of alert_policies' two indexes that finds nothing (SQLite: ~2 µs, measured in
-// test/integration/store/alert-outbox.test.ts's neighbour, scripts/bench — see README, Alerts).
+// Returns: how many rows. One compiled statement, two index probes on alert_policies: measured
+// with no policy (scripts/bench/alert-outbox.ts, CPU time per instance end) +1.7 µs on SQLite, and
+// +14-21 µs plus one round trip on Postgres (sent after the batch's transitions, whose outcome it
+// needs); nothing per task.
 
 import type { Db, RawAccess } from "./dialect.ts";
 
