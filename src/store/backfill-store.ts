@@ -47,7 +47,7 @@ export interface BackfillRepository {
   create(input: NewBackfill, actor: Actor): Promise<Backfill>;
   get(id: number): Promise<Backfill | null>;
   listForProject(projectId: number): Promise<Backfill[]>;
-  /** Per planned time: its instance and state, or NOT_STARTED. */
+  /** Per planned time: its instance and state, NOT_STARTED, or REMOVED (its instance was deleted by retention after the backfill ended). */
   runs(id: number): Promise<BackfillRun[]>;
   /**
    * One transaction: counts the ended instances, decides the backfill's state, and creates the

@@ -173,9 +173,11 @@ export function createBackfillRepository(run: Runner): BackfillRepository {
         const [row] = await db.select().from(b).where(eq(b.id, id));
         if (!row) throw new NotFoundError(`backfill ${id} does not exist`);
         const byTime = new Map((await instancesOf(db, t, id)).map((r) => [r.scheduleTime?.getTime(), r]));
-        return row.plan.map((iso) => {
+        // Runs are created in plan order: a planned time before `created` without an instance had one
+        // that retention (or DELETE /workflow-instances/:id) removed after the backfill ended.
+        return row.plan.map((iso, i) => {
           const r = byTime.get(new Date(iso).getTime());
-          return { scheduleTime: new Date(iso), instanceId: r?.id ?? null, state: r?.state ?? "NOT_STARTED" };
+          return { scheduleTime: new Date(iso), instanceId: r?.id ?? null, state: r?.state ?? (i < row.created ? "REMOVED" : "NOT_STARTED") };
         });
       }),
     advance: (id, slot) => run.write((tx) => advanceIn(tx, t, id, slot)),

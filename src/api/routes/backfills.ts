@@ -45,7 +45,7 @@ const backfillView = z.object({
 const runView = z.object({
   scheduleTime: z.string(),
   instanceId: z.number().nullable(),
-  state: z.string().describe("the run's workflow instance state (SERIAL_WAIT when it waits behind another run of a serial workflow), or NOT_STARTED"),
+  state: z.string().describe("the run's workflow instance state (SERIAL_WAIT when it waits behind another run of a serial workflow), NOT_STARTED, or REMOVED (the run's instance was deleted by retention after the backfill ended)"),
 });
 const detailView = backfillView.extend({ runs: z.array(runView) });
 

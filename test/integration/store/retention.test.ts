@@ -113,8 +113,11 @@ describe.each(dialects)("retention (%s)", (dialect) => {
     await rawQuery(f.url, `UPDATE workflow_instances SET backfill_id = ${b.id} WHERE id = ${run.id}`);
     expect(await sweepAll(store, { endedBefore: cutoff })).toEqual([]);
     await expect(store.retention.deleteInstance(run.id, f.actor)).rejects.toThrow(/backfill .* still RUNNING/);
-    await rawQuery(f.url, `UPDATE backfills SET state = 'SUCCESS' WHERE id = ${b.id}`);
+    await rawQuery(f.url, `UPDATE backfills SET state = 'SUCCESS', created = 1 WHERE id = ${b.id}`);
     expect(await sweepAll(store, { endedBefore: cutoff })).toEqual([run.id]);
+    // Its progress says the run was there and is gone, not that it never started.
+    expect((await store.backfills.runs(b.id)).map((r) => [r.instanceId, r.state])).toEqual([[null, "REMOVED"], [null, "NOT_STARTED"]]);
+    expect(await store.backfills.get(b.id)).toMatchObject({ state: "SUCCESS", created: 1 });
   }, 30_000);
 
   test("sub_workflow: a finished child of a running parent stays, and so does a finished parent of a running child", async () => {
