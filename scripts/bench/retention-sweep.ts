@@ -3,7 +3,7 @@
 // as many recent instances stay, on SQLite (file, WAL) and Postgres (a throwaway database). The
 // batch's duration is how long it holds its locks (SQLite: the writer lock; Postgres: the rows).
 //
-// Runnable alone: `bun scripts/bench/retention-sweep.ts [instances]` (default 20,000: half old).
+// Runnable alone: `npx bun scripts/bench/retention-sweep.ts [instances]` (default 20,000: half old).
 
 import type { Dialect } from "../../src/store/store.ts";
 import { RETENTION_BATCH } from "../../src/master/retention-sweep.ts";
