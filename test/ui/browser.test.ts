@@ -255,6 +255,12 @@ describe("web UI in Chromium", () => {
     // Nothing pushes the page wider than the phone (wide tables scroll inside themselves).
     expect(await phone.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await ui.shot(phone, "project-phone-dark");
+    const runs = (await ui.call("GET", "/projects/demo/workflow-instances?workflow=gridded&limit=1")).json.items;
+    await phone.goto(`/projects/demo/runs/${runs[0].id}`);
+    await phone.locator("svg[data-testid=dag] g.node").first().waitFor();
+    await phone.getByRole("heading", { name: "Attempts" }).waitFor();
+    expect(await phone.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await ui.shot(phone, "run-phone-dark");
     await phone.context().close();
   });
 
