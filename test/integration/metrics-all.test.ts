@@ -49,6 +49,8 @@ export const ALL_METRICS = [
   "porpoise_store_pool_renewals_total",
   "porpoise_cluster_slots_owned",
   "porpoise_cluster_slot_leases_lost_total",
+  "porpoise_retention_removed_total",
+  "porpoise_alerts_sent_total",
 ];
 
 let p: Spawned;
