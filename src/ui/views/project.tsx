@@ -17,6 +17,23 @@ export function ProjectView({ project }: { project: string }) {
     const wi = JSON.parse(e.data) as Instance;
     setRuns((m) => new Map(m).set(wi.id, wi));
   });
+  // The stream follows the project's newest 100 runs; a workflow whose last runs are older than
+  // those gets its own last 12 once (at most 50 workflows: one small read each).
+  useEffect(() => {
+    if (!workflows.data) return;
+    const ctl = new AbortController();
+    for (const w of workflows.data.items.slice(0, 50)) {
+      api<Page<Instance>>("GET", `/projects/${p}/workflow-instances?workflow=${enc(w.name)}&limit=12`, undefined, { signal: ctl.signal }).then(
+        (page) => setRuns((m) => {
+          const next = new Map(m);
+          for (const wi of page.items) if (!next.has(wi.id)) next.set(wi.id, wi);
+          return next;
+        }),
+        () => {},
+      );
+    }
+    return () => ctl.abort();
+  }, [workflows.data]);
   const all = [...runs.values()].sort((a, b) => b.id - a.id);
   const failures = all.filter((r) => r.state === "FAILURE").slice(0, 10);
 
