@@ -30,6 +30,30 @@ export interface SendContext {
 }
 
 export async function sendToChannel(channel: AlertChannelForDelivery, m: AlertMessage, action: Exclude<AlertAction, "skip">, ctx: SendContext): Promise<SendResult> {
+  const result = await attempt(channel, m, action, ctx);
+  return { ...result, detail: scrub(result.detail, channel.secrets) };
+}
+
+/**
+ * The detail with every secret value (and a secret URL's path and query, where chat tools keep
+ * their token) replaced by ***: it is stored, shown by the API and logged.
+ */
+function scrub(detail: string, secrets: Record<string, string>): string {
+  const hidden = new Set<string>();
+  for (const value of Object.values(secrets)) {
+    if (value.length >= 4) hidden.add(value);
+    try {
+      const u = new URL(value);
+      if (u.pathname.length > 1) hidden.add(u.pathname);
+      if (u.search.length > 1) hidden.add(u.search.slice(1));
+    } catch {}
+  }
+  let out = detail;
+  for (const h of [...hidden].sort((a, b) => b.length - a.length)) out = out.split(h).join("***");
+  return out;
+}
+
+async function attempt(channel: AlertChannelForDelivery, m: AlertMessage, action: Exclude<AlertAction, "skip">, ctx: SendContext): Promise<SendResult> {
   try {
     // Stored settings were checked on write; parsed again so defaults added later apply.
     switch (channel.type) {

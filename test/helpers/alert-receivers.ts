@@ -49,7 +49,9 @@ export function httpReceiver(): HttpReceiver {
         json = JSON.parse(body);
       } catch {}
       got.push({ path: u.pathname, search: u.search, headers: Object.fromEntries(req.headers), body, json, status });
-      return new Response(status === 500 ? "receiver down" : "ok", { status });
+      // A path under /echo/ is repeated in the answer, as some receivers do with what they were sent.
+      const answer = u.pathname.startsWith("/echo/") ? `no hook at ${u.pathname}` : status === 500 ? "receiver down" : "ok";
+      return new Response(answer, { status });
     },
   });
   return {

@@ -116,6 +116,18 @@ describe.each(dialects)("alert routes on %s", (dialect) => {
     await h.call("POST", `${P}/alert-channels`, { body: { name: "gce", type: "slack", secrets: { url: "http://metadata.google.internal/x" } } });
     expect((await h.call("POST", `${P}/alert-channels/gce/test`)).json.detail).toMatch(/metadata\.google\.internal/);
     expectError(await h.call("POST", `${P}/alert-channels/ghost/test`), 404, "NOT_FOUND");
+
+    // Nothing the receiver or the network says repeats a secret: the URL's path (a chat tool's token) is hidden.
+    await h.call("POST", `${P}/alert-channels`, { body: { name: "closed", type: "slack", secrets: { url: "http://127.0.0.1:1/services/T0/canary-path-token" } } });
+    const closed = await h.call("POST", `${P}/alert-channels/closed/test`);
+    expect(closed.json.status).toBe("failed");
+    expect(closed.text).not.toContain("canary-path-token");
+    const echo = `${hooks.url}/echo/canary-echo-token`;
+    await h.call("POST", `${P}/alert-channels`, { body: { name: "echo", type: "webhook", secrets: { url: echo } } });
+    hooks.failNext("/echo/canary-echo-token", 1);
+    const echoed = await h.call("POST", `${P}/alert-channels/echo/test`);
+    expect(echoed.json).toMatchObject({ status: "failed", detail: "HTTP 500: no hook at ***" });
+    expect((await h.call("GET", `${P}/alert-deliveries`)).text).not.toContain("canary-echo-token");
   });
 
   test("email over TLS from the first byte with AUTH; a wrong password is a failed delivery naming the SMTP refusal", async () => {
