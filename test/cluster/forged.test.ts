@@ -98,7 +98,8 @@ test("forged and unsigned messages written into Redis: 0 executions, 0 recorded 
   }, 60_000, 100);
   // Drops are counted as each node reads them: wait until every forged message was seen.
   const drops = () => nodeLines(c, /redis bus dropped a message/);
-  const total = written.ready + written.events + written.kills + written.wakes;
+  // Kills are broadcast: the worker reads them, and so does the api node (its edge gateway relays them to edge workers).
+  const total = written.ready + written.events + 2 * written.kills + written.wakes;
   await waitFor(`${total} drops logged`, async () => drops().length >= total, 30_000, 100).catch(() => {});
   await Bun.sleep(500); // anything a forgery set off would show by now
 
@@ -114,6 +115,7 @@ test("forged and unsigned messages written into Redis: 0 executions, 0 recorded 
   const perNode = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).length;
   console.log(
     `forged messages written into Redis: ${JSON.stringify(written)}; drops logged ${lines.length} ${JSON.stringify(byReason)} (worker ${perNode("w1:")}, master ${perNode("m1:")}); ` +
+      `other nodes: ${JSON.stringify(lines.filter((l) => !l.startsWith("w1:") && !l.startsWith("m1:")).map((l) => l.slice(0, 160)))}; ` +
       `ledger rows ${report.rows.length} (the sleeper's only); parked attempt ${parkedAfter.map((t) => t.state).join(",")}; sleeper ${sleeperEnd.state} after ${sleeperAfter.length} attempt(s)`,
   );
   // 0 executions: the parked attempt never started anywhere; the only effect is the sleeper's own.
@@ -124,7 +126,8 @@ test("forged and unsigned messages written into Redis: 0 executions, 0 recorded 
   expect(sleeperAfter.map((t) => t.state)).toEqual(["SUCCESS"]);
   // Every forged or unsigned message was dropped and counted by the bus that read it.
   expect(lines.length).toBe(total);
-  expect(byReason.unsigned).toBe(written.ready / 4 + written.events / 3 + written.kills / 3 + written.wakes / 2);
+  expect(byReason.unsigned).toBe(written.ready / 4 + written.events / 3 + (2 * written.kills) / 3 + written.wakes / 2);
   expect(perNode("w1:")).toBe(written.ready + written.kills);
   expect(perNode("m1:")).toBe(written.events + written.wakes);
+  expect(perNode("api1:")).toBe(written.kills);
 }, 120_000);

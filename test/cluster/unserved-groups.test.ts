@@ -37,5 +37,8 @@ test("a task of a served group is never said to wait, right after start; one of 
     return t?.message === note ? t : null;
   });
   expect(waiting.state).toBe("DISPATCH");
-  expect((await c.store.instances.get(gpu))!.message).toBe(`task "g" (task instance ${waiting.id}) is ${note}`);
+  // The instance's note is a write of its own, after the attempt's (master-driver-host.ts).
+  const said = `task "g" (task instance ${waiting.id}) is ${note}`;
+  await waitFor("the instance's note", async () => (await c.store.instances.get(gpu))?.message === said);
+  expect((await c.store.instances.get(gpu))!.message).toBe(said);
 });
