@@ -1,6 +1,7 @@
-// Retention in a real `porpoise all` process (issue 11): with --retention-age 1s and
-// --retention-interval 1s, a finished run is removed by the background sweeps — its row (the API
-// answers 404) and its log directory and work dir on disk — and a line in the log says so.
+// Retention in a real `porpoise all` process (issue 11): with --retention-age 3s (time for the test
+// to see the run end on a loaded box) and --retention-interval 1s, a finished run is removed by the
+// background sweeps — its row (the API answers 404) and its log directory and work dir on disk —
+// and a line in the log says so.
 
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -16,9 +17,9 @@ chmodSync(tmp, 0o711); // task users (nobody, as root) enter the work dir beside
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const TOKEN = "retention-process-token-0123456789abcdefgh";
 
-test("porpoise all --retention-age 1s removes a finished run's row, log and work dir in the background", async () => {
+test("porpoise all --retention-age 3s removes a finished run's row, log and work dir in the background", async () => {
   const dataDir = join(tmp, "data");
-  const p = spawn(fromSource(["all", "--port", "0", "--data-dir", dataDir, "--retention-age", "1s", "--retention-interval", "1s"]), {
+  const p = spawn(fromSource(["all", "--port", "0", "--data-dir", dataDir, "--retention-age", "3s", "--retention-interval", "1s"]), {
     cwd: tmp,
     env: cleanEnv({ PORPOISE_ADMIN_TOKEN: TOKEN }),
   });
