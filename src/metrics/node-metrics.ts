@@ -69,15 +69,16 @@ export interface RegistryFigures {
  * registry keeps a dead node's row until it is swept), so the label set stays the live cluster.
  */
 export function registerClusterMetrics(metrics: MetricsRegistry, registry: RegistryFigures, o: { slotCount: number; leaseMs: number }): void {
-  let nodes: Awaited<ReturnType<RegistryFigures["nodes"]>> | null = null;
+  type Nodes = Awaited<ReturnType<RegistryFigures["nodes"]>> | null;
+  let reading: Promise<Nodes> | null = null;
   let readAt = -Infinity;
-  // One registry read serves both gauges of a scrape.
-  const read = async () => {
-    if (performance.now() - readAt > 1000) {
+  // One registry read serves both gauges of a scrape (they are collected together); the next scrape reads again.
+  const read = (): Promise<Nodes> => {
+    if (!reading || performance.now() - readAt > 100) {
       readAt = performance.now();
-      nodes = await registry.nodes().catch(() => null);
+      reading = registry.nodes().catch(() => null);
     }
-    return nodes;
+    return reading;
   };
   metrics.gauge({
     name: "porpoise_cluster_slots_unowned",

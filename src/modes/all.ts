@@ -86,10 +86,13 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
       resources.add("coordinator", () => single.stop());
     }
     const nodeId = clustered ? await persistentNodeId(config, "all") : "local";
+    // A cluster node's lines name it (JSON logs: the `node` field); a single node has no other.
+    const nodeLog = clustered ? log.child({ node: nodeId }) : log;
 
     let edgeGateway: EdgeGateway | undefined;
     const { http } = await serveApi({
       ...deps,
+      log: nodeLog,
       resources,
       metrics,
       dataDir: config.dataDir,
@@ -101,7 +104,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         let coordinator: Coordinator | null = single;
         let cluster: EngineOptions["cluster"];
         if (clustered) {
-          const ports = await openClusterPorts({ config, log, store, nodeId, role: "all", resources, groups: config.workerGroups, ...(memoryBus ? { bus: memoryBus } : {}) });
+          const ports = await openClusterPorts({ config, log: nodeLog, store, nodeId, role: "all", resources, groups: config.workerGroups, ...(memoryBus ? { bus: memoryBus } : {}) });
           bus = ports.bus;
           coordinator = ports.coordinator;
           store.fenceWith(nodeId);
@@ -128,7 +131,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
           bus,
           coordinator,
           ...(cluster ? { cluster } : {}),
-          log,
+          log: nodeLog,
           dataDir: config.dataDir,
           workDir: config.workDir,
           identity,

@@ -21,7 +21,7 @@ const LISTENER = /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/;
 
 test("cluster nodes: /metrics move as runs happen, cluster gauges, /readyz through a Postgres outage", async () => {
   await using pg = await restartablePostgres();
-  await using c = await startCluster({ prefix: "porpoise-metrics-cluster-", masters: 1, workers: 1, lease: 2, dbUrl: pg.url, args: { master: ["--metrics-workflow-labels"] } });
+  await using c = await startCluster({ prefix: "porpoise-metrics-cluster-", masters: 1, workers: 1, lease: 2, dbUrl: pg.url, args: { master: ["--metrics-workflow-labels"] }, env: { PORPOISE_LOG_FORMAT: "json" } });
   const master = (await c.masters[0]!.proc.waitFor(LISTENER))[1] as string;
   const worker = (await c.workers[0]!.proc.waitFor(LISTENER))[1] as string;
   const api = c.api.replace(/\/api\/v1$/, "");
@@ -64,12 +64,26 @@ test("cluster nodes: /metrics move as runs happen, cluster gauges, /readyz throu
   expect(after.worker.value("porpoise_worker_slots")).toBe(4);
   // The api counted the requests by route template.
   expect(grew("api", "porpoise_http_requests_total", { method: "POST", route: "/api/v1/projects/:project/workflows/:name/run", code: "201" })).toBe(2);
+  // JSON lines of a cluster node name it; a run's lines carry its ids.
+  const masterLines = c.masters[0]!.proc
+    .stderr()
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const l of masterLines) expect(l.node).toBe("m1");
+  expect(masterLines.find((l) => l.msg === `workflow instance ${ids[0]} ended SUCCESS`)).toMatchObject({ workflowInstanceId: ids[0], project: "etl", workflow: "hello", state: "SUCCESS", component: "master" });
   // No series of the api or worker carries a workflow label: the flag is per node.
   for (const s of [after.api, after.worker]) for (const x of s.samples) expect(x.labels.workflow).toBeUndefined();
 
   // The cluster as the registry shows it: every slot owned, the worker's heartbeat fresh.
-  expectClusterHealthy(after.master, "w1");
-  expectClusterHealthy(after.api, "w1");
+  // (The registry rows follow the slots at each lease tick: wait for the masters' to show them all.)
+  for (const base of [master, api]) {
+    const s = await waitFor(`${base}: every slot owned in the registry`, async () => {
+      const got = await scrape(`${base}/metrics`);
+      return got.value("porpoise_cluster_slots_unowned") === 0 ? got : null;
+    }, 20_000, 100);
+    expectClusterHealthy(s, "w1");
+  }
   expect(after.master.value("porpoise_cluster_slots_owned")).toBeGreaterThan(0);
   expect(after.master.value("porpoise_store_pool_size")).toBe(10);
   expect(after.master.samples.some((x) => x.name === "porpoise_ready_queue_depth" && x.labels.worker_group === "default")).toBe(true);
