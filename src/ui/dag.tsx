@@ -1,5 +1,7 @@
 // The DAG as plain SVG with pan (drag, arrow keys) and zoom (wheel, + / -, 0 fits). Layout runs in
-// a Web Worker (layout-worker.ts) and is cached per workflow version: a version never changes.
+// a Web Worker (layout-worker.ts) and is cached per workflow version — a version never changes —
+// in memory and in sessionStorage, so a reload or another tab's page of the same version skips it
+// (a 1,000-task layout is seconds of dagre, its result ~100 KB of JSON).
 // Nodes are coloured by the state of their task when `states` is given (the run view).
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
@@ -20,6 +22,7 @@ function layoutWorker(): Worker {
       // Read by scripts/bench/ui-paint.ts: how much of a first paint the layout is.
       performance.measure(`dag-layout ${e.data.key}`, `dag-layout ${e.data.key}`);
       layouts.set(e.data.key, e.data);
+      store(e.data);
       for (const r of waiting.get(e.data.key) ?? []) r(e.data);
       waiting.delete(e.data.key);
     };
@@ -32,9 +35,36 @@ export function warmLayoutWorker(): void {
   layoutWorker();
 }
 
+const STORED = "porpoise.layout.";
+
+/** The stored layout of `key` if it is there and fits the definition (a reset database reuses ids). */
+function stored(key: string, def: Definition): LayoutResult | null {
+  try {
+    const text = sessionStorage.getItem(STORED + key);
+    if (!text) return null;
+    const l = JSON.parse(text) as LayoutResult;
+    const names = new Set(def.tasks.map((t) => t.name));
+    const edges = def.tasks.reduce((n, t) => n + (t.deps?.length ?? 0), 0);
+    return l.nodes.length === names.size && l.nodes.every((n) => names.has(n.id)) && l.edges.length === edges ? l : null;
+  } catch {
+    return null;
+  }
+}
+
+function store(l: LayoutResult): void {
+  try {
+    sessionStorage.setItem(STORED + l.key, JSON.stringify(l));
+  } catch {
+    // Full (a few MB per origin): the in-memory cache still serves this page.
+  }
+}
+
 function layoutOf(key: string, def: Definition): Promise<LayoutResult> {
-  const done = layouts.get(key);
-  if (done) return Promise.resolve(done);
+  const done = layouts.get(key) ?? stored(key, def);
+  if (done) {
+    layouts.set(key, done);
+    return Promise.resolve(done);
+  }
   return new Promise((resolve) => {
     const queue = waiting.get(key);
     if (queue) return void queue.push(resolve);

@@ -99,6 +99,10 @@ describe("web UI in Chromium", () => {
     await page.locator('svg[data-testid=dag] g.node[data-task="load"]').waitFor();
     const saved = await ui.call("GET", "/projects/demo/workflows/etl");
     expect(saved.json.definition.tasks[1].deps).toEqual(["extract"]);
+    // The layout of a version is kept: after a reload the DAG is drawn without asking the worker.
+    await page.reload();
+    await page.locator('svg[data-testid=dag] g.node[data-task="load"]').waitFor();
+    expect(await page.evaluate(`performance.getEntriesByType("measure").filter((m) => m.name.startsWith("dag-layout")).length`)).toBe(0);
     await page.context().close();
   });
 
