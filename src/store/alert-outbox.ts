@@ -131,7 +131,7 @@ export function createAlertOutboxRepository(run: Runner): AlertOutboxRepository 
 
     listDeliveries: (projectId, query) =>
       run.read(async (db) => {
-        const where = and(eq(dl.projectId, projectId), query.workflowInstanceId === undefined ? undefined : eq(dl.workflowInstanceId, query.workflowInstanceId));
+        const where = and(projectId === null ? undefined : eq(dl.projectId, projectId), query.workflowInstanceId === undefined ? undefined : eq(dl.workflowInstanceId, query.workflowInstanceId));
         const rows = await db.select().from(dl).where(where).orderBy(desc(dl.id)).limit(query.limit).offset(query.offset);
         return { items: rows.map(toDelivery), total: await db.$count(dl, where) };
       }),

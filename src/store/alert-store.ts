@@ -172,7 +172,8 @@ export interface AlertRepository {
   recordDelivery(d: Omit<AlertDelivery, "id" | "at">): Promise<AlertDelivery>;
   /** Channels that a row was delivered to already (status sent). */
   deliveredChannels(outboxId: number): Promise<Set<number>>;
-  listDeliveries(projectId: number, query: PageQuery & { workflowInstanceId?: number }): Promise<Page<AlertDelivery>>;
+  /** Newest first; projectId null: every project's (and the global channels' test-sends, project 0). */
+  listDeliveries(projectId: number | null, query: PageQuery & { workflowInstanceId?: number }): Promise<Page<AlertDelivery>>;
   /** Rows not done yet (for the API and tests). */
   pendingCount(projectId?: number): Promise<number>;
 }

@@ -135,6 +135,15 @@ export const alertChannelRoutes: Route[] = [
     handler: async ({ params, deps, actor }) => deps.store.alerts.deleteChannel(null, params.name, actor),
   }),
   defineRoute({
+    method: "GET", path: "/api/v1/alert-deliveries", operationId: "listAllAlertDeliveries", tag: "alerts", auth: "admin",
+    summary: "Every project's alert deliveries, and the test-sends of global channels (administrators)",
+    query: pagingQuery, response: pageOf(deliveryView),
+    handler: async ({ query, deps }) => {
+      const page = await deps.store.alerts.listDeliveries(null, query);
+      return { items: page.items.map(toDeliveryView), total: page.total, ...query };
+    },
+  }),
+  defineRoute({
     method: "POST", path: `${GLOBAL}/:name/test`, operationId: "testGlobalAlertChannel", tag: "alerts", auth: "admin", status: 200,
     summary: "Send a test alert through a global channel now (administrators)",
     params: globalParams, response: deliveryView,

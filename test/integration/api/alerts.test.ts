@@ -90,6 +90,11 @@ describe.each(dialects)("alert routes on %s", (dialect) => {
     const group = await h.call("POST", `${P}/alert-groups`, { token: dev.token, body: { name: "g", channels: ["chat"], globalChannels: ["company-pager"] } });
     expect(group.json.channels).toEqual([{ name: "chat", type: "slack", global: false }, { name: "company-pager", type: "pagerduty", global: true }]);
 
+    // Admins see every delivery, the global channels' test-sends too; others may not.
+    await h.call("POST", "/api/v1/alert-channels/company-pager/test");
+    expect((await h.call("GET", "/api/v1/alert-deliveries")).json.items.map((d: { channel: string }) => d.channel)).toEqual(["company-pager"]);
+    expectError(await h.call("GET", "/api/v1/alert-deliveries", { token: dev.token }), 403, "FORBIDDEN");
+
     // Dave's own project cannot name analytics' channel.
     await h.call("POST", "/api/v1/projects", { token: dev.token, body: { name: "daves" } });
     const err = expectError(await h.call("POST", "/api/v1/projects/daves/alert-groups", { token: dev.token, body: { name: "steal", channels: ["chat"] } }), 400, "VALIDATION_FAILED");
