@@ -19,10 +19,11 @@ export function observeRequests(o: { metrics: MetricsRegistry | null; accessLog:
     } finally {
       const seconds = (performance.now() - started) / 1000;
       const status = c.res.status;
-      // A wildcard is this middleware itself (no route matched: a 404) or the web UI's catch-all ("/*").
+      // A wildcard is this middleware itself or the web UI's catch-all: "/*" when the UI served a
+      // page or asset, "unmatched" when no route took the request (404, or 405 for a wrong method).
       const matched = c.req.routePath;
       const wildcard = matched === "/*" || matched === "*" || matched === "";
-      const route = wildcard ? (status === 404 ? "unmatched" : "/*") : matched;
+      const route = wildcard ? (status < 400 ? "/*" : "unmatched") : matched;
       const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : "OTHER";
       http?.observe(method, route, status, seconds);
       access?.info("http request", {

@@ -156,6 +156,13 @@ describe("GET /metrics of porpoise all", () => {
     const unmatched = await fetch(`${url}/no/such/path/4711`, { method: "POST" });
     expect(unmatched.status).toBe(404);
     expect((await metrics()).value("porpoise_http_requests_total", { method: "POST", route: "unmatched", code: "404" })).toBeGreaterThanOrEqual(1);
+    // A wrong method on a path the API serves (405), and a page of the web UI.
+    expect((await fetch(`${url}/api/v1/projects`, { method: "PATCH" })).status).toBe(405);
+    const page = await fetch(`${url}/some/ui/page`);
+    await page.arrayBuffer();
+    const s = await metrics();
+    expect(s.value("porpoise_http_requests_total", { method: "PATCH", route: "unmatched", code: "405" })).toBe(1);
+    expect(s.value("porpoise_http_requests_total", { method: "GET", route: "/*", code: String(page.status) })).toBeGreaterThanOrEqual(page.status < 400 ? 1 : 0);
   }, 60_000);
 
   test("a schedule's fires are counted with their delay (actual − planned fire time)", async () => {
