@@ -172,7 +172,8 @@ export class EdgeLink {
       } catch (err) {
         const refused = err instanceof EdgeHttpError && err.httpStatus >= 400 && err.httpStatus < 500;
         if (first && refused) throw err;
-        const level = refused ? "error" : n === 0 ? "warn" : "debug";
+        // Said once per outage or refusal; retried quietly after that (a revoked token is retried until an administrator acts).
+        const level = n > 0 ? "debug" : refused ? "error" : "warn";
         this.o.log[level](`edge: register with ${this.o.gateway} failed (${(err as Error).message}); trying again`);
         if (!(await this.backoff(n))) return;
       }
