@@ -221,7 +221,7 @@ export const settings: readonly Setting[] = [
   { key: "tlsKey", metavar: "FILE", expected: "a PEM private key file (with --tls-cert)", defaultText: null,
     help: "Private key of --tls-cert." },
   { key: "caCert", metavar: "FILE", expected: "a PEM file of CA certificates", defaultText: null,
-    help: "Trust these CAs (besides the system's) for an https:// --server, e.g. a self-signed server certificate." },
+    help: "Trust these CAs (besides the system's) for an https:// --server (or an edge worker's --gateway), e.g. a self-signed server certificate." },
   { key: "egressAllow", metavar: "LIST", expected: "a comma-separated list of IP addresses, CIDR ranges, host names or *.domain names", defaultText: null,
     help: "Addresses http tasks, sql datasources and alert channels may reach even if a deny rule matches (e.g. an internal service on 169.254.x)." },
   { key: "egressDeny", metavar: "LIST", expected: "a comma-separated list of IP addresses, CIDR ranges, host names or *.domain names", defaultText: "link-local and cloud metadata",
@@ -272,7 +272,7 @@ export const modeKeys: Record<ConfigCommand, readonly ConfigKey[]> = {
   api: ["host", "port", "db", "redis", "secret", "adminToken", "adminPassword", "sessionTtl", "maxBodyBytes",
     "shutdownTimeout", "slots", "lease", "nodeId", ...serving, ...egress, "accessLog", "baseUrl", ...common],
   master: ["db", "redis", "secret", "slots", "lease", "nodeId", "shutdownTimeout", ...retentionKeys, "host", "metricsPort", "metricsWorkflowLabels", ...egress, "baseUrl", ...common],
-  worker: ["db", "dataDir", "redis", "secret", "gateway", "token", "slots", "lease", "nodeId", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, "retentionInterval", "workDirRetention", "host", "metricsPort", ...common],
+  worker: ["db", "dataDir", "redis", "secret", "gateway", "token", "caCert", "slots", "lease", "nodeId", "workerSlots", "workerGroups", "taskLogMaxBytes", "shutdownTimeout", ...egress, ...taskKeys, "retentionInterval", "workDirRetention", "host", "metricsPort", ...common],
   migrate: ["db", "dataDir", ...common],
   // The token is the API token the server gave (PORPOISE_TOKEN, as an edge worker's).
   run: ["server", "token", "project", "caCert", ...common],

@@ -5,7 +5,9 @@
 // in --data-dir and sent after reconnecting; attempts a killed process left behind are reported on
 // the next register and run again.
 
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { ConfigError } from "../core/errors.ts";
 import { hostname } from "node:os";
 import { egressPolicy } from "../core/net/egress.ts";
 import { systemResolve } from "../worker/egress.ts";
@@ -34,6 +36,7 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
     // The same id across restarts: the gateway matches the attempts a restarted worker reports.
     const workerId = await persistentNodeId(config, "worker");
     const edgeLog = log.child({ component: "edge" });
+    const ca = config.caCert === null ? undefined : readCa(config.caCert);
     let bus: EdgeBus | null = null;
     const link = new EdgeLink({
       gateway: config.gateway,
@@ -50,6 +53,7 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
       lost: () => bus?.lost() ?? [],
       lostReported: () => bus?.lostReported(),
       onKill: (kill) => bus?.kill(kill),
+      ...(ca ? { ca } : {}),
     });
     const edgeBus = new EdgeBus({ link, dataDir: config.dataDir, log: edgeLog });
     bus = edgeBus;
@@ -81,4 +85,18 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
     await resources.closeAll();
     throw err;
   }
+}
+
+/** The --ca-cert file's PEM text; a ConfigError (exit 2) naming it when it is unreadable or holds no certificate. */
+function readCa(file: string): string {
+  let ca: string;
+  try {
+    ca = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read --ca-cert ${file}: ${(err as Error).message}`, [{ path: "caCert", message: "unreadable" }]);
+  }
+  if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ConfigError(`--ca-cert ${file} holds no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`, [{ path: "caCert", message: "not PEM" }]);
+  }
+  return ca;
 }

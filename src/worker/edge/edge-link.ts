@@ -56,6 +56,8 @@ export interface EdgeLinkOptions {
   /** Called once the gateway took the lost attempts (they run again). */
   lostReported: () => void;
   onKill: (kill: KillMessage) => void;
+  /** PEM CA certificates trusted for an https:// gateway besides the system's (--ca-cert). */
+  ca?: string;
   backoffBaseMs?: number;
   backoffCapMs?: number;
 }
@@ -111,7 +113,8 @@ export class EdgeLink {
         headers: { authorization: `Bearer ${this.o.token}`, "content-type": "application/json" },
         body: JSON.stringify(body),
         signal,
-      });
+        ...(this.o.ca ? { tls: { ca: this.o.ca } } : {}),
+      } as RequestInit);
     } catch (err) {
       throw new EdgeUnreachable(`the gateway ${this.o.gateway} did not answer ${path}: ${err instanceof Error ? err.message : String(err)}`, err);
     }
