@@ -5,8 +5,8 @@
 // alert_outbox row per policy of the workflow or of the schedule whose events AND the bits.
 // Returns: how many rows. One compiled statement, two index probes on alert_policies: measured
 // with no policy (scripts/bench/alert-outbox.ts, CPU time per instance end) +1.7 µs on SQLite, and
-// +14-21 µs plus one round trip on Postgres (sent after the batch's transitions, whose outcome it
-// needs); nothing per task.
+// +14-21 µs on Postgres, where a batch's alert inserts go together in one more round trip after
+// its transitions (whose outcomes they need); nothing per task.
 
 import type { Db, RawAccess } from "./dialect.ts";
 

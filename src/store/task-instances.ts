@@ -169,16 +169,20 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
         const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now, fencingNode(run.dialect, run.fence)))?.id ?? null);
         outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
       }
-      // Last: a command's done-mark commits with its effect, or not at all (the master gives it back);
-      // an alert likewise only with the state change it reports.
+      // Last: an alert is written only with the state change it reports, and a command's done-mark
+      // commits with its effect, or not at all (the master gives it back).
+      // Alerts need only the outcomes above: all of them in one round trip on Postgres (pipelined).
+      const alerts: Promise<number>[] = [];
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
-        if (op.op === "alert") {
-          const effective = op.after.every((k) => k !== i && outcomes[k]?.outcome === "applied");
-          if (effective) await insertOutbox(run.raw, tx, { ...op, kind: op.kind });
-          outcomes[i] = effective ? { outcome: "applied", id: op.workflowInstanceId } : STALE;
-          continue;
-        }
+        if (op.op !== "alert") continue;
+        const effective = op.after.every((k) => k !== i && outcomes[k]?.outcome === "applied");
+        if (effective) alerts.push(insertOutbox(run.raw, tx, { ...op, kind: op.kind }));
+        outcomes[i] = effective ? { outcome: "applied", id: op.workflowInstanceId } : STALE;
+      }
+      await Promise.all(alerts);
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
         if (op.op !== "command") continue;
         const effective = op.after.every((k) => k !== i && outcomes[k]?.outcome === "applied");
         outcomes[i] = effective && (await completeCommand(tx, t, op.id, op.consumer, now, fencingNode(run.dialect, run.fence))) ? { outcome: "applied", id: op.id } : STALE;
