@@ -1,4 +1,5 @@
-// View 8: the cluster — nodes (role, host, groups, slots, heartbeat age) and slot leases.
+// View 8: the cluster — nodes (role, host, groups, slots, heartbeat age), edge workers (groups,
+// version, architecture, heartbeat, running attempts) and slot leases.
 
 import { useEffect } from "preact/hooks";
 import { ErrorBox, Loading } from "../components.tsx";
@@ -6,6 +7,7 @@ import { useApi } from "../hooks.ts";
 
 interface Cluster {
   nodes: { id: string; role: string; host: string; version: string; groups: string[]; slots: number[]; heartbeatAgeMs: number }[];
+  edgeWorkers?: { id: string; host: string; version: string; arch: string; groups: string[]; slots: number; running: { taskInstanceId: number; attempt: number }[]; heartbeatAgeMs: number }[];
   slots: { count: number; held: number; leases: { slot: number; owner: string | null; epoch: number; expiresInMs: number | null }[] };
 }
 
@@ -29,6 +31,17 @@ export function ClusterView() {
               <tr key={n.id}><td><code>{n.id}</code></td><td>{n.role}</td><td>{n.host}</td><td>{n.version}</td><td>{n.groups.join(", ")}</td><td>{n.slots.length}</td><td>{(n.heartbeatAgeMs / 1000).toFixed(1)} s ago</td></tr>
             ))}</tbody>
           </table>
+          {(c.data.edgeWorkers?.length ?? 0) > 0 && (
+            <>
+              <h2>Edge workers</h2>
+              <table>
+                <thead><tr><th>Worker</th><th>Host</th><th>Version</th><th>Arch</th><th>Worker groups</th><th>Running</th><th>Heartbeat</th></tr></thead>
+                <tbody>{c.data.edgeWorkers!.map((w) => (
+                  <tr key={w.id}><td><code>{w.id}</code></td><td>{w.host}</td><td>{w.version}</td><td>{w.arch}</td><td>{w.groups.join(", ")}</td><td>{w.running.length} of {w.slots}</td><td>{(w.heartbeatAgeMs / 1000).toFixed(1)} s ago</td></tr>
+                ))}</tbody>
+              </table>
+            </>
+          )}
         </>
       )}
     </main>
