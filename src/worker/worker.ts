@@ -157,7 +157,7 @@ export class Worker {
       return;
     }
     this.deps.bus.publishEvent(event.slot, event).catch((err) => {
-      this.deps.log.warn(`worker: could not report task instance ${event.taskInstanceId} (${event.kind}); resending it until the bus answers`, { err });
+      this.deps.log.warn(`worker: could not report task instance ${event.taskInstanceId} (${event.kind}); resending it until the bus answers`, { taskInstanceId: event.taskInstanceId, workflowInstanceId: event.workflowInstanceId, err });
       this.unsent.push(event);
       this.resend();
     });
@@ -297,8 +297,9 @@ export class Worker {
     entry.done = this.run(rt, abort.signal)
       .catch((err) => {
         this.seen.delete(key); // it did not run to a report: a redelivery may try again
-        if (err instanceof RetryAborted) this.deps.log.warn(`worker: task instance ${rt.taskInstanceId} not started: ${err.message}`);
-        else this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { err });
+        const ids = { taskInstanceId: rt.taskInstanceId, workflowInstanceId: rt.workflowInstanceId, attempt: rt.attempt };
+        if (err instanceof RetryAborted) this.deps.log.warn(`worker: task instance ${rt.taskInstanceId} not started: ${err.message}`, ids);
+        else this.deps.log.error(`worker: task instance ${rt.taskInstanceId} failed unexpectedly`, { ...ids, err });
       })
       .finally(() => {
         this.running.delete(key);
@@ -392,7 +393,7 @@ export class Worker {
     }
     if (signal.aborted && signal.reason instanceof ShutdownKill) {
       forgetProcess(attemptDir);
-      this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`);
+      this.deps.log.warn(`worker: task instance ${row.id} attempt ${row.attempt} was killed by the shutdown; it runs again as a new attempt after the restart`, { taskInstanceId: row.id, workflowInstanceId: row.workflowInstanceId, attempt: row.attempt });
       return;
     }
     if (signal.aborted && signal.reason instanceof LeaseLapse) {
