@@ -1,6 +1,6 @@
 // Edge workers surviving flaky links (issue 13), against one real `porpoise all` on SQLite with a
-// 2 s cluster lease (edge lease 6 s): the link cut mid-task by a TCP proxy the test controls, the
-// gateway restarted mid-task, the worker killed -9 mid-task and restarted. Each task waits for a
+// 4 s cluster lease (edge lease 12 s: a restart of the server from source on a loaded CI box stays
+// well inside it): the link cut mid-task by a TCP proxy the test controls, the gateway restarted mid-task, the worker killed -9 mid-task and restarted. Each task waits for a
 // marker file the test creates, so the fault always lands while it runs.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -10,7 +10,7 @@ import { dataDir, edgeEnv, type EdgeEnv, tcpProxy, waitFor } from "./edge-harnes
 
 let e: EdgeEnv;
 beforeAll(async () => {
-  e = await edgeEnv("porpoise-edge-faults-", { lease: "2s" });
+  e = await edgeEnv("porpoise-edge-faults-", { lease: "4s" });
 }, 60_000);
 afterAll(async () => {
   await e?.[Symbol.asyncDispose]();

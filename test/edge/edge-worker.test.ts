@@ -7,7 +7,8 @@ import { dataDir, edgeEnv, type EdgeEnv, waitFor } from "./edge-harness.ts";
 
 let e: EdgeEnv;
 beforeAll(async () => {
-  e = await edgeEnv("porpoise-edge-");
+  // Lease 2 s (edge lease 6 s): short enough for quick tests, long enough not to fence a worker on a loaded CI box.
+  e = await edgeEnv("porpoise-edge-", { lease: "2s" });
 }, 60_000);
 afterAll(async () => {
   await e?.[Symbol.asyncDispose]();
