@@ -207,3 +207,39 @@ test("a result sent again is taken once (duplicate); a result for an attempt tha
   expect(oversize.status).toBe(400);
   expect(oversize.json.error!.details.map((d) => d.path)).toEqual(["chunks.0.data"]);
 }, 60_000);
+
+test("the gateway reruns the attempts of a silent edge worker, and one its live worker's heartbeats stop listing, as attempt + 1", async () => {
+  const { token } = await e.workerToken(["sweep-a", "sweep-b"]);
+  const register = async (workerId: string, group: string) => (await post("/edge/v1/register", token, registration({ workerId, groups: [group] }))).json.session as string;
+  const silent = await register("sweeper-silent", "sweep-a");
+  const forgetful = await register("sweeper-forgetful", "sweep-b");
+  await e.workflow("sweep-a", [{ name: "t", type: "shell", workerGroup: "sweep-a", script: "true" }]);
+  await e.workflow("sweep-b", [{ name: "t", type: "shell", workerGroup: "sweep-b", script: "true" }]);
+  const start = async (session: string, workflow: string, group: string) => {
+    const id = await e.run(workflow);
+    const r = await post("/edge/v1/poll", token, { session, capacity: 1, groups: [group], waitMs: 10_000 });
+    const ready = (r.json.jobs as { ready: { taskInstanceId: number; workflowInstanceId: number; slot: number; epoch: number; attempt: number; token: string } }[])[0]!.ready;
+    const ref = { taskInstanceId: ready.taskInstanceId, workflowInstanceId: ready.workflowInstanceId, slot: ready.slot, epoch: ready.epoch, attempt: ready.attempt, token: ready.token };
+    const running = await post("/edge/v1/events", token, { session, events: [{ kind: "running", ...ref, host: "x", logPath: null, startTime: new Date().toISOString() }] });
+    expect(running.json.outcomes).toEqual(["accepted"]);
+    return id;
+  };
+  const a = await start(silent, "sweep-a", "sweep-a");
+  const b = await start(forgetful, "sweep-b", "sweep-b");
+  // "forgetful" keeps beating but never lists its attempt; "silent" says nothing at all.
+  const beats = setInterval(() => void post("/edge/v1/heartbeat", token, { session: forgetful, running: [] }), 500);
+  try {
+    for (const id of [a, b]) {
+      const rerun = await waitFor(`instance ${id}'s attempt 2`, async () => (await e.store.taskInstances.listForInstance(id)).find((t) => t.attempt === 2), 30_000, 100);
+      expect(rerun.state).toBe("DISPATCH");
+      expect((await e.store.taskInstances.listForInstance(id)).find((t) => t.attempt === 1)!.state).toBe("NEED_FAULT_TOLERANCE");
+    }
+  } finally {
+    clearInterval(beats);
+  }
+  // Attempt 2 runs on a real worker of those groups.
+  const w = e.worker({ token, groups: ["sweep-a", "sweep-b"], dataDir: dataDir(e, "w-sweep") });
+  await w.waitFor(/edge worker \S+ ready/, 30_000);
+  expect(await e.ended(a)).toBe("SUCCESS");
+  expect(await e.ended(b)).toBe("SUCCESS");
+}, 60_000);
