@@ -3,13 +3,15 @@
 // as many recent instances stay, on SQLite (file, WAL) and Postgres (a throwaway database). The
 // batch's duration is how long it holds its locks (SQLite: the writer lock; Postgres: the rows).
 //
-// Runnable alone: `npx bun scripts/bench/retention-sweep.ts [instances]` (default 20,000: half old).
+// A scenario of `npm run bench` (20,000 instances, half old; smoke: 2,000), and runnable alone:
+// `npx bun scripts/bench/retention-sweep.ts [instances]`.
 
 import type { Dialect } from "../../src/store/store.ts";
+import type { BenchRow, BenchSize } from "./bench-types.ts";
 import { RETENTION_BATCH } from "../../src/master/retention-sweep.ts";
 import { freshStore, rawExec } from "../../test/helpers/stores.ts";
 
-const N = Number(process.argv[2] ?? 20_000);
+export const name = "retention-sweep";
 const DAY = 86_400_000;
 
 function seedSql(dialect: Dialect, workflowId: number, projectId: number, n: number): string {
@@ -40,26 +42,34 @@ function seedSql(dialect: Dialect, workflowId: number, projectId: number, n: num
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
-for (const dialect of ["sqlite", "postgres"] as Dialect[]) {
-  await using store = await freshStore(dialect);
-  const system = { userId: null, userName: "bench" };
-  const user = await store.users.create({ name: "bench", passwordHash: null, isAdmin: true }, system);
-  const project = await store.projects.create({ name: "bench", description: "", ownerId: user.id }, system);
-  const { workflow } = await store.workflows.create(project.id, { name: "bench", description: "", tasks: [{ name: "a", type: "noop" }] } as never, system);
-  await rawExec(store.url, seedSql(dialect, workflow.id, project.id, N));
-  const batches: number[] = [];
-  let removed = 0;
-  const started = performance.now();
-  for (;;) {
-    const t0 = performance.now();
-    const batch = await store.retention.sweep({ endedBefore: new Date(Date.now() - 30 * DAY), keepPerWorkflow: null, limit: RETENTION_BATCH });
-    batches.push(performance.now() - t0);
-    removed += batch.length;
-    if (batch.length < RETENTION_BATCH) break;
+export async function run(opts: { size: BenchSize; instances?: number }): Promise<BenchRow[]> {
+  const N = opts.instances ?? (opts.size === "smoke" ? 2000 : 20_000);
+  const rows: BenchRow[] = [];
+  for (const dialect of ["sqlite", "postgres"] as Dialect[]) {
+    await using store = await freshStore(dialect);
+    const system = { userId: null, userName: "bench" };
+    const user = await store.users.create({ name: "bench", passwordHash: null, isAdmin: true }, system);
+    const project = await store.projects.create({ name: "bench", description: "", ownerId: user.id }, system);
+    const { workflow } = await store.workflows.create(project.id, { name: "bench", description: "", tasks: [{ name: "a", type: "noop" }] } as never, system);
+    await rawExec(store.url, seedSql(dialect, workflow.id, project.id, N));
+    const batches: number[] = [];
+    let removed = 0;
+    const started = performance.now();
+    for (;;) {
+      const t0 = performance.now();
+      const batch = await store.retention.sweep({ endedBefore: new Date(Date.now() - 30 * DAY), keepPerWorkflow: null, limit: RETENTION_BATCH });
+      batches.push(performance.now() - t0);
+      removed += batch.length;
+      if (batch.length < RETENTION_BATCH) break;
+    }
+    const total = performance.now() - started;
+    console.log(
+      `${dialect}: removed ${removed} of ${N} instances (${removed * 3} attempts, ${((removed * 3 * 4096) / 1024 / 1024).toFixed(0)} MiB of log chunks) in ${batches.length} batches, ` +
+        `${total.toFixed(0)} ms; per batch of ${RETENTION_BATCH}: p50 ${pct(batches, 50).toFixed(1)} ms, p95 ${pct(batches, 95).toFixed(1)} ms, max ${Math.max(...batches).toFixed(1)} ms`,
+    );
+    rows.push({ scenario: name, metric: `${dialect}: one sweep batch of ${RETENTION_BATCH} finished instances (3 attempts, 4 KiB log each), ${N} instances half old`, unit: "ms", samples: batches });
   }
-  const total = performance.now() - started;
-  console.log(
-    `${dialect}: removed ${removed} of ${N} instances (${removed * 3} attempts, ${((removed * 3 * 4096) / 1024 / 1024).toFixed(0)} MiB of log chunks) in ${batches.length} batches, ` +
-      `${total.toFixed(0)} ms; per batch of ${RETENTION_BATCH}: p50 ${pct(batches, 50).toFixed(1)} ms, p95 ${pct(batches, 95).toFixed(1)} ms, max ${Math.max(...batches).toFixed(1)} ms`,
-  );
+  return rows;
 }
+
+if (import.meta.main) await run({ size: "full", instances: Number(process.argv[2] ?? 20_000) });
