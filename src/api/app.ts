@@ -33,6 +33,7 @@ export function createApp(opts: AppOptions): Hono {
     dataDirCheck: opts.dataDirCheck ?? null,
     instanceSnapshots: opts.instanceSnapshots ?? null,
     edgeGateway: opts.edgeGateway ?? null,
+    readyQueues: opts.readyQueues ?? null,
     alerts: opts.alerts ?? { egress: defaultAlertEgress(), baseUrl: null },
   };
   const app = new Hono();

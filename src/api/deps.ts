@@ -35,6 +35,8 @@ export interface AppOptions {
   ui?: UiAssets | null;
   /** The edge gateway (/edge/v1/*) where this node serves edge workers (api and all); absent: none. */
   edgeGateway?: EdgeGateway;
+  /** The ready queues of the node's Bus, for GET /api/v1/cluster; absent: the cluster view has no queue depths. */
+  readyQueues?: ReadyQueueFigures;
   /** Serves GET /metrics from it and counts requests by route and code (metrics/registry.ts); absent: no /metrics. */
   metrics?: MetricsRegistry;
   /** One log line per request, with fields (--access-log). */
@@ -47,6 +49,14 @@ export interface AppOptions {
 export interface InstanceSnapshots {
   /** The snapshot of a RUNNING_EXECUTION instance, or null (read the Store); never throws. */
   read(instanceId: number): Promise<InstanceSnapshot | null>;
+}
+
+/** The ready queues as this node sees them: handed in by modes/ from its Bus and served-group list (roles never import each other). */
+export interface ReadyQueueFigures {
+  /** Tasks waiting, not claimed, in the group's queue (Bus.depth). */
+  depth(group: string): Promise<number>;
+  /** The worker groups some live worker serves (in-process, cluster or edge); null: not known yet. */
+  served(): readonly string[] | null;
 }
 
 export interface ApiDeps {
@@ -67,6 +77,7 @@ export interface ApiDeps {
   dataDirCheck: (() => Promise<string | null>) | null;
   instanceSnapshots: InstanceSnapshots | null;
   edgeGateway: EdgeGateway | null;
+  readyQueues: ReadyQueueFigures | null;
   alerts: AlertSendOptions;
 }
 

@@ -151,7 +151,11 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         // Edge workers reach this node's queues through the gateway: no Redis needed (issue 13).
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
 
-        return { client: engine.client, edgeGateway };
+        // The cluster page's queue depths: this node's Bus; served = what its master counts as served (engine.ts).
+        const gateway = edgeGateway;
+        const queueBus = bus;
+        const readyQueues = { depth: (group: string) => queueBus.depth(group), served: () => [...config.workerGroups, ...gateway.liveGroups()] };
+        return { client: engine.client, edgeGateway, readyQueues };
       },
     });
     log.info(`porpoise all ready on ${http.url} (${config.db.dialect}: ${config.db.display})`);

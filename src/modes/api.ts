@@ -49,7 +49,8 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
         resources.add("served groups", () => served.stop());
         const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
-        return { client, edgeGateway, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };
+        const readyQueues = { depth: (group: string) => bus.depth(group), served: () => served.get() };
+        return { client, edgeGateway, readyQueues, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };
       },
     });
     log.info(`porpoise api ready on ${http.url} (node ${nodeId}; ${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);

@@ -6,7 +6,7 @@ import { bootstrapAdmin } from "../api/bootstrap.ts";
 import { createApp } from "../api/app.ts";
 import { loadUiAssets } from "../api/ui-assets.ts";
 import type { EngineClient } from "../api/engine-client.ts";
-import type { InstanceSnapshots } from "../api/deps.ts";
+import type { InstanceSnapshots, ReadyQueueFigures } from "../api/deps.ts";
 import type { EdgeGateway } from "../api/edge/gateway.ts";
 import type { Store } from "../store/store.ts";
 import type { MetricsRegistry } from "../metrics/registry.ts";
@@ -35,7 +35,7 @@ export async function serveApi(
      * Starts the engine on the opened store (registering its own shutdown); its client goes to the
      * API, with the snapshots of running instances when the node reads them from the Cache.
      */
-    engine?: (store: Store) => Promise<{ client: EngineClient; instanceSnapshots?: InstanceSnapshots; edgeGateway?: EdgeGateway }>;
+    engine?: (store: Store) => Promise<{ client: EngineClient; instanceSnapshots?: InstanceSnapshots; edgeGateway?: EdgeGateway; readyQueues?: ReadyQueueFigures }>;
     /** Served at GET /metrics, with the HTTP requests counted in it. */
     metrics?: MetricsRegistry;
   },
@@ -79,6 +79,7 @@ export async function serveApi(
   const app = createApp({
     ...(started?.instanceSnapshots ? { instanceSnapshots: started.instanceSnapshots } : {}),
     ...(started?.edgeGateway ? { edgeGateway: started.edgeGateway } : {}),
+    ...(started?.readyQueues ? { readyQueues: started.readyQueues } : {}),
     // The engine's worker works in --work-dir (the API shows attempts' working directories there).
     ...(engine ? { engine, workDir: config.workDir } : {}),
     store,

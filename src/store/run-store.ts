@@ -458,6 +458,8 @@ export interface TaskInstanceRepository {
   markInterrupted(query: ({ host: string } | { all: true }) & { slots?: readonly number[]; keep?: readonly number[] }): Promise<TaskInstance[]>;
   /** Every attempt in DISPATCH or RUNNING_EXECUTION (optionally only in `slots`), by id: what a restart finds in flight. */
   listInFlight(query: { slots?: readonly number[] }): Promise<TaskInstance[]>;
+  /** Attempts in DISPATCH (queued or handed to a worker, not yet started) per worker group: the cluster page's backlog (one indexed read). */
+  dispatchedByGroup(): Promise<Record<string, number>>;
   /**
    * A timeout with strategy WARN passed (issue 9 item 16): ONE transaction sets the attempt's
    * `warning` (matched by id, attempt and token; only the first warning counts), adds an

@@ -13,7 +13,7 @@
 // statements (attempt-sql.ts); a transition setting other columns and everything off the hot
 // path go through drizzle.
 
-import { and, asc, eq, inArray, isNull, notInArray } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, notInArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
 import { completeCommand } from "./commands.ts";
@@ -303,6 +303,12 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
           .where(and(inArray(ti.state, IN_FLIGHT), query.slots ? inArray(ti.slot, [...query.slots]) : undefined))
           .orderBy(asc(ti.id));
         return rows.map(toTaskInstance);
+      }),
+
+    dispatchedByGroup: () =>
+      run.read(async (db) => {
+        const rows = await db.select({ group: ti.workerGroup, n: count() }).from(ti).where(eq(ti.state, "DISPATCH")).groupBy(ti.workerGroup);
+        return Object.fromEntries(rows.map((r) => [r.group, Number(r.n)]));
       }),
   };
 }

@@ -30,6 +30,22 @@ test("a workflow runs on a cluster; a master killed -9 is replaced by the other"
   const ids = [await run(), await run(), await run(), await run()];
   for (const id of ids) expect((await ended(id)).state).toBe("SUCCESS");
 
+  // The api's cluster view reads ready-queue depths from the Redis Bus: a task for a worker group
+  // nobody serves waits in its queue and is shown so (then stopped).
+  await c.request("/projects/etl/workflows", { method: "POST", json: { name: "gpu", tasks: [{ name: "g", type: "shell", script: "echo g", workerGroup: "gpu" }] } });
+  const gpu = ((await (await c.request("/projects/etl/workflows/gpu/run", { method: "POST", json: {} })).json()) as { id: number }).id;
+  type Queue = { workerGroup: string; depth: number | null; dispatched: number; served: boolean | null };
+  const queues = await waitFor("the api shows the gpu task queued", async () => {
+    const q = ((await (await c.request("/cluster")).json()) as { readyQueues: Queue[] }).readyQueues;
+    return q.find((g) => g.workerGroup === "gpu")?.depth === 1 && q.find((g) => g.workerGroup === "default")?.served ? q : null;
+  });
+  expect(queues).toEqual([
+    { workerGroup: "default", depth: 0, dispatched: 0, served: true },
+    { workerGroup: "gpu", depth: 1, dispatched: 1, served: false },
+  ]);
+  expect((await c.request(`/workflow-instances/${gpu}/stop`, { method: "POST", json: {} })).status).toBe(200);
+  expect((await ended(gpu)).state).toBe("STOP");
+
   // The worker shipped each attempt's log into the Store: the api serves it from there, with the
   // worker's files deleted (as if its machine were gone).
   const b = (await c.store.taskInstances.listForInstance(ids[0]!)).find((t) => t.taskName === "b")!;

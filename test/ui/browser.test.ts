@@ -231,6 +231,27 @@ describe("web UI in Chromium", () => {
     await page.context().close();
   });
 
+  test("cluster page: ready-queue depth per worker group, and tasks waiting for a group nobody serves", async () => {
+    expectStatus(await ui.call("POST", "/projects/demo/workflows", "name: gpu\ntasks:\n  - name: train\n    type: shell\n    script: echo train\n    workerGroup: gpu\n"), 201);
+    const run = await ui.call("POST", "/projects/demo/workflows/gpu/run", {});
+    expectStatus(run, 201);
+    // porpoise all: the in-memory Bus's depth; its worker serves "default" only.
+    await waitFor("the gpu task is queued", async () => (await ui.call("GET", "/cluster")).json.readyQueues.find((q: { workerGroup: string }) => q.workerGroup === "gpu")?.depth === 1, 20_000);
+    expect((await ui.call("GET", "/cluster")).json.readyQueues).toEqual([
+      { workerGroup: "default", depth: 0, dispatched: 0, served: true },
+      { workerGroup: "gpu", depth: 1, dispatched: 1, served: false },
+    ]);
+    const page = await ui.pageAs(viewerToken);
+    await page.goto("/cluster");
+    const queues = page.getByRole("table", { name: "ready queues" });
+    await queues.locator('tr[data-group=gpu][data-depth="1"][data-served=false]').waitFor();
+    await queues.locator('tr[data-group=default][data-depth="0"][data-served=true]').waitFor();
+    expect(await page.getByRole("status").innerText()).toContain('1 task waiting for worker group "gpu", which no live worker serves');
+    await ui.shot(page, "cluster");
+    await page.context().close();
+    expectStatus(await ui.call("POST", `/workflow-instances/${run.json.id}/stop`), 200);
+  });
+
   test("grid of runs × tasks: cells open the attempt; phone width and dark theme stay readable", async () => {
     const flow = "name: gridded\ntasks:\n  - name: extract\n    type: shell\n    script: echo extract\n  - name: load\n    type: shell\n    script: echo load\n    deps: [extract]\n";
     expectStatus(await ui.call("POST", "/projects/demo/workflows", flow), 201);

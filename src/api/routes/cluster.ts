@@ -2,8 +2,13 @@
 // (cluster_nodes and slot_leases, docs/architecture.md §3.3). Any logged-in user may read it: it
 // names nodes, hosts, versions and slot owners — what an operator needs to see the cluster is
 // whole — and nothing of any project. Ages are on the database clock.
+// Ready queues: the depth of each worker group's queue from this node's Bus (Bus.depth, the read
+// behind porpoise_ready_queue_depth), for every group a live worker serves and every group an
+// attempt waits in DISPATCH for (one indexed Store read) — so a group nobody serves shows up with
+// its waiting tasks.
 
 import { z } from "zod";
+import type { ReadyQueueFigures } from "../deps.ts";
 import { defineRoute } from "../route.ts";
 
 const date = z.string().meta({ format: "date-time" });
@@ -51,7 +56,18 @@ const gatewayView = z
   .nullable()
   .describe("counts of the edge gateway of the api node that answered (since it started); null without one");
 
+const queueView = z.object({
+  workerGroup: z.string(),
+  depth: z.number().int().nullable().describe("tasks waiting, not claimed, in the group's ready queue (Bus); null: the Bus could not be read"),
+  dispatched: z.number().int().describe("attempts in DISPATCH for this group in the Store: queued, or handed to a worker that has not started them yet"),
+  served: z.boolean().nullable().describe("a live worker (in-process, cluster or edge) serves the group; false: its tasks wait until one does; null: not known yet"),
+});
+
 const clusterView = z.object({
+  readyQueues: z
+    .array(queueView)
+    .nullable()
+    .describe("per worker group: served ones and those attempts wait for, by name; null on a node without a Bus"),
   nodes: z.array(nodeView),
   edgeGateway: gatewayView,
   edgeWorkers: z.array(edgeWorkerView).describe("edge workers (porpoise worker --gateway), reached through the api nodes' gateway"),
@@ -68,13 +84,19 @@ export const clusterRoutes = [
     path: "/api/v1/cluster",
     operationId: "getCluster",
     tag: "cluster",
-    summary: "Nodes (role, host, version, groups, slots, heartbeat age), edge workers (groups, version, architecture, heartbeat, running attempts) and the owner, epoch and expiry of every slot lease",
+    summary: "Ready-queue depth per worker group (served or not), nodes (role, host, version, groups, slots, heartbeat age), edge workers (groups, version, architecture, heartbeat, running attempts) and the owner, epoch and expiry of every slot lease",
     description: "Any logged-in user may read it. Nodes whose heartbeat stopped are listed until they are swept.",
     auth: "user",
     response: clusterView,
     handler: async ({ deps }) => {
-      const [nodes, leases, edge] = await Promise.all([deps.store.cluster.nodes(), deps.store.cluster.slotLeases(), deps.store.edgeWorkers.list()]);
+      const [nodes, leases, edge, readyQueues] = await Promise.all([
+        deps.store.cluster.nodes(),
+        deps.store.cluster.slotLeases(),
+        deps.store.edgeWorkers.list(),
+        deps.readyQueues ? queues(deps.readyQueues, () => deps.store.taskInstances.dispatchedByGroup()) : null,
+      ]);
       return {
+        readyQueues,
         nodes: nodes.map((n) => ({
           id: n.id,
           role: n.role,
@@ -107,3 +129,16 @@ export const clusterRoutes = [
     },
   }),
 ];
+
+async function queues(q: ReadyQueueFigures, dispatched: () => Promise<Record<string, number>>): Promise<z.infer<typeof queueView>[]> {
+  const waiting = await dispatched();
+  const served = q.served();
+  const groups = [...new Set([...(served ?? []), ...Object.keys(waiting)])].sort();
+  const depths = await Promise.all(groups.map((g) => q.depth(g).catch(() => null)));
+  return groups.map((workerGroup, i) => ({
+    workerGroup,
+    depth: depths[i] ?? null,
+    dispatched: waiting[workerGroup] ?? 0,
+    served: served === null ? null : served.includes(workerGroup),
+  }));
+}

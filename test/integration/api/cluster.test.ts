@@ -16,7 +16,7 @@ describe.each(dialects)("API cluster view on %s", (dialect) => {
 
     const empty = await h.call("GET", "/api/v1/cluster", { token: viewer.token });
     expect(empty.status).toBe(200);
-    expect(empty.json).toEqual({ nodes: [], edgeGateway: null, edgeWorkers: [], slots: { count: 0, held: 0, leases: [] } });
+    expect(empty.json).toEqual({ readyQueues: null, nodes: [], edgeGateway: null, edgeWorkers: [], slots: { count: 0, held: 0, leases: [] } });
 
     const all = new StoreNodeRegistry({ cluster: h.store.cluster, nodeId: "node-all", role: "all", version: "1.2.3", host: "box-1", groups: ["default", "gpu"], slots: () => [0, 1] });
     const worker = new StoreNodeRegistry({ cluster: h.store.cluster, nodeId: "node-w", role: "worker", version: "1.2.3", host: "box-2", groups: ["default"] });
@@ -36,6 +36,33 @@ describe.each(dialects)("API cluster view on %s", (dialect) => {
     await worker.stop();
     await all.stop();
     expect((await h.call("GET", "/api/v1/cluster", { token: viewer.token })).json.nodes).toEqual([]);
+  });
+});
+
+describe.each(dialects)("API cluster view of the ready queues on %s", (dialect) => {
+  test("a task for a worker group nobody serves shows in its queue's depth, marked unserved", async () => {
+    await using h = await apiHarness(dialect, { engine: "full" });
+    expect((await h.call("GET", "/api/v1/cluster")).json.readyQueues).toEqual([{ workerGroup: "default", depth: 0, dispatched: 0, served: true }]);
+    expect((await h.call("POST", "/api/v1/projects", { body: { name: "p" } })).status).toBe(201);
+    const wf = { name: "w", tasks: [{ name: "g", type: "shell", script: "echo g", workerGroup: "gpu" }] };
+    expect((await h.call("POST", "/api/v1/projects/p/workflows", { body: wf })).status).toBe(201);
+    const run = await h.call("POST", "/api/v1/projects/p/workflows/w/run", { body: {} });
+    expect(run.status).toBe(201);
+    const queues = await h.waitFor("the gpu task is queued", async () => {
+      const q = (await h.call("GET", "/api/v1/cluster")).json.readyQueues as { workerGroup: string; depth: number; dispatched: number; served: boolean }[];
+      return q.find((g) => g.workerGroup === "gpu")?.depth === 1 ? q : null;
+    });
+    expect(queues).toEqual([
+      { workerGroup: "default", depth: 0, dispatched: 0, served: true },
+      { workerGroup: "gpu", depth: 1, dispatched: 1, served: false },
+    ]);
+    const viewer = await h.user("vera");
+    expect((await h.call("GET", "/api/v1/cluster", { token: viewer.token })).json.readyQueues).toEqual(queues);
+    expect((await h.call("POST", `/api/v1/workflow-instances/${run.json.id}/stop`, { body: {} })).status).toBeLessThan(300);
+    await h.waitFor("the stopped run leaves nothing dispatched", async () => {
+      const q = (await h.call("GET", "/api/v1/cluster")).json.readyQueues as { workerGroup: string; dispatched: number }[];
+      return q.every((g) => g.dispatched === 0);
+    });
   });
 });
 

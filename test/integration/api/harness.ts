@@ -86,6 +86,8 @@ export async function apiHarness(dialect: Dialect, opts: HarnessOptions = {}): P
     maxBodyBytes: opts.maxBodyBytes,
     sessionTtlMs: opts.sessionTtlMs,
     engine: client,
+    // As modes/all.ts hands them in: the in-memory Bus's depths, served = the in-process worker's groups.
+    ...(opts.engine === "full" ? { readyQueues: { depth: (g: string) => bus.depth(g), served: () => ["default"] } } : {}),
     ...(opts.alerts?.egress ? { alerts: { egress: opts.alerts.egress, baseUrl: opts.alerts.baseUrl ?? null } } : {}),
   });
 

@@ -28,6 +28,20 @@ function attempt(workflowInstanceId: number, taskName: string, extra: Partial<Ta
 }
 
 describe.each(dialects)("task instances on %s", (dialect) => {
+  test("dispatchedByGroup counts attempts in DISPATCH per worker group, nothing else", async () => {
+    await using store = await freshStore(dialect);
+    expect(await store.taskInstances.dispatchedByGroup()).toEqual({});
+    const wi = await runningInstance(store);
+    await store.taskInstances.applyBatch([
+      attempt(wi.id, "a", { workerGroup: "etl" }),
+      attempt(wi.id, "b", { workerGroup: "etl" }),
+      attempt(wi.id, "c"),
+      attempt(wi.id, "d", { workerGroup: "gpu", state: "DELAY_EXECUTION", notBefore: new Date("2024-05-01T00:01:00Z") }),
+      attempt(wi.id, "e", { workerGroup: "gpu", state: "RUNNING_EXECUTION" }),
+    ]);
+    expect(await store.taskInstances.dispatchedByGroup()).toEqual({ etl: 2, default: 1 });
+  });
+
   test("inserts new attempts, reads them back; listForInstance orders by task then attempt", async () => {
     await using store = await freshStore(dialect);
     const wi = await runningInstance(store);
