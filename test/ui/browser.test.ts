@@ -5,6 +5,9 @@
 // right next fire times. Screenshots of the main views go to test-artifacts/ui/.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { waitFor } from "../helpers/wait.ts";
 import { ADMIN_PASSWORD, ADMIN_TOKEN, expectStatus, startUiServer, userWithRole, type UiServer } from "./harness.ts";
@@ -153,6 +156,86 @@ describe("web UI in Chromium", () => {
     await page.locator("h1 .badge[data-state=STOP]").waitFor({ timeout: 20_000 });
     expect((await ui.call("GET", `/workflow-instances/${run.json.id}`)).json.state).toBe("STOP");
     await page.context().close();
+  });
+
+  test("controls from the run page: pause, resume, force success, recover failed, rerun — each checked in the API", async () => {
+    // Marker files steer the tasks: `hold` runs until `go` exists, `check` fails until `ok` exists.
+    const marks = mkdtempSync(join(tmpdir(), "porpoise-ui-marks-"));
+    chmodSync(marks, 0o755); // the task user (nobody, under root) reads it
+    const flow = `name: steered
+tasks:
+  - name: hold
+    type: shell
+    script: for i in $(seq 1 200); do [ -f ${marks}/go ] && exit 0; sleep 0.1; done; exit 4
+  - name: check
+    type: shell
+    script: "[ -f ${marks}/ok ] || exit 3"
+    deps: [hold]
+  - name: after
+    type: shell
+    script: echo after
+    deps: [check]
+`;
+    try {
+      expectStatus(await ui.call("POST", "/projects/demo/workflows", flow), 201);
+      const run = await ui.call("POST", "/projects/demo/workflows/steered/run", {});
+      expectStatus(run, 201);
+      const id = run.json.id as number;
+      const state = async () => (await ui.call("GET", `/workflow-instances/${id}`)).json as { state: string; tasks: { id: number; taskName: string; state: string; superseded: boolean }[] };
+      const page = await ui.pageAs(ADMIN_TOKEN);
+      await page.goto(`/projects/demo/runs/${id}`);
+      const controls = page.getByRole("toolbar", { name: "run controls" });
+      const badge = (s: string) => page.locator(`h1 .badge[data-state=${s}]`).waitFor({ timeout: 20_000 });
+      await page.locator('svg[data-testid=dag] g.node[data-task="hold"][data-state=RUNNING_EXECUTION]').waitFor({ timeout: 20_000 });
+
+      // pause: the running task finishes, nothing new starts.
+      await controls.getByRole("button", { name: "pause" }).click();
+      await badge("READY_PAUSE");
+      expect((await state()).state).toBe("READY_PAUSE");
+      writeFileSync(join(marks, "go"), "");
+      await badge("PAUSE");
+      const paused = await state();
+      expect(paused.state).toBe("PAUSE");
+      expect(paused.tasks.map((t) => [t.taskName, t.state])).toEqual([["hold", "SUCCESS"]]);
+
+      // resume: check runs and fails, so the run fails.
+      await controls.getByRole("button", { name: "resume" }).click();
+      await badge("FAILURE");
+      const failed = await state();
+      expect(failed.state).toBe("FAILURE");
+      expect(failed.tasks.find((t) => t.taskName === "check")?.state).toBe("FAILURE");
+      expect(failed.tasks.some((t) => t.taskName === "after")).toBe(false);
+
+      // force success of the failed attempt (a button of its row), then recover failed: after runs.
+      await page.locator("tr[data-task=check]").getByRole("button", { name: "force success" }).click();
+      await page.locator("tr[data-task=check] .badge[data-state=FORCED_SUCCESS]").waitFor({ timeout: 20_000 });
+      const forced = await state();
+      expect(forced.state).toBe("FAILURE");
+      expect(forced.tasks.find((t) => t.taskName === "check")?.state).toBe("FORCED_SUCCESS");
+      await controls.getByRole("button", { name: "recover-failed" }).click();
+      await badge("SUCCESS");
+      const recovered = await state();
+      expect(recovered.state).toBe("SUCCESS");
+      expect(recovered.tasks.map((t) => [t.taskName, t.state])).toEqual([["hold", "SUCCESS"], ["check", "FORCED_SUCCESS"], ["after", "SUCCESS"]]);
+
+      // rerun: the whole run again (check passes now); the earlier attempts are kept, superseded.
+      writeFileSync(join(marks, "ok"), "");
+      await controls.getByRole("button", { name: "rerun" }).click();
+      await waitFor("the rerun ends SUCCESS", async () => {
+        const s = await state();
+        return s.state === "SUCCESS" && s.tasks.filter((t) => !t.superseded).length === 3 ? s : null;
+      }, 30_000);
+      const rerun = await state();
+      expect(rerun.tasks.filter((t) => t.superseded).map((t) => t.taskName).sort()).toEqual(["after", "check", "hold"]);
+      expect(rerun.tasks.filter((t) => !t.superseded).map((t) => [t.taskName, t.state])).toEqual([["hold", "SUCCESS"], ["check", "SUCCESS"], ["after", "SUCCESS"]]);
+      await page.locator(`svg[data-testid=dag] g.node[data-task="check"][data-state=SUCCESS]`).waitFor({ timeout: 20_000 });
+      await badge("SUCCESS");
+      expect(await page.getByRole("alert").count()).toBe(0);
+      await ui.shot(page, "run-controls");
+      await page.context().close();
+    } finally {
+      rmSync(marks, { recursive: true, force: true });
+    }
   });
 
   test("a viewer sees no control buttons, and the API refuses the control when forced from the page", async () => {
