@@ -5,8 +5,9 @@
 // /readyz is 200 again and new runs succeed.
 
 import { expect, test } from "bun:test";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { attemptLogPath } from "../../src/core/attempt-paths.ts";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -32,7 +33,12 @@ test("disk full and a read-only data dir: attempts fail with the reason, /readyz
     const s = store;
     const { actor, project, token } = await seedProjectWithToken(store);
     const gate = join(env.tmp, "gate");
-    const definition = parseWorkflowDefinition({ name: "w", tasks: [{ name: "t", type: "shell", script: `echo started; while [ ! -f '${gate}' ]; do sleep 0.05; done; echo done` }] });
+    // After the gate the task prints 100 KB (100 lines of 1,000 digits): more than any page (or
+    // large folio) its output file and its log already hold, so what it writes once the disk is
+    // full is bound to meet ENOSPC. A short `echo done` was not: it fitted in the 4 KiB page that
+    // `echo started` had allocated, in .porpoise.out and in the log alike, and the attempt rightly
+    // ended SUCCESS (nothing of it was lost; only the supervisor's .porpoise.exit stayed empty).
+    const definition = parseWorkflowDefinition({ name: "w", tasks: [{ name: "t", type: "shell", script: `echo started; while [ ! -f '${gate}' ]; do sleep 0.05; done; printf '%01000d\\n' $(seq 100)` }] });
     await store.workflows.create(project.id, definition, actor);
 
     await using p = await env.start();
@@ -56,7 +62,17 @@ test("disk full and a read-only data dir: attempts fail with the reason, /readyz
 
     // 1. The disk fills up while a task runs, and a new run comes in meanwhile.
     const first = await run();
-    await waitFor("the task running", async () => (await task(first))?.state === "RUNNING_EXECUTION");
+    // Running means its process printed "started": RUNNING_EXECUTION alone comes before the script
+    // is written, so the disk filled at a different step in each run (script, first line, later).
+    await waitFor("the task printing its first line", async () => {
+      const t = await task(first);
+      if (t?.state !== "RUNNING_EXECUTION") return false;
+      try {
+        return readFileSync(attemptLogPath(data, t), "utf8").includes("[out] started");
+      } catch {
+        return false; // not made yet
+      }
+    });
     sh("dd", "if=/dev/zero", `of=${join(data, "filler")}`, "bs=64k");
     const full = await readyz();
     expect(full.status).toBe(503);
