@@ -258,13 +258,13 @@ describe("the driver", () => {
 });
 
 describe("porpoise status", () => {
-  test("instance line, times, counts, params and a table of attempts by task then attempt", () => {
+  test("instance line, times, counts, params and a table of attempts in the server's order (DAG order, attempts oldest first)", () => {
     const v = view(
       "FAILURE",
       [
-        { id: 12, taskName: "load", state: "FAILURE", attempt: 2, startTime: iso(at(12, 0, 3)), endTime: iso(at(12, 0, 4)), message: "exit code 1" },
         { id: 10, taskName: "extract", state: "SUCCESS", attempt: 1, startTime: iso(at(12, 0, 0)), endTime: iso(at(12, 0, 1, 500)) },
         { id: 11, taskName: "load", state: "FAILURE", attempt: 1, startTime: iso(at(12, 0, 2)), endTime: iso(at(12, 0, 2, 300)), message: "exit code 1" },
+        { id: 12, taskName: "load", state: "FAILURE", attempt: 2, startTime: iso(at(12, 0, 3)), endTime: iso(at(12, 0, 4)), message: "exit code 1" },
       ],
       { project: "default", workflowId: 3, workflowName: "nightly\u001b[2Jetl", workflowVersion: 2, startTime: iso(at(12, 0, 0)), endTime: iso(at(12, 0, 4)), params: { day: "2025-06-01" } },
     );
@@ -279,6 +279,15 @@ describe("porpoise status", () => {
       "11                load     1        FAILURE  0.3s      exit code 1",
       "12                load     2        FAILURE  1.0s      exit code 1",
     ]);
+  });
+
+  test("the server's order is kept, not sorted by name or id (a task after its dependencies)", () => {
+    const tasks = [
+      { ...attempt("zz-extract", "SUCCESS"), id: 5 },
+      { ...attempt("aa-load", "SUCCESS"), id: 4 },
+    ];
+    const table = renderStatus(view("SUCCESS", tasks), 0).filter((l) => /^\d/.test(l));
+    expect(table.map((l) => l.split(/\s+/)[1])).toEqual(["zz-extract", "aa-load"]);
   });
 
   test("the instance's message, and its timezone when it is not UTC, get a line each", () => {
