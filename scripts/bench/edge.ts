@@ -40,7 +40,7 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
 
   const dir = mkdtempSync(join(tmpdir(), "porpoise-bench-edge-"));
   chmodSync(dir, 0o711);
-  const worker = Bun.spawn([...command, "worker", "--gateway", server.base, "--token", token, "--worker-groups", "edge", "--data-dir", join(dir, "data"), "--worker-slots", "4"], {
+  const worker = Bun.spawn([...command, "worker", "--gateway", server.base, "--token", token, "--worker-groups", "edge", "--data-dir", join(dir, "data"), "--worker-slots", "4", "--metrics-port", "0"], {
     cwd: dir,
     stdout: "pipe",
     stderr: "pipe",

@@ -3,7 +3,8 @@
 // all) node, long-polls it for attempts of its worker groups and runs them with the same Worker as
 // a datacenter worker, over the edge ports (worker/edge/edge-bus.ts). Results and logs are spooled
 // in --data-dir and sent after reconnecting; attempts a killed process left behind are reported on
-// the next register and run again.
+// the next register and run again. Like the datacenter worker it serves GET /metrics, /healthz
+// and /readyz on --metrics-port (metrics-listener.ts; edge figures: metrics/edge-metrics.ts).
 
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -20,12 +21,27 @@ import { lockDataDir } from "./data-dir-lock.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { persistentNodeId } from "./node-id.ts";
 import { prepareTaskIsolation, secureDataDir } from "./task-isolation.ts";
+import { startMetricsListener } from "./metrics-listener.ts";
+import { modeMetrics } from "./mode-metrics.ts";
+import { dataDirCheck } from "./data-dir-check.ts";
+import { gatewayCheck } from "./edge-readiness.ts";
+import { WorkerMetrics } from "../metrics/worker-metrics.ts";
+import { registerEdgeMetrics } from "../metrics/edge-metrics.ts";
 
 export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
   if (config.gateway === null || config.token === null) throw new Error("startEdgeWorker: --gateway and --token are required (resolveConfig checks this)");
   const resources = new Resources(log);
+  const metrics = modeMetrics(config, "worker");
   try {
+    // Listening first: a probe sees the process up, and not ready until it registered.
+    let link: EdgeLink | null = null;
+    const starting = { name: "gateway", check: async () => "starting: preparing the data dir" };
+    const dataDir = { name: "dataDir", check: dataDirCheck(config.dataDir) };
+    const gateway = config.gateway;
+    const listener = startMetricsListener({ host: config.host, port: config.metricsPort, metrics, log, checks: () => [link ? gatewayCheck(link, gateway) : starting, dataDir] });
+    resources.add("metrics listener", () => listener.stop(0));
+    log.info(`porpoise edge worker: metrics on ${listener.url}/metrics (/readyz: not ready until registered with the gateway)`);
     leashTasksToThisProcess();
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     // One process per data dir: two would send one spool twice and report each other's attempts lost.
@@ -38,7 +54,7 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
     const edgeLog = log.child({ component: "edge" });
     const ca = config.caCert === null ? undefined : readCa(config.caCert);
     let bus: EdgeBus | null = null;
-    const link = new EdgeLink({
+    const edgeLink = new EdgeLink({
       gateway: config.gateway,
       token: config.token,
       workerId,
@@ -55,12 +71,21 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
       onKill: (kill) => bus?.kill(kill),
       ...(ca ? { ca } : {}),
     });
-    const edgeBus = new EdgeBus({ link, dataDir: config.dataDir, log: edgeLog });
+    link = edgeLink;
+    const edgeBus = new EdgeBus({ link: edgeLink, dataDir: config.dataDir, log: edgeLog });
     bus = edgeBus;
-    await link.start();
+    registerEdgeMetrics(metrics, {
+      unsent: () => edgeBus.unsentByType(),
+      reachable: () => edgeLink.reachable,
+      heartbeatAgeSeconds: () => (performance.now() - edgeLink.lastContactMs) / 1000,
+      outcomes: () => ({ duplicate: edgeBus.duplicates, superseded: edgeBus.superseded, refused: edgeBus.refused }),
+    });
+    await edgeLink.start();
     resources.add("edge link", () => edgeBus.close(2000));
     edgeBus.start();
+    let busy = () => 0;
     const worker = new Worker({
+      metrics: new WorkerMetrics(metrics, { running: () => busy(), slots: config.workerSlots }),
       reads: edgeBus.reads,
       bus: edgeBus,
       log: log.child({ component: "worker" }),
@@ -70,17 +95,18 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
       host: `edge:${workerId}`,
       shipLogs: true,
       // Cut off from the gateway longer than the edge lease: the gateway reruns its attempts by then.
-      lease: { leaseMs: link.leaseMs, lastContactMs: () => link.lastContactMs },
+      lease: { leaseMs: edgeLink.leaseMs, lastContactMs: () => edgeLink.lastContactMs },
       slots: config.workerSlots,
       groups: config.workerGroups,
       env: config.taskEnvPass,
       logMaxBytes: config.taskLogMaxBytes,
       egress: { policy: egressPolicy(config.egress), resolve: systemResolve },
     });
+    busy = () => worker.busy;
     await worker.start();
     resources.add("worker", () => worker.stop(config.shutdownTimeout * 1000));
-    log.info(`porpoise edge worker ${workerId} ready (gateway ${config.gateway}; groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; ${process.platform}/${process.arch})`);
-    return { url: "", stop: () => resources.closeAll() };
+    log.info(`porpoise edge worker ${workerId} ready (gateway ${config.gateway}; groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; ${process.platform}/${process.arch}; metrics on ${listener.url}/metrics)`);
+    return { url: listener.url, stop: () => resources.closeAll() };
   } catch (err) {
     await resources.closeAll();
     throw err;

@@ -22,7 +22,7 @@ test("an edge worker runs a cluster's tasks through the api node's gateway (Redi
   expect(minted.status).toBe(201);
   const { token } = (await minted.json()) as { token: string };
   const gateway = c.api.replace(/\/api\/v1$/, "");
-  await using w = spawn(fromSource(["worker", "--gateway", gateway, "--token", token, "--worker-groups", "edge", "--data-dir", join(c.tmp, "edge-data")]), { cwd: c.tmp, env: cleanEnv() });
+  await using w = spawn(fromSource(["worker", "--gateway", gateway, "--token", token, "--worker-groups", "edge", "--data-dir", join(c.tmp, "edge-data"), "--metrics-port", "0"]), { cwd: c.tmp, env: cleanEnv() });
   await w.waitFor(/edge worker \S+ ready/, 30_000);
   expect((await c.request("/projects", { method: "POST", json: { name: "etl" } })).status).toBe(201);
   expect((await c.request("/projects/etl/workflows", { method: "POST", yaml: WORKFLOW })).status).toBe(201);

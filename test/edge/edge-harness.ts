@@ -24,8 +24,8 @@ export interface EdgeEnv extends AsyncDisposable {
   restartServer(): Promise<string>;
   /** Mints a worker token through the API (the admin route). */
   workerToken(groups: string[], name?: string): Promise<{ id: number; token: string }>;
-  /** Spawns an edge worker process; `gateway` defaults to the server. */
-  worker(o: { token: string; groups: string[]; dataDir: string; gateway?: string; cmd?: string[]; slots?: number }): Spawned;
+  /** Spawns an edge worker process; `gateway` defaults to the server; its metrics listener on a free port unless `extraArgs` name one. */
+  worker(o: { token: string; groups: string[]; dataDir: string; gateway?: string; cmd?: string[]; slots?: number; extraArgs?: string[] }): Spawned;
   /** Creates workflow `name` with the given tasks (worker group set per task). */
   workflow(name: string, tasks: Record<string, unknown>[]): Promise<void>;
   run(workflow: string): Promise<number>;
@@ -75,6 +75,8 @@ export async function edgeEnv(prefix: string, o: { lease?: string; extraArgs?: s
     worker(o) {
       mkdirSync(o.dataDir, { recursive: true });
       const args = ["worker", "--gateway", o.gateway ?? url, "--token", o.token, "--worker-groups", o.groups.join(","), "--data-dir", o.dataDir, "--worker-slots", String(o.slots ?? 4), "--shutdown-timeout", "2", "--log-level", "debug"];
+      const extra = o.extraArgs ?? [];
+      args.push(...(extra.includes("--metrics-port") ? [] : ["--metrics-port", "0"]), ...extra);
       const p = spawn(o.cmd ? [...o.cmd, ...args] : fromSource(args), { cwd: env.tmp, env: cleanEnv() });
       workers.push(p);
       return p;

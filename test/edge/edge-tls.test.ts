@@ -29,7 +29,7 @@ test("an edge worker trusts a self-signed gateway with --ca-cert and runs a task
   const { token } = (await api("/worker-tokens", { name: "tls", groups: ["tls"] })) as { token: string };
   await api("/projects", { name: "etl" });
   await api("/projects/etl/workflows", { name: "tls", tasks: [{ name: "t", type: "shell", workerGroup: "tls", script: "echo over https" }] });
-  await using w = spawn(fromSource(["worker", "--gateway", url, "--token", token, "--ca-cert", cert, "--worker-groups", "tls", "--data-dir", join(tmp, "edge")]), { cwd: tmp, env: cleanEnv() });
+  await using w = spawn(fromSource(["worker", "--gateway", url, "--token", token, "--ca-cert", cert, "--worker-groups", "tls", "--data-dir", join(tmp, "edge"), "--metrics-port", "0"]), { cwd: tmp, env: cleanEnv() });
   await w.waitFor(/edge worker \S+ ready/, 30_000);
   const { id } = (await api("/projects/etl/workflows/tls/run", {})) as { id: number };
   const state = await waitFor("the run to end", async () => {

@@ -208,6 +208,11 @@ export class EdgeBus implements Bus {
     return this.spool.size;
   }
 
+  /** Items still owed to the gateway, by type: task events (results among them) and log chunks. */
+  unsentByType(): { event: number; log: number } {
+    return { ...this.spool.waiting };
+  }
+
   // ── The sender ────────────────────────────────────────────────────────────────────────
 
   private async send(): Promise<void> {

@@ -89,6 +89,13 @@ export class EdgeLink {
   heartbeatMs = 10_000;
   /** performance.now() when the last answered heartbeat (or register) was sent. */
   lastContactMs = performance.now();
+  /**
+   * Whether the last call that ended got an answer from the gateway (any porpoise answer, an
+   * error one too); false after one got none (refused, cut, timed out, or not the gateway's JSON),
+   * null before the first. `unreachableReason` says why (the edge worker's /readyz and /metrics).
+   */
+  reachable: boolean | null = null;
+  unreachableReason: string | null = null;
   private registering: Promise<void> | null = null;
   private heartbeats: ReturnType<typeof setTimeout> | null = null;
   readonly stopping = new AbortController();
@@ -116,19 +123,30 @@ export class EdgeLink {
         ...(this.o.ca ? { tls: { ca: this.o.ca } } : {}),
       } as RequestInit);
     } catch (err) {
-      throw new EdgeUnreachable(`the gateway ${this.o.gateway} did not answer ${path}: ${err instanceof Error ? err.message : String(err)}`, err);
+      throw this.unreachable(new EdgeUnreachable(`the gateway ${this.o.gateway} did not answer ${path}: ${err instanceof Error ? err.message : String(err)}`, err), opts.signal);
     }
     let json: unknown;
     try {
       json = await res.json();
     } catch (err) {
-      throw new EdgeUnreachable(`the gateway's answer to ${path} (HTTP ${res.status}) was cut off or not JSON`, err);
+      throw this.unreachable(new EdgeUnreachable(`the gateway's answer to ${path} (HTTP ${res.status}) was cut off or not JSON`, err), opts.signal);
     }
+    this.reachable = true;
+    this.unreachableReason = null;
     if (!res.ok) {
       const e = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
       throw new EdgeHttpError(res.status, typeof e?.code === "string" ? e.code : `HTTP_${res.status}`, typeof e?.message === "string" ? e.message : `HTTP ${res.status} from ${path}`);
     }
     return parseOrThrow(schema, json, `the gateway's answer to ${path}`);
+  }
+
+  /** Notes the gateway unreachable, unless the call ended because this side gave up on it (stopping, a caller's abort). */
+  private unreachable(err: EdgeUnreachable, callerSignal: AbortSignal | undefined): EdgeUnreachable {
+    if (!this.stopping.signal.aborted && !callerSignal?.aborted) {
+      this.reachable = false;
+      this.unreachableReason = err.message;
+    }
+    return err;
   }
 
   /** The first register: refusals (version, architecture, groups, token) end the start. */

@@ -34,6 +34,8 @@ export class Spool {
   private wake: (() => void) | null = null;
   /** Items that could not be read back after a restart (corrupt files), set aside. */
   unreadable = 0;
+  /** Items waiting, by type (the edge worker's /metrics: porpoise_edge_spool_items). */
+  readonly waiting = { event: 0, log: 0 };
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -47,8 +49,10 @@ export class Spool {
           return null;
         }
       })();
-      if (parsed?.success) this.queue.push({ name, item: parsed.data });
-      else {
+      if (parsed?.success) {
+        this.queue.push({ name, item: parsed.data });
+        this.waiting[parsed.data.type]++;
+      } else {
         this.unreadable++;
         renameSync(join(dir, name), join(dir, `${name}.unreadable`));
       }
@@ -65,7 +69,9 @@ export class Spool {
     const path = join(this.dir, name);
     writeFileSync(`${path}.tmp`, JSON.stringify(item), { mode: 0o600 });
     renameSync(`${path}.tmp`, path);
-    this.queue.push({ name, item: spoolItemSchema.parse(item) });
+    const parsed = spoolItemSchema.parse(item);
+    this.queue.push({ name, item: parsed });
+    this.waiting[parsed.type]++;
     this.wake?.();
   }
 
@@ -86,7 +92,10 @@ export class Spool {
 
   /** Removes the first `n` items (the gateway took them, or refused them for good). */
   done(n: number): void {
-    for (const s of this.queue.splice(0, n)) rmSync(join(this.dir, s.name), { force: true });
+    for (const s of this.queue.splice(0, n)) {
+      rmSync(join(this.dir, s.name), { force: true });
+      this.waiting[s.item.type]--;
+    }
   }
 
   /** Resolves when an item is added (or at once when some wait). */
