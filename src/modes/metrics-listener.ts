@@ -1,4 +1,4 @@
-// The small HTTP listener of the modes that serve no API (master, worker): GET /metrics
+// The small HTTP listener of the modes that serve no API (master, worker, edge worker): GET /metrics
 // (Prometheus text), /healthz (the process is up) and /readyz (ready, or 503 with every reason
 // not to be), on --host and --metrics-port (default 9464, Prometheus' port range for exporters).
 // Probes and scrapers reach a master or worker pod through it (README "### Metrics").
