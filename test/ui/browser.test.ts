@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Database } from "bun:sqlite";
 import type { Page } from "playwright-core";
 import { waitFor } from "../helpers/wait.ts";
 import { ADMIN_PASSWORD, ADMIN_TOKEN, expectStatus, startUiServer, userWithRole, type UiServer } from "./harness.ts";
@@ -404,5 +405,69 @@ tasks:
     await newUser.getByRole("button", { name: "Create user" }).click();
     await page.getByRole("cell", { name: "walt", exact: true }).waitFor();
     await page.context().close();
+  });
+
+  test("datasources are edited in place; an empty password field keeps the stored password, the checkbox removes it", async () => {
+    expectStatus(await ui.call("POST", "/projects/demo/datasources", { name: "ledger", host: "db1.internal", database: "books", user: "clerk", password: "first-secret", params: { sslmode: "require" } }), 201);
+    // The sealed password as stored: untouched by an edit that leaves the field empty.
+    const db = new Database(ui.dbPath, { readonly: true });
+    const sealed = () => (db.query("SELECT password FROM datasources WHERE name = 'ledger'").get() as { password: string | null }).password;
+    try {
+      const first = sealed();
+      expect(first).not.toBeNull();
+      const page = await ui.pageAs(ADMIN_TOKEN);
+      const puts: Record<string, unknown>[] = [];
+      page.on("request", (r) => {
+        if (r.method() === "PUT" && r.url().includes("/datasources/")) puts.push(r.postDataJSON() as Record<string, unknown>);
+      });
+      await page.goto("/projects/demo/settings");
+      await page.getByRole("button", { name: "Edit datasource ledger" }).click();
+      const form = page.getByRole("form", { name: "edit datasource ledger" });
+      expect(await form.getByLabel("Host").inputValue()).toBe("db1.internal");
+      expect(await form.getByLabel(/^Connection options/).inputValue()).toBe("sslmode=require");
+      expect(await form.getByLabel(/^New password/).inputValue()).toBe("");
+      await form.getByLabel("Host").fill("db2.internal");
+      await form.getByLabel("Port").fill("70000");
+      await form.getByRole("button", { name: "Save datasource" }).click();
+      await form.getByRole("alert").locator("code", { hasText: /^port$/ }).waitFor();
+      expect((await ui.call("GET", "/projects/demo/datasources/ledger")).json.host).toBe("db1.internal");
+      await form.getByLabel("Port").fill("6543");
+      await form.getByRole("button", { name: "Save datasource" }).click();
+      await page.getByRole("cell", { name: "db2.internal:6543/books" }).waitFor();
+      const kept = (await ui.call("GET", "/projects/demo/datasources/ledger")).json;
+      expect(kept).toMatchObject({ host: "db2.internal", port: 6543, database: "books", user: "clerk", hasPassword: true, params: { sslmode: "require" } });
+      expect(puts.at(-1)).not.toHaveProperty("password");
+      expect(sealed()).toBe(first);
+      await ui.shot(page, "datasource-edit");
+
+      // A typed password replaces the stored one.
+      await page.getByRole("button", { name: "Edit datasource ledger" }).click();
+      await form.getByLabel(/^New password/).fill("second-secret");
+      await form.getByRole("button", { name: "Save datasource" }).click();
+      await form.waitFor({ state: "detached" });
+      expect(puts.at(-1)?.password).toBe("second-secret");
+      expect(sealed()).not.toBe(first);
+      expect(sealed()).not.toBeNull();
+
+      // The checkbox removes it; a rename goes through the old name's path.
+      await page.getByRole("button", { name: "Edit datasource ledger" }).click();
+      await form.getByLabel("remove the stored password").check();
+      await form.getByLabel("Name", { exact: true }).fill("journal");
+      await form.getByRole("button", { name: "Save datasource" }).click();
+      await page.getByRole("button", { name: "Edit datasource journal" }).waitFor();
+      expect(puts.at(-1)?.password).toBeNull();
+      expect((await ui.call("GET", "/projects/demo/datasources/journal")).json).toMatchObject({ host: "db2.internal", hasPassword: false });
+      expect((await ui.call("GET", "/projects/demo/datasources/ledger")).status).toBe(404);
+      await page.context().close();
+
+      // A viewer sees the list without edit or delete buttons (vera is a developer by now: a new viewer).
+      const viewer = await ui.pageAs(await userWithRole(ui, "vic", "demo", "viewer"));
+      await viewer.goto("/projects/demo/settings");
+      await viewer.getByRole("cell", { name: "journal", exact: true }).waitFor();
+      expect(await viewer.getByRole("button", { name: /datasource/ }).count()).toBe(0);
+      await viewer.context().close();
+    } finally {
+      db.close();
+    }
   });
 });

@@ -22,6 +22,8 @@ export async function launchChromium(): Promise<Browser> {
 
 export interface UiServer {
   url: string;
+  /** The SQLite file of the server's store (tests read stored rows from it, read-only). */
+  dbPath: string;
   server: Spawned;
   browser: Browser;
   /** The admin's API calls (setup and checks that bypass the page). */
@@ -62,6 +64,7 @@ export async function startUiServer(): Promise<UiServer> {
       b.newContext({ baseURL: url, viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 }, colorScheme: opts.dark ? "dark" : "light" });
     return {
       url,
+      dbPath: join(tmp, "data", "porpoise.db"),
       server,
       browser: b,
       call,

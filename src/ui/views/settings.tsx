@@ -1,4 +1,4 @@
-// View 7: a project's parameters, members, datasources and audit log; for administrators the
+// View 7: a project's parameters, members, datasources (datasources.tsx) and audit log; for administrators the
 // users; for everyone their own tokens.
 
 import { useState } from "preact/hooks";
@@ -6,8 +6,8 @@ import { api, enc, session } from "../api.ts";
 import { ErrorBox, Field, Loading, when } from "../components.tsx";
 import { atLeast, useApi, useRole } from "../hooks.ts";
 import type { Member, Page, User } from "../types.ts";
+import { DatasourcesSection } from "./datasources.tsx";
 
-interface Datasource { id: number; name: string; type: string; host: string; port: number; database: string; user: string; hasPassword: boolean; description: string }
 interface Audit { id: number; at: string; actorName: string; action: string; objectType: string; objectId: string }
 interface Token { id: number; name: string; kind: string; prefix: string; createdAt: string; expiresAt: string | null; revokedAt: string | null }
 
@@ -16,7 +16,6 @@ export function SettingsView({ project }: { project: string }) {
   const role = useRole(project);
   const params = useApi<{ params: Record<string, string> }>(`/projects/${p}/params`);
   const members = useApi<Page<Member>>(`/projects/${p}/members?limit=500`);
-  const datasources = useApi<Page<Datasource>>(`/projects/${p}/datasources?limit=500`);
   const audit = useApi<Page<Audit>>(`/projects/${p}/audit?limit=100`);
   return (
     <main>
@@ -26,20 +25,7 @@ export function SettingsView({ project }: { project: string }) {
         <section>
           <h2>Parameters</h2>
           {params.data ? <ParamsEditor project={project} params={params.data.params} canEdit={atLeast(role, "developer")} /> : <ErrorBox error={params.error} />}
-          <h2>Datasources</h2>
-          <ErrorBox error={datasources.error} />
-          {datasources.data && (
-            <table>
-              <thead><tr><th>Name</th><th>Type</th><th>Where</th><th>User</th><th></th></tr></thead>
-              <tbody>{datasources.data.items.map((d) => (
-                <tr key={d.id}>
-                  <td>{d.name}</td><td>{d.type}</td><td>{d.host}:{d.port}/{d.database}</td><td>{d.user}{d.hasPassword ? " (password set)" : ""}</td>
-                  <td>{atLeast(role, "developer") && <DeleteButton label={`Delete datasource ${d.name}`} path={`/projects/${p}/datasources/${enc(d.name)}`} onDone={datasources.reload} />}</td>
-                </tr>
-              ))}</tbody>
-            </table>
-          )}
-          {atLeast(role, "developer") && <NewDatasource project={project} onDone={datasources.reload} />}
+          <DatasourcesSection project={project} canEdit={atLeast(role, "developer")} />
         </section>
         <section>
           <h2>Members</h2>
@@ -220,48 +206,6 @@ function MemberRole({ project, member, onDone }: { project: string; member: Memb
       <button type="button" class="danger" onClick={() => call("DELETE")} aria-label={`remove ${member.userName}`}>Remove</button>
       <ErrorBox error={error} />
     </div>
-  );
-}
-
-function DeleteButton({ label, path, onDone }: { label: string; path: string; onDone: () => void }) {
-  const [error, setError] = useState<unknown>(null);
-  return (
-    <>
-      <button type="button" class="danger" aria-label={label} onClick={() => api("DELETE", path).then(onDone, setError)}>Delete</button>
-      <ErrorBox error={error} />
-    </>
-  );
-}
-
-function NewDatasource({ project, onDone }: { project: string; onDone: () => void }) {
-  const [f, setF] = useState({ name: "", host: "", port: "5432", database: "", user: "", password: "" });
-  const [error, setError] = useState<unknown>(null);
-  const set = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setError(null);
-    try {
-      const port = Number(f.port);
-      await api("POST", `/projects/${enc(project)}/datasources`, { name: f.name, host: f.host, port: Number.isInteger(port) ? port : f.port, database: f.database, user: f.user, ...(f.password ? { password: f.password } : {}) });
-      setF({ name: "", host: "", port: "5432", database: "", user: "", password: "" });
-      onDone();
-    } catch (err) {
-      setError(err);
-    }
-  };
-  return (
-    <form onSubmit={save} aria-label="new datasource" class="panel">
-      <div class="row">
-        <Field label="Name"><input value={f.name} onInput={set("name")} /></Field>
-        <Field label="Host"><input value={f.host} onInput={set("host")} /></Field>
-        <Field label="Port"><input value={f.port} onInput={set("port")} size={6} /></Field>
-        <Field label="Database"><input value={f.database} onInput={set("database")} /></Field>
-        <Field label="User"><input value={f.user} onInput={set("user")} /></Field>
-        <Field label="Password (write-only)"><input type="password" value={f.password} onInput={set("password")} autocomplete="new-password" /></Field>
-      </div>
-      <button type="submit">Add Postgres datasource</button>
-      <ErrorBox error={error} />
-    </form>
   );
 }
 
