@@ -65,11 +65,12 @@ export class Spool {
   }
 
   add(item: SpoolInput): void {
+    // Checked before it is written: a malformed item would otherwise sit on disk until a restart set it aside.
+    const parsed = spoolItemSchema.parse(item);
     const name = `${String(++this.seq).padStart(16, "0")}.json`;
     const path = join(this.dir, name);
     writeFileSync(`${path}.tmp`, JSON.stringify(item), { mode: 0o600 });
     renameSync(`${path}.tmp`, path);
-    const parsed = spoolItemSchema.parse(item);
     this.queue.push({ name, item: parsed });
     this.waiting[parsed.type]++;
     this.wake?.();
