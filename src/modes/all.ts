@@ -39,6 +39,8 @@ import { startRetention } from "./retention.ts";
 import { startEdgeGateway } from "./edge-gateway.ts";
 import type { EdgeGateway } from "../api/edge/gateway.ts";
 import { modeMetrics } from "./mode-metrics.ts";
+import { servedGroupsFromRegistry } from "./served-groups.ts";
+import { liveEdgeGroups } from "./edge-groups.ts";
 
 export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   const { config, log } = deps;
@@ -151,10 +153,17 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         // Edge workers reach this node's queues through the gateway: no Redis needed (issue 13).
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
 
-        // The cluster page's queue depths: this node's Bus; served = what its master counts as served (engine.ts).
+        // The cluster page's queue depths from this node's Bus. Served groups: alone, its worker's and
+        // its edge workers'; in a cluster, every live worker's in the registry (as `porpoise api`).
         const gateway = edgeGateway;
         const queueBus = bus;
-        const readyQueues = { depth: (group: string) => queueBus.depth(group), served: () => [...config.workerGroups, ...gateway.liveGroups()] };
+        let served: () => readonly string[] | null = () => [...config.workerGroups, ...gateway.liveGroups()];
+        if (cluster) {
+          const fromRegistry = servedGroupsFromRegistry(cluster.registry, config.leaseMs, nodeLog, () => liveEdgeGroups(store, config.leaseMs));
+          resources.add("served groups", () => fromRegistry.stop());
+          served = () => fromRegistry.get();
+        }
+        const readyQueues = { depth: (group: string) => queueBus.depth(group), served };
         return { client: engine.client, edgeGateway, readyQueues };
       },
     });
