@@ -105,7 +105,7 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
     busy = () => worker.busy;
     await worker.start();
     resources.add("worker", () => worker.stop(config.shutdownTimeout * 1000));
-    log.info(`porpoise edge worker ${workerId} ready (gateway ${config.gateway}; groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; ${process.platform}/${process.arch}; metrics on ${listener.url}/metrics)`);
+    log.info(`porpoise edge worker ${workerId} ready (gateway ${config.gateway}; groups ${config.workerGroups.join(",")}, ${config.workerSlots} slots; metrics on ${listener.url}/metrics; ${process.platform}/${process.arch})`);
     return { url: listener.url, stop: () => resources.closeAll() };
   } catch (err) {
     await resources.closeAll();
