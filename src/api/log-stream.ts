@@ -13,6 +13,7 @@
 import type { Logger } from "../core/log.ts";
 import { PorpoiseError } from "../core/errors.ts";
 import type { TaskLogs } from "../logs/task-logs.ts";
+import { sseResponse } from "./sse-response.ts";
 
 export interface LogStreamOptions {
   logs: TaskLogs;
@@ -28,8 +29,6 @@ export interface LogStreamOptions {
   heartbeatMs?: number;
 }
 
-const encoder = new TextEncoder();
-
 /** One SSE event for a chunk of log text. SSE cannot carry a bare CR inside a field; it is dropped. */
 export function logEvent(text: string, nextOffset: number): string {
   const lines = text.replace(/\r/g, "").split("\n");
@@ -44,14 +43,7 @@ function endEvent(body: Record<string, unknown>): string {
 export function logEventStream(opts: LogStreamOptions): Response {
   const { logs, isEnded, taskInstanceId: id, log } = opts;
   const pollMs = opts.pollMs ?? 250;
-  const stop = new AbortController();
-  const signal = AbortSignal.any([opts.signal, stop.signal]);
-  let heartbeat: ReturnType<typeof setInterval> | null = null;
-
-  async function pump(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const send = (text: string) => {
-      if (!signal.aborted) controller.enqueue(encoder.encode(text));
-    };
+  return sseResponse({ signal: opts.signal, ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}) }, async (send, signal) => {
     let offset = opts.offset;
     try {
       // An attempt that has not started has no log yet: the follow reads nothing until one
@@ -65,29 +57,6 @@ export function logEventStream(opts: LogStreamOptions): Response {
       log.warn("log follow failed", { taskInstanceId: id, err });
       const error = err instanceof PorpoiseError ? { code: err.code, message: err.message } : { code: "INTERNAL", message: "internal error: the server log has the cause" };
       send(endEvent({ nextOffset: offset, ended: false, error }));
-    } finally {
-      if (heartbeat) clearInterval(heartbeat);
-      try {
-        controller.close();
-      } catch {
-        // Already closed by a client that went away.
-      }
     }
-  }
-
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      heartbeat = setInterval(() => {
-        if (!signal.aborted) controller.enqueue(encoder.encode(": keep-alive\n\n"));
-      }, opts.heartbeatMs ?? 15_000);
-      void pump(controller);
-    },
-    cancel() {
-      stop.abort();
-    },
-  });
-  return new Response(body, {
-    status: 200,
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
   });
 }

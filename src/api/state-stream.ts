@@ -17,6 +17,7 @@
 
 import type { Logger } from "../core/log.ts";
 import { PorpoiseError } from "../core/errors.ts";
+import { sseResponse } from "./sse-response.ts";
 
 export interface StateItem {
   kind: string;
@@ -41,23 +42,14 @@ export interface StateStreamOptions {
   heartbeatMs?: number;
 }
 
-const encoder = new TextEncoder();
-
 export function stateEvent(kind: string, data: unknown): string {
   return `event: ${kind}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 export function stateEventStream(opts: StateStreamOptions): Response {
   const pollMs = opts.pollMs ?? 500;
-  const stop = new AbortController();
-  const signal = AbortSignal.any([opts.signal, stop.signal]);
   const seen = new Map<string, string>();
-  let heartbeat: ReturnType<typeof setInterval> | null = null;
-
-  async function pump(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const send = (text: string) => {
-      if (!signal.aborted) controller.enqueue(encoder.encode(text));
-    };
+  return sseResponse({ signal: opts.signal, ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}) }, async (send, signal) => {
     let first = true;
     let reads = 0;
     try {
@@ -87,30 +79,7 @@ export function stateEventStream(opts: StateStreamOptions): Response {
         const error = err instanceof PorpoiseError ? { code: err.code, message: err.message } : { code: "INTERNAL", message: "internal error: the server log has the cause" };
         send(stateEvent("error", error));
       }
-    } finally {
-      if (heartbeat) clearInterval(heartbeat);
-      try {
-        controller.close();
-      } catch {
-        // Already closed by a client that went away.
-      }
     }
-  }
-
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      heartbeat = setInterval(() => {
-        if (!signal.aborted) controller.enqueue(encoder.encode(": keep-alive\n\n"));
-      }, opts.heartbeatMs ?? 15_000);
-      void pump(controller);
-    },
-    cancel() {
-      stop.abort();
-    },
-  });
-  return new Response(body, {
-    status: 200,
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
   });
 }
 
