@@ -18,7 +18,7 @@ import type { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import type { WorkerBeacons } from "../cache/worker-beacons.ts";
-import type { Coordinator, NodeRegistry, SlotChange } from "../coordinator/coordinator.ts";
+import type { Coordinator, NodeRegistry, SlotChange, SlotLease } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { controlFits, isTerminalWorkflowState } from "../core/states.ts";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
@@ -121,6 +121,14 @@ export class Master implements EventSink {
   private unsubscribe: Unsubscribe | null = null;
   private events: EventConsumer | null = null;
   private offChange: (() => void) | null = null;
+  /**
+   * The slots this master drives, as of the coordinator's last change it heard. Not
+   * coordinator.lease(): for a slot just reported lost that still answers with the last lease it
+   * saw (this node's), and a slot being given up stays this node's in the Store until the release
+   * (the drain, coordinator.ts SlotListener) — a driver made meanwhile would write under a slot
+   * whose next owner is about to load its instances without those writes.
+   */
+  private ownedSlots = new Set<number>();
   /** Delivered events recorded by the running group commit, acked after it. */
   private toAck: DeliveredEvent[] = [];
   /** Instances whose ops the running group commit saw refused (stale): their events are applied again after a reload, not acked. */
@@ -208,6 +216,7 @@ export class Master implements EventSink {
     // Slots acquired from now on are taken over as they come; the ones held already are loaded here.
     this.offChange = this.coordinator.onChange((change) => this.slotsChanged(change));
     const slots = this.coordinator.ownedSlots();
+    this.ownedSlots = new Set(slots);
     if (this.recovery.kind === "restart") {
       // Restart recovery: whatever was queued or running died with the old process, except the
       // processes the worker adopts (they still run, or ended while porpoise was down).
@@ -261,6 +270,7 @@ export class Master implements EventSink {
     // The group commit in flight may carry writes of the dropped drivers: a coordinator giving
     // these slots up waits for it before releasing them (coordinator.ts SlotListener).
     const inFlight = change.lost.length > 0 ? this.committing : null;
+    this.ownedSlots = new Set(this.coordinator.ownedSlots());
     this.events?.setSlots(this.coordinator.ownedSlots());
     if (change.acquired.length > 0) {
       const slots = change.acquired.map((l) => l.slot);
@@ -440,7 +450,7 @@ export class Master implements EventSink {
     this.schedule((batch) => {
       const driver = this.drivers.get(event.workflowInstanceId);
       const before = driver?.stale ?? 0;
-      if (!driver && delivered && this.coordinator.lease(event.slot)?.owner !== this.coordinator.nodeId) {
+      if (!driver && delivered && !this.held(event.slot)) {
         // Read just before its slot moved: left pending in the stream, the new owner takes it over.
         return;
       }
@@ -493,7 +503,7 @@ export class Master implements EventSink {
       const instance = await retryStore(`reading workflow instance ${event.workflowInstanceId}`, () => this.store.instances.get(event.workflowInstanceId), this.retryQuiet);
       if (this.stopped) return;
       if (instance && !isTerminalWorkflowState(instance.state) && instance.state !== "SERIAL_WAIT") {
-        if (this.coordinator.lease(event.slot)?.owner !== this.coordinator.nodeId) return;
+        if (!this.held(event.slot)) return;
         const tries = (this.undrivenTries.get(delivered) ?? 0) + 1;
         this.undrivenTries.set(delivered, tries);
         setTimeout(() => this.apply(event, delivered), Math.min(UNDRIVEN_RETRY_MS * 2 ** (tries - 1), 10_000));
@@ -664,12 +674,19 @@ export class Master implements EventSink {
     return p;
   }
 
+  /** This node's lease of `slot` while it drives the slot (see ownedSlots); null otherwise. */
+  private held(slot: number): SlotLease | null {
+    if (!this.ownedSlots.has(slot)) return null;
+    const lease = this.coordinator.lease(slot);
+    return lease && lease.owner === this.coordinator.nodeId ? lease : null;
+  }
+
   private async doLoad(id: number, mode: StartMode): Promise<void> {
     const instance = await this.store.instances.get(id);
     // A waiting instance is started by the serial queue (SERIAL_WAIT → SUBMITTED_SUCCESS) only.
     if (!instance || isTerminalWorkflowState(instance.state) || instance.state === "SERIAL_WAIT") return;
-    const lease = this.coordinator.lease(instance.slot);
-    if (!lease || lease.owner !== this.coordinator.nodeId) return;
+    const lease = this.held(instance.slot);
+    if (!lease) return;
     const definition = await this.definition(instance.workflowId, instance.workflowVersion);
     const project = await this.store.projects.getById(instance.projectId);
     const rows = await this.store.taskInstances.listForInstance(id);
@@ -690,8 +707,8 @@ export class Master implements EventSink {
   adopt(instance: WorkflowInstance, definition: WorkflowDefinition, project: Project): boolean {
     const id = instance.id;
     if (this.stopped || instance.state !== "SUBMITTED_SUCCESS" || instance.pendingControl || this.drivers.has(id) || this.loading.has(id)) return false;
-    const lease = this.coordinator.lease(instance.slot);
-    if (!lease || lease.owner !== this.coordinator.nodeId) return false;
+    const lease = this.held(instance.slot);
+    if (!lease) return false;
     const p = this.drive(instance, definition, project, lease.epoch, [], "start")
       .catch((err) => this.log.error(`master: could not load workflow instance ${id}`, { err }))
       .finally(() => this.loading.delete(id));
@@ -715,9 +732,9 @@ export class Master implements EventSink {
         // used as it is — without what another master wrote meanwhile — and refuse those attempts'
         // events as stale (failover.test.ts a: 14 instances RUNNING for good). The current lease's
         // own load drives it.
-        const now = this.coordinator.lease(instance.slot);
-        if (!now || now.owner !== this.coordinator.nodeId || now.epoch !== epoch) {
-          if (now?.owner === this.coordinator.nodeId && !this.stopped) setTimeout(() => void this.load(id, "start"), 0);
+        const now = this.held(instance.slot);
+        if (!now || now.epoch !== epoch) {
+          if (now && !this.stopped) setTimeout(() => void this.load(id, "start"), 0);
           return;
         }
         const driver = new InstanceDriver(this.driverHost, instance, definition, project?.params ?? {}, epoch, project?.name ?? "");
@@ -747,7 +764,7 @@ export class Master implements EventSink {
   private onWake(msg: WakeMessage): void {
     if ("instanceId" in msg) {
       // Only the owner of the instance's slot drives it (load checks the lease too).
-      if (this.coordinator.lease(this.coordinator.slotOf(msg.instanceId))?.owner === this.coordinator.nodeId) void this.load(msg.instanceId, "start");
+      if (this.held(this.coordinator.slotOf(msg.instanceId))) void this.load(msg.instanceId, "start");
     } else this.claimCommands();
   }
 
