@@ -3,10 +3,9 @@
 // exercises exactly what a remote user gets. Responses are parsed with loose zod schemas:
 // the client needs a few fields and must not break when the server adds more.
 
-import { readFileSync } from "node:fs";
+import { readCaCert } from "../core/net/ca-cert.ts";
 import { z } from "zod";
 import {
-  ConfigError,
   ConflictError,
   ForbiddenError,
   NotFoundError,
@@ -227,15 +226,7 @@ export function createApiClient(opts: {
 
 /** fetch that also trusts the CA certificates in `file` (read once, here, so a bad path fails at once). */
 function fetchTrusting(file: string): typeof fetch {
-  let ca: string;
-  try {
-    ca = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`cannot read --ca-cert ${file}: ${(err as Error).message}`, [{ path: "caCert", message: "unreadable" }]);
-  }
-  if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ConfigError(`--ca-cert ${file} holds no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`, [{ path: "caCert", message: "not PEM" }]);
-  }
+  const ca = readCaCert(file);
   const trusting = (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, tls: { ca } } as RequestInit);
   return Object.assign(trusting, { preconnect: fetch.preconnect }) as typeof fetch;
 }

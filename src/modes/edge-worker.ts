@@ -6,11 +6,10 @@
 // the next register and run again. Like the datacenter worker it serves GET /metrics, /healthz
 // and /readyz on --metrics-port (metrics-listener.ts; edge figures: metrics/edge-metrics.ts).
 
-import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { ConfigError } from "../core/errors.ts";
 import { hostname } from "node:os";
 import { egressPolicy } from "../core/net/egress.ts";
+import { readCaCert } from "../core/net/ca-cert.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { Worker } from "../worker/worker.ts";
 import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
@@ -52,7 +51,7 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
     // The same id across restarts: the gateway matches the attempts a restarted worker reports.
     const workerId = await persistentNodeId(config, "worker");
     const edgeLog = log.child({ component: "edge" });
-    const ca = config.caCert === null ? undefined : readCa(config.caCert);
+    const ca = config.caCert === null ? undefined : readCaCert(config.caCert);
     let bus: EdgeBus | null = null;
     const edgeLink = new EdgeLink({
       gateway: config.gateway,
@@ -113,16 +112,3 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
   }
 }
 
-/** The --ca-cert file's PEM text; a ConfigError (exit 2) naming it when it is unreadable or holds no certificate. */
-function readCa(file: string): string {
-  let ca: string;
-  try {
-    ca = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`cannot read --ca-cert ${file}: ${(err as Error).message}`, [{ path: "caCert", message: "unreadable" }]);
-  }
-  if (!ca.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new ConfigError(`--ca-cert ${file} holds no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`, [{ path: "caCert", message: "not PEM" }]);
-  }
-  return ca;
-}
