@@ -17,11 +17,10 @@
 // taken for dead by their beacon (the registry alone cannot tell a worker cut off from Postgres
 // but not from Redis), so a dead worker's attempts wait for Redis to answer again.
 
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../core/log.ts";
 import type { Cache } from "./cache.ts";
+import { readBootMarker } from "./redis-resets.ts";
 
-const BOOT_KEY = "beacons:boot";
 const beaconKey = (nodeId: string) => `beacon:${nodeId}`;
 /** How long a beacon outlives its last write, in leases: the masters' dead-worker age. */
 const BEACON_LEASES = 1.5;
@@ -72,7 +71,7 @@ export class WorkerBeacon {
     const sent = performance.now();
     this.beating = (async () => {
       try {
-        await this.cache.compareAndSet(BOOT_KEY, null, randomUUID());
+        await readBootMarker(this.cache);
         await this.cache.set(beaconKey(this.nodeId), "alive", { ttlMs: Math.round(this.leaseMs * BEACON_LEASES) });
         this.lastContactMs = sent;
         if (this.failing) this.log.info("worker beacon: Redis answers again");
@@ -111,11 +110,7 @@ export class WorkerBeacons {
     try {
       const present = await Promise.all(ids.map((id) => this.cache.get(beaconKey(id))));
       // Read after the beacons: a flush before they were read shows here as a new or missing marker.
-      let boot = await this.cache.get(BOOT_KEY);
-      if (boot === null) {
-        const mine = randomUUID();
-        boot = (await this.cache.compareAndSet(BOOT_KEY, null, mine)) ? mine : await this.cache.get(BOOT_KEY);
-      }
+      const boot = await readBootMarker(this.cache);
       const now = performance.now();
       if (boot === null || boot !== this.boot) {
         this.boot = boot;

@@ -23,6 +23,7 @@ import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
 import { type EngineOptions, startEngine } from "./engine.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
+import type { RedisResetWatch } from "../cache/redis-resets.ts";
 import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
 import { VERSION } from "../version.ts";
 import { persistentNodeId } from "./node-id.ts";
@@ -105,12 +106,14 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         let bus: Bus | null = memoryBus;
         let coordinator: Coordinator | null = single;
         let cluster: EngineOptions["cluster"];
+        let resets: RedisResetWatch | null = null;
         if (clustered) {
           const ports = await openClusterPorts({ config, log: nodeLog, store, nodeId, role: "all", resources, groups: config.workerGroups, ...(memoryBus ? { bus: memoryBus } : {}) });
           bus = ports.bus;
           coordinator = ports.coordinator;
+          resets = ports.resets;
           store.fenceWith(nodeId);
-          cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId, lastContactMs: ports.lastContactMs };
+          cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId, lastContactMs: ports.lastContactMs, ...(ports.resets ? { resets: ports.resets } : {}) };
         }
         if (!bus || !coordinator) throw new Error("startAll: no bus or coordinator");
         if (clustered) {
@@ -151,7 +154,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         const owner = coordinator;
         startRetention({ config, log, store, resources, files: true, ownedSlots: clustered ? () => owner.ownedSlots() : () => null, metrics });
         // Edge workers reach this node's queues through the gateway: no Redis needed (issue 13).
-        edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
+        edgeGateway = await startEdgeGateway({ config, store, bus, log, resources, resets });
 
         // The cluster page's queue depths from this node's Bus. Served groups: alone, its worker's and
         // its edge workers'; in a cluster, every live worker's in the registry (as `porpoise api`).

@@ -42,13 +42,13 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
       dataDir: null,
       secretKey,
       engine: async (store) => {
-        const { bus, snapshotCache, registry } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
+        const { bus, snapshotCache, registry, resets } = await openClusterPorts({ config, log, store, nodeId, role: "api", resources });
         const served = servedGroupsFromRegistry(registry, config.leaseMs, log, () => liveEdgeGroups(store, config.leaseMs));
         registerClusterMetrics(metrics, registry, { slotCount: config.slots, leaseMs: config.leaseMs });
         registerBusMetrics(metrics, bus, () => served.get() ?? []);
         resources.add("served groups", () => served.stop());
         const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
-        edgeGateway = await startEdgeGateway({ config, store, bus, log, resources });
+        edgeGateway = await startEdgeGateway({ config, store, bus, log, resources, resets });
         const readyQueues = { depth: (group: string) => bus.depth(group), served: () => served.get() };
         return { client, edgeGateway, readyQueues, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };
       },

@@ -4,6 +4,7 @@
 // registered in `resources`, so a failed start closes what was opened, last first.
 
 import type { Config } from "../config.ts";
+import { RedisResetWatch } from "../cache/redis-resets.ts";
 import { RedisBus } from "../bus/redis-bus.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Cache } from "../cache/cache.ts";
@@ -37,6 +38,12 @@ export interface ClusterPorts {
    * and `all` nodes.
    */
   cache: Cache | null;
+  /**
+   * Watches Redis's boot marker for the nodes that publish task events on it (worker, `all` and
+   * api nodes on Redis: the last for its edge gateway): a flush or restart makes them publish their
+   * recent events again (cache/redis-resets.ts, bus/recent-events.ts). Started here; null without Redis.
+   */
+  resets: RedisResetWatch | null;
   /** The node's row in the registry; `lastContactMs` tells a worker when its lease lapsed (worker/lease-watch.ts). */
   registry: StoreNodeRegistry;
   /** Only for roles that own slots (master, all). */
@@ -76,15 +83,25 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   const useSnapshots = process.env.PORPOISE_INSTANCE_CACHE !== "off" && (o.role === "master" || o.role === "api");
   // Workers beat in Redis, masters read the beats (cache/worker-beacons.ts).
   const useBeacons = o.role === "master" || o.role === "worker";
+  // Nodes that publish task events on Redis (a worker, `all`, an api's edge gateway) publish their
+  // recent ones again when Redis loses them (cache/redis-resets.ts).
+  const useResets = !o.bus && (o.role === "worker" || o.role === "all" || o.role === "api");
   let records: DispatchRecords | null = null;
   let snapshotCache: Cache | null = null;
   let shared: Cache | null = null;
-  if (config.redis !== null && config.secret !== null && (useRecords || useSnapshots || useBeacons)) {
+  let resets: RedisResetWatch | null = null;
+  if (config.redis !== null && config.secret !== null && (useRecords || useSnapshots || useBeacons || useResets)) {
     const cache = new RedisCache({ url: config.redis, prefix: "porpoise:cache:", secret: config.secret, log: log.child({ component: "cache" }) });
     resources.add("cache", () => cache.close());
     if (useRecords) records = new DispatchRecords(cache, log.child({ component: "cache" }));
     if (useSnapshots) snapshotCache = cache;
     if (useBeacons) shared = cache;
+    if (useResets) {
+      const watch = new RedisResetWatch(cache, Math.max(100, Math.min(1000, Math.floor(config.leaseMs / 3))), log.child({ component: "cache" }));
+      watch.start();
+      resources.add("redis reset watch", () => watch.stop());
+      resets = watch;
+    }
   }
   let coordinator: PostgresCoordinator | null = null;
   if (o.role === "master" || o.role === "all") {
@@ -111,5 +128,5 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   await registry.start();
   resources.add("node registry", () => registry.stop());
   const lastContactMs = c ? () => c.lastContactMs : () => registry.lastContactMs;
-  return { bus: bus!, records, snapshotCache, cache: shared, registry, coordinator, lastContactMs };
+  return { bus: bus!, records, snapshotCache, cache: shared, resets, registry, coordinator, lastContactMs };
 }

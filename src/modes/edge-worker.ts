@@ -95,6 +95,8 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
       shipLogs: true,
       // Cut off from the gateway longer than the edge lease: the gateway reruns its attempts by then.
       lease: { leaseMs: edgeLink.leaseMs, lastContactMs: () => edgeLink.lastContactMs },
+      // An attempt offered again gets its latest event again: the gateway's Redis may have lost it (recent-events.ts).
+      republish: {},
       slots: config.workerSlots,
       groups: config.workerGroups,
       env: config.taskEnvPass,

@@ -59,6 +59,8 @@ export interface EngineOptions {
      * attempts once that is a lease old (worker/lease-watch.ts), as a cluster worker does.
      */
     lastContactMs?: () => number;
+    /** On Redis: its boot-marker watch; the worker publishes its recent events again after a flush (bus/recent-events.ts). */
+    resets?: NonNullable<WorkerDeps["republish"]>["resets"];
   };
   /**
    * Snapshots of the driven instances (cache/instance-snapshots.ts). `all` passes none: its api
@@ -96,6 +98,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     // Cut off from the Store for a lease, other nodes count this one dead and run its attempts
     // again: they are stopped here first (docs/architecture.md §3.10).
     ...(opts.cluster?.lastContactMs ? { lease: { leaseMs: opts.cluster.leaseMs, lastContactMs: opts.cluster.lastContactMs } } : {}),
+    ...(opts.cluster?.resets ? { republish: { resets: opts.cluster.resets } } : {}),
     log: opts.log.child({ component: "worker" }),
     dataDir: opts.dataDir,
     ...(opts.workDir ? { workDir: opts.workDir } : {}),

@@ -55,7 +55,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     const opened = store;
     resources.add("store", () => opened.close());
     registerStoreMetrics(metrics, () => opened.stats());
-    const { bus, records, cache, registry } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
+    const { bus, records, cache, resets, registry } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
     // Its second heartbeat, in Redis: through a Postgres outage it keeps its attempts (worker-beacons.ts).
     const beacon = cache ? new WorkerBeacon(cache, nodeId, config.leaseMs, log.child({ component: "beacon" })) : null;
     beacon?.start();
@@ -74,6 +74,8 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
       ...(records ? { records } : {}),
       // Cut off = neither Postgres nor Redis reached for a lease (lease-watch.ts).
       lease: { leaseMs: config.leaseMs, lastContactMs: () => Math.max(registry.lastContactMs, beacon?.lastContactMs ?? Number.NEGATIVE_INFINITY) },
+      // Its latest events go again when Redis loses them, or when an attempt is offered again (recent-events.ts).
+      republish: resets ? { resets } : {},
       slots: config.workerSlots,
       groups: config.workerGroups,
       env: config.taskEnvPass,

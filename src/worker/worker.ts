@@ -29,6 +29,7 @@ import { withWorkerBuiltins } from "./attempt-params.ts";
 import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { connectionUrl } from "../core/datasource-fields.ts";
+import { RecentEvents } from "../bus/recent-events.ts";
 import { PorpoiseError } from "../core/errors.ts";
 import { checkedAddress, defaultEgress, type Egress } from "./egress.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
@@ -95,6 +96,12 @@ export interface WorkerDeps {
    * (`lastContactMs`, performance.now() when it was sent) is older than `leaseMs` (lease-watch.ts).
    */
   lease?: { leaseMs: number; lastContactMs: () => number };
+  /**
+   * A worker on Redis keeps its latest event per recent attempt and publishes it again when Redis
+   * lost its contents (`resets`, cache/redis-resets.ts) or the attempt is delivered to it again
+   * (recent-events.ts). `all` on its in-process bus loses nothing and keeps none.
+   */
+  republish?: { resets?: { onReset(listener: () => void): void } };
 }
 
 interface Running {
@@ -135,6 +142,8 @@ export class Worker {
   /** Events whose publication failed, resent in order (report). */
   private unsent: TaskEvent[] = [];
   private resending: Promise<void> | null = null;
+  /** Latest event per recent attempt, when `republish` is on. */
+  private readonly recent: RecentEvents | null;
   /** Attempts picked by `adopt`, waiting for `startAdopted`. */
   private adoptable: { found: Adoptable; abort: AbortController; entry: Running; key: string }[] = [];
 
@@ -143,6 +152,16 @@ export class Worker {
     if (deps.reads) this.reads = deps.reads;
     else if (deps.store) this.reads = storeReads(deps.store);
     else throw new Error("Worker: pass a store or reads");
+    this.recent = deps.republish ? new RecentEvents() : null;
+    deps.republish?.resets?.onReset(() => this.republishRecent());
+  }
+
+  /** Redis lost its contents: the latest event of every recent attempt goes again (recent-events.ts). */
+  private republishRecent(): void {
+    const events = this.recent?.all() ?? [];
+    if (events.length === 0) return;
+    this.deps.log.warn(`worker: publishing the latest events of its ${events.length} recent task attempts again (Redis lost those no master had read yet; masters refuse the ones they recorded)`);
+    for (const event of events) this.report(event, false);
   }
 
   /**
@@ -151,7 +170,8 @@ export class Worker {
    * until it is: a lost "done" would leave its attempt RUNNING with nobody running it, a lost
    * "running" would let the master offer the attempt again (docs/architecture.md §3.1, §3.10).
    */
-  private report(event: TaskEvent): void {
+  private report(event: TaskEvent, keep = true): void {
+    if (keep) this.recent?.record(attemptKey(event.taskInstanceId, event.attempt, event.token), event);
     if (this.unsent.length > 0) {
       this.unsent.push(event);
       return;
@@ -285,7 +305,10 @@ export class Worker {
       this.dropped++;
       this.deps.metrics?.dispatch("duplicate");
       this.ack(rt);
-      this.deps.log.debug(`worker: dropped a duplicate delivery of task instance ${rt.taskInstanceId} attempt ${rt.attempt}`);
+      // Offered again: its master may not have what was reported (Redis lost it). Refused as stale if it has.
+      const latest = this.recent?.latest(key);
+      if (latest) this.report(latest, false);
+      this.deps.log.debug(`worker: dropped a duplicate delivery of task instance ${rt.taskInstanceId} attempt ${rt.attempt}${latest ? `; its ${latest.kind} event was published again` : ""}`);
       return;
     }
     if (this.seen.size >= CACHE_LIMIT) this.seen.delete(this.seen.values().next().value!);

@@ -17,6 +17,7 @@ import { MAX_LOG_CHUNK_BYTES } from "../../store/log-chunks.ts";
 import type { Logger } from "../../core/log.ts";
 import type { KillMessage, ReadyTask, TaskEvent } from "../../core/messages.ts";
 import type { Bus, Unsubscribe } from "../../bus/bus.ts";
+import { RecentEvents } from "../../bus/recent-events.ts";
 import { storeReads, type WorkerReads } from "../../store/attempt-reads.ts";
 import type { Store, WorkerToken } from "../../store/store.ts";
 import { hashToken } from "../tokens.ts";
@@ -34,6 +35,11 @@ export interface EdgeGatewayOptions {
   version: string;
   /** A worker silent this long has its attempts rerun; it heartbeats every third of it. */
   leaseMs: number;
+  /**
+   * On Redis: tells when Redis lost its contents (cache/redis-resets.ts); the events published here
+   * lately go again then, as a cluster worker's do (bus/recent-events.ts).
+   */
+  resets?: { onReset(listener: () => void): void };
 }
 
 export interface EdgeCounts {
@@ -78,8 +84,21 @@ export class EdgeGateway {
   private readonly stopping = new AbortController();
   private unsubscribe: Unsubscribe | null = null;
 
+  /** Latest event published per recent attempt, when `resets` is given. */
+  private readonly recent: RecentEvents | null;
+
   constructor(private readonly o: EdgeGatewayOptions) {
     this.reads = storeReads(o.store);
+    this.recent = o.resets ? new RecentEvents() : null;
+    o.resets?.onReset(() => void this.republish());
+  }
+
+  /** Redis lost its contents: what edge workers reported lately goes to the slot streams again. */
+  private async republish(): Promise<void> {
+    const events = this.recent?.all() ?? [];
+    if (events.length === 0) return;
+    this.o.log.warn(`edge: publishing the latest events of ${events.length} recent edge task attempts again (Redis lost those no master had read yet; masters refuse the ones they recorded)`);
+    for (const e of events) await this.o.bus.publishEvent(e.slot, e).catch((err: unknown) => this.o.log.warn(`edge: could not publish the event of task instance ${e.taskInstanceId} again`, { err }));
   }
 
   get leaseMs(): number {
@@ -317,6 +336,7 @@ export class EdgeGateway {
       }
       const event: TaskEvent = e.kind === "warning" ? e : e.kind === "running" ? { ...e, host } : { ...e, ...(e.host !== undefined ? { host } : {}) };
       await this.o.bus.publishEvent(row.slot, event);
+      this.recent?.record(key(event), event);
       this.counts.accepted++;
       outcomes.push("accepted");
       if (e.kind === "running") s.running.add(key(e));
