@@ -11,7 +11,9 @@ import type { BenchRow, BenchSystem } from "./bench-types.ts";
 import { freshDatabaseUrl } from "../../test/helpers/stores.ts";
 
 export const ROOT = resolve(import.meta.dir, "..", "..");
-export const FROM_SOURCE = [process.execPath, join(ROOT, "src/main.ts")];
+/** PORPOISE_BENCH_PROFILE=<dir>: every porpoise started from source writes a CPU profile (markdown) there when it exits. */
+const PROFILE = process.env.PORPOISE_BENCH_PROFILE ? ["--cpu-prof-md", "--cpu-prof-dir", process.env.PORPOISE_BENCH_PROFILE] : [];
+export const FROM_SOURCE = [process.execPath, ...PROFILE, join(ROOT, "src/main.ts")];
 
 export interface TaskInstanceView {
   id: number;

@@ -47,31 +47,24 @@ async function scenario(kind: "FLUSHALL" | "kill -9 + restart", fault: (c: Clust
   );
   const failed = (await Promise.all(ids.map((id) => c.store.taskInstances.listForInstance(id)))).flat().filter((t) => t.state === "FAILURE");
   if (failed.length > 0) console.log(`failed attempts, e.g.: ${failed.slice(0, 3).map((t) => `${t.id} ${t.taskName} exit ${t.exitCode} host ${t.host} ${t.message}`).join("\n")}`);
-  console.log(nodeLines(c, /enqueued them again|gone \(no heartbeat|resending/).slice(0, 20).join("\n"));
+  console.log(nodeLines(c, /enqueued them again|gone \(no heartbeat|resending|again \(Redis lost/).slice(0, 20).join("\n"));
   expectCleanRun(ids, states, report);
 }
 
-// Known bug (docs/architecture.md §8), seen this session: both scenarios failed in a quiet
-// fresh-clone CI run (2 of 2) and about 1 run in 4 when run after outage-postgres.test.ts in one
-// process; alone they passed 6 of 6. Each time one to nine attempts stayed RUNNING (or DISPATCH,
-// their worker dropping the re-offered copy as a duplicate) with no master ever seeing their done
-// event, and no "refused" line for them. The likely cause: task events a worker had added to a
-// slot's stream that no master had read yet when Redis lost its contents are gone, and nothing
-// sends them again (the worker resends only what it could not publish). The more the masters lag
-// behind the event streams (a burst of 100 runs at start), the more events a flush catches. The
-// fix owed: workers keep their recent events and publish them again when Redis comes back empty
-// (the masters already drop duplicates as stale). Runs with PORPOISE_KNOWN_BUGS=1; plain test()
-// again once fixed.
-const knownBug = process.env.PORPOISE_KNOWN_BUGS === "1" ? test : test.skip;
+// Task events a worker had added to a slot's stream that no master had read yet go with Redis's
+// contents; the worker publishes its recent events again once it sees Redis's boot marker change
+// (bus/recent-events.ts). Before that, these tests failed 2 of 2 in a quiet CI run: one to nine
+// attempts stayed RUNNING (or DISPATCH) with their done event gone. test/cluster/worker-republish.
+// test.ts pins the mechanism on one worker.
 
-knownBug("Redis FLUSHALL mid-run: nothing lost, all SUCCESS, 0 duplicates", async () => {
+test("Redis FLUSHALL mid-run: nothing lost, all SUCCESS, 0 duplicates", async () => {
   await scenario("FLUSHALL", async (c) => {
     const out = Bun.spawnSync(["redis-cli", "-u", c.redis.url, "FLUSHALL"]);
     expect(out.stdout.toString().trim()).toBe("OK");
   });
 }, 180_000);
 
-knownBug("Redis kill -9 and restart mid-run: nothing lost, all SUCCESS, 0 duplicates", async () => {
+test("Redis kill -9 and restart mid-run: nothing lost, all SUCCESS, 0 duplicates", async () => {
   await scenario("kill -9 + restart", async (c) => {
     await c.redis.kill();
     await Bun.sleep(2000);
