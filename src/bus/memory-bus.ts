@@ -25,6 +25,7 @@ import {
 } from "./bus.ts";
 import { checkClaimArgs, checkPublishArgs, checkSlot, checkSubscribeArgs, enqueueArgs, groupOf } from "./bus-args.ts";
 import { ReadyHeap, orderKey } from "./ready-heap.ts";
+import { ClaimTable } from "./claim-table.ts";
 
 
 interface Waiter {
@@ -53,7 +54,6 @@ interface Consumer {
   closed: boolean;
 }
 
-const claimKey = (t: { taskInstanceId: number; attempt: number; token: string }) => `${t.taskInstanceId}:${t.attempt}:${t.token}`;
 const NO_DROPS: BusDropCounts = Object.freeze({ unsigned: 0, forged: 0, malformed: 0 });
 
 export class MemoryBus implements Bus {
@@ -66,7 +66,7 @@ export class MemoryBus implements Bus {
   private seq = 0;
   private closed = false;
   private readonly claimLeaseMs: number;
-  private readonly claims = new Map<string, Claim>();
+  private readonly claims = new ClaimTable<Claim>();
   private claimTimer: ReturnType<typeof setTimeout> | null = null;
   /** Unacked events per slot, in publish order. */
   private readonly streams = new Map<number, DeliveredEvent[]>();
@@ -138,7 +138,7 @@ export class MemoryBus implements Bus {
 
   ack(tasks: readonly ReadyTask[]): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
-    for (const t of tasks) this.claims.delete(claimKey(t));
+    for (const t of tasks) this.claims.delete(t);
     if (this.claims.size === 0 && this.claimTimer) {
       clearTimeout(this.claimTimer);
       this.claimTimer = null;
@@ -149,7 +149,7 @@ export class MemoryBus implements Bus {
   /** Records handed-out tasks as claims and arms the lease timer. */
   private claimed(tasks: ReadyTask[]): ReadyTask[] {
     const deadline = Date.now() + this.claimLeaseMs;
-    for (const task of tasks) this.claims.set(claimKey(task), { task, group: task.workerGroup, key: this.queuedKeys.get(task) ?? ++this.seq, deadline });
+    for (const task of tasks) this.claims.set({ task, group: task.workerGroup, key: this.queuedKeys.get(task) ?? ++this.seq, deadline });
     if (tasks.length > 0 && !this.claimTimer) this.armClaimTimer(this.claimLeaseMs);
     return tasks;
   }
@@ -165,9 +165,9 @@ export class MemoryBus implements Bus {
     if (this.closed) return;
     const now = Date.now();
     let next = Infinity;
-    for (const [k, c] of this.claims) {
+    for (const c of this.claims.values()) {
       if (c.deadline <= now) {
-        this.claims.delete(k);
+        this.claims.delete(c.task);
         this.heap(c.group).push(orderKey(c.task.instancePriority, c.task.priority, c.key), c.task);
         if (this.waiters.get(c.group)?.size) this.scheduleFlush(c.group);
       } else next = Math.min(next, c.deadline);
