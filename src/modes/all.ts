@@ -22,12 +22,10 @@ import { MemoryCache } from "../cache/memory-cache.ts";
 import { SingleNodeCoordinator } from "../coordinator/single-node.ts";
 import { type EngineOptions, startEngine } from "./engine.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
-import { openClusterPorts } from "./cluster-ports.ts";
 import type { RedisResetWatch } from "../cache/redis-resets.ts";
 import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
 import { VERSION } from "../version.ts";
 import { persistentNodeId } from "./node-id.ts";
-import { checkRedis } from "./redis-check.ts";
 import { egressPolicy } from "../core/net/egress.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
@@ -54,7 +52,9 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
   if (config.redis !== null && config.secret === null) {
     throw new ModeNotAvailableError("porpoise all --redis needs the shared cluster secret: pass --secret <at least 16 characters> (or PORPOISE_SECRET), the same value on every node; nothing was started.");
   }
-  if (config.redis !== null) await checkRedis(config.redis);
+  // Redis and the cluster ports load only where used: ioredis alone cost `porpoise all` on SQLite
+  // ~5 MB of RSS and tens of ms of its cold start (bench footprint).
+  if (config.redis !== null) await (await import("./redis-check.ts")).checkRedis(config.redis);
   const resources = new Resources(log);
   const metrics = modeMetrics(config, "all");
   try {
@@ -108,6 +108,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         let cluster: EngineOptions["cluster"];
         let resets: RedisResetWatch | null = null;
         if (clustered) {
+          const { openClusterPorts } = await import("./cluster-ports.ts");
           const ports = await openClusterPorts({ config, log: nodeLog, store, nodeId, role: "all", resources, groups: config.workerGroups, ...(memoryBus ? { bus: memoryBus } : {}) });
           bus = ports.bus;
           coordinator = ports.coordinator;
