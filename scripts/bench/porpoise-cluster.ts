@@ -10,7 +10,7 @@
 // Postgres (pg-transactions.ts counts them in).
 
 import { ADMIN_TOKEN, type Cluster, type ClusterNode, startCluster } from "../../test/cluster/cluster-harness.ts";
-import { type PorpoiseServer, procStatusMb } from "./porpoise-server.ts";
+import { FROM_SOURCE, type PorpoiseServer, procStatusMb } from "./porpoise-server.ts";
 
 export type ClusterSystem = "porpoise-cluster" | "porpoise-cluster-2x2" | "porpoise-cluster-nocache";
 
@@ -48,7 +48,8 @@ export async function startPorpoiseCluster(shape: ClusterShape, opts: { workerSl
     workerSlots: opts.workerSlots ?? 4,
     // info: the harness waits for the nodes' "ready" lines; the per-instance lines are cheap.
     env: shape.dispatchCache ? {} : { PORPOISE_DISPATCH_CACHE: "off" },
-    ...(opts.command ? { command: (args: string[]) => [...opts.command!, ...args] } : {}),
+    // From source unless a command is given; PORPOISE_BENCH_PROFILE then profiles every node (porpoise-server.ts).
+    command: (args: string[]) => [...(opts.command ?? FROM_SOURCE), ...args],
   });
   const api = cluster.api;
   const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
@@ -73,6 +74,13 @@ export async function startPorpoiseCluster(shape: ClusterShape, opts: { workerSl
       }
       return { rssMb, hwmMb };
     },
-    [Symbol.asyncDispose]: () => cluster[Symbol.asyncDispose](),
+    async [Symbol.asyncDispose]() {
+      // A profile is written at a clean exit only: the nodes get a SIGTERM first.
+      if (process.env.PORPOISE_BENCH_PROFILE) {
+        for (const n of clusterNodes(cluster)) n.proc.signal("SIGTERM");
+        await Promise.allSettled(clusterNodes(cluster).map((n) => n.proc.exit(15_000)));
+      }
+      await cluster[Symbol.asyncDispose]();
+    },
   };
 }

@@ -1,0 +1,35 @@
+// A quick probe, not a scenario (no `name` export): CPU per task of each cluster process over a
+// batch of no-op runs, from /proc/<pid>/stat (user + system ticks). CPU time is what a change to
+// the hot path moves, and unlike tasks/s it holds still when other processes load the machine.
+//
+//   bun scripts/bench/cluster-cpu-probe.ts [runs]      (1 api + 1 master + 1 worker, Postgres + Redis)
+
+import { readFileSync } from "node:fs";
+import { clusterNodes, startPorpoiseCluster } from "./porpoise-cluster.ts";
+import { noopTask, setUp, trigger, waitForInstance } from "./porpoise-server.ts";
+
+const runs = Number(process.argv[2] ?? 50);
+const WIDTH = 100;
+const ticks = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime, fields 14 and 15 of stat
+};
+await using c = await startPorpoiseCluster({ masters: 1, workers: 1, dispatchCache: true }, { workerSlots: 100 });
+await setUp(c, { name: "wide", tasks: Array.from({ length: WIDTH }, (_, i) => noopTask(`t${i}`)) });
+const warm = await trigger(c, "wide");
+await waitForInstance(c, "wide", warm.id, 30);
+const nodes = clusterNodes(c.cluster);
+const before = nodes.map((n) => ticks(n.proc.pid));
+const t0 = Date.now();
+const ids: number[] = [];
+for (let i = 0; i < runs; i++) ids.push((await trigger(c, "wide")).id);
+for (;;) {
+  const ended = await c.api<{ total: number }>("GET", "/projects/bench/workflow-instances?workflow=wide&state=SUCCESS,FAILURE,STOP,PAUSE&limit=1");
+  if (ended.total >= runs + 1) break;
+  await Bun.sleep(20);
+}
+const wall = Date.now() - t0;
+const after = nodes.map((n) => ticks(n.proc.pid));
+const tasks = runs * WIDTH;
+console.log(`${tasks} tasks in ${wall} ms (${Math.round((tasks * 1000) / wall)} tasks/s wall, load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]})`);
+nodes.forEach((n, i) => console.log(`${n.id.padEnd(6)} CPU per task ${(((after[i]! - before[i]!) * 10_000) / tasks).toFixed(0)} µs`));
