@@ -1,0 +1,168 @@
+// How a master comes to drive a workflow instance (master.ts): it loads the instance from the
+// Store (or takes it over from the API of the same process), checks that it holds the instance's
+// slot, and makes its InstanceDriver inside a group commit — only if the slot's lease is still the
+// one the load read under. Also the cache of workflow definitions the loads share.
+
+import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
+import type { Coordinator, SlotLease } from "../coordinator/coordinator.ts";
+import type { Logger } from "../core/log.ts";
+import { isTerminalWorkflowState } from "../core/states.ts";
+import type { WorkflowDefinition } from "../core/workflow-schema.ts";
+import { retryStore, type StoreRetryOptions } from "../store/retry.ts";
+import type { Project, Store, TaskInstance, WorkflowInstance } from "../store/store.ts";
+import type { Batch } from "./batch.ts";
+import { type DriverHost, InstanceDriver } from "./instance-driver.ts";
+import type { StartMode } from "./run-options.ts";
+
+/** What loading instances needs of its master. */
+export interface InstanceLoadingHost {
+  store: Store;
+  coordinator: Coordinator;
+  log: Logger;
+  /** How every store call of the engine waits out an outage (store/retry.ts). */
+  retry: StoreRetryOptions;
+  /** The instances the master drives, by id: a load adds its driver here. */
+  drivers: Map<number, InstanceDriver>;
+  /** What the master gives each of its drivers. */
+  driverHost: DriverHost;
+  snapshots?: InstanceSnapshotWriter | undefined;
+  /** Aborted by stop(): releases loads whose scheduled work will never run once the queue stops. */
+  stopping: AbortSignal;
+  stopped(): boolean;
+  schedule(work: (batch: Batch) => void): void;
+  /** Logs a failed background step, except the end of a retry cut short by stop(). */
+  failed(what: string): (err: unknown) => void;
+}
+
+export class InstanceLoading {
+  private readonly loading = new Map<number, Promise<void>>();
+  private readonly definitions = new Map<string, Promise<WorkflowDefinition>>();
+  /**
+   * The slots this master drives, as of the coordinator's last change it heard. Not
+   * coordinator.lease(): for a slot just reported lost that still answers with the last lease it
+   * saw (this node's), and a slot being given up stays this node's in the Store until the release
+   * (the drain, coordinator.ts SlotListener) — a driver made meanwhile would write under a slot
+   * whose next owner is about to load its instances without those writes.
+   */
+  private ownedSlots = new Set<number>();
+
+  constructor(private readonly host: InstanceLoadingHost) {}
+
+  /** The slots driven from now on (the coordinator's last change). */
+  own(slots: readonly number[]): void {
+    this.ownedSlots = new Set(slots);
+  }
+
+  /** Whether a load of `id` is in progress. */
+  isLoading(id: number): boolean {
+    return this.loading.has(id);
+  }
+
+  /** The load of `id` in progress, if any. */
+  inProgress(id: number): Promise<void> | undefined {
+    return this.loading.get(id);
+  }
+
+  /** Every load in progress (stop() waits for them). */
+  all(): Promise<void>[] {
+    return [...this.loading.values()];
+  }
+
+  /** Loads an instance of an owned slot and starts driving it (idempotent). */
+  load(id: number, mode: StartMode): Promise<void> {
+    if (this.host.drivers.has(id)) return Promise.resolve();
+    const running = this.loading.get(id);
+    if (running) return running;
+    const p = retryStore(`loading workflow instance ${id}`, () => this.doLoad(id, mode), this.host.retry)
+      .catch(this.host.failed(`could not load workflow instance ${id}`))
+      .finally(() => this.loading.delete(id));
+    this.loading.set(id, p);
+    return p;
+  }
+
+  /** This node's lease of `slot` while it drives the slot (see ownedSlots); null otherwise. */
+  held(slot: number): SlotLease | null {
+    if (!this.ownedSlots.has(slot)) return null;
+    const lease = this.host.coordinator.lease(slot);
+    return lease && lease.owner === this.host.coordinator.nodeId ? lease : null;
+  }
+
+  private async doLoad(id: number, mode: StartMode): Promise<void> {
+    const instance = await this.host.store.instances.get(id);
+    // A waiting instance is started by the serial queue (SERIAL_WAIT → SUBMITTED_SUCCESS) only.
+    if (!instance || isTerminalWorkflowState(instance.state) || instance.state === "SERIAL_WAIT") return;
+    const lease = this.held(instance.slot);
+    if (!lease) return;
+    const definition = await this.definition(instance.workflowId, instance.workflowVersion);
+    const project = await this.host.store.projects.getById(instance.projectId);
+    const rows = await this.host.store.taskInstances.listForInstance(id);
+    // A control that submitted it again (possibly long ago, before SERIAL_WAIT or a restart) says how to start it.
+    const pending = instance.state === "SUBMITTED_SUCCESS" ? instance.pendingControl : null;
+    const effective: StartMode = mode === "start" && pending ? pending : mode === "start" && rows.length > 0 ? "restart" : mode;
+    await this.drive(instance, definition, project, lease.epoch, rows, effective);
+  }
+
+  /**
+   * An instance the API of this process created just now (`porpoise all`, through the InstanceHandoff), handed over with the
+   * definition and project it was checked against, instead of a wake: the Store reads of a load
+   * (instance, project, its task rows — a fresh instance has none) are skipped. Those were three
+   * of the ~15 sequential round trips between POST …/run and the first task running; on a loaded
+   * 2-core box a Postgres round trip costs 1–4 ms. false — not SUBMITTED_SUCCESS, not a slot of
+   * this master, or known here already: the caller wakes the master the usual way.
+   */
+  adopt(instance: WorkflowInstance, definition: WorkflowDefinition, project: Project): boolean {
+    const id = instance.id;
+    if (this.host.stopped() || instance.state !== "SUBMITTED_SUCCESS" || instance.pendingControl || this.host.drivers.has(id) || this.loading.has(id)) return false;
+    const lease = this.held(instance.slot);
+    if (!lease) return false;
+    const p = this.drive(instance, definition, project, lease.epoch, [], "start")
+      .catch((err) => this.host.log.error(`master: could not load workflow instance ${id}`, { err }))
+      .finally(() => this.loading.delete(id));
+    this.loading.set(id, p);
+    return true;
+  }
+
+  private async drive(instance: WorkflowInstance, definition: WorkflowDefinition, project: Project | null, epoch: number, rows: TaskInstance[], effective: StartMode): Promise<void> {
+    const host = this.host;
+    const id = instance.id;
+    if (host.stopped()) return;
+    await new Promise<void>((resolve) => {
+      // Once stopped, queued work is dropped: without this, stop() would wait for this load forever.
+      const onStop = () => resolve();
+      host.stopping.addEventListener("abort", onStop, { once: true });
+      host.schedule((batch) => {
+        host.stopping.removeEventListener("abort", onStop);
+        resolve();
+        if (host.drivers.has(id)) return;
+        // The slot was lost (and maybe taken again, at a newer epoch) while this load read the
+        // Store: a driver made now would outlive the loss, and when the slot came back it would be
+        // used as it is — without what another master wrote meanwhile — and refuse those attempts'
+        // events as stale (failover.test.ts a: 14 instances RUNNING for good). The current lease's
+        // own load drives it.
+        const now = this.held(instance.slot);
+        if (!now || now.epoch !== epoch) {
+          if (now && !host.stopped()) setTimeout(() => void this.load(id, "start"), 0);
+          return;
+        }
+        const driver = new InstanceDriver(host.driverHost, instance, definition, project?.params ?? {}, epoch, project?.name ?? "");
+        host.drivers.set(id, driver);
+        host.snapshots?.track(instance, "workflowName" in instance ? (instance.workflowName as string) : definition.name, rows, definition.tasks.length, epoch);
+        driver.start(batch, rows, effective);
+      });
+    });
+  }
+
+  private definition(workflowId: number, version: number): Promise<WorkflowDefinition> {
+    const key = `${workflowId}:${version}`;
+    let p = this.definitions.get(key);
+    if (!p) {
+      p = this.host.store.workflows.getVersion(workflowId, version).then((v) => {
+        if (!v) throw new Error(`workflow ${workflowId} version ${version} is gone`);
+        return v.definition;
+      });
+      p.catch(() => this.definitions.delete(key));
+      this.definitions.set(key, p);
+    }
+    return p;
+  }
+}
