@@ -8,12 +8,9 @@
 // user can act on; they never return half-applied results.
 
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
-import type {
-  CommandRepository,
-  DatasourceRepository,
-  TaskInstanceRepository,
-  WorkflowInstanceRepository,
-} from "./run-store.ts";
+import type { CommandRepository, WorkflowInstanceRepository } from "./run-store.ts";
+import type { TaskInstanceRepository } from "./task-store.ts";
+import type { DatasourceRepository } from "./datasource-store.ts";
 import type { BackfillRepository } from "./backfill-store.ts";
 import type { StoreStats } from "./store-stats.ts";
 import type { ScheduleRepository } from "./schedule-store.ts";
@@ -25,13 +22,15 @@ import type { EdgeWorkerRepository } from "./edge-workers.ts";
 import type { AlertRepository } from "./alert-store.ts";
 
 export type * from "./run-store.ts";
+export type * from "./task-store.ts";
+export type * from "./datasource-store.ts";
 export type * from "./schedule-store.ts";
 export type * from "./cluster-nodes.ts";
 export type * from "./retention.ts";
 export type * from "./worker-tokens.ts";
 export type * from "./edge-workers.ts";
 export type * from "./alert-store.ts";
-export { DATASOURCE_TYPES } from "./run-store.ts";
+export { DATASOURCE_TYPES } from "./datasource-store.ts";
 
 export type Dialect = "sqlite" | "postgres";
 export type ProjectRole = "owner" | "developer" | "viewer";
