@@ -7,7 +7,7 @@
 // Claims are held in a map until acked; one timer (armed only while claims are open) puts
 // claims older than the lease back into their queues. Event streams are per-slot arrays of
 // unacked events; a consumer of the slot gets them on a microtask, and a consumer that takes
-// a slot over gets the unacked ones again (docs/architecture.md §2). Objects are handed over
+// a slot over gets the unacked ones again (docs/architecture.md §2; memory-event-streams.ts). Objects are handed over
 // as they are: nothing crosses a process boundary here, so nothing is serialised or signed.
 
 import { PorpoiseError } from "../core/errors.ts";
@@ -26,6 +26,8 @@ import {
 import { checkClaimArgs, checkPublishArgs, checkSlot, checkSubscribeArgs, enqueueArgs, groupOf } from "./bus-args.ts";
 import { ReadyHeap, orderKey } from "./ready-heap.ts";
 import { ClaimTable } from "./claim-table.ts";
+import { MemoryEventStreams } from "./memory-event-streams.ts";
+import { MemoryChannels } from "./memory-channels.ts";
 
 
 interface Waiter {
@@ -35,23 +37,11 @@ interface Waiter {
   detach(): void;
 }
 
-interface Subscription {
-  handler(message: string): void;
-}
-
 interface Claim {
   task: ReadyTask;
   group: string;
   key: number;
   deadline: number;
-}
-
-interface Consumer {
-  name: string;
-  slots: Set<number>;
-  handler(events: readonly DeliveredEvent[]): void;
-  /** Events handed to this consumer and not acked, by slot (redelivered to a consumer that takes the slot). */
-  closed: boolean;
 }
 
 const NO_DROPS: BusDropCounts = Object.freeze({ unsigned: 0, forged: 0, malformed: 0 });
@@ -61,24 +51,22 @@ export class MemoryBus implements Bus {
   private readonly heaps = new Map<string, ReadyHeap>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly dirty = new Set<string>();
-  private readonly channels = new Map<string, Set<Subscription>>();
+  /** Kills, wakes and raw channels (memory-channels.ts). */
+  private readonly pubsub: MemoryChannels;
   private flushScheduled = false;
   private seq = 0;
   private closed = false;
   private readonly claimLeaseMs: number;
   private readonly claims = new ClaimTable<Claim>();
   private claimTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Unacked events per slot, in publish order. */
-  private readonly streams = new Map<number, DeliveredEvent[]>();
-  private readonly consumers = new Set<Consumer>();
-  /** Slots with events not yet handed to their consumer. */
-  private readonly undelivered = new Map<number, DeliveredEvent[]>();
-  private deliveryScheduled = false;
-  private eventSeq = 0;
+  /** The per-slot event streams (memory-event-streams.ts). */
+  private readonly events: MemoryEventStreams;
 
   constructor(opts: { log?: Logger; claimLeaseMs?: number } = {}) {
     this.log = opts.log ?? silentLogger;
     this.claimLeaseMs = opts.claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS;
+    this.events = new MemoryEventStreams(this.log, () => this.closed);
+    this.pubsub = new MemoryChannels(this.log);
   }
 
   enqueue(group: string, task: ReadyTask): Promise<void> {
@@ -182,86 +170,19 @@ export class MemoryBus implements Bus {
     } catch (err) {
       return Promise.reject(err);
     }
-    const delivered: DeliveredEvent = { slot, id: String(++this.eventSeq), event };
-    let stream = this.streams.get(slot);
-    if (!stream) this.streams.set(slot, (stream = []));
-    stream.push(delivered);
-    let pending = this.undelivered.get(slot);
-    if (!pending) this.undelivered.set(slot, (pending = []));
-    pending.push(delivered);
-    this.scheduleDelivery();
+    this.events.publish(slot, event);
     return Promise.resolve();
   }
 
   consumeEvents(consumer: string, handler: (events: readonly DeliveredEvent[]) => void): EventConsumer {
     this.assertOpen();
-    const c: Consumer = { name: consumer, slots: new Set(), handler, closed: false };
-    this.consumers.add(c);
-    return {
-      setSlots: (slots) => {
-        if (c.closed) return;
-        const next = new Set(slots);
-        for (const s of next) {
-          if (c.slots.has(s)) continue;
-          // Taken over (or first taken): every unacked event of the slot, also those handed to someone before.
-          const stream = this.streams.get(s);
-          if (stream && stream.length > 0) this.undelivered.set(s, [...stream]);
-        }
-        c.slots = next;
-        this.scheduleDelivery();
-      },
-      close: () => {
-        c.closed = true;
-        this.consumers.delete(c);
-        return Promise.resolve();
-      },
-    };
+    return this.events.consume(consumer, handler);
   }
 
   ackEvents(events: readonly DeliveredEvent[]): Promise<void> {
     if (this.closed) return Promise.resolve();
-    for (const e of events) {
-      const stream = this.streams.get(e.slot);
-      if (!stream) continue;
-      // Acks come in stream order almost always: the head is the common case.
-      if (stream[0] === e) stream.shift();
-      else {
-        const i = stream.indexOf(e);
-        if (i >= 0) stream.splice(i, 1);
-      }
-      if (stream.length === 0) this.streams.delete(e.slot);
-    }
+    this.events.ack(events);
     return Promise.resolve();
-  }
-
-  private scheduleDelivery(): void {
-    if (this.deliveryScheduled) return;
-    this.deliveryScheduled = true;
-    queueMicrotask(() => this.deliver());
-  }
-
-  /** Hands undelivered events to the consumer of their slot; events of unconsumed slots wait in the stream. */
-  private deliver(): void {
-    this.deliveryScheduled = false;
-    if (this.closed || this.undelivered.size === 0) return;
-    for (const c of this.consumers) {
-      let batch: DeliveredEvent[] | null = null;
-      for (const s of c.slots) {
-        const pending = this.undelivered.get(s);
-        if (!pending) continue;
-        this.undelivered.delete(s);
-        if (batch === null) batch = pending;
-        else for (const e of pending) batch.push(e);
-      }
-      if (batch === null) continue;
-      try {
-        c.handler(batch);
-      } catch (err) {
-        this.log.error("bus event consumer failed; continuing", { consumer: c.name, err });
-      }
-    }
-    // Nobody consumes these slots now; the stream keeps them for whoever takes the slot.
-    this.undelivered.clear();
   }
 
   publishKill(message: KillMessage): Promise<void> {
@@ -284,35 +205,14 @@ export class MemoryBus implements Bus {
     return NO_DROPS;
   }
 
-  private readonly typed = new Map<string, Set<(m: unknown) => void>>();
-
   private broadcast(channel: string, message: unknown): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
-    const subs = this.typed.get(channel);
-    if (!subs || subs.size === 0) return Promise.resolve();
-    const snapshot = [...subs];
-    queueMicrotask(() => {
-      for (const handler of snapshot) {
-        if (!subs.has(handler)) continue;
-        try {
-          handler(message);
-        } catch (err) {
-          this.log.error("bus subscriber failed; continuing", { channel, err });
-        }
-      }
-    });
-    return Promise.resolve();
+    return this.pubsub.broadcast(channel, message);
   }
 
   private listen(channel: string, handler: (m: unknown) => void): Promise<Unsubscribe> {
     if (this.closed) return Promise.reject(this.closedError());
-    let subs = this.typed.get(channel);
-    if (!subs) this.typed.set(channel, (subs = new Set()));
-    const own = (m: unknown) => handler(m);
-    subs.add(own);
-    return Promise.resolve(() => {
-      subs.delete(own);
-    });
+    return this.pubsub.listen(channel, handler);
   }
 
   depth(group: string): Promise<number> {
@@ -332,22 +232,7 @@ export class MemoryBus implements Bus {
     } catch (err) {
       return Promise.reject(err);
     }
-    const subs = this.channels.get(channel);
-    if (!subs || subs.size === 0) return Promise.resolve();
-    // Delivered on a microtask, never inside publish, so a handler that publishes
-    // or unsubscribes cannot re-enter the caller (Redis behaves the same way).
-    const snapshot = [...subs];
-    queueMicrotask(() => {
-      for (const sub of snapshot) {
-        if (!subs.has(sub)) continue;
-        try {
-          sub.handler(message);
-        } catch (err) {
-          this.log.error("bus subscriber failed; continuing", { channel, err });
-        }
-      }
-    });
-    return Promise.resolve();
+    return this.pubsub.publish(channel, message);
   }
 
   subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
@@ -357,17 +242,7 @@ export class MemoryBus implements Bus {
     } catch (err) {
       return Promise.reject(err);
     }
-    let subs = this.channels.get(channel);
-    if (!subs) this.channels.set(channel, (subs = new Set()));
-    const sub: Subscription = { handler };
-    subs.add(sub);
-    const unsubscribe = () => {
-      const set = this.channels.get(channel);
-      if (!set) return;
-      set.delete(sub);
-      if (set.size === 0) this.channels.delete(channel);
-    };
-    return Promise.resolve(unsubscribe);
+    return this.pubsub.subscribe(channel, handler);
   }
 
   close(): Promise<void> {
@@ -380,11 +255,8 @@ export class MemoryBus implements Bus {
       w.resolve([]);
     }
     this.heaps.clear();
-    this.channels.clear();
-    this.typed.clear();
-    this.consumers.clear();
-    this.streams.clear();
-    this.undelivered.clear();
+    this.pubsub.clear();
+    this.events.clear();
     this.claims.clear();
     if (this.claimTimer) clearTimeout(this.claimTimer);
     this.claimTimer = null;
