@@ -14,7 +14,6 @@ import {
   commands,
   MISSING_VALUE,
   parseArgs,
-  positionalOf,
   SWITCH_ON,
 } from "./config/args.ts";
 import {
@@ -32,6 +31,10 @@ import {
 } from "./config/settings.ts";
 import { ConfigError, type ErrorDetail } from "./core/errors.ts";
 import { closestName } from "./core/zod-details.ts";
+import { type ClientOptions, clientOptions } from "./config/client-options.ts";
+import { checkRequirements } from "./config/requirements.ts";
+
+export type { ClientOptions } from "./config/client-options.ts";
 
 export interface StoreTarget {
   dialect: "sqlite" | "postgres";
@@ -106,19 +109,6 @@ export interface RetentionConfig {
   intervalMs: number;
   /** Milliseconds after its instance ended an attempt's work dir is removed; null = as long as the instance. */
   workDirMaxAgeMs: number | null;
-}
-
-/** What `run`, `status` and `logs` were asked to do, besides the settings in Config. */
-export interface ClientOptions {
-  /** Base URL of the server, without a trailing slash; null = `run` starts one in-process. */
-  server: string | null;
-  token: string | null;
-  project: string;
-  /** The positional argument: the workflow file of `run`, the id of `status` and `logs`. */
-  target: string;
-  params: Record<string, string>;
-  wait: boolean;
-  follow: boolean;
 }
 
 export type Invocation =
@@ -203,68 +193,6 @@ export function resolveConfig(input: ResolveInput): Invocation {
 
 function isClientCommand(command: ConfigCommand): command is ClientCommand {
   return (clientCommands as readonly string[]).includes(command);
-}
-
-// Same rule as parameter names in workflow files (core/workflow-fields.ts).
-const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
-
-function clientOptions(
-  command: ClientCommand,
-  s: ParsedSettings,
-  sources: Partial<Record<ConfigKey, string>>,
-  flags: Map<string, string[]>,
-  positionals: string[],
-): ClientOptions {
-  const problems: ErrorDetail[] = [];
-  const { metavar } = positionalOf[command];
-  const usage = `porpoise ${command} ${metavar} [flags]`;
-  if (positionals.length === 0) problems.push({ path: metavar, message: `porpoise ${command} needs ${metavar}: ${usage}` });
-  for (const extra of positionals.slice(1)) {
-    problems.push({ path: "argv", message: `unexpected argument "${extra}": porpoise ${command} takes one ${metavar} (${usage})` });
-  }
-  const target = positionals[0] ?? "";
-  if (command !== "run" && positionals.length > 0 && !/^[1-9]\d{0,15}$/.test(target)) {
-    problems.push({ path: metavar, message: `${metavar} must be a positive integer id, got ${JSON.stringify(target)}` });
-  }
-  const params: Record<string, string> = {};
-  for (const given of flags.get("--param") ?? []) {
-    const eq = given.indexOf("=");
-    const name = eq < 0 ? given : given.slice(0, eq);
-    if (eq < 0 || !PARAM_NAME.test(name)) {
-      problems.push({
-        path: "--param",
-        message: `--param ${JSON.stringify(given)}: expected NAME=VALUE, where NAME starts with a letter or "_" and has only letters, digits, "_", "." and "-"`,
-      });
-    } else if (name in params) {
-      problems.push({ path: "--param", message: `--param ${name} is given more than once; give each parameter once` });
-    } else {
-      params[name] = given.slice(eq + 1);
-    }
-  }
-  const server = s.server?.replace(/\/+$/, "") ?? null;
-  const token = s.token ?? null;
-  if (server === null && command !== "run") {
-    problems.push({
-      path: "server",
-      message: `porpoise ${command} needs a server: pass --server URL --token T (or PORPOISE_SERVER and PORPOISE_TOKEN); an in-process run keeps nothing after it exits`,
-    });
-  } else if (server !== null && token === null) {
-    problems.push({ path: "token", message: `porpoise ${command} needs an API token for ${server} (server from ${sources.server}): pass --token T (or PORPOISE_TOKEN)` });
-  } else if (server === null && sources.token === flagName("token")) {
-    problems.push({ path: "token", message: "--token is only used with --server (without a server, porpoise run starts its own)" });
-  }
-  if (problems.length > 0) {
-    throw new ConfigError(problems.map((p) => p.message).join("\n"), problems);
-  }
-  return {
-    server,
-    token,
-    project: s.project ?? "default",
-    target,
-    params,
-    wait: flags.has("--wait") || server === null,
-    follow: flags.has("--follow"),
-  };
 }
 
 function checkFlags(command: ConfigCommand, flags: { name: string; value: string }[]): Map<string, string[]> {
@@ -406,42 +334,6 @@ function storeTarget(spec: NonNullable<ParsedSettings["db"]>, cwd: string): Stor
 
 /** A URL fit for logs: the password replaced by ***. */
 export { redactUrl };
-
-const clusterSecretHint = "pass --secret <at least 16 characters> (or PORPOISE_SECRET), the same value on every node";
-const redisHint = "pass --redis redis://host:6379 (or PORPOISE_REDIS)";
-
-function checkRequirements(command: ConfigCommand, c: Config, sources: Partial<Record<ConfigKey, string>>): void {
-  const needs: string[] = [];
-  if ((sources.tlsCert === undefined) !== (sources.tlsKey === undefined)) {
-    const [given, missing] = sources.tlsCert === undefined ? ["tls-key", "tls-cert"] : ["tls-cert", "tls-key"];
-    needs.push(`--${missing} as well: --${given} was given (HTTPS needs both the certificate and its key)`);
-  }
-  if (command === "api" || command === "master") {
-    if (c.db.dialect !== "postgres") {
-      const given = sources.db ? `, but db = ${JSON.stringify(c.db.display)} (from ${sources.db}) is SQLite` : "";
-      needs.push(`a Postgres store${given}: pass --db postgres://user@host:5432/porpoise (or PORPOISE_DB)`);
-    }
-    if (c.redis === null) needs.push(`Redis: ${redisHint}`);
-    if (c.secret === null) needs.push(`the shared cluster secret: ${clusterSecretHint}`);
-  }
-  if (command === "worker") {
-    if (c.redis !== null && c.gateway !== null) {
-      needs.push(`either --redis (datacenter worker) or --gateway (edge worker), not both: redis came from ${sources.redis}, gateway from ${sources.gateway}`);
-    } else if (c.gateway !== null) {
-      if (c.token === null) needs.push("a worker token for the gateway: pass --token <token> (or PORPOISE_TOKEN)");
-    } else if (c.redis !== null) {
-      if (c.secret === null) needs.push(`the shared cluster secret: ${clusterSecretHint}`);
-      if (c.db.dialect !== "postgres") {
-        needs.push("the cluster's Postgres store, which it reads what it runs from: pass --db postgres://user@host:5432/porpoise (or PORPOISE_DB)");
-      }
-    } else {
-      needs.push(`a way to receive tasks: ${redisHint} with --secret (datacenter worker), or pass --gateway https://api-host:12345 --token <token> (edge worker)`);
-    }
-  }
-  if (needs.length > 0) {
-    throw new ConfigError(needs.map((n) => `porpoise ${command} needs ${n}`).join("\n"), needs.map((n) => ({ path: command, message: n })));
-  }
-}
 
 function invalid(details: ErrorDetail[]): ConfigError {
   const [only] = details;
