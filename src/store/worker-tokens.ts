@@ -45,17 +45,8 @@ export interface WorkerTokenRepository {
 /** last_used_at is a hint for people, written at most once a minute (as api tokens). */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-type Row = {
-  id: number;
-  name: string;
-  groups: string[];
-  labels: Record<string, string>;
-  prefix: string;
-  createdAt: Date;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-  lastUsedAt: Date | null;
-};
+/** A selected row has the token's shape; the copy keeps callers off the driver's arrays and objects. */
+type Row = WorkerToken;
 const toWorkerToken = (r: Row): WorkerToken => ({
   id: r.id,
   name: r.name,
