@@ -8,6 +8,7 @@ import { nameSchema } from "../core/workflow-fields.ts";
 import { ALERT_CHANNEL_TYPES, type AlertChannelType } from "../store/model.ts";
 import type { AlertChannel, AlertDelivery, AlertGroup, AlertPolicy } from "../store/store.ts";
 import { checkChannel } from "../alerts/channel-types.ts";
+import { changesSomething, NOTHING_TO_CHANGE } from "./schemas.ts";
 
 const date = z.string().meta({ format: "date-time" });
 const iso = (d: Date) => d.toISOString();
@@ -43,7 +44,7 @@ export const updateChannelBody = z
     settings: settingsField.optional().describe("replaces the stored settings (validated for the channel's type)"),
     secrets: secretsField.optional().describe("write-only; merged: a field given replaces it, null removes it, left out keeps it"),
   })
-  .refine((patch) => Object.keys(patch).length > 0, { error: "send at least one field to change" });
+  .refine(changesSomething, NOTHING_TO_CHANGE);
 
 /** An update checked against the stored channel's type and the secrets it will hold. */
 export function checkChannelUpdate(type: AlertChannelType, current: AlertChannel, patch: z.output<typeof updateChannelBody>) {
@@ -89,7 +90,7 @@ export const createGroupBody = z
   .refine((g) => g.channels.length + g.globalChannels.length > 0, { error: "a group needs at least one channel (channels or globalChannels)", path: ["channels"] });
 export const updateGroupBody = z
   .strictObject({ name: alertGroupName.optional(), description: z.string().max(2000).optional(), channels: channelNames.optional(), globalChannels: channelNames.optional() })
-  .refine((patch) => Object.keys(patch).length > 0, { error: "send at least one field to change" });
+  .refine(changesSomething, NOTHING_TO_CHANGE);
 
 export const groupView = z.object({
   id: z.number().int(),
@@ -122,7 +123,7 @@ export const createPolicyBody = z
   .refine((p) => (p.workflow === undefined) !== (p.schedule === undefined), { error: "name exactly one of workflow or schedule", path: ["workflow"] });
 export const updatePolicyBody = z
   .strictObject({ group: alertGroupName.optional(), events: events.optional() })
-  .refine((patch) => Object.keys(patch).length > 0, { error: "send at least one field to change" });
+  .refine(changesSomething, NOTHING_TO_CHANGE);
 
 export const policyView = z.object({
   id: z.number().int(),

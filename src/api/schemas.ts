@@ -43,3 +43,7 @@ export const lifetimeSchema = z
 /** Ids and version numbers are 32-bit integer columns; larger numbers cannot exist. */
 export const MAX_INT32 = 2_147_483_647;
 export const positiveInt = (what: string) => z.coerce.number().int().min(1).max(MAX_INT32).describe(what);
+
+/** Update (PUT) bodies whose fields are all optional must change something: `.refine(changesSomething, NOTHING_TO_CHANGE)`. */
+export const changesSomething = (patch: object): boolean => Object.keys(patch).length > 0;
+export const NOTHING_TO_CHANGE = { error: "send at least one field to change" };

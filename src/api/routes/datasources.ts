@@ -14,7 +14,7 @@ import {
 import { datasourceNameSchema, intInRange, paramsSchema } from "../../core/workflow-fields.ts";
 import { DATASOURCE_TYPES } from "../../store/store.ts";
 import { defineRoute } from "../route.ts";
-import { pagingQuery, pathName } from "../schemas.ts";
+import { changesSomething, NOTHING_TO_CHANGE, pagingQuery, pathName } from "../schemas.ts";
 import { datasourceView, pageOf, toDatasource } from "../views.ts";
 
 const name = datasourceNameSchema;
@@ -66,7 +66,7 @@ const updateBody = z
     params: fields.params.optional(),
     description: fields.description.optional(),
   })
-  .refine((patch) => Object.keys(patch).length > 0, { error: "send at least one field to change" })
+  .refine(changesSomething, NOTHING_TO_CHANGE)
   .superRefine(checkOptions);
 
 const projectParams = z.strictObject({ project: pathName("project name") });
