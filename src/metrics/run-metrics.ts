@@ -1,5 +1,5 @@
 // What a master records about runs, counted when the group commit that records it is applied
-// (master.ts calls these after settle): task attempts entering a state, by task type; workflow
+// (master/group-commit.ts calls these after settle): task attempts entering a state, by task type; workflow
 // runs entering a state, with their duration when they end; plus the figures read on a scrape
 // (active runs, tasks waiting for a worker group nobody serves, refused task events).
 //

@@ -28,7 +28,7 @@ const DOWN_MS = 3000;
 // themselves cut off and stopped their attempts again and again (a worker that reaches Redis is not
 // cut off now: cache/worker-beacons.ts), and 1-3 instances were left RUNNING with an attempt in
 // DISPATCH or RUNNING that nobody ran (most likely events acked as stale because their instance's
-// reload was refused at a moved-on epoch: Master.settleUndriven). Before the dead-worker sweep waited a lease after an outage, one
+// reload was refused at a moved-on epoch: EventIntake.settleUndriven, master/event-intake.ts). Before the dead-worker sweep waited a lease after an outage, one
 // run also reran 12 running attempts (13 duplicate effects).
 test("Postgres kill -9 and restart mid-run: no process exits or wedges, all SUCCESS, 0 duplicates", async () => {
   await using pg = await restartablePostgres();

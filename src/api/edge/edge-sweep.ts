@@ -2,7 +2,7 @@
 // heartbeat for the edge lease (on the database clock, store/edge-workers.ts) stops its own
 // attempts by then (worker/lease-watch.ts, fed by its heartbeats), so each of its attempts still
 // in flight in the Store is reported NEED_FAULT_TOLERANCE: the master runs it again as attempt + 1
-// without using a retry. Masters leave attempts on `edge:` hosts to this sweep (master.ts), and a
+// without using a retry. Masters leave attempts on `edge:` hosts to this sweep (master/cluster-sweeps.ts), and a
 // restarted `all` keeps them (engine.ts): the worker may be alive behind a gateway that restarted.
 //
 // Any api node may sweep: the master records one end per attempt, a second report is dropped.
