@@ -73,6 +73,9 @@ async function discover(): Promise<{ scenarios: Discovered[]; broken: Broken[] }
   const broken: Broken[] = [];
   for (const file of files) {
     const peer = file.startsWith("peers/");
+    // Only modules that declare a scenario are imported: importing runs a module's top level, and a
+    // helper script with work at its top level hung the smoke run (it waited for runs never made).
+    if (!/^export const name\b|^export default\b/m.test(await Bun.file(join(import.meta.dir, file)).text())) continue;
     try {
       const scenario = asScenario(await import(join(import.meta.dir, file)));
       if (scenario) scenarios.push({ name: scenario.name, run: (o) => scenario.run(o), peer });

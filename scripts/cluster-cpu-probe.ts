@@ -2,13 +2,19 @@
 // batch of no-op runs, from /proc/<pid>/stat (user + system ticks). CPU time is what a change to
 // the hot path moves, and unlike tasks/s it holds still when other processes load the machine.
 //
-//   bun scripts/bench/cluster-cpu-probe.ts [runs]      (1 api + 1 master + 1 worker, Postgres + Redis)
+//   bun scripts/cluster-cpu-probe.ts [runs]      (1 api + 1 master + 1 worker, Postgres + Redis; default 50 runs)
+//
+// It lives outside scripts/bench/ on purpose: the bench runner imports every module there.
 
 import { readFileSync } from "node:fs";
-import { clusterNodes, startPorpoiseCluster } from "./porpoise-cluster.ts";
-import { noopTask, setUp, trigger, waitForInstance } from "./porpoise-server.ts";
+import { clusterNodes, startPorpoiseCluster } from "./bench/porpoise-cluster.ts";
+import { noopTask, setUp, trigger, waitForInstance } from "./bench/porpoise-server.ts";
 
-const runs = Number(process.argv[2] ?? 50);
+const runs = process.argv[2] === undefined ? 50 : Number(process.argv[2]);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`usage: bun scripts/cluster-cpu-probe.ts [runs]: runs must be a whole number of at least 1, got "${process.argv[2]}"`);
+  process.exit(2);
+}
 const WIDTH = 100;
 const ticks = (pid: number) => {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2).split(" ");
