@@ -29,8 +29,7 @@ import { withWorkerBuiltins } from "./attempt-params.ts";
 import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { connectionUrl } from "../core/datasource-fields.ts";
-import { RecentEvents } from "../bus/recent-events.ts";
-import { PorpoiseError } from "../core/errors.ts";
+import { attemptKey, EventReporter } from "./event-reporter.ts";
 import { checkedAddress, defaultEgress, type Egress } from "./egress.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
 import type { Logger } from "../core/log.ts";
@@ -114,11 +113,6 @@ const CACHE_LIMIT = 1000;
 class ShutdownKill extends Error {}
 /** Abort reason when the worker was cut off longer than its lease: reported NEED_FAULT_TOLERANCE. */
 class LeaseLapse extends Error {}
-const attemptKey = (id: number, attempt: number, token: string) => `${id}:${attempt}:${token}`;
-
-/** Resending an unpublished event: 100 ms doubling to 1 s while the bus is away. */
-const RESEND_FIRST_MS = 100;
-const RESEND_MAX_MS = 1000;
 
 /** A process the shutdown killed is not adopted after the restart: its attempt runs again. */
 function forgetProcess(attemptDir: string): void {
@@ -139,11 +133,8 @@ export class Worker {
   private readonly seen = new Set<string>();
   /** Messages with no matching row, attempt, token or DISPATCH state (docs/architecture.md §3.4). */
   dropped = 0;
-  /** Events whose publication failed, resent in order (report). */
-  private unsent: TaskEvent[] = [];
-  private resending: Promise<void> | null = null;
-  /** Latest event per recent attempt, when `republish` is on. */
-  private readonly recent: RecentEvents | null;
+  /** Publishes task events, resends what failed, republishes after a Redis loss (event-reporter.ts). */
+  private readonly reporter: EventReporter;
   /** Attempts picked by `adopt`, waiting for `startAdopted`. */
   private adoptable: { found: Adoptable; abort: AbortController; entry: Running; key: string }[] = [];
 
@@ -152,58 +143,11 @@ export class Worker {
     if (deps.reads) this.reads = deps.reads;
     else if (deps.store) this.reads = storeReads(deps.store);
     else throw new Error("Worker: pass a store or reads");
-    this.recent = deps.republish ? new RecentEvents() : null;
-    deps.republish?.resets?.onReset(() => this.republishRecent());
+    this.reporter = new EventReporter(deps.bus, deps.log, deps.republish);
   }
 
-  /** Redis lost its contents: the latest event of every recent attempt goes again (recent-events.ts). */
-  private republishRecent(): void {
-    const events = this.recent?.all() ?? [];
-    if (events.length === 0) return;
-    this.deps.log.warn(`worker: publishing the latest events of its ${events.length} recent task attempts again (Redis lost those no master had read yet; masters refuse the ones they recorded)`);
-    for (const event of events) this.report(event, false);
-  }
-
-  /**
-   * Events go to the event stream of their slot; the master owning it records them. One that
-   * cannot be published (Redis away or restarting) is resent, in order with those behind it,
-   * until it is: a lost "done" would leave its attempt RUNNING with nobody running it, a lost
-   * "running" would let the master offer the attempt again (docs/architecture.md §3.1, §3.10).
-   */
-  private report(event: TaskEvent, keep = true): void {
-    if (keep) this.recent?.record(attemptKey(event.taskInstanceId, event.attempt, event.token), event);
-    if (this.unsent.length > 0) {
-      this.unsent.push(event);
-      return;
-    }
-    this.deps.bus.publishEvent(event.slot, event).catch((err) => {
-      this.deps.log.warn(`worker: could not report task instance ${event.taskInstanceId} (${event.kind}); resending it until the bus answers`, { taskInstanceId: event.taskInstanceId, workflowInstanceId: event.workflowInstanceId, err });
-      this.unsent.push(event);
-      this.resend();
-    });
-  }
-
-  private resend(): void {
-    if (this.resending) return;
-    this.resending = (async () => {
-      let waitMs = RESEND_FIRST_MS;
-      while (this.unsent.length > 0) {
-        const event = this.unsent[0]!;
-        try {
-          await this.deps.bus.publishEvent(event.slot, event);
-          this.unsent.shift();
-          waitMs = RESEND_FIRST_MS;
-        } catch (err) {
-          if (err instanceof PorpoiseError && err.code === "BUS_CLOSED") {
-            this.deps.log.error(`worker: the bus closed with ${this.unsent.length} task events unsent; their attempts are recovered by the master's sweeps`);
-            this.unsent = [];
-            return;
-          }
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
-          waitMs = Math.min(waitMs * 2, RESEND_MAX_MS);
-        }
-      }
-    })().finally(() => (this.resending = null));
+  private report(event: TaskEvent): void {
+    this.reporter.report(event);
   }
 
   async start(): Promise<void> {
@@ -306,9 +250,8 @@ export class Worker {
       this.deps.metrics?.dispatch("duplicate");
       this.ack(rt);
       // Offered again: its master may not have what was reported (Redis lost it). Refused as stale if it has.
-      const latest = this.recent?.latest(key);
-      if (latest) this.report(latest, false);
-      this.deps.log.debug(`worker: dropped a duplicate delivery of task instance ${rt.taskInstanceId} attempt ${rt.attempt}${latest ? `; its ${latest.kind} event was published again` : ""}`);
+      const again = this.reporter.republishLatest(key);
+      this.deps.log.debug(`worker: dropped a duplicate delivery of task instance ${rt.taskInstanceId} attempt ${rt.attempt}${again ? `; its ${again} event was published again` : ""}`);
       return;
     }
     if (this.seen.size >= CACHE_LIMIT) this.seen.delete(this.seen.values().next().value!);
