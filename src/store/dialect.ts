@@ -51,6 +51,11 @@ export interface Runner {
   read<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   /** One transaction: everything in `fn` commits together or not at all. */
   write<T>(fn: (tx: Db) => Promise<T>, onViolation?: ViolationHandler): Promise<T>;
+  /**
+   * `write` for the master's group commit: on Postgres one transaction at a time on a connection
+   * of its own, with BEGIN and COMMIT sent along with the statements (pg-transaction.ts).
+   */
+  writePipelined<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
   /** Runs `fn` with exclusive use of the raw connection (SQLite) or directly (Postgres). */
   exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -115,8 +120,12 @@ export function sqliteRunner(client: Database): Runner {
     raw: { dialect: "sqlite", statement },
     fence: newLeaseFence(),
     read: (fn) => exclusive(() => fn(db)),
-    write: (fn, onViolation) =>
-      exclusive(async () => {
+    write,
+    writePipelined: (fn) => write(fn),
+    exclusive: (fn) => exclusive(fn),
+  };
+  function write<T>(fn: (tx: Db) => Promise<T>, onViolation?: ViolationHandler): Promise<T> {
+    return exclusive(async () => {
         client.exec("BEGIN IMMEDIATE");
         try {
           const result = await fn(db);
@@ -127,9 +136,8 @@ export function sqliteRunner(client: Database): Runner {
           if (client.inTransaction) client.exec("ROLLBACK");
           throw err;
         }
-      }, onViolation),
-    exclusive: (fn) => exclusive(fn),
-  };
+      }, onViolation);
+  }
 }
 
 /**
@@ -148,7 +156,7 @@ function postgresClientOf(tx: Db): Sql {
  * it opens Postgres, so `porpoise all` on SQLite never evaluates postgres.js or drizzle's pg-core
  * (idle RSS, see src/modes/all.ts).
  */
-export function postgresRunner(db: () => Db, tables: Tables): Runner {
+export function postgresRunner(db: () => Db, tables: Tables, pipelined: <T>(fn: (tx: Db) => Promise<T>) => Promise<T>): Runner {
   return {
     dialect: "postgres",
     t: tables,
@@ -165,6 +173,7 @@ export function postgresRunner(db: () => Db, tables: Tables): Runner {
       db()
         .transaction((tx) => fn(tx as unknown as Db))
         .catch((err) => Promise.reject(mapError(err, onViolation))),
+    writePipelined: (fn) => pipelined(fn).catch((err) => Promise.reject(mapError(err))),
     exclusive: (fn) => fn(),
   };
 }

@@ -87,7 +87,16 @@ async function openSqlite(path: string): Promise<Connection & { dialect: "sqlite
   }
 }
 
-type Opened = { dialect: "sqlite"; client: Database } | { dialect: "postgres"; client: Sql; pool: PgPool };
+type Opened =
+  | { dialect: "sqlite"; client: Database }
+  | {
+      dialect: "postgres";
+      client: Sql;
+      pool: PgPool;
+      /** A pool of one connection for the master's group commit (pg-transaction.ts), opened on first use. */
+      single(): PgPool;
+      endSingle(): Promise<void>;
+    };
 
 /** Connections per Postgres pool (one pool per process: a cluster of N nodes needs N × this of max_connections). */
 const PG_POOL_MAX = 10;
@@ -95,20 +104,17 @@ const PG_POOL_MAX = 10;
 async function openPostgres(url: string, log: Logger): Promise<Opened & { dialect: "postgres" }> {
   // Loaded here, not at the top: a SQLite process never needs the driver (see postgresRunner).
   const { openPgPool } = await import("./pg-pool.ts");
-  const pool = openPgPool({
-    url,
-    log,
-    options: {
-      max: PG_POOL_MAX,
-      connect_timeout: 10,
-      // postgres.js runs its array-type query as the first statement of every new connection and
-      // drops that promise: a connection cut during it (a Postgres restart) is an unhandled
-      // rejection that ends the process (porsager/postgres#1192). Arrays go in as text cast in
-      // SQL (attempt-sql.ts, schedule-fire-sql.ts) and none come back, so the types are not needed.
-      fetch_types: false,
-      onnotice: (notice) => log.debug("postgres notice", { message: notice.message }),
-    },
-  });
+  const options = {
+    connect_timeout: 10,
+    // postgres.js runs its array-type query as the first statement of every new connection and
+    // drops that promise: a connection cut during it (a Postgres restart) is an unhandled
+    // rejection that ends the process (porsager/postgres#1192). Arrays go in as text cast in
+    // SQL (attempt-sql.ts, schedule-fire-sql.ts) and none come back, so the types are not needed.
+    fetch_types: false,
+    onnotice: (notice: { message?: string }) => log.debug("postgres notice", { message: notice.message }),
+  };
+  const pool = openPgPool({ url, log, options: { ...options, max: PG_POOL_MAX } });
+  let single: PgPool | null = null;
   try {
     await pool.sql`SELECT 1`;
   } catch (err) {
@@ -116,7 +122,13 @@ async function openPostgres(url: string, log: Logger): Promise<Opened & { dialec
     const reason = err instanceof Error ? err.message : String(err);
     throw new StoreError(`cannot reach Postgres at ${redactUrl(url)}: ${reason} — is it running, and is the URL right?`, err);
   }
-  return { dialect: "postgres", client: pool.sql, pool };
+  return {
+    dialect: "postgres",
+    client: pool.sql,
+    pool,
+    single: () => (single ??= openPgPool({ url, log, options: { ...options, max: 1, connection: { plan_cache_mode: "force_generic_plan" } } })),
+    endSingle: async () => void (await single?.end({ timeout: 5 })),
+  };
 }
 
 async function connect(url: string, log: Logger): Promise<Opened> {
@@ -126,7 +138,7 @@ async function connect(url: string, log: Logger): Promise<Opened> {
 
 async function disconnect(conn: Opened): Promise<void> {
   if (conn.dialect === "sqlite") conn.client.close();
-  else await conn.pool.end({ timeout: 5 });
+  else await Promise.all([conn.pool.end({ timeout: 5 }), conn.endSingle()]);
 }
 
 function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: () => StoreStats): Store {
@@ -169,16 +181,18 @@ function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: 
 }
 
 /** The Postgres runner on whichever pool is current: each new pool gets its drizzle database on first use. */
-async function pgRunner(pool: PgPool): Promise<Runner> {
+async function pgRunner(pool: PgPool, single: () => PgPool): Promise<Runner> {
   const { drizzle } = await import("drizzle-orm/postgres-js");
   const dbs = new WeakMap<Sql, Db>();
-  const db = (): Db => {
-    const sql = pool.sql;
+  const drizzleOn = (sql: Sql): Db => {
     let d = dbs.get(sql);
     if (!d) dbs.set(sql, (d = drizzle(sql)));
     return d;
   };
-  return postgresRunner(db, await import("./schema-pg.ts"));
+  const db = (): Db => drizzleOn(pool.sql);
+  const { pipelinedWriter } = await import("./pg-transaction.ts");
+  let pipelined: (<T>(fn: (tx: Db) => Promise<T>) => Promise<T>) | null = null;
+  return postgresRunner(db, await import("./schema-pg.ts"), (fn) => (pipelined ??= pipelinedWriter(single(), drizzleOn))(fn));
 }
 
 /**
@@ -194,7 +208,7 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
     await disconnect(conn).catch(() => {});
     throw toStoreError(err);
   }
-  const inner = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : await pgRunner(conn.pool);
+  const inner = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : await pgRunner(conn.pool, conn.single);
   const pool = conn.dialect === "sqlite" ? { size: 1, renewals: () => 0 } : { size: PG_POOL_MAX, renewals: () => conn.pool.renewals };
   const { runner, stats } = countingRunner(inner, pool);
   return buildStore(conn, runner, opts.secretKey ?? null, stats);

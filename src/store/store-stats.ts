@@ -45,6 +45,7 @@ export function countingRunner(run: Runner, pool: { size: number; renewals: () =
     fence: run.fence,
     read: (fn) => counted(() => run.read(fn)),
     write: (fn, onViolation) => counted(() => run.write(fn, onViolation)),
+    writePipelined: (fn) => counted(() => run.writePipelined(fn)),
     exclusive: (fn) => counted(() => run.exclusive(fn)),
   };
   return { runner, stats: () => ({ inFlight, poolSize: pool.size, poolRenewals: pool.renewals(), errors: { ...errors } }) };

@@ -19,6 +19,7 @@ import { transitionInstance } from "./instances.ts";
 import { completeCommand } from "./commands.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
 import { BATCH_MARKER_TTL_MS, batchCommitSql } from "./batch-commit-sql.ts";
+import { alsoBeforeCommit } from "./commit-tail.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { violationOf } from "./sql-errors.ts";
 import { insertOutbox } from "./alert-outbox-sql.ts";
@@ -112,7 +113,7 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
   };
 
   const applyOnce = (ops: readonly TaskBatchOp[], batchId: string | undefined) =>
-    run.write(async (tx) => {
+    run.writePipelined(async (tx) => {
       const now = new Date();
       const outcomes: TaskBatchOutcome[] = new Array(ops.length);
       // Sent together, in this order, without waiting for each other: on Postgres one round trip
@@ -161,14 +162,23 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
         );
       }
       await Promise.all(pending);
+      // The master's transitions as compiled statements, sent together (on Postgres pipelined, run
+      // in order); another column set goes through drizzle, after the ones sent before it.
+      let transitions: Promise<void>[] = [];
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
         if (op.op !== "instance") continue;
-        // The master's transitions as a compiled statement; another column set goes through drizzle.
+        const settle = (id: number | null) => void (outcomes[i] = id !== null ? { outcome: "applied", id } : STALE);
         const hand = hot.transition(tx, op, now);
-        const id = hand ? await hand : ((await transitionInstance(tx, t, op.id, op, now, fencingNode(run.dialect, run.fence)))?.id ?? null);
-        outcomes[i] = id !== null ? { outcome: "applied", id } : STALE;
+        if (hand) {
+          transitions.push(hand.then(settle));
+          continue;
+        }
+        await Promise.all(transitions);
+        transitions = [];
+        settle((await transitionInstance(tx, t, op.id, op, now, fencingNode(run.dialect, run.fence)))?.id ?? null);
       }
+      await Promise.all(transitions);
       // Last: an alert is written only with the state change it reports, and a command's done-mark
       // commits with its effect, or not at all (the master gives it back).
       // Alerts need only the outcomes above: all of them in one round trip on Postgres (pipelined).
@@ -188,11 +198,14 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
         outcomes[i] = effective && (await completeCommand(tx, t, op.id, op.consumer, now, fencingNode(run.dialect, run.fence))) ? { outcome: "applied", id: op.id } : STALE;
       }
       if (batchId !== undefined) {
-        await markers.record(tx, batchId, outcomes, now);
         if (now.getTime() - prunedAt > BATCH_MARKER_TTL_MS / 10) {
           prunedAt = now.getTime();
           await markers.prune(tx, new Date(now.getTime() - BATCH_MARKER_TTL_MS));
         }
+        // Last, and on Postgres sent with the COMMIT (commit-tail.ts): its unique key still makes a
+        // retried batch that already committed fail, before anything of it commits twice.
+        const recording = markers.record(tx, batchId, outcomes, now);
+        if (!alsoBeforeCommit(tx, recording)) await recording;
       }
       return outcomes;
     });
