@@ -55,7 +55,7 @@ export function connectionFactory(url: string, log: Logger): ConnectionFactory {
     return conn;
   };
   return {
-    command: (name) => open(name, { commandTimeout: 10_000 }),
+    command: (name) => open(name, { commandTimeout: 10_000, enableAutoPipelining: true }),
     // A zombie TCP connection never answers a blocked command: ioredis resolves it with null
     // 2 s after the server-side timeout instead (blockingTimeout), and the loop carries on.
     blocking: (name) => open(name, { blockingTimeout: 60_000, blockingTimeoutGrace: 2_000 }),

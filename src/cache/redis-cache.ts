@@ -90,6 +90,7 @@ export class RedisCache implements Cache {
         connectTimeout: 5_000,
         commandTimeout: opts.commandTimeoutMs ?? 5_000,
         retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 4), 500),
+        enableAutoPipelining: true,
       });
     this.shown = opts.url ? redactUrl(opts.url) : `${client.options.host}:${client.options.port}`;
     if (this.ownsClient) {
