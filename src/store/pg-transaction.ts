@@ -31,8 +31,15 @@ import type { Db } from "./dialect.ts";
 import { createMutex } from "./mutex.ts";
 import type { PgPool } from "./pg-pool.ts";
 
-/** postgres.js error codes of a connection that is gone (its transaction ended with it). */
-const LOST = /^(CONNECTION_|ECONNRESET|EPIPE|ECONNREFUSED|ETIMEDOUT)/;
+/**
+ * Error codes of a connection that is gone, its transaction with it: postgres.js's own, the
+ * socket's, and the server's FATAL ones (57P01 terminated by an administrator, 57P02 crash, 08xxx).
+ * postgres.js 3.4.9 may hand such a FATAL to the first statement of the NEXT transaction on that
+ * connection object after it reconnected, although that statement ran: a write reported failed
+ * after a lost connection may have committed (the group commit's batch marker, migration 0008,
+ * tells on its retry).
+ */
+const LOST = /^(CONNECTION_|ECONNRESET|EPIPE|ECONNREFUSED|ETIMEDOUT|57P0[12]$|08...$)/;
 const connectionLost = (err: unknown) => LOST.test(String((err as { code?: unknown })?.code ?? ""));
 
 /** What of a drizzle postgres-js database a session needs (its dialect and options). */
