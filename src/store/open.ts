@@ -98,7 +98,7 @@ type Opened =
       endSingle(): Promise<void>;
     };
 
-/** Connections per Postgres pool (one pool per process: a cluster of N nodes needs N × this of max_connections). */
+/** Connections per Postgres pool (one pool per process, plus one connection for the group commits of a master or `all`: a cluster of N nodes needs up to N × 11 of max_connections). */
 const PG_POOL_MAX = 10;
 
 async function openPostgres(url: string, log: Logger): Promise<Opened & { dialect: "postgres" }> {

@@ -131,6 +131,10 @@ export class Worker {
   private draining = false;
   /** `id:attempt` of attempts started here lately, to drop duplicate deliveries. */
   private readonly seen = new Set<string>();
+  /** Acks waiting for the end of this turn (ack). */
+  private acks: ReadyTask[] = [];
+  /** The last batch of acks on its way (stop waits for it). */
+  private acksSent: Promise<void> = Promise.resolve();
   /** Messages with no matching row, attempt, token or DISPATCH state (docs/architecture.md §3.4). */
   dropped = 0;
   /** Publishes task events, resends what failed, republishes after a Redis loss (event-reporter.ts). */
@@ -184,6 +188,7 @@ export class Worker {
       for (const r of this.running.values()) r.abort.abort(new ShutdownKill("the worker shut down before the attempt ended"));
       await Promise.all([...this.running.values()].map((r) => r.done));
     }
+    await this.acksSent;
     this.unsubscribe?.();
   }
 
@@ -396,9 +401,23 @@ export class Worker {
     this.report({ kind: "done", ...ref, ...doneFields(result, signal), host: this.host, logPath, startTime });
   }
 
-  /** Ends the claim of a ready task (a lost ack means it is offered again and dropped as a duplicate). */
+  /**
+   * Ends the claim of a ready task (a lost ack means it is offered again and dropped as a
+   * duplicate). The acks of one turn go out as one call: on Redis one script for all of them
+   * instead of one command per task (the claims' lease is far longer than a turn).
+   */
   private ack(rt: ReadyTask): void {
-    this.deps.bus.ack([rt]).catch((err) => this.deps.log.warn(`worker: could not ack task instance ${rt.taskInstanceId}; it may be offered again`, { err }));
+    if (this.acks.push(rt) > 1) return;
+    this.acksSent = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const batch = this.acks;
+        this.acks = [];
+        this.deps.bus
+          .ack(batch)
+          .catch((err) => this.deps.log.warn(`worker: could not ack ${batch.length} ready task(s) (task instances ${batch.map((t) => t.taskInstanceId).join(", ")}); they may be offered again`, { err }))
+          .finally(resolve);
+      }),
+    );
   }
 
   private onKill(msg: KillMessage): void {
