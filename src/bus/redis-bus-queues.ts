@@ -14,7 +14,7 @@ import { type ReadyTask, parseReadyTask } from "./bus.ts";
 import type { MarkerWaiter } from "./redis-bus-claimer.ts";
 import { type ConnectionFactory, runScript } from "./redis-bus-connection.ts";
 import type { DropCounter } from "./redis-bus-drops.ts";
-import { ACK, CLAIM, ENQUEUE, GROUP_KEY_SUFFIXES, RELEASE } from "./redis-bus-scripts.ts";
+import { ACK, CLAIM, ENQUEUE, ENQUEUE_MANY, GROUP_KEY_SUFFIXES, RELEASE } from "./redis-bus-scripts.ts";
 import type { Signer } from "./signing.ts";
 
 /** Longest wait of a blocked claim before it runs the claim script again (expired claims of others). */
@@ -34,14 +34,56 @@ export interface ReadyQueuesDeps {
   leaseMs: number;
 }
 
+/** An enqueue waiting for the end of its turn (ReadyQueues.enqueue). */
+interface PendingEnqueue {
+  args: [string, string, number];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** Tasks per enqueue script call at most (a wide fan-out's envelopes stay well below Redis' limits). */
+const ENQUEUE_CHUNK = 500;
+
 export class ReadyQueues {
   constructor(private readonly d: ReadyQueuesDeps) {}
 
-  /** `t` is a parsed task of group `group`. */
-  async enqueue(group: string, t: ReadyTask): Promise<void> {
+  /**
+   * `t` is a parsed task of group `group`. The enqueues of one turn of the event loop (a group
+   * commit's successors) go to Redis as one script call per group, in call order; each caller's
+   * promise settles with its call.
+   */
+  enqueue(group: string, t: ReadyTask): Promise<void> {
     const envelope = this.d.signer.seal(`ready:${group}`, JSON.stringify(t));
-    const keys = [...this.groupKeys(group), `${this.d.prefix}seq`];
-    await runScript(this.d.cmd, ENQUEUE, keys, [dispatchId(t), envelope, t.instancePriority * 5 + t.priority]);
+    return new Promise<void>((resolve, reject) => {
+      let list = this.pending.get(group);
+      if (!list) this.pending.set(group, (list = []));
+      list.push({ args: [dispatchId(t), envelope, t.instancePriority * 5 + t.priority], resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        queueMicrotask(() => this.flush());
+      }
+    });
+  }
+
+  private readonly pending = new Map<string, PendingEnqueue[]>();
+  private flushing = false;
+
+  private flush(): void {
+    this.flushing = false;
+    const groups = [...this.pending];
+    this.pending.clear();
+    for (const [group, list] of groups) {
+      const keys = [...this.groupKeys(group), `${this.d.prefix}seq`];
+      for (let start = 0; start < list.length; start += ENQUEUE_CHUNK) {
+        const chunk = list.slice(start, start + ENQUEUE_CHUNK);
+        const sent =
+          chunk.length === 1 ? runScript(this.d.cmd, ENQUEUE, keys, chunk[0]!.args) : runScript(this.d.cmd, ENQUEUE_MANY, keys, chunk.flatMap((p) => p.args));
+        sent.then(
+          () => chunk.forEach((p) => p.resolve()),
+          (err: unknown) => chunk.forEach((p) => p.reject(err)),
+        );
+      }
+    }
   }
 
   depth(group: string): Promise<number> {

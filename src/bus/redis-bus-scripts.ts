@@ -53,6 +53,30 @@ return seq
 );
 
 /**
+ * enqueue many: what enqueue does, for each task in ARGV order (one call for a group commit's successors)
+ * KEYS: ready, claims, tasks, rank, marker (of the group), seq
+ * ARGV: dispatch id, envelope, rank (0..24), repeated per task
+ * Returns: how many tasks were queued.
+ */
+export const ENQUEUE_MANY = script(
+  "enqueue_many",
+  `
+local n = 0
+for i = 1, #ARGV, 3 do
+  local seq = redis.call('INCR', KEYS[6]) % 281474976710656
+  local score = tonumber(ARGV[i + 2]) * 281474976710656 + seq
+  redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[4], ARGV[i])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', KEYS[1], string.format('%.0f', score), ARGV[i])
+  n = n + 1
+end
+if n > 0 and redis.call('LLEN', KEYS[5]) == 0 then redis.call('RPUSH', KEYS[5], '1') end
+return n
+`,
+);
+
+/**
  * claim
  * KEYS: 5 per group (ready, claims, tasks, rank, marker), for each group claimed from
  * ARGV: max (>= 1), lease ms

@@ -119,6 +119,24 @@ export function busContract(name: string, makeHarness: (opts?: BusHarnessOptions
       expect(ids(await bus.claim(["a", "b"], 1))).toEqual(ids([lowRunTopTask]));
     });
 
+    test("enqueues issued at once (a group commit's successors, two groups) keep priority then call order", async () => {
+      await using h = await makeHarness();
+      const bus = await h.client();
+      const order: Array<0 | 1 | 2 | 3 | 4> = Array.from({ length: 600 }, (_, i) => ((i * 7) % 5) as 0 | 1 | 2 | 3 | 4);
+      const sent = order.map((priority, i) => readyTask({ priority, workerGroup: i % 3 === 0 ? "b" : "a" }));
+      // Not awaited one by one: issued in one turn, as the master's after-commit effects are.
+      await Promise.all(sent.map((t) => bus.enqueue(t.workerGroup, t)));
+      expect(await bus.depth("a")).toBe(sent.filter((t) => t.workerGroup === "a").length);
+      expect(await bus.depth("b")).toBe(sent.filter((t) => t.workerGroup === "b").length);
+      for (const group of ["a", "b"]) {
+        const mine = sent.filter((t) => t.workerGroup === group);
+        const expected = [...mine].sort((x, y) => x.priority - y.priority || x.taskInstanceId - y.taskInstanceId);
+        const got: ReadyTask[] = [];
+        while (got.length < mine.length) got.push(...(await bus.claim([group], 250)));
+        expect(ids(got)).toEqual(ids(expected));
+      }
+    });
+
     test("keeps FIFO order across many claims and honours max", async () => {
       await using h = await makeHarness();
       const bus = await h.client();
