@@ -6,16 +6,20 @@ import type { Actor, Page, PageQuery } from "./store.ts";
 export const DATASOURCE_TYPES = ["postgres"] as const;
 export type DatasourceType = (typeof DATASOURCE_TYPES)[number];
 
-/** A datasource as list/get show it: never the password. */
-export interface Datasource {
-  id: number;
-  projectId: number;
-  name: string;
+/** Where a datasource points: what every view of one has. */
+export interface DatasourceAddress {
   type: DatasourceType;
   host: string;
   port: number;
   database: string;
   user: string;
+}
+
+/** A datasource as list/get show it: never the password. */
+export interface Datasource extends DatasourceAddress {
+  id: number;
+  projectId: number;
+  name: string;
   hasPassword: boolean;
   params: Record<string, string>;
   description: string;
@@ -25,23 +29,13 @@ export interface Datasource {
 }
 
 /** What a worker needs to connect (includes the password). */
-export interface DatasourceConnection {
-  type: DatasourceType;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
+export interface DatasourceConnection extends DatasourceAddress {
   password: string | null;
   params: Record<string, string>;
 }
 
-export interface NewDatasource {
+export interface NewDatasource extends DatasourceAddress {
   name: string;
-  type: DatasourceType;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
   password?: string | null;
   params?: Record<string, string>;
   description?: string;
