@@ -29,6 +29,7 @@ import { withWorkerBuiltins } from "./attempt-params.ts";
 import { rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { connectionUrl } from "../core/datasource-fields.ts";
+import { AckBatch } from "./ack-batch.ts";
 import { attemptKey, EventReporter } from "./event-reporter.ts";
 import { checkedAddress, defaultEgress, type Egress } from "./egress.ts";
 import type { Bus, ReadyTask, Unsubscribe } from "../bus/bus.ts";
@@ -131,10 +132,7 @@ export class Worker {
   private draining = false;
   /** `id:attempt` of attempts started here lately, to drop duplicate deliveries. */
   private readonly seen = new Set<string>();
-  /** Acks waiting for the end of this turn (ack). */
-  private acks: ReadyTask[] = [];
-  /** The last batch of acks on its way (stop waits for it). */
-  private acksSent: Promise<void> = Promise.resolve();
+  private readonly acks: AckBatch;
   /** Messages with no matching row, attempt, token or DISPATCH state (docs/architecture.md §3.4). */
   dropped = 0;
   /** Publishes task events, resends what failed, republishes after a Redis loss (event-reporter.ts). */
@@ -144,6 +142,7 @@ export class Worker {
 
   constructor(private readonly deps: WorkerDeps) {
     this.host = deps.host ?? hostname();
+    this.acks = new AckBatch(deps.bus, deps.log);
     if (deps.reads) this.reads = deps.reads;
     else if (deps.store) this.reads = storeReads(deps.store);
     else throw new Error("Worker: pass a store or reads");
@@ -188,7 +187,7 @@ export class Worker {
       for (const r of this.running.values()) r.abort.abort(new ShutdownKill("the worker shut down before the attempt ended"));
       await Promise.all([...this.running.values()].map((r) => r.done));
     }
-    await this.acksSent;
+    await this.acks.flushed();
     this.unsubscribe?.();
   }
 
@@ -401,23 +400,9 @@ export class Worker {
     this.report({ kind: "done", ...ref, ...doneFields(result, signal), host: this.host, logPath, startTime });
   }
 
-  /**
-   * Ends the claim of a ready task (a lost ack means it is offered again and dropped as a
-   * duplicate). The acks of one turn go out as one call: on Redis one script for all of them
-   * instead of one command per task (the claims' lease is far longer than a turn).
-   */
+  /** Ends the claim of a ready task, with the others of this turn (ack-batch.ts). */
   private ack(rt: ReadyTask): void {
-    if (this.acks.push(rt) > 1) return;
-    this.acksSent = new Promise<void>((resolve) =>
-      setImmediate(() => {
-        const batch = this.acks;
-        this.acks = [];
-        this.deps.bus
-          .ack(batch)
-          .catch((err) => this.deps.log.warn(`worker: could not ack ${batch.length} ready task(s) (task instances ${batch.map((t) => t.taskInstanceId).join(", ")}); they may be offered again`, { err }))
-          .finally(resolve);
-      }),
-    );
+    this.acks.add(rt);
   }
 
   private onKill(msg: KillMessage): void {
