@@ -161,24 +161,23 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
           }),
         );
       }
-      await Promise.all(pending);
-      // The master's transitions as compiled statements, sent together (on Postgres pipelined, run
-      // in order); another column set goes through drizzle, after the ones sent before it.
-      let transitions: Promise<void>[] = [];
+      // The master's instance transitions as compiled statements go in the same pipeline, after
+      // the fence, inserts and updates (each is fenced by the lease and the epoch on its own, and
+      // needs none of their results); another column set goes through drizzle, once everything
+      // sent before it has answered.
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
         if (op.op !== "instance") continue;
         const settle = (id: number | null) => void (outcomes[i] = id !== null ? { outcome: "applied", id } : STALE);
         const hand = hot.transition(tx, op, now);
         if (hand) {
-          transitions.push(hand.then(settle));
+          pending.push(hand.then(settle));
           continue;
         }
-        await Promise.all(transitions);
-        transitions = [];
+        await Promise.all(pending);
         settle((await transitionInstance(tx, t, op.id, op, now, fencingNode(run.dialect, run.fence)))?.id ?? null);
       }
-      await Promise.all(transitions);
+      await Promise.all(pending);
       // Last: an alert is written only with the state change it reports, and a command's done-mark
       // commits with its effect, or not at all (the master gives it back).
       // Alerts need only the outcomes above: all of them in one round trip on Postgres (pipelined).
