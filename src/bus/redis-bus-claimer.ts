@@ -8,16 +8,18 @@
 // resolves at once and asks Redis to end the BLPOP (CLIENT UNBLOCK); should the BLPOP still pop
 // a marker, it is given back (POKE), so no other claimer misses its wake-up.
 
-import type Redis from "ioredis";
 import type { Logger } from "../core/log.ts";
 import type { ConnectionFactory } from "./redis-bus-connection.ts";
 import { POKE } from "./redis-bus-scripts.ts";
 import { runScript } from "./redis-bus-connection.ts";
+import type { RedisConnection } from "./redis-client.ts";
 
 interface Blocker {
-  readonly conn: Redis;
+  readonly conn: RedisConnection;
   /** CLIENT ID of the current connection; null until asked, and again after each reconnect. */
   id: number | null;
+  /** RedisConnection.connects when `id` was asked. */
+  idOf: number;
 }
 
 export type WaitResult = "marker" | "timeout" | "aborted";
@@ -31,7 +33,7 @@ export class MarkerWaiter {
   constructor(
     private readonly conns: ConnectionFactory,
     /** Sends CLIENT UNBLOCK and POKE; never blocked itself. */
-    private readonly control: Redis,
+    private readonly control: RedisConnection,
     private readonly log: Logger,
   ) {}
 
@@ -44,13 +46,13 @@ export class MarkerWaiter {
     if (signal.aborted || this.closed) return Promise.resolve("aborted");
     const blocker = this.idle.pop() ?? this.create();
     const popped = this.blpop(blocker, markers, timeoutMs).finally(() => {
-      if (this.closed) blocker.conn.disconnect();
+      if (this.closed) blocker.conn.close();
       else this.idle.push(blocker);
     });
     return new Promise<WaitResult>((resolve, reject) => {
       const onAbort = () => {
         resolve("aborted");
-        if (blocker.id !== null) this.control.client("UNBLOCK", blocker.id).catch(() => {});
+        if (blocker.id !== null) this.control.send("CLIENT", ["UNBLOCK", blocker.id]).catch(() => {});
       };
       signal.addEventListener("abort", onAbort, { once: true });
       popped.then(
@@ -79,22 +81,28 @@ export class MarkerWaiter {
 
   close(): void {
     this.closed = true;
-    for (const b of this.all) b.conn.disconnect();
+    for (const b of this.all) b.conn.close();
     this.idle.length = 0;
   }
 
   private create(): Blocker {
-    const blocker: Blocker = { conn: this.conns.blocking(`porpoise-claim-${++this.created}`), id: null };
-    blocker.conn.on("ready", () => (blocker.id = null));
+    const blocker: Blocker = { conn: this.conns.blocking(`porpoise-claim-${++this.created}`), id: null, idOf: -1 };
     this.all.add(blocker);
     return blocker;
   }
 
   private async blpop(b: Blocker, markers: readonly string[], timeoutMs: number): Promise<string | null> {
-    if (b.id === null) b.id = Number(await b.conn.client("ID"));
+    if (b.idOf !== b.conn.connects) {
+      // A new connection: its CLIENT ID goes out just before the BLPOP (pipelined, no extra wait).
+      b.id = null;
+      b.conn.send("CLIENT", ["ID"]).then(
+        (id) => ([b.id, b.idOf] = [Number(id), b.conn.connects]),
+        () => {},
+      );
+    }
     // BLPOP takes seconds with decimals; 0 would mean "forever".
     const seconds = Math.max(0.01, timeoutMs / 1000).toFixed(3);
-    const got = await b.conn.blpop(...markers, seconds);
-    return got ? got[0] : null;
+    const popped = (await b.conn.sendBlocking("BLPOP", [...markers, seconds], timeoutMs)) as [string, string] | null;
+    return popped ? popped[0] : null;
   }
 }

@@ -5,7 +5,6 @@
 // slot delivers nothing more; what it had delivered and not acked stays pending for the next
 // owner. After FLUSHALL or a Redis restart the groups are gone (NOGROUP): they are created again.
 
-import type Redis from "ioredis";
 import { z } from "zod";
 import { type TaskEvent, taskEventSchema, parseJsonMessage } from "../core/messages.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
@@ -13,6 +12,7 @@ import type { Logger } from "../core/log.ts";
 import type { DeliveredEvent, EventConsumer } from "./bus.ts";
 import type { ConnectionFactory } from "./redis-bus-connection.ts";
 import type { DropCounter } from "./redis-bus-drops.ts";
+import type { RedisConnection } from "./redis-client.ts";
 import type { Signer } from "./signing.ts";
 
 const slotsSchema = z.strictObject({ slots: z.array(z.number().int().min(0).max(4095)).max(4096) });
@@ -26,7 +26,7 @@ type StreamEntry = [id: string, fields: string[] | null];
 export interface EventConsumerDeps {
   conns: ConnectionFactory;
   /** For CLIENT UNBLOCK and acks of refused entries; never blocked itself. */
-  control: Redis;
+  control: RedisConnection;
   streamKey(slot: number): string;
   /** Acks and deletes entries (refused ones here; handled ones through Bus.ackEvents). */
   ackEntries(slot: number, ids: readonly string[]): Promise<void>;
@@ -44,8 +44,10 @@ export class RedisEventConsumer implements EventConsumer {
   private slots = new Set<number>();
   /** Added slots whose pending entries are still to be taken over. */
   private readonly fresh = new Set<number>();
-  private readonly conn: Redis;
+  private readonly conn: RedisConnection;
   private connId: number | null = null;
+  /** RedisConnection.connects when connId was asked. */
+  private connIdOf = -1;
   private reads = 0;
   private blockedRead: number | null = null;
   private idle: (() => void) | null = null;
@@ -53,7 +55,6 @@ export class RedisEventConsumer implements EventConsumer {
 
   constructor(private readonly deps: EventConsumerDeps) {
     this.conn = deps.conns.blocking(`porpoise-events-${deps.consumer}`);
-    this.conn.on("ready", () => (this.connId = null));
     this.done = this.run();
   }
 
@@ -71,7 +72,7 @@ export class RedisEventConsumer implements EventConsumer {
     if (this.state === "running") {
       this.state = "closing";
       this.interrupt();
-      this.conn.disconnect();
+      this.conn.close();
     }
     await this.done;
   }
@@ -108,13 +109,13 @@ export class RedisEventConsumer implements EventConsumer {
   /** Creates the slot's group if needed, then delivers every pending entry of the stream to us. */
   private async takeOver(slot: number): Promise<void> {
     const key = this.deps.streamKey(slot);
-    await this.conn.xgroup("CREATE", key, EVENT_GROUP, "0", "MKSTREAM").catch((err: unknown) => {
+    await this.conn.send("XGROUP", ["CREATE", key, EVENT_GROUP, "0", "MKSTREAM"]).catch((err: unknown) => {
       if (!(err instanceof Error && err.message.startsWith("BUSYGROUP"))) throw err;
     });
     let cursor = "0-0";
     do {
       if (!this.fresh.has(slot) || this.state !== "running") return;
-      const reply = (await this.conn.xautoclaim(key, EVENT_GROUP, this.deps.consumer, 0, cursor, "COUNT", READ_COUNT)) as [string, StreamEntry[]];
+      const reply = (await this.conn.send("XAUTOCLAIM", [key, EVENT_GROUP, this.deps.consumer, 0, cursor, "COUNT", READ_COUNT])) as [string, StreamEntry[]];
       cursor = reply[0];
       this.deliver(slot, reply[1]);
     } while (cursor !== "0-0");
@@ -124,14 +125,22 @@ export class RedisEventConsumer implements EventConsumer {
   private async readNew(): Promise<void> {
     const slots = [...this.slots];
     const keys = slots.map((s) => this.deps.streamKey(s));
-    if (this.connId === null) this.connId = Number(await this.conn.client("ID"));
+    if (this.connIdOf !== this.conn.connects) {
+      // A new connection: its CLIENT ID goes out just before the read (pipelined, no extra wait).
+      this.connId = null;
+      this.conn.send("CLIENT", ["ID"]).then(
+        (id) => ([this.connId, this.connIdOf] = [Number(id), this.conn.connects]),
+        () => {},
+      );
+    }
     const read = ++this.reads;
     this.blockedRead = read;
     let reply: Array<[string, StreamEntry[]]> | null;
     try {
-      reply = (await this.conn.xreadgroup(
-        "GROUP", EVENT_GROUP, this.deps.consumer, "COUNT", READ_COUNT, "BLOCK", this.deps.maxBlockMs,
-        "STREAMS", ...keys, ...keys.map(() => ">"),
+      reply = (await this.conn.sendBlocking(
+        "XREADGROUP",
+        ["GROUP", EVENT_GROUP, this.deps.consumer, "COUNT", READ_COUNT, "BLOCK", this.deps.maxBlockMs, "STREAMS", ...keys, ...keys.map(() => ">")],
+        this.deps.maxBlockMs,
       )) as Array<[string, StreamEntry[]]> | null;
     } finally {
       this.blockedRead = null;
@@ -181,7 +190,7 @@ export class RedisEventConsumer implements EventConsumer {
       // The UNBLOCK may overtake the XREADGROUP on its way to Redis: try until it lands.
       for (let i = 0; i < 50 && this.blockedRead === read; i++) {
         const id = this.connId;
-        if (id !== null && Number(await this.deps.control.client("UNBLOCK", id).catch(() => 0)) === 1) return;
+        if (id !== null && Number(await this.deps.control.send("CLIENT", ["UNBLOCK", id]).catch(() => 0)) === 1) return;
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();

@@ -1,13 +1,13 @@
 // Kills, wakes and plain publish/subscribe over Redis pub/sub (docs/architecture.md §2): at most
-// once, in publish order per publisher, on one subscriber connection per bus that ioredis
-// resubscribes after a reconnect (what is published meanwhile is lost; sweeps recover it).
+// once, in publish order per publisher, on one subscriber connection per bus that subscribes
+// again after a reconnect (redis-client.ts) (what is published meanwhile is lost; sweeps recover it).
 // A message is opened (signature checked, body parsed) once per channel, then handed to every
 // handler of that channel; refused ones are counted and handed to nobody.
 
-import type Redis from "ioredis";
 import type { Logger } from "../core/log.ts";
 import type { Unsubscribe } from "./bus.ts";
 import type { ConnectionFactory } from "./redis-bus-connection.ts";
+import type { RedisConnection } from "./redis-client.ts";
 
 interface Channel {
   /** The message for handlers, or undefined when it was refused (and counted). */
@@ -18,7 +18,7 @@ interface Channel {
 }
 
 export class PubSub {
-  private conn: Redis | null = null;
+  private conn: RedisConnection | null = null;
   private readonly channels = new Map<string, Channel>();
 
   constructor(
@@ -31,7 +31,7 @@ export class PubSub {
     let channel = this.channels.get(redisChannel);
     if (!channel) {
       const created: Channel = { decode, handlers: new Set(), ready: Promise.resolve() };
-      created.ready = conn.subscribe(redisChannel).then(
+      created.ready = conn.subscribe(redisChannel, (raw, ch) => this.dispatch(ch, raw)).then(
         () => {},
         (err: unknown) => {
           if (this.channels.get(redisChannel) === created) this.channels.delete(redisChannel);
@@ -52,22 +52,18 @@ export class PubSub {
     return () => {
       if (!subscribed.handlers.delete(entry) || subscribed.handlers.size > 0) return;
       if (this.channels.get(redisChannel) === subscribed) this.channels.delete(redisChannel);
-      this.conn?.unsubscribe(redisChannel).catch(() => {});
+      void this.conn?.unsubscribe(redisChannel);
     };
   }
 
   close(): void {
     this.channels.clear();
-    this.conn?.disconnect();
+    this.conn?.close();
     this.conn = null;
   }
 
-  private connection(): Redis {
-    if (this.conn) return this.conn;
-    const conn = this.conns.subscriber("porpoise-subscriber");
-    conn.on("message", (redisChannel: string, raw: string) => this.dispatch(redisChannel, raw));
-    this.conn = conn;
-    return conn;
+  private connection(): RedisConnection {
+    return (this.conn ??= this.conns.subscriber("porpoise-subscriber"));
   }
 
   private dispatch(redisChannel: string, raw: string): void {

@@ -8,7 +8,6 @@
 // group's queue, then the zod schema, then its dispatch id. A refused one is counted and acked
 // away at once, so garbage written into Redis cannot block a queue or come back.
 
-import type Redis from "ioredis";
 import type { Logger } from "../core/log.ts";
 import { type ReadyTask, parseReadyTask } from "./bus.ts";
 import type { MarkerWaiter } from "./redis-bus-claimer.ts";
@@ -16,6 +15,7 @@ import { type ConnectionFactory, runScript } from "./redis-bus-connection.ts";
 import type { DropCounter } from "./redis-bus-drops.ts";
 import { ACK, CLAIM, ENQUEUE, ENQUEUE_MANY, GROUP_KEY_SUFFIXES, RELEASE } from "./redis-bus-scripts.ts";
 import type { Signer } from "./signing.ts";
+import type { RedisConnection } from "./redis-client.ts";
 
 /** Longest wait of a blocked claim before it runs the claim script again (expired claims of others). */
 const MAX_CLAIM_BLOCK_MS = 5_000;
@@ -24,7 +24,7 @@ const MAX_CLAIM_BLOCK_MS = 5_000;
 export const dispatchId = (t: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">): string => `${t.taskInstanceId}:${t.attempt}:${t.token}`;
 
 export interface ReadyQueuesDeps {
-  cmd: Redis;
+  cmd: RedisConnection;
   conns: ConnectionFactory;
   markers: MarkerWaiter;
   signer: Signer;
@@ -86,8 +86,8 @@ export class ReadyQueues {
     }
   }
 
-  depth(group: string): Promise<number> {
-    return this.d.cmd.zcard(`${this.d.prefix}q:${group}:ready`);
+  async depth(group: string): Promise<number> {
+    return Number(await this.d.cmd.send("ZCARD", [`${this.d.prefix}q:${group}:ready`]));
   }
 
   /** `tasks` are parsed; ends their claims group by group. */

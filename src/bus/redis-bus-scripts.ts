@@ -16,17 +16,11 @@
 // Two Redis commands of the client sit outside these scripts because each is one atomic command
 // already: XADD of an event and XGROUP CREATE of a slot's consumer group.
 
-import { createHash } from "node:crypto";
 
-export interface LuaScript {
-  readonly name: string;
-  readonly lua: string;
-  readonly sha: string;
-}
+import { type LuaScript, luaScript as script } from "./redis-client.ts";
 
-function script(name: string, lua: string): LuaScript {
-  return { name, lua, sha: createHash("sha1").update(lua).digest("hex") };
-}
+export type { LuaScript };
+
 
 /** Keys of one worker group, in the order the scripts below take them. */
 export const GROUP_KEY_SUFFIXES = ["ready", "claims", "tasks", "rank", "marker"] as const;

@@ -9,7 +9,6 @@
 // dropped, counted in dropped() and never handed to a caller; a refused ready task is removed
 // from its queue so it cannot block it.
 
-import type Redis from "ioredis";
 import { z } from "zod";
 import { PorpoiseError, ValidationError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
@@ -31,6 +30,7 @@ import { PubSub } from "./redis-bus-pubsub.ts";
 import { ReadyQueues, dispatchId } from "./redis-bus-queues.ts";
 import { ACK_EVENTS } from "./redis-bus-scripts.ts";
 import { createSigner, type Signer } from "./signing.ts";
+import type { RedisConnection } from "./redis-client.ts";
 
 const optionsSchema = z.strictObject({
   url: z.string().regex(/^rediss?:\/\/\S+$/, "expected a redis:// or rediss:// URL"),
@@ -58,7 +58,7 @@ export class RedisBus implements Bus {
   private readonly prefix: string;
   private readonly signer: Signer;
   private readonly conns: ConnectionFactory;
-  private readonly cmd: Redis;
+  private readonly cmd: RedisConnection;
   private readonly markers: MarkerWaiter;
   private readonly queues: ReadyQueues;
   private readonly pubsub: PubSub;
@@ -134,7 +134,7 @@ export class RedisBus implements Bus {
       ]);
     }
     const envelope = this.signer.seal(`event:${slot}`, JSON.stringify(e));
-    await this.call("publishEvent", () => this.cmd.xadd(this.streamKey(slot), "*", "m", envelope));
+    await this.call("publishEvent", () => this.cmd.send("XADD", [this.streamKey(slot), "*", "m", envelope]));
   }
 
   consumeEvents(consumer: string, handler: (events: readonly DeliveredEvent[]) => void): EventConsumer {
@@ -172,7 +172,7 @@ export class RedisBus implements Bus {
   async publishKill(message: KillMessage): Promise<void> {
     this.assertOpen();
     const m = parseOrThrow(killMessageSchema, message, "kill message");
-    await this.call("publishKill", () => this.cmd.publish(`${this.prefix}kill`, this.signer.seal(KILL_CHANNEL, JSON.stringify(m))));
+    await this.call("publishKill", () => this.cmd.send("PUBLISH", [`${this.prefix}kill`, this.signer.seal(KILL_CHANNEL, JSON.stringify(m))]));
   }
 
   subscribeKills(handler: (message: KillMessage) => void): Promise<Unsubscribe> {
@@ -182,7 +182,7 @@ export class RedisBus implements Bus {
   async publishWake(message: WakeMessage): Promise<void> {
     this.assertOpen();
     const m = parseOrThrow(wakeMessageSchema, message, "wake message");
-    await this.call("publishWake", () => this.cmd.publish(`${this.prefix}wake`, this.signer.seal(WAKE_CHANNEL, JSON.stringify(m))));
+    await this.call("publishWake", () => this.cmd.send("PUBLISH", [`${this.prefix}wake`, this.signer.seal(WAKE_CHANNEL, JSON.stringify(m))]));
   }
 
   subscribeWakes(handler: (message: WakeMessage) => void): Promise<Unsubscribe> {
@@ -192,7 +192,7 @@ export class RedisBus implements Bus {
   async publish(channel: string, message: string): Promise<void> {
     this.assertOpen();
     checkPublishArgs(channel, message);
-    await this.call("publish", () => this.cmd.publish(this.channelKey(channel), this.signer.seal(`pub:${channel}`, message)));
+    await this.call("publish", () => this.cmd.send("PUBLISH", [this.channelKey(channel), this.signer.seal(`pub:${channel}`, message)]));
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
@@ -217,7 +217,7 @@ export class RedisBus implements Bus {
     await Promise.all([...this.consumers].map((c) => c.close()));
     this.markers.close();
     this.pubsub.close();
-    await this.cmd.quit().catch(() => this.cmd.disconnect());
+    await this.cmd.quit();
   }
 
   /** Test and metrics hook: blocking connections opened for claims so far. */

@@ -1,7 +1,7 @@
 // The Lua scripts of the Redis Cache (redis-cache.ts). Each one is a single atomic state change
-// (docs/architecture.md §3.2), headed by what it takes and returns. Loaded with ioredis'
-// defineCommand, which runs EVALSHA and falls back to EVAL, so a restarted Redis that lost its
-// script cache is served without a reload step.
+// (docs/architecture.md §3.2), headed by what it takes and returns. Run with EVALSHA, falling
+// back to EVAL (RedisConnection.script), so a restarted Redis that lost its script cache is served
+// without a reload step.
 
 /**
  * Compare-and-set on the stored string.

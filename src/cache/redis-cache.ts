@@ -12,7 +12,6 @@
 // Redis; the client keeps reconnecting and the cache answers again when Redis is back. Its
 // contents may be gone then — the Cache only holds what the Store can rebuild (§3.1).
 
-import Redis, { ReplyError } from "ioredis";
 import { z } from "zod";
 import { ConflictError, PorpoiseError, ValidationError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -21,6 +20,12 @@ import { parseOrThrow } from "../core/zod-details.ts";
 import { type Cache, type CacheWriteOptions, type VersionedValue, cacheKeySchema, ttlSchema, versionSchema } from "./cache.ts";
 import { COMPARE_AND_SET_LUA, INCR_LUA, SET_IF_NEWER_LUA, SIGNED_INCR_LUA } from "./redis-cache-scripts.ts";
 import { ValueSigner } from "./signed-values.ts";
+import { luaScript, RedisConnection, RedisReplyError } from "../bus/redis-client.ts";
+
+const CAS = luaScript("porpoiseCacheCas", COMPARE_AND_SET_LUA);
+const INCR = luaScript("porpoiseCacheIncr", INCR_LUA);
+const SIGNED_INCR = luaScript("porpoiseCacheSignedIncr", SIGNED_INCR_LUA);
+const SET_IF_NEWER = luaScript("porpoiseCacheSetIfNewer", SET_IF_NEWER_LUA);
 
 const keyArg = z.strictObject({ key: cacheKeySchema });
 const optsSchema = z.strictObject({ ttlMs: ttlSchema.optional() }).optional();
@@ -35,8 +40,7 @@ const setIfNewerSchema = z.strictObject({ key: cacheKeySchema, version: versionS
 /** The head of a versioned value as stored: "<version>:". */
 const VERSIONED = /^(\d+):/;
 const optionsSchema = z.strictObject({
-  url: z.string().min(1).optional(),
-  client: z.custom<Redis>((c) => c instanceof Redis, "an ioredis client").optional(),
+  url: z.string().regex(/^rediss?:\/\/\S+$/, "expected a redis:// or rediss:// URL"),
   prefix: z.string().min(1).max(256),
   secret: z.string().min(1).optional(),
   log: z.custom<Logger>((l) => typeof (l as Logger | undefined)?.warn === "function", "a Logger"),
@@ -56,61 +60,36 @@ export class CacheUnavailableError extends PorpoiseError {
   }
 }
 
-interface ScriptCommands {
-  porpoiseCacheCas(key: string, expectMode: string, expected: string, nextMode: string, next: string, ttl: string): Promise<number>;
-  porpoiseCacheIncr(key: string, by: string, ttl: string): Promise<number>;
-  porpoiseCacheSignedIncr(key: string, created: string, delta: string, ttl: string): Promise<string>;
-  porpoiseCacheSetIfNewer(key: string, version: string, stored: string, ttl: string): Promise<number>;
-}
-
 export class RedisCache implements Cache {
-  private readonly redis: Redis & ScriptCommands;
-  private readonly ownsClient: boolean;
+  private readonly redis: RedisConnection;
   private readonly prefix: string;
   private readonly signer: ValueSigner | null;
   private readonly log: Logger;
   private readonly shown: string;
   private forged = 0;
-  /** The last connection error, which says more than ioredis' "max retries per request". */
+  /** The last connection error, which says more than "connection closed". */
   private lastConnectionError: string | null = null;
   private closed = false;
 
   constructor(options: RedisCacheOptions) {
     const opts = parseOrThrow(optionsSchema, options, "Redis cache options");
-    if ((opts.url === undefined) === (opts.client === undefined)) {
-      const message = "give exactly one of url (redis://…) and client (an ioredis client)";
-      throw new ValidationError(`invalid Redis cache options: ${message}`, [{ path: "url", message }]);
-    }
-    this.ownsClient = opts.client === undefined;
-    const client =
-      opts.client ??
-      new Redis(opts.url as string, {
-        maxRetriesPerRequest: 0,
-        autoResendUnfulfilledCommands: false,
-        connectTimeout: 5_000,
-        commandTimeout: opts.commandTimeoutMs ?? 5_000,
-        retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 4), 500),
-        enableAutoPipelining: true,
-      });
-    this.shown = opts.url ? redactUrl(opts.url) : `${client.options.host}:${client.options.port}`;
-    if (this.ownsClient) {
-      let down = false;
-      client.on("error", (err: Error) => {
-        this.lastConnectionError = err.message;
-        if (!down) opts.log.warn(`Redis at ${this.shown} unreachable; cache calls fail until it is back`, { err: err.message });
-        down = true;
-      });
-      client.on("ready", () => {
-        if (down) opts.log.info(`Redis at ${this.shown} reachable again`);
-        this.lastConnectionError = null;
-        down = false;
-      });
-    }
-    client.defineCommand("porpoiseCacheCas", { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
-    client.defineCommand("porpoiseCacheIncr", { numberOfKeys: 1, lua: INCR_LUA });
-    client.defineCommand("porpoiseCacheSignedIncr", { numberOfKeys: 1, lua: SIGNED_INCR_LUA });
-    client.defineCommand("porpoiseCacheSetIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER_LUA });
-    this.redis = client as Redis & ScriptCommands;
+    this.shown = redactUrl(opts.url);
+    this.redis = new RedisConnection(opts.url, {
+      name: "porpoise-cache",
+      replyTimeoutMs: opts.commandTimeoutMs ?? 5_000,
+      whileDown: "fail",
+      waitMs: 5_000,
+      log: opts.log,
+      onState: (state, err) => {
+        if (state === "down") {
+          this.lastConnectionError = err?.message ?? "connection lost";
+          opts.log.warn(`Redis at ${this.shown} unreachable; cache calls fail until it is back`, { err: err?.message });
+        } else {
+          opts.log.info(`Redis at ${this.shown} reachable again`);
+          this.lastConnectionError = null;
+        }
+      },
+    });
     this.prefix = opts.prefix;
     this.signer = opts.secret === undefined ? null : new ValueSigner(opts.secret);
     this.log = opts.log;
@@ -124,7 +103,7 @@ export class RedisCache implements Cache {
   get(key: string): Promise<string | null> {
     return this.run(async () => {
       parseOrThrow(keyArg, { key }, "cache get");
-      return this.visible(key, await this.redis.get(this.prefix + key));
+      return this.visible(key, await this.getStored(this.prefix + key));
     });
   }
 
@@ -133,8 +112,7 @@ export class RedisCache implements Cache {
       parseOrThrow(setSchema, { key, value, opts }, "cache set");
       const k = this.prefix + key;
       const stored = this.signer ? this.signer.encode(k, value) : value;
-      if (opts?.ttlMs === undefined) await this.redis.set(k, stored);
-      else await this.redis.set(k, stored, "PX", opts.ttlMs);
+      await this.redis.send("SET", opts?.ttlMs === undefined ? [k, stored] : [k, stored, "PX", opts.ttlMs]);
     });
   }
 
@@ -142,7 +120,7 @@ export class RedisCache implements Cache {
   delete(key: string): Promise<boolean> {
     return this.run(async () => {
       parseOrThrow(keyArg, { key }, "cache delete");
-      return (await this.redis.del(this.prefix + key)) > 0;
+      return Number(await this.redis.send("DEL", [this.prefix + key])) > 0;
     });
   }
 
@@ -152,7 +130,7 @@ export class RedisCache implements Cache {
       const k = this.prefix + key;
       const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
       try {
-        if (!this.signer) return Number(await this.redis.porpoiseCacheIncr(k, String(by), ttl));
+        if (!this.signer) return Number(await this.redis.script(INCR, [k], [String(by), ttl]));
         return await this.signedIncr(this.signer, k, by, ttl);
       } catch (err) {
         const msg = (err as Error).message ?? "";
@@ -170,13 +148,13 @@ export class RedisCache implements Cache {
       const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
       const nextMode = next === null ? "del" : "set";
       if (!this.signer) {
-        return (await this.redis.porpoiseCacheCas(k, expected === null ? "absent" : "equal", expected ?? "", nextMode, next ?? "", ttl)) === 1;
+        return (await this.redis.script(CAS, [k], [expected === null ? "absent" : "equal", expected ?? "", nextMode, next ?? "", ttl])) === 1;
       }
       const nextStored = next === null ? "" : this.signer.encode(k, next);
       for (let i = 0; i < MAX_SWAPS; i++) {
-        const stored = await this.redis.get(k);
+        const stored = await this.getStored(k);
         if (this.visible(key, stored) !== expected) return false;
-        if ((await this.redis.porpoiseCacheCas(k, stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl)) === 1) return true;
+        if ((await this.redis.script(CAS, [k], [stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl])) === 1) return true;
       }
       throw new ConflictError(`cache key "${key}" changed ${MAX_SWAPS} times during one compareAndSet; retry later`);
     });
@@ -193,7 +171,7 @@ export class RedisCache implements Cache {
       const body = `${version}:${value}`;
       const stored = `${version}:${this.signer ? this.signer.encode(k, body) : body}`;
       const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
-      return (await this.redis.porpoiseCacheSetIfNewer(k, String(version), stored, ttl)) === 1;
+      return (await this.redis.script(SET_IF_NEWER, [k], [String(version), stored, ttl])) === 1;
     });
   }
 
@@ -201,7 +179,7 @@ export class RedisCache implements Cache {
   getVersioned(key: string): Promise<VersionedValue | null> {
     return this.run(async () => {
       parseOrThrow(keyArg, { key }, "cache getVersioned");
-      const stored = await this.redis.get(this.prefix + key);
+      const stored = await this.getStored(this.prefix + key);
       const head = stored === null ? null : VERSIONED.exec(stored);
       if (stored === null || head === null) return null;
       const rest = stored.slice(head[0].length);
@@ -219,30 +197,35 @@ export class RedisCache implements Cache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.ownsClient) await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.redis.quit();
   }
 
   /** incr with a secret: append a signed delta; a forged base is deleted and the incr done again. */
   private async signedIncr(signer: ValueSigner, k: string, by: number, ttl: string): Promise<number> {
     for (let i = 0; i < MAX_SWAPS; i++) {
-      const stored = await this.redis.porpoiseCacheSignedIncr(k, signer.encode(k, String(by)), signer.delta(k, by), ttl);
+      const stored = String(await this.redis.script(SIGNED_INCR, [k], [signer.encode(k, String(by)), signer.delta(k, by), ttl]));
       const decoded = signer.decode(k, stored);
       this.count(k, decoded.forged);
       if (decoded.value === null) {
         // The base does not verify: the key reads as absent, so the counter starts again from 0.
         // Delete exactly what we saw (anyone who appended to it sees the same and retries too).
-        await this.redis.porpoiseCacheCas(k, "equal", stored, "del", "", "");
+        await this.redis.script(CAS, [k], ["equal", stored, "del", "", ""]);
         continue;
       }
       const result = BigInt(decoded.value);
       if (result > BigInt(Number.MAX_SAFE_INTEGER) || result < BigInt(Number.MIN_SAFE_INTEGER)) throw new Error("RANGE");
       if (decoded.records > FOLD_RECORDS) {
         // Best effort: fails harmlessly when another incr appended since.
-        await this.redis.porpoiseCacheCas(k, "equal", stored, "set", signer.encode(k, decoded.value), "keep");
+        await this.redis.script(CAS, [k], ["equal", stored, "set", signer.encode(k, decoded.value), "keep"]);
       }
       return Number(result);
     }
     throw new ConflictError(`cache key "${k.slice(this.prefix.length)}" kept holding forged values; check who writes to Redis`);
+  }
+
+  private async getStored(k: string): Promise<string | null> {
+    const v = await this.redis.send("GET", [k]);
+    return v === null ? null : String(v);
   }
 
   private visible(key: string, stored: string | null): string | null {
@@ -269,7 +252,7 @@ export class RedisCache implements Cache {
     } catch (err) {
       if (err instanceof PorpoiseError) throw err;
       const msg = this.lastConnectionError ?? (err as Error).message ?? String(err);
-      if (err instanceof ReplyError) throw new PorpoiseError("CACHE_ERROR", 500, `Redis at ${this.shown} refused a cache call: ${msg}`, { cause: err });
+      if (err instanceof RedisReplyError) throw new PorpoiseError("CACHE_ERROR", 500, `Redis at ${this.shown} refused a cache call: ${msg}`, { cause: err });
       throw new CacheUnavailableError(`Redis at ${this.shown} did not answer a cache call (${msg}); the cache answers again once Redis is back`, err);
     }
   }

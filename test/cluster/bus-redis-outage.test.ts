@@ -3,50 +3,16 @@
 // blocked claimer sends (docs/architecture.md §3.1: Redis contents may be lost; §3.10).
 
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import Redis from "ioredis";
 import type { DeliveredEvent, ReadyTask } from "../../src/bus/bus.ts";
 import { RedisBus } from "../../src/bus/redis-bus.ts";
 import { createLogger, type Logger } from "../../src/core/log.ts";
 import type { KillMessage } from "../../src/core/messages.ts";
-import { freePort, redisAnswers } from "../../scripts/test-services.ts";
 import { readyTask, taskEvent } from "../integration/contracts/bus-contract.ts";
 import { turn, waitFor } from "../integration/contracts/wait.ts";
+import { throwawayRedis } from "./throwaway-redis.ts";
 
 const SECRET = "outage-secret-0123456789";
-
-/** redis-server without persistence on a fixed free port, stoppable and restartable there. */
-async function throwawayRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "porpoise-bus-redis-"));
-  const url = `redis://127.0.0.1:${port}`;
-  let proc: Bun.Subprocess | null = null;
-  const start = async () => {
-    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], {
-      stdio: ["ignore", "ignore", "ignore"],
-    });
-    await waitFor(() => redisAnswers(url, 200), `redis-server on port ${port}`, 10_000);
-  };
-  const stop = async () => {
-    const p = proc;
-    proc = null;
-    if (!p) return;
-    p.kill("SIGTERM");
-    await p.exited;
-  };
-  await start();
-  return {
-    url,
-    start,
-    stop,
-    async [Symbol.asyncDispose]() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 function busOn(url: string, opts: { claimLeaseMs?: number; log?: Logger } = {}): RedisBus & AsyncDisposable {
   const bus = new RedisBus({ url, prefix: "outage:", secret: SECRET, ...opts });
