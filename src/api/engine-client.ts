@@ -5,7 +5,7 @@
 
 import { z } from "zod";
 import { getZone } from "../core/cron/index.ts";
-import { ConflictError, NotFoundError, ValidationError } from "../core/errors.ts";
+import { ConflictError, NotFoundError, RequestKeyUsedError, ValidationError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { assertControl, assertTaskControl, isTerminalTaskState, type TaskState } from "../core/states.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
@@ -34,12 +34,19 @@ export interface RunRequest {
    * trigger, and the in-process master gets the project and definition with the instance.
    */
   checked?: { project: Project; workflow: Workflow; version: WorkflowVersion };
+  /**
+   * The request's Idempotency-Key: a run created with it before (in the project) is answered
+   * again instead of starting a second one; the same key for another workflow or other params
+   * is a ConflictError (docs/architecture.md §3.5).
+   */
+  requestKey?: string;
 }
 export type InstanceControl = "stop" | "pause" | "resume" | "rerun" | "recover-failed";
 export type TaskControl = "force-success" | "kill";
 
 export interface EngineClient {
-  run(req: RunRequest, actor: Actor): Promise<{ id: number; state: string }>;
+  /** `replayed`: the request's Idempotency-Key had created this instance before. */
+  run(req: RunRequest, actor: Actor): Promise<{ id: number; state: string; replayed?: boolean }>;
   control(instanceId: number, control: InstanceControl, actor: Actor): Promise<{ id: number; state: string }>;
   controlTask(taskInstanceId: number, control: TaskControl, actor: Actor): Promise<{ id: number; state: string }>;
   logOf(taskInstanceId: number): Promise<{ path: string | null; ended: boolean }>;
@@ -65,6 +72,8 @@ const INSTANCE_COMMANDS: Record<InstanceControl, CommandType> = {
 };
 
 const idSchema = z.number().int().positive();
+
+const sortedEntries = (m: Record<string, string>) => Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 export function publishWake(bus: Bus, message: WakeMessage, log: Logger): void {
   bus.publishWake(message).catch((err) => log.warn("could not wake the master; it picks the work up on its next start", { err }));
@@ -96,6 +105,7 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
       version: version.version,
       slot: (id) => slotOf(id),
       runType: "START_PROCESS",
+      requestKey: req.requestKey ?? null,
       priority: req.priority,
       workerGroup: req.workerGroup,
       failureStrategy: req.failureStrategy ?? "END",
@@ -114,32 +124,56 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
       },
     });
 
+  const runOnce = async (req: RunRequest, actor: Actor): Promise<{ id: number; state: string }> => {
+    if (req.checked) {
+      const { project, workflow, version } = req.checked;
+      const instance = await create(req, workflow, version, actor);
+      if (!deps.handoff?.offer(instance, version.definition, project)) publishWake(bus, { instanceId: instance.id }, log);
+      return { id: instance.id, state: instance.state };
+    }
+    const workflow = await store.workflows.get(req.projectId, req.workflowName);
+    if (!workflow) throw new NotFoundError(`workflow "${req.workflowName}" does not exist in this project; save it first`);
+    const versionNo = req.version ?? workflow.currentVersion;
+    const version = await store.workflows.getVersion(workflow.id, versionNo);
+    if (!version) throw new NotFoundError(`workflow "${workflow.name}" has no version ${versionNo} (its versions are 1 to ${workflow.latestVersion})`);
+    if (req.startTasks !== undefined) {
+      if (req.startTasks.length === 0) {
+        throw new ValidationError("startTasks is empty; leave it out to run every task", [{ path: "startTasks", message: "name at least one task" }]);
+      }
+      const names = new Set(version.definition.tasks.map((t) => t.name));
+      const unknown = req.startTasks.filter((n) => !names.has(n));
+      if (unknown.length > 0) {
+        throw new NotFoundError(`startTasks names tasks workflow "${workflow.name}" version ${versionNo} does not have: ${unknown.join(", ")}`);
+      }
+    }
+    const instance = await create(req, workflow, version, actor);
+    publishWake(bus, { instanceId: instance.id }, log);
+    return { id: instance.id, state: instance.state };
+  };
+
+  /** The instance an earlier request with the same key created; ConflictError when that was another request. */
+  const replay = async (req: RunRequest, workflowId: number, err: RequestKeyUsedError) => {
+    const earlier = await store.instances.byRequestKey(req.projectId, err.requestKey);
+    if (!earlier) throw err; // deleted between the create and this read
+    const same = earlier.workflowId === workflowId && JSON.stringify(sortedEntries(earlier.params)) === JSON.stringify(sortedEntries(req.params ?? {}));
+    if (!same) {
+      throw new ConflictError(
+        `Idempotency-Key ${JSON.stringify(err.requestKey)} was used for another run request (workflow instance ${earlier.id} of workflow "${earlier.workflowName}"): send a new key for a new run`,
+        [{ path: "Idempotency-Key", message: "used for another request" }],
+      );
+    }
+    return { id: earlier.id, state: earlier.state, replayed: true };
+  };
+
   return {
     async run(req, actor) {
-      if (req.checked) {
-        const { project, workflow, version } = req.checked;
-        const instance = await create(req, workflow, version, actor);
-        if (!deps.handoff?.offer(instance, version.definition, project)) publishWake(bus, { instanceId: instance.id }, log);
-        return { id: instance.id, state: instance.state };
+      try {
+        return await runOnce(req, actor);
+      } catch (err) {
+        if (!(err instanceof RequestKeyUsedError)) throw err;
+        const workflowId = req.checked?.workflow.id ?? (await store.workflows.get(req.projectId, req.workflowName))?.id ?? -1;
+        return await replay(req, workflowId, err);
       }
-      const workflow = await store.workflows.get(req.projectId, req.workflowName);
-      if (!workflow) throw new NotFoundError(`workflow "${req.workflowName}" does not exist in this project; save it first`);
-      const versionNo = req.version ?? workflow.currentVersion;
-      const version = await store.workflows.getVersion(workflow.id, versionNo);
-      if (!version) throw new NotFoundError(`workflow "${workflow.name}" has no version ${versionNo} (its versions are 1 to ${workflow.latestVersion})`);
-      if (req.startTasks !== undefined) {
-        if (req.startTasks.length === 0) {
-          throw new ValidationError("startTasks is empty; leave it out to run every task", [{ path: "startTasks", message: "name at least one task" }]);
-        }
-        const names = new Set(version.definition.tasks.map((t) => t.name));
-        const unknown = req.startTasks.filter((n) => !names.has(n));
-        if (unknown.length > 0) {
-          throw new NotFoundError(`startTasks names tasks workflow "${workflow.name}" version ${versionNo} does not have: ${unknown.join(", ")}`);
-        }
-      }
-      const instance = await create(req, workflow, version, actor);
-      publishWake(bus, { instanceId: instance.id }, log);
-      return { id: instance.id, state: instance.state };
     },
 
     async control(instanceId, control, actor) {

@@ -101,6 +101,9 @@ export class ServerError extends PorpoiseError {
   }
 }
 
+/** Sends of one run request at most (waits 0.5, 1, 2, 4 s between them). */
+const RUN_ATTEMPTS = 5;
+
 export interface RunBody {
   params?: Record<string, string>;
   version?: number;
@@ -133,7 +136,7 @@ export function createApiClient(opts: {
   const doFetch = opts.fetch ?? (opts.caCert ? fetchTrusting(opts.caCert) : fetch);
   const seg = encodeURIComponent;
 
-  async function send(method: string, path: string, body?: unknown, init: { accept?: string; signal?: AbortSignal } = {}): Promise<Response> {
+  async function send(method: string, path: string, body?: unknown, init: { accept?: string; signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<Response> {
     const url = `${baseUrl}/api/v1${path}`;
     let res: Response;
     try {
@@ -143,6 +146,7 @@ export function createApiClient(opts: {
           authorization: `Bearer ${opts.token}`,
           accept: init.accept ?? "application/json",
           ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...init.headers,
         },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: init.signal,
@@ -159,8 +163,8 @@ export function createApiClient(opts: {
     throw await errorFrom(res, `${method} ${path}`);
   }
 
-  async function json<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown): Promise<z.output<S>> {
-    const res = await send(method, path, body);
+  async function json<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<z.output<S>> {
+    const res = await send(method, path, body, headers ? { headers } : {});
     const text = await res.text();
     let data: unknown;
     try {
@@ -198,7 +202,20 @@ export function createApiClient(opts: {
     createWorkflow: (project, definition) => json(workflowSchema, "POST", `/projects/${seg(project)}/workflows`, definition),
     updateWorkflow: (project, name, definition, expectedVersion) =>
       json(workflowSchema, "PUT", `/projects/${seg(project)}/workflows/${seg(name)}?expectedVersion=${expectedVersion}`, definition),
-    run: (project, name, body) => json(startedSchema, "POST", `/projects/${seg(project)}/workflows/${seg(name)}/run`, body),
+    // One Idempotency-Key per run: a request whose answer was lost (server unreachable, 502-504,
+    // a store outage) is sent again and answered with the run it created, never a second one.
+    async run(project, name, body) {
+      const key = { "idempotency-key": crypto.randomUUID() };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await json(startedSchema, "POST", `/projects/${seg(project)}/workflows/${seg(name)}/run`, body, key);
+        } catch (err) {
+          const retryable = err instanceof PorpoiseError && (err.code === "SERVER_UNREACHABLE" || [502, 503, 504].includes(err.status));
+          if (!retryable || attempt >= RUN_ATTEMPTS) throw err;
+          await Bun.sleep(250 * 2 ** attempt);
+        }
+      }
+    },
     async stop(instanceId) {
       await json(z.unknown(), "POST", `/workflow-instances/${instanceId}/stop`, {});
     },

@@ -61,6 +61,13 @@ export class ConflictError extends PorpoiseError {
   }
 }
 
+/** A run request's Idempotency-Key names an instance created already (store: unique per project). */
+export class RequestKeyUsedError extends ConflictError {
+  constructor(readonly requestKey: string) {
+    super(`a run with Idempotency-Key ${JSON.stringify(requestKey)} exists already in this project`, [{ path: "Idempotency-Key", message: "already used" }]);
+  }
+}
+
 export class PayloadTooLargeError extends PorpoiseError {
   constructor(limitBytes: number) {
     super("PAYLOAD_TOO_LARGE", 413, `request body is larger than ${limitBytes} bytes`);

@@ -12,7 +12,7 @@ import { egressPolicy } from "../core/net/egress.ts";
 import { readCaCert } from "../core/net/ca-cert.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { Worker } from "../worker/worker.ts";
-import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
+import { leashTasksToThisProcess } from "../worker/task-leash.ts";
 import { EdgeBus } from "../worker/edge/edge-bus.ts";
 import { EdgeLink } from "../worker/edge/edge-link.ts";
 import { VERSION } from "../version.ts";
@@ -41,7 +41,7 @@ export async function startEdgeWorker(deps: ModeDeps): Promise<RunningMode> {
     const listener = startMetricsListener({ host: config.host, port: config.metricsPort, metrics, log, checks: () => [link ? gatewayCheck(link, gateway) : starting, dataDir] });
     resources.add("metrics listener", () => listener.stop(0));
     log.info(`porpoise edge worker: metrics on ${listener.url}/metrics (/readyz: not ready until registered with the gateway)`);
-    leashTasksToThisProcess();
+    leashTasksToThisProcess(log);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     // One process per data dir: two would send one spool twice and report each other's attempts lost.
     const lock = lockDataDir(config.dataDir);

@@ -10,7 +10,7 @@ import { openStore } from "../store/open.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { Worker } from "../worker/worker.ts";
 import { WorkerBeacon } from "../cache/worker-beacons.ts";
-import { leashTasksToThisProcess } from "../worker/attempt-files.ts";
+import { leashTasksToThisProcess } from "../worker/task-leash.ts";
 import { redactUrl } from "../config.ts";
 import { openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
@@ -43,8 +43,8 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     const dataDir: ReadinessCheck = { name: "dataDir", check: dataDirCheck(config.dataDir) };
     const listener = startMetricsListener({ host: config.host, port: config.metricsPort, metrics, log, checks: () => (store ? [storeCheck(() => store!.ready()), dataDir] : [STARTING]) });
     resources.add("metrics listener", () => listener.stop(0));
-    // Its attempts die with it: once it is gone a master reruns them elsewhere (attempt-files.ts).
-    leashTasksToThisProcess();
+    // Its attempts die with it: once it is gone a master reruns them elsewhere (task-leash.ts).
+    leashTasksToThisProcess(log);
     await onDataDir(config.dataDir, async () => {
       await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
       await secureDataDir(config.dataDir);

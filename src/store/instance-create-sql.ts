@@ -43,13 +43,13 @@ export async function createInOneStatement(db: Db, t: Tables, input: NewWorkflow
       RETURNING id, project_id, release_state, current_version
     ), i AS (
     INSERT INTO workflow_instances (id, slot, project_id, workflow_id, workflow_version, state, run_type, epoch, priority, worker_group,
-      failure_strategy, params, start_tasks, depend_type, dry_run, host, timezone, schedule_time, executor_id, created_at, updated_at)
+      failure_strategy, params, start_tasks, depend_type, dry_run, host, timezone, schedule_time, executor_id, request_key, created_at, updated_at)
     SELECT ${id}::bigint, ${slot}::integer, w.project_id, w.id, COALESCE(${version}::integer, w.current_version), ${input.state ?? "SUBMITTED_SUCCESS"}::text,
       ${input.runType}::text, ${input.epoch ?? 0}::integer, ${input.priority ?? "MEDIUM"}::text, ${input.workerGroup ?? "default"}::text,
       ${input.failureStrategy ?? "END"}::text, ${JSON.stringify(input.params ?? {})}::text::jsonb,
       ${input.startTasks == null ? null : JSON.stringify(input.startTasks)}::text::jsonb, ${input.dependType ?? null}::text,
       ${input.dryRun ?? false}::boolean, ${input.host ?? null}::text, ${input.timezone ?? "UTC"}::text,
-      ${input.scheduleTime == null ? null : input.scheduleTime.toISOString()}::timestamptz, ${input.executorId ?? null}::bigint, ${at}::timestamptz, ${at}::timestamptz
+      ${input.scheduleTime == null ? null : input.scheduleTime.toISOString()}::timestamptz, ${input.executorId ?? null}::bigint, ${input.requestKey ?? null}::text, ${at}::timestamptz, ${at}::timestamptz
     FROM w
     WHERE w.release_state = 'ONLINE'
       AND EXISTS (SELECT 1 FROM workflow_versions v WHERE v.workflow_id = w.id AND v.version = COALESCE(${version}::integer, w.current_version))

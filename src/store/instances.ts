@@ -5,7 +5,7 @@
 // transition: one UPDATE naming the expected states and the writer's epoch.
 
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, type SQL, sql } from "drizzle-orm";
-import { ConflictError, NotFoundError } from "../core/errors.ts";
+import { ConflictError, NotFoundError, RequestKeyUsedError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import { consumeCommand } from "./commands.ts";
 import { createInOneStatement, oneStatementCreate } from "./instance-create-sql.ts";
@@ -14,6 +14,8 @@ import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { returned } from "./rows.ts";
+import { type Violation, violationOf } from "./sql-errors.ts";
+import type { NewWorkflowInstance } from "./run-store.ts";
 import { admitSerial, firstActive, releaseSerial, restartInstance, settleAdmission, stopWaiting, workflowsWithWaiting } from "./serial-instances.ts";
 import type { InstanceTransition, NamedWorkflowInstance, WorkflowInstance, WorkflowInstanceRepository } from "./store.ts";
 
@@ -118,6 +120,12 @@ export class LeaseNotHeldError extends ConflictError {
   }
 }
 
+/** The create's unique violation on (project, request key), as RequestKeyUsedError; null for any other. */
+function requestKeyUsed(input: NewWorkflowInstance, v: Violation | null): RequestKeyUsedError | null {
+  if (input.requestKey == null || v?.kind !== "unique" || !v.constraint.includes("request_key")) return null;
+  return new RequestKeyUsedError(input.requestKey);
+}
+
 export function createInstanceRepository(run: Runner): WorkflowInstanceRepository {
   const { t } = run;
   const wi = t.workflowInstances;
@@ -130,10 +138,14 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
     create: async (input) => {
       const slotOf = input.slot;
       if (run.dialect === "postgres" && typeof slotOf === "function" && oneStatementCreate(input)) {
-        const row = await run.read(async (db) => {
-          const [id] = await allocateInstanceIds(db, "postgres", 1);
-          return createInOneStatement(db, t, input, id!, slotOf(id!), new Date());
-        });
+        const row = await run
+          .read(async (db) => {
+            const [id] = await allocateInstanceIds(db, "postgres", 1);
+            return createInOneStatement(db, t, input, id!, slotOf(id!), new Date());
+          })
+          .catch((err: unknown) => {
+            throw requestKeyUsed(input, violationOf(err) ?? violationOf((err as { cause?: unknown }).cause)) ?? err;
+          });
         if (row) return toWorkflowInstance(row);
         // Gone, not ONLINE, or no such version: the transaction says which (or creates it, if that changed meanwhile).
       }
@@ -207,6 +219,7 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
                 executorId: input.executorId ?? null,
                 depth: input.depth ?? 0,
                 host: input.host ?? null,
+                requestKey: input.requestKey ?? null,
                 createdAt: now,
                 updatedAt: now,
               })
@@ -221,13 +234,14 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
           return toWorkflowInstance(row);
         },
         (v) =>
-          v.kind === "unique"
+          requestKeyUsed(input, v) ??
+          (v.kind === "unique"
             ? new ConflictError(`an instance for schedule ${input.scheduleId} at ${input.scheduleTime?.toISOString()} exists already`)
             : v.kind === "foreign_key"
               ? new NotFoundError(
                   `the instance refers to something that does not exist (schedule ${input.scheduleId ?? "-"}, parent task instance ${input.parentTaskInstanceId ?? "-"})`,
                 )
-              : undefined,
+              : undefined),
       );
     },
 
@@ -239,6 +253,12 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
     get: (id) =>
       run.read(async (db) => {
         const [row] = await named(db).where(eq(wi.id, id));
+        return row ? toNamedInstance(row) : null;
+      }),
+
+    byRequestKey: (projectId, requestKey) =>
+      run.read(async (db) => {
+        const [row] = await named(db).where(and(eq(wi.projectId, projectId), eq(wi.requestKey, requestKey)));
         return row ? toNamedInstance(row) : null;
       }),
 

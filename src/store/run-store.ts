@@ -193,6 +193,11 @@ export interface NewWorkflowInstance {
    * SERIAL_WAIT, or STOP for SERIAL_DISCARD; SERIAL_PRIORITY also stops older waiting ones.
    */
   executionType?: ExecutionType;
+  /**
+   * The Idempotency-Key of the run request (unique per project): a second create with the same
+   * key throws RequestKeyUsedError and creates nothing (docs/architecture.md §3.5).
+   */
+  requestKey?: string | null;
 }
 
 /** Fields a transition may set besides state and epoch. */
@@ -239,6 +244,8 @@ export interface WorkflowInstanceRepository {
   /** Fenced: the changed row, or null when the state was not one of `from` or the epoch is stale. Never throws for that. */
   transition(id: number, change: InstanceTransition): Promise<WorkflowInstance | null>;
   get(id: number): Promise<NamedWorkflowInstance | null>;
+  /** The instance a run request with this Idempotency-Key created in the project, if any. */
+  byRequestKey(projectId: number, requestKey: string): Promise<NamedWorkflowInstance | null>;
   /** Newest first. */
   list(query: InstanceQuery): Promise<Page<NamedWorkflowInstance>>;
   /** Non-terminal instances (restart recovery), of the given slots or all, oldest first. */

@@ -199,10 +199,14 @@ export const workflowInstances = pgTable(
     pendingControl: text("pending_control").$type<PendingControl>(),
     executorId: ref("executor_id").references(() => users.id, { onDelete: "set null" }),
     depth: integer().notNull().default(0),
+    /** The Idempotency-Key of the run request that created it (0018). */
+    requestKey: text("request_key"),
   },
   (t) => [
     index("workflow_instances_backfill_idx").on(t.backfillId),
     // A cron fire is unique in the Store itself (docs/architecture.md §3.5); manual runs have NULLs, which never collide.
+    // A retried run request finds its instance (0018); runs without a key have NULLs, which never collide.
+    unique("workflow_instances_request_key_unique").on(t.projectId, t.requestKey),
     unique("workflow_instances_schedule_fire_unique").on(t.scheduleId, t.scheduleTime),
     index("workflow_instances_state_idx").on(t.state),
     index("workflow_instances_workflow_state_idx").on(t.workflowId, t.state),

@@ -39,31 +39,9 @@ const SUPERVISOR =
   "read -r s < /proc/$$/stat; ticks \"$s\" > " + ATTEMPT_FILES.pid + "; " +
   '(exec "$@" 2>&3 3>&-); c=$?; printf \'%s\\n\' $c > ' + ATTEMPT_FILES.exit + "; exit $c";
 
-// The leashed variant, for workers whose attempts must not outlive them (a cluster worker: once it
-// is gone, a master reruns its attempts elsewhere, and a task still running here would be a second
-// copy). The worker holds the write end of the supervisor's stdin; a background subshell reads it
-// until end of file — which comes when the worker's process dies, however it dies — and then kills
-// the whole process group. A blocking read: nothing polls. The interpreter reads /dev/null, as in
-// the plain variant. `porpoise all` stays unleashed: after a kill -9 it adopts what outlived it.
-// (An asynchronous list's stdin is /dev/null unless redirected explicitly — POSIX — hence the dup to
-// fd 4 and back; the main shell closes fd 4 so the interpreter does not hold the pipe.)
-const LEASH = "exec 4<&0; ( while read -r _; do :; done; kill -KILL 0 ) <&4 & exec 4<&-; ";
-const LEASHED = SUPERVISOR.replace("exec 3>&2 2>/dev/null; ", `exec 3>&2 2>/dev/null; ${LEASH}`).replace('(exec "$@" 2>&3 3>&-)', '(exec "$@" 2>&3 3>&- </dev/null)');
-
-let leashed = false;
-
-/** From now on, task processes of this process die with it (see LEASH). Set once by the mode. */
-export function leashTasksToThisProcess(): void {
-  leashed = true;
-}
-
-export function tasksLeashed(): boolean {
-  return leashed;
-}
-
 /** argv that runs `command` under the supervisor (the process's cwd must be the attempt directory). */
 export function supervisedArgv(command: readonly string[]): string[] {
-  return ["sh", "-c", leashed ? LEASHED : SUPERVISOR, "porpoise-task", ...command];
+  return ["sh", "-c", SUPERVISOR, "porpoise-task", ...command];
 }
 
 /** Where the supervisor's files of an attempt are. */

@@ -30,8 +30,6 @@ export interface ProcessRequest {
   /** Switch to this user and group before exec (porpoise must be root; see worker/run-as.ts). */
   uid?: number;
   gid?: number;
-  /** The supervisor's stdin is a pipe this process holds open: a leashed supervisor kills its group at end of file. */
-  leash?: boolean;
 }
 
 /** A supervised process of an earlier porpoise, found alive (or ended) after a restart (attempt-files.ts). */
@@ -133,15 +131,15 @@ function exitStatus(path) {
     return m ? Number(m[1]) : null;
   } catch { return null; } finally { closeSync(fd); }
 }
-// A supervised interpreter killed by a signal exits its wrapper with 128 + the signal number.
+// A supervised interpreter killed by a signal exits its wrapper with 128 + the signal number
+// (an unsupervised one, leashed, reports its signal itself).
 function signalOf(code) { return code > 128 && SIGNALS[code - 128] ? SIGNALS[code - 128] : null; }
-async function start({ id, argv, cwd, env, output, uid, gid, leash }) {
+async function start({ id, argv, cwd, env, output, uid, gid }) {
   let proc, tails;
   try {
     const out = openSync(output.out, APPEND, 0o600), err = openSync(output.err, APPEND, 0o600);
     const user = uid === undefined ? {} : { uid, gid };
-    // leash: the supervisor's stdin is a pipe only this process writes to (attempt-files.ts).
-    try { proc = Bun.spawn(argv, { cwd, env, stdin: leash ? "pipe" : "ignore", stdout: out, stderr: err, detached: true, ...user }); }
+    try { proc = Bun.spawn(argv, { cwd, env, stdin: "ignore", stdout: out, stderr: err, detached: true, ...user }); }
     finally { closeSync(out); closeSync(err); }
     tails = [new Tail(id, output.out, "out", 0), new Tail(id, output.err, "err", 0)];
   } catch (err) {
@@ -154,7 +152,6 @@ async function start({ id, argv, cwd, env, output, uid, gid, leash }) {
   proc.exited.then((c) => (code = c));
   const readError = await follow(tails, async (wait) => code !== null || (await Promise.race([proc.exited.then(() => true), Bun.sleep(wait).then(() => false)])));
   try { process.kill(-proc.pid, "SIGKILL"); } catch {}
-  if (leash) { try { proc.stdin.end(); } catch {} }
   code = await proc.exited;
   postMessage({ id, t: "exit", code, signal: proc.signalCode ?? signalOf(code), readError });
 }

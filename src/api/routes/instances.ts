@@ -137,6 +137,16 @@ function checkStartTasks(startTasks: string[], known: Set<string>, wf: Workflow,
   );
 }
 
+/** The Idempotency-Key header of a run request: absent, or 1-255 visible ASCII characters. */
+function idempotencyKey(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(raw)) {
+    const message = "expected 1 to 255 visible ASCII characters (no spaces), such as a UUID";
+    throw new ValidationError(`header Idempotency-Key is invalid: ${message}`, [{ path: "Idempotency-Key", message }]);
+  }
+  return raw;
+}
+
 /** `recover-failed` → `recoverFailed`: the operation names of the controls. */
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -147,7 +157,9 @@ export const instanceRoutes = [
     operationId: "runWorkflow",
     tag: "instances",
     summary: "Run a workflow; answers at once with the new instance's id",
-    description: "409 when the workflow is OFFLINE; 503 when this process runs no engine.",
+    description:
+      "409 when the workflow is OFFLINE; 503 when this process runs no engine. With an Idempotency-Key, sending the same request again (after a timeout or a lost answer) answers with the run it created, and Idempotent-Replayed: true, instead of starting a second run; the same key with another workflow or other params is 409.",
+    headers: [{ name: "Idempotency-Key", description: "1 to 255 visible ASCII characters (a UUID, say), unique per run request within the project" }],
     auth: "user",
     projectRole: "developer",
     params: workflowParams,
@@ -155,8 +167,9 @@ export const instanceRoutes = [
     example: { params: { day: "2025-05-01" }, failureStrategy: "CONTINUE" },
     response: controlResultView,
     errorStatuses: [503],
-    handler: async ({ params, body, deps, access, actor }) => {
+    handler: async ({ params, body, deps, access, actor, c }) => {
       const { project } = access;
+      const requestKey = idempotencyKey(c.req.header("idempotency-key"));
       const wf = await findWorkflow(deps.store, project.id, project.name, params.name);
       const version = body.version ?? wf.currentVersion;
       const stored = await versionOf(deps.store, wf.id, version);
@@ -171,7 +184,12 @@ export const instanceRoutes = [
       if (startTasks) checkStartTasks(startTasks, new Set(stored.definition.tasks.map((t) => t.name)), wf, version);
       const engine = requireEngine(deps.engine, "running a workflow");
       // Checked here already: the engine reads none of it again (and hands it to its master).
-      return engine.run({ ...body, startTasks, version, projectId: project.id, workflowName: wf.name, checked: { project, workflow: wf, version: stored } }, actor);
+      const ran = await engine.run(
+        { ...body, startTasks, version, projectId: project.id, workflowName: wf.name, checked: { project, workflow: wf, version: stored }, ...(requestKey ? { requestKey } : {}) },
+        actor,
+      );
+      if (ran.replayed) c.header("Idempotent-Replayed", "true");
+      return ran;
     },
   }),
   defineRoute({

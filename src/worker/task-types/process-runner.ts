@@ -17,7 +17,8 @@ import { lchown, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { scanOutParams } from "../out-params.ts";
 import { paramsToEnv, renderText } from "../substitute.ts";
-import { attemptFiles, supervisedArgv, tasksLeashed } from "../attempt-files.ts";
+import { attemptFiles, supervisedArgv } from "../attempt-files.ts";
+import { leashEnv, tasksLeashed } from "../task-leash.ts";
 import { adoptProcess, startProcess, type AdoptRequest, type OutputStream, type StartedProcess } from "../process-threads.ts";
 import { reservedEnvReason } from "../../core/task-env-names.ts";
 import type { PythonTask, ShellTask } from "../../core/workflow-schema.ts";
@@ -70,8 +71,9 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
     if (reserved !== null) log.write("sys", `env ${name} of the task not set: it is reserved (${reserved})`);
     else taskEnv[name] = renderText(value, params, ctx.clock);
   }
-  // The task environment last: no param or task env replaces PATH, HOME, TMPDIR, … (task-environment.ts).
-  const env = { ...exported.env, ...taskEnv, ...ctx.env };
+  // The task environment last: no param or task env replaces PATH, HOME, TMPDIR, … (task-environment.ts),
+  // nor the leash's mark (task-leash.ts).
+  const env = { ...exported.env, ...taskEnv, ...ctx.env, ...leashEnv() };
 
   if (signal.aborted) return { state: "KILL", outParams: {}, message: "stopped before it started" };
   const onLine = lineReader(log, outParams);
@@ -79,9 +81,11 @@ export async function runScriptProcess(ctx: TaskContext<ShellTask | PythonTask>,
   try {
     // On a helper thread: a spawn blocks its thread until the child has exec'd (process-threads.ts).
     const output = attemptFiles(ctx.workDir);
-    // The supervisor and the interpreter run as the task's user (run-as.ts).
+    // The supervisor and the interpreter run as the task's user (run-as.ts). A leashed worker's
+    // task runs without the supervisor: nothing adopts it after a crash (task-leash.ts).
     const user = ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {};
-    proc = await startProcess({ argv: supervisedArgv([...spec.command, scriptPath]), cwd: ctx.workDir, env, output, ...user, ...(tasksLeashed() ? { leash: true } : {}) }, onLine);
+    const command = [...spec.command, scriptPath];
+    proc = await startProcess({ argv: tasksLeashed() ? command : supervisedArgv(command), cwd: ctx.workDir, env, output, ...user }, onLine);
   } catch (err) {
     const message = `could not start ${spec.command[0]}: ${errorText(err)}`;
     log.write("sys", message);

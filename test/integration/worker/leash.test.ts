@@ -1,7 +1,9 @@
-// A cluster worker's task processes die with the worker (attempt-files.ts, the leashed
-// supervisor): once the worker is gone a master reruns its attempts elsewhere, so a task left
-// running here would be a second copy. `porpoise all` does not leash: it adopts what outlived it.
-// A real process holds the leash here and is killed -9; the task's whole process group must go.
+// A cluster worker's task processes die with the worker (task-leash.ts: one reaper per worker):
+// once the worker is gone a master reruns its attempts elsewhere, so a task left running here
+// would be a second copy. `porpoise all` does not leash: it adopts what outlived it (its tasks run
+// under the supervisor of attempt-files.ts). A real process holds the leash here and is killed
+// -9; the task's whole process group must go, and so must a child it moved to a session of its
+// own, also when the reaper itself was killed before.
 
 import { expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,14 +17,18 @@ function holder(dir: string, leash: boolean): string {
   const path = join(dir, "holder.ts");
   writeFileSync(
     path,
-    `import { leashTasksToThisProcess, supervisedArgv, tasksLeashed } from ${JSON.stringify(join(SRC, "attempt-files.ts"))};
+    `import { supervisedArgv } from ${JSON.stringify(join(SRC, "attempt-files.ts"))};
+import { leashEnv, leashReaperPid, leashTasksToThisProcess, tasksLeashed } from ${JSON.stringify(join(SRC, "task-leash.ts"))};
 import { startProcess } from ${JSON.stringify(join(SRC, "process-threads.ts"))};
 if (${leash}) leashTasksToThisProcess();
 const dir = ${JSON.stringify(dir)};
-// The task writes its pid, then (in the background, its own child) sleeps and writes a marker.
-const p = await startProcess({ argv: supervisedArgv(["sh", "-c", "echo $$ > task.pid; (sleep 4; echo late > marker) & wait"]), cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, output: { out: dir + "/out", err: dir + "/err" }, ...(tasksLeashed() ? { leash: true } : {}) }, () => {});
-console.log("started " + p.pid);
-await new Promise(() => {});
+// The task writes its pid, then (in the background, its own child) sleeps and writes a marker;
+// another child leaves the task's process group for a session of its own and does the same.
+const script = "echo $$ > task.pid; (sleep 4; echo late > marker) & setsid sh -c 'sleep 4; echo late > detached' & wait";
+const command = ["sh", "-c", script];
+const p = await startProcess({ argv: tasksLeashed() ? command : supervisedArgv(command), cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...leashEnv() }, output: { out: dir + "/out", err: dir + "/err" } }, () => {});
+console.log("started " + p.pid + " reaper " + leashReaperPid());
+setInterval(() => {}, 1 << 30); // held open until killed (a bare pending promise makes Bun 1.4.5 spin)
 `,
   );
   return path;
@@ -37,33 +43,48 @@ const alive = (pid: number) => {
   }
 };
 
-for (const leash of [true, false]) {
-  test(leash ? "leashed: kill -9 of the holder kills the task's process group at once" : "unleashed (porpoise all): the task outlives the holder, to be adopted", async () => {
+const cases = [
+  { leash: true, killReaper: false, title: "leashed: kill -9 of the holder kills the task's process group and its detached child at once" },
+  { leash: true, killReaper: true, title: "leashed, the reaper killed first: a new one takes over, and kill -9 of the holder still kills the task" },
+  { leash: false, killReaper: false, title: "unleashed (porpoise all): the task outlives the holder, to be adopted" },
+];
+for (const { leash, killReaper, title } of cases) {
+  test(title, async () => {
     const dir = mkdtempSync(join(tmpdir(), "porpoise-leash-"));
+    let proc: Bun.Subprocess<"ignore", "pipe", "inherit"> | null = null;
     try {
-      const proc = Bun.spawn([process.execPath, holder(dir, leash)], { cwd: dir, stdout: "pipe", stderr: "inherit" });
+      proc = Bun.spawn([process.execPath, holder(dir, leash)], { cwd: dir, stdout: "pipe", stderr: "inherit" });
       const reader = proc.stdout.getReader();
       let out = "";
-      while (!/started \d+/.test(out)) {
+      while (!/started \d+ reaper/.test(out)) {
         const { value, done } = await reader.read();
         if (done) throw new Error(`holder exited: ${out}`);
         out += new TextDecoder().decode(value);
       }
       const supervisor = Number(/started (\d+)/.exec(out)![1]);
+      const reaper = Number(/reaper (\d+|null)/.exec(out)![1]) || 0;
+      expect(reaper > 0).toBe(leash);
       await waitFor("the task wrote its pid", async () => existsSync(join(dir, "task.pid")));
+      if (killReaper) {
+        process.kill(reaper, "SIGKILL");
+        await waitFor("the reaper is gone", async () => !alive(reaper));
+        await Bun.sleep(500); // the holder starts a new one after 200 ms
+      }
       proc.kill("SIGKILL");
       await proc.exited;
       if (leash) {
         await waitFor("the supervisor's group is gone", async () => !alive(supervisor), 5_000);
         await Bun.sleep(4_500);
         expect(existsSync(join(dir, "marker"))).toBe(false);
+        expect(existsSync(join(dir, "detached"))).toBe(false);
       } else {
-        await waitFor("the task finished on its own", async () => existsSync(join(dir, "marker")), 10_000);
+        await waitFor("the task finished on its own", async () => existsSync(join(dir, "marker")) && existsSync(join(dir, "detached")), 10_000);
         try {
           process.kill(-supervisor, "SIGKILL");
         } catch {}
       }
     } finally {
+      proc?.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
   });
