@@ -11,7 +11,7 @@
 // task's env replaces it) and every such process itself — found in /proc, so nothing has to be
 // registered between a spawn and a crash. Twice, for what forked during the first pass. A process
 // that cleared its environment or moved its children to new sessions can escape; a script cannot
-// detach by mistake.
+// detach by mistake. Where grep has no -z (older BusyBox), each environment is read through tr.
 //
 // Why: a leash per task (a wrapper `sh` whose background subshell read the pipe) cost one more
 // exec per shell task, a third of a `true` task's CPU on a 2-core VM (sh -c + bash 13.9 ms
@@ -23,11 +23,18 @@ import type { Logger } from "../core/log.ts";
 
 export const LEASH_ENV = "PORPOISE_LEASH";
 
+// grep -z reads NUL-separated records (GNU grep, recent BusyBox); where it is missing each
+// environment goes through tr instead, one process at a time.
 const REAPER = [
   'm="$1"',
   "while read -r _; do :; done",
   "for round in 1 2; do",
-  `  for f in $(grep -lsxz "${LEASH_ENV}=$m" /proc/[0-9]*/environ); do`,
+  "  if printf 'x\\0' | grep -qxz x 2>/dev/null; then",
+  `    found=$(grep -lsxz "${LEASH_ENV}=$m" /proc/[0-9]*/environ 2>/dev/null)`,
+  "  else",
+  `    found=$(for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' 2>/dev/null < "$f" | grep -qx "${LEASH_ENV}=$m" && echo "$f"; done)`,
+  "  fi",
+  "  for f in $found; do",
   '    p=${f#/proc/}; p=${p%/environ}',
   '    read -r s < "/proc/$p/stat" || continue',
   '    s=${s##*) }; set -- $s',

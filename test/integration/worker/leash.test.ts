@@ -6,7 +6,7 @@
 // own, also when the reaper itself was killed before.
 
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../../helpers/wait.ts";
@@ -44,16 +44,24 @@ const alive = (pid: number) => {
 };
 
 const cases = [
-  { leash: true, killReaper: false, title: "leashed: kill -9 of the holder kills the task's process group and its detached child at once" },
-  { leash: true, killReaper: true, title: "leashed, the reaper killed first: a new one takes over, and kill -9 of the holder still kills the task" },
-  { leash: false, killReaper: false, title: "unleashed (porpoise all): the task outlives the holder, to be adopted" },
+  { leash: true, killReaper: false, noGrepZ: false, title: "leashed: kill -9 of the holder kills the task's process group and its detached child at once" },
+  { leash: true, killReaper: true, noGrepZ: false, title: "leashed, the reaper killed first: a new one takes over, and kill -9 of the holder still kills the task" },
+  { leash: true, killReaper: false, noGrepZ: true, title: "leashed, with a grep that has no -z (older BusyBox): the reaper reads each environment itself" },
+  { leash: false, killReaper: false, noGrepZ: false, title: "unleashed (porpoise all): the task outlives the holder, to be adopted" },
 ];
-for (const { leash, killReaper, title } of cases) {
+for (const { leash, killReaper, noGrepZ, title } of cases) {
   test(title, async () => {
     const dir = mkdtempSync(join(tmpdir(), "porpoise-leash-"));
     let proc: Bun.Subprocess<"ignore", "pipe", "inherit"> | null = null;
     try {
-      proc = Bun.spawn([process.execPath, holder(dir, leash)], { cwd: dir, stdout: "pipe", stderr: "inherit" });
+      let env: Record<string, string | undefined> = process.env;
+      if (noGrepZ) {
+        // A grep first on the PATH that refuses -z, as BusyBox builds without it do.
+        mkdirSync(join(dir, "bin"));
+        writeFileSync(join(dir, "bin", "grep"), '#!/bin/sh\nfor a in "$@"; do case "$a" in -*z*) echo "grep: invalid option -- z" >&2; exit 2;; esac; done\nexec /usr/bin/grep "$@"\n', { mode: 0o755 });
+        env = { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+      }
+      proc = Bun.spawn([process.execPath, holder(dir, leash)], { cwd: dir, env, stdout: "pipe", stderr: "inherit" });
       const reader = proc.stdout.getReader();
       let out = "";
       while (!/started \d+ reaper/.test(out)) {
