@@ -227,7 +227,7 @@ describe("helm chart", () => {
     // The ready queue's key as the Redis Bus spells it: the default prefix + `q:<group>:ready`.
     const prefix = /prefix: z\.string\(\)[^\n]*\.default\("([^"]+)"\)/.exec(readRepoFile("src/bus/redis-bus.ts"))?.[1];
     expect(prefix).toBe("porpoise:");
-    expect(readRepoFile("src/bus/redis-bus-queues.ts")).toContain("zcard(`${this.d.prefix}q:${group}:ready`)");
+    expect(readRepoFile("src/bus/redis-bus-queues.ts")).toContain('"ZCARD", [`${this.d.prefix}q:${group}:ready`]');
     const spec = so.spec as { scaleTargetRef: { name: string }; triggers: { type: string; metadata: Record<string, string>; authenticationRef?: { name: string } }[] };
     expect(spec.scaleTargetRef.name).toBe("rel-porpoise-worker-default");
     expect(spec.triggers.map((t) => t.metadata.listName)).toEqual([`${prefix}q:default:ready`, `${prefix}q:etl:ready`]);
