@@ -114,7 +114,7 @@ describe("drizzle schema vs migrated database", () => {
     expect(differences(pgTables, "postgres", await describePostgres(pgDb.url)).sort()).toEqual([
       "projects.description: drizzle says text not null, database has text null",
       "task_instances.attempt: drizzle says integer not null, database has bigint not null",
-      'workflow_instances uniques: drizzle says ["schedule_id,schedule_time"], database has []',
+      'workflow_instances uniques: drizzle says ["project_id,request_key","schedule_id,schedule_time"], database has ["project_id,request_key"]',
     ]);
   });
 });
