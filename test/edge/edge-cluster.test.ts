@@ -4,10 +4,9 @@
 // master's "served groups" count the edge worker's group.
 
 import { expect, test } from "bun:test";
-import { join } from "node:path";
 import { startCluster } from "../cluster/cluster-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { cleanEnv, fromSource, spawn } from "../integration/cli-process.ts";
+import { edgeWorkerOnCluster } from "./edge-harness.ts";
 
 const WORKFLOW = `
 name: edge
@@ -18,14 +17,7 @@ tasks:
 
 test("an edge worker runs a cluster's tasks through the api node's gateway (Redis ready queues)", async () => {
   await using c = await startCluster({ prefix: "porpoise-edge-cluster-", masters: 1, workers: 0, lease: 2 });
-  const minted = await c.request("/worker-tokens", { method: "POST", json: { name: "edge", groups: ["edge"] } });
-  expect(minted.status).toBe(201);
-  const { token } = (await minted.json()) as { token: string };
-  const gateway = c.api.replace(/\/api\/v1$/, "");
-  await using w = spawn(fromSource(["worker", "--gateway", gateway, "--token", token, "--worker-groups", "edge", "--data-dir", join(c.tmp, "edge-data"), "--metrics-port", "0"]), { cwd: c.tmp, env: cleanEnv() });
-  await w.waitFor(/edge worker \S+ ready/, 30_000);
-  expect((await c.request("/projects", { method: "POST", json: { name: "etl" } })).status).toBe(201);
-  expect((await c.request("/projects/etl/workflows", { method: "POST", yaml: WORKFLOW })).status).toBe(201);
+  await using w = await edgeWorkerOnCluster(c, ["edge"], WORKFLOW);
   const { id } = (await (await c.request("/projects/etl/workflows/edge/run", { method: "POST", json: {} })).json()) as { id: number };
   const ended = await waitFor(`instance ${id} ends`, async () => {
     const i = await c.store.instances.get(id);

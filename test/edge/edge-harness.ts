@@ -10,6 +10,7 @@ import type { Store } from "../../src/store/store.ts";
 import { parseWorkflowDefinition } from "../../src/core/workflow-schema.ts";
 import { cleanEnv, fromSource, spawn, type Spawned } from "../integration/cli-process.ts";
 import { porpoiseAll, seedProjectWithToken, waitFor, type PorpoiseAll } from "../cluster/porpoise-process.ts";
+import type { Cluster } from "../cluster/cluster-harness.ts";
 
 export { waitFor };
 
@@ -182,3 +183,22 @@ export function tcpProxy(target: { host: string; port: number }): { port: number
 }
 
 export const dataDir = (e: EdgeEnv, name: string) => join(e.env.tmp, name);
+
+/**
+ * On a cluster (test/cluster/cluster-harness.ts): an edge worker of `groups` registered with the
+ * api node's gateway (token minted through the API, process ready), and project `etl` holding
+ * the workflow `yaml`; dispose the returned worker.
+ */
+export async function edgeWorkerOnCluster(c: Cluster, groups: string[], yaml: string): Promise<Spawned> {
+  const minted = await c.request("/worker-tokens", { method: "POST", json: { name: "edge", groups } });
+  if (minted.status !== 201) throw new Error(`minting a worker token answered ${minted.status}: ${await minted.text()}`);
+  const { token } = (await minted.json()) as { token: string };
+  const gateway = c.api.replace(/\/api\/v1$/, "");
+  const w = spawn(fromSource(["worker", "--gateway", gateway, "--token", token, "--worker-groups", groups.join(","), "--data-dir", join(c.tmp, "edge-data"), "--metrics-port", "0"]), { cwd: c.tmp, env: cleanEnv() });
+  await w.waitFor(/edge worker \S+ ready/, 30_000);
+  for (const [path, init] of [["/projects", { method: "POST", json: { name: "etl" } }], ["/projects/etl/workflows", { method: "POST", yaml }]] as const) {
+    const res = await c.request(path, init);
+    if (res.status !== 201) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
+  }
+  return w;
+}

@@ -9,11 +9,10 @@
 // finds the result once it runs again, and the run ends SUCCESS with its one attempt.
 
 import { expect, test } from "bun:test";
-import { join } from "node:path";
 import Redis from "ioredis";
 import { startCluster } from "../cluster/cluster-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { cleanEnv, fromSource, spawn } from "../integration/cli-process.ts";
+import { edgeWorkerOnCluster } from "./edge-harness.ts";
 
 const WORKFLOW = `
 name: slow
@@ -26,13 +25,7 @@ test("the edge gateway publishes its attempts' latest events again after FLUSHAL
   const admin = new Redis(c.redis.url);
   const master = c.masters[0]!.proc;
   try {
-    const minted = await c.request("/worker-tokens", { method: "POST", json: { name: "edge", groups: ["edge"] } });
-    const { token } = (await minted.json()) as { token: string };
-    const gateway = c.api.replace(/\/api\/v1$/, "");
-    await using w = spawn(fromSource(["worker", "--gateway", gateway, "--token", token, "--worker-groups", "edge", "--data-dir", join(c.tmp, "edge-data"), "--metrics-port", "0"]), { cwd: c.tmp, env: cleanEnv() });
-    await w.waitFor(/edge worker \S+ ready/, 30_000);
-    expect((await c.request("/projects", { method: "POST", json: { name: "etl" } })).status).toBe(201);
-    expect((await c.request("/projects/etl/workflows", { method: "POST", yaml: WORKFLOW })).status).toBe(201);
+    await using w = await edgeWorkerOnCluster(c, ["edge"], WORKFLOW);
     const { id } = (await (await c.request("/projects/etl/workflows/slow/run", { method: "POST", json: {} })).json()) as { id: number };
     const running = await waitFor("task a RUNNING (recorded by the master)", async () => {
       const t = (await c.store.taskInstances.listForInstance(id)).find((x) => x.taskName === "a");
