@@ -15,7 +15,6 @@ import {
   pgTable,
   primaryKey,
   text,
-  timestamp,
   unique,
 } from "drizzle-orm/pg-core";
 import type { WorkflowDefinition } from "../core/workflow-schema.ts";
@@ -23,70 +22,15 @@ import { type CommandState, type CommandType, DATASOURCE_TYPES, type PendingCont
 import {
   ALERT_CHANNEL_TYPES,
   CATCHUP_MODES,
-  PROJECT_ROLES,
   RELEASE_STATES,
-  TOKEN_KINDS,
   type JsonObject,
   type StringMap,
 } from "./model.ts";
+import { id, ref, time, createdAt, updatedAt, json, emptyObject } from "./schema-pg-columns.ts";
+import { projects, users } from "./schema-pg-identity.ts";
 
-const id = () => bigint({ mode: "number" }).primaryKey().generatedByDefaultAsIdentity();
-const ref = (name: string) => bigint(name, { mode: "number" });
-const time = (name: string) => timestamp(name, { withTimezone: true, mode: "date", precision: 3 });
-const createdAt = () => time("created_at").notNull().defaultNow();
-const updatedAt = () => time("updated_at").notNull().defaultNow();
-const json = <T>(name: string) => jsonb(name).$type<T>();
-const emptyObject = sql`'{}'::jsonb`;
-
-export const users = pgTable("users", {
-  id: id(),
-  name: text().notNull().unique("users_name_unique"),
-  passwordHash: text("password_hash"),
-  isAdmin: boolean("is_admin").notNull().default(false),
-  disabled: boolean().notNull().default(false),
-  createdAt: createdAt(),
-  updatedAt: updatedAt(),
-});
-
-export const apiTokens = pgTable(
-  "api_tokens",
-  {
-    id: id(),
-    userId: ref("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    name: text().notNull(),
-    kind: text({ enum: TOKEN_KINDS }).notNull(),
-    tokenHash: text("token_hash").notNull().unique("api_tokens_token_hash_unique"),
-    prefix: text().notNull(),
-    createdAt: createdAt(),
-    expiresAt: time("expires_at"),
-    revokedAt: time("revoked_at"),
-    lastUsedAt: time("last_used_at"),
-  },
-  (t) => [index("api_tokens_user_idx").on(t.userId)],
-);
-
-export const projects = pgTable("projects", {
-  id: id(),
-  name: text().notNull().unique("projects_name_unique"),
-  description: text().notNull().default(""),
-  params: json<StringMap>("params").notNull().default(emptyObject),
-  createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
-  createdAt: createdAt(),
-  updatedAt: updatedAt(),
-  /** OS user its shell/python tasks run as (migration 0006); null = the default task user. */
-  tenant: text(),
-});
-
-export const projectMembers = pgTable(
-  "project_members",
-  {
-    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
-    userId: ref("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    role: text({ enum: PROJECT_ROLES }).notNull(),
-    createdAt: createdAt(),
-  },
-  (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index("project_members_user_idx").on(t.userId)],
-);
+export * from "./schema-pg-identity.ts";
+export * from "./schema-pg-cluster.ts";
 
 export const workflowDefinitions = pgTable(
   "workflow_definitions",
@@ -292,46 +236,6 @@ export const alertEvents = pgTable(
   (t) => [index("alert_events_pending_idx").on(t.deliveredAt, t.id)],
 );
 
-export const clusterNodes = pgTable(
-  "cluster_nodes",
-  {
-    id: text().primaryKey(),
-    role: text().notNull(),
-    host: text().notNull(),
-    startedAt: time("started_at").notNull(),
-    heartbeatAt: time("heartbeat_at").notNull(),
-    version: text().notNull().default(""),
-    groups: json<string[]>("groups").notNull().default(sql`'[]'::jsonb`),
-    slots: json<number[]>("slots").notNull().default(sql`'[]'::jsonb`),
-    pid: integer(),
-  },
-  (t) => [index("cluster_nodes_role_heartbeat_idx").on(t.role, t.heartbeatAt)],
-);
-
-export const slotLeases = pgTable("slot_leases", {
-  slot: integer().primaryKey(),
-  owner: text(),
-  epoch: integer().notNull().default(0),
-  expiresAt: time("expires_at"),
-});
-
-/** Every change of a slot's owner (acquire, takeover, release), on the database clock. */
-export const slotLeaseLog = pgTable(
-  "slot_lease_log",
-  {
-    id: id(),
-    slot: integer().notNull(),
-    owner: text().notNull(),
-    epoch: integer().notNull(),
-    kind: text().notNull(),
-    at: time("at").notNull(),
-    expiresAt: time("expires_at").notNull(),
-    prevOwner: text("prev_owner"),
-    prevExpiresAt: time("prev_expires_at"),
-  },
-  (t) => [index("slot_lease_log_slot_idx").on(t.slot, t.epoch)],
-);
-
 export const datasources = pgTable(
   "datasources",
   {
@@ -379,17 +283,6 @@ export const backfills = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [index("backfills_project_idx").on(t.projectId, t.id), index("backfills_state_idx").on(t.state)],
-);
-
-/** Group-commit markers (migration 0008): a batch retried after an unknown outcome is not applied twice. */
-export const batchCommits = pgTable(
-  "batch_commits",
-  {
-    id: text().primaryKey(),
-    outcomes: text().notNull(),
-    createdAt: time("created_at").notNull(),
-  },
-  (t) => [index("batch_commits_created_at").on(t.createdAt)],
 );
 
 /** Bytes as Buffer (postgres.js reads and writes bytea as Buffer). */

@@ -18,71 +18,15 @@ import { type CommandState, type CommandType, DATASOURCE_TYPES, type PendingCont
 import {
   ALERT_CHANNEL_TYPES,
   CATCHUP_MODES,
-  PROJECT_ROLES,
   RELEASE_STATES,
-  TOKEN_KINDS,
   type JsonObject,
   type StringMap,
 } from "./model.ts";
+import { id, ref, time, createdAt, updatedAt, json, boolean, emptyObject } from "./schema-sqlite-columns.ts";
+import { projects, users } from "./schema-sqlite-identity.ts";
 
-const id = () => integer().primaryKey({ autoIncrement: true });
-const ref = (name: string) => integer(name);
-const time = (name: string) => integer(name, { mode: "timestamp_ms" });
-const createdAt = () => time("created_at").notNull().$defaultFn(() => new Date());
-const updatedAt = () => time("updated_at").notNull().$defaultFn(() => new Date());
-const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
-const boolean = (name: string) => integer(name, { mode: "boolean" });
-const emptyObject = {};
-
-export const users = sqliteTable("users", {
-  id: id(),
-  name: text().notNull().unique("users_name_unique"),
-  passwordHash: text("password_hash"),
-  isAdmin: boolean("is_admin").notNull().default(false),
-  disabled: boolean("disabled").notNull().default(false),
-  createdAt: createdAt(),
-  updatedAt: updatedAt(),
-});
-
-export const apiTokens = sqliteTable(
-  "api_tokens",
-  {
-    id: id(),
-    userId: ref("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    name: text().notNull(),
-    kind: text({ enum: TOKEN_KINDS }).notNull(),
-    tokenHash: text("token_hash").notNull().unique("api_tokens_token_hash_unique"),
-    prefix: text().notNull(),
-    createdAt: createdAt(),
-    expiresAt: time("expires_at"),
-    revokedAt: time("revoked_at"),
-    lastUsedAt: time("last_used_at"),
-  },
-  (t) => [index("api_tokens_user_idx").on(t.userId)],
-);
-
-export const projects = sqliteTable("projects", {
-  id: id(),
-  name: text().notNull().unique("projects_name_unique"),
-  description: text().notNull().default(""),
-  params: json<StringMap>("params").notNull().default(emptyObject),
-  createdBy: ref("created_by").references(() => users.id, { onDelete: "set null" }),
-  createdAt: createdAt(),
-  updatedAt: updatedAt(),
-  /** OS user its shell/python tasks run as (migration 0006); null = the default task user. */
-  tenant: text(),
-});
-
-export const projectMembers = sqliteTable(
-  "project_members",
-  {
-    projectId: ref("project_id").notNull().references(() => projects.id, { onDelete: "cascade" }),
-    userId: ref("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    role: text({ enum: PROJECT_ROLES }).notNull(),
-    createdAt: createdAt(),
-  },
-  (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index("project_members_user_idx").on(t.userId)],
-);
+export * from "./schema-sqlite-identity.ts";
+export * from "./schema-sqlite-cluster.ts";
 
 export const workflowDefinitions = sqliteTable(
   "workflow_definitions",
@@ -288,46 +232,6 @@ export const alertEvents = sqliteTable(
   (t) => [index("alert_events_pending_idx").on(t.deliveredAt, t.id)],
 );
 
-export const clusterNodes = sqliteTable(
-  "cluster_nodes",
-  {
-    id: text().primaryKey(),
-    role: text().notNull(),
-    host: text().notNull(),
-    startedAt: time("started_at").notNull(),
-    heartbeatAt: time("heartbeat_at").notNull(),
-    version: text().notNull().default(""),
-    groups: json<string[]>("groups").notNull().default([]),
-    slots: json<number[]>("slots").notNull().default([]),
-    pid: integer(),
-  },
-  (t) => [index("cluster_nodes_role_heartbeat_idx").on(t.role, t.heartbeatAt)],
-);
-
-export const slotLeases = sqliteTable("slot_leases", {
-  slot: integer().primaryKey(),
-  owner: text(),
-  epoch: integer().notNull().default(0),
-  expiresAt: time("expires_at"),
-});
-
-/** Every change of a slot's owner (acquire, takeover, release), on the database clock. */
-export const slotLeaseLog = sqliteTable(
-  "slot_lease_log",
-  {
-    id: id(),
-    slot: integer().notNull(),
-    owner: text().notNull(),
-    epoch: integer().notNull(),
-    kind: text().notNull(),
-    at: time("at").notNull(),
-    expiresAt: time("expires_at").notNull(),
-    prevOwner: text("prev_owner"),
-    prevExpiresAt: time("prev_expires_at"),
-  },
-  (t) => [index("slot_lease_log_slot_idx").on(t.slot, t.epoch)],
-);
-
 export const datasources = sqliteTable(
   "datasources",
   {
@@ -375,17 +279,6 @@ export const backfills = sqliteTable(
     updatedAt: updatedAt(),
   },
   (t) => [index("backfills_project_idx").on(t.projectId, t.id), index("backfills_state_idx").on(t.state)],
-);
-
-/** Group-commit markers (migration 0008): a batch retried after an unknown outcome is not applied twice. */
-export const batchCommits = sqliteTable(
-  "batch_commits",
-  {
-    id: text().primaryKey(),
-    outcomes: text().notNull(),
-    createdAt: time("created_at").notNull(),
-  },
-  (t) => [index("batch_commits_created_at").on(t.createdAt)],
 );
 
 /** Task logs shipped by cluster workers (migration 0014, src/store/log-chunks.ts). */
