@@ -11,7 +11,6 @@
 import type { Logger } from "../core/log.ts";
 import type { ConnectionFactory } from "./redis-bus-connection.ts";
 import { POKE } from "./redis-bus-scripts.ts";
-import { runScript } from "./redis-bus-connection.ts";
 import type { RedisConnection } from "./redis-client.ts";
 
 interface Blocker {
@@ -60,7 +59,7 @@ export class MarkerWaiter {
           signal.removeEventListener("abort", onAbort);
           if (!signal.aborted) return resolve(marker === null ? "timeout" : "marker");
           if (marker !== null) {
-            runScript(this.control, POKE, [readyKeyOf(marker), marker], []).catch((err: unknown) =>
+            this.control.script(POKE, [readyKeyOf(marker), marker], []).catch((err: unknown) =>
               this.log.debug("could not give a marker back; the next enqueue or claim sets it again", { marker, err }),
             );
           }

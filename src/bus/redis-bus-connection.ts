@@ -6,7 +6,7 @@
 import { redactUrl } from "../core/redact-url.ts";
 import { PorpoiseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { type LuaScript, RedisConnection, type RedisConnectionOptions, RedisReplyError } from "./redis-client.ts";
+import { RedisConnection, type RedisConnectionOptions, RedisReplyError } from "./redis-client.ts";
 
 export class BusUnavailableError extends PorpoiseError {
   constructor(message: string, cause?: unknown) {
@@ -63,9 +63,4 @@ export function connectionFactory(url: string, log: Logger): ConnectionFactory {
       return new BusUnavailableError(`Redis at ${shown} is unavailable (${message}): ${what} failed; check that Redis runs and --redis points at it`, err);
     },
   };
-}
-
-/** EVALSHA, falling back to EVAL when the server does not know the script (restart, SCRIPT FLUSH). */
-export function runScript(conn: RedisConnection, s: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-  return conn.script(s, keys, args);
 }

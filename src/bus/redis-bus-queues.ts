@@ -11,7 +11,7 @@
 import type { Logger } from "../core/log.ts";
 import { type ReadyTask, parseReadyTask } from "./bus.ts";
 import type { MarkerWaiter } from "./redis-bus-claimer.ts";
-import { type ConnectionFactory, runScript } from "./redis-bus-connection.ts";
+import type { ConnectionFactory } from "./redis-bus-connection.ts";
 import type { DropCounter } from "./redis-bus-drops.ts";
 import { ACK, CLAIM, ENQUEUE, ENQUEUE_MANY, GROUP_KEY_SUFFIXES, RELEASE } from "./redis-bus-scripts.ts";
 import type { Signer } from "./signing.ts";
@@ -77,7 +77,7 @@ export class ReadyQueues {
       for (let start = 0; start < list.length; start += ENQUEUE_CHUNK) {
         const chunk = list.slice(start, start + ENQUEUE_CHUNK);
         const sent =
-          chunk.length === 1 ? runScript(this.d.cmd, ENQUEUE, keys, chunk[0]!.args) : runScript(this.d.cmd, ENQUEUE_MANY, keys, chunk.flatMap((p) => p.args));
+          chunk.length === 1 ? this.d.cmd.script(ENQUEUE, keys, chunk[0]!.args) : this.d.cmd.script(ENQUEUE_MANY, keys, chunk.flatMap((p) => p.args));
         sent.then(
           () => chunk.forEach((p) => p.resolve()),
           (err: unknown) => chunk.forEach((p) => p.reject(err)),
@@ -104,7 +104,7 @@ export class ReadyQueues {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const reply = (await runScript(this.d.cmd, CLAIM, keys, [max, this.d.leaseMs])) as Array<number | string>;
+        const reply = (await this.d.cmd.script(CLAIM, keys, [max, this.d.leaseMs])) as Array<number | string>;
         const { tasks, refused } = await this.openClaimed(groups, reply);
         if (signal.aborted) {
           // Tasks are never handed to an aborted claim: back in their place.
@@ -172,13 +172,13 @@ export class ReadyQueues {
 
   private async release(tasks: readonly ReadyTask[]): Promise<void> {
     if (tasks.length === 0) return;
-    await Promise.all([...byGroup(tasks)].map(([g, ids]) => runScript(this.d.cmd, RELEASE, this.groupKeys(g), ids))).catch((err: unknown) =>
+    await Promise.all([...byGroup(tasks)].map(([g, ids]) => this.d.cmd.script(RELEASE, this.groupKeys(g), ids))).catch((err: unknown) =>
       this.d.log.warn("redis bus: could not hand back the tasks of an aborted claim; they come back when their lease ends", { err }),
     );
   }
 
   private ackIds(group: string, ids: readonly string[]): Promise<unknown> {
-    return runScript(this.d.cmd, ACK, this.groupKeys(group).slice(0, 4), ids);
+    return this.d.cmd.script(ACK, this.groupKeys(group).slice(0, 4), ids);
   }
 
   /** ready, claims, tasks, rank, marker: the order the scripts take them. */

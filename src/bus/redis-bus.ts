@@ -23,7 +23,7 @@ import {
   DEFAULT_CLAIM_LEASE_MS, parseReadyTask, readyTaskSchema,
 } from "./bus.ts";
 import { MarkerWaiter } from "./redis-bus-claimer.ts";
-import { busClosedError, connectionFactory, runScript, type ConnectionFactory } from "./redis-bus-connection.ts";
+import { busClosedError, connectionFactory, type ConnectionFactory } from "./redis-bus-connection.ts";
 import { DropCounter } from "./redis-bus-drops.ts";
 import { EVENT_GROUP, RedisEventConsumer } from "./redis-bus-events.ts";
 import { PubSub } from "./redis-bus-pubsub.ts";
@@ -246,7 +246,7 @@ export class RedisBus implements Bus {
 
   private async ackEntries(slot: number, ids: readonly string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += ACK_EVENTS_CHUNK) {
-      await runScript(this.cmd, ACK_EVENTS, [this.streamKey(slot)], [EVENT_GROUP, ...ids.slice(i, i + ACK_EVENTS_CHUNK)]);
+      await this.cmd.script(ACK_EVENTS, [this.streamKey(slot)], [EVENT_GROUP, ...ids.slice(i, i + ACK_EVENTS_CHUNK)]);
     }
   }
 
