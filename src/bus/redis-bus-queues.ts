@@ -10,6 +10,7 @@
 
 import type { Logger } from "../core/log.ts";
 import { type ReadyTask, parseReadyTask } from "./bus.ts";
+import { attachToClaim } from "./claim-attachments.ts";
 import type { MarkerWaiter } from "./redis-bus-claimer.ts";
 import type { ConnectionFactory } from "./redis-bus-connection.ts";
 import type { DropCounter } from "./redis-bus-drops.ts";
@@ -32,6 +33,8 @@ export interface ReadyQueuesDeps {
   log: Logger;
   prefix: string;
   leaseMs: number;
+  /** See RedisBusOptions.attachKeyPrefix. */
+  attachKeyPrefix?: string;
 }
 
 /** An enqueue waiting for the end of its turn (ReadyQueues.enqueue). */
@@ -104,7 +107,7 @@ export class ReadyQueues {
     let failures = 0;
     while (!signal.aborted) {
       try {
-        const reply = (await this.d.cmd.script(CLAIM, keys, [max, this.d.leaseMs])) as Array<number | string>;
+        const reply = (await this.d.cmd.script(CLAIM, keys, this.d.attachKeyPrefix ? [max, this.d.leaseMs, this.d.attachKeyPrefix] : [max, this.d.leaseMs])) as Array<number | string>;
         const { tasks, refused } = await this.openClaimed(groups, reply);
         if (signal.aborted) {
           // Tasks are never handed to an aborted claim: back in their place.
@@ -132,12 +135,15 @@ export class ReadyQueues {
   private async openClaimed(groups: readonly string[], reply: Array<number | string>): Promise<{ tasks: ReadyTask[]; refused: number }> {
     const tasks: ReadyTask[] = [];
     const refused = new Map<string, string[]>();
-    for (let i = 1; i + 2 < reply.length; i += 3) {
+    const stride = this.d.attachKeyPrefix ? 4 : 3;
+    for (let i = 1; i + stride - 1 < reply.length; i += stride) {
       const group = groups[Number(reply[i])]!;
       const id = String(reply[i + 1]);
       const task = this.openTask(group, id, String(reply[i + 2]));
-      if (task) tasks.push(task);
-      else refused.set(group, [...(refused.get(group) ?? []), id]);
+      if (task) {
+        if (stride === 4) attachToClaim(task, reply[i + 3] === "" ? null : String(reply[i + 3]));
+        tasks.push(task);
+      } else refused.set(group, [...(refused.get(group) ?? []), id]);
     }
     await Promise.all([...refused].map(([g, ids]) => this.ackIds(g, ids)));
     return { tasks, refused: refused.size };

@@ -73,12 +73,15 @@ return n
 /**
  * claim
  * KEYS: 5 per group (ready, claims, tasks, rank, marker), for each group claimed from
- * ARGV: max (>= 1), lease ms
+ * ARGV: max (>= 1), lease ms, [attachment key prefix]
  * Returns: { wait, g1, id1, envelope1, g2, id2, envelope2, … } best first across the groups: g is
  * the 0-based index of the task's group in KEYS, wait the ms until the earliest remaining claim
  * of these groups expires (-1: none). An envelope
  * is "" when the task hash had none (written straight into Redis): the client counts it and
- * the id is gone already.
+ * the id is gone already. With an attachment prefix each task is followed by one more field, the
+ * string value of key <prefix><taskInstanceId> ("" when absent or not a string): the dispatch row
+ * a master cached for it (cache/dispatch-records.ts), read in the claim instead of one more round
+ * trip after it. That key is not in KEYS: a single Redis only, as every script here assumes.
  * First puts every expired claim back in its queue with its original score (no sweeper needed),
  * then takes the best `max`. A group left with waiting tasks gets its marker back, so the next
  * blocked claimer wakes; an empty group loses a stale one, so nobody wakes for nothing.
@@ -90,6 +93,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local max = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
+local attach = ARGV[3]
 local n = #KEYS / 5
 for g = 0, n - 1 do
   local ready, claims, tasks, rank = KEYS[g*5+1], KEYS[g*5+2], KEYS[g*5+3], KEYS[g*5+4]
@@ -122,6 +126,11 @@ for k = 1, math.min(max, #cand) do
   out[#out+1] = c[2]
   out[#out+1] = c[3]
   out[#out+1] = env
+  if attach then
+    local tid = string.match(c[3], '^(%d+):')
+    local value = tid and redis.pcall('GET', attach .. tid)
+    out[#out+1] = type(value) == 'string' and value or ''
+  end
 end
 local nearest = -1
 for g = 0, n - 1 do

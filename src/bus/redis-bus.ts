@@ -37,6 +37,11 @@ const optionsSchema = z.strictObject({
   prefix: z.string().min(1).max(100).default("porpoise:"),
   secret: z.string().min(16, "expected the cluster secret, at least 16 characters"),
   claimLeaseMs: z.number().int().min(10).max(86_400_000).default(DEFAULT_CLAIM_LEASE_MS),
+  /**
+   * Each claimed task brings the value of Redis key `<attachKeyPrefix><taskInstanceId>` along,
+   * read by the claim script (claim-attachments.ts): a worker's cached dispatch row. Absent: none.
+   */
+  attachKeyPrefix: z.string().min(1).max(200).optional(),
   log: z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).debug === "function", "expected a Logger").optional(),
 });
 export type RedisBusOptions = z.input<typeof optionsSchema>;
@@ -86,6 +91,7 @@ export class RedisBus implements Bus {
       log: this.log,
       prefix: this.prefix,
       leaseMs: o.claimLeaseMs,
+      ...(o.attachKeyPrefix ? { attachKeyPrefix: o.attachKeyPrefix } : {}),
     });
   }
 

@@ -8,16 +8,29 @@
 //
 // The put is not awaited before the enqueue: a worker faster than the put misses and reads the
 // Store. Flushing Redis loses only these shortcuts.
+//
+// A cluster worker's claim script reads the row in the same step as it claims the task
+// (bus/claim-attachments.ts, RedisBus attachKeyPrefix = the cache's prefix + DISPATCH_KEY_PREFIX): the stored value
+// comes back with the task, still signed, and is checked here as if read by `get` — one Redis
+// round trip per dispatch less (docs/architecture.md §3.4).
 
 import type { ReadyTask } from "../core/messages.ts";
 import type { Logger } from "../core/log.ts";
 import type { DispatchRow } from "../store/store.ts";
+import { claimAttachment } from "../bus/claim-attachments.ts";
 import type { Cache } from "./cache.ts";
 import { beaconPresent } from "./worker-beacons.ts";
 
 /** An attempt waits in a ready queue at most this long with its cached row (a longer wait reads the Store). */
 const TTL_MS = 10 * 60_000;
-const key = (taskInstanceId: number) => `dispatch:${taskInstanceId}`;
+/** The row of task instance N is at cache key DISPATCH_KEY_PREFIX + N (a claim reads it there: RedisBus attachKeyPrefix). */
+export const DISPATCH_KEY_PREFIX = "dispatch:";
+const key = (taskInstanceId: number) => `${DISPATCH_KEY_PREFIX}${taskInstanceId}`;
+
+/** A cache that can check a value another Redis client read (RedisCache.openStored). */
+export interface StoredOpener {
+  openStored(key: string, stored: string | null): string | null;
+}
 /**
  * How long the first start of a dispatch keeps copies of it from starting elsewhere — while the
  * worker that started it lives (its beacon, worker-beacons.ts): a worker that died between the
@@ -35,9 +48,14 @@ export class DispatchRecords {
   hits = 0;
   misses = 0;
 
+  /** Rows that came with their claim (bus/claim-attachments.ts) rather than from a `get` of their own. */
+  attachedHits = 0;
+
   constructor(
     private readonly cache: Cache,
     private readonly log: Logger,
+    /** Checks rows that came with a claim; without it such a row is ignored and read with `get`. */
+    private readonly opener?: StoredOpener,
   ) {}
 
   /** The master: the committed DISPATCH row of an attempt about to be enqueued. */
@@ -105,8 +123,9 @@ export class DispatchRecords {
   /** The worker: the cached row when it names exactly this attempt and token, else undefined (read the Store). */
   async get(rt: Pick<ReadyTask, "taskInstanceId" | "workflowInstanceId" | "attempt" | "token">): Promise<DispatchRow | undefined> {
     let raw: string | null;
+    const attached = this.opener ? claimAttachment(rt) : undefined;
     try {
-      raw = await this.cache.get(key(rt.taskInstanceId));
+      raw = attached !== undefined ? this.opener!.openStored(key(rt.taskInstanceId), attached) : await this.cache.get(key(rt.taskInstanceId));
     } catch (err) {
       this.log.debug(`dispatch cache: could not read task instance ${rt.taskInstanceId}; reading the store`, { err });
       this.misses++;
@@ -118,6 +137,7 @@ export class DispatchRecords {
       return undefined;
     }
     this.hits++;
+    if (attached !== undefined) this.attachedHits++;
     return row;
   }
 }

@@ -8,7 +8,7 @@ import { RedisResetWatch } from "../cache/redis-resets.ts";
 import { RedisBus } from "../bus/redis-bus.ts";
 import type { Bus } from "../bus/bus.ts";
 import type { Cache } from "../cache/cache.ts";
-import { DispatchRecords } from "../cache/dispatch-records.ts";
+import { DISPATCH_KEY_PREFIX, DispatchRecords } from "../cache/dispatch-records.ts";
 import { RedisCache } from "../cache/redis-cache.ts";
 import type { Coordinator, NodeRole } from "../coordinator/coordinator.ts";
 import { PostgresCoordinator } from "../coordinator/postgres-coordinator.ts";
@@ -69,16 +69,24 @@ export interface ClusterPortsOptions {
   bus?: Bus;
 }
 
+/** Where the cluster's Redis Cache keeps its keys. */
+const CACHE_PREFIX = "porpoise:cache:";
+
+/** Whether a node of `role` uses the cached dispatch rows (PORPOISE_DISPATCH_CACHE=off: none does). */
+const useRecordsFor = (role: NodeRole) => process.env.PORPOISE_DISPATCH_CACHE !== "off" && (role === "master" || role === "worker" || role === "all");
+
 export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterPorts> {
   const { config, log, resources } = o;
   let bus = o.bus;
   if (!bus) {
     if (config.redis === null || config.secret === null) throw new Error("openClusterPorts: --redis and --secret are required (resolveConfig checks this)");
-    const redisBus = new RedisBus({ url: config.redis, secret: config.secret, log: log.child({ component: "bus" }) });
+    // A worker's claims bring the dispatch rows the masters cached along (cache/dispatch-records.ts).
+    const attach = useRecordsFor(o.role) && o.role !== "master" ? { attachKeyPrefix: CACHE_PREFIX + DISPATCH_KEY_PREFIX } : {};
+    const redisBus = new RedisBus({ url: config.redis, secret: config.secret, log: log.child({ component: "bus" }), ...attach });
     resources.add("bus", () => redisBus.close());
     bus = redisBus;
   }
-  const useRecords = process.env.PORPOISE_DISPATCH_CACHE !== "off" && (o.role === "master" || o.role === "worker" || o.role === "all");
+  const useRecords = useRecordsFor(o.role);
   // Not `all`: its api reads its own Store, and the master of its process drives its instances.
   const useSnapshots = process.env.PORPOISE_INSTANCE_CACHE !== "off" && (o.role === "master" || o.role === "api");
   // Workers beat in Redis, masters read the beats (cache/worker-beacons.ts).
@@ -91,9 +99,9 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   let shared: Cache | null = null;
   let resets: RedisResetWatch | null = null;
   if (config.redis !== null && config.secret !== null && (useRecords || useSnapshots || useBeacons || useResets)) {
-    const cache = new RedisCache({ url: config.redis, prefix: "porpoise:cache:", secret: config.secret, log: log.child({ component: "cache" }) });
+    const cache = new RedisCache({ url: config.redis, prefix: CACHE_PREFIX, secret: config.secret, log: log.child({ component: "cache" }) });
     resources.add("cache", () => cache.close());
-    if (useRecords) records = new DispatchRecords(cache, log.child({ component: "cache" }));
+    if (useRecords) records = new DispatchRecords(cache, log.child({ component: "cache" }), cache);
     if (useSnapshots) snapshotCache = cache;
     if (useBeacons) shared = cache;
     if (useResets) {
