@@ -297,7 +297,7 @@ export class Master implements EventSink {
   private onWake(msg: WakeMessage): void {
     if ("instanceId" in msg) {
       // Only the owner of the instance's slot drives it (load checks the lease too).
-      if (this.loader.held(this.coordinator.slotOf(msg.instanceId))) void this.load(msg.instanceId, "start");
+      if (this.loader.held(this.coordinator.slotOf(msg.instanceId))) void this.loader.load(msg.instanceId, "start", true);
     } else this.claims.claimCommands();
   }
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, notExists } from "drizzle-orm";
+import { and, asc, eq, inArray, notExists } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Runner } from "./dialect.ts";
@@ -48,6 +48,16 @@ export function createProjectRepository(run: Runner): ProjectRepository {
     getById: (id) =>
       run.read(async (db) => {
         const [row] = await db.select().from(t.projects).where(eq(t.projects.id, id));
+        return row ? toProject(row) : null;
+      }),
+
+    ofInstance: (workflowInstanceId) =>
+      run.read(async (db) => {
+        const wi = t.workflowInstances;
+        const [row] = await db
+          .select()
+          .from(t.projects)
+          .where(inArray(t.projects.id, db.select({ id: wi.projectId }).from(wi).where(eq(wi.id, workflowInstanceId))));
         return row ? toProject(row) : null;
       }),
 

@@ -177,6 +177,8 @@ export interface ProjectRepository {
   create(input: { name: string; description: string; ownerId: number }, actor: Actor): Promise<Project>;
   getByName(name: string): Promise<Project | null>;
   getById(id: number): Promise<Project | null>;
+  /** The project of workflow instance `workflowInstanceId` (one query: a master reads it together with the instance). */
+  ofInstance(workflowInstanceId: number): Promise<Project | null>;
   /** Projects the user is a member of, or all of them for `all: true` (admins). */
   listForUser(userId: number, all: boolean, page: PageQuery): Promise<Page<Project>>;
   update(id: number, patch: { name?: string; description?: string; params?: Record<string, string> }, actor: Actor): Promise<Project>;

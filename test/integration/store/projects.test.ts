@@ -15,6 +15,17 @@ describe.each(dialects)("projects on %s", (dialect) => {
     expect(await store.members.role(project.id, user.id)).toBe("owner");
   });
 
+  test("ofInstance reads the project of a workflow instance in one query; an unknown instance has none", async () => {
+    await using store = await freshStore(dialect);
+    const { user, project, actor } = await userWithProject(store);
+    const other = await store.projects.create({ name: "other", description: "", ownerId: user.id }, actor);
+    const { workflow } = await store.workflows.create(project.id, definition("wf"), actor);
+    await store.workflows.create(other.id, definition("wf"), actor);
+    const instance = await store.instances.create({ workflowId: workflow.id, slot: 0, runType: "START_PROCESS" });
+    expect(await store.projects.ofInstance(instance.id)).toEqual(project);
+    expect(await store.projects.ofInstance(instance.id + 1000)).toBeNull();
+  });
+
   test("a taken name is a ConflictError naming the project; the existing one is untouched", async () => {
     await using store = await freshStore(dialect);
     const { user, project } = await userWithProject(store);
