@@ -1,5 +1,5 @@
 // The workload of the cluster failover tests (failover.test.ts, issue 10): N instances of a
-// 10-task DAG (two diamonds on a chain) whose shell tasks sleep 0.1–1 s — so work is in flight
+// 10-task DAG (two diamonds on a chain) whose shell tasks sleep 50–450 ms — so work is in flight
 // when something breaks — then append their effect to the ledger (failover-ledger.ts). Started
 // through the api node; the outcome is read straight from the cluster's database.
 
@@ -13,8 +13,11 @@ import { waitFor } from "../helpers/wait.ts";
 // a → (b, c) → d → e → f → (g, h) → i → j
 export const DAG = TWO_DIAMONDS;
 
-/** 0.1–1 s, from bash's $RANDOM. */
-export const SLEEP = "ms=$((100 + RANDOM % 900)); sleep $((ms / 1000)).$(printf %03d $((ms % 1000)))";
+/**
+ * 50–450 ms, from bash's $RANDOM: 2 × 24 slots keep ~48 attempts in flight at any moment, and a
+ * run of 3,000 tasks takes ~20 s of sleeping (0.1–1 s made it ~35 s, most of CI's longest file).
+ */
+export const SLEEP = "ms=$((50 + RANDOM % 400)); sleep $((ms / 1000)).$(printf %03d $((ms % 1000)))";
 
 export interface AttemptRow {
   id: number;

@@ -1,6 +1,6 @@
 // Failover of a real cluster (issue 10, "Tests that must exist"): 3 masters, 2 workers, 1 api as
 // processes on a Postgres server and a redis-server of the test's own (cluster-harness.ts), lease
-// 2 s. Each test runs instances of a 10-task DAG whose shell tasks sleep 0.1–1 s and then append
+// 2 s. Each test runs instances of a 10-task DAG whose shell tasks sleep 50–450 ms and then append
 // their effect to a ledger (failover-workload.ts, failover-ledger.ts), breaks something while
 // work is in flight, and checks the outcome in the Store and the ledger. The figures each test
 // measures are printed (console.log) for the issue note; tests never assert timings except the
@@ -42,7 +42,7 @@ import { waitFor } from "../helpers/wait.ts";
 const LEASE_S = Number(process.env.PORPOISE_FAILOVER_LEASE ?? 2);
 // PORPOISE_FAILOVER_INSTANCES scales a run down on a busy box (the issue asks for 300).
 const INSTANCES = Number(process.env.PORPOISE_FAILOVER_INSTANCES ?? 300);
-/** Per worker: 2 × 24 tasks in flight, ~35 s of sleeping for the 3,000 tasks of a run. */
+/** Per worker: 2 × 24 tasks in flight, ~20 s of sleeping for the 3,000 tasks of a run. */
 const WORKER_SLOTS = 24;
 /** How long the runs of a test may take after the fault, by their number (60 took 20–40 s at load ~20). */
 const runMs = (instances: number) => 60_000 + instances * 1500;
