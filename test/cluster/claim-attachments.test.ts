@@ -54,6 +54,13 @@ const rowOf = (t: ReturnType<typeof readyTask>, over: Partial<DispatchRow> = {})
   ...over,
 });
 
+/** A master's cache, and a worker's cache, records and bus (claims bring rows along when `attach`). */
+function parts(attach: boolean) {
+  const masterCache = cache();
+  const workerCache = cache();
+  return { masterCache, workerCache, records: new DispatchRecords(workerCache, log, workerCache), b: bus(attach) };
+}
+
 /** The master's side: the row cached (awaited here, so the claim finds it), then the task enqueued. */
 async function dispatch(masterCache: RedisCache, b: RedisBus, row: DispatchRow | null, t: ReturnType<typeof readyTask>): Promise<void> {
   if (row) await masterCache.set(`${DISPATCH_KEY_PREFIX}${row.id}`, JSON.stringify(row));
@@ -61,10 +68,7 @@ async function dispatch(masterCache: RedisCache, b: RedisBus, row: DispatchRow |
 }
 
 test("a claimed task brings its cached row along, and the worker takes it without a read of its own", async () => {
-  const masterCache = cache();
-  const workerCache = cache();
-  const records = new DispatchRecords(workerCache, log, workerCache);
-  const b = bus(true);
+  const { masterCache, workerCache, records, b } = parts(true);
   const t = readyTask({ workerGroup: "attach-1" });
   await dispatch(masterCache, b, rowOf(t), t);
   const [claimed] = await b.claim(["attach-1"], 1);
@@ -80,10 +84,7 @@ test("a claimed task brings its cached row along, and the worker takes it withou
 });
 
 test("no row, a forged row, a row of another attempt or of the wrong type: a miss, and the claim still hands the task out", async () => {
-  const masterCache = cache();
-  const workerCache = cache();
-  const records = new DispatchRecords(workerCache, log, workerCache);
-  const b = bus(true);
+  const { masterCache, workerCache, records, b } = parts(true);
   const group = "attach-2";
   const none = readyTask({ workerGroup: group });
   const forged = readyTask({ workerGroup: group });
@@ -108,10 +109,7 @@ test("no row, a forged row, a row of another attempt or of the wrong type: a mis
 });
 
 test("without an attachment prefix nothing comes along and the row is read with get", async () => {
-  const masterCache = cache();
-  const workerCache = cache();
-  const records = new DispatchRecords(workerCache, log, workerCache);
-  const b = bus(false);
+  const { masterCache, records, b } = parts(false);
   const t = readyTask({ workerGroup: "attach-3" });
   await dispatch(masterCache, b, rowOf(t), t);
   const [claimed] = await b.claim(["attach-3"], 1);
