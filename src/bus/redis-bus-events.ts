@@ -6,7 +6,7 @@
 // owner. After FLUSHALL or a Redis restart the groups are gone (NOGROUP): they are created again.
 
 import { z } from "zod";
-import { type TaskEvent, taskEventSchema, parseJsonMessage } from "../core/messages.ts";
+import { type TaskEvent, readTaskEventJson } from "../core/messages.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
 import type { Logger } from "../core/log.ts";
 import type { DeliveredEvent, EventConsumer } from "./bus.ts";
@@ -163,7 +163,7 @@ export class RedisEventConsumer implements EventConsumer {
       const opened = raw === undefined ? ({ ok: false, reason: "malformed" } as const) : this.deps.signer.open(`event:${slot}`, raw);
       let event: TaskEvent | null = null;
       if (!opened.ok) this.deps.drops.count(opened.reason, where, id);
-      else if ((event = parseJsonMessage(taskEventSchema, opened.body)) === null || event.slot !== slot) {
+      else if ((event = readTaskEventJson(opened.body)) === null || event.slot !== slot) {
         this.deps.drops.count("malformed", where, id);
         event = null;
       }

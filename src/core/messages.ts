@@ -9,6 +9,7 @@
 
 import { z } from "zod";
 import { workerGroupSchema } from "./workflow-fields.ts";
+import { quickTaskEvent } from "./task-event-check.ts";
 import { parseOrThrow } from "./zod-details.ts";
 
 /** Task and run (workflow instance) priority as in DolphinScheduler; lower number = served first. */
@@ -161,8 +162,23 @@ export type DoneEvent = z.output<typeof doneEventSchema>;
 export type WarningEvent = z.output<typeof warningEventSchema>;
 export type TaskEvent = RunningEvent | DoneEvent | WarningEvent;
 
+/** Validates a task event and returns a copy (a hand-written check first: task-event-check.ts). */
 export function parseTaskEvent(input: unknown): TaskEvent {
-  return parseOrThrow(taskEventSchema, input, "task event");
+  return quickTaskEvent(input) ?? parseOrThrow(taskEventSchema, input, "task event");
+}
+
+/** A task event read back from a channel (JSON), parsed; null (and the caller counts it) when it is not one. */
+export function readTaskEventJson(raw: string): TaskEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const quick = quickTaskEvent(value);
+  if (quick) return quick;
+  const parsed = taskEventSchema.safeParse(value);
+  return parsed.success ? parsed.data : null;
 }
 
 /** Where an attempt reports: the worker's side of the slot's event stream. */
