@@ -3,7 +3,7 @@
 // anything but what zod would; and it must take the events workers really send, or it saves nothing.
 import { expect, test } from "bun:test";
 import { ValidationError } from "../../src/core/errors.ts";
-import { parseTaskEvent, readTaskEventJson, taskEventSchema } from "../../src/core/messages.ts";
+import { type DoneEvent, parseTaskEvent, readTaskEventJson, taskEventSchema } from "../../src/core/messages.ts";
 import { quickTaskEvent } from "../../src/core/task-event-check.ts";
 
 const ref = { taskInstanceId: 7, workflowInstanceId: 3, slot: 5, epoch: 1, attempt: 1, token: "tok" };
@@ -72,7 +72,7 @@ test("readTaskEventJson: what is not JSON or not an event is null; a valid one e
 
 test("returns a copy: the caller's output record is not shared", () => {
   const input = { ...done, output: { a: "b" } };
-  const out = parseTaskEvent(input) as typeof done;
+  const out = parseTaskEvent(input) as DoneEvent;
   expect(out.output).toEqual(input.output);
   expect(out.output).not.toBe(input.output);
 });
