@@ -2,7 +2,7 @@
 // accept what the schema rejects, nor return anything but what zod would.
 import { expect, test } from "bun:test";
 import { isWorkerGroup, parseReadyTask, readyTaskSchema, workerGroupSchema } from "../../src/bus/bus.ts";
-import { ValidationError } from "../../src/core/errors.ts";
+import { agreesWithZod } from "../helpers/agree-with-zod.ts";
 
 const valid = {
   taskInstanceId: 7,
@@ -23,18 +23,7 @@ const odd: unknown[] = [
   " x", "x ", "a\tb", "a\u0085b", "\u00a0x", "x\u2028", "a\u007fb", "gpu pool/eu", "eu\u202Ex", "a\u2066b", "z\u200Bw", ".", "..", "a.b", null, undefined, true, {}, [], [1], 10n,
 ];
 
-function agree(input: unknown): void {
-  const zod = readyTaskSchema.safeParse(input);
-  let ours: { ok: true; value: unknown } | { ok: false; err: unknown };
-  try {
-    ours = { ok: true, value: parseReadyTask(input) };
-  } catch (err) {
-    ours = { ok: false, err };
-  }
-  expect({ input, ok: ours.ok }).toEqual({ input, ok: zod.success });
-  if (ours.ok && zod.success) expect(ours.value).toEqual(zod.data);
-  if (!ours.ok) expect(ours.err).toBeInstanceOf(ValidationError);
-}
+const agree = (input: unknown) => agreesWithZod(readyTaskSchema, parseReadyTask, input);
 
 test("agrees with the zod schema on every single-field mutation", () => {
   agree(valid);

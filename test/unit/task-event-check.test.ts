@@ -2,7 +2,7 @@
 // (src/core/task-event-check.ts). It must never accept what the schema rejects, nor return
 // anything but what zod would; and it must take the events workers really send, or it saves nothing.
 import { expect, test } from "bun:test";
-import { ValidationError } from "../../src/core/errors.ts";
+import { agreesWithZod } from "../helpers/agree-with-zod.ts";
 import { type DoneEvent, parseTaskEvent, readTaskEventJson, taskEventSchema } from "../../src/core/messages.ts";
 import { quickTaskEvent } from "../../src/core/task-event-check.ts";
 
@@ -25,15 +25,7 @@ function agree(input: unknown): void {
   const quick = quickTaskEvent(input);
   // The quick check only takes what zod takes, and gives what zod gives.
   if (quick !== null) expect({ input, zod: zod.success, data: zod.success ? zod.data : null }).toEqual({ input, zod: true, data: quick });
-  let ours: { ok: true; value: unknown } | { ok: false; err: unknown };
-  try {
-    ours = { ok: true, value: parseTaskEvent(input) };
-  } catch (err) {
-    ours = { ok: false, err };
-  }
-  expect({ input, ok: ours.ok }).toEqual({ input, ok: zod.success });
-  if (ours.ok && zod.success) expect(ours.value).toEqual(zod.data);
-  if (!ours.ok) expect(ours.err).toBeInstanceOf(ValidationError);
+  agreesWithZod(taskEventSchema, parseTaskEvent, input);
 }
 
 test("the events workers send take the quick path, with the dates as Dates", () => {
