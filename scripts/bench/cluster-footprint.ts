@@ -2,7 +2,8 @@
 // master + 1 worker on Postgres + Redis (porpoise-cluster.ts), VmRSS of each 2 s after all of
 // them logged "ready", nothing submitted. Like footprint.ts: on the built binary
 // (dist/porpoise-linux-x64, what ships; full size builds it when missing), else from source
-// (`bun src/main.ts <role>`), which reads several MB higher; the note says which.
+// (`bun src/main.ts <role>`), which reads several MB higher; the note says which. The binary's
+// pages are dropped from the page cache before each start (page-cache.ts says why).
 //
 // Also runnable alone: `bun scripts/bench/cluster-footprint.ts [smoke|full]`.
 
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { buildExecutable } from "../build.ts";
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
 import { startPorpoiseCluster } from "./porpoise-cluster.ts";
+import { dropFromPageCache, pageCacheNote } from "./page-cache.ts";
 import { ROOT, procStatusMb } from "./porpoise-server.ts";
 
 export const name = "cluster-footprint";
@@ -25,7 +27,9 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   }
   const binary = existsSync(BINARY);
   const rss = { api: [] as number[], master: [] as number[], worker: [] as number[] };
+  let dropped = binary;
   for (let r = 0; r < runs; r++) {
+    if (binary) dropped = dropFromPageCache(BINARY) && dropped;
     await using server = await startPorpoiseCluster({ masters: 1, workers: 1, dispatchCache: true }, binary ? { command: [BINARY] } : {});
     await Bun.sleep(IDLE_MS);
     const c = server.cluster;
@@ -34,7 +38,7 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
     rss.worker.push(procStatusMb(c.workers[0]!.proc.pid, "VmRSS"));
   }
   const what = binary ? `dist binary built ${statSync(BINARY).mtime.toISOString()}` : "bun src/main.ts (no binary in dist/)";
-  const note = `VmRSS ${IDLE_MS / 1000} s after ready, nothing submitted; ${what}`;
+  const note = `VmRSS ${IDLE_MS / 1000} s after ready, nothing submitted; ${what}${binary ? `; ${pageCacheNote(dropped)}` : ""}`;
   return [
     compared("idleRssMaster", name, "porpoise-cluster", { samples: rss.master, note }),
     compared("idleRssWorker", name, "porpoise-cluster", { samples: rss.worker, note }),

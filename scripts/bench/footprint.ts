@@ -13,6 +13,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { buildExecutable } from "../build.ts";
+import { dropFromPageCache, pageCacheNote } from "./page-cache.ts";
 import { coldStarts } from "../cold-start.ts";
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
 import { FROM_SOURCE, PartialFailure, ROOT, SYSTEM_OF, startPorpoise } from "./porpoise-server.ts";
@@ -43,12 +44,15 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   for (const dialect of ["sqlite", "postgres"] as const) {
     try {
       const samples: number[] = [];
+      let dropped = useBinary;
       for (let r = 0; r < runs; r++) {
+        // As read from disk, not as just written (page-cache.ts).
+        if (useBinary) dropped = dropFromPageCache(BINARY) && dropped;
         await using server = await startPorpoise(dialect, { command });
         await Bun.sleep(2000);
         samples.push(server.memory().rssMb);
       }
-      rows.push(compared("idleRss", name, SYSTEM_OF[dialect], { samples, note: `VmRSS 2 s after ready; ${what}` }));
+      rows.push(compared("idleRss", name, SYSTEM_OF[dialect], { samples, note: `VmRSS 2 s after ready; ${what}${useBinary ? `; ${pageCacheNote(dropped)}` : ""}` }));
     } catch (err) {
       errors.push(`idle RSS ${dialect}: ${(err as Error)?.stack ?? err}`);
     }
