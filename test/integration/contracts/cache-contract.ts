@@ -189,6 +189,9 @@ export function cacheContract(name: string, makeHarness: () => Promise<CacheHarn
       await expectInvalid(cache.set("k", "v", { ttlMs: 0 }), "opts.ttlMs");
       await expectInvalid(cache.set("k", "v", { ttlMs: -5 }), "opts.ttlMs");
       await expectInvalid(cache.set("k", "v", { ttlMs: 1.5 }), "opts.ttlMs");
+      await expectInvalid(cache.set("k", "v", { ttlMs: 2 ** 31 }), "opts.ttlMs");
+      await expectInvalid(cache.set("k".repeat(1025), "v"), "key");
+      await expectInvalid(cache.set("k", "v", { ttlMs: 5, extra: 1 } as never), "opts.extra");
       await expectInvalid(cache.set("k", "v", { ttl: 5 } as never), "opts.ttl");
       await expectInvalid(cache.incr("k", 1.5), "by");
       await expectInvalid(cache.incr("k", Number.NaN), "by");
