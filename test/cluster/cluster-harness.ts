@@ -93,6 +93,14 @@ export async function startRedisServer(dir: string): Promise<RedisServer> {
   return server;
 }
 
+/** Waits until workflow instance `id` has ended (SUCCESS, FAILURE or STOP) in the cluster's Store; the row. */
+export function instanceEnded(c: Pick<Cluster, "store">, id: number, timeoutMs = 60_000) {
+  return waitFor(`instance ${id} ends`, async () => {
+    const i = await c.store.instances.get(id);
+    return i && ["SUCCESS", "FAILURE", "STOP"].includes(i.state) ? i : null;
+  }, timeoutMs);
+}
+
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   const tmp = mkdtempSync(join(tmpdir(), o.prefix));
   // Task users (nobody when the tests run as root) must reach the work dirs below.

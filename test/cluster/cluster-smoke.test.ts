@@ -5,7 +5,7 @@
 
 import { expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { startCluster } from "./cluster-harness.ts";
+import { instanceEnded, startCluster } from "./cluster-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { httpReceiver } from "../helpers/alert-receivers.ts";
 
@@ -22,10 +22,7 @@ test("a workflow runs on a cluster; a master killed -9 is replaced by the other"
   expect((await c.request("/projects", { method: "POST", json: { name: "etl" } })).status).toBe(201);
   expect((await c.request("/projects/etl/workflows", { method: "POST", yaml: WORKFLOW })).status).toBe(201);
   const run = async () => ((await (await c.request("/projects/etl/workflows/hello/run", { method: "POST", json: {} })).json()) as { id: number }).id;
-  const ended = (id: number) => waitFor(`instance ${id} ends`, async () => {
-    const i = await c.store.instances.get(id);
-    return i && ["SUCCESS", "FAILURE", "STOP"].includes(i.state) ? i : null;
-  }, 60_000);
+  const ended = (id: number) => instanceEnded(c, id);
 
   const ids = [await run(), await run(), await run(), await run()];
   for (const id of ids) expect((await ended(id)).state).toBe("SUCCESS");

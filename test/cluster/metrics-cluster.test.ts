@@ -8,7 +8,7 @@ import { expect, test } from "bun:test";
 import { restartablePostgres } from "../faults/restartable-postgres.ts";
 import { type Scrape, scrape } from "../helpers/prometheus.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { startCluster } from "./cluster-harness.ts";
+import { instanceEnded, startCluster } from "./cluster-harness.ts";
 
 const WORKFLOW = `
 name: hello
@@ -42,10 +42,7 @@ test("cluster nodes: /metrics move as runs happen, cluster gauges, /readyz throu
   const ids: number[] = [];
   for (let i = 0; i < 2; i++) ids.push(((await (await c.request("/projects/etl/workflows/hello/run", { method: "POST", json: {} })).json()) as { id: number }).id);
   for (const id of ids) {
-    const ended = await waitFor(`instance ${id} ends`, async () => {
-      const row = await c.store.instances.get(id);
-      return row && ["SUCCESS", "FAILURE", "STOP"].includes(row.state) ? row : null;
-    }, 60_000);
+    const ended = await instanceEnded(c, id);
     expect(ended.state).toBe("SUCCESS");
   }
 

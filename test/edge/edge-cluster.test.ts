@@ -4,8 +4,7 @@
 // master's "served groups" count the edge worker's group.
 
 import { expect, test } from "bun:test";
-import { startCluster } from "../cluster/cluster-harness.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { instanceEnded, startCluster } from "../cluster/cluster-harness.ts";
 import { edgeWorkerOnCluster } from "./edge-harness.ts";
 
 const WORKFLOW = `
@@ -19,10 +18,7 @@ test("an edge worker runs a cluster's tasks through the api node's gateway (Redi
   await using c = await startCluster({ prefix: "porpoise-edge-cluster-", masters: 1, workers: 0, lease: 2 });
   await using w = await edgeWorkerOnCluster(c, ["edge"], WORKFLOW);
   const { id } = (await (await c.request("/projects/etl/workflows/edge/run", { method: "POST", json: {} })).json()) as { id: number };
-  const ended = await waitFor(`instance ${id} ends`, async () => {
-    const i = await c.store.instances.get(id);
-    return i && ["SUCCESS", "FAILURE", "STOP"].includes(i.state) ? i : null;
-  }, 60_000);
+  const ended = await instanceEnded(c, id);
   expect(ended.state).toBe("SUCCESS");
   const tasks = await c.store.taskInstances.listForInstance(id);
   expect(tasks.every((t) => t.state === "SUCCESS" && t.host?.startsWith("edge:"))).toBe(true);

@@ -10,7 +10,7 @@
 
 import { expect, test } from "bun:test";
 import Redis from "ioredis";
-import { startCluster } from "../cluster/cluster-harness.ts";
+import { instanceEnded, startCluster } from "../cluster/cluster-harness.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { edgeWorkerOnCluster } from "./edge-harness.ts";
 
@@ -43,10 +43,7 @@ test("the edge gateway publishes its attempts' latest events again after FLUSHAL
       master.signal("SIGCONT");
     }
     expect(c.apiNode.proc.stdout() + c.apiNode.proc.stderr()).toContain("edge: publishing the latest events of 1 recent edge task attempts again");
-    const ended = await waitFor(`instance ${id} ends`, async () => {
-      const i = await c.store.instances.get(id);
-      return i && ["SUCCESS", "FAILURE", "STOP"].includes(i.state) ? i : null;
-    }, 60_000);
+    const ended = await instanceEnded(c, id);
     expect(ended.state).toBe("SUCCESS");
     const attempts = await c.store.taskInstances.listForInstance(id);
     expect(attempts.map((t) => [t.taskName, t.attempt, t.state])).toEqual([["a", 1, "SUCCESS"]]);
