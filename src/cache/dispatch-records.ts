@@ -43,6 +43,8 @@ export interface StoredOpener {
 const START_TTL_MS = TTL_MS;
 /** Tells this process's starts from those of an earlier process under the same node id. */
 const INCARNATION = crypto.randomUUID().slice(0, 8);
+/** The starts of this process put back after a Redis reset: the latest this many (a worker's recent events are kept as far). */
+const STARTS_KEPT = 20_000;
 
 export class DispatchRecords {
   hits = 0;
@@ -50,6 +52,11 @@ export class DispatchRecords {
 
   /** Rows that came with their claim (bus/claim-attachments.ts) rather than from a `get` of their own. */
   attachedHits = 0;
+
+  /** The start records this process holds (key → value), oldest first, to put back after a reset (restoreStarts). */
+  private readonly startedHere = new Map<string, string>();
+  /** claimStart calls under way. */
+  private readonly claiming = new Set<Promise<boolean>>();
 
   constructor(
     private readonly cache: Cache,
@@ -95,14 +102,48 @@ export class DispatchRecords {
    * again while the RUNNING report of a worker that has one is still unrecorded in the slot's stream
    * (failover.test.ts counted effects of one attempt twice). A start noted by a worker whose beacon
    * is gone (dead for 1.5 leases), or by an earlier process under this node id, is taken over.
-   * Redis away or flushed: true (the Store check still holds).
+   * Redis away: true (the Store check still holds), and the start is put in Redis if it comes back
+   * empty (restoreStarts). Flushed: a master offers no copy again before this worker put its
+   * starts back and acknowledged the reset (cache/reset-acks.ts).
    */
-  async claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<boolean> {
+  claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<boolean> {
+    const claim = this.claimStartOnce(rt, node);
+    this.claiming.add(claim);
+    void claim.finally(() => this.claiming.delete(claim));
+    return claim;
+  }
+
+  /**
+   * The worker, when Redis lost its contents (cache/redis-resets.ts): the start records of the
+   * attempts this process started go back, with the claims under way settled first — else a copy
+   * a master offers again (its ready task and row were lost too) would find none and start a second
+   * time. Rejects when Redis does not answer, so the reset is not acknowledged and is handled again.
+   * Returns how many were put back.
+   */
+  async restoreStarts(): Promise<number> {
+    while (this.claiming.size > 0) await Promise.allSettled([...this.claiming]);
+    const entries = [...this.startedHere];
+    const put = await Promise.all(entries.map(([key, mine]) => this.cache.compareAndSet(key, null, mine, { ttlMs: START_TTL_MS })));
+    let restored = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const [key, mine] = entries[i]!;
+      if (put[i]) restored++;
+      else if ((await this.cache.get(key)) !== mine) this.log.warn(`dispatch cache: ${key} was taken by another worker before this one put its start back after Redis lost its contents`);
+    }
+    return restored;
+  }
+
+  private async claimStartOnce(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<boolean> {
     const key = `started:${rt.taskInstanceId}:${rt.attempt}:${rt.token}`;
     const mine = `${node} ${INCARNATION}`;
+    const held = (): true => {
+      if (this.startedHere.size >= STARTS_KEPT) this.startedHere.delete(this.startedHere.keys().next().value!);
+      this.startedHere.set(key, mine);
+      return true;
+    };
     try {
       for (let tries = 0; tries < 3; tries++) {
-        if (await this.cache.compareAndSet(key, null, mine, { ttlMs: START_TTL_MS })) return true;
+        if (await this.cache.compareAndSet(key, null, mine, { ttlMs: START_TTL_MS })) return held();
         const holder = await this.cache.get(key);
         if (holder === null) continue; // expired meanwhile
         const space = holder.lastIndexOf(" ");
@@ -110,13 +151,14 @@ export class DispatchRecords {
         if (holder === mine || (holderNode !== node && (await beaconPresent(this.cache, holderNode)))) return false;
         if (await this.cache.compareAndSet(key, holder, mine, { ttlMs: START_TTL_MS })) {
           this.log.info(`dispatch cache: task instance ${rt.taskInstanceId} attempt ${rt.attempt} was started by ${holderNode}, which is gone; starting it here`);
-          return true;
+          return held();
         }
       }
       return false;
     } catch (err) {
       this.log.debug(`dispatch cache: could not note the start of task instance ${rt.taskInstanceId}`, { err });
-      return true;
+      // Put back with the others if Redis comes back empty (restoreStarts).
+      return held();
     }
   }
 

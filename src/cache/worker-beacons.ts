@@ -66,6 +66,18 @@ export class WorkerBeacon {
     await this.cache.delete(beaconKey(this.nodeId)).catch(() => {});
   }
 
+  /**
+   * Writes the beacon now (Redis lost its contents: cache/redis-resets.ts calls this before the
+   * node acknowledges the reset, so a copy of an attempt offered again finds this worker alive).
+   * Rejects when Redis does not answer.
+   */
+  async beatNow(): Promise<void> {
+    if (this.state !== "beating") return;
+    const sent = performance.now();
+    await this.cache.set(beaconKey(this.nodeId), "alive", { ttlMs: Math.round(this.leaseMs * BEACON_LEASES) });
+    this.lastContactMs = Math.max(this.lastContactMs, sent);
+  }
+
   private beat(): void {
     if (this.state !== "beating") return;
     const sent = performance.now();

@@ -110,7 +110,9 @@ export class ClusterSweeps {
    * cached dispatch row (put with the enqueue, dropped once RUNNING is recorded) missing on two
    * sweeps at least REDISPATCH_AFTER_MS apart: by then a worker that took the attempt before the
    * loss has resent its "running" (worker.ts resends unpublished events), so the copy is not run
-   * twice — and a copy that is run twice anyway is refused by token after the first result.
+   * twice — and a copy that is run twice anyway is refused by token after the first result. After
+   * a flush they also wait for every live worker to acknowledge it (cache/reset-acks.ts): by then a
+   * worker that started one has put its start record back, and a copy offered to another is dropped.
    */
   private async redispatchLost(): Promise<void> {
     const records = this.host.records;
@@ -119,19 +121,24 @@ export class ClusterSweeps {
     const candidates = [...this.host.drivers.values()].flatMap((driver) => driver.dispatchedAttempts().map((rec) => ({ driver, rec })));
     const lost = await Promise.all(candidates.map(({ rec }) => records.lost(rec.id!)));
     const still = new Map<string, number>();
-    let requeued = 0;
+    const due: { driver: InstanceDriver; rec: (typeof candidates)[number]["rec"] }[] = [];
     candidates.forEach(({ driver, rec }, i) => {
       if (!lost[i]) return;
       const key = `${rec.id}:${rec.attempt}:${rec.token}`;
       const since = this.lostSince.get(key) ?? now;
-      if (now - since < REDISPATCH_AFTER_MS) still.set(key, since);
-      else {
-        driver.redispatch(rec);
-        requeued++;
-      }
+      still.set(key, since);
+      if (now - since >= REDISPATCH_AFTER_MS) due.push({ driver, rec });
     });
     this.lostSince = still;
-    if (requeued > 0) this.host.log.warn(`master: ${requeued} dispatched task attempts were no longer in Redis (flushed or restarted); enqueued them again`);
+    if (due.length === 0) return;
+    // Not before every worker put back its start records (a copy must find them): cache/reset-acks.ts.
+    const recovery = this.host.recovery;
+    if (recovery.kind === "workers" && recovery.resetAcks && !(await recovery.resetAcks.settled())) return;
+    for (const { driver, rec } of due) {
+      driver.redispatch(rec);
+      this.lostSince.delete(`${rec.id}:${rec.attempt}:${rec.token}`);
+    }
+    this.host.log.warn(`master: ${due.length} dispatched task attempts were no longer in Redis (flushed or restarted); enqueued them again`);
   }
 
   /**

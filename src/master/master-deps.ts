@@ -6,6 +6,7 @@ import type { DispatchRecords } from "../cache/dispatch-records.ts";
 import type { DispatchVouch } from "../cache/dispatch-vouch.ts";
 import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import type { WorkerBeacons } from "../cache/worker-beacons.ts";
+import type { ResetAcks } from "../cache/reset-acks.ts";
 import type { Coordinator, NodeRegistry } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import type { RunMetrics } from "../metrics/run-metrics.ts";
@@ -39,9 +40,11 @@ export interface MasterDeps {
    * How attempts whose worker died are found. "restart" (single node): at start, every attempt in
    * flight in the owned slots died with the previous process (except those adopted). "workers" (a
    * cluster node): attempts RUNNING on a worker missing from the registry are rerun, swept every
-   * `sweepMs`; at start nothing is assumed about attempts other nodes may be running.
+   * `sweepMs`; at start nothing is assumed about attempts other nodes may be running. `resetAcks`:
+   * dispatches Redis lost are offered again only once the watching nodes put back their starts
+   * (cache/reset-acks.ts).
    */
-  recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number; restartOf?: string; beacons?: WorkerBeacons };
+  recovery?: { kind: "restart" } | { kind: "workers"; registry: NodeRegistry; leaseMs: number; sweepMs?: number; restartOf?: string; beacons?: WorkerBeacons; resetAcks?: ResetAcks };
   /** Task and workflow-run state changes, counted after each group commit (src/metrics/run-metrics.ts); absent: not counted. */
   metrics?: RunMetrics;
 }

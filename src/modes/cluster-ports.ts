@@ -10,7 +10,8 @@ import type { Bus } from "../bus/bus.ts";
 import type { Cache } from "../cache/cache.ts";
 import { DISPATCH_KEY_PREFIX, DispatchRecords } from "../cache/dispatch-records.ts";
 import { RedisCache } from "../cache/redis-cache.ts";
-import type { Coordinator, NodeRole } from "../coordinator/coordinator.ts";
+import { ResetAcks } from "../cache/reset-acks.ts";
+import type { Coordinator, NodeRegistry, NodeRole } from "../coordinator/coordinator.ts";
 import { PostgresCoordinator } from "../coordinator/postgres-coordinator.ts";
 import { openLeaseClient } from "../coordinator/postgres-lease-client.ts";
 import { StoreNodeRegistry } from "../coordinator/store-registry.ts";
@@ -105,7 +106,8 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
     if (useSnapshots) snapshotCache = cache;
     if (useBeacons) shared = cache;
     if (useResets) {
-      const watch = new RedisResetWatch(cache, Math.max(100, Math.min(1000, Math.floor(config.leaseMs / 3))), log.child({ component: "cache" }));
+      // It acknowledges each marker under this node's id once it put back what it owes (reset-acks.ts).
+      const watch = new RedisResetWatch(cache, Math.max(100, Math.min(1000, Math.floor(config.leaseMs / 3))), log.child({ component: "cache" }), o.nodeId);
       watch.start();
       resources.add("redis reset watch", () => watch.stop());
       resets = watch;
@@ -137,4 +139,17 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   resources.add("node registry", () => registry.stop());
   const lastContactMs = c ? () => c.lastContactMs : () => registry.lastContactMs;
   return { bus: bus!, records, snapshotCache, cache: shared, resets, registry, coordinator, lastContactMs };
+}
+
+/**
+ * A master's wait for the reset acknowledgements (cache/reset-acks.ts): of every live node that
+ * watches Redis's boot marker (workers, `all`, api), alive as the dead-worker sweep counts it.
+ */
+export function resetAcksFor(cache: Cache, registry: NodeRegistry, leaseMs: number, log: Logger): ResetAcks {
+  const maxAgeMs = Math.round(leaseMs * 1.5);
+  const liveWatchers = async () => {
+    const roles = await Promise.all((["worker", "all", "api"] as const).map((role) => registry.liveNodes(role, maxAgeMs)));
+    return new Set(roles.flatMap((ids) => [...ids]));
+  };
+  return new ResetAcks({ cache, leaseMs, liveWatchers, log: log.child({ component: "cache" }) });
 }

@@ -13,7 +13,7 @@ import { AlertDeliveryLoop } from "../alerts/delivery-loop.ts";
 import { defaultAlertEgress } from "../alerts/egress-check.ts";
 import { openStore } from "../store/open.ts";
 import { redactUrl } from "../config.ts";
-import { openClusterPorts } from "./cluster-ports.ts";
+import { openClusterPorts, resetAcksFor } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
@@ -69,7 +69,8 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       ...(records ? { records } : {}),
       ...(snapshots ? { snapshots } : {}),
       // A worker the registry counts dead but whose beacon is in Redis is alive (cache/worker-beacons.ts).
-      recovery: { kind: "workers", registry, leaseMs: config.leaseMs, ...(cache ? { beacons: new WorkerBeacons(cache, config.leaseMs) } : {}) },
+      // Dispatches Redis lost go again once the live workers put back their starts (cache/reset-acks.ts).
+      recovery: { kind: "workers", registry, leaseMs: config.leaseMs, ...(cache ? { beacons: new WorkerBeacons(cache, config.leaseMs), resetAcks: resetAcksFor(cache, registry, config.leaseMs, log) } : {}) },
       servedGroups: () => served.get(),
       confirmServedGroups: () => served.fresh(),
     });

@@ -60,6 +60,8 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     const beacon = cache ? new WorkerBeacon(cache, nodeId, config.leaseMs, log.child({ component: "beacon" })) : null;
     beacon?.start();
     if (beacon) resources.add("beacon", () => beacon.stop());
+    // Redis lost its contents: the beacon goes back before the reset is acknowledged (redis-resets.ts).
+    if (beacon && resets) resets.onReset(() => beacon.beatNow());
     let busy = () => 0;
     const worker = new Worker({
       metrics: new WorkerMetrics(metrics, { running: () => busy(), slots: config.workerSlots }),

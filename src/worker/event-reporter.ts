@@ -22,16 +22,18 @@ export class EventReporter {
   /** Events whose publication failed, resent in order. */
   private unsent: TaskEvent[] = [];
   private resending: Promise<void> | null = null;
+  /** The bus closed with events unsent (they were given up). */
+  private closedUnsent = false;
   /** Latest event per recent attempt, when republishing is on. */
   private readonly recent: RecentEvents | null;
 
+  /** `keepRecent`: keep the latest event of each recent attempt, to publish it again (Redis). */
   constructor(
     private readonly bus: Bus,
     private readonly log: Logger,
-    republish: { resets?: { onReset(listener: () => void): void } } | undefined,
+    keepRecent: boolean,
   ) {
-    this.recent = republish ? new RecentEvents() : null;
-    republish?.resets?.onReset(() => this.republishRecent());
+    this.recent = keepRecent ? new RecentEvents() : null;
   }
 
   report(event: TaskEvent): void {
@@ -47,12 +49,22 @@ export class EventReporter {
     return latest.kind;
   }
 
-  /** Redis lost its contents: the latest event of every recent attempt goes again. */
-  private republishRecent(): void {
+  /**
+   * Redis lost its contents: the latest event of every recent attempt goes again. Resolves once
+   * every one of them is in its slot's stream (those that failed are resent first), so that the
+   * node can acknowledge the reset (cache/redis-resets.ts); rejects if the bus closed meanwhile.
+   */
+  async republishRecent(): Promise<void> {
     const events = this.recent?.all() ?? [];
     if (events.length === 0) return;
     this.log.warn(`worker: publishing the latest events of its ${events.length} recent task attempts again (Redis lost those no master had read yet; masters refuse the ones they recorded)`);
-    for (const event of events) this.publish(event);
+    const sent = await Promise.allSettled(events.map((event) => this.bus.publishEvent(event.slot, event)));
+    const failed = events.filter((_, i) => sent[i]!.status === "rejected");
+    if (failed.length === 0) return;
+    this.unsent.push(...failed);
+    this.resend();
+    while (this.resending) await this.resending;
+    if (failed.some((event) => this.unsent.includes(event)) || this.closedUnsent) throw new Error(`worker: ${failed.length} task events could not be published again: the bus closed`);
   }
 
   private publish(event: TaskEvent): void {
@@ -81,6 +93,7 @@ export class EventReporter {
           if (err instanceof PorpoiseError && err.code === "BUS_CLOSED") {
             this.log.error(`worker: the bus closed with ${this.unsent.length} task events unsent; their attempts are recovered by the master's sweeps`);
             this.unsent = [];
+            this.closedUnsent = true;
             return;
           }
           await new Promise((resolve) => setTimeout(resolve, waitMs));

@@ -101,7 +101,7 @@ export interface WorkerDeps {
    * lost its contents (`resets`, cache/redis-resets.ts) or the attempt is delivered to it again
    * (recent-events.ts). `all` on its in-process bus loses nothing and keeps none.
    */
-  republish?: { resets?: { onReset(listener: () => void): void } };
+  republish?: { resets?: { onReset(listener: () => void | Promise<void>): void } };
 }
 
 interface Running {
@@ -146,7 +146,13 @@ export class Worker {
     if (deps.reads) this.reads = deps.reads;
     else if (deps.store) this.reads = storeReads(deps.store);
     else throw new Error("Worker: pass a store or reads");
-    this.reporter = new EventReporter(deps.bus, deps.log, deps.republish);
+    this.reporter = new EventReporter(deps.bus, deps.log, deps.republish !== undefined);
+    // Redis lost its contents: the start records of the attempts started here go back first (a
+    // copy offered again must find them: dispatch-records.ts), then their latest events.
+    deps.republish?.resets?.onReset(async () => {
+      await deps.records?.restoreStarts();
+      await this.reporter.republishRecent();
+    });
   }
 
   private report(event: TaskEvent): void {

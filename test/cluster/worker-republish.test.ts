@@ -6,7 +6,9 @@
 //   - FLUSHALL: the stream is gone; once the worker's watch sees the new boot marker, the event is
 //     in the stream again (before the fix nothing ever sent it again: outage-redis froze attempts);
 //   - the same ready task offered again (a master whose dispatch record Redis lost): the worker
-//     does not run it twice, and publishes its "done" once more.
+//     does not run it twice, and publishes its "done" once more;
+//   - the worker put its start record and its beacon back before it acknowledged the reset, so a
+//     copy offered to another worker is not started there either (cache/reset-acks.ts).
 
 import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -16,7 +18,9 @@ import Redis from "ioredis";
 import type { DeliveredEvent, ReadyTask } from "../../src/bus/bus.ts";
 import { RedisBus } from "../../src/bus/redis-bus.ts";
 import { RedisCache } from "../../src/cache/redis-cache.ts";
-import { RedisResetWatch } from "../../src/cache/redis-resets.ts";
+import { DispatchRecords } from "../../src/cache/dispatch-records.ts";
+import { readBootMarker, RedisResetWatch, resetAckKey } from "../../src/cache/redis-resets.ts";
+import { WorkerBeacon } from "../../src/cache/worker-beacons.ts";
 import { createLogger } from "../../src/core/log.ts";
 import { Worker } from "../../src/worker/worker.ts";
 import { harness } from "../integration/engine/harness.ts";
@@ -32,11 +36,17 @@ test("a worker publishes its latest event again after FLUSHALL, and when its att
   const bus = new RedisBus({ url: redis.url, prefix: "rp:", secret: SECRET, log });
   const cache = new RedisCache({ url: redis.url, prefix: "rp:cache:", secret: SECRET, log });
   // A long interval: the test calls check() itself, so the timer never races it.
-  const resets = new RedisResetWatch(cache, 60_000, log);
+  const resets = new RedisResetWatch(cache, 60_000, log, "w1");
   const admin = new Redis(redis.url);
   const workDir = mkdtempSync(join(tmpdir(), "porpoise-republish-work-"));
-  const worker = new Worker({ store: h.store, bus, log, dataDir: workDir, slots: 2, groups: ["edge"], republish: { resets } });
+  const records = new DispatchRecords(cache, log, cache);
+  const beacon = new WorkerBeacon(cache, "w1", 60_000, log);
+  resets.onReset(() => beacon.beatNow());
+  const worker = new Worker({ store: h.store, bus, log, dataDir: workDir, slots: 2, groups: ["edge"], host: "w1", records, republish: { resets } });
+  // Another worker's view of the same Redis.
+  const other = new DispatchRecords(cache, log, cache);
   try {
+    beacon.start();
     resets.start();
     await h.save({ name: "w", tasks: [{ name: "t", type: "shell", workerGroup: "edge", script: `echo ran >> '${join(dir, "runs")}'` }] });
     const id = await h.run("w");
@@ -54,11 +64,18 @@ test("a worker publishes its latest event again after FLUSHALL, and when its att
     await h.waitFor("running and done in the slot's stream", async () => (await kinds()).join() === "running,done");
     expect(readFileSync(join(dir, "runs"), "utf8")).toBe("ran\n");
 
+    const startKey = `rp:cache:started:${row.id}:${row.attempt}:${row.dispatchToken}`;
+    expect(await admin.exists(startKey)).toBe(1);
     expect(await admin.flushall()).toBe("OK");
     expect(await admin.exists(stream)).toBe(0);
+    expect(await admin.exists(startKey)).toBe(0);
     await resets.check();
     // Only the attempt's latest event: "done" replaced "running".
     await h.waitFor("done published again", async () => (await kinds()).join() === "done");
+    // Acknowledged only with the start record and the beacon back: a copy given to another worker is not started there.
+    expect(await cache.get(resetAckKey("w1"))).toBe(await readBootMarker(cache));
+    expect(await admin.exists(startKey)).toBe(1);
+    expect(await other.claimStart(ready, "w2")).toBe(false);
 
     // A master offers the attempt again: it is not run twice, and its result goes once more.
     await admin.del(stream);
@@ -77,6 +94,7 @@ test("a worker publishes its latest event again after FLUSHALL, and when its att
   } finally {
     await worker.stop(1000);
     await resets.stop();
+    await beacon.stop();
     admin.disconnect();
     await bus.close();
     await cache.close();

@@ -39,7 +39,7 @@ export interface EdgeGatewayOptions {
    * On Redis: tells when Redis lost its contents (cache/redis-resets.ts); the events published here
    * lately go again then, as a cluster worker's do (bus/recent-events.ts).
    */
-  resets?: { onReset(listener: () => void): void };
+  resets?: { onReset(listener: () => void | Promise<void>): void };
 }
 
 export interface EdgeCounts {
@@ -90,7 +90,8 @@ export class EdgeGateway {
   constructor(private readonly o: EdgeGatewayOptions) {
     this.reads = storeReads(o.store);
     this.recent = o.resets ? new RecentEvents() : null;
-    o.resets?.onReset(() => void this.republish());
+    // Awaited: the reset is acknowledged once these are in the streams again (cache/reset-acks.ts).
+    o.resets?.onReset(() => this.republish());
   }
 
   /** Redis lost its contents: what edge workers reported lately goes to the slot streams again. */
@@ -98,7 +99,10 @@ export class EdgeGateway {
     const events = this.recent?.all() ?? [];
     if (events.length === 0) return;
     this.o.log.warn(`edge: publishing the latest events of ${events.length} recent edge task attempts again (Redis lost those no master had read yet; masters refuse the ones they recorded)`);
-    for (const e of events) await this.o.bus.publishEvent(e.slot, e).catch((err: unknown) => this.o.log.warn(`edge: could not publish the event of task instance ${e.taskInstanceId} again`, { err }));
+    const sent = await Promise.allSettled(events.map((e) => this.o.bus.publishEvent(e.slot, e)));
+    const failed = sent.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    // Thrown: the reset is not acknowledged, and the next check of the marker publishes them again.
+    if (failed.length > 0) throw new Error(`edge: could not publish ${failed.length} events again: ${String(failed[0]!.reason)}`);
   }
 
   get leaseMs(): number {
