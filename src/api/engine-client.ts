@@ -84,6 +84,8 @@ export interface EngineClientDeps {
   bus: Bus;
   /** The slot of a new instance id (Coordinator.slotOf: the same count on every node). */
   slotOf: (instanceId: number) => number;
+  /** The slot count slotOf hashes onto: Postgres then draws the id and its slot in the create's one statement. */
+  slotCount?: number;
   log: Logger;
   /** See EngineClient.servedWorkerGroups. */
   servedWorkerGroups?: () => readonly string[] | null;
@@ -94,7 +96,7 @@ export interface EngineClientDeps {
 }
 
 export function createEngineClient(deps: EngineClientDeps): EngineClient {
-  const { store, bus, slotOf, log } = deps;
+  const { store, bus, slotOf, slotCount, log } = deps;
 
   // The definition's own workflow-level worker group does not exist; tasks carry theirs.
   const create = (req: RunRequest, workflow: Workflow, version: WorkflowVersion, actor: Actor) =>
@@ -104,6 +106,7 @@ export function createEngineClient(deps: EngineClientDeps): EngineClient {
       workflowId: workflow.id,
       version: version.version,
       slot: (id) => slotOf(id),
+      ...(slotCount !== undefined ? { slotCount } : {}),
       runType: "START_PROCESS",
       requestKey: req.requestKey ?? null,
       priority: req.priority,

@@ -47,7 +47,7 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
         registerClusterMetrics(metrics, registry, { slotCount: config.slots, leaseMs: config.leaseMs });
         registerBusMetrics(metrics, bus, () => served.get() ?? []);
         resources.add("served groups", () => served.stop());
-        const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
+        const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), slotCount: config.slots, log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources, resets });
         const readyQueues = { depth: (group: string) => bus.depth(group), served: () => served.get() };
         return { client, edgeGateway, readyQueues, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };

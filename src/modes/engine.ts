@@ -153,6 +153,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     store: opts.store,
     bus: opts.bus,
     slotOf: (id) => opts.coordinator.slotOf(id),
+    slotCount: opts.coordinator.slotCount,
     log: opts.log.child({ component: "engine" }),
     handoff,
     servedWorkerGroups: () => (opts.edgeGroups ? [...opts.workerGroups, ...opts.edgeGroups()] : opts.workerGroups),

@@ -140,8 +140,13 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
       if (run.dialect === "postgres" && typeof slotOf === "function" && oneStatementCreate(input)) {
         const row = await run
           .read(async (db) => {
+            if (input.slotCount !== undefined) {
+              const row = await createInOneStatement(db, t, input, { slotCount: input.slotCount }, new Date());
+              if (row && row.slot !== slotOf(row.id)) throw new Error(`porpoise_slot_of_instance put workflow instance ${row.id} in slot ${row.slot}, slotOfInstance says ${slotOf(row.id)}: the two must agree (migration 0019)`);
+              return row;
+            }
             const [id] = await allocateInstanceIds(db, "postgres", 1);
-            return createInOneStatement(db, t, input, id!, slotOf(id!), new Date());
+            return createInOneStatement(db, t, input, { id: id!, slot: slotOf(id!) }, new Date());
           })
           .catch((err: unknown) => {
             throw requestKeyUsed(input, violationOf(err) ?? violationOf((err as { cause?: unknown }).cause)) ?? err;

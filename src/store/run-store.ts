@@ -157,6 +157,12 @@ export interface NewWorkflowInstance {
   version?: number;
   /** The slot (decided by the caller), or a function of the new id (slot = hash(id)). */
   slot: number | ((id: number) => number);
+  /**
+   * With a `slot` function that is slotOfInstance(id, slotCount): the count, so that Postgres can
+   * draw the id and compute the same slot in the create's one statement (porpoise_slot_of_instance,
+   * migration 0019) instead of a nextval round trip first.
+   */
+  slotCount?: number;
   epoch?: number;
   /** e.g. START_PROCESS, SCHEDULER, SUB_PROCESS, COMPLEMENT_DATA. */
   runType: string;
