@@ -108,13 +108,22 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         let cluster: EngineOptions["cluster"];
         let resets: RedisResetWatch | null = null;
         if (clustered) {
-          const { openClusterPorts } = await import("./cluster-ports.ts");
+          const { allNodeRedisParts, openClusterPorts } = await import("./cluster-ports.ts");
           const ports = await openClusterPorts({ config, log: nodeLog, store, nodeId, role: "all", resources, groups: config.workerGroups, ...(memoryBus ? { bus: memoryBus } : {}) });
           bus = ports.bus;
           coordinator = ports.coordinator;
           resets = ports.resets;
           store.fenceWith(nodeId);
-          cluster = { registry: ports.registry, leaseMs: config.leaseMs, restartOf: nodeId, lastContactMs: ports.lastContactMs, ...(ports.resets ? { resets: ports.resets } : {}) };
+          // On Redis its queues are shared: a worker's and a master's Redis parts too (cluster-ports.ts).
+          const redis = allNodeRedisParts(ports, { config, nodeId, log: nodeLog, resources });
+          cluster = {
+            registry: ports.registry,
+            leaseMs: config.leaseMs,
+            restartOf: nodeId,
+            lastContactMs: redis ? redis.lastContactMs : ports.lastContactMs,
+            ...(ports.resets ? { resets: ports.resets } : {}),
+            ...(redis ? { records: redis.records, beacons: redis.beacons, resetAcks: redis.resetAcks } : {}),
+          };
         }
         if (!bus || !coordinator) throw new Error("startAll: no bus or coordinator");
         if (clustered) {

@@ -11,6 +11,7 @@ import type { Cache } from "../cache/cache.ts";
 import { DISPATCH_KEY_PREFIX, DispatchRecords } from "../cache/dispatch-records.ts";
 import { RedisCache } from "../cache/redis-cache.ts";
 import { ResetAcks } from "../cache/reset-acks.ts";
+import { WorkerBeacon, WorkerBeacons } from "../cache/worker-beacons.ts";
 import type { Coordinator, NodeRegistry, NodeRole } from "../coordinator/coordinator.ts";
 import { PostgresCoordinator } from "../coordinator/postgres-coordinator.ts";
 import { openLeaseClient } from "../coordinator/postgres-lease-client.ts";
@@ -35,8 +36,8 @@ export interface ClusterPorts {
   snapshotCache: Cache | null;
   /**
    * The Redis Cache for the workers' beacons (cache/worker-beacons.ts), a second heartbeat that
-   * keeps a worker's attempts running through a Postgres outage; null without --redis, for api
-   * and `all` nodes.
+   * keeps a worker's attempts running through a Postgres outage; null without --redis, and for
+   * api nodes.
    */
   cache: Cache | null;
   /**
@@ -90,8 +91,8 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   const useRecords = useRecordsFor(o.role);
   // Not `all`: its api reads its own Store, and the master of its process drives its instances.
   const useSnapshots = process.env.PORPOISE_INSTANCE_CACHE !== "off" && (o.role === "master" || o.role === "api");
-  // Workers beat in Redis, masters read the beats (cache/worker-beacons.ts).
-  const useBeacons = o.role === "master" || o.role === "worker";
+  // Workers (and `all` nodes on Redis, whose worker is one) beat in Redis, masters read the beats (cache/worker-beacons.ts).
+  const useBeacons = o.role === "master" || o.role === "worker" || (o.role === "all" && !o.bus);
   // Nodes that publish task events on Redis (a worker, `all`, an api's edge gateway) publish their
   // recent ones again when Redis loses them (cache/redis-resets.ts).
   const useResets = !o.bus && (o.role === "worker" || o.role === "all" || o.role === "api");
@@ -152,4 +153,36 @@ export function resetAcksFor(cache: Cache, registry: NodeRegistry, leaseMs: numb
     return new Set(roles.flatMap((ids) => [...ids]));
   };
   return new ResetAcks({ cache, leaseMs, liveWatchers, log: log.child({ component: "cache" }) });
+}
+
+/** What an `all` node on Redis adds to its engine: it is a worker and a master of the cluster at once. */
+export interface AllNodeRedisParts {
+  records: DispatchRecords;
+  beacons: WorkerBeacons;
+  resetAcks: ResetAcks;
+  /** The node's last contact: the Store's (registry, leases) or Redis's (its beacon), whichever is later. */
+  lastContactMs: () => number;
+}
+
+/**
+ * An `all` node with --redis shares its ready queues with the other nodes, so it needs what a
+ * worker and a master have there: the cached dispatch rows and start records (a flush loses ready
+ * tasks, and its master must enqueue them again: outage-redis-all.test.ts), its beacon (a copy of an
+ * attempt it started is not taken over while it lives; written again before it acknowledges a
+ * reset), and the masters' wait for the reset acknowledgements. Null without Redis.
+ */
+export function allNodeRedisParts(ports: ClusterPorts, o: { config: Config; nodeId: string; log: Logger; resources: Resources }): AllNodeRedisParts | null {
+  const { records, cache, resets, registry } = ports;
+  if (!records || !cache) return null;
+  const beacon = new WorkerBeacon(cache, o.nodeId, o.config.leaseMs, o.log.child({ component: "beacon" }));
+  beacon.start();
+  o.resources.add("beacon", () => beacon.stop());
+  resets?.onReset(() => beacon.beatNow());
+  return {
+    records,
+    beacons: new WorkerBeacons(cache, o.config.leaseMs),
+    resetAcks: resetAcksFor(cache, registry, o.config.leaseMs, o.log),
+    // Cut off = neither Postgres nor Redis reached for a lease, as for a worker (worker/lease-watch.ts).
+    lastContactMs: () => Math.max(ports.lastContactMs(), beacon.lastContactMs),
+  };
 }

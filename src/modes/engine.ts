@@ -8,6 +8,9 @@
 import { isEdgeHost } from "../core/edge-messages.ts";
 import type { Bus } from "../bus/bus.ts";
 import { DispatchVouch } from "../cache/dispatch-vouch.ts";
+import type { DispatchRecords } from "../cache/dispatch-records.ts";
+import type { ResetAcks } from "../cache/reset-acks.ts";
+import type { WorkerBeacons } from "../cache/worker-beacons.ts";
 import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { InstanceHandoff } from "../bus/instance-handoff.ts";
 import type { Coordinator, NodeRegistry } from "../coordinator/coordinator.ts";
@@ -61,6 +64,12 @@ export interface EngineOptions {
     lastContactMs?: () => number;
     /** On Redis: its boot-marker watch; the worker publishes its recent events again after a flush (bus/recent-events.ts). */
     resets?: NonNullable<WorkerDeps["republish"]>["resets"];
+    /** On Redis: the cached dispatch rows and start records, for its master and its worker (cache/dispatch-records.ts). */
+    records?: DispatchRecords;
+    /** On Redis: the workers' beacons its master's dead-worker sweep reads (cache/worker-beacons.ts). */
+    beacons?: WorkerBeacons;
+    /** On Redis: its master re-offers the dispatches a flush lost once the live nodes acknowledged it (cache/reset-acks.ts). */
+    resetAcks?: ResetAcks;
   };
   /**
    * Snapshots of the driven instances (cache/instance-snapshots.ts). `all` passes none: its api
@@ -99,6 +108,7 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     // again: they are stopped here first (docs/architecture.md §3.10).
     ...(opts.cluster?.lastContactMs ? { lease: { leaseMs: opts.cluster.leaseMs, lastContactMs: opts.cluster.lastContactMs } } : {}),
     ...(opts.cluster?.resets ? { republish: { resets: opts.cluster.resets } } : {}),
+    ...(opts.cluster?.records ? { records: opts.cluster.records } : {}),
     log: opts.log.child({ component: "worker" }),
     dataDir: opts.dataDir,
     ...(opts.workDir ? { workDir: opts.workDir } : {}),
@@ -118,10 +128,18 @@ export async function startEngine(opts: EngineOptions): Promise<Engine> {
     vouch,
     handoff,
     ...(opts.snapshots ? { snapshots: opts.snapshots } : {}),
+    ...(opts.cluster?.records ? { records: opts.cluster.records } : {}),
     // Single node: the one worker of this process is the only one that can have run these attempts.
     ...(opts.cluster
       ? {
-          recovery: { kind: "workers" as const, registry: opts.cluster.registry, leaseMs: opts.cluster.leaseMs, ...(opts.cluster.restartOf ? { restartOf: opts.cluster.restartOf } : {}) },
+          recovery: {
+            kind: "workers" as const,
+            registry: opts.cluster.registry,
+            leaseMs: opts.cluster.leaseMs,
+            ...(opts.cluster.restartOf ? { restartOf: opts.cluster.restartOf } : {}),
+            ...(opts.cluster.beacons ? { beacons: opts.cluster.beacons } : {}),
+            ...(opts.cluster.resetAcks ? { resetAcks: opts.cluster.resetAcks } : {}),
+          },
           adoptInterrupted: (inFlight: Parameters<Worker["adopt"]>[0]) => worker.adopt(inFlight),
         }
       : {

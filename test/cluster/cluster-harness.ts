@@ -18,7 +18,7 @@ export const ADMIN_TOKEN = "cluster-admin-token-0123456789abcdef0123456789";
 
 export interface ClusterNode {
   readonly id: string;
-  readonly role: "api" | "master" | "worker";
+  readonly role: "api" | "master" | "worker" | "all";
   proc: Spawned;
   /** The node's own data dir (workers). */
   readonly dataDir: string | null;
@@ -41,12 +41,14 @@ export interface ClusterOptions {
   prefix: string;
   masters?: number;
   workers?: number;
+  /** `porpoise all` nodes on the cluster's Postgres and Redis (each a master and a worker), beside the api node. */
+  allNodes?: number;
   /** Lease in seconds (default 2: short, so failover tests are fast). */
   lease?: number;
   workerSlots?: number;
   workerGroups?: string[];
   /** Extra args for every node, or per role. */
-  args?: Partial<Record<"api" | "master" | "worker", string[]>>;
+  args?: Partial<Record<"api" | "master" | "worker" | "all", string[]>>;
   env?: Record<string, string>;
   /** Use this Postgres URL instead of a fresh database (e.g. a throwaway server the test restarts). */
   dbUrl?: string;
@@ -63,6 +65,8 @@ export interface Cluster extends AsyncDisposable {
   readonly apiNode: ClusterNode;
   readonly masters: ClusterNode[];
   readonly workers: ClusterNode[];
+  /** The `porpoise all` nodes (ClusterOptions.allNodes). */
+  readonly allNodes: ClusterNode[];
   /** A Store on the cluster's database, for seeding and reading outcomes. */
   readonly store: Store;
   /** fetch against the api with the admin token. */
@@ -121,7 +125,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     ...(o.env ?? {}),
   });
   const nodes: ClusterNode[] = [];
-  const counters = { master: 0, worker: 0 };
+  const counters = { master: 0, worker: 0, all: 0 };
 
   const launch = async (role: ClusterNode["role"], id: string, args: string[], ready: RegExp, dataDir: string | null): Promise<ClusterNode> => {
     const cmd = (o.command ?? fromSource)([role, "--node-id", id, ...args, ...(o.args?.[role] ?? [])]);
@@ -168,12 +172,20 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     const args = ["--data-dir", dataDir, "--worker-slots", String(o.workerSlots ?? 4), ...(o.workerGroups ? ["--worker-groups", o.workerGroups.join(",")] : [])];
     return launch("worker", id, args, /porpoise worker \S+ ready/, dataDir);
   };
+  const addAll = (id = `a${++counters.all}`) => {
+    const dataDir = join(tmp, id);
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const args = ["--port", "0", "--data-dir", dataDir, "--worker-slots", String(o.workerSlots ?? 4), ...(o.workerGroups ? ["--worker-groups", o.workerGroups.join(",")] : [])];
+    return launch("all", id, args, /porpoise all ready on/, dataDir);
+  };
   const masters: ClusterNode[] = [];
   const workers: ClusterNode[] = [];
+  const allNodes: ClusterNode[] = [];
   let store: Store;
   try {
     for (let i = 0; i < (o.masters ?? 1); i++) masters.push(await addMaster());
     for (let i = 0; i < (o.workers ?? 1); i++) workers.push(await addWorker());
+    for (let i = 0; i < (o.allNodes ?? 0); i++) allNodes.push(await addAll());
     store = await openStore({ url: dbUrl, migrate: false, secretKey: CLUSTER_SECRET });
   } catch (err) {
     return abandon(err);
@@ -188,6 +200,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     apiNode,
     masters,
     workers,
+    allNodes,
     store,
     request(path, init = {}) {
       const headers = new Headers(init.headers);

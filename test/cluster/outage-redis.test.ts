@@ -16,9 +16,11 @@ import { attemptCounts, defineLedgerWorkflow, DIAMOND, expectAllAlive, expectCle
 
 const INSTANCES = 100;
 
-async function scenario(kind: "FLUSHALL" | "kill -9 + restart", fault: (c: Cluster) => Promise<void>): Promise<void> {
+/** 2 masters + 2 workers, or (`all`) 2 `porpoise all --redis` nodes, each its own master and worker. */
+async function scenario(kind: "FLUSHALL" | "kill -9 + restart", fault: (c: Cluster) => Promise<void>, shape: "cluster" | "all" = "cluster"): Promise<void> {
   await using ledger = await createLedger();
-  await using c = await startCluster({ prefix: "porpoise-outage-redis-", masters: 2, workers: 2, workerSlots: 8, lease: 5, args: { worker: ["--log-level", "debug"] } });
+  const nodes = shape === "cluster" ? { masters: 2, workers: 2 } : { masters: 0, workers: 0, allNodes: 2 };
+  await using c = await startCluster({ prefix: "porpoise-outage-redis-", ...nodes, workerSlots: 8, lease: 5, args: { worker: ["--log-level", "debug"] } });
   await defineLedgerWorkflow(c, ledger, "burst", "sleep 0.2");
   const total = INSTANCES * DIAMOND.length;
   const t0 = Date.now();
@@ -40,7 +42,7 @@ async function scenario(kind: "FLUSHALL" | "kill -9 + restart", fault: (c: Clust
   const report = await ledger.read();
   const attempts = await attemptCounts(c, ids);
   console.log(
-    `Redis ${kind} mid-run: ${INSTANCES} instances × ${DIAMOND.length} tasks, 2 masters + 2 workers; ${before}/${total} effects in at the fault; ` +
+    `Redis ${kind} mid-run: ${INSTANCES} instances × ${DIAMOND.length} tasks, ${shape === "cluster" ? "2 masters + 2 workers" : "2 all --redis nodes"}; ${before}/${total} effects in at the fault; ` +
       `after it ${states.filter((s) => s === "SUCCESS").length}/${INSTANCES} SUCCESS, ledger ${report.rows.length}/${total}, ` +
       `${report.duplicates.length} duplicated, ${report.overlaps.length} overlapping; attempts ${JSON.stringify(attempts)}; ` +
       `all ended ${(endedMs / 1000).toFixed(1)} s after the fault (${((Date.now() - t0) / 1000).toFixed(1)} s in all)`,
@@ -70,4 +72,18 @@ test("Redis kill -9 and restart mid-run: nothing lost, all SUCCESS, 0 duplicates
     await Bun.sleep(2000);
     await c.redis.start();
   });
+}, 180_000);
+
+// `porpoise all --db postgres://… --redis …` is a cluster node too: before its master had the
+// cached dispatch rows, a flush left the DISPATCH attempts whose ready tasks it took in DISPATCH for
+// good (all 30 tasks of 4 instances of 5, 20 s after a FLUSHALL, in a manual run).
+test("Redis FLUSHALL mid-run under two `all --redis` nodes: nothing lost, all SUCCESS, 0 duplicates", async () => {
+  await scenario(
+    "FLUSHALL",
+    async (c) => {
+      const out = Bun.spawnSync(["redis-cli", "-u", c.redis.url, "FLUSHALL"]);
+      expect(out.stdout.toString().trim()).toBe("OK");
+    },
+    "all",
+  );
 }, 180_000);
