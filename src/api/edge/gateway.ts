@@ -228,6 +228,7 @@ export class EdgeGateway {
     s.token = token;
     const jobs: EdgeJob[] = [];
     for (const task of tasks) {
+      if (this.startedHere(task)) continue;
       const job = await this.jobOf(task).catch((err) => {
         this.o.log.warn(`edge: could not prepare task instance ${task.taskInstanceId} for worker ${s.workerId}; its claim expires and it is offered again`, { err });
         return undefined;
@@ -244,6 +245,26 @@ export class EdgeGateway {
     // An answer lost on its way (the worker went away meanwhile) leaves the claims to expire:
     // the tasks are offered again after the Bus's claim lease.
     return jobs;
+  }
+
+  /**
+   * A copy of a dispatch an edge worker of this gateway already started (a session reported it
+   * running, or this gateway published an event of it lately): a master re-offered it — after a
+   * takeover, a reload or a Redis flush — before the worker's report was recorded, so the Store
+   * still says DISPATCH and jobOf would hand it to a second worker. It is dropped (counted), and
+   * its latest event goes to its slot's stream once more, as a cluster worker does with a copy it
+   * started (worker.ts launch; its start record does the same across workers: dispatch-records.ts).
+   * A claim handed out whose answer was lost is not in either: it is offered again, as it must be.
+   */
+  private startedHere(task: ReadyTask): boolean {
+    const k = key(task);
+    const latest = this.recent?.latest(k);
+    if (!latest && ![...this.sessions.values()].some((s) => s.running.has(k))) return false;
+    this.counts.dropped++;
+    void this.o.bus.ack([task]).catch(() => {});
+    if (latest) void this.o.bus.publishEvent(latest.slot, latest).catch(() => {});
+    this.o.log.info(`edge: dropped a copy of task instance ${task.taskInstanceId} attempt ${task.attempt}: an edge worker here started it${latest ? `; its ${latest.kind} event was published again` : ""}`);
+    return true;
   }
 
   /** Claimed tasks that will not be handed out go back to their queues at once (not after the claim lease). */
