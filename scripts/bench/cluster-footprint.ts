@@ -9,7 +9,7 @@
 
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { buildExecutable } from "../build.ts";
+import { BINARY, binaryToMeasure, fromSourceNote } from "./built-binary.ts";
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
 import { startPorpoiseCluster } from "./porpoise-cluster.ts";
 import { dropFromPageCache, pageCacheNote } from "./page-cache.ts";
@@ -17,15 +17,11 @@ import { ROOT, procStatusMb } from "./porpoise-server.ts";
 
 export const name = "cluster-footprint";
 const IDLE_MS = 2000;
-const BINARY = join(ROOT, "dist", "porpoise-linux-x64");
 
 export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const runs = opts.size === "full" ? 3 : 1;
-  if (!existsSync(BINARY) && opts.size === "full") {
-    console.error(`cluster-footprint: building ${BINARY}…`);
-    await buildExecutable("x64", join(ROOT, "dist"));
-  }
-  const binary = existsSync(BINARY);
+  const built = await binaryToMeasure(opts.size === "full", "cluster-footprint");
+  const binary = built !== null;
   const rss = { api: [] as number[], master: [] as number[], worker: [] as number[] };
   let dropped = binary;
   for (let r = 0; r < runs; r++) {
@@ -37,7 +33,7 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
     rss.master.push(procStatusMb(c.masters[0]!.proc.pid, "VmRSS"));
     rss.worker.push(procStatusMb(c.workers[0]!.proc.pid, "VmRSS"));
   }
-  const what = binary ? `dist binary built ${statSync(BINARY).mtime.toISOString()}` : "bun src/main.ts (no binary in dist/)";
+  const what = built ? built.note : fromSourceNote();
   const note = `VmRSS ${IDLE_MS / 1000} s after ready, nothing submitted; ${what}${binary ? `; ${pageCacheNote(dropped)}` : ""}`;
   return [
     compared("idleRssMaster", name, "porpoise-cluster", { samples: rss.master, note }),

@@ -17,18 +17,19 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchRow, BenchSize } from "./bench-types.ts";
+import { BINARY, binaryToMeasure, fromSourceNote } from "./built-binary.ts";
 import { FROM_SOURCE, ms, procStatusMb, ROOT, setUp, startPorpoise, trigger, waitForInstance } from "./porpoise-server.ts";
 
 export const name = "edge";
 const DIST = join(ROOT, "dist");
-const BINARY = join(DIST, "porpoise-linux-x64");
 
 export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const full = opts.size === "full";
   const rows: BenchRow[] = [];
-  const useBinary = existsSync(BINARY);
+  const built = await binaryToMeasure(full, "edge");
+  const useBinary = built !== null;
   const command = useBinary ? [BINARY] : FROM_SOURCE;
-  const what = useBinary ? `dist binary built ${statSync(BINARY).mtime.toISOString()}` : "bun src/main.ts (no binary in dist/)";
+  const what = built ? built.note : fromSourceNote();
   await using server = await startPorpoise("sqlite", { command });
   const { token } = await server.api<{ token: string }>("POST", "/worker-tokens", { name: "bench", groups: ["edge", "fleet", "idle"] });
   const tasks = full ? 1000 : 50;

@@ -12,34 +12,28 @@
 
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { buildExecutable } from "../build.ts";
+import { BINARY, binaryToMeasure, fromSourceNote } from "./built-binary.ts";
 import { dropFromPageCache, pageCacheNote } from "./page-cache.ts";
 import { coldStarts } from "../cold-start.ts";
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
 import { FROM_SOURCE, PartialFailure, ROOT, SYSTEM_OF, startPorpoise } from "./porpoise-server.ts";
 
 export const name = "footprint";
-const BINARY = join(ROOT, "dist", "porpoise-linux-x64");
 
 export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const full = opts.size === "full";
   const rows: BenchRow[] = [];
   const errors: string[] = [];
-  let binaryNote = "";
-  if (!existsSync(BINARY) && full) {
-    console.error(`footprint: building ${BINARY}…`);
-    await buildExecutable("x64", join(ROOT, "dist"));
-  }
-  if (existsSync(BINARY)) {
-    const built = statSync(BINARY).mtime;
-    binaryNote = `dist binary built ${built.toISOString()}`;
+  const binary = await binaryToMeasure(full, "footprint");
+  const binaryNote = binary?.note ?? "";
+  if (binary) {
     rows.push(compared("binarySize", name, "porpoise-sqlite", { value: statSync(BINARY).size / 1e6, note: binaryNote }));
   } else {
-    rows.push(compared("binarySize", name, "porpoise-sqlite", { samples: [], note: "skipped in --smoke: no dist/porpoise-linux-x64 (npm run build -- --target x64)" }));
+    rows.push(compared("binarySize", name, "porpoise-sqlite", { samples: [], note: `skipped in --smoke: ${fromSourceNote()} (npm run build -- --target x64)` }));
   }
-  const useBinary = existsSync(BINARY);
+  const useBinary = binary !== null;
   const command = useBinary ? [BINARY] : FROM_SOURCE;
-  const what = useBinary ? binaryNote : "bun src/main.ts (no binary in dist/)";
+  const what = useBinary ? binaryNote : fromSourceNote();
   const runs = full ? 3 : 1;
   for (const dialect of ["sqlite", "postgres"] as const) {
     try {
