@@ -121,7 +121,9 @@ export class DispatchRecords {
    * Returns how many were put back.
    */
   async restoreStarts(): Promise<number> {
-    while (this.claiming.size > 0) await Promise.allSettled([...this.claiming]);
+    // Only those under way now: one begun after the reset was seen writes to the new Redis itself
+    // (waiting for all, under load, might never end).
+    await Promise.allSettled([...this.claiming]);
     const entries = [...this.startedHere];
     const put = await Promise.all(entries.map(([key, mine]) => this.cache.compareAndSet(key, null, mine, { ttlMs: START_TTL_MS })));
     let restored = 0;
