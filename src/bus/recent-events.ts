@@ -10,6 +10,7 @@
 // not kept (they change no state).
 
 import type { TaskEvent } from "../core/messages.ts";
+import type { Bus } from "./bus.ts";
 
 /** How long an attempt's latest event is kept after it was published: masters lag far less. */
 export const RECENT_EVENT_MS = 10 * 60_000;
@@ -64,4 +65,13 @@ export class RecentEvents {
       this.kept.delete(key);
     }
   }
+}
+
+/**
+ * Publishes kept events again, all at once, each on its slot's stream; resolves with those that
+ * failed (the worker resends them, the edge gateway leaves the reset unacknowledged).
+ */
+export async function publishAgain(bus: Pick<Bus, "publishEvent">, events: readonly TaskEvent[]): Promise<TaskEvent[]> {
+  const sent = await Promise.allSettled(events.map((event) => bus.publishEvent(event.slot, event)));
+  return events.filter((_, i) => sent[i]!.status === "rejected");
 }

@@ -143,16 +143,29 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
 }
 
 /**
- * A master's wait for the reset acknowledgements (cache/reset-acks.ts): of every live node that
- * watches Redis's boot marker (workers, `all`, api), alive as the dead-worker sweep counts it.
+ * What a master of a cluster on Redis reads there besides its ports: the workers' beacons
+ * (cache/worker-beacons.ts) and the reset acknowledgements of every live node that watches Redis's
+ * boot marker — workers, `all`, api — alive as the dead-worker sweep counts them (cache/reset-acks.ts).
  */
-export function resetAcksFor(cache: Cache, registry: NodeRegistry, leaseMs: number, log: Logger): ResetAcks {
+export function masterRedisRecovery(cache: Cache, registry: NodeRegistry, leaseMs: number, log: Logger): { beacons: WorkerBeacons; resetAcks: ResetAcks } {
   const maxAgeMs = Math.round(leaseMs * 1.5);
   const liveWatchers = async () => {
     const roles = await Promise.all((["worker", "all", "api"] as const).map((role) => registry.liveNodes(role, maxAgeMs)));
     return new Set(roles.flatMap((ids) => [...ids]));
   };
-  return new ResetAcks({ cache, leaseMs, liveWatchers, log: log.child({ component: "cache" }) });
+  return { beacons: new WorkerBeacons(cache, leaseMs), resetAcks: new ResetAcks({ cache, leaseMs, liveWatchers, log: log.child({ component: "cache" }) }) };
+}
+
+/**
+ * A node that runs tasks on Redis (a worker, `all`): its beacon, a second heartbeat in Redis, beating
+ * until the resources close, and written again before the node acknowledges a reset (redis-resets.ts).
+ */
+export function startWorkerBeacon(cache: Cache, resets: RedisResetWatch | null, o: { config: Config; nodeId: string; log: Logger; resources: Resources }): WorkerBeacon {
+  const beacon = new WorkerBeacon(cache, o.nodeId, o.config.leaseMs, o.log.child({ component: "beacon" }));
+  beacon.start();
+  o.resources.add("beacon", () => beacon.stop());
+  resets?.onReset(() => beacon.beatNow());
+  return beacon;
 }
 
 /** What an `all` node on Redis adds to its engine: it is a worker and a master of the cluster at once. */
@@ -167,21 +180,17 @@ export interface AllNodeRedisParts {
 /**
  * An `all` node with --redis shares its ready queues with the other nodes, so it needs what a
  * worker and a master have there: the cached dispatch rows and start records (a flush loses ready
- * tasks, and its master must enqueue them again: outage-redis-all.test.ts), its beacon (a copy of an
- * attempt it started is not taken over while it lives; written again before it acknowledges a
- * reset), and the masters' wait for the reset acknowledgements. Null without Redis.
+ * tasks, and its master must enqueue them again: outage-redis.test.ts, the `all` case), its beacon
+ * (a copy of an attempt it started is not taken over while it lives), and the masters' beacons and
+ * wait for the reset acknowledgements. Null without Redis.
  */
 export function allNodeRedisParts(ports: ClusterPorts, o: { config: Config; nodeId: string; log: Logger; resources: Resources }): AllNodeRedisParts | null {
   const { records, cache, resets, registry } = ports;
   if (!records || !cache) return null;
-  const beacon = new WorkerBeacon(cache, o.nodeId, o.config.leaseMs, o.log.child({ component: "beacon" }));
-  beacon.start();
-  o.resources.add("beacon", () => beacon.stop());
-  resets?.onReset(() => beacon.beatNow());
+  const beacon = startWorkerBeacon(cache, resets, o);
   return {
     records,
-    beacons: new WorkerBeacons(cache, o.config.leaseMs),
-    resetAcks: resetAcksFor(cache, registry, o.config.leaseMs, o.log),
+    ...masterRedisRecovery(cache, registry, o.config.leaseMs, o.log),
     // Cut off = neither Postgres nor Redis reached for a lease, as for a worker (worker/lease-watch.ts).
     lastContactMs: () => Math.max(ports.lastContactMs(), beacon.lastContactMs),
   };

@@ -7,13 +7,12 @@
 
 import { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { Master } from "../master/master.ts";
-import { WorkerBeacons } from "../cache/worker-beacons.ts";
 import { Scheduler } from "../master/scheduler/scheduler.ts";
 import { AlertDeliveryLoop } from "../alerts/delivery-loop.ts";
 import { defaultAlertEgress } from "../alerts/egress-check.ts";
 import { openStore } from "../store/open.ts";
 import { redactUrl } from "../config.ts";
-import { openClusterPorts, resetAcksFor } from "./cluster-ports.ts";
+import { masterRedisRecovery, openClusterPorts } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { checkRedis } from "./redis-check.ts";
@@ -68,9 +67,9 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
       host: nodeId,
       ...(records ? { records } : {}),
       ...(snapshots ? { snapshots } : {}),
-      // A worker the registry counts dead but whose beacon is in Redis is alive (cache/worker-beacons.ts).
-      // Dispatches Redis lost go again once the live workers put back their starts (cache/reset-acks.ts).
-      recovery: { kind: "workers", registry, leaseMs: config.leaseMs, ...(cache ? { beacons: new WorkerBeacons(cache, config.leaseMs), resetAcks: resetAcksFor(cache, registry, config.leaseMs, log) } : {}) },
+      // A worker the registry counts dead but whose beacon is in Redis is alive (cache/worker-beacons.ts);
+      // dispatches Redis lost go again once the live workers put back their starts (cache/reset-acks.ts).
+      recovery: { kind: "workers", registry, leaseMs: config.leaseMs, ...(cache ? masterRedisRecovery(cache, registry, config.leaseMs, log) : {}) },
       servedGroups: () => served.get(),
       confirmServedGroups: () => served.fresh(),
     });

@@ -9,10 +9,9 @@ import { egressPolicy } from "../core/net/egress.ts";
 import { openStore } from "../store/open.ts";
 import { systemResolve } from "../worker/egress.ts";
 import { Worker } from "../worker/worker.ts";
-import { WorkerBeacon } from "../cache/worker-beacons.ts";
 import { leashTasksToThisProcess } from "../worker/task-leash.ts";
 import { redactUrl } from "../config.ts";
-import { openClusterPorts } from "./cluster-ports.ts";
+import { openClusterPorts, startWorkerBeacon } from "./cluster-ports.ts";
 import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { nodeIdFor } from "./node-id.ts";
 import { onDataDir } from "./data-dir-prepare.ts";
@@ -57,11 +56,7 @@ export async function startWorker(deps: ModeDeps): Promise<RunningMode> {
     registerStoreMetrics(metrics, () => opened.stats());
     const { bus, records, cache, resets, registry } = await openClusterPorts({ config, log, store, nodeId, role: "worker", resources, groups: config.workerGroups });
     // Its second heartbeat, in Redis: through a Postgres outage it keeps its attempts (worker-beacons.ts).
-    const beacon = cache ? new WorkerBeacon(cache, nodeId, config.leaseMs, log.child({ component: "beacon" })) : null;
-    beacon?.start();
-    if (beacon) resources.add("beacon", () => beacon.stop());
-    // Redis lost its contents: the beacon goes back before the reset is acknowledged (redis-resets.ts).
-    if (beacon && resets) resets.onReset(() => beacon.beatNow());
+    const beacon = cache ? startWorkerBeacon(cache, resets, { config, nodeId, log, resources }) : null;
     let busy = () => 0;
     const worker = new Worker({
       metrics: new WorkerMetrics(metrics, { running: () => busy(), slots: config.workerSlots }),

@@ -7,7 +7,7 @@
 // offered to this worker once more.
 
 import type { Bus } from "../bus/bus.ts";
-import { RecentEvents } from "../bus/recent-events.ts";
+import { publishAgain, RecentEvents } from "../bus/recent-events.ts";
 import { PorpoiseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { TaskEvent } from "../core/messages.ts";
@@ -58,8 +58,7 @@ export class EventReporter {
     const events = this.recent?.all() ?? [];
     if (events.length === 0) return;
     this.log.warn(`worker: publishing the latest events of its ${events.length} recent task attempts again (Redis lost those no master had read yet; masters refuse the ones they recorded)`);
-    const sent = await Promise.allSettled(events.map((event) => this.bus.publishEvent(event.slot, event)));
-    const failed = events.filter((_, i) => sent[i]!.status === "rejected");
+    const failed = await publishAgain(this.bus, events);
     if (failed.length === 0) return;
     this.unsent.push(...failed);
     this.resend();

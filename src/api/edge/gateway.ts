@@ -17,7 +17,7 @@ import { MAX_LOG_CHUNK_BYTES } from "../../store/log-chunks.ts";
 import type { Logger } from "../../core/log.ts";
 import type { KillMessage, ReadyTask, TaskEvent } from "../../core/messages.ts";
 import type { Bus, Unsubscribe } from "../../bus/bus.ts";
-import { RecentEvents } from "../../bus/recent-events.ts";
+import { publishAgain, RecentEvents } from "../../bus/recent-events.ts";
 import { storeReads, type WorkerReads } from "../../store/attempt-reads.ts";
 import type { Store, WorkerToken } from "../../store/store.ts";
 import { hashToken } from "../tokens.ts";
@@ -99,10 +99,9 @@ export class EdgeGateway {
     const events = this.recent?.all() ?? [];
     if (events.length === 0) return;
     this.o.log.warn(`edge: publishing the latest events of ${events.length} recent edge task attempts again (Redis lost those no master had read yet; masters refuse the ones they recorded)`);
-    const sent = await Promise.allSettled(events.map((e) => this.o.bus.publishEvent(e.slot, e)));
-    const failed = sent.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     // Thrown: the reset is not acknowledged, and the next check of the marker publishes them again.
-    if (failed.length > 0) throw new Error(`edge: could not publish ${failed.length} events again: ${String(failed[0]!.reason)}`);
+    const failed = await publishAgain(this.o.bus, events);
+    if (failed.length > 0) throw new Error(`edge: could not publish ${failed.length} of ${events.length} events again (the bus did not answer)`);
   }
 
   get leaseMs(): number {
