@@ -6,10 +6,11 @@
 
 import { and, asc, desc, eq, gte, inArray, lt, notInArray, type SQL, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError, RequestKeyUsedError } from "../core/errors.ts";
+import { type Logger, silentLogger } from "../core/log.ts";
 import { writeAudit } from "./audit.ts";
 import { consumeCommand } from "./commands.ts";
 import { createInOneStatement, oneStatementCreate } from "./instance-create-sql.ts";
-import { allocateInstanceIds } from "./schedule-fire-sql.ts";
+import { allocateInstanceIds, type InstanceRow } from "./schedule-fire-sql.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
@@ -126,7 +127,7 @@ function requestKeyUsed(input: NewWorkflowInstance, v: Violation | null): Reques
   return new RequestKeyUsedError(input.requestKey);
 }
 
-export function createInstanceRepository(run: Runner): WorkflowInstanceRepository {
+export function createInstanceRepository(run: Runner, log: Logger = silentLogger): WorkflowInstanceRepository {
   const { t } = run;
   const wi = t.workflowInstances;
   const wd = t.workflowDefinitions;
@@ -134,15 +135,32 @@ export function createInstanceRepository(run: Runner): WorkflowInstanceRepositor
   // Instances cascade away with their workflow, so the inner join never drops one.
   const named = (db: Db) => db.select({ instance: wi, workflowName: wd.name }).from(wi).innerJoin(wd, eq(wd.id, wi.workflowId));
 
+  // Set once porpoise_slot_of_instance (migration 0019) gave a slot slotOfInstance does not: from
+  // then on this process draws the id first and computes the slot itself (one round trip more).
+  let slotFunctionDisagreed = false;
+  /**
+   * The row went in with the database's slot and is committed: the run exists and its id is the
+   * caller's answer, so throwing now would make a client that retries without an Idempotency-Key
+   * create it twice. The slot is put right instead (no master drives a run before its wake, which
+   * the caller sends after this returns; a master's sweep that loaded it under the wrong slot meanwhile
+   * is fenced out of it by the slot lease), and said loudly.
+   */
+  const settleSlot = async (db: Db, row: InstanceRow, slot: number): Promise<InstanceRow> => {
+    slotFunctionDisagreed = true;
+    log.error(`porpoise_slot_of_instance put workflow instance ${row.id} in slot ${row.slot}, slotOfInstance says ${slot}: the two must agree (migration 0019); moved the run to slot ${slot}, and this process computes slots itself from now on`);
+    await db.update(wi).set({ slot }).where(eq(wi.id, row.id));
+    return { ...row, slot };
+  };
+
   return {
     create: async (input) => {
       const slotOf = input.slot;
       if (run.dialect === "postgres" && typeof slotOf === "function" && oneStatementCreate(input)) {
         const row = await run
           .read(async (db) => {
-            if (input.slotCount !== undefined) {
+            if (input.slotCount !== undefined && !slotFunctionDisagreed) {
               const row = await createInOneStatement(db, t, input, { slotCount: input.slotCount }, new Date());
-              if (row && row.slot !== slotOf(row.id)) throw new Error(`porpoise_slot_of_instance put workflow instance ${row.id} in slot ${row.slot}, slotOfInstance says ${slotOf(row.id)}: the two must agree (migration 0019)`);
+              if (row && row.slot !== slotOf(row.id)) return settleSlot(db, row, slotOf(row.id));
               return row;
             }
             const [id] = await allocateInstanceIds(db, "postgres", 1);

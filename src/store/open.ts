@@ -141,7 +141,7 @@ async function disconnect(conn: Opened): Promise<void> {
   else await Promise.all([conn.pool.end({ timeout: 5 }), conn.endSingle()]);
 }
 
-function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: () => StoreStats): Store {
+function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: () => StoreStats, log: Logger): Store {
   let closed: Promise<void> | null = null;
   // The pool in use now (pg-pool.ts replaces it after a lost connection).
   const current = (): Connection => (conn.dialect === "postgres" ? { dialect: "postgres", client: conn.pool.sql } : conn);
@@ -154,7 +154,7 @@ function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: 
     workflows: createWorkflowRepository(run),
     audit: createAuditRepository(run),
     commands: createCommandRepository(run),
-    instances: createInstanceRepository(run),
+    instances: createInstanceRepository(run, log),
     taskInstances: createTaskInstanceRepository(run),
     datasources: createDatasourceRepository(run, { secretKey }),
     schedules: createScheduleRepository(run),
@@ -211,7 +211,7 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
   const inner = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : await pgRunner(conn.pool, conn.single);
   const pool = conn.dialect === "sqlite" ? { size: 1, renewals: () => 0 } : { size: PG_POOL_MAX, renewals: () => conn.pool.renewals };
   const { runner, stats } = countingRunner(inner, pool);
-  return buildStore(conn, runner, opts.secretKey ?? null, stats);
+  return buildStore(conn, runner, opts.secretKey ?? null, stats, log);
 }
 
 /** Applies pending migrations and disconnects (`porpoise migrate`). */

@@ -6,6 +6,8 @@
 import { expect, test } from "bun:test";
 import { slotOfInstance } from "../../../src/coordinator/coordinator.ts";
 import { NotFoundError } from "../../../src/core/errors.ts";
+import { createLogger } from "../../../src/core/log.ts";
+import { openStore } from "../../../src/store/open.ts";
 import { freshStore, rawQuery } from "../../helpers/stores.ts";
 import { definition, userWithProject } from "./fixtures.ts";
 
@@ -54,7 +56,26 @@ test("a create given the slot count draws its id and slot in the statement; ids 
   await store.workflows.setReleaseState(workflow.id, "OFFLINE", ctx.actor);
   await expect(store.instances.create({ workflowId: workflow.id, slot, slotCount: 64, runType: "START_PROCESS" })).rejects.toThrow('workflow "daily" is OFFLINE: bring it ONLINE to run it');
   expect(Number((await rawQuery(store.url, "SELECT count(*) AS n FROM workflow_instances"))[0]!.n)).toBe(20);
-  // A slot function that disagrees with the database's is caught, not written silently.
+  // A slot function that disagrees with the database's is caught and said, not written silently,
+  // and the committed run is not refused (a client retrying without an Idempotency-Key would
+  // create it twice): it is moved to the process's slot, and the process stops using the function.
   await store.workflows.setReleaseState(workflow.id, "ONLINE", ctx.actor);
-  await expect(store.instances.create({ workflowId: workflow.id, slot: (id) => (slotOfInstance(id, 64) + 1) % 64, slotCount: 64, runType: "START_PROCESS" })).rejects.toThrow(/must agree \(migration 0019\)/);
+  const lines: string[] = [];
+  const logged = await openStore({ url: store.url, migrate: false, log: createLogger({ level: "info", format: "text", write: (l) => lines.push(l) }) });
+  try {
+    const off = (id: number) => (slotOfInstance(id, 64) + 1) % 64;
+    const moved = await logged.instances.create({ workflowId: workflow.id, slot: off, slotCount: 64, runType: "START_PROCESS" });
+    expect(moved.slot).toBe(off(moved.id));
+    expect((await rawQuery(store.url, "SELECT slot FROM workflow_instances WHERE id = $1", [moved.id]))[0]!.slot).toBe(off(moved.id));
+    expect(lines.filter((l) => l.includes("must agree (migration 0019)") && l.includes(`moved the run to slot ${off(moved.id)}`))).toHaveLength(1);
+    // From then on the id is drawn first and the slot is the process's: no second disagreement.
+    for (let i = 0; i < 3; i++) {
+      const next = await logged.instances.create({ workflowId: workflow.id, slot: off, slotCount: 64, runType: "START_PROCESS" });
+      expect(next.slot).toBe(off(next.id));
+    }
+    expect(lines.filter((l) => l.includes("must agree"))).toHaveLength(1);
+    expect(Number((await rawQuery(store.url, "SELECT count(*) AS n FROM workflow_instances"))[0]!.n)).toBe(24);
+  } finally {
+    await logged.close();
+  }
 });
