@@ -30,9 +30,20 @@ export interface ResetAcksOptions {
   now?: () => number;
 }
 
+/** How often `whenSettled` asks again while it waits. */
+const POLL_MS = 100;
+
 export class ResetAcks {
   /** The marker of the last answer, and since when it has been waited for (null: acknowledged). */
   private waiting: { boot: string; since: number; warned: boolean } | null = null;
+  /**
+   * The marker every live watcher acknowledged (or was waited for): it stays settled until the
+   * marker changes, since a node that joins later owes that Redis nothing (it acknowledges at its
+   * first read). One GET per answer then, instead of the registry and an acknowledgement per node.
+   */
+  private settledBoot: string | null = null;
+  /** The one wait under way, shared by every caller of `whenSettled`. */
+  private pending: Promise<boolean> | null = null;
   private readonly now: () => number;
 
   constructor(private readonly o: ResetAcksOptions) {
@@ -51,6 +62,7 @@ export class ResetAcks {
     try {
       boot = await readBootMarker(this.o.cache);
       if (boot === null) return false;
+      if (boot === this.settledBoot) return true;
       const nodes = [...(await this.o.liveWatchers())];
       const acks = await Promise.all(nodes.map((node) => this.o.cache.get(resetAckKey(node))));
       missing = nodes.filter((_, i) => acks[i] !== boot);
@@ -59,6 +71,7 @@ export class ResetAcks {
     }
     if (missing.length === 0) {
       this.waiting = null;
+      this.settledBoot = boot;
       return true;
     }
     const now = this.now();
@@ -68,6 +81,28 @@ export class ResetAcks {
       this.waiting.warned = true;
       this.o.log.warn(`master: ${missing.length} live nodes have not acknowledged that Redis lost its contents after ${WAIT_LEASES} leases (${missing.slice(0, 5).join(", ")}); enqueuing the dispatches Redis lost anyway: one of their attempts may run twice`);
     }
+    this.settledBoot = boot;
     return true;
+  }
+
+  /**
+   * Resolves true once `settled()` says yes (asked every 100 ms), false if `stopped()` first. A
+   * master reloading an instance offers its DISPATCH attempts again only then: in the second after
+   * a flush, a worker that started one may not have put its start record back yet. Concurrent
+   * callers share one wait.
+   */
+  whenSettled(stopped: () => boolean): Promise<boolean> {
+    this.pending ??= (async () => {
+      try {
+        while (!stopped()) {
+          if (await this.settled()) return true;
+          await Bun.sleep(POLL_MS);
+        }
+        return false;
+      } finally {
+        this.pending = null;
+      }
+    })();
+    return this.pending;
   }
 }

@@ -33,6 +33,12 @@ export interface DriverHost {
   schedule(work: (batch: Batch) => void): void;
   /** Queue order: `instancePriority` (the run's) first, then the task's `priority` (both 0 = HIGHEST). */
   enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string, priority: QueuePriority, instancePriority: QueuePriority, slot: number, epoch: number): void;
+  /**
+   * Runs `offer` (an enqueue of an attempt some worker may already have started: a reload's
+   * DISPATCH attempts) once the nodes have acknowledged the last Redis reset
+   * (cache/reset-acks.ts; docs/architecture.md §3.1); at once where there are none to wait for.
+   */
+  reoffer?(offer: () => void): void;
   publishKill(rec: AttemptRec, reason: string): void;
   /**
    * After `enqueue`: null when a worker serves `workerGroup` (or nobody knows); else a promise of

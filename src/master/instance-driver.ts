@@ -87,7 +87,7 @@ export class InstanceDriver {
       this.book.track(rec);
       const task = this.definition.tasks[index]!;
       if (row.state === "DELAY_EXECUTION") this.armDelay(rec, task, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
-      else if (row.state === "DISPATCH") batch.after(() => this.enqueue(rec, task, row.workerGroup));
+      else if (row.state === "DISPATCH") batch.after(() => this.reoffer(rec, task, row.workerGroup));
     }
     this.apply(batch, actions);
     if (!this.done && from === "READY_STOP") this.apply(batch, this.dag.requestStop());
@@ -140,6 +140,15 @@ export class InstanceDriver {
     if (this.done || rec.state !== "DISPATCH" || rec.id === null || this.book.byId.get(rec.id) !== rec) return;
     const task = this.definition.tasks[rec.index]!;
     this.enqueue(rec, task, task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup);
+  }
+
+  /** A loaded DISPATCH attempt offered again, once a Redis reset is acknowledged; unless it moved on meanwhile. */
+  private reoffer(rec: AttemptRec, task: TaskDefinition, workerGroup: string): void {
+    const offer = () => {
+      if (!this.done && rec.state === "DISPATCH" && rec.id !== null && this.book.byId.get(rec.id) === rec) this.enqueue(rec, task, workerGroup);
+    };
+    if (this.hostApi.reoffer) this.hostApi.reoffer(offer);
+    else offer();
   }
 
   onRunning(batch: Batch, e: RunningEvent): void {

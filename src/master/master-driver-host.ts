@@ -10,6 +10,7 @@ import { retryStore, type StoreRetryOptions } from "../store/retry.ts";
 import type { BackfillDriver } from "./backfill.ts";
 import type { Batch } from "./batch.ts";
 import type { DispatchRecords } from "../cache/dispatch-records.ts";
+import type { ResetAcks } from "../cache/reset-acks.ts";
 import type { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import type { KillMessage } from "../core/messages.ts";
 import type { AttemptRec, DriverHost, InstanceDriver } from "./instance-driver.ts";
@@ -36,6 +37,9 @@ export interface MasterParts {
   records?: DispatchRecords;
   /** Snapshots of the driven instances for the api (cache/instance-snapshots.ts); absent in `all` on SQLite. */
   snapshots?: InstanceSnapshotWriter;
+  /** The wait for the nodes' acknowledgements of a Redis reset (cache/reset-acks.ts); cluster only. */
+  resetAcks?: ResetAcks;
+  stopped(): boolean;
 }
 
 export function masterDriverHost(m: MasterParts): DriverHost {
@@ -63,6 +67,14 @@ export function masterDriverHost(m: MasterParts): DriverHost {
             enqueuedAt: Date.now(),
           })
           .catch((err) => m.log.error(`master: could not enqueue task instance ${rec.id}`, { err }));
+      },
+      reoffer: (offer) => {
+        const acks = m.resetAcks;
+        if (!acks) return offer();
+        acks
+          .whenSettled(m.stopped)
+          .then((settled) => settled && offer())
+          .catch((err) => m.log.error("master: offering reloaded dispatches again failed", { err }));
       },
       unservedGroup: (rec: AttemptRec, workerGroup: string) => {
         if (rec.id === null || m.unserved.servedNow(workerGroup)) return null;

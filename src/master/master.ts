@@ -311,6 +311,7 @@ export class Master implements EventSink {
 
   private parts(): MasterParts {
     const { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, records, snapshots } = this;
-    return { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, ...(records ? { records } : {}), ...(snapshots ? { snapshots } : {}), schedule: (work) => this.schedule(work) };
+    const resetAcks = this.recovery.kind === "workers" ? this.recovery.resetAcks : undefined;
+    return { log, host, store, bus, unserved, retryQuiet, tasks, serial, backfills, drivers, ...(records ? { records } : {}), ...(snapshots ? { snapshots } : {}), ...(resetAcks ? { resetAcks } : {}), stopped: () => this.stopped, schedule: (work) => this.schedule(work) };
   }
 }

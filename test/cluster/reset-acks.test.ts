@@ -117,11 +117,52 @@ test("a master's wait opens once every live watcher acknowledged the current mar
   await w2.check();
   expect(await acks.settled()).toBe(true);
 
-  // A node that left the registry is not waited for.
+  // A node that left the registry is not waited for; one that joins once the marker settled owes
+  // that Redis nothing (it acknowledges at its first read) and is not waited for either.
+  expect(await admin.flushall()).toBe("OK");
   live = new Set(["w1", "w2", "gone"]);
+  expect(await acks.settled()).toBe(false);
+  await w1.check();
+  await w2.check();
   expect(await acks.settled()).toBe(false);
   live = new Set(["w1", "w2"]);
   expect(await acks.settled()).toBe(true);
+  live = new Set(["w1", "w2", "late"]);
+  expect(await acks.settled()).toBe(true);
+});
+
+test("whenSettled: one wait shared by its callers, open on the last acknowledgement, then one GET per answer; false once stopped", async () => {
+  expect(await admin.flushall()).toBe("OK");
+  let lookups = 0;
+  const acks = new ResetAcks({ cache, leaseMs: 60_000, liveWatchers: async () => (lookups++, new Set(["w1"])), log });
+  const w1 = new RedisResetWatch(cache, 60_000, log, "w1");
+  await w1.check();
+  expect(await admin.flushall()).toBe("OK");
+  const a = acks.whenSettled(() => false);
+  const b = acks.whenSettled(() => false);
+  expect(b).toBe(a);
+  let opened = false;
+  void a.then(() => (opened = true));
+  await Bun.sleep(350);
+  // Still waiting for w1, which has not put back what it owes the flushed Redis.
+  expect(opened).toBe(false);
+  expect(lookups).toBeGreaterThanOrEqual(2);
+  await w1.check();
+  expect(await a).toBe(true);
+  const before = lookups;
+  expect(await acks.whenSettled(() => false)).toBe(true);
+  expect(await acks.settled()).toBe(true);
+  expect(lookups).toBe(before);
+
+  // A master that stops while it waits gets false, and the wait ends.
+  expect(await admin.flushall()).toBe("OK");
+  let stopped = false;
+  const c = acks.whenSettled(() => stopped);
+  setTimeout(() => (stopped = true), 250);
+  expect(await c).toBe(false);
+  // A new wait starts after it.
+  await w1.check();
+  expect(await acks.whenSettled(() => false)).toBe(true);
 });
 
 test("a live watcher that never acknowledges holds a master back two leases, not for good", async () => {
