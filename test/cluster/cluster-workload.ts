@@ -1,6 +1,6 @@
 // The workload the cluster fault tests share (test/cluster/outage-*.test.ts, forged.test.ts):
 // instances of a small diamond DAG (a → (b, c) → d) whose shell tasks sleep, then write their
-// ledger row (test/helpers/ledger.ts), submitted through the api node; and the checks every
+// ledger line (test/helpers/ledger.ts), submitted through the api node; and the checks every
 // fault test ends with — all SUCCESS, one effect per task, no two executions of a task at once.
 
 import { expect } from "bun:test";

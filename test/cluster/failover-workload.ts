@@ -1,12 +1,12 @@
 // The workload of the cluster failover tests (failover.test.ts, issue 10): N instances of a
 // 10-task DAG (two diamonds on a chain) whose shell tasks sleep 50–450 ms — so work is in flight
-// when something breaks — then append their effect to the ledger (failover-ledger.ts). Started
+// when something breaks — then append their effect to the ledger (test/helpers/ledger.ts). Started
 // through the api node; the outcome is read straight from the cluster's database.
 
 import { expect } from "bun:test";
 import postgres from "postgres";
 import type { Cluster } from "./cluster-harness.ts";
-import { effectLedger, type EffectLedger } from "./failover-ledger.ts";
+import { createLedger, type Ledger } from "../helpers/ledger.ts";
 import { TWO_DIAMONDS } from "../helpers/two-diamonds.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -29,7 +29,8 @@ export interface AttemptRow {
 }
 
 export interface Workload extends AsyncDisposable {
-  readonly ledger: EffectLedger;
+  /** Removed with the workload (its dispose). */
+  readonly ledger: Ledger;
   readonly ids: number[];
   readonly total: number;
   /** Raw reads on the cluster's database (instances, attempts, slot leases). */
@@ -45,7 +46,16 @@ export interface Workload extends AsyncDisposable {
 }
 
 export async function startWorkload(c: Cluster, o: { instances: number; work?: string }): Promise<Workload> {
-  const ledger = effectLedger(c.tmp);
+  const ledger = await createLedger();
+  try {
+    return await workload(c, o, ledger);
+  } catch (err) {
+    await ledger[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+async function workload(c: Cluster, o: { instances: number; work?: string }, ledger: Ledger): Promise<Workload> {
   const definition = { name: "w", tasks: DAG.map(([name, deps]) => ({ name, type: "shell", deps, script: ledger.task(o.work ?? SLEEP) })) };
   expect((await c.request("/projects", { method: "POST", json: { name: "etl" } })).status).toBe(201);
   // JSON is YAML: the script's newlines and quotes need no YAML quoting this way.
@@ -109,6 +119,7 @@ export async function startWorkload(c: Cluster, o: { instances: number; work?: s
     },
     async [Symbol.asyncDispose]() {
       await sql.end({ timeout: 5 });
+      await ledger[Symbol.asyncDispose]();
     },
   };
   await w.run(o.instances);

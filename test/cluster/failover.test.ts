@@ -1,7 +1,7 @@
 // Failover of a real cluster (issue 10, "Tests that must exist"): 3 masters, 2 workers, 1 api as
 // processes on a Postgres server and a redis-server of the test's own (cluster-harness.ts), lease
 // 2 s. Each test runs instances of a 10-task DAG whose shell tasks sleep 50–450 ms and then append
-// their effect to a ledger (failover-workload.ts, failover-ledger.ts), breaks something while
+// their effect to a ledger (failover-workload.ts, test/helpers/ledger.ts), breaks something while
 // work is in flight, and checks the outcome in the Store and the ledger. The figures each test
 // measures are printed (console.log) for the issue note; tests never assert timings except the
 // one the issue states as a guarantee (slots re-owned within 2 × lease).

@@ -1,7 +1,7 @@
 // Postgres restarts under a running cluster (issue 10, docs/architecture.md §3.10): the api, 2
 // masters and 2 workers on a throwaway Postgres server (test/faults/restartable-postgres.ts) and
 // a throwaway redis-server; 100 instances of a diamond DAG whose shell tasks sleep and write a
-// ledger (kept in the shared test Postgres, which is never touched). Once an eighth of the effects
+// ledger (a file, test/helpers/ledger.ts: readable during the outage). Once an eighth of the effects
 // are in, kill -9 of the postmaster, 3 s down, start again on the same data dir. Masters lose
 // their slot leases (they cannot renew) and take them back; the group commit, the workers' reads
 // and the registry heartbeats wait the outage out. Checks: no process exits, every instance
@@ -56,7 +56,8 @@ test("Postgres kill -9 and restart mid-run: no process exits or wedges, all SUCC
   await pg.start();
   const backAt = Date.now();
 
-  // At load 30 the box runs ~3 effects/s (each task starts psql): 100 instances end ~110 s after the restart.
+  // At load 30 the box ran ~3 effects/s when each task also started psql for its ledger row (it
+  // appends a line with bash builtins now): 100 instances ended ~110 s after the restart.
   const states = await waitAllEnded(c, ids, 180_000).catch(async (err) => {
     console.log(`attempts: ${JSON.stringify(await attemptCounts(c, ids).catch(() => ({})))}\n${nodeLines(c, /warn|error/i).slice(-60).join("\n")}`);
     throw err;

@@ -3,7 +3,7 @@
 // a reload or a Redis flush; when the first worker's "running" is still unrecorded the Store says
 // DISPATCH, and the gateway's row check alone handed the copy out: two executions. Here: api +
 // 1 master on Postgres and Redis, two edge workers. The first starts the task (a sleep, then a
-// ledger row) while the master is frozen (SIGSTOP), so its "running" waits in the slot's stream
+// ledger line) while the master is frozen (SIGSTOP), so its "running" waits in the slot's stream
 // unrecorded; the test enqueues copies of the same dispatch, signed with the cluster secret as a
 // master's would be (one for the first worker, should the freeze have come before the master's
 // own enqueue, and one more), and starts the second, idle edge worker. The copy is dropped; the task runs

@@ -1,7 +1,7 @@
 // Fault: kill -9 of a real `porpoise all` in the middle of a burst of workflows, then a restart
 // on the same data dir (issue 9 item 6; RELIABILITY.md workload W, scaled to run in < 60 s).
 // 50 instances of a 10-task DAG (diamond + chain); every task sleeps 0.2-2 s, then writes its
-// ledger row (test/helpers/ledger.ts). Task processes outlive porpoise (their own session); the
+// ledger line (test/helpers/ledger.ts). Task processes outlive porpoise (their own session); the
 // restarted worker adopts the ones still running or ended meanwhile, and only attempts whose
 // process is gone run again. Checks: every instance SUCCESS, one effect per task (0
 // duplicates), no two executions of one task at once. Prints the figures.

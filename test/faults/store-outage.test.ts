@@ -6,8 +6,8 @@
 //
 //   ./node_modules/.bin/bun test test/faults/store-outage.test.ts
 //
-// The Postgres is a throwaway one this test starts itself (restartable-postgres.ts); the ledger
-// lives in the shared test Postgres, which is never touched.
+// The Postgres is a throwaway one this test starts itself (restartable-postgres.ts); the ledger is
+// a file (test/helpers/ledger.ts), readable while that Postgres is down.
 
 import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
