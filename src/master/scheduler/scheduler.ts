@@ -32,15 +32,19 @@ const FIRE_BATCH = 500;
 const MAX_CRON_MEMO = 100_000;
 /**
  * The timer is armed this long before a fire, and the batch goes to the Store at once with
- * notBefore = the fire time: the Store locks and prepares, then waits to the millisecond before it
- * creates anything. Measured (cron-fire bench, 10,000 schedules, 167 due each second, 2 shared
- * cores): setTimeout alone handed the batch over 2-5 ms late (median), then locking took 1-4 ms
- * on SQLite and BEGIN + the pipelined locks up to ~12 ms on Postgres; created_at − fire time went
- * from p50 8 / p99 16 ms to 0 / 2 ms on SQLite (lead 10) and 12 / 23 to 0 / 9 ms on Postgres
- * (lead 20; lead 10 left p50 5 / p99 14). The cost: SQLite's one connection, and on Postgres the
+ * notBefore = the fire time: the Store locks, reads and inserts ahead of it, and COMMITs (the
+ * moment the runs exist for anyone else) to the millisecond at it (store/schedules.ts fireBatch).
+ * Measured (cron-fire bench, 10,000 schedules, 167 due each second, 2 shared cores): setTimeout
+ * alone handed the batch over 2-5 ms late (median), locking took 1-4 ms on SQLite and BEGIN + the
+ * pipelined locks up to ~12 ms on Postgres, and the insert of 167 runs 0.5-1.5 ms on SQLite and
+ * 12-20 ms on Postgres (11 indexes and 3 foreign keys a row). With the insert after the wait and
+ * leads of 10 / 20 ms, fire → committed + woken was p50 9 / p99 20-33 ms on SQLite and 16-24 /
+ * 30-67 ms on Postgres; inserting ahead with leads of 20 / 40 ms, 2-3 / 6-12 and 2 / 8-10 ms
+ * (two alternating runs each, quiet machine; SQLite's also with the WAL checkpoints moved off the
+ * commits, store/sqlite-checkpointer.ts). The cost: SQLite's one connection, and on Postgres the
  * row locks of the batch's schedules and workflows, are held up to the lead before the fire.
  */
-export const EARLY_WAKE_MS: Record<Dialect, number> = { sqlite: 10, postgres: 20 };
+export const EARLY_WAKE_MS: Record<Dialect, number> = { sqlite: 20, postgres: 40 };
 
 /**
  * Fires missed in this window before a slot is acquired while running are replayed whatever the

@@ -186,7 +186,13 @@ describe.each(dialects)("batched schedule fires on %s", (dialect) => {
     for (let i = 0; i < 5; i++) ids.push((await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor)).id);
     // A fire time 300 ms ahead, as the scheduler hands a batch over its lead before the fire.
     const fireTime = new Date(Date.now() + 300);
-    const results = await store.schedules.fireMany(ids.map((scheduleId) => ({ scheduleId, fireTime, slot })), { notBefore: fireTime });
+    const firing = store.schedules.fireMany(ids.map((scheduleId) => ({ scheduleId, fireTime, slot })), { notBefore: fireTime });
+    // The rows go in ahead of the instant, but another connection sees none of them before it: the
+    // transaction commits only then.
+    await Bun.sleep(150);
+    expect(Date.now()).toBeLessThan(fireTime.getTime());
+    expect(Number((await rawQuery(store.url, "SELECT count(*) AS n FROM workflow_instances"))[0]!.n)).toBe(0);
+    const results = await firing;
     expect(Date.now()).toBeGreaterThanOrEqual(fireTime.getTime());
     expect(results.every((r) => r.outcome === "created")).toBe(true);
     const created = await instancesOf(store, project.id);
