@@ -28,6 +28,7 @@ import { createProjectRepository } from "./projects.ts";
 import { createScheduleRepository } from "./schedules.ts";
 import { createBackfillRepository } from "./backfills.ts";
 import { toStoreError } from "./sql-errors.ts";
+import { SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import type { Store } from "./store.ts";
 import { createTaskInstanceRepository } from "./task-instances.ts";
 import { createTokenRepository } from "./tokens.ts";
@@ -71,7 +72,7 @@ async function enableWal(client: Database): Promise<void> {
   }
 }
 
-async function openSqlite(path: string): Promise<Connection & { dialect: "sqlite" }> {
+async function openSqlite(path: string): Promise<Opened & { dialect: "sqlite" }> {
   try {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const client = new Database(path, { create: true, strict: true });
@@ -81,14 +82,20 @@ async function openSqlite(path: string): Promise<Connection & { dialect: "sqlite
     client.exec("PRAGMA foreign_keys = ON");
     // In WAL mode NORMAL loses nothing when a process dies, only (maybe) the last commits on power loss.
     client.exec("PRAGMA synchronous = NORMAL");
-    return { dialect: "sqlite", client };
+    return { dialect: "sqlite", client, path };
   } catch (err) {
     throw new StoreError(`cannot open SQLite database ${path}: ${err instanceof Error ? err.message : String(err)}`, err);
   }
 }
 
 type Opened =
-  | { dialect: "sqlite"; client: Database }
+  | {
+      dialect: "sqlite";
+      client: Database;
+      path: string;
+      /** Started by openStore for a file database (sqlite-checkpointer.ts); stopped before the close. */
+      checkpointer?: SqliteCheckpointer;
+    }
   | {
       dialect: "postgres";
       client: Sql;
@@ -137,7 +144,10 @@ async function connect(url: string, log: Logger): Promise<Opened> {
 }
 
 async function disconnect(conn: Opened): Promise<void> {
-  if (conn.dialect === "sqlite") conn.client.close();
+  if (conn.dialect === "sqlite") {
+    await conn.checkpointer?.stop();
+    conn.client.close();
+  }
   else await Promise.all([conn.pool.end({ timeout: 5 }), conn.endSingle()]);
 }
 
@@ -208,6 +218,7 @@ export async function openStore(opts: { url: string; migrate?: boolean; log?: Lo
     await disconnect(conn).catch(() => {});
     throw toStoreError(err);
   }
+  if (conn.dialect === "sqlite" && conn.path !== ":memory:") conn.checkpointer = new SqliteCheckpointer(conn.client, conn.path, log);
   const inner = conn.dialect === "sqlite" ? sqliteRunner(conn.client) : await pgRunner(conn.pool, conn.single);
   const pool = conn.dialect === "sqlite" ? { size: 1, renewals: () => 0 } : { size: PG_POOL_MAX, renewals: () => conn.pool.renewals };
   const { runner, stats } = countingRunner(inner, pool);
