@@ -44,6 +44,8 @@ self.onmessage = ({ data }) => {
   }
   try {
     db = new Database(data.path, { readwrite: true, create: false });
+    // A checkpoint copies WAL frames into the file; it needs no page cache of its own.
+    db.exec("PRAGMA cache_size = -64");
   } catch (err) {
     postMessage({ t: "failed", message: String(err && err.message || err) });
     return;
@@ -101,7 +103,8 @@ export class SqliteCheckpointer {
   private start(): void {
     clearInterval(this.watch);
     threadUrl ??= URL.createObjectURL(new Blob([THREAD_SOURCE], { type: "application/javascript" }));
-    const thread = new Worker(threadUrl);
+    // smol: the thread's own heap stays small (it runs one PRAGMA on a timer).
+    const thread = new Worker(threadUrl, { smol: true });
     thread.unref();
     this.thread = thread;
     thread.onmessage = (e: MessageEvent<{ t: string; message?: string }>) => {
