@@ -55,6 +55,14 @@ export interface Coordinator {
   lease(slot: number): SlotLease | null;
 
   /**
+   * Whether this node holds `slot` at `epoch` right now by its own monotonic clock: before the
+   * local deadline that ends its leases ahead of the database's expiry, even if the timer that
+   * reports them lost has not run yet (a busy event loop). Optional: without it a caller asks the
+   * database.
+   */
+  holdsNow?(slot: number, epoch: number): boolean;
+
+  /**
    * Called after each change of ownership. A cluster implementation reports a
    * slot as lost before its lease can expire (it stops early when it cannot
    * renew), never after. Renewals that keep the epoch are not changes.

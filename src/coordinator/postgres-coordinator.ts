@@ -122,6 +122,10 @@ export class PostgresCoordinator implements Coordinator {
     return this.held.get(slot) ?? this.seen.get(slot) ?? null;
   }
 
+  holdsNow(slot: number, epoch: number): boolean {
+    return this.held.get(slot)?.epoch === epoch && performance.now() < this.deadline;
+  }
+
   /**
    * performance.now() when the last lease tick that refreshed this node's registry heartbeat (and
    * was answered) was sent: the row's heartbeat_at is no older than that. Starts at construction.

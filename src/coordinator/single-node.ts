@@ -41,6 +41,10 @@ export class SingleNodeCoordinator implements Coordinator {
     return slotOfInstance(instanceId, this.slotCount);
   }
 
+  holdsNow(slot: number, epoch: number): boolean {
+    return this.lease(slot)?.epoch === epoch;
+  }
+
   ownedSlots(): readonly number[] {
     return this.slots;
   }

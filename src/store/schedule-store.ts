@@ -94,11 +94,13 @@ export interface ScheduleRepository {
   /**
    * Several fires in one transaction (group commit for fires due together); results in input order.
    * With `notBefore` (at most a second ahead, else an error), the schedules and workflows are locked
-   * and the rows prepared first, then the transaction waits for that instant before it creates (and
-   * stamps created_at on) any instance: the scheduler calls a few ms before the fire time, so that
-   * work no longer delays the fire.
+   * and the rows inserted first, then the transaction waits for that instant and COMMITs (created_at
+   * is that instant): the scheduler calls a few ms before the fire time, so that work no longer
+   * delays the fire. Fenced, the leases are checked again after the wait: by `leaseHeld` when given
+   * (the coordinator's own view, which gives a slot up before its lease can end on the database
+   * clock, docs/architecture.md §3.3), else by a query.
    */
-  fireMany(inputs: readonly FireInput[], options?: { notBefore?: Date }): Promise<FireResult[]>;
+  fireMany(inputs: readonly FireInput[], options?: { notBefore?: Date; leaseHeld?: (slot: number, epoch: number) => boolean }): Promise<FireResult[]>;
   /** Moves the cursor forward to `to` (never back): fires up to it are skipped by policy. */
   advanceCursor(id: number, to: Date): Promise<void>;
   /** advanceCursor for many schedules in one transaction (the scheduler's start). */

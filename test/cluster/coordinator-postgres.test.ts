@@ -102,6 +102,23 @@ describe("PostgresCoordinator with several masters", () => {
     expect(overlaps(log)).toEqual([]);
   }, 60_000);
 
+  test("holdsNow: true for a held slot at its epoch, false at another epoch, once the local deadline has passed (even before its timer ran), and after stop()", async () => {
+    await using cluster = await leaseCluster({ leaseMs: LEASE_MS, slotCount: 8 });
+    const a = await cluster.start("a");
+    await waitFor(() => a.coordinator.ownedSlots().length === 8, "a holds every slot", 10 * LEASE_MS);
+    const lease = a.coordinator.lease(3)!;
+    expect(a.coordinator.holdsNow(3, lease.epoch)).toBe(true);
+    expect(a.coordinator.holdsNow(3, lease.epoch + 1)).toBe(false);
+    // The event loop blocked past the deadline (last renewal sent + lease − lease/5): no timer has
+    // run, the slots still look held, and holdsNow already says no.
+    const until = performance.now() + LEASE_MS + 50;
+    while (performance.now() < until);
+    expect(a.coordinator.lease(3)).not.toBeNull();
+    expect(a.coordinator.holdsNow(3, lease.epoch)).toBe(false);
+    await a.stop();
+    expect(a.coordinator.holdsNow(3, lease.epoch)).toBe(false);
+  }, 60_000);
+
   test("acquire bumps the epoch on every change of owner; the log records each change once", async () => {
     await using cluster = await leaseCluster({ leaseMs: LEASE_MS, slotCount: 8 });
     const a = await cluster.start("a");

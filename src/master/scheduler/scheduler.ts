@@ -206,6 +206,11 @@ export class Scheduler {
     this.arm();
   }
 
+  /** Whether this node still holds `slot` at `epoch` (the coordinator reports a slot lost before its lease can end). */
+  private holds(slot: number, epoch: number): boolean {
+    return this.owned.has(slot) && this.deps.coordinator.holdsNow!(slot, epoch);
+  }
+
   /** The fire of `scheduleId` at `fireTime` under this node's lease of its slot; null when the slot is not held. */
   private fireInput(scheduleId: number, fireTime: Date): FireInput | null {
     const slot = this.slotOf(scheduleId);
@@ -386,7 +391,7 @@ export class Scheduler {
     if (entries.length === 0) return;
     let results;
     try {
-      results = await this.deps.store.schedules.fireMany(inputs, notBefore ? { notBefore } : {});
+      results = await this.deps.store.schedules.fireMany(inputs, notBefore ? { notBefore, ...(this.deps.coordinator.holdsNow ? { leaseHeld: (slot: number, epoch: number) => this.holds(slot, epoch) } : {}) } : {});
     } catch (err) {
       this.deps.metrics?.failed(entries.length);
       this.deps.log.error("could not record schedule fires; retrying", { fires: entries.length, err });

@@ -210,6 +210,28 @@ describe("writes fenced by the slot lease (postgres)", () => {
     expect((await store.schedules.get(schedule.id))!.lastFireTime).toEqual(fireTime);
   });
 
+  test("a fire's lease checked again by the caller's leaseHeld (the coordinator's view) instead of a query: no → rolled back, yes → created", async () => {
+    await using store = await freshStore("postgres");
+    const { project, actor } = await userWithProject(store);
+    const { workflow } = await store.workflows.create(project.id, definition("ticks"), actor);
+    const schedule = await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor);
+    const slot = () => 7;
+    store.fenceWith("m1");
+    // The database says held all along: only the callback can refuse.
+    await setLease(store, SLOT, { owner: "m1", epoch: 1, expiresInMs: 60_000 });
+    const fireTime = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+    const asked: [number, number][] = [];
+    await expect(
+      store.schedules.fireMany([{ scheduleId: schedule.id, fireTime, slot, lease: { slot: SLOT, epoch: 1 } }], { notBefore: new Date(Date.now() + 200), leaseHeld: (s, e) => (asked.push([s, e]), false) }),
+    ).rejects.toThrow(/lost the lease of slot 2 while the batch waited/);
+    expect(asked).toEqual([[SLOT, 1]]);
+    expect((await store.instances.list({ projectId: project.id, limit: 10, offset: 0 })).items).toEqual([]);
+    expect((await store.schedules.get(schedule.id))!.lastFireTime).toEqual(schedule.lastFireTime);
+    const [r] = await store.schedules.fireMany([{ scheduleId: schedule.id, fireTime, slot, lease: { slot: SLOT, epoch: 1 } }], { notBefore: new Date(Date.now() + 200), leaseHeld: () => true });
+    expect(r!.outcome).toBe("created");
+    expect((await store.schedules.get(schedule.id))!.lastFireTime).toEqual(fireTime);
+  });
+
   test("fenceWith names a bad node id", async () => {
     await using store = await freshStore("postgres");
     expect(() => store.fenceWith("")).toThrow(/fenceWith nodeId/);
