@@ -76,8 +76,25 @@ const STATEMENT_CACHE = 256;
  * (bun --cpu-prof). A statement is only ever used by one query at a time (the mutex below, and
  * drizzle runs it to completion synchronously), so reusing it is safe; an evicted one is finalized.
  */
+/** Per connection: finalizes its cached statements (finalizeStatements). */
+const finalizers = new WeakMap<Database, () => void>();
+
+/**
+ * Finalizes the statements cached for `client`, before it closes: a connection closed with
+ * statements still open stays open behind the scenes, so SQLite never runs the checkpoint of the
+ * last close and the WAL file keeps the latest commits (a copy of porpoise.db alone, taken after
+ * the server stopped, would miss them).
+ */
+export function finalizeStatements(client: Database): void {
+  finalizers.get(client)?.();
+}
+
 function statementCache(client: Database): (sql: string) => Statement {
   const cache = new Map<string, Statement>();
+  finalizers.set(client, () => {
+    for (const stmt of cache.values()) stmt.finalize();
+    cache.clear();
+  });
   const prepare = (sql: string) => {
     let stmt = cache.get(sql);
     if (stmt) {

@@ -17,7 +17,7 @@ import { createCommandRepository } from "./commands.ts";
 import { createDatasourceRepository } from "./datasources.ts";
 import { createAlertConfigRepository } from "./alert-config.ts";
 import { createAlertOutboxRepository } from "./alert-outbox.ts";
-import { type Db, postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
+import { type Db, finalizeStatements, postgresRunner, type Runner, sqliteRunner } from "./dialect.ts";
 import { createInstanceRepository } from "./instances.ts";
 import { setFenceNode } from "./lease-fence.ts";
 import { createLogChunkRepository } from "./log-chunks.ts";
@@ -146,6 +146,7 @@ async function connect(url: string, log: Logger): Promise<Opened> {
 async function disconnect(conn: Opened): Promise<void> {
   if (conn.dialect === "sqlite") {
     await conn.checkpointer?.stop();
+    finalizeStatements(conn.client);
     conn.client.close();
   }
   else await Promise.all([conn.pool.end({ timeout: 5 }), conn.endSingle()]);
