@@ -21,8 +21,12 @@ import { claimAttachment } from "../bus/claim-attachments.ts";
 import type { Cache } from "./cache.ts";
 import { beaconPresent } from "./worker-beacons.ts";
 
-/** An attempt waits in a ready queue at most this long with its cached row (a longer wait reads the Store). */
-const TTL_MS = 10 * 60_000;
+/**
+ * A cached row lives this long unless the master refreshes it (refresh): the master does for
+ * every attempt it still holds in DISPATCH, so a row goes missing only with Redis's contents.
+ */
+export const RECORD_TTL_MS = 10 * 60_000;
+const TTL_MS = RECORD_TTL_MS;
 /** The row of task instance N is at cache key DISPATCH_KEY_PREFIX + N (a claim reads it there: RedisBus attachKeyPrefix). */
 export const DISPATCH_KEY_PREFIX = "dispatch:";
 const key = (taskInstanceId: number) => `${DISPATCH_KEY_PREFIX}${taskInstanceId}`;
@@ -81,6 +85,21 @@ export class DispatchRecords {
   /** The master: the attempt left DISPATCH (killed, stopped, timed out) before a worker took it. */
   drop(taskInstanceId: number): void {
     this.cache.delete(key(taskInstanceId)).catch((err) => this.log.debug(`dispatch cache: could not drop task instance ${taskInstanceId}`, { err }));
+  }
+
+  /**
+   * The master: gives the row of an attempt it still holds in DISPATCH a fresh TTL, only if the row
+   * is there and unchanged (compare-and-set to itself): a row Redis lost stays lost, so `lost`
+   * still finds it. Without it an attempt that waited past the TTL (a worker group nobody serves,
+   * a long queue) read as lost and was enqueued once more every TTL. False when there was no row.
+   */
+  async refresh(taskInstanceId: number): Promise<boolean> {
+    try {
+      const value = await this.cache.get(key(taskInstanceId));
+      return value !== null && (await this.cache.compareAndSet(key(taskInstanceId), value, value, { ttlMs: TTL_MS }));
+    } catch {
+      return false;
+    }
   }
 
   /**

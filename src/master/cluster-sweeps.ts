@@ -3,7 +3,7 @@
 // node sweeps every `sweepMs` (reconcile, sweepDeadWorkers); every master sweeps after an outage.
 
 import { isEdgeHost } from "../core/edge-messages.ts";
-import type { DispatchRecords } from "../cache/dispatch-records.ts";
+import { type DispatchRecords, RECORD_TTL_MS } from "../cache/dispatch-records.ts";
 import type { Coordinator } from "../coordinator/coordinator.ts";
 import type { Logger } from "../core/log.ts";
 import { retryStore, type StoreRetryOptions } from "../store/retry.ts";
@@ -50,6 +50,8 @@ export class ClusterSweeps {
   private storeTroubleAt = 0;
   /** Dispatched attempts whose cached row was missing, since when (redispatchLost). */
   private lostSince = new Map<string, number>();
+  /** Dispatched attempts whose cached row was there, since when it was last put or refreshed (as far as this sweep knows). */
+  private freshSince = new Map<string, number>();
   /** Attempts rerun because their worker died (metrics, tests). */
   workerLostAttempts = 0;
   private sweeping: Promise<void> | null = null;
@@ -121,15 +123,26 @@ export class ClusterSweeps {
     const candidates = [...this.host.drivers.values()].flatMap((driver) => driver.dispatchedAttempts().map((rec) => ({ driver, rec })));
     const lost = await Promise.all(candidates.map(({ rec }) => records.lost(rec.id!)));
     const still = new Map<string, number>();
+    const fresh = new Map<string, number>();
     const due: { driver: InstanceDriver; rec: (typeof candidates)[number]["rec"] }[] = [];
     candidates.forEach(({ driver, rec }, i) => {
-      if (!lost[i]) return;
       const key = `${rec.id}:${rec.attempt}:${rec.token}`;
+      if (!lost[i]) {
+        // Still waiting: its row gets a fresh TTL a third of the way in (first seen here ≥ put).
+        const since = this.freshSince.get(key) ?? now;
+        fresh.set(key, since);
+        if (now - since >= RECORD_TTL_MS / 3) {
+          fresh.set(key, now);
+          void records.refresh(rec.id!);
+        }
+        return;
+      }
       const since = this.lostSince.get(key) ?? now;
       still.set(key, since);
       if (now - since >= REDISPATCH_AFTER_MS) due.push({ driver, rec });
     });
     this.lostSince = still;
+    this.freshSince = fresh;
     if (due.length === 0) return;
     // Not before every worker put back its start records (a copy must find them): cache/reset-acks.ts.
     const recovery = this.host.recovery;

@@ -3,7 +3,8 @@
 // master and a worker use them, on the shared Redis under a fresh prefix. The row read in the
 // claim is checked like one read with `get`: signed by the cache, for exactly this attempt and
 // token, still DISPATCH; anything else is a miss (the worker reads the Store), and a value of the
-// wrong type under the key does not break the claim.
+// wrong type under the key does not break the claim. And the master's refresh of a waiting
+// attempt's row (DispatchRecords.refresh): a fresh TTL while the row is there, nothing once it is gone.
 
 import { afterAll, expect, test } from "bun:test";
 import Redis from "ioredis";
@@ -122,3 +123,30 @@ test("without an attachment prefix nothing comes along and the row is read with 
 test("attachKeyPrefix is checked like every other option", () => {
   expect(() => new RedisBus({ url: testRedisUrl(), secret: SECRET, attachKeyPrefix: "" })).toThrow(/attachKeyPrefix/);
 });
+
+test("refresh: a waiting attempt's row gets a fresh TTL only while it is there; a row Redis lost stays lost", async () => {
+  const c = cache();
+  const records = new DispatchRecords(c, log);
+  const t = readyTask({ taskInstanceId: 9_101, workflowInstanceId: 91 });
+  const rawKey = `${cachePrefix}${DISPATCH_KEY_PREFIX}${t.taskInstanceId}`;
+  records.put(rowOf(t));
+  await waitForKey(rawKey);
+  // Near the end of its TTL (an attempt that waited ~10 minutes for a worker of its group).
+  await raw.pexpire(rawKey, 1_000);
+  expect(await records.refresh(t.taskInstanceId)).toBe(true);
+  expect(await raw.pttl(rawKey)).toBeGreaterThan(9 * 60_000);
+  expect(await records.lost(t.taskInstanceId)).toBe(false);
+  // Gone (a flush): refresh does not bring it back, so the master's sweep still sees it lost.
+  await raw.del(rawKey);
+  expect(await records.refresh(t.taskInstanceId)).toBe(false);
+  expect(await raw.exists(rawKey)).toBe(0);
+  expect(await records.lost(t.taskInstanceId)).toBe(true);
+  // Written into Redis by someone without the secret: read as absent, not refreshed.
+  await raw.set(rawKey, JSON.stringify(rowOf(t)), "PX", 1_000);
+  expect(await records.refresh(t.taskInstanceId)).toBe(false);
+  expect(await raw.pttl(rawKey)).toBeLessThanOrEqual(1_000);
+});
+
+async function waitForKey(k: string): Promise<void> {
+  for (let i = 0; i < 200 && (await raw.exists(k)) === 0; i++) await Bun.sleep(5);
+}
