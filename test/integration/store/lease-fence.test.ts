@@ -183,13 +183,18 @@ describe("writes fenced by the slot lease (postgres)", () => {
     expect((await store.schedules.fire({ scheduleId: schedule.id, fireTime: new Date(fireTime.getTime() + 2), slot })).outcome).toBe("created");
   });
 
-  test("a lease that ends while a fire waits for its notBefore: nothing created and the cursor stays, so the next owner replays the fire", async () => {
-    await using store = await freshStore("postgres");
+  /** A per-second schedule of a fresh workflow, with the store fenced by `node`; `slot` puts every run in slot 7. */
+  async function everySecondScheduleFencedBy(store: Store, node: string) {
     const { project, actor } = await userWithProject(store);
     const { workflow } = await store.workflows.create(project.id, definition("ticks"), actor);
     const schedule = await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor);
-    const slot = () => 7;
-    store.fenceWith("m1");
+    store.fenceWith(node);
+    return { project, schedule, slot: () => 7 };
+  }
+
+  test("a lease that ends while a fire waits for its notBefore: nothing created and the cursor stays, so the next owner replays the fire", async () => {
+    await using store = await freshStore("postgres");
+    const { project, schedule, slot } = await everySecondScheduleFencedBy(store, "m1");
     // Held when the batch reads its leases, expired when it inserts (after the notBefore wait).
     await setLease(store, SLOT, { owner: "m1", epoch: 1, expiresInMs: 300 });
     // After the schedule was created (its cursor starts there).
@@ -212,11 +217,7 @@ describe("writes fenced by the slot lease (postgres)", () => {
 
   test("a fire's lease checked again by the caller's leaseHeld (the coordinator's view) instead of a query: no → rolled back, yes → created", async () => {
     await using store = await freshStore("postgres");
-    const { project, actor } = await userWithProject(store);
-    const { workflow } = await store.workflows.create(project.id, definition("ticks"), actor);
-    const schedule = await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor);
-    const slot = () => 7;
-    store.fenceWith("m1");
+    const { project, schedule, slot } = await everySecondScheduleFencedBy(store, "m1");
     // The database says held all along: only the callback can refuse.
     await setLease(store, SLOT, { owner: "m1", epoch: 1, expiresInMs: 60_000 });
     const fireTime = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
