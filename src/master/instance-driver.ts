@@ -87,7 +87,8 @@ export class InstanceDriver {
       this.book.track(rec);
       const task = this.definition.tasks[index]!;
       if (row.state === "DELAY_EXECUTION") this.armDelay(rec, task, Math.max(0, (row.notBefore?.getTime() ?? 0) - Date.now()));
-      else if (row.state === "DISPATCH") batch.after(() => this.reoffer(rec, task, row.workerGroup));
+      // Offered again: a worker may have started it already (after a Redis reset, once the nodes put their starts back).
+      else if (row.state === "DISPATCH") batch.after(() => (this.hostApi.reoffer ? this.hostApi.reoffer(() => this.redispatch(rec)) : this.redispatch(rec)));
     }
     this.apply(batch, actions);
     if (!this.done && from === "READY_STOP") this.apply(batch, this.dag.requestStop());
@@ -135,20 +136,11 @@ export class InstanceDriver {
     return [...this.book.byId.values()].filter((rec) => rec.state === "DISPATCH");
   }
 
-  /** Enqueues a DISPATCH attempt again, same attempt and token: its ready task was lost with the bus's contents (docs/architecture.md §3.1). */
+  /** Enqueues a DISPATCH attempt again, same attempt and token (a reload, or its ready task lost with the bus's contents, docs/architecture.md §3.1); unless it moved on meanwhile. */
   redispatch(rec: AttemptRec): void {
     if (this.done || rec.state !== "DISPATCH" || rec.id === null || this.book.byId.get(rec.id) !== rec) return;
     const task = this.definition.tasks[rec.index]!;
-    this.enqueue(rec, task, task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup);
-  }
-
-  /** A loaded DISPATCH attempt offered again, once a Redis reset is acknowledged; unless it moved on meanwhile. */
-  private reoffer(rec: AttemptRec, task: TaskDefinition, workerGroup: string): void {
-    const offer = () => {
-      if (!this.done && rec.state === "DISPATCH" && rec.id !== null && this.book.byId.get(rec.id) === rec) this.enqueue(rec, task, workerGroup);
-    };
-    if (this.hostApi.reoffer) this.hostApi.reoffer(offer);
-    else offer();
+    this.enqueue(rec, task, this.groupOf(task));
   }
 
   onRunning(batch: Batch, e: RunningEvent): void {
@@ -274,7 +266,7 @@ export class InstanceDriver {
       return this.failUnresolved(batch, rec, task, err.message);
     }
     rec.params = params;
-    const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
+    const workerGroup = this.groupOf(task);
     const delayed = action.delaySeconds > 0 && !action.dryRun;
     const masterTimed = MASTER_TIMED.has(task.type);
     rec.state = action.dryRun ? "SUCCESS" : delayed ? "DELAY_EXECUTION" : masterTimed ? "RUNNING_EXECUTION" : "DISPATCH";
@@ -294,6 +286,11 @@ export class InstanceDriver {
       else if (masterTimed) this.hostApi.startMasterTask(this, rec, task, paramsForChild(params));
       else this.enqueue(rec, task, workerGroup);
     });
+  }
+
+  /** The worker group an attempt of `task` runs in: the task's, or the run's for "default". */
+  private groupOf(task: TaskDefinition): string {
+    return task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
   }
 
   private enqueue(rec: AttemptRec, task: TaskDefinition, workerGroup: string): void {
@@ -321,7 +318,7 @@ export class InstanceDriver {
         const masterTimed = MASTER_TIMED.has(task.type);
         const to = masterTimed ? "RUNNING_EXECUTION" : "DISPATCH";
         this.update(batch, rec, ["DELAY_EXECUTION"], to, masterTimed ? { startTime: now(), host: this.hostApi.host } : {});
-        const workerGroup = task.workerGroup === "default" ? this.instance.workerGroup : task.workerGroup;
+        const workerGroup = this.groupOf(task);
         batch.after(() => {
           if (this.done || rec.state !== to) return;
           if (masterTimed) this.hostApi.startMasterTask(this, rec, task, paramsForChild(rec.params ?? this.paramsOf(rec.name)));
