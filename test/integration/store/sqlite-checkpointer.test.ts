@@ -9,7 +9,7 @@ import { Database } from "bun:sqlite";
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../../../src/core/log.ts";
+import { createLogger, silentLogger } from "../../../src/core/log.ts";
 import { SqliteCheckpointer } from "../../../src/store/sqlite-checkpointer.ts";
 import { openStore } from "../../../src/store/open.ts";
 
@@ -80,6 +80,25 @@ test("an idle store never starts the thread; a store that does real work closes 
     const copy = await openStore({ url: `sqlite:${join(dir, "copy.db")}` });
     expect((await copy.users.list({ limit: 1, offset: 0 })).total).toBe(3000);
     await copy.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a thread that cannot open the database stops, says so, and the commits checkpoint themselves again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "porpoise-ckpt-fail-"));
+  try {
+    const client = new Database(join(dir, "real.db"), { create: true });
+    client.exec("PRAGMA journal_mode = WAL");
+    client.exec("PRAGMA wal_autocheckpoint = 1000");
+    const lines: string[] = [];
+    // A path the thread cannot open (no such file: it never creates one), past the threshold at once.
+    const checkpointer = new SqliteCheckpointer(client, join(dir, "gone", "x.db"), createLogger({ level: "warn", format: "text", write: (l) => lines.push(l) }), { startAtBytes: 0 });
+    await until("the thread's failure to be logged", () => lines.some((l) => l.includes("the SQLite checkpoint thread stopped")));
+    expect(checkpointer.running).toBe(false);
+    expect(client.query("PRAGMA wal_autocheckpoint").get()).toEqual({ wal_autocheckpoint: 1000 });
+    await checkpointer.stop();
+    client.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
