@@ -14,7 +14,8 @@
 // slots each (rebalancing moves schedules between them, with their fires).
 //
 // Also runnable alone: `bun scripts/bench/cluster-cron.ts [smoke|full]` (env CRON_FIRE_WINDOW_S
-// shortens the full window).
+// shortens the full window; CLUSTER_CRON_DEBUG=1 prints each second's lateness and created_at
+// spread and the masters' warnings, which is how the tail was split into late starts and slow commits).
 
 import { loadavg } from "node:os";
 import postgres from "postgres";
