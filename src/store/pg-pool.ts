@@ -40,6 +40,13 @@ export interface PgPool {
   readonly sql: Sql;
   /** How many times the pool was replaced (tests, diagnostics). */
   readonly renewals: number;
+  /**
+   * How many connections of any of its pools have closed so far. postgres.js reconnects a closed
+   * connection for the next statement without a word, so a transaction that sees this change
+   * while it runs knows its later statements would land, outside it, on a new session
+   * (pg-transaction.ts).
+   */
+  readonly closes: number;
   /** Ends the current pool (postgres.js `end`) and waits for the replaced ones to be gone. */
   end(opts?: { timeout?: number }): Promise<void>;
 }
@@ -58,6 +65,7 @@ export function openPgPool(o: PgPoolOptions): PgPool {
   let state: State = "open";
   let generation = 0;
   let renewals = 0;
+  let closes = 0;
   let renewedAt = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const retiring = new Set<Promise<void>>();
@@ -69,6 +77,7 @@ export function openPgPool(o: PgPoolOptions): PgPool {
   let current = create();
 
   function lost(of: number): void {
+    closes++;
     if (state !== "open" || of !== generation || timer) return;
     const wait = renewedAt + RENEW_GAP_MS - performance.now();
     if (wait <= 0) renew();
@@ -99,6 +108,9 @@ export function openPgPool(o: PgPoolOptions): PgPool {
     },
     get renewals() {
       return renewals;
+    },
+    get closes() {
+      return closes;
     },
     async end(opts) {
       if (state === "ended") return;

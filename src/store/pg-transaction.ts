@@ -22,7 +22,12 @@
 // - the body failing sends ROLLBACK; a lost connection does not (the server already ended the
 //   transaction, and writing on a dead postgres.js connection can throw from a setImmediate);
 // - a connection whose ROLLBACK failed is not used again: its pool is ended, which makes
-//   pg-pool.ts open a new one.
+//   pg-pool.ts open a new one;
+// - a connection lost mid-transaction fails every later statement of it. postgres.js reconnects
+//   a closed connection for the next statement without a word, so a statement sent after the
+//   close would run, and COMMIT answer, on a new session outside any transaction: the body's
+//   later writes kept although its first ones were rolled back (seen once in CI). The pool
+//   counts closes (pg-pool.ts); a change since BEGIN refuses the statement as CONNECTION_CLOSED.
 
 import { PostgresJsSession, PostgresJsTransaction } from "drizzle-orm/postgres-js";
 import type { Sql } from "postgres";
@@ -65,17 +70,42 @@ export function pipelinedWriter(single: PgPool, drizzleOn: (sql: Sql) => Db): <T
   return (fn) =>
     mutex.run(() => {
       const sql = single.sql;
-      return transact(sql, sessionOf(drizzleOn(sql)), fn);
+      const closes = single.closes;
+      return transact(sql, sessionOf(drizzleOn(sql)), () => single.closes !== closes, fn);
     });
 }
 
-async function transact<T>(conn: Sql, { dialect, options }: SessionParts, fn: (tx: Db) => Promise<T>): Promise<T> {
+/** The error of a statement refused because the transaction's connection closed after BEGIN. */
+function closedError(): Error {
+  return Object.assign(new Error("the transaction's connection closed: its statements are not sent on another session"), {
+    code: "CONNECTION_CLOSED",
+  });
+}
+
+/**
+ * A postgres.js query already failed with `err`: a promise with the query's chaining methods that
+ * callers use (`values`, `execute`, `raw`), each the same rejection.
+ */
+function refusedQuery(err: Error): ReturnType<Sql["unsafe"]> {
+  const q = Promise.reject(err) as Promise<never> & Record<"values" | "execute" | "raw", () => unknown>;
+  q.catch(() => {});
+  q.values = q.execute = q.raw = () => q;
+  return q as unknown as ReturnType<Sql["unsafe"]>;
+}
+
+async function transact<T>(conn: Sql, { dialect, options }: SessionParts, closed: () => boolean, fn: (tx: Db) => Promise<T>): Promise<T> {
   // What drizzle and the hand-written statements (attempt-sql.ts …) send through: `unsafe` of the
   // connection, noting the first statement that failed (a body may have caught its error). It
-  // has no `savepoint`: nested transactions are not used.
+  // has no `savepoint`: nested transactions are not used. A statement after the connection closed
+  // is refused, not sent (see above).
   let failed: unknown;
   const client = Object.create(conn) as Sql;
   client.unsafe = ((...args: Parameters<Sql["unsafe"]>) => {
+    if (closed()) {
+      const refused = closedError();
+      failed ??= refused;
+      return refusedQuery(refused);
+    }
     const q = conn.unsafe(...args);
     q.catch((e: unknown) => void (failed ??= e));
     return q;
@@ -87,6 +117,7 @@ async function transact<T>(conn: Sql, { dialect, options }: SessionParts, fn: (t
   begin.catch(() => {});
   try {
     const result = await fn(tx);
+    if (closed()) throw failed ?? closedError();
     const commit = conn.unsafe("commit").execute();
     commit.catch(() => {});
     await begin;

@@ -108,6 +108,29 @@ describe("pipelined transaction (postgres)", () => {
     expect(await rows()).toEqual([100, 101, 200, 201, 300, 301]);
   });
 
+  test("the connection closed and seen closed before the body's next statement: that statement is refused, not run on a new session; nothing is kept", async () => {
+    await other.unsafe("TRUNCATE t");
+    const before = single.closes;
+    let refused: unknown;
+    const err = await write(async (tx) => {
+      const [{ pid }] = (await raw(tx).unsafe("INSERT INTO t VALUES (31) RETURNING pg_backend_pid() AS pid")) as unknown as [{ pid: number }];
+      await other.unsafe("SELECT pg_terminate_backend($1)", [pid]);
+      // postgres.js would reconnect for the next statement, outside the transaction.
+      for (let i = 0; i < 200 && single.closes === before; i++) await Bun.sleep(5);
+      expect(single.closes).toBeGreaterThan(before);
+      await raw(tx)
+        .unsafe("INSERT INTO t VALUES (32)")
+        .catch((e: unknown) => void (refused = e));
+      return "the body caught it";
+    }).catch((e: unknown) => e);
+    expect(String((refused as { code?: string }).code)).toBe("CONNECTION_CLOSED");
+    expect(String((err as { code?: string }).code)).toBe("CONNECTION_CLOSED");
+    expect(await rows()).toEqual([]);
+    await write(async (tx) => void (await raw(tx).unsafe("INSERT INTO t VALUES (33) ON CONFLICT DO NOTHING"))).catch(() => {});
+    await write(async (tx) => void (await raw(tx).unsafe("INSERT INTO t VALUES (34)")));
+    expect((await rows()).filter((v) => v !== 33)).toEqual([34]);
+  });
+
   test("the connection killed mid-transaction: that write fails, nothing of it is kept, the next one goes through", async () => {
     await other.unsafe("TRUNCATE t");
     const err = await write(async (tx) => {
