@@ -89,7 +89,8 @@ export class ClusterSweeps {
 
   /**
    * Wakes are lossy (a Redis hiccup, another `all` node's in-process bus): every sweep period the
-   * active instances of the owned slots that nobody drives here are loaded, and commands claimed.
+   * active instances of the owned slots that nobody drives here are loaded, waiting serial runs
+   * with nothing active ahead of them are let in, and commands claimed.
    */
   private reconcile(): void {
     const host = this.host;
@@ -99,6 +100,9 @@ export class ClusterSweeps {
       if (slots.length === 0) return;
       const active = await host.store.instances.listActive({ slots });
       for (const instance of active) if (!host.drivers.has(instance.id) && !host.isLoading(instance.id) && instance.state !== "SERIAL_WAIT") void host.load(instance.id, "start");
+      // A run that queued while the active one was ending, and committed after that end's release
+      // looked (store/serial-instances.ts releaseSerial): let in here, as a master start does.
+      await host.serial.releaseStranded(slots);
       host.reopenAndClaim();
       await this.redispatchLost();
     })()

@@ -58,6 +58,15 @@ export class SerialQueue {
     for (const workflowId of await this.deps.store.instances.workflowsWithWaiting()) await this.released(workflowId);
   }
 
+  /**
+   * The reconciliation sweep: waiting runs of `slots` with nothing active ahead of them are let
+   * in (a run that queued while the active one ended can miss that end's release: see
+   * store/serial-instances.ts releaseSerial). One read when there are none.
+   */
+  async releaseStranded(slots: readonly number[]): Promise<void> {
+    for (const workflowId of await this.deps.store.instances.workflowsWithWaiting({ slots, stranded: true })) await this.released(workflowId);
+  }
+
   /** Stop of a waiting instance: ends STOP at once; false when it no longer waits (promoted meanwhile). */
   async stopWaiting(instanceId: number): Promise<boolean> {
     const stopped = await this.deps.store.instances.stopWaiting(instanceId);

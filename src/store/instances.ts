@@ -316,7 +316,7 @@ export function createInstanceRepository(run: Runner, log: Logger = silentLogger
       const row = await stopWaiting(run, id);
       return row ? toWorkflowInstance(row) : null;
     },
-    workflowsWithWaiting: () => workflowsWithWaiting(run),
+    workflowsWithWaiting: (opts) => workflowsWithWaiting(run, opts),
     restart: async (id, change) => {
       const r = await restartInstance(run, id, change);
       if (r.outcome === "stale" || r.outcome === "unclaimed") return r;

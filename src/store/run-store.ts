@@ -260,8 +260,11 @@ export interface WorkflowInstanceRepository {
   releaseSerial(workflowId: number): Promise<WorkflowInstance | null>;
   /** Stop of a SERIAL_WAIT instance: STOP at once; null when it is no longer waiting. */
   stopWaiting(id: number): Promise<WorkflowInstance | null>;
-  /** Workflows that have SERIAL_WAIT instances (restart recovery). */
-  workflowsWithWaiting(): Promise<number[]>;
+  /**
+   * Workflows that have SERIAL_WAIT instances (restart recovery), of the given slots or all;
+   * `stranded`: only those of which no other instance is active (the reconciliation sweep).
+   */
+  workflowsWithWaiting(opts?: { slots?: readonly number[]; stranded?: boolean }): Promise<number[]>;
   /**
    * A control (resume / rerun / recover-failed) submits an ended instance again, in ONE transaction
    * under the workflow row lock that also makes the serial decision (serial-instances.ts).

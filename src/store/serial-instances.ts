@@ -142,10 +142,24 @@ export async function settleAdmission(tx: Db, t: Tables, row: Row, admission: Se
  * becomes SUBMITTED_SUCCESS (DS RECOVER_SERIAL_WAIT); returns it, or null when something
  * still runs, nothing waits, or the workflow is gone. Idempotent: safe to call after every
  * end and at every master start.
+ *
+ * The master calls it after every end, of every workflow (a serial version's run may wait behind
+ * a parallel version's), so it first asks without a lock or a transaction whether anything of the
+ * workflow waits at all. It nearly never does, and the locked release was a write transaction of
+ * five round trips per ended run (the no-op UPDATE of the workflow row writes a row version and
+ * WAL): with 10,000 schedules on 3 masters (scripts/bench/cluster-cron.ts) those transactions
+ * were most of Postgres' work, and fires ran seconds late (median 1.85 s → 54 ms without them).
+ * What the unlocked read can miss: a run whose create saw the ending one still active (so it
+ * queued) and committed only after this read. On SQLite it cannot happen (write transactions
+ * run one at a time, so that create committed before the end or saw it). On Postgres the
+ * masters' reconciliation sweep releases such a run (cluster-sweeps.ts, every lease/2: 5 s by
+ * default), as a master start does.
  */
-export function releaseSerial(run: Runner, workflowId: number): Promise<Row | null> {
+export async function releaseSerial(run: Runner, workflowId: number): Promise<Row | null> {
   const { t } = run;
   const wi = t.workflowInstances;
+  const [waiting] = await run.read((db) => db.select({ id: wi.id }).from(wi).where(and(eq(wi.workflowId, workflowId), eq(wi.state, "SERIAL_WAIT"))).limit(1));
+  if (!waiting) return null;
   return run.write(async (tx) => {
     if (!(await lockWorkflow(tx, t, workflowId))) return null;
     const [running] = await tx.select({ id: wi.id }).from(wi).where(and(eq(wi.workflowId, workflowId), notInArray(wi.state, [...RUNNING_EXCLUDED]))).limit(1);
@@ -229,15 +243,31 @@ export function stopWaiting(run: Runner, id: number): Promise<Row | null> {
   });
 }
 
-/** Workflows with waiting instances (restart recovery), of the given slots or all. */
-export function workflowsWithWaiting(run: Runner, slots?: readonly number[]): Promise<number[]> {
+/**
+ * Workflows with waiting instances (restart recovery), of the given slots or all. `stranded`:
+ * only those of which nothing else is active, the ones a release would let in now (the
+ * reconciliation sweep; see releaseSerial for how a run can be left waiting).
+ */
+export function workflowsWithWaiting(run: Runner, opts: { slots?: readonly number[]; stranded?: boolean } = {}): Promise<number[]> {
   const wi = run.t.workflowInstances;
+  const { slots, stranded } = opts;
   if (slots && slots.length === 0) return Promise.resolve([]);
+  // Written out: an aliased table of the same name is dialect-specific in drizzle.
+  const nothingActive = sql`NOT EXISTS (SELECT 1 FROM workflow_instances active WHERE active.workflow_id = ${wi.workflowId} AND active.state NOT IN (${sql.join(
+    RUNNING_EXCLUDED.map((s) => sql`${s}`),
+    sql`, `,
+  )}))`;
   return run.read(async (db) => {
     const rows = await db
       .selectDistinct({ workflowId: wi.workflowId })
       .from(wi)
-      .where(and(eq(wi.state, "SERIAL_WAIT"), slots ? inArray(wi.slot, [...slots]) : undefined));
+      .where(
+        and(
+          eq(wi.state, "SERIAL_WAIT"),
+          slots ? inArray(wi.slot, [...slots]) : undefined,
+          stranded ? nothingActive : undefined,
+        ),
+      );
     return rows.map((r) => r.workflowId);
   });
 }

@@ -6,7 +6,8 @@ import { describe, expect, test } from "bun:test";
 import type { ExecutionType } from "../../../src/core/workflow-schema.ts";
 import { openStore } from "../../../src/store/open.ts";
 import type { Store, WorkflowInstanceState } from "../../../src/store/store.ts";
-import { dialects, freshStore } from "../../helpers/stores.ts";
+import postgres from "postgres";
+import { dialects, freshStore, rawQuery } from "../../helpers/stores.ts";
 import { definition, firstPage, userWithProject } from "./fixtures.ts";
 
 async function setup(store: Store, executionType: ExecutionType) {
@@ -60,6 +61,41 @@ describe.each(dialects)("serial instances on %s", (dialect) => {
     const c = await create();
     expect(c.state).toBe("SERIAL_WAIT");
     expect((await store.instances.releaseSerial(workflow.id))?.id).toBe(b.id);
+  });
+
+  test("stranded waiting runs (nothing active ahead of them) are listed by slot; a release with nothing waiting writes nothing", async () => {
+    await using store = await freshStore(dialect);
+    const { workflow, create, project, actor } = await setup(store, "SERIAL_WAIT");
+    const other = (await store.workflows.create(project.id, definition("weekly", "echo hi", { executionType: "SERIAL_WAIT" }), actor)).workflow;
+    const a = await create();
+    const b = await create();
+    expect(b.state).toBe("SERIAL_WAIT");
+    expect(await store.instances.workflowsWithWaiting({ stranded: true })).toEqual([]); // a runs ahead of b
+    await end(store, a.id, "SUCCESS"); // ended, its release missed
+    expect(await store.instances.workflowsWithWaiting({ stranded: true })).toEqual([workflow.id]);
+    expect(await store.instances.workflowsWithWaiting({ slots: [0], stranded: true })).toEqual([workflow.id]);
+    expect(await store.instances.workflowsWithWaiting({ slots: [1], stranded: true })).toEqual([]);
+    expect(await store.instances.workflowsWithWaiting({ slots: [], stranded: true })).toEqual([]);
+    // A workflow with nothing waiting: nothing to let in, and its row is neither locked nor written
+    // (Postgres: its row version stays, and a lock held on it elsewhere does not hold the release up).
+    const version = async () => (dialect === "postgres" ? (await rawQuery(store.url, "SELECT xmin::text AS v FROM workflow_definitions WHERE id = $1", [other.id]))[0]!.v : null);
+    const before = await version();
+    expect(await store.instances.releaseSerial(other.id)).toBeNull();
+    expect(await version()).toBe(before);
+    if (dialect === "postgres") {
+      const locker = postgres(store.url, { max: 1, onnotice: () => {} });
+      try {
+        await locker.begin(async (tx) => {
+          await tx.unsafe("SELECT id FROM workflow_definitions WHERE id = $1 FOR UPDATE", [other.id]);
+          const answer = await Promise.race([store.instances.releaseSerial(other.id), Bun.sleep(5000).then(() => "held up by the lock")]);
+          expect(answer).toBeNull();
+        });
+      } finally {
+        await locker.end({ timeout: 5 });
+      }
+    }
+    expect((await store.instances.releaseSerial(workflow.id))?.id).toBe(b.id);
+    expect(await store.instances.workflowsWithWaiting({ stranded: true })).toEqual([]);
   });
 
   test("SERIAL_DISCARD: a run while one is active ends STOP with an audit row saying why", async () => {
