@@ -5,7 +5,8 @@
 // trigger→running, per run = the task instance's stored startTime (set by the worker when the
 // attempt starts) − the bench's Date.now() taken just before it sent POST …/run. Same machine,
 // same clock; both are whole milliseconds (the store keeps ms), so each sample is ±1 ms.
-// Waiting for the end is a poll of the instance list every 2 ms; it does not enter the figure.
+// Waiting for the end is a poll of the instance list every 20 ms (porpoise-server.ts waitForInstance);
+// it does not enter the figure.
 //
 // Also runnable alone: `bun scripts/bench/all-trigger.ts [smoke|full]`.
 
