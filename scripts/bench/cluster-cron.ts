@@ -15,7 +15,7 @@
 // caught up with the start-up backlog (see run; how long that took is a row of its own).
 //
 // Also runnable alone: `bun scripts/bench/cluster-cron.ts [smoke|full]` (env CRON_FIRE_WINDOW_S
-// shortens the full window; CLUSTER_CRON_DEBUG=1 prints each second's lateness and created_at
+// shortens the full window; PORPOISE_BENCH_PROFILE=<dir> writes each node's CPU profile there; CLUSTER_CRON_DEBUG=1 prints each second's lateness and created_at
 // spread and the masters' warnings, which is how the tail was split into late starts and slow commits).
 
 import { loadavg } from "node:os";
@@ -27,6 +27,7 @@ import { CLUSTER_SECRET, startCluster } from "../../test/cluster/cluster-harness
 import { freshDatabaseUrl } from "../../test/helpers/stores.ts";
 import { waitFor } from "../../test/helpers/wait.ts";
 import { type BenchRow, type BenchSize, compared } from "./bench-types.ts";
+import { clusterNodes } from "./porpoise-cluster.ts";
 import { FROM_SOURCE } from "./porpoise-server.ts";
 
 export const name = "cluster-cron";
@@ -101,6 +102,11 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const started = Math.ceil((Date.now() + 1) / 1000) * 1000;
   await Bun.sleep(started - Date.now() + windowMs);
   unsubscribe();
+  if (process.env.PORPOISE_BENCH_PROFILE) {
+    // A profile is written at a clean exit only (porpoise-server.ts): the nodes get a SIGTERM first.
+    for (const n of clusterNodes(cluster)) n.proc.signal("SIGTERM");
+    await Promise.allSettled(clusterNodes(cluster).map((n) => n.proc.exit(15_000)));
+  }
   await bus.close();
   if (process.env.CLUSTER_CRON_DEBUG) for (const m of cluster.masters) for (const l of (m.proc.stdout() + m.proc.stderr()).split("\n")) if (/WARN|ERROR/.test(l) && !/no worker serves|missed fires skipped/.test(l)) console.error(m.id, l.slice(0, 300));
   // The last second's wakes are in; read every run fired in the window.
