@@ -1,13 +1,18 @@
-import { and, asc, eq, inArray, notExists } from "drizzle-orm";
+import { and, asc, eq, inArray, notExists, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Runner } from "./dialect.ts";
+import { preparedOn } from "./prepared-reads.ts";
 import { returned, toProject } from "./rows.ts";
 import type { ProjectRepository } from "./store.ts";
 
 export function createProjectRepository(run: Runner): ProjectRepository {
   const { t } = run;
   const nameTaken = (name: string) => new ConflictError(`project "${name}" already exists`);
+  /** getById() on Postgres: a master reads the project of every run it loads (prepared-reads.ts). */
+  /** getByName() on Postgres: every project route of the api reads it first (prepared-reads.ts). */
+  const byName = preparedOn((db) => db.select().from(t.projects).where(eq(t.projects.name, sql.placeholder("name"))).prepare("porpoise_project_by_name"));
+  const byId = preparedOn((db) => db.select().from(t.projects).where(eq(t.projects.id, sql.placeholder("id"))).prepare("porpoise_project_by_id"));
 
   return {
     create: (input, actor) =>
@@ -41,13 +46,13 @@ export function createProjectRepository(run: Runner): ProjectRepository {
 
     getByName: (name) =>
       run.read(async (db) => {
-        const [row] = await db.select().from(t.projects).where(eq(t.projects.name, name));
+        const [row] = run.dialect === "postgres" ? await byName(db).execute({ name }) : await db.select().from(t.projects).where(eq(t.projects.name, name));
         return row ? toProject(row) : null;
       }),
 
     getById: (id) =>
       run.read(async (db) => {
-        const [row] = await db.select().from(t.projects).where(eq(t.projects.id, id));
+        const [row] = run.dialect === "postgres" ? await byId(db).execute({ id }) : await db.select().from(t.projects).where(eq(t.projects.id, id));
         return row ? toProject(row) : null;
       }),
 

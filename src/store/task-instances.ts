@@ -13,13 +13,14 @@
 // statements (attempt-sql.ts); a transition setting other columns and everything off the hot
 // path go through drizzle.
 
-import { and, asc, count, eq, inArray, isNull, notInArray } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, notInArray, sql } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
 import { completeCommand } from "./commands.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
 import { BATCH_MARKER_TTL_MS, batchCommitSql } from "./batch-commit-sql.ts";
 import { alsoBeforeCommit } from "./commit-tail.ts";
+import { preparedOn } from "./prepared-reads.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { violationOf } from "./sql-errors.ts";
 import { insertOutbox } from "./alert-outbox-sql.ts";
@@ -89,6 +90,10 @@ function fencesOf(ops: readonly TaskBatchOp[]): Map<number, number> {
 export function createTaskInstanceRepository(run: Runner): TaskInstanceRepository {
   const { t } = run;
   const ti = t.taskInstances;
+  /** listForInstance() on Postgres: a master reads the rows of every run it loads (prepared-reads.ts). */
+  const ofInstance = preparedOn((db) =>
+    db.select().from(ti).where(eq(ti.workflowInstanceId, sql.placeholder("workflowInstanceId"))).orderBy(asc(ti.taskName), asc(ti.attempt)).prepare("porpoise_attempts_of_instance"),
+  );
   const hot = attemptSql(run.raw, (fn) => run.read(() => fn()), run.fence);
   const markers = batchCommitSql(run.raw, (fn) => run.read(() => fn()));
   let prunedAt = 0;
@@ -242,11 +247,10 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
 
     listForInstance: (workflowInstanceId) =>
       run.read(async (db) => {
-        const rows = await db
-          .select()
-          .from(ti)
-          .where(eq(ti.workflowInstanceId, workflowInstanceId))
-          .orderBy(asc(ti.taskName), asc(ti.attempt));
+        const rows =
+          run.dialect === "postgres"
+            ? await ofInstance(db).execute({ workflowInstanceId })
+            : await db.select().from(ti).where(eq(ti.workflowInstanceId, workflowInstanceId)).orderBy(asc(ti.taskName), asc(ti.attempt));
         return rows.map(toTaskInstance);
       }),
 
