@@ -1,7 +1,7 @@
-import { and, asc, eq, inArray, notExists, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, notExists, type Placeholder, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
-import type { Runner } from "./dialect.ts";
+import type { Db, Runner } from "./dialect.ts";
 import { preparedOn } from "./prepared-reads.ts";
 import { returned, toProject } from "./rows.ts";
 import type { ProjectRepository } from "./store.ts";
@@ -12,6 +12,13 @@ export function createProjectRepository(run: Runner): ProjectRepository {
   /** getById() on Postgres: a master reads the project of every run it loads (prepared-reads.ts). */
   /** getByName() on Postgres: every project route of the api reads it first (prepared-reads.ts). */
   const byName = preparedOn((db) => db.select().from(t.projects).where(eq(t.projects.name, sql.placeholder("name"))).prepare("porpoise_project_by_name"));
+  const projectOfInstance = (db: Db, workflowInstanceId: number | Placeholder) =>
+    db
+      .select()
+      .from(t.projects)
+      .where(inArray(t.projects.id, db.select({ id: t.workflowInstances.projectId }).from(t.workflowInstances).where(eq(t.workflowInstances.id, workflowInstanceId))));
+  /** ofInstance() on Postgres: a woken master reads it for every new run (prepared-reads.ts). */
+  const ofInstance = preparedOn((db) => projectOfInstance(db, sql.placeholder("workflowInstanceId")).prepare("porpoise_project_of_instance"));
   const byId = preparedOn((db) => db.select().from(t.projects).where(eq(t.projects.id, sql.placeholder("id"))).prepare("porpoise_project_by_id"));
 
   return {
@@ -58,11 +65,7 @@ export function createProjectRepository(run: Runner): ProjectRepository {
 
     ofInstance: (workflowInstanceId) =>
       run.read(async (db) => {
-        const wi = t.workflowInstances;
-        const [row] = await db
-          .select()
-          .from(t.projects)
-          .where(inArray(t.projects.id, db.select({ id: wi.projectId }).from(wi).where(eq(wi.id, workflowInstanceId))));
+        const [row] = run.dialect === "postgres" ? await ofInstance(db).execute({ workflowInstanceId }) : await projectOfInstance(db, workflowInstanceId);
         return row ? toProject(row) : null;
       }),
 

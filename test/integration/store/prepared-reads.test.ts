@@ -13,6 +13,8 @@ async function answers(store: Store, ids: { projectId: number; userId: number; w
     instance: await store.instances.get(ids.instanceId),
     noInstance: await store.instances.get(ids.instanceId + 1000),
     project: await store.projects.getById(ids.projectId),
+    ofInstance: await store.projects.ofInstance(ids.instanceId),
+    noOfInstance: await store.projects.ofInstance(ids.instanceId + 1000),
     byName: await store.projects.getByName("etl"),
     noProject: await store.projects.getByName("nope"),
     role: await store.members.role(ids.projectId, ids.userId),
@@ -42,10 +44,11 @@ describe.each(dialects)("hot reads (%s)", (dialect) => {
     expect(first.instance!.createdAt).toBeInstanceOf(Date);
     expect(first.project).toMatchObject({ id: project.id, name: "etl", description: "nightly loads" });
     expect(first.byName).toEqual(first.project);
+    expect(first.ofInstance).toEqual(first.project);
     expect(first.role).toBe("owner");
     expect(first.workflow).toMatchObject({ id: workflow.id, name: "daily", projectId: project.id });
     expect(first.attempts).toEqual([["a", 1, "DISPATCH"], ["a", 2, "DISPATCH"], ["b", 1, "DISPATCH"]]);
-    expect([first.noInstance, first.noProject, first.noRole, first.noWorkflow, first.released]).toEqual([null, null, null, null, null]);
+    expect([first.noInstance, first.noProject, first.noOfInstance, first.noRole, first.noWorkflow, first.released]).toEqual([null, null, null, null, null, null]);
     expect(first.noAttempts).toEqual([]);
     if (dialect !== "postgres") return;
     await rawQuery(store.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
