@@ -100,11 +100,13 @@ export class ClusterSweeps {
       if (slots.length === 0) return;
       const active = await host.store.instances.listActive({ slots });
       for (const instance of active) if (!host.drivers.has(instance.id) && !host.isLoading(instance.id) && instance.state !== "SERIAL_WAIT") void host.load(instance.id, "start");
-      // A run that queued while the active one was ending, and committed after that end's release
-      // looked (store/serial-instances.ts releaseSerial): let in here, as a master start does.
-      await host.serial.releaseStranded(slots);
       host.reopenAndClaim();
+      // A run that queued while the active one was ending, and committed after that end's release
+      // looked (store/serial-instances.ts releaseSerial): let in here, as a master start does. Its
+      // failure (a store outage) is its own: the redispatch below still runs.
+      const stranded = host.serial.releaseStranded(slots).catch(host.failed("letting in waiting serial runs failed"));
       await this.redispatchLost();
+      await stranded;
     })()
       .catch(host.failed("the reconciliation sweep failed"))
       .finally(() => (this.reconciling = null));
