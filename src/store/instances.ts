@@ -14,7 +14,7 @@ import { allocateInstanceIds, type InstanceRow } from "./schedule-fire-sql.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
-import { preparedOn } from "./prepared-reads.ts";
+import { type Arg, hotRead } from "./prepared-reads.ts";
 import { returned } from "./rows.ts";
 import { type Violation, violationOf } from "./sql-errors.ts";
 import type { NewWorkflowInstance } from "./run-store.ts";
@@ -135,8 +135,8 @@ export function createInstanceRepository(run: Runner, log: Logger = silentLogger
   const wv = t.workflowVersions;
   // Instances cascade away with their workflow, so the inner join never drops one.
   const named = (db: Db) => db.select({ instance: wi, workflowName: wd.name }).from(wi).innerJoin(wd, eq(wd.id, wi.workflowId));
-  /** get() on Postgres: a master reads every run it loads (prepared-reads.ts). */
-  const namedById = preparedOn((db) => named(db).where(eq(wi.id, sql.placeholder("id"))).prepare("porpoise_instance_get"));
+  /** get(): a master reads every run it loads (prepared-reads.ts). */
+  const namedById = hotRead("porpoise_instance_get", (db, arg: Arg<{ id: number }>) => named(db).where(eq(wi.id, arg("id"))));
 
   // Set once porpoise_slot_of_instance (migration 0019) gave a slot slotOfInstance does not: from
   // then on this process draws the id first and computes the slot itself (one round trip more).
@@ -278,7 +278,7 @@ export function createInstanceRepository(run: Runner, log: Logger = silentLogger
 
     get: (id) =>
       run.read(async (db) => {
-        const [row] = run.dialect === "postgres" ? await namedById(db).execute({ id }) : await named(db).where(eq(wi.id, id));
+        const [row] = await namedById(run, db, { id });
         return row ? toNamedInstance(row) : null;
       }),
 

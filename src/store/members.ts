@@ -7,7 +7,7 @@ import { and, asc, eq, exists, ne, or, sql } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Db, Runner } from "./dialect.ts";
-import { preparedOn } from "./prepared-reads.ts";
+import { type Arg, hotRead } from "./prepared-reads.ts";
 import type { MemberRepository, ProjectMember, ProjectRole } from "./store.ts";
 
 export function createMemberRepository(run: Runner): MemberRepository {
@@ -15,9 +15,9 @@ export function createMemberRepository(run: Runner): MemberRepository {
   const pm = t.projectMembers;
   const memberColumns = { projectId: pm.projectId, userId: pm.userId, userName: t.users.name, role: pm.role, createdAt: pm.createdAt };
   const isMember = (projectId: number, userId: number) => and(eq(pm.projectId, projectId), eq(pm.userId, userId));
-  /** role() on Postgres: the api asks it on every project route of a member (prepared-reads.ts). */
-  const roleOf = preparedOn((db) =>
-    db.select({ role: pm.role }).from(pm).where(and(eq(pm.projectId, sql.placeholder("projectId")), eq(pm.userId, sql.placeholder("userId")))).prepare("porpoise_member_role"),
+  /** role(): the api asks it on every project route of a member (prepared-reads.ts). */
+  const roleOf = hotRead("porpoise_member_role", (db, arg: Arg<{ projectId: number; userId: number }>) =>
+    db.select({ role: pm.role }).from(pm).where(and(eq(pm.projectId, arg("projectId")), eq(pm.userId, arg("userId")))),
   );
 
   async function lockProject(tx: Db, projectId: number): Promise<string> {
@@ -57,7 +57,7 @@ export function createMemberRepository(run: Runner): MemberRepository {
   return {
     role: (projectId, userId) =>
       run.read(async (db) => {
-        const [row] = run.dialect === "postgres" ? await roleOf(db).execute({ projectId, userId }) : await db.select({ role: pm.role }).from(pm).where(isMember(projectId, userId));
+        const [row] = await roleOf(run, db, { projectId, userId });
         return row?.role ?? null;
       }),
 

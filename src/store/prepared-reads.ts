@@ -8,19 +8,31 @@
 // alone: 80-85 µs); the project 198 → 57, the task rows 290 → 67, the serial queue's question
 // 194 → 75 µs. A master spent ~1 ms of CPU per run loaded building SQL text, now ~0.3 ms.
 //
-// A prepared query belongs to the drizzle database it was made on: one per database (a pool that
-// pg-pool.ts replaces gets its own on first use). SQLite keeps building them: its reads are not
-// the cluster's hot path, and a prepared bun:sqlite statement would outlive the connection's close
+// One builder per read, written once: `arg(name)` is a placeholder on Postgres (the query is
+// prepared once per drizzle database: a pool that pg-pool.ts replaces prepares it again) and the
+// value itself on SQLite, which keeps building its queries: its reads are not the cluster's hot
+// path, and a prepared bun:sqlite statement would outlive the connection's close
 // (store/dialect.ts finalizeStatements finalizes the statement cache only).
 
-import type { Db } from "./dialect.ts";
+import { type Placeholder, sql } from "drizzle-orm";
+import type { Db, Runner, Tables } from "./dialect.ts";
 
-/** `build(db)` once per drizzle database; `build` calls `.prepare(name)` on a query with sql.placeholder()s. */
-export function preparedOn<P>(build: (db: Db) => P): (db: Db) => P {
-  const made = new WeakMap<Db, P>();
-  return (db) => {
-    let p = made.get(db);
-    if (p === undefined) made.set(db, (p = build(db)));
-    return p;
+/** A query's argument `key`: a placeholder (Postgres, prepared) or the value (SQLite). */
+export type Arg<V> = <K extends keyof V & string>(key: K) => V[K] | Placeholder;
+
+/** What a drizzle select offers: awaited as it is (SQLite), or prepared and executed (Postgres). */
+interface Preparable<R> extends PromiseLike<R> {
+  prepare(name: string): { execute(values: Record<string, unknown>): Promise<R> };
+}
+
+/** A hot read: `build` makes the query from the tables and its arguments; the result runs it on `db`. */
+export function hotRead<V extends Record<string, unknown>, R>(name: string, build: (db: Db, arg: Arg<V>, t: Tables) => Preparable<R>): (run: Pick<Runner, "dialect" | "t">, db: Db, values: V) => Promise<R> {
+  const prepared = new WeakMap<Db, ReturnType<Preparable<R>["prepare"]>>();
+  const placeholder: Arg<V> = (key) => sql.placeholder(key);
+  return async (run, db, values) => {
+    if (run.dialect !== "postgres") return await build(db, (key) => values[key], run.t);
+    let query = prepared.get(db);
+    if (query === undefined) prepared.set(db, (query = build(db, placeholder, run.t).prepare(name)));
+    return query.execute(values);
   };
 }

@@ -1,26 +1,23 @@
-import { and, asc, eq, inArray, notExists, type Placeholder, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, notExists } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
-import type { Db, Runner } from "./dialect.ts";
-import { preparedOn } from "./prepared-reads.ts";
+import type { Runner } from "./dialect.ts";
+import { type Arg, hotRead } from "./prepared-reads.ts";
 import { returned, toProject } from "./rows.ts";
 import type { ProjectRepository } from "./store.ts";
 
 export function createProjectRepository(run: Runner): ProjectRepository {
   const { t } = run;
   const nameTaken = (name: string) => new ConflictError(`project "${name}" already exists`);
-  /** getById() on Postgres: a master reads the project of every run it loads (prepared-reads.ts). */
-  /** getByName() on Postgres: every project route of the api reads it first (prepared-reads.ts). */
-  const byName = preparedOn((db) => db.select().from(t.projects).where(eq(t.projects.name, sql.placeholder("name"))).prepare("porpoise_project_by_name"));
-  const projectOfInstance = (db: Db, workflowInstanceId: number | Placeholder) =>
+  // The reads of every run a master loads and of every api project route (prepared-reads.ts).
+  const byName = hotRead("porpoise_project_by_name", (db, arg: Arg<{ name: string }>) => db.select().from(t.projects).where(eq(t.projects.name, arg("name"))));
+  const byId = hotRead("porpoise_project_by_id", (db, arg: Arg<{ id: number }>) => db.select().from(t.projects).where(eq(t.projects.id, arg("id"))));
+  const ofInstance = hotRead("porpoise_project_of_instance", (db, arg: Arg<{ workflowInstanceId: number }>) =>
     db
       .select()
       .from(t.projects)
-      .where(inArray(t.projects.id, db.select({ id: t.workflowInstances.projectId }).from(t.workflowInstances).where(eq(t.workflowInstances.id, workflowInstanceId))));
-  /** ofInstance() on Postgres: a woken master reads it for every new run (prepared-reads.ts). */
-  const ofInstance = preparedOn((db) => projectOfInstance(db, sql.placeholder("workflowInstanceId")).prepare("porpoise_project_of_instance"));
-  const byId = preparedOn((db) => db.select().from(t.projects).where(eq(t.projects.id, sql.placeholder("id"))).prepare("porpoise_project_by_id"));
-
+      .where(inArray(t.projects.id, db.select({ id: t.workflowInstances.projectId }).from(t.workflowInstances).where(eq(t.workflowInstances.id, arg("workflowInstanceId"))))),
+  );
   return {
     create: (input, actor) =>
       run.write(
@@ -53,19 +50,19 @@ export function createProjectRepository(run: Runner): ProjectRepository {
 
     getByName: (name) =>
       run.read(async (db) => {
-        const [row] = run.dialect === "postgres" ? await byName(db).execute({ name }) : await db.select().from(t.projects).where(eq(t.projects.name, name));
+        const [row] = await byName(run, db, { name });
         return row ? toProject(row) : null;
       }),
 
     getById: (id) =>
       run.read(async (db) => {
-        const [row] = run.dialect === "postgres" ? await byId(db).execute({ id }) : await db.select().from(t.projects).where(eq(t.projects.id, id));
+        const [row] = await byId(run, db, { id });
         return row ? toProject(row) : null;
       }),
 
     ofInstance: (workflowInstanceId) =>
       run.read(async (db) => {
-        const [row] = run.dialect === "postgres" ? await ofInstance(db).execute({ workflowInstanceId }) : await projectOfInstance(db, workflowInstanceId);
+        const [row] = await ofInstance(run, db, { workflowInstanceId });
         return row ? toProject(row) : null;
       }),
 

@@ -28,7 +28,7 @@ import type { ExecutionType } from "../core/workflow-schema.ts";
 import { writeAudit } from "./audit.ts";
 import { completeCommand } from "./commands.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
-import { preparedOn } from "./prepared-reads.ts";
+import { type Arg, hotRead } from "./prepared-reads.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import type { InstanceRestart, PendingControl } from "./run-store.ts";
@@ -138,22 +138,14 @@ export async function settleAdmission(tx: Db, t: Tables, row: Row, admission: Se
   for (const o of older) await audit(o.id, SERIAL_MESSAGES.priority);
 }
 
-/** Whether a workflow has a SERIAL_WAIT instance, on Postgres (prepared-reads.ts); one per table set. */
-const waitingQueries = new WeakMap<Tables, ReturnType<typeof waitingQuery>>();
-const waitingQuery = (t: Tables) =>
-  preparedOn((db) =>
-    db
-      .select({ id: t.workflowInstances.id })
-      .from(t.workflowInstances)
-      .where(and(eq(t.workflowInstances.workflowId, sql.placeholder("workflowId")), eq(t.workflowInstances.state, "SERIAL_WAIT")))
-      .limit(1)
-      .prepare("porpoise_serial_waiting"),
-  );
-function waitingOf(t: Tables): ReturnType<typeof waitingQuery> {
-  let q = waitingQueries.get(t);
-  if (!q) waitingQueries.set(t, (q = waitingQuery(t)));
-  return q;
-}
+/** Whether a workflow has a SERIAL_WAIT instance: releaseSerial's first question (prepared-reads.ts). */
+const anyWaiting = hotRead("porpoise_serial_waiting", (db, arg: Arg<{ workflowId: number }>, t) =>
+  db
+    .select({ id: t.workflowInstances.id })
+    .from(t.workflowInstances)
+    .where(and(eq(t.workflowInstances.workflowId, arg("workflowId")), eq(t.workflowInstances.state, "SERIAL_WAIT")))
+    .limit(1),
+);
 
 /**
  * When nothing of the workflow holds the slot any more, the oldest SERIAL_WAIT instance
@@ -176,8 +168,7 @@ function waitingOf(t: Tables): ReturnType<typeof waitingQuery> {
 export async function releaseSerial(run: Runner, workflowId: number): Promise<Row | null> {
   const { t } = run;
   const wi = t.workflowInstances;
-  const anyWaiting = (db: Db) => db.select({ id: wi.id }).from(wi).where(and(eq(wi.workflowId, workflowId), eq(wi.state, "SERIAL_WAIT"))).limit(1);
-  const [waiting] = await run.read((db) => (run.dialect === "postgres" ? waitingOf(t)(db).execute({ workflowId }) : anyWaiting(db)));
+  const [waiting] = await run.read((db) => anyWaiting(run, db, { workflowId }));
   if (!waiting) return null;
   return run.write(async (tx) => {
     if (!(await lockWorkflow(tx, t, workflowId))) return null;

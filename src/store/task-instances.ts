@@ -13,14 +13,14 @@
 // statements (attempt-sql.ts); a transition setting other columns and everything off the hot
 // path go through drizzle.
 
-import { and, asc, count, eq, inArray, isNull, notInArray, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNull, notInArray } from "drizzle-orm";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { transitionInstance } from "./instances.ts";
 import { completeCommand } from "./commands.ts";
 import { attemptSql, type AttemptSql } from "./attempt-sql.ts";
 import { BATCH_MARKER_TTL_MS, batchCommitSql } from "./batch-commit-sql.ts";
 import { alsoBeforeCommit } from "./commit-tail.ts";
-import { preparedOn } from "./prepared-reads.ts";
+import { type Arg, hotRead } from "./prepared-reads.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { violationOf } from "./sql-errors.ts";
 import { insertOutbox } from "./alert-outbox-sql.ts";
@@ -90,9 +90,9 @@ function fencesOf(ops: readonly TaskBatchOp[]): Map<number, number> {
 export function createTaskInstanceRepository(run: Runner): TaskInstanceRepository {
   const { t } = run;
   const ti = t.taskInstances;
-  /** listForInstance() on Postgres: a master reads the rows of every run it loads (prepared-reads.ts). */
-  const ofInstance = preparedOn((db) =>
-    db.select().from(ti).where(eq(ti.workflowInstanceId, sql.placeholder("workflowInstanceId"))).orderBy(asc(ti.taskName), asc(ti.attempt)).prepare("porpoise_attempts_of_instance"),
+  /** listForInstance(): a master reads the rows of every run it loads (prepared-reads.ts). */
+  const ofInstance = hotRead("porpoise_attempts_of_instance", (db, arg: Arg<{ workflowInstanceId: number }>) =>
+    db.select().from(ti).where(eq(ti.workflowInstanceId, arg("workflowInstanceId"))).orderBy(asc(ti.taskName), asc(ti.attempt)),
   );
   const hot = attemptSql(run.raw, (fn) => run.read(() => fn()), run.fence);
   const markers = batchCommitSql(run.raw, (fn) => run.read(() => fn()));
@@ -247,10 +247,7 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
 
     listForInstance: (workflowInstanceId) =>
       run.read(async (db) => {
-        const rows =
-          run.dialect === "postgres"
-            ? await ofInstance(db).execute({ workflowInstanceId })
-            : await db.select().from(ti).where(eq(ti.workflowInstanceId, workflowInstanceId)).orderBy(asc(ti.taskName), asc(ti.attempt));
+        const rows = await ofInstance(run, db, { workflowInstanceId });
         return rows.map(toTaskInstance);
       }),
 

@@ -9,7 +9,7 @@ import type { WorkflowDefinition } from "../core/workflow-schema.ts";
 import { type AuditRecord, writeAudit } from "./audit.ts";
 import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
-import { preparedOn } from "./prepared-reads.ts";
+import { type Arg, hotRead } from "./prepared-reads.ts";
 import { returned, toVersion, toWorkflow } from "./rows.ts";
 import type { Actor, Workflow, WorkflowRepository } from "./store.ts";
 
@@ -25,8 +25,8 @@ function escapeLike(text: string): string {
 export function createWorkflowRepository(run: Runner): WorkflowRepository {
   const { t } = run;
   const wd = t.workflowDefinitions;
-  /** get() on Postgres: the api reads it for every run it starts (prepared-reads.ts). */
-  const byName = preparedOn((db) => db.select().from(wd).where(and(eq(wd.projectId, sql.placeholder("projectId")), eq(wd.name, sql.placeholder("name")))).prepare("porpoise_workflow_by_name"));
+  /** get(): the api reads it for every run it starts (prepared-reads.ts). */
+  const byName = hotRead("porpoise_workflow_by_name", (db, arg: Arg<{ projectId: number; name: string }>) => db.select().from(wd).where(and(eq(wd.projectId, arg("projectId")), eq(wd.name, arg("name")))));
   const wv = t.workflowVersions;
 
   /** Row-locks the definition (no-op UPDATE) and returns it; NotFoundError when missing. */
@@ -172,7 +172,7 @@ export function createWorkflowRepository(run: Runner): WorkflowRepository {
 
     get: (projectId, name) =>
       run.read(async (db) => {
-        const [row] = run.dialect === "postgres" ? await byName(db).execute({ projectId, name }) : await db.select().from(wd).where(and(eq(wd.projectId, projectId), eq(wd.name, name)));
+        const [row] = await byName(run, db, { projectId, name });
         return row ? toWorkflow(row) : null;
       }),
 
