@@ -26,7 +26,6 @@ import { beaconPresent } from "./worker-beacons.ts";
  * every attempt it still holds in DISPATCH, so a row goes missing only with Redis's contents.
  */
 export const RECORD_TTL_MS = 10 * 60_000;
-const TTL_MS = RECORD_TTL_MS;
 /** The row of task instance N is at cache key DISPATCH_KEY_PREFIX + N (a claim reads it there: RedisBus attachKeyPrefix). */
 export const DISPATCH_KEY_PREFIX = "dispatch:";
 const key = (taskInstanceId: number) => `${DISPATCH_KEY_PREFIX}${taskInstanceId}`;
@@ -44,7 +43,7 @@ export interface StoredOpener {
  * a second time after the first (most likely what outage-postgres.test.ts saw once at load 30: 20
  * effects twice, each of one attempt, not overlapping).
  */
-const START_TTL_MS = TTL_MS;
+const START_TTL_MS = RECORD_TTL_MS;
 /** Tells this process's starts from those of an earlier process under the same node id. */
 const INCARNATION = crypto.randomUUID().slice(0, 8);
 /** The starts of this process put back after a Redis reset: the latest this many (a worker's recent events are kept as far). */
@@ -71,7 +70,7 @@ export class DispatchRecords {
 
   /** The master: the committed DISPATCH row of an attempt about to be enqueued. */
   put(row: DispatchRow): void {
-    this.cache.set(key(row.id), JSON.stringify(row), { ttlMs: TTL_MS }).catch((err) => this.log.debug(`dispatch cache: could not store task instance ${row.id}`, { err }));
+    this.cache.set(key(row.id), JSON.stringify(row), { ttlMs: RECORD_TTL_MS }).catch((err) => this.log.debug(`dispatch cache: could not store task instance ${row.id}`, { err }));
   }
 
   /**
@@ -79,7 +78,7 @@ export class DispatchRecords {
    * kept) leaves a marker the worker reads as a miss, so `lost` still tells when Redis lost it.
    */
   mark(taskInstanceId: number): void {
-    this.cache.set(key(taskInstanceId), "{}", { ttlMs: TTL_MS }).catch((err) => this.log.debug(`dispatch cache: could not mark task instance ${taskInstanceId}`, { err }));
+    this.cache.set(key(taskInstanceId), "{}", { ttlMs: RECORD_TTL_MS }).catch((err) => this.log.debug(`dispatch cache: could not mark task instance ${taskInstanceId}`, { err }));
   }
 
   /** The master: the attempt left DISPATCH (killed, stopped, timed out) before a worker took it. */
@@ -96,7 +95,7 @@ export class DispatchRecords {
   async refresh(taskInstanceId: number): Promise<boolean> {
     try {
       const value = await this.cache.get(key(taskInstanceId));
-      return value !== null && (await this.cache.compareAndSet(key(taskInstanceId), value, value, { ttlMs: TTL_MS }));
+      return value !== null && (await this.cache.compareAndSet(key(taskInstanceId), value, value, { ttlMs: RECORD_TTL_MS }));
     } catch {
       return false;
     }
