@@ -34,8 +34,16 @@ export interface InstanceLoadingHost {
   failed(what: string): (err: unknown) => void;
 }
 
+/** How to start a loaded instance: a control that submitted it again (possibly long ago, before SERIAL_WAIT or a restart) says how; one that has rows already restarts. */
+function effectiveMode(instance: WorkflowInstance, mode: StartMode, rows: readonly TaskInstance[]): StartMode {
+  const pending = instance.state === "SUBMITTED_SUCCESS" ? instance.pendingControl : null;
+  return mode === "start" && pending ? pending : mode === "start" && rows.length > 0 ? "restart" : mode;
+}
+
 export class InstanceLoading {
   private readonly loading = new Map<number, Promise<void>>();
+  /** Woken instances waiting for this turn's read (loadWoken). */
+  private woken: { id: number; done: () => void }[] = [];
   private readonly definitions = new Map<string, Promise<WorkflowDefinition>>();
   /**
    * The slots this master drives, as of the coordinator's last change it heard. Not
@@ -70,17 +78,43 @@ export class InstanceLoading {
 
   /**
    * Loads an instance of an owned slot and starts driving it (idempotent). `woken`: a wake for an
-   * instance just created (master.ts onWake), read in one round of parallel reads (see doLoad).
+   * instance just created (master.ts onWake): the wakes heard in one turn of the event loop are
+   * read together (loadWoken).
    */
   load(id: number, mode: StartMode, woken = false): Promise<void> {
     if (this.host.drivers.has(id)) return Promise.resolve();
     const running = this.loading.get(id);
     if (running) return running;
-    const p = retryStore(`loading workflow instance ${id}`, () => this.doLoad(id, mode, woken), this.host.retry)
-      .catch(this.host.failed(`could not load workflow instance ${id}`))
-      .finally(() => this.loading.delete(id));
-    this.loading.set(id, p);
-    return p;
+    const p = woken
+      ? new Promise<void>((resolve) => {
+          this.woken.push({ id, done: resolve });
+          if (this.woken.length === 1) setImmediate(() => void this.loadWoken());
+        })
+      : retryStore(`loading workflow instance ${id}`, () => this.doLoad(id, mode, false), this.host.retry).catch(this.host.failed(`could not load workflow instance ${id}`));
+    const tracked = p.finally(() => this.loading.delete(id));
+    this.loading.set(id, tracked);
+    return tracked;
+  }
+
+  /**
+   * The instances woken for in one turn. Alone, one round of three parallel reads (doLoad). A
+   * burst (a second's cron fires, a backfill, many runs triggered at once) is read in three
+   * statements for all of them, not three per run: with 10,000 schedules on 3 masters each master
+   * loaded ~56 runs at a time one by one, and its event loop stalled 25-110 ms doing so
+   * (docs/architecture.md §8).
+   */
+  private async loadWoken(): Promise<void> {
+    const batch = this.woken;
+    this.woken = [];
+    const ids = batch.map((b) => b.id);
+    const what = ids.length === 1 ? `loading workflow instance ${ids[0]}` : `loading ${ids.length} workflow instances`;
+    try {
+      await retryStore(what, () => (ids.length === 1 ? this.doLoad(ids[0]!, "start", true) : this.doLoadMany(ids)), this.host.retry);
+    } catch (err) {
+      this.host.failed(`could not load workflow instance${ids.length === 1 ? "" : "s"} ${ids.join(", ")}`)(err);
+    } finally {
+      for (const b of batch) b.done();
+    }
   }
 
   /** This node's lease of `slot` while it drives the slot (see ownedSlots); null otherwise. */
@@ -99,19 +133,36 @@ export class InstanceLoading {
     const early = woken ? Promise.all([store.projects.ofInstance(id), store.taskInstances.listForInstance(id)]) : null;
     early?.catch(() => {}); // awaited below, or not needed
     const instance = await store.instances.get(id);
-    // A waiting instance is started by the serial queue (SERIAL_WAIT → SUBMITTED_SUCCESS) only.
-    if (!instance || isTerminalWorkflowState(instance.state) || instance.state === "SERIAL_WAIT") return;
-    const lease = this.held(instance.slot);
-    if (!lease) return;
+    const lease = this.drivable(instance);
+    if (!instance || !lease) return;
     // Independent of each other: one round trip instead of three (the definition is usually cached).
     const [definition, [project, rows]] = await Promise.all([
       this.definition(instance.workflowId, instance.workflowVersion),
       early ?? Promise.all([store.projects.getById(instance.projectId), store.taskInstances.listForInstance(id)]),
     ]);
-    // A control that submitted it again (possibly long ago, before SERIAL_WAIT or a restart) says how to start it.
-    const pending = instance.state === "SUBMITTED_SUCCESS" ? instance.pendingControl : null;
-    const effective: StartMode = mode === "start" && pending ? pending : mode === "start" && rows.length > 0 ? "restart" : mode;
-    await this.drive(instance, definition, project, lease.epoch, rows, effective);
+    await this.drive(instance, definition, project, lease.epoch, rows, effectiveMode(instance, mode, rows));
+  }
+
+  /** Woken instances read together: the instances, their projects and their rows, one statement each. */
+  private async doLoadMany(ids: readonly number[]): Promise<void> {
+    const store = this.host.store;
+    const [instances, projects, rowsOf] = await Promise.all([store.instances.getMany(ids), store.projects.ofInstances(ids), store.taskInstances.listForInstances(ids)]);
+    await Promise.all(
+      instances.map(async (instance) => {
+        const lease = this.drivable(instance);
+        if (!lease || this.host.drivers.has(instance.id)) return;
+        const rows = rowsOf.get(instance.id) ?? [];
+        const definition = await this.definition(instance.workflowId, instance.workflowVersion);
+        await this.drive(instance, definition, projects.get(instance.id) ?? null, lease.epoch, rows, effectiveMode(instance, "start", rows));
+      }),
+    );
+  }
+
+  /** The lease to drive `instance` under: null when it is gone, ended, waiting in its serial queue or not of a slot held here. */
+  private drivable(instance: WorkflowInstance | null): SlotLease | null {
+    // A waiting instance is started by the serial queue (SERIAL_WAIT → SUBMITTED_SUCCESS) only.
+    if (!instance || isTerminalWorkflowState(instance.state) || instance.state === "SERIAL_WAIT") return null;
+    return this.held(instance.slot);
   }
 
   /**

@@ -15,7 +15,7 @@ import type { Db, Runner, Tables } from "./dialect.ts";
 import { TERMINAL_WORKFLOW_STATES } from "./model.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { type Arg, hotRead } from "./prepared-reads.ts";
-import { returned } from "./rows.ts";
+import { inChunks, returned } from "./rows.ts";
 import { type Violation, violationOf } from "./sql-errors.ts";
 import type { NewWorkflowInstance } from "./run-store.ts";
 import { admitSerial, firstActive, releaseSerial, restartInstance, settleAdmission, stopWaiting, workflowsWithWaiting } from "./serial-instances.ts";
@@ -280,6 +280,13 @@ export function createInstanceRepository(run: Runner, log: Logger = silentLogger
       run.read(async (db) => {
         const [row] = await namedById(run, db, { id });
         return row ? toNamedInstance(row) : null;
+      }),
+
+    getMany: (ids) =>
+      run.read(async (db) => {
+        const found: NamedWorkflowInstance[] = [];
+        for (const chunk of inChunks(ids)) for (const row of await named(db).where(inArray(wi.id, chunk))) found.push(toNamedInstance(row));
+        return found;
       }),
 
     byRequestKey: (projectId, requestKey) =>

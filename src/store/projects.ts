@@ -3,8 +3,8 @@ import { ConflictError, NotFoundError } from "../core/errors.ts";
 import { writeAudit } from "./audit.ts";
 import type { Runner } from "./dialect.ts";
 import { type Arg, hotRead } from "./prepared-reads.ts";
-import { returned, toProject } from "./rows.ts";
-import type { ProjectRepository } from "./store.ts";
+import { inChunks, returned, toProject } from "./rows.ts";
+import type { Project, ProjectRepository } from "./store.ts";
 
 export function createProjectRepository(run: Runner): ProjectRepository {
   const { t } = run;
@@ -64,6 +64,20 @@ export function createProjectRepository(run: Runner): ProjectRepository {
       run.read(async (db) => {
         const [row] = await ofInstance(run, db, { workflowInstanceId });
         return row ? toProject(row) : null;
+      }),
+
+    ofInstances: (workflowInstanceIds) =>
+      run.read(async (db) => {
+        const found = new Map<number, Project>();
+        for (const ids of inChunks(workflowInstanceIds)) {
+          const rows = await db
+            .select({ project: t.projects, instanceId: t.workflowInstances.id })
+            .from(t.workflowInstances)
+            .innerJoin(t.projects, eq(t.projects.id, t.workflowInstances.projectId))
+            .where(inArray(t.workflowInstances.id, ids));
+          for (const row of rows) found.set(row.instanceId, toProject(row.project));
+        }
+        return found;
       }),
 
     listForUser: (userId, all, page) =>

@@ -91,3 +91,9 @@ export function returned<T>(rows: T[], what: string): T {
   if (row === undefined) throw new StoreError(`writing ${what} returned no row`);
   return row;
 }
+
+/** `items` in slices of `size` (the last one shorter). */
+export const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+/** Ids for an `IN (…)` list, in slices that keep one statement's parameters well below SQLite's and Postgres' limits. */
+export const inChunks = (ids: readonly number[]): number[][] => chunks(ids, 500);

@@ -250,6 +250,8 @@ export interface WorkflowInstanceRepository {
   /** Fenced: the changed row, or null when the state was not one of `from` or the epoch is stale. Never throws for that. */
   transition(id: number, change: InstanceTransition): Promise<WorkflowInstance | null>;
   get(id: number): Promise<NamedWorkflowInstance | null>;
+  /** get() of many at once (a master loading the runs one tick woke it for); missing ids are left out, in no order. */
+  getMany(ids: readonly number[]): Promise<NamedWorkflowInstance[]>;
   /** The instance a run request with this Idempotency-Key created in the project, if any. */
   byRequestKey(projectId: number, requestKey: string): Promise<NamedWorkflowInstance | null>;
   /** Newest first. */

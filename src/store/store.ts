@@ -179,6 +179,8 @@ export interface ProjectRepository {
   getById(id: number): Promise<Project | null>;
   /** The project of workflow instance `workflowInstanceId` (one query: a master reads it together with the instance). */
   ofInstance(workflowInstanceId: number): Promise<Project | null>;
+  /** ofInstance() of many instances at once, by instance id (a missing instance has no entry). */
+  ofInstances(workflowInstanceIds: readonly number[]): Promise<Map<number, Project>>;
   /** Projects the user is a member of, or all of them for `all: true` (admins). */
   listForUser(userId: number, all: boolean, page: PageQuery): Promise<Page<Project>>;
   update(id: number, patch: { name?: string; description?: string; params?: Record<string, string> }, actor: Actor): Promise<Project>;

@@ -23,6 +23,7 @@ import { alsoBeforeCommit } from "./commit-tail.ts";
 import { type Arg, hotRead } from "./prepared-reads.ts";
 import { fencingNode, leaseHeld } from "./lease-fence.ts";
 import { violationOf } from "./sql-errors.ts";
+import { chunks, inChunks } from "./rows.ts";
 import { insertOutbox } from "./alert-outbox-sql.ts";
 import { ALERT_EVENTS } from "../core/alert-events.ts";
 import type {
@@ -74,7 +75,6 @@ export function toTaskInstance(row: Row): TaskInstance {
 }
 
 const STALE: TaskBatchOutcome = { outcome: "stale" };
-const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 const DUPLICATE: TaskBatchOutcome = { outcome: "duplicate" };
 
 /** The epoch each instance is fenced with in this batch: the newest one any of its ops carries. */
@@ -249,6 +249,20 @@ export function createTaskInstanceRepository(run: Runner): TaskInstanceRepositor
       run.read(async (db) => {
         const rows = await ofInstance(run, db, { workflowInstanceId });
         return rows.map(toTaskInstance);
+      }),
+
+    listForInstances: (workflowInstanceIds) =>
+      run.read(async (db) => {
+        const byInstance = new Map<number, TaskInstance[]>();
+        for (const ids of inChunks(workflowInstanceIds)) {
+          const rows = await db.select().from(ti).where(inArray(ti.workflowInstanceId, ids)).orderBy(asc(ti.workflowInstanceId), asc(ti.taskName), asc(ti.attempt));
+          for (const row of rows) {
+            let list = byInstance.get(row.workflowInstanceId);
+            if (!list) byInstance.set(row.workflowInstanceId, (list = []));
+            list.push(toTaskInstance(row));
+          }
+        }
+        return byInstance;
       }),
 
     recordWarning: (input) =>

@@ -168,6 +168,8 @@ export interface TaskInstanceRepository {
   dispatchRow(id: number): Promise<DispatchRow | null>;
   /** Every attempt of every task of the instance, by task name then attempt. */
   listForInstance(workflowInstanceId: number): Promise<TaskInstance[]>;
+  /** listForInstance() of many instances at once, by instance id (an instance without rows has no entry). */
+  listForInstances(workflowInstanceIds: readonly number[]): Promise<Map<number, TaskInstance[]>>;
   /**
    * Restart recovery: every attempt in DISPATCH or RUNNING_EXECUTION (on `host`, or everywhere with
    * `all: true`; optionally only in `slots`) becomes NEED_FAULT_TOLERANCE in one statement; returns them.
