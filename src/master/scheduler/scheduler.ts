@@ -42,9 +42,15 @@ const MAX_CRON_MEMO = 100_000;
  * 30-67 ms on Postgres; inserting ahead with leads of 20 / 40 ms, 2-3 / 6-12 and 2 / 8-10 ms
  * (two alternating runs each, quiet machine; SQLite's also with the WAL checkpoints moved off the
  * commits, store/sqlite-checkpointer.ts). The cost: SQLite's one connection, and on Postgres the
- * row locks of the batch's schedules and workflows, are held up to the lead before the fire.
+ * row locks of the batch's schedules and workflows, are held up to the lead before the fire (a
+ * manual run of a workflow whose schedule fires within the lead waits for that fire's commit).
+ * Postgres' lead went from 40 to 100 ms for 3 masters sharing 2 cores (cluster-cron.ts, 10,000
+ * schedules): a master's event loop stalled now and then (GC, a burst of loads), so its timer or
+ * its batch's statements came 40-80 ms late and the whole second's fires with them; traced, the
+ * batch was ready 13-21 ms (p90-p50) before its instant at 40 ms and 74-81 ms at 100, and p99
+ * went from 20-39 ms to 12-16 (three and two runs).
  */
-export const EARLY_WAKE_MS: Record<Dialect, number> = { sqlite: 20, postgres: 40 };
+export const EARLY_WAKE_MS: Record<Dialect, number> = { sqlite: 20, postgres: 100 };
 
 /**
  * Fires missed in this window before a slot is acquired while running are replayed whatever the
