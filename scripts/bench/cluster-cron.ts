@@ -86,7 +86,9 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
   const bus = new RedisBus({ url: cluster.redis.url, secret: CLUSTER_SECRET });
   const woken = new Map<number, number>();
   const unsubscribe = await bus.subscribeWakes((msg) => {
-    if ("instanceId" in msg && !woken.has(msg.instanceId)) woken.set(msg.instanceId, Date.now());
+    const at = Date.now();
+    const ids = "instanceId" in msg ? [msg.instanceId] : "instanceIds" in msg ? msg.instanceIds : [];
+    for (const id of ids) if (!woken.has(id)) woken.set(id, at);
   });
   // The window opens once the cluster has caught up, at the next whole second: the first seconds
   // after the masters took their slots (loading them, the runs of the fires missed while the

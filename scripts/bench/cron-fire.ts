@@ -88,7 +88,9 @@ async function measure(dialect: Dialect, size: BenchSize): Promise<BenchRow[]> {
     const setupMs = performance.now() - setupStart;
     const woken = new Map<number, number>();
     const unsubscribe = await bus.subscribeWakes((msg) => {
-      if ("instanceId" in msg) woken.set(msg.instanceId, Date.now());
+      const at = Date.now();
+      const ids = "instanceId" in msg ? [msg.instanceId] : "instanceIds" in msg ? msg.instanceIds : [];
+      for (const id of ids) woken.set(id, at);
     });
     await coordinator.start();
     // Splits the lateness: how late the scheduler hands a batch to the Store (timer + event loop),

@@ -13,7 +13,8 @@
 import { PorpoiseError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
 import type { KillMessage, TaskEvent, WakeMessage } from "../core/messages.ts";
-import { KILL_CHANNEL, WAKE_CHANNEL } from "../core/messages.ts";
+import { KILL_CHANNEL, WAKE_CHANNEL, wakeMessageSchema } from "../core/messages.ts";
+import { parseOrThrow } from "../core/zod-details.ts";
 import {
   type Bus,
   type BusDropCounts,
@@ -194,7 +195,14 @@ export class MemoryBus implements Bus {
   }
 
   publishWake(message: WakeMessage): Promise<void> {
-    return this.broadcast(WAKE_CHANNEL, message);
+    // Checked as the Redis Bus checks it: a wake is rare enough (one per run or fire batch) to afford it.
+    let checked: WakeMessage;
+    try {
+      checked = parseOrThrow(wakeMessageSchema, message, "wake message");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.broadcast(WAKE_CHANNEL, checked);
   }
 
   subscribeWakes(handler: (message: WakeMessage) => void): Promise<Unsubscribe> {

@@ -192,7 +192,14 @@ export const killMessageSchema = z.strictObject({
 });
 export type KillMessage = z.output<typeof killMessageSchema>;
 
-export const wakeMessageSchema = z.union([z.strictObject({ instanceId: id }), z.strictObject({ commands: z.literal(true) })]);
+/** Runs one wake may name (a scheduler's fire batch wakes for all its runs at once). */
+export const WAKE_IDS_MAX = 500;
+
+export const wakeMessageSchema = z.union([
+  z.strictObject({ instanceId: id }),
+  z.strictObject({ instanceIds: z.array(id).min(1).max(WAKE_IDS_MAX) }),
+  z.strictObject({ commands: z.literal(true) }),
+]);
 export type WakeMessage = z.output<typeof wakeMessageSchema>;
 
 /**

@@ -295,10 +295,14 @@ export class Master implements EventSink {
   }
 
   private onWake(msg: WakeMessage): void {
-    if ("instanceId" in msg) {
-      // Only the owner of the instance's slot drives it (load checks the lease too).
-      if (this.loader.held(this.coordinator.slotOf(msg.instanceId))) void this.loader.load(msg.instanceId, "start", true);
-    } else this.claims.claimCommands();
+    // Only the owner of an instance's slot drives it (load checks the lease too).
+    if ("instanceId" in msg) this.wokenFor(msg.instanceId);
+    else if ("instanceIds" in msg) for (const id of msg.instanceIds) this.wokenFor(id);
+    else this.claims.claimCommands();
+  }
+
+  private wokenFor(id: number): void {
+    if (this.loader.held(this.coordinator.slotOf(id))) void this.loader.load(id, "start", true);
   }
 
   /** An instance the serial queue let in: drive it here, and wake whichever master owns its slot. */

@@ -518,10 +518,11 @@ export function busContract(name: string, makeHarness: (opts?: BusHarnessOptions
       await master.publishKill(kill);
       await worker1.publishWake({ instanceId: 17 });
       await worker2.publishWake({ commands: true });
-      await waitFor(() => kills1.length === 1 && kills2.length === 1 && wakes.length === 2, "1 kill on each worker, 2 wakes");
+      await worker1.publishWake({ instanceIds: [18, 19, 20] });
+      await waitFor(() => kills1.length === 1 && kills2.length === 1 && wakes.length === 3, "1 kill on each worker, 3 wakes");
       expect(kills1).toEqual([kill]);
       expect(kills2).toEqual([kill]);
-      expect(wakes).toEqual([{ instanceId: 17 }, { commands: true }]);
+      expect(wakes).toEqual([{ instanceId: 17 }, { commands: true }, { instanceIds: [18, 19, 20] }]);
       stop1();
       const second: KillMessage = { ...kill, attempt: 3 };
       await master.publishKill(second);
@@ -538,6 +539,10 @@ export function busContract(name: string, makeHarness: (opts?: BusHarnessOptions
       await expectValidation(bus.publishEvent(-1, taskEvent(1)), "slot");
       await expectValidation(bus.claim(["default"], 10_001), "max");
       await expectValidation(bus.claim("default" as unknown as string[], 1), "groups");
+      // A wake names one run, up to 500 runs, or the commands; nothing else.
+      await expectValidation(bus.publishWake({ instanceIds: [] }), "instanceIds");
+      await expectValidation(bus.publishWake({ instanceIds: Array.from({ length: 501 }, (_, i) => i + 1) }), "instanceIds");
+      await expectValidation(bus.publishWake({ instanceIds: [1, -2] }), "instanceIds.1");
     });
   });
 }

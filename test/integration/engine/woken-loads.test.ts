@@ -11,7 +11,7 @@ import { dialects } from "../../helpers/stores.ts";
 import { harness } from "./harness.ts";
 
 describe.each(dialects)("woken runs loaded together (%s)", (dialect) => {
-  test("30 wakes in one turn: a few batched reads, each run with its own project's params, ended and unknown ids left alone", async () => {
+  test("32 runs woken in one turn (one wake naming 15, the others one each): a few batched reads, each run with its own project's params, ended and unknown ids left alone", async () => {
     await using h = await harness(dialect);
     const { store } = h;
     await store.projects.update(h.projectId, { params: { region: "us" } }, h.actor);
@@ -39,7 +39,9 @@ describe.each(dialects)("woken runs loaded together (%s)", (dialect) => {
     store.instances.getMany = (ids) => (batches.push([...ids]), getMany(ids));
     store.instances.get = (id) => (singles.push(id), get(id));
     try {
-      for (const i of created) await h.bus.publishWake({ instanceId: i.id });
+      // Half named by one wake (a scheduler's fire batch), half one wake each (API runs).
+      await h.bus.publishWake({ instanceIds: created.slice(0, 15).map((i) => i.id) });
+      for (const i of created.slice(15)) await h.bus.publishWake({ instanceId: i.id });
       await h.bus.publishWake({ instanceId: ended.id });
       await h.bus.publishWake({ instanceId: unknown });
 

@@ -9,6 +9,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { createEngineClient } from "../../../src/api/engine-client.ts";
 import { Scheduler } from "../../../src/master/scheduler/scheduler.ts";
 import { openStore } from "../../../src/store/open.ts";
+import type { WakeMessage } from "../../../src/core/messages.ts";
 import type { Store } from "../../../src/store/store.ts";
 import { dialects, freshStore } from "../../helpers/stores.ts";
 import { definition, firstPage, system, userWithProject } from "./fixtures.ts";
@@ -140,6 +141,33 @@ describe.each(dialects)("scheduler on %s", (dialect) => {
       const until = Date.now() + 2100;
       await waitFor("two fire times to pass", async () => Date.now() > until);
       expect((await scheduled(store, project.id, workflow.id)).length).toBe(count);
+    } finally {
+      await scheduler.stop();
+      await bus.close();
+    }
+  }, 30_000);
+
+  test("the fires of one instant wake the masters with one message naming each run they created", async () => {
+    await using store = await freshStore(dialect);
+    const { project, actor, workflow } = await setup(store);
+    const bus = new MemoryBus();
+    const coordinator = new SingleNodeCoordinator();
+    await coordinator.start();
+    const wakes: WakeMessage[] = [];
+    await bus.subscribeWakes((m) => wakes.push(m));
+    const schedules = [];
+    for (let i = 0; i < 3; i++) schedules.push(await store.schedules.create(project.id, workflow.id, { cron: "* * * * * ?", releaseState: "ONLINE" }, actor));
+    const scheduler = new Scheduler({ store, bus, coordinator, log: silentLogger });
+    await scheduler.start();
+    try {
+      const batch = await waitFor("a wake naming three runs", async () => wakes.find((w): w is { instanceIds: number[] } => "instanceIds" in w && w.instanceIds.length === 3) ?? null);
+      const runs = (await scheduled(store, project.id, workflow.id)).filter((i) => batch.instanceIds.includes(i.id));
+      expect(runs.map((r) => r.scheduleId).sort()).toEqual(schedules.map((s) => s.id).sort());
+      expect(new Set(runs.map((r) => r.scheduleTime!.getTime())).size).toBe(1);
+      // Every run created so far was named by exactly one wake.
+      await scheduler.stop();
+      const named = wakes.flatMap((w) => ("instanceIds" in w ? w.instanceIds : "instanceId" in w ? [w.instanceId] : []));
+      expect(named.sort((a, b) => a - b)).toEqual((await scheduled(store, project.id, workflow.id)).map((i) => i.id).sort((a, b) => a - b));
     } finally {
       await scheduler.stop();
       await bus.close();
