@@ -18,6 +18,19 @@ export interface CacheWriteOptions {
   ttlMs?: number;
 }
 
+export interface CompareAndSetOptions extends CacheWriteOptions {
+  /**
+   * Applies only while this other key exists (not expired), checked in the same step. Why: a
+   * worker notes the start of an attempt only while the dispatch row its claim brought along is
+   * still there — a Redis that lost its contents since the claim has lost the start records of
+   * other workers too (cache/dispatch-records.ts claimStart).
+   */
+  whileExists?: string;
+}
+
+/** compareAndSet's options, as both implementations check them. */
+export const compareAndSetOptionsSchema = z.strictObject({ ttlMs: ttlSchema.optional(), whileExists: cacheKeySchema.optional() }).optional();
+
 /** A value written by `setIfNewer`, with the version it was written with. */
 export interface VersionedValue {
   version: number;
@@ -53,7 +66,7 @@ export interface Cache {
    * and "move from DISPATCH to RUNNING only if still DISPATCH". One operation
    * instead of three keeps the interface small (Redis: SET NX / one Lua script).
    */
-  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CacheWriteOptions): Promise<boolean>;
+  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CompareAndSetOptions): Promise<boolean>;
 
   /**
    * Stores `value` with `version` unless the key holds a versioned value whose version is the same

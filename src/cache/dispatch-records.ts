@@ -49,6 +49,12 @@ const INCARNATION = crypto.randomUUID().slice(0, 8);
 /** The starts of this process put back after a Redis reset: the latest this many (a worker's recent events are kept as far). */
 const STARTS_KEPT = 20_000;
 
+/**
+ * What claimStart found: the start is this worker's; another worker started this dispatch; or the
+ * dispatch row the claim brought along left Redis since (a copy offered again may still run here).
+ */
+export type StartClaim = "started" | "elsewhere" | "gone";
+
 export class DispatchRecords {
   hits = 0;
   misses = 0;
@@ -59,7 +65,7 @@ export class DispatchRecords {
   /** The start records this process holds (key → value), oldest first, to put back after a reset (restoreStarts). */
   private readonly startedHere = new Map<string, string>();
   /** claimStart calls under way. */
-  private readonly claiming = new Set<Promise<boolean>>();
+  private readonly claiming = new Set<Promise<StartClaim>>();
 
   constructor(
     private readonly cache: Cache,
@@ -124,7 +130,7 @@ export class DispatchRecords {
    * empty (restoreStarts). Flushed: a master offers no copy again before this worker put its
    * starts back and acknowledged the reset (cache/reset-acks.ts).
    */
-  claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<boolean> {
+  claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<StartClaim> {
     const claim = this.claimStartOnce(rt, node);
     this.claiming.add(claim);
     void claim.finally(() => this.claiming.delete(claim));
@@ -153,28 +159,43 @@ export class DispatchRecords {
     return restored;
   }
 
-  private async claimStartOnce(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<boolean> {
-    const key = `started:${rt.taskInstanceId}:${rt.attempt}:${rt.token}`;
+  private async claimStartOnce(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<StartClaim> {
+    const startKey = `started:${rt.taskInstanceId}:${rt.attempt}:${rt.token}`;
     const mine = `${node} ${INCARNATION}`;
-    const held = (): true => {
+    const held = (): "started" => {
       if (this.startedHere.size >= STARTS_KEPT) this.startedHere.delete(this.startedHere.keys().next().value!);
-      this.startedHere.set(key, mine);
-      return true;
+      this.startedHere.set(startKey, mine);
+      return "started";
     };
+    // The claim brought the dispatch row along: the start is noted only while that row is still
+    // there. Gone, Redis lost its contents since the claim (or the master dropped the row: the
+    // attempt was killed, or another copy's RUNNING is recorded) — and with them the start records
+    // of the other workers, which put theirs back only once they see the reset. A copy claimed
+    // before a FLUSHALL and started after it ran a second time (outage-redis.test.ts, one run in
+    // six). The ready task went with the flush: the master offers it again once every worker put
+    // its starts back (cache/reset-acks.ts).
+    const whileExists = typeof claimAttachment(rt) === "string" ? key(rt.taskInstanceId) : undefined;
+    const opts = whileExists === undefined ? { ttlMs: START_TTL_MS } : { ttlMs: START_TTL_MS, whileExists };
     try {
       for (let tries = 0; tries < 3; tries++) {
-        if (await this.cache.compareAndSet(key, null, mine, { ttlMs: START_TTL_MS })) return held();
-        const holder = await this.cache.get(key);
-        if (holder === null) continue; // expired meanwhile
+        if (await this.cache.compareAndSet(startKey, null, mine, opts)) return held();
+        const holder = await this.cache.get(startKey);
+        if (holder === null) {
+          if (whileExists !== undefined && (await this.cache.get(whileExists)) === null) {
+            this.log.info(`dispatch cache: task instance ${rt.taskInstanceId} attempt ${rt.attempt} not started: its dispatch row is gone since the claim (Redis lost its contents, or the attempt moved on)`);
+            return "gone";
+          }
+          continue; // expired meanwhile
+        }
         const space = holder.lastIndexOf(" ");
         const holderNode = space < 0 ? holder : holder.slice(0, space);
-        if (holder === mine || (holderNode !== node && (await beaconPresent(this.cache, holderNode)))) return false;
-        if (await this.cache.compareAndSet(key, holder, mine, { ttlMs: START_TTL_MS })) {
+        if (holder === mine || (holderNode !== node && (await beaconPresent(this.cache, holderNode)))) return "elsewhere";
+        if (await this.cache.compareAndSet(startKey, holder, mine, opts)) {
           this.log.info(`dispatch cache: task instance ${rt.taskInstanceId} attempt ${rt.attempt} was started by ${holderNode}, which is gone; starting it here`);
           return held();
         }
       }
-      return false;
+      return "elsewhere";
     } catch (err) {
       this.log.debug(`dispatch cache: could not note the start of task instance ${rt.taskInstanceId}`, { err });
       // Put back with the others if Redis comes back empty (restoreStarts).

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { ConflictError, PorpoiseError } from "../core/errors.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
-import { type Cache, type CacheWriteOptions, type VersionedValue, cacheKeySchema, ttlSchema, versionSchema } from "./cache.ts";
+import { type Cache, type CacheWriteOptions, type CompareAndSetOptions, type VersionedValue, cacheKeySchema, compareAndSetOptionsSchema, ttlSchema, versionSchema } from "./cache.ts";
 
 const keyArg = z.strictObject({ key: cacheKeySchema });
 const optsSchema = z.strictObject({ ttlMs: ttlSchema.optional() }).optional();
@@ -22,7 +22,7 @@ const casSchema = z.strictObject({
   key: cacheKeySchema,
   expected: z.string().nullable(),
   next: z.string().nullable(),
-  opts: optsSchema,
+  opts: compareAndSetOptionsSchema,
 });
 const setIfNewerSchema = z.strictObject({ key: cacheKeySchema, version: versionSchema, value: z.string(), opts: optsSchema });
 
@@ -103,9 +103,10 @@ export class MemoryCache implements Cache {
     });
   }
 
-  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CacheWriteOptions): Promise<boolean> {
+  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CompareAndSetOptions): Promise<boolean> {
     return this.run(() => {
       parseOrThrow(casSchema, { key, expected, next, opts }, "cache compareAndSet");
+      if (opts?.whileExists !== undefined && !this.live(opts.whileExists)) return false;
       const current = this.live(key)?.value ?? null;
       if (current !== expected) return false;
       if (next === null) this.remove(key);

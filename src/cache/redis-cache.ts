@@ -17,7 +17,7 @@ import { ConflictError, PorpoiseError, ValidationError } from "../core/errors.ts
 import type { Logger } from "../core/log.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { parseOrThrow } from "../core/zod-details.ts";
-import { type Cache, type CacheWriteOptions, type VersionedValue, cacheKeySchema, ttlSchema, versionSchema } from "./cache.ts";
+import { type Cache, type CacheWriteOptions, type CompareAndSetOptions, type VersionedValue, cacheKeySchema, compareAndSetOptionsSchema, ttlSchema, versionSchema } from "./cache.ts";
 import { COMPARE_AND_SET_LUA, INCR_LUA, SET_IF_NEWER_LUA, SIGNED_INCR_LUA } from "./redis-cache-scripts.ts";
 import { ValueSigner } from "./signed-values.ts";
 import { luaScript, RedisConnection, RedisReplyError } from "../bus/redis-client.ts";
@@ -43,7 +43,7 @@ const incrSchema = z.strictObject({
   by: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
   opts: optsSchema,
 });
-const casSchema = z.strictObject({ key: cacheKeySchema, expected: z.string().nullable(), next: z.string().nullable(), opts: optsSchema });
+const casSchema = z.strictObject({ key: cacheKeySchema, expected: z.string().nullable(), next: z.string().nullable(), opts: compareAndSetOptionsSchema });
 const setIfNewerSchema = z.strictObject({ key: cacheKeySchema, version: versionSchema, value: z.string(), opts: optsSchema });
 /** The head of a versioned value as stored: "<version>:". */
 const VERSIONED = /^(\d+):/;
@@ -157,20 +157,23 @@ export class RedisCache implements Cache {
     });
   }
 
-  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CacheWriteOptions): Promise<boolean> {
+  compareAndSet(key: string, expected: string | null, next: string | null, opts?: CompareAndSetOptions): Promise<boolean> {
     return this.run(async () => {
       parseOrThrow(casSchema, { key, expected, next, opts }, "cache compareAndSet");
       const k = this.prefix + key;
+      const keys = opts?.whileExists === undefined ? [k] : [k, this.prefix + opts.whileExists];
       const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
       const nextMode = next === null ? "del" : "set";
       if (!this.signer) {
-        return (await this.redis.script(CAS, [k], [expected === null ? "absent" : "equal", expected ?? "", nextMode, next ?? "", ttl])) === 1;
+        return (await this.redis.script(CAS, keys, [expected === null ? "absent" : "equal", expected ?? "", nextMode, next ?? "", ttl])) === 1;
       }
       const nextStored = next === null ? "" : this.signer.encode(k, next);
       for (let i = 0; i < MAX_SWAPS; i++) {
         const stored = await this.getStored(k);
         if (this.visible(key, stored) !== expected) return false;
-        if ((await this.redis.script(CAS, [k], [stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl])) === 1) return true;
+        const applied = await this.redis.script(CAS, keys, [stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl]);
+        if (applied === 1) return true;
+        if (applied === -1) return false; // the whileExists key is gone: no retry makes it apply
       }
       throw new ConflictError(`cache key "${key}" changed ${MAX_SWAPS} times during one compareAndSet; retry later`);
     });

@@ -327,12 +327,15 @@ export class Worker {
       this.ack(rt);
       return;
     }
-    if (this.deps.records && !(await this.deps.records.claimStart(rt, this.host))) {
-      // A copy of this dispatch started on another worker first (cache/dispatch-records.ts claimStart).
+    const claim = this.deps.records ? await this.deps.records.claimStart(rt, this.host) : "started";
+    if (claim !== "started") {
+      // A copy of this dispatch started on another worker first, or Redis lost its contents since
+      // the claim (cache/dispatch-records.ts claimStart). Then a copy offered again may run here.
       this.dropped++;
-      this.deps.metrics?.dispatch("started_elsewhere");
+      this.deps.metrics?.dispatch(claim === "gone" ? "row_gone" : "started_elsewhere");
+      if (claim === "gone") this.seen.delete(attemptKey(rt.taskInstanceId, rt.attempt, rt.token));
       this.ack(rt);
-      this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: another worker started it`);
+      this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: ${claim === "gone" ? "its dispatch row left Redis since the claim" : "another worker started it"}`);
       return;
     }
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });

@@ -64,14 +64,14 @@ test("a dispatch started by a live worker is not started again; one started by a
   w2.start();
   await waitFor("the beacons", async () => (await beaconPresent(cache, "w1")) && (await beaconPresent(cache, "w2")), 5000);
   const rt = { taskInstanceId: 7, attempt: 1, token: "t" };
-  expect(await records.claimStart(rt, "w1")).toBe(true);
+  expect(await records.claimStart(rt, "w1")).toBe("started");
   // A copy offered again (a reload, a takeover) while w1 lives and runs it: not started by w2.
-  expect(await records.claimStart(rt, "w2")).toBe(false);
-  expect(await records.claimStart(rt, "w1")).toBe(false);
+  expect(await records.claimStart(rt, "w2")).toBe("elsewhere");
+  expect(await records.claimStart(rt, "w1")).toBe("elsewhere");
   // w1 is gone (its beacon expired): its copy died with it, so w2 starts the attempt, once.
   await w1.stop();
-  expect(await records.claimStart(rt, "w2")).toBe(true);
-  expect(await records.claimStart(rt, "w3")).toBe(false);
+  expect(await records.claimStart(rt, "w2")).toBe("started");
+  expect(await records.claimStart(rt, "w3")).toBe("elsewhere");
   await w2.stop();
   await cache.close();
 });

@@ -133,6 +133,28 @@ export function cacheContract(name: string, makeHarness: () => Promise<CacheHarn
       expect(await cache.compareAndSet("claim", null, "you")).toBe(true);
     });
 
+    test("compareAndSet with whileExists applies only while that other key is there", async () => {
+      await using h = await makeHarness();
+      const { cache } = h;
+      expect(await cache.compareAndSet("started:7", null, "w1", { whileExists: "row:7" })).toBe(false);
+      expect(await cache.get("started:7")).toBeNull();
+      await cache.set("row:7", "{}", { ttlMs: 60_000 });
+      expect(await cache.compareAndSet("started:7", null, "w1", { whileExists: "row:7", ttlMs: 60_000 })).toBe(true);
+      expect(await cache.get("started:7")).toBe("w1");
+      // The guard does not make a wrong expected value right, and the row stays as it was.
+      expect(await cache.compareAndSet("started:7", null, "w2", { whileExists: "row:7" })).toBe(false);
+      expect(await cache.get("row:7")).toBe("{}");
+      await cache.delete("row:7");
+      expect(await cache.compareAndSet("started:7", "w1", "w2", { whileExists: "row:7" })).toBe(false);
+      expect(await cache.compareAndSet("started:7", "w1", null, { whileExists: "row:7" })).toBe(false);
+      expect(await cache.get("started:7")).toBe("w1");
+      // An expired guard is an absent one.
+      await cache.set("row:8", "{}", { ttlMs: 40 });
+      await expire(h, 41, async () => (await cache.get("row:8")) === null);
+      expect(await cache.compareAndSet("started:8", null, "w1", { whileExists: "row:8" })).toBe(false);
+      await expectInvalid(cache.compareAndSet("started:9", null, "w1", { whileExists: "" }), "opts.whileExists");
+    });
+
     test("concurrent claims: exactly one compareAndSet from absent wins", async () => {
       await using h = await makeHarness();
       const { cache } = h;

@@ -1,0 +1,111 @@
+// A copy of a dispatch claimed before Redis lost its contents must not start after it
+// (cache/dispatch-records.ts claimStart, docs/architecture.md §3.1). Seen in outage-redis.test.ts
+// about one run in six: a master that took slots over offered the DISPATCH attempts of the
+// instances it loaded again (their RUNNING was still unread in the stream); worker w1 claimed such a
+// copy of an attempt worker w2 had run already, FLUSHALL took w2's start record, and w1's start
+// check, made just after the flush and before w2 put its record back, found nothing and ran the
+// task a second time. Now a start is noted only while the dispatch row that came with the claim is
+// still in Redis; the master offers the attempt again once every worker put its starts back.
+// Real Redis Bus, Cache and DispatchRecords on a throwaway redis-server; the ready task and row are
+// put as a master puts them.
+
+import { expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Redis from "ioredis";
+import type { ReadyTask } from "../../src/bus/bus.ts";
+import { RedisBus } from "../../src/bus/redis-bus.ts";
+import { DISPATCH_KEY_PREFIX, DispatchRecords } from "../../src/cache/dispatch-records.ts";
+import { RedisCache } from "../../src/cache/redis-cache.ts";
+import { createLogger } from "../../src/core/log.ts";
+import type { DispatchRow } from "../../src/store/store.ts";
+import { startRedisServer } from "./cluster-harness.ts";
+
+const SECRET = "claim-after-flush-secret-0123456789";
+const log = createLogger({ level: "error", format: "text" });
+const CACHE_PREFIX = "cf:cache:";
+
+test("a copy claimed before FLUSHALL is not started after it; once the runner put its start back, the copy offered again is refused too", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "porpoise-claim-flush-"));
+  const redis = await startRedisServer(dir);
+  const admin = new Redis(redis.url);
+  const open = () => {
+    const cache = new RedisCache({ url: redis.url, prefix: CACHE_PREFIX, secret: SECRET, log });
+    const bus = new RedisBus({ url: redis.url, prefix: "cf:", secret: SECRET, log, attachKeyPrefix: CACHE_PREFIX + DISPATCH_KEY_PREFIX });
+    return { cache, bus, records: new DispatchRecords(cache, log, cache) };
+  };
+  const master = open();
+  const w1 = open();
+  const w2 = open();
+  try {
+    const row: DispatchRow = { id: 46, workflowInstanceId: 47, taskName: "a", taskType: "shell", state: "DISPATCH", attempt: 1, dispatchToken: "tok-46", params: {} };
+    const ready: ReadyTask = { taskInstanceId: 46, workflowInstanceId: 47, slot: 3, epoch: 1, attempt: 1, token: "tok-46", instancePriority: 2, priority: 2, workerGroup: "default", enqueuedAt: Date.now() };
+    const offer = async () => {
+      master.records.put(row);
+      await waitForKey(admin, `${CACHE_PREFIX}${DISPATCH_KEY_PREFIX}46`);
+      await master.bus.enqueue("default", ready);
+    };
+    const claimOne = async (w: ReturnType<typeof open>) => {
+      const [task] = await w.bus.claim(["default"], 1);
+      expect(task).toMatchObject({ taskInstanceId: 46, attempt: 1, token: "tok-46" });
+      await w.bus.ack([task!]);
+      return task!;
+    };
+    // Both workers beat (a start noted by a worker whose beacon is gone is taken over).
+    await w1.cache.set("beacon:w1", "alive", { ttlMs: 60_000 });
+    await w2.cache.set("beacon:w2", "alive", { ttlMs: 60_000 });
+
+    // w2 runs the attempt.
+    await offer();
+    const first = await claimOne(w2);
+    expect(await w2.records.claimStart(first, "w2")).toBe("started");
+    // A master that took the slot over offers it again; w1 claims the copy (the row comes along).
+    await offer();
+    const copy = await claimOne(w1);
+    expect((await w1.records.get(copy))?.id).toBe(46);
+
+    // Redis loses everything before w1 checks the start.
+    expect(await admin.flushall()).toBe("OK");
+    await w1.cache.set("beacon:w1", "alive", { ttlMs: 60_000 });
+    expect(await w1.records.claimStart(copy, "w1")).toBe("gone");
+    expect(await admin.exists(`${CACHE_PREFIX}started:46:1:tok-46`)).toBe(0);
+
+    // w2 sees the reset: its start and its beacon go back; the master offers the attempt again.
+    expect(await w2.records.restoreStarts()).toBe(1);
+    await w2.cache.set("beacon:w2", "alive", { ttlMs: 60_000 });
+    await offer();
+    const again = await claimOne(w1);
+    expect(await w1.records.claimStart(again, "w1")).toBe("elsewhere");
+
+    // A dispatch that came with its row and no flush in between starts as before, and one claimed
+    // without a row (the master's SET not in yet) is not held back by the guard.
+    const fresh: ReadyTask = { ...ready, taskInstanceId: 50, token: "tok-50" };
+    master.records.put({ ...row, id: 50, dispatchToken: "tok-50" });
+    await waitForKey(admin, `${CACHE_PREFIX}${DISPATCH_KEY_PREFIX}50`);
+    await master.bus.enqueue("default", fresh);
+    const [withRow] = await w1.bus.claim(["default"], 1);
+    expect(await w1.records.claimStart(withRow!, "w1")).toBe("started");
+    const bare: ReadyTask = { ...ready, taskInstanceId: 51, token: "tok-51" };
+    await master.bus.enqueue("default", bare);
+    const [withoutRow] = await w1.bus.claim(["default"], 1);
+    expect(await w1.records.get(withoutRow!)).toBeUndefined();
+    expect(await w1.records.claimStart(withoutRow!, "w1")).toBe("started");
+  } finally {
+    for (const n of [master, w1, w2]) {
+      await n.bus.close();
+      await n.cache.close();
+    }
+    admin.disconnect();
+    await redis.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function waitForKey(admin: Redis, key: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await admin.exists(key)) === 1) return;
+    await Bun.sleep(5);
+  }
+  throw new Error(`${key} never appeared`);
+}
