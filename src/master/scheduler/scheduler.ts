@@ -18,9 +18,9 @@ import type { Bus, Unsubscribe } from "../../bus/bus.ts";
 import type { Coordinator, SlotChange } from "../../coordinator/coordinator.ts";
 import { compileCron, type CompiledCron } from "../../core/cron/index.ts";
 import type { Logger } from "../../core/log.ts";
-import { WAKE_IDS_MAX } from "../../core/messages.ts";
-import type { Dialect, FireInput, FireResult, Schedule, Store } from "../../store/store.ts";
+import type { Dialect, FireInput, Schedule, Store } from "../../store/store.ts";
 import { planCatchup } from "./catchup.ts";
+import { settleFires } from "./fire-results.ts";
 import type { ScheduleMetrics } from "../../metrics/schedule-metrics.ts";
 import { SCHEDULE_CHANNEL } from "./channel.ts";
 import { MinHeap, type HeapEntry } from "./heap.ts";
@@ -272,8 +272,7 @@ export class Scheduler {
       const batch = fires.slice(i, i + FIRE_BATCH);
       try {
         const results = await this.deps.store.schedules.fireMany(batch);
-        batch.forEach((f, k) => this.handle(f.scheduleId, f.fireTime, results[k]!));
-        this.wake(results);
+        settleFires(this.deps, batch, results, (id) => this.apply(id, null));
       } catch (err) {
         // The cursors stay where they were: the next start tries these fires again.
         this.deps.metrics?.failed(batch.length);
@@ -412,41 +411,10 @@ export class Scheduler {
       }
       return;
     }
+    settleFires(this.deps, inputs, results, (id) => this.apply(id, null));
     const last = new Map<number, HeapEntry>();
-    entries.forEach((e, i) => {
-      this.handle(e.scheduleId, new Date(e.fireTime), results[i]!);
-      last.set(e.scheduleId, e);
-    });
-    this.wake(results);
+    for (const e of entries) last.set(e.scheduleId, e);
     for (const e of last.values()) this.pushNext(e.scheduleId, e.generation, new Date(e.fireTime));
-  }
-
-  /**
-   * Wakes the masters for the runs a batch created: one message for all of them (at most
-   * WAKE_IDS_MAX ids each), not one per run. With 10,000 schedules on 3 masters a second's ~56
-   * fires per master were ~56 signed messages that every master opened and checked, ~170 a second each.
-   */
-  private wake(results: readonly FireResult[]): void {
-    const ids: number[] = [];
-    for (const r of results) if (r.outcome === "created") ids.push(r.instance.id);
-    for (let i = 0; i < ids.length; i += WAKE_IDS_MAX) {
-      const chunk = ids.slice(i, i + WAKE_IDS_MAX);
-      const message = chunk.length === 1 ? { instanceId: chunk[0]! } : { instanceIds: chunk };
-      this.deps.bus.publishWake(message).catch((err) => this.deps.log.warn("could not wake the master; it picks the runs up on its next sweep", { runs: chunk.length, err }));
-    }
-  }
-
-  private handle(scheduleId: number, fireTime: Date, result: FireResult): void {
-    // The delay is the Store's stamp of the created run against its planned fire time.
-    this.deps.metrics?.fired(result.outcome, fireTime, result.outcome === "created" ? result.instance.createdAt.getTime() : 0);
-    if (result.outcome === "stale") {
-      // The store refused it: this node's lease of the slot ended (the new owner fires it).
-      this.deps.log.info("schedule fire refused: the slot's lease is not held here", { scheduleId, fireTime, reason: result.reason });
-    } else if (result.outcome === "skipped") {
-      this.deps.log.info("schedule fire skipped", { scheduleId, fireTime, reason: result.reason });
-      // A deleted or OFFLINE schedule whose change notice was lost leaves the heap here.
-      if (!result.scheduleActive) this.apply(scheduleId, null);
-    }
   }
 }
 
