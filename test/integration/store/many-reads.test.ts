@@ -1,10 +1,12 @@
 // The reads a master makes for a burst of woken runs (instance-loading.ts loadWoken): instances,
 // their projects and their task rows for many ids at once answer exactly what the one-id reads
 // answer for each id, across projects, for ids that do not exist (left out), for an empty list,
-// and for more ids than one statement takes (rows.ts inChunks: 500 per statement).
+// for more ids than one statement takes (rows.ts inChunks: 500 per statement), and again after every
+// connection of the store was killed (the master's load retries them through an outage).
 
 import { describe, expect, test } from "bun:test";
-import { dialects, freshStore } from "../../helpers/stores.ts";
+import { dialects, freshStore, rawQuery } from "../../helpers/stores.ts";
+import { waitFor } from "../../helpers/wait.ts";
 import { definition, userWithProject } from "./fixtures.ts";
 
 describe.each(dialects)("reads of many instances at once (%s)", (dialect) => {
@@ -61,5 +63,15 @@ describe.each(dialects)("reads of many instances at once (%s)", (dialect) => {
     expect((await store.instances.getMany(many)).map((i) => i.id).sort((a, b) => a - b)).toEqual([ids[0]!, ids[1]!, ids[3]!]);
     expect([...(await store.projects.ofInstances(many)).keys()].sort((a, b) => a - b)).toEqual([ids[0]!, ids[1]!, ids[3]!]);
     expect([...(await store.taskInstances.listForInstances(many)).keys()].sort((a, b) => a - b)).toEqual([ids[0]!, ids[3]!]);
+
+    if (dialect !== "postgres") return;
+    const all = async () => {
+      const [i, p, r] = await Promise.all([store.instances.getMany(ids), store.projects.ofInstances(ids), store.taskInstances.listForInstances(ids)]);
+      return { i: i.map((x) => x.id).sort((a, b) => a - b), p: [...p.keys()].sort((a, b) => a - b), r: [...r.keys()].sort((a, b) => a - b) };
+    };
+    const before = await all();
+    await rawQuery(store.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    // The first statements after the kill may fail as an outage (the loader retries them); then the same answers.
+    expect(await waitFor("the reads answer again", () => all().catch(() => null), 10_000, 50)).toEqual(before);
   });
 });
