@@ -158,16 +158,17 @@ export function createInstanceRepository(run: Runner, log: Logger = silentLogger
   return {
     create: async (input) => {
       const slotOf = input.slot;
-      if (run.dialect === "postgres" && typeof slotOf === "function" && oneStatementCreate(input)) {
+      if (run.raw.dialect === "postgres" && typeof slotOf === "function" && oneStatementCreate(input)) {
+        const { raw } = run;
         const row = await run
           .read(async (db) => {
             if (input.slotCount !== undefined && !slotFunctionDisagreed) {
-              const row = await createInOneStatement(db, t, input, { slotCount: input.slotCount }, new Date());
+              const row = await createInOneStatement(db, raw.clientOf(db), t, input, { slotCount: input.slotCount }, new Date());
               if (row && row.slot !== slotOf(row.id)) return settleSlot(db, row, slotOf(row.id));
               return row;
             }
             const [id] = await allocateInstanceIds(db, "postgres", 1);
-            return createInOneStatement(db, t, input, { id: id!, slot: slotOf(id!) }, new Date());
+            return createInOneStatement(db, raw.clientOf(db), t, input, { id: id!, slot: slotOf(id!) }, new Date());
           })
           .catch((err: unknown) => {
             throw requestKeyUsed(input, violationOf(err) ?? violationOf((err as { cause?: unknown }).cause)) ?? err;
