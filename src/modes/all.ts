@@ -35,6 +35,7 @@ import { type ModeDeps, Resources, type RunningMode } from "./mode.ts";
 import { ModeNotAvailableError } from "./not-yet.ts";
 import { serveApi, stopServing } from "./serve-api.ts";
 import { startRetention } from "./retention.ts";
+import { startStatisticsRefresh } from "./plan-statistics.ts";
 import { startEdgeGateway } from "./edge-gateway.ts";
 import type { EdgeGateway } from "../api/edge/gateway.ts";
 import { modeMetrics } from "./mode-metrics.ts";
@@ -163,6 +164,7 @@ export async function startAll(deps: ModeDeps): Promise<RunningMode> {
         // Single node: every slot; a cluster node: the slots it holds now.
         const owner = coordinator;
         startRetention({ config, log, store, resources, files: true, ownedSlots: clustered ? () => owner.ownedSlots() : () => null, metrics });
+        startStatisticsRefresh({ store, log, resources });
         // Edge workers reach this node's queues through the gateway: no Redis needed (issue 13).
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources, resets });
 

@@ -19,6 +19,7 @@ import { checkRedis } from "./redis-check.ts";
 import { servedGroupsFromRegistry } from "./served-groups.ts";
 import { liveEdgeGroups } from "./edge-groups.ts";
 import { startRetention } from "./retention.ts";
+import { startStatisticsRefresh } from "./plan-statistics.ts";
 import { startMetricsListener } from "./metrics-listener.ts";
 import { modeMetrics } from "./mode-metrics.ts";
 import { STARTING, storeCheck } from "../api/readiness.ts";
@@ -89,6 +90,7 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     await scheduler.start();
     resources.add("scheduler", () => scheduler.stop());
     startRetention({ config, log, store, resources, files: false, ownedSlots: () => coordinator.ownedSlots(), metrics });
+    startStatisticsRefresh({ store, log, resources });
     // Alerts: every master drains the outbox (claims are leased, FOR UPDATE SKIP LOCKED), beside the engine.
     const alerts = new AlertDeliveryLoop({ store, log: log.child({ component: "alerts" }), owner: nodeId, baseUrl: config.baseUrl, egress: defaultAlertEgress(config.egress), metrics });
     alerts.start();

@@ -177,6 +177,11 @@ function buildStore(conn: Opened, run: Runner, secretKey: string | null, stats: 
     workerTokens: createWorkerTokenRepository(run),
     edgeWorkers: createEdgeWorkerRepository(run),
     stats,
+    refreshStatistics: async () => {
+      if (conn.dialect !== "postgres") return [];
+      const { refreshPlanStatistics } = await import("./plan-statistics.ts");
+      return refreshPlanStatistics(conn.pool.sql).catch((err) => Promise.reject(toStoreError(err)));
+    },
     alerts: { ...createAlertConfigRepository(run, { secretKey }), ...createAlertOutboxRepository(run) },
     ready: () =>
       run

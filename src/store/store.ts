@@ -267,5 +267,11 @@ export interface Store {
   ready(): Promise<void>;
   /** Statements in flight, pool size and errors by kind, for metrics (store-stats.ts). */
   stats(): StoreStats;
+  /**
+   * Postgres: analyzes the hot tables whose rows outgrew their statistics, so that the generic
+   * plans of the hot statements are made again for their size (plan-statistics.ts); the names of
+   * the tables analyzed. SQLite: none (its planner keeps no plans across statements).
+   */
+  refreshStatistics(): Promise<string[]>;
   close(): Promise<void>;
 }
