@@ -67,6 +67,8 @@ async function clusterTarget(c: Cluster, snapshots: boolean): Promise<Target> {
   const id = await holdInstance(api, c.tmp);
   if (snapshots) {
     const cache = new RedisCache({ url: c.redis.url, prefix: "porpoise:cache:", secret: CLUSTER_SECRET, log: createLogger({ level: "error", format: "text" }) });
+    // The master writes the snapshots of the instances the api reads: the first read asks for it.
+    await api("GET", `/workflow-instances/${id}`);
     await waitFor("the snapshot with 10 attempts", async () => {
       const found = await cache.getVersioned(`instance:${id}`);
       return found !== null && (JSON.parse(found.value) as { tasks?: unknown[] }).tasks?.length === 10;

@@ -4,11 +4,14 @@
 //
 // What it costs, and why writes are paced: a snapshot is the whole instance, so writing one per
 // commit would cost the master a serialisation + HMAC + Redis write per instance per commit — two
-// or three per task — for instances nobody reads (a no-op instance lives a few ms). So a commit
-// only marks its instances; a tick every TICK_MS writes the marked ones that have run for at least
-// MIN_AGE_MS (a younger one is read from the Store), each at most once per tick. An instance that
-// ends gets its "read the Store" marker at once, but only if a snapshot of it may exist. Writes run
-// on the tick's timer, never in the commit loop; a failed one is tried again after RETRY_MS.
+// or three per task. So a commit only marks its instances; a tick every TICK_MS writes the marked
+// ones that have run for at least MIN_AGE_MS (a younger one is read from the Store), each at most
+// once per tick, and only those the api asked for in the last WATCH_MS (want(); the others are not
+// read, and writing them all was 13 % of the master's CPU samples in the throughput bench). A marked
+// instance nobody watches any more, of which a snapshot may exist, gets the idle marker instead
+// (once): its snapshot would go stale. An instance that ends gets its "read the Store" marker at
+// once, but only if a snapshot of it may exist. Writes run on the tick's timer, never in the
+// commit loop; a failed one is tried again after RETRY_MS.
 //
 // Versions: (slot lease epoch) * 2^33 + a counter per slot of this process. A master that took the
 // slot over has a higher epoch, and within one process the counter follows the commits' order.
@@ -18,7 +21,7 @@ import { isTerminalWorkflowState } from "../core/states.ts";
 import type { TaskBatchOp, TaskBatchOutcome, TaskInstance, WorkflowInstance } from "../store/store.ts";
 import type { Cache } from "./cache.ts";
 import { InstanceMirror } from "./instance-mirror.ts";
-import { READ_STORE, renderSnapshot, snapshotKey } from "./instance-snapshots.ts";
+import { IDLE_MARKER, READ_STORE, renderSnapshot, snapshotKey, WATCH_MS } from "./instance-snapshots.ts";
 
 /**
  * `porpoise run --wait` polls every 500 ms: a snapshot at most a tick behind, and the Store for
@@ -35,6 +38,10 @@ const MARKER_TTL_MS = 60_000;
 const MAX_ATTEMPTS = 500;
 const MAX_BYTES = 512 * 1024;
 const RETRY_MS = 1_000;
+/** An ask for an instance not driven here (yet: it can come before the master loads a new run) is kept this long... */
+const EARLY_ASK_MS = 5_000;
+/** ...for this many instances at most (every master hears every ask; the oldest are dropped). */
+const EARLY_ASKS_KEPT = 10_000;
 /** Instances whose write keeps failing are remembered at most this many (the oldest dropped: their snapshots expire). */
 const MAX_RETRIES = 10_000;
 const PRUNE_MS = 5_000;
@@ -50,6 +57,8 @@ export interface InstanceSnapshotWriterOptions {
    * that found the instance ended or not ours) are dropped now and then.
    */
   driven: (instanceId: number) => boolean;
+  /** How long an ask of the api keeps an instance's snapshot written (WATCH_MS; tests shorten it). */
+  watchMs?: number;
 }
 
 interface Tracked {
@@ -66,8 +75,14 @@ export class InstanceSnapshotWriter {
   private readonly tracked = new Map<number, Tracked>();
   /** Instances of which a snapshot may be in the Cache: written here, or by an earlier driver or master. */
   private readonly mayExist = new Set<number>();
-  /** Live snapshots to write on the next tick. */
+  /** Instances marked since their last write (written on the next tick if watched). */
   private readonly pending = new Set<number>();
+  /** Instances the api asked for, with when the watch ends (performance.now()). */
+  private readonly watched = new Map<number, number>();
+  /** Unwatched instances whose idle marker was written since their last live snapshot. */
+  private readonly idle = new Set<number>();
+  /** Asks for instances not driven here when they came, with when they lapse (performance.now()), oldest first. */
+  private readonly early = new Map<number, number>();
   /** Ended instances whose marker is not written yet, with the slot and epoch to write it with. */
   private readonly ended = new Map<number, { slot: number; epoch: number }>();
   /** Markers to write on the next turn. */
@@ -86,9 +101,16 @@ export class InstanceSnapshotWriter {
   /** The master starts driving an instance with these rows, just read from the Store (none for a new instance). */
   track(instance: WorkflowInstance, workflowName: string, rows: readonly TaskInstance[], taskCount: number, epoch: number): void {
     const id = instance.id;
-    this.tracked.set(id, { mirror: new InstanceMirror(instance, workflowName, rows, taskCount, epoch), since: performance.now() });
+    const now = performance.now();
+    this.tracked.set(id, { mirror: new InstanceMirror(instance, workflowName, rows, taskCount, epoch), since: now });
     this.ended.delete(id);
     this.markers.delete(id);
+    // Asked for before this master drove it (a run read from its start): watched from now.
+    const asked = this.early.get(id);
+    if (asked !== undefined) {
+      this.early.delete(id);
+      if (asked > now) this.want(id);
+    }
     // A reload: a snapshot of an earlier driver or master may be there, and lack what changed since.
     if (rows.length > 0) {
       this.mayExist.add(id);
@@ -134,6 +156,22 @@ export class InstanceSnapshotWriter {
     this.mark(instanceId);
   }
 
+  /**
+   * The api reads instance `id` (SNAPSHOT_WANTED_CHANNEL): if it is driven here, its snapshot is
+   * written on the next tick and kept up to date for WATCH_MS.
+   */
+  want(id: number): void {
+    const now = performance.now();
+    if (!this.tracked.has(id)) {
+      this.early.delete(id);
+      this.early.set(id, now + EARLY_ASK_MS);
+      if (this.early.size > EARLY_ASKS_KEPT) this.early.delete(this.early.keys().next().value!);
+      return;
+    }
+    this.watched.set(id, now + (this.o.watchMs ?? WATCH_MS));
+    this.mark(id);
+  }
+
   /** Stops the timers (the process is stopping: what is not written expires or is rewritten by the next owner). */
   close(): void {
     this.closed = true;
@@ -153,6 +191,8 @@ export class InstanceSnapshotWriter {
   private end(id: number, mirror: InstanceMirror): void {
     this.tracked.delete(id);
     this.pending.delete(id);
+    this.watched.delete(id);
+    this.idle.delete(id);
     if (!this.mayExist.has(id)) return; // nothing to hide: the Store answers anyway
     this.ended.set(id, { slot: mirror.instance.slot, epoch: mirror.epoch });
     this.markers.add(id);
@@ -168,6 +208,8 @@ export class InstanceSnapshotWriter {
   private forget(id: number): void {
     this.tracked.delete(id);
     this.pending.delete(id);
+    this.watched.delete(id);
+    this.idle.delete(id);
     if (!this.ended.has(id)) this.mayExist.delete(id);
   }
 
@@ -186,7 +228,8 @@ export class InstanceSnapshotWriter {
       if (!t) this.pending.delete(id);
       else if (now - t.since >= MIN_AGE_MS) {
         this.pending.delete(id);
-        this.write(id);
+        if ((this.watched.get(id) ?? 0) > now) this.write(id);
+        else if (this.mayExist.has(id) && !this.idle.has(id)) this.write(id, IDLE_MARKER);
       }
     }
     if (this.pending.size > 0 && !this.closed) {
@@ -195,7 +238,8 @@ export class InstanceSnapshotWriter {
     }
   }
 
-  private write(id: number): void {
+  /** Writes the live snapshot of a driven instance, the ended marker of one that ended, or (`marker`) the idle marker. */
+  private write(id: number, marker?: typeof IDLE_MARKER): void {
     const t = this.tracked.get(id);
     const ended = t ? undefined : this.ended.get(id);
     if (!t && !ended) return;
@@ -204,18 +248,23 @@ export class InstanceSnapshotWriter {
       this.ended.delete(id);
       return;
     }
-    let value = t && t.mirror.tasks.size <= MAX_ATTEMPTS ? renderSnapshot(t.mirror.instance, t.mirror.taskCount, t.mirror.tasksJson()) : READ_STORE;
+    let value = marker ?? (t && t.mirror.tasks.size <= MAX_ATTEMPTS ? renderSnapshot(t.mirror.instance, t.mirror.taskCount, t.mirror.tasksJson()) : READ_STORE);
     if (value.length > MAX_BYTES) value = READ_STORE;
-    if (t) this.mayExist.add(id);
+    if (t) {
+      this.mayExist.add(id);
+      if (value === IDLE_MARKER) this.idle.add(id);
+      else this.idle.delete(id);
+    }
     this.writes++;
     this.o.cache
-      .setIfNewer(snapshotKey(id), version, value, { ttlMs: value === READ_STORE ? MARKER_TTL_MS : LIVE_TTL_MS })
+      .setIfNewer(snapshotKey(id), version, value, { ttlMs: value === READ_STORE || value === IDLE_MARKER ? MARKER_TTL_MS : LIVE_TTL_MS })
       .then(() => {
         if (!t && this.ended.delete(id)) this.mayExist.delete(id);
       })
       .catch((err: unknown) => {
         this.failures++;
         this.o.log.debug(`instance cache: could not write the snapshot of workflow instance ${id}; trying again`, { err });
+        if (value === IDLE_MARKER) this.idle.delete(id);
         this.again(id);
       });
   }
@@ -255,5 +304,10 @@ export class InstanceSnapshotWriter {
   private prune(now: number): void {
     this.prunedAt = now;
     for (const id of this.tracked.keys()) if (!this.o.driven(id)) this.forget(id);
+    for (const [id, until] of this.watched) if (until <= now) this.watched.delete(id);
+    for (const [id, until] of this.early) {
+      if (until > now) break; // oldest first
+      this.early.delete(id);
+    }
   }
 }

@@ -5,6 +5,14 @@
 // see instance-snapshot-writer.ts), and the api serves a RUNNING_EXECUTION instance from it. Anything else — no snapshot, one that does not verify or parse, an instance that is pausing,
 // stopping or has ended — is read from the Store, the truth for finished runs.
 //
+// Only for instances someone reads: a snapshot is the whole instance, rendered and signed again
+// after every change, and most runs are never looked at while they run (writing them all was 13 %
+// of a master's CPU samples in the cluster's throughput bench). The api tells the masters which instances
+// are read (SNAPSHOT_WANTED_CHANNEL: on a miss, at most every MISS_ASK_EVERY_MS, and every
+// WANT_EVERY_MS while it serves one from its snapshot); the master that drives it keeps its snapshot for WATCH_MS after the last ask, and
+// when that ran out and the instance changes, puts the "idle" marker in its place so that no stale
+// snapshot is served: the next read misses and asks again.
+//
 // Ordering: snapshots carry a version, (slot lease epoch, a counter per slot of the writing
 // process), written with Cache.setIfNewer. A master that took the slot over has the higher epoch,
 // so a late write of the one it replaced never hides a newer state; within one process the
@@ -30,6 +38,19 @@ export const snapshotKey = (instanceId: number) => `instance:${instanceId}`;
 
 /** The marker of an instance the api reads from the Store: it ended, or is too big to snapshot. */
 export const READ_STORE = JSON.stringify({ format: FORMAT, live: false });
+/** The marker of a running instance nobody asked about for WATCH_MS: read the Store, and ask for its snapshot again. */
+export const IDLE_MARKER = JSON.stringify({ format: FORMAT, live: false, idle: true });
+/** How long a master keeps writing the snapshot of an instance after the api last asked for it. */
+export const WATCH_MS = 60_000;
+/** The api asks again for an instance it serves from its snapshot at most this often (well within WATCH_MS, so it stays watched). */
+export const WANT_EVERY_MS = 10_000;
+/**
+ * ...and for one it finds no snapshot of, at most this often: the first ask of a run read from its
+ * start (`porpoise run --wait`) can reach the master before it drives the run, or be lost.
+ */
+export const MISS_ASK_EVERY_MS = 1_000;
+/** Instances whose last ask the api remembers at most; past it the oldest are forgotten (asked again sooner). */
+const WANTS_KEPT = 10_000;
 
 /** A live snapshot's stored form; `tasksJson` is the attempts' JSON array (InstanceMirror.tasksJson). */
 export function renderSnapshot(instance: NamedWorkflowInstance, taskCount: number | null, tasksJson: string): string {
@@ -115,7 +136,7 @@ const taskSchema = z.object({
 
 const snapshotSchema = z.discriminatedUnion("live", [
   z.object({ format: z.literal(FORMAT), live: z.literal(true), instance: instanceSchema, taskCount: int.nullable(), tasks: z.array(taskSchema) }),
-  z.object({ format: z.literal(FORMAT), live: z.literal(false) }),
+  z.object({ format: z.literal(FORMAT), live: z.literal(false), idle: z.literal(true).optional() }),
 ]);
 
 // ── The api's side ─────────────────────────────────────────────────────────────────────────
@@ -123,10 +144,19 @@ const snapshotSchema = z.discriminatedUnion("live", [
 export class InstanceSnapshotReader {
   hits = 0;
   misses = 0;
+  /** When this api last asked the masters for each instance's snapshot (performance.now()), oldest first. */
+  private readonly asked = new Map<number, number>();
 
+  /**
+   * `want`: tells the masters that an instance is read (SNAPSHOT_WANTED_CHANNEL); without it the
+   * reader only reads. `every`: how often it asks again for one instance it serves from its
+   * snapshot (WANT_EVERY_MS) and for one it misses (MISS_ASK_EVERY_MS); tests shorten them.
+   */
   constructor(
     private readonly cache: Cache,
     private readonly log: Logger,
+    private readonly want?: (instanceId: number) => Promise<void>,
+    private readonly every = { hit: WANT_EVERY_MS, miss: MISS_ASK_EVERY_MS },
   ) {}
 
   /** The snapshot of a RUNNING_EXECUTION instance, or null: read the Store. Never throws. */
@@ -141,12 +171,27 @@ export class InstanceSnapshotReader {
     });
     const found = await Promise.race([reading, late]).finally(() => clearTimeout(timer));
     const snapshot = found === null ? null : parseSnapshot(found.value);
+    // None there, or its master stopped keeping it: ask for it. An ended (or too big) instance's
+    // marker asks nothing: no master writes it.
+    if (snapshot === null || (!snapshot.live && snapshot.idle)) this.ask(instanceId, this.every.miss);
     if (!snapshot?.live || snapshot.instance.id !== instanceId || snapshot.instance.state !== "RUNNING_EXECUTION") {
       this.misses++;
       return null;
     }
     this.hits++;
+    this.ask(instanceId, this.every.hit); // still read: keep it watched
     return { instance: snapshot.instance, taskCount: snapshot.taskCount, tasks: snapshot.tasks };
+  }
+
+  private ask(instanceId: number, everyMs: number): void {
+    if (!this.want) return;
+    const now = performance.now();
+    const last = this.asked.get(instanceId);
+    if (last !== undefined && now - last < everyMs) return;
+    this.asked.delete(instanceId); // re-inserted last: the map stays oldest first
+    this.asked.set(instanceId, now);
+    if (this.asked.size > WANTS_KEPT) this.asked.delete(this.asked.keys().next().value!);
+    this.want(instanceId).catch((err: unknown) => this.log.debug(`instance cache: could not ask for the snapshot of workflow instance ${instanceId}; reads go to the store`, { err }));
   }
 }
 

@@ -221,3 +221,17 @@ export function parseJsonMessage<T>(schema: z.ZodType<T>, raw: string, quick?: (
 
 /** Bus channel on which the api tells schedulers that schedule `<id>` changed (they re-read it). */
 export const SCHEDULE_CHANNEL = "porpoise:schedules";
+
+/**
+ * Bus channel on which the api tells masters that workflow instance `<id>` is being read: the
+ * master that drives it keeps its snapshot in the Cache for a while (cache/instance-snapshots.ts).
+ * Lossy: a lost one costs Store reads until the api asks again.
+ */
+export const SNAPSHOT_WANTED_CHANNEL = "porpoise:snapshot-wanted";
+
+/** The instance id of a SNAPSHOT_WANTED_CHANNEL message, or null when it is not one. */
+export function parseWantedInstance(raw: string): number | null {
+  if (!/^[1-9][0-9]{0,15}$/.test(raw)) return null;
+  const id = Number(raw);
+  return Number.isSafeInteger(id) ? id : null;
+}

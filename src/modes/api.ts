@@ -4,6 +4,7 @@
 // Store plus a wake to the masters (api/engine-client.ts); whichever master owns the instance's
 // slot acts on it (docs/architecture.md §2).
 
+import { SNAPSHOT_WANTED_CHANNEL } from "../core/messages.ts";
 import { createEngineClient } from "../api/engine-client.ts";
 import { InstanceSnapshotReader } from "../cache/instance-snapshots.ts";
 import { slotOfInstance } from "../coordinator/coordinator.ts";
@@ -50,7 +51,7 @@ export async function startApi(deps: ModeDeps): Promise<RunningMode> {
         const client = createEngineClient({ store, bus, slotOf: (id) => slotOfInstance(id, config.slots), slotCount: config.slots, log: log.child({ component: "engine" }), servedWorkerGroups: () => served.get() });
         edgeGateway = await startEdgeGateway({ config, store, bus, log, resources, resets });
         const readyQueues = { depth: (group: string) => bus.depth(group), served: () => served.get() };
-        return { client, edgeGateway, readyQueues, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" })) } : {}) };
+        return { client, edgeGateway, readyQueues, ...(snapshotCache ? { instanceSnapshots: new InstanceSnapshotReader(snapshotCache, log.child({ component: "cache" }), (id) => bus.publish(SNAPSHOT_WANTED_CHANNEL, String(id))) } : {}) };
       },
     });
     log.info(`porpoise api ready on ${http.url} (node ${nodeId}; ${config.db.dialect}: ${config.db.display}; redis: ${redactUrl(config.redis)})`);

@@ -5,6 +5,7 @@
 // No API: the api nodes serve the cluster's state (GET /api/v1/cluster). Its one listener
 // (--metrics-port) serves /metrics, /healthz and /readyz (metrics-listener.ts).
 
+import { parseWantedInstance, SNAPSHOT_WANTED_CHANNEL } from "../core/messages.ts";
 import { InstanceSnapshotWriter } from "../cache/instance-snapshot-writer.ts";
 import { Master } from "../master/master.ts";
 import { Scheduler } from "../master/scheduler/scheduler.ts";
@@ -54,6 +55,14 @@ export async function startMaster(deps: ModeDeps): Promise<RunningMode> {
     // The writer asks the master it is given to which instances it still drives.
     let drives: (id: number) => boolean = () => true;
     const snapshots = snapshotCache ? new InstanceSnapshotWriter({ cache: snapshotCache, log: log.child({ component: "cache" }), driven: (id) => drives(id) }) : null;
+    if (snapshots) {
+      // The api asks for the snapshots of the instances it reads (cache/instance-snapshots.ts).
+      const unsubscribe = await bus.subscribe(SNAPSHOT_WANTED_CHANNEL, (raw) => {
+        const id = parseWantedInstance(raw);
+        if (id !== null) snapshots.want(id);
+      });
+      resources.add("snapshot requests", unsubscribe);
+    }
     const figures: { master?: Master; scheduler?: Scheduler } = {};
     const master = new Master({
       metrics: new RunMetrics(metrics, {

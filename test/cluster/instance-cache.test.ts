@@ -1,5 +1,6 @@
 // The api's reads of running instances come from the snapshots the masters keep in Redis
 // (src/cache/instance-snapshots.ts), on a real cluster: api + master + worker processes.
+// - The master writes the snapshot of a running instance only once the api read it (and asked).
 // - The detail read of a running instance is served from the snapshot: a marked snapshot, validly
 //   signed with the cluster secret, is what the api answers.
 // - Access is decided as before by the instance's project: a member of another project gets the
@@ -99,12 +100,17 @@ test("running instances are read from their snapshots in Redis; access, ordering
   const id = ((await (await c.request("/projects/etl/workflows/gated/run", { method: "POST", json: {} })).json()) as { id: number }).id;
   await waitFor("held running", async () => (await c.store.taskInstances.listForInstance(id)).some((t) => t.taskName === "held" && t.state === "RUNNING_EXECUTION"));
 
-  // The master wrote the snapshot, signed with the cluster secret.
+  // Nobody read it yet: the master writes no snapshot (only instances the api reads are kept).
   const cache = new RedisCache({ url: c.redis.url, prefix: "porpoise:cache:", secret: CLUSTER_SECRET, log });
   let stopPolling = () => {};
   const admin = new Redis(c.redis.url);
   try {
     const key = `instance:${id}`;
+    await Bun.sleep(600); // past the first 250 ms of the run and several of the writer's ticks
+    expect(await cache.getVersioned(key)).toBeNull();
+    // The first read comes from the Store and asks for the snapshot; the master writes it, signed
+    // with the cluster secret.
+    expect((await detail(c, id)).status).toBe(200);
     const stored = await waitFor("the snapshot with held running", async () => {
       const found = await cache.getVersioned(key);
       const value = found ? (JSON.parse(found.value) as { live: boolean; instance: { projectId: number; message: string | null }; tasks: TaskView[] }) : null;

@@ -2,13 +2,14 @@
 // what the api serves for running instances in a cluster, so they must be the Store's rows: built
 // from the rows read at load and the ops of each group commit. Checked here against the real
 // Store on both dialects at the quiet points of a run that goes through inserts, updates,
-// decisions, a retry, a WARN timeout and the end; and the versions: an older writer never hides
-// a newer one's snapshot.
+// decisions, a retry, a WARN timeout and the end; the versions: an older writer never hides
+// a newer one's snapshot; and the watch: only instances the api reads are written, and a watch
+// that ran out leaves the idle marker, never a stale snapshot.
 
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { InstanceSnapshotWriter } from "../../../src/cache/instance-snapshot-writer.ts";
-import { InstanceSnapshotReader, type InstanceSnapshot } from "../../../src/cache/instance-snapshots.ts";
+import { IDLE_MARKER, InstanceSnapshotReader, READ_STORE, type InstanceSnapshot } from "../../../src/cache/instance-snapshots.ts";
 import { MemoryCache } from "../../../src/cache/memory-cache.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { Store, TaskInstance } from "../../../src/store/store.ts";
@@ -41,7 +42,8 @@ for (const dialect of dialects) {
       const writer = writerOn(cache, (id) => drives(id));
       await using h = await harness(dialect, { snapshots: writer });
       drives = (id) => h.engine.master.drives(id);
-      const reader = new InstanceSnapshotReader(cache, silentLogger);
+      // The api's asks reach the writer as the master's subscription hands them on (modes/master.ts).
+      const reader = new InstanceSnapshotReader(cache, silentLogger, async (wanted) => writer.want(wanted));
       const gate = (name: string) => `while [ ! -f '${join(h.dataDir, name)}' ]; do sleep 0.05; done`;
       await h.save({
         name: "mirrored",
@@ -109,9 +111,11 @@ for (const dialect of dialects) {
       const written = (w: InstanceSnapshotWriter, n: number) => h.waitFor(`${n} writes`, async () => w.writes >= n && (await cache.getVersioned(`instance:${id}`)) !== null);
 
       newer.track(running, "plain", rows, 1, 8);
+      newer.want(id);
       newer.noted(id, "from the master of epoch 8");
       await written(newer, 1);
       older.track(running, "plain", rows, 1, 7);
+      older.want(id);
       older.noted(id, "from the master of epoch 7, late");
       await written(older, 1);
       // The older write came after the newer one and was refused (the memory cache applies a write as it is sent).
@@ -121,6 +125,63 @@ for (const dialect of dialects) {
       expect(reader.misses).toBe(0);
       newer.close();
       older.close();
+    });
+
+    test("only instances the api reads are written; a watch that ran out leaves the idle marker, and the next read asks again", async () => {
+      const cache = new MemoryCache();
+      await using h = await harness(dialect);
+      await h.save({ name: "plain", tasks: [{ name: "t", type: "noop" }] });
+      const id = await h.run("plain");
+      const running = { ...(await h.waitState(id, ["SUCCESS"])), state: "RUNNING_EXECUTION" as const };
+      const writer = new InstanceSnapshotWriter({ cache, log: silentLogger, driven: () => true, watchMs: 400 });
+      const asks: number[] = [];
+      const reader = new InstanceSnapshotReader(cache, silentLogger, async (wanted) => (asks.push(wanted), writer.want(wanted)), { hit: 0, miss: 0 });
+      const stored = async () => (await cache.getVersioned(`instance:${id}`))?.value ?? null;
+      try {
+        // Driven and changing, read by nobody: past its first 250 ms and several ticks, nothing written.
+        writer.track(running, "plain", [], 1, 3);
+        writer.noted(id, "changed once");
+        await Bun.sleep(450);
+        writer.noted(id, "changed twice");
+        await Bun.sleep(250);
+        expect({ writes: writer.writes, stored: await stored() }).toEqual({ writes: 0, stored: null });
+
+        // A read misses and asks: the next tick writes the snapshot, and reads are served from it.
+        expect(await reader.read(id)).toBeNull();
+        expect(asks).toEqual([id]);
+        const served = await h.waitFor("the snapshot the read asked for", async () => (await reader.read(id)) ?? null);
+        expect(served.instance.message).toBe("changed twice");
+
+        // No read for longer than the watch, then a change: the idle marker replaces the snapshot
+        // (which would go stale), and the read after it misses and asks again.
+        await Bun.sleep(500);
+        writer.noted(id, "changed while nobody read it");
+        await h.waitFor("the idle marker", async () => (await stored()) === IDLE_MARKER);
+        const before = asks.length;
+        expect(await reader.read(id)).toBeNull();
+        expect(asks.length).toBe(before + 1);
+        const again = await h.waitFor("the snapshot written again", async () => (await reader.read(id)) ?? null);
+        expect(again.instance.message).toBe("changed while nobody read it");
+
+        // An ask that came before the master drove the run (read from its start) counts once it does.
+        const early = new InstanceSnapshotWriter({ cache, log: silentLogger, driven: () => true });
+        try {
+          await cache.delete(`instance:${id}`);
+          early.want(id);
+          early.track({ ...running, message: "asked before it was driven" }, "plain", [], 1, 4);
+          await h.waitFor("the snapshot asked for early", async () => (await stored())?.includes("asked before it was driven"));
+        } finally {
+          early.close();
+        }
+
+        // An ended instance's marker asks for nothing.
+        await cache.setIfNewer(`instance:${id}`, Number.MAX_SAFE_INTEGER, READ_STORE, { ttlMs: 60_000 });
+        const atEnd = asks.length;
+        expect(await reader.read(id)).toBeNull();
+        expect(asks.length).toBe(atEnd);
+      } finally {
+        writer.close();
+      }
     });
   });
 }
