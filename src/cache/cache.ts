@@ -26,10 +26,19 @@ export interface CompareAndSetOptions extends CacheWriteOptions {
    * other workers too (cache/dispatch-records.ts claimStart).
    */
   whileExists?: string;
+  /**
+   * Applies only while this other key holds exactly this value, checked in the same step. Why: a
+   * worker notes a first start only under the Redis boot marker every live node acknowledged — a
+   * Redis that lost its contents since may not have the start records of other workers back yet
+   * (cache/dispatch-records.ts claimStart).
+   */
+  whileEquals?: { key: string; value: string };
 }
 
 /** compareAndSet's options, as both implementations check them. */
-export const compareAndSetOptionsSchema = z.strictObject({ ttlMs: ttlSchema.optional(), whileExists: cacheKeySchema.optional() }).optional();
+export const compareAndSetOptionsSchema = z
+  .strictObject({ ttlMs: ttlSchema.optional(), whileExists: cacheKeySchema.optional(), whileEquals: z.strictObject({ key: cacheKeySchema, value: z.string() }).optional() })
+  .optional();
 
 /** A value written by `setIfNewer`, with the version it was written with. */
 export interface VersionedValue {

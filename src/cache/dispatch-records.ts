@@ -19,6 +19,7 @@ import type { Logger } from "../core/log.ts";
 import type { DispatchRow } from "../store/store.ts";
 import { claimAttachment } from "../bus/claim-attachments.ts";
 import type { Cache } from "./cache.ts";
+import { BOOT_KEY } from "./redis-resets.ts";
 import { beaconPresent } from "./worker-beacons.ts";
 
 /**
@@ -46,14 +47,36 @@ export interface StoredOpener {
 const START_TTL_MS = RECORD_TTL_MS;
 /** Tells this process's starts from those of an earlier process under the same node id. */
 const INCARNATION = crypto.randomUUID().slice(0, 8);
+/**
+ * How long a start waits for every live node to acknowledge Redis's boot marker (StartFence; they
+ * do within a check of their watch, at most a second, once they put back what they owe) before it
+ * is left for later — unacknowledged, so offered again after the claim lease — and how often it asks.
+ */
+const FENCE_WAIT_MS = 5_000;
+const FENCE_POLL_MS = 50;
 /** The starts of this process put back after a Redis reset: the latest this many (a worker's recent events are kept as far). */
 const STARTS_KEPT = 20_000;
 
 /**
- * What claimStart found: the start is this worker's; another worker started this dispatch; or the
- * dispatch row the claim brought along left Redis since (a copy offered again may still run here).
+ * What claimStart found: the start is this worker's; another worker started this dispatch; the
+ * dispatch row the claim brought along left Redis since (a copy offered again may still run here);
+ * or Redis lost its contents and not every live node has put its start records back yet (not now:
+ * the claim is left to expire, and the task is offered again).
  */
-export type StartClaim = "started" | "elsewhere" | "gone";
+export type StartClaim = "started" | "elsewhere" | "gone" | "unsettled";
+
+/**
+ * When a worker may note a first start (StartFence, cache/reset-acks.ts): only under the Redis boot
+ * marker every live node acknowledged — by then each one that started an attempt before Redis lost
+ * its contents has put its start record back, so a copy finds it. The marker is checked in the same
+ * step as the start is noted (compareAndSet whileEquals).
+ */
+export interface StartFence {
+  /** The boot marker every live node acknowledged, or null: not yet. */
+  marker(): Promise<string | null>;
+  /** The marker marker() gave is no longer Redis's: ask again. */
+  changed(): void;
+}
 
 export class DispatchRecords {
   hits = 0;
@@ -66,6 +89,8 @@ export class DispatchRecords {
   private readonly startedHere = new Map<string, string>();
   /** claimStart calls under way. */
   private readonly claiming = new Set<Promise<StartClaim>>();
+  /** Set once the node's registry is there (useFence); without it first starts are noted under any marker. */
+  private fence: StartFence | null = null;
 
   constructor(
     private readonly cache: Cache,
@@ -73,6 +98,11 @@ export class DispatchRecords {
     /** Checks rows that came with a claim; without it such a row is ignored and read with `get`. */
     private readonly opener?: StoredOpener,
   ) {}
+
+  /** The worker: first starts only under a boot marker every live node acknowledged (StartFence). */
+  useFence(fence: StartFence): void {
+    this.fence = fence;
+  }
 
   /** The master: the committed DISPATCH row of an attempt about to be enqueued. */
   put(row: DispatchRow): void {
@@ -130,11 +160,43 @@ export class DispatchRecords {
    * empty (restoreStarts). Flushed: a master offers no copy again before this worker put its
    * starts back and acknowledged the reset (cache/reset-acks.ts).
    */
-  claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<StartClaim> {
-    const claim = this.claimStartOnce(rt, node);
-    this.claiming.add(claim);
-    void claim.finally(() => this.claiming.delete(claim));
-    return claim;
+  async claimStart(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<StartClaim> {
+    const until = performance.now() + FENCE_WAIT_MS;
+    for (;;) {
+      // The wait for the fence is not a claim under way: restoreStarts does not wait for it (this
+      // node's own acknowledgement, which the fence may be waiting for, comes after restoreStarts).
+      const marker = await this.fenceMarker(until);
+      if (marker === null) return "unsettled";
+      const claim = this.claimStartOnce(rt, node, marker);
+      this.claiming.add(claim);
+      void claim.finally(() => this.claiming.delete(claim));
+      const found = await claim;
+      // The marker changed under it (Redis lost its contents): wait for the new one to settle.
+      if (found !== "unsettled" || performance.now() >= until) return found;
+    }
+  }
+
+  /**
+   * The marker to note a first start under: undefined without a fence (any), null when not every
+   * live node acknowledged Redis's current marker by `until` (a node just started, or Redis just
+   * lost its contents: they acknowledge within a check of their watch). Redis away: undefined, as
+   * without a fence (claimStartOnce then notes the start to put it back later, as before).
+   */
+  private async fenceMarker(until: number): Promise<string | null | undefined> {
+    const fence = this.fence;
+    if (!fence) return undefined;
+    for (;;) {
+      const marker = await fence.marker().catch(() => null);
+      if (marker !== null) return marker;
+      if (performance.now() >= until) break;
+      await Bun.sleep(FENCE_POLL_MS);
+    }
+    try {
+      await this.cache.get(BOOT_KEY);
+      return null;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -159,7 +221,7 @@ export class DispatchRecords {
     return restored;
   }
 
-  private async claimStartOnce(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string): Promise<StartClaim> {
+  private async claimStartOnce(rt: Pick<ReadyTask, "taskInstanceId" | "attempt" | "token">, node: string, marker: string | undefined): Promise<StartClaim> {
     const startKey = `started:${rt.taskInstanceId}:${rt.attempt}:${rt.token}`;
     const mine = `${node} ${INCARNATION}`;
     const held = (): "started" => {
@@ -175,8 +237,13 @@ export class DispatchRecords {
     // six). The ready task went with the flush: the master offers it again once every worker put
     // its starts back (cache/reset-acks.ts).
     const whileExists = typeof claimAttachment(rt) === "string" ? key(rt.taskInstanceId) : undefined;
-    const opts = whileExists === undefined ? { ttlMs: START_TTL_MS } : { ttlMs: START_TTL_MS, whileExists };
     try {
+      // A copy a master offered just before Redis lost its contents can land in the new Redis (its
+      // check of the acknowledgements and its enqueue are two steps), where the start record of the
+      // worker that ran the attempt is not back yet: outage-redis.test.ts saw one task run twice, in
+      // turn, in about one CI run of four. So a first start is noted only under a marker every live
+      // node acknowledged, checked with it.
+      const opts = { ttlMs: START_TTL_MS, ...(whileExists === undefined ? {} : { whileExists }), ...(marker === undefined ? {} : { whileEquals: { key: BOOT_KEY, value: marker } }) };
       for (let tries = 0; tries < 3; tries++) {
         if (await this.cache.compareAndSet(startKey, null, mine, opts)) return held();
         const holder = await this.cache.get(startKey);
@@ -184,6 +251,11 @@ export class DispatchRecords {
           if (whileExists !== undefined && (await this.cache.get(whileExists)) === null) {
             this.log.info(`dispatch cache: task instance ${rt.taskInstanceId} attempt ${rt.attempt} not started: its dispatch row is gone since the claim (Redis lost its contents, or the attempt moved on)`);
             return "gone";
+          }
+          if (marker !== undefined && (await this.cache.get(BOOT_KEY)) !== marker) {
+            this.fence!.changed();
+            this.log.info(`dispatch cache: task instance ${rt.taskInstanceId} attempt ${rt.attempt} not started yet: Redis lost its contents, and not every node has put its start records back`);
+            return "unsettled";
           }
           continue; // expired meanwhile
         }

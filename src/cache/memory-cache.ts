@@ -107,6 +107,7 @@ export class MemoryCache implements Cache {
     return this.run(() => {
       parseOrThrow(casSchema, { key, expected, next, opts }, "cache compareAndSet");
       if (opts?.whileExists !== undefined && !this.live(opts.whileExists)) return false;
+      if (opts?.whileEquals !== undefined && this.live(opts.whileEquals.key)?.value !== opts.whileEquals.value) return false;
       const current = this.live(key)?.value ?? null;
       if (current !== expected) return false;
       if (next === null) this.remove(key);

@@ -6,16 +6,28 @@
 /**
  * Compare-and-set on the stored string.
  * KEYS[1]  the key
- * KEYS[2]  optional: applies only while this key exists (CompareAndSetOptions.whileExists)
+ * KEYS[2…] optional guard keys, checked first, in order (CompareAndSetOptions.whileExists, whileEquals)
  * ARGV[1]  "absent" to require that the key does not exist, "equal" to require ARGV[2]
  * ARGV[2]  the expected stored string (ignored for "absent")
  * ARGV[3]  "del" to delete on success, "set" to store ARGV[4]
  * ARGV[4]  the new stored string (ignored for "del")
  * ARGV[5]  TTL on success: "" none, "keep" the current one, else milliseconds
- * Returns  1 when applied, 0 when the stored string was not the expected one, -1 when KEYS[2] is absent.
+ * ARGV[6]  optional: one character per guard key: "e" it must exist (the default), "=" it must
+ *          hold exactly the next stored string of ARGV[7…]
+ * Returns  1 when applied, 0 when the stored string was not the expected one, -1 when an "e" guard
+ *          key is absent, -2 when an "=" guard key holds something else.
  */
 export const COMPARE_AND_SET_LUA = `
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local guards = ARGV[6] or ''
+local nextEqual = 7
+for i = 2, #KEYS do
+  if string.sub(guards, i - 1, i - 1) == '=' then
+    if redis.call('GET', KEYS[i]) ~= ARGV[nextEqual] then return -2 end
+    nextEqual = nextEqual + 1
+  elseif redis.call('EXISTS', KEYS[i]) == 0 then
+    return -1
+  end
+end
 local current = redis.call('GET', KEYS[1])
 if ARGV[1] == 'absent' then
   if current then return 0 end

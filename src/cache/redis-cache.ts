@@ -161,19 +161,32 @@ export class RedisCache implements Cache {
     return this.run(async () => {
       parseOrThrow(casSchema, { key, expected, next, opts }, "cache compareAndSet");
       const k = this.prefix + key;
-      const keys = opts?.whileExists === undefined ? [k] : [k, this.prefix + opts.whileExists];
+      const keys = [k];
+      let guards = "";
+      const equals: string[] = [];
+      if (opts?.whileExists !== undefined) {
+        keys.push(this.prefix + opts.whileExists);
+        guards += "e";
+      }
+      if (opts?.whileEquals !== undefined) {
+        const guard = this.prefix + opts.whileEquals.key;
+        keys.push(guard);
+        guards += "=";
+        // Its stored form: signed values are deterministic for a key and value (signed-values.ts).
+        equals.push(this.signer ? this.signer.encode(guard, opts.whileEquals.value) : opts.whileEquals.value);
+      }
       const ttl = opts?.ttlMs === undefined ? "" : String(opts.ttlMs);
       const nextMode = next === null ? "del" : "set";
       if (!this.signer) {
-        return (await this.redis.script(CAS, keys, [expected === null ? "absent" : "equal", expected ?? "", nextMode, next ?? "", ttl])) === 1;
+        return (await this.redis.script(CAS, keys, [expected === null ? "absent" : "equal", expected ?? "", nextMode, next ?? "", ttl, guards, ...equals])) === 1;
       }
       const nextStored = next === null ? "" : this.signer.encode(k, next);
       for (let i = 0; i < MAX_SWAPS; i++) {
         const stored = await this.getStored(k);
         if (this.visible(key, stored) !== expected) return false;
-        const applied = await this.redis.script(CAS, keys, [stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl]);
+        const applied = await this.redis.script(CAS, keys, [stored === null ? "absent" : "equal", stored ?? "", nextMode, nextStored, ttl, guards, ...equals]);
         if (applied === 1) return true;
-        if (applied === -1) return false; // the whileExists key is gone: no retry makes it apply
+        if (applied === -1 || applied === -2) return false; // a guard does not hold: no retry makes it apply
       }
       throw new ConflictError(`cache key "${key}" changed ${MAX_SWAPS} times during one compareAndSet; retry later`);
     });

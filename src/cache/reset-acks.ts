@@ -44,6 +44,9 @@ export class ResetAcks {
   private settledBoot: string | null = null;
   /** The one wait under way, shared by every caller of `whenSettled`. */
   private pending: Promise<boolean> | null = null;
+  /** The settled marker a worker notes its first starts under (marker()); null: ask Redis. */
+  private fenceMarker: string | null = null;
+  private fencing: Promise<string | null> | null = null;
   private readonly now: () => number;
 
   constructor(private readonly o: ResetAcksOptions) {
@@ -79,10 +82,29 @@ export class ResetAcks {
     if (now - this.waiting.since < WAIT_LEASES * this.o.leaseMs) return false;
     if (!this.waiting.warned) {
       this.waiting.warned = true;
-      this.o.log.warn(`master: ${missing.length} live nodes have not acknowledged that Redis lost its contents after ${WAIT_LEASES} leases (${missing.slice(0, 5).join(", ")}); enqueuing the dispatches Redis lost anyway: one of their attempts may run twice`);
+      this.o.log.warn(`master: ${missing.length} live nodes have not acknowledged that Redis lost its contents after ${WAIT_LEASES} leases (${missing.slice(0, 5).join(", ")}); going on without them (copies of the dispatches Redis lost are offered and started): one of their attempts may run twice`);
     }
     this.settledBoot = boot;
     return true;
+  }
+
+  /**
+   * A worker's StartFence (dispatch-records.ts): the boot marker every live node acknowledged (or
+   * was waited for), kept in memory once known — the start's compareAndSet checks it against
+   * Redis's in the same step, and changed() drops it when that check fails. Null while not settled,
+   * or when Redis does not answer. Concurrent callers share one read.
+   */
+  marker(): Promise<string | null> {
+    if (this.fenceMarker !== null) return Promise.resolve(this.fenceMarker);
+    this.fencing ??= this.settled()
+      .then((ok) => (ok ? (this.fenceMarker = this.settledBoot) : null))
+      .finally(() => (this.fencing = null));
+    return this.fencing;
+  }
+
+  /** The marker marker() gave is no longer Redis's (it lost its contents again): ask again. */
+  changed(): void {
+    this.fenceMarker = null;
   }
 
   /**

@@ -7,7 +7,7 @@ import type { Counter, CounterChild, Histogram, HistogramChild, MetricsRegistry 
 import { DURATION_BUCKETS } from "./registry.ts";
 
 /** What became of a claimed ready task (docs/architecture.md §3.4). */
-export const DISPATCH_RESULTS = ["started", "duplicate", "no_matching_row", "started_elsewhere", "row_gone", "unknown_task"] as const;
+export const DISPATCH_RESULTS = ["started", "duplicate", "no_matching_row", "started_elsewhere", "row_gone", "reset_pending", "unknown_task"] as const;
 export type DispatchResult = (typeof DISPATCH_RESULTS)[number];
 
 export class WorkerMetrics {
@@ -32,7 +32,7 @@ export class WorkerMetrics {
     });
     const results = metrics.counter({
       name: "porpoise_dispatch_results_total",
-      help: "Ready tasks this worker claimed, by what became of them: started; duplicate (a copy of one it runs); no_matching_row (no DISPATCH row with that attempt and token: stale or forged); started_elsewhere (another worker started it first); row_gone (its dispatch row left Redis since the claim: Redis lost its contents, or the attempt moved on; a copy offered again may run); unknown_task (its task is gone from the workflow).",
+      help: "Ready tasks this worker claimed, by what became of them: started; duplicate (a copy of one it runs); no_matching_row (no DISPATCH row with that attempt and token: stale or forged); started_elsewhere (another worker started it first); row_gone (its dispatch row left Redis since the claim: Redis lost its contents, or the attempt moved on; a copy offered again may run); reset_pending (Redis lost its contents and not every node has put its start records back yet: left unacknowledged, offered again later); unknown_task (its task is gone from the workflow).",
       labels: ["result"],
     });
     this.results = Object.fromEntries(DISPATCH_RESULTS.map((r) => [r, results.labels(r)])) as Record<DispatchResult, CounterChild>;

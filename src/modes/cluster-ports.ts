@@ -138,6 +138,9 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
   });
   await registry.start();
   resources.add("node registry", () => registry.stop());
+  // A worker notes a first start only under the boot marker every live node acknowledged
+  // (cache/dispatch-records.ts StartFence); an `all` node gets its fence with its master's parts.
+  if (records && o.role === "worker" && shared) records.useFence(resetAcksFor(shared, registry, config.leaseMs, log));
   const lastContactMs = c ? () => c.lastContactMs : () => registry.lastContactMs;
   return { bus: bus!, records, snapshotCache, cache: shared, resets, registry, coordinator, lastContactMs };
 }
@@ -148,12 +151,17 @@ export async function openClusterPorts(o: ClusterPortsOptions): Promise<ClusterP
  * boot marker — workers, `all`, api — alive as the dead-worker sweep counts them (cache/reset-acks.ts).
  */
 export function masterRedisRecovery(cache: Cache, registry: NodeRegistry, leaseMs: number, log: Logger): { beacons: WorkerBeacons; resetAcks: ResetAcks } {
+  return { beacons: new WorkerBeacons(cache, leaseMs), resetAcks: resetAcksFor(cache, registry, leaseMs, log) };
+}
+
+/** The wait for the reset acknowledgements of every live node that watches Redis's boot marker (cache/reset-acks.ts). */
+function resetAcksFor(cache: Cache, registry: NodeRegistry, leaseMs: number, log: Logger): ResetAcks {
   const maxAgeMs = Math.round(leaseMs * 1.5);
   const liveWatchers = async () => {
     const roles = await Promise.all((["worker", "all", "api"] as const).map((role) => registry.liveNodes(role, maxAgeMs)));
     return new Set(roles.flatMap((ids) => [...ids]));
   };
-  return { beacons: new WorkerBeacons(cache, leaseMs), resetAcks: new ResetAcks({ cache, leaseMs, liveWatchers, log: log.child({ component: "cache" }) }) };
+  return new ResetAcks({ cache, leaseMs, liveWatchers, log: log.child({ component: "cache" }) });
 }
 
 /**
@@ -188,9 +196,11 @@ export function allNodeRedisParts(ports: ClusterPorts, o: { config: Config; node
   const { records, cache, resets, registry } = ports;
   if (!records || !cache) return null;
   const beacon = startWorkerBeacon(cache, resets, o);
+  const recovery = masterRedisRecovery(cache, registry, o.config.leaseMs, o.log);
+  records.useFence(recovery.resetAcks);
   return {
     records,
-    ...masterRedisRecovery(cache, registry, o.config.leaseMs, o.log),
+    ...recovery,
     // Cut off = neither Postgres nor Redis reached for a lease, as for a worker (worker/lease-watch.ts).
     lastContactMs: () => Math.max(ports.lastContactMs(), beacon.lastContactMs),
   };

@@ -328,6 +328,15 @@ export class Worker {
       return;
     }
     const claim = this.deps.records ? await this.deps.records.claimStart(rt, this.host) : "started";
+    if (claim === "unsettled") {
+      // Redis lost its contents and not every live node has put its start records back yet: not
+      // started, and not acknowledged either — the claim runs out and the task is offered again
+      // (here or elsewhere), by when the start record of a worker that ran it is back.
+      this.deps.metrics?.dispatch("reset_pending");
+      this.seen.delete(attemptKey(rt.taskInstanceId, rt.attempt, rt.token));
+      this.deps.log.debug(`worker: task instance ${rt.taskInstanceId} attempt ${rt.attempt} left for later: Redis lost its contents, and not every node has put its start records back`);
+      return;
+    }
     if (claim !== "started") {
       // A copy of this dispatch started on another worker first, or Redis lost its contents since
       // the claim (cache/dispatch-records.ts claimStart). Then a copy offered again may run here.

@@ -155,6 +155,28 @@ export function cacheContract(name: string, makeHarness: () => Promise<CacheHarn
       await expectInvalid(cache.compareAndSet("started:9", null, "w1", { whileExists: "" }), "opts.whileExists");
     });
 
+    test("compareAndSet with whileEquals applies only while that other key holds exactly that value", async () => {
+      await using h = await makeHarness();
+      const { cache } = h;
+      // Absent guard key: nothing applies.
+      expect(await cache.compareAndSet("started:7", null, "w1", { whileEquals: { key: "boot", value: "m1" } })).toBe(false);
+      await cache.set("boot", "m1");
+      expect(await cache.compareAndSet("started:7", null, "w1", { whileEquals: { key: "boot", value: "m2" } })).toBe(false);
+      expect(await cache.get("started:7")).toBeNull();
+      expect(await cache.compareAndSet("started:7", null, "w1", { whileEquals: { key: "boot", value: "m1" }, ttlMs: 60_000 })).toBe(true);
+      expect(await cache.get("started:7")).toBe("w1");
+      // Both guards at once: each must hold.
+      await cache.set("row:7", "{}");
+      expect(await cache.compareAndSet("started:7", "w1", "w2", { whileExists: "row:7", whileEquals: { key: "boot", value: "m1" } })).toBe(true);
+      await cache.set("boot", "m2");
+      expect(await cache.compareAndSet("started:7", "w2", "w3", { whileExists: "row:7", whileEquals: { key: "boot", value: "m1" } })).toBe(false);
+      await cache.delete("row:7");
+      expect(await cache.compareAndSet("started:7", "w2", "w3", { whileExists: "row:7", whileEquals: { key: "boot", value: "m2" } })).toBe(false);
+      expect(await cache.get("started:7")).toBe("w2");
+      expect(await cache.get("boot")).toBe("m2");
+      await expectInvalid(cache.compareAndSet("started:9", null, "w1", { whileEquals: { key: "", value: "m1" } }), "opts.whileEquals.key");
+    });
+
     test("concurrent claims: exactly one compareAndSet from absent wins", async () => {
       await using h = await makeHarness();
       const { cache } = h;
