@@ -2,12 +2,14 @@
 // their projects and their task rows for all of them (master/instance-loading.ts loadWoken), not
 // three reads per run: counted on the real store the engine uses. Each run still gets its own
 // project's parameters, an ended run and an unknown id among the wakes are left alone, and every
-// run's task runs exactly once.
+// run's task runs exactly once — also when every store connection is killed during the batched read.
 
 import { describe, expect, test } from "bun:test";
+import postgres from "postgres";
 import { parseWorkflowDefinition } from "../../../src/core/workflow-schema.ts";
 import type { WorkflowInstance } from "../../../src/store/store.ts";
-import { dialects } from "../../helpers/stores.ts";
+import { dialects, rawQuery } from "../../helpers/stores.ts";
+import { waitFor } from "../../helpers/wait.ts";
 import { harness } from "./harness.ts";
 
 describe.each(dialects)("woken runs loaded together (%s)", (dialect) => {
@@ -59,4 +61,49 @@ describe.each(dialects)("woken runs loaded together (%s)", (dialect) => {
     expect(await h.tasks(ended.id)).toEqual([]);
     expect((await store.instances.get(ended.id))!.state).toBe("SUCCESS");
   });
+});
+
+test("every store connection killed during a batched load: the load is read again, each run runs once", async () => {
+  await using h = await harness("postgres");
+  const { store } = h;
+  await h.save({ name: "once", tasks: [{ name: "t", type: "shell", script: "echo ran" }] });
+  const wf = (await store.workflows.get(h.projectId, "once"))!;
+  const created: WorkflowInstance[] = [];
+  for (let i = 0; i < 20; i++) created.push(await store.instances.create({ workflowId: wf.id, slot: i % 8, runType: "START_PROCESS" }));
+  // The first batched read of the instances is held by a lock until every connection of the
+  // store is killed under it: it fails in flight, as in a Postgres restart.
+  let calls = 0;
+  const getMany = store.instances.getMany.bind(store.instances);
+  store.instances.getMany = async (ids) => {
+    if (calls++ > 0) return getMany(ids);
+    const admin = postgres(store.url, { max: 1, onnotice: () => {} });
+    try {
+      return await admin.begin(async (tx) => {
+        await tx`LOCK TABLE workflow_instances IN ACCESS EXCLUSIVE MODE`;
+        const reading = getMany(ids);
+        reading.catch(() => {});
+        await waitFor("the batched read to wait on the lock", async () => {
+          const [row] = await rawQuery(store.url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+          return Number(row!.n) > 0;
+        });
+        await tx`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+        return await reading;
+      });
+    } finally {
+      await admin.end({ timeout: 1 });
+    }
+  };
+  try {
+    await h.bus.publishWake({ instanceIds: created.map((i) => i.id) });
+    // This test's own reads share the killed pool: one may fail once, and is asked again.
+    const ended = async (id: number) => {
+      const state = await store.instances.get(id).then((i) => i?.state ?? null, () => null);
+      return state === "SUCCESS" || state === "FAILURE" ? state : null;
+    };
+    for (const i of created) expect(await waitFor(`workflow instance ${i.id} to end`, () => ended(i.id))).toBe("SUCCESS");
+  } finally {
+    store.instances.getMany = getMany;
+  }
+  expect(calls).toBeGreaterThanOrEqual(2); // the killed read, then the one that answered
+  for (const i of created) expect((await h.tasks(i.id)).map((t) => [t.taskName, t.attempt, t.state])).toEqual([["t", 1, "SUCCESS"]]);
 });
