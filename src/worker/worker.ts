@@ -24,6 +24,7 @@
 // NEED_FAULT_TOLERANCE — refused as stale where a master has rerun it already, and rerun
 // without a retry where no master noticed (the worker was back before a sweep).
 
+import { refuseStart } from "./start-refusals.ts";
 import { clockFromParams } from "../core/params/index.ts";
 import { withWorkerBuiltins } from "./attempt-params.ts";
 import { rmSync } from "node:fs";
@@ -328,23 +329,15 @@ export class Worker {
       return;
     }
     const claim = this.deps.records ? await this.deps.records.claimStart(rt, this.host) : "started";
-    if (claim === "unsettled") {
-      // Redis lost its contents and not every live node has put its start records back yet: not
-      // started, and not acknowledged either — the claim runs out and the task is offered again
-      // (here or elsewhere), by when the start record of a worker that ran it is back.
-      this.deps.metrics?.dispatch("reset_pending");
-      this.seen.delete(attemptKey(rt.taskInstanceId, rt.attempt, rt.token));
-      this.deps.log.debug(`worker: task instance ${rt.taskInstanceId} attempt ${rt.attempt} left for later: Redis lost its contents, and not every node has put its start records back`);
-      return;
-    }
     if (claim !== "started") {
-      // A copy of this dispatch started on another worker first, or Redis lost its contents since
-      // the claim (cache/dispatch-records.ts claimStart). Then a copy offered again may run here.
-      this.dropped++;
-      this.deps.metrics?.dispatch(claim === "gone" ? "row_gone" : "started_elsewhere");
-      if (claim === "gone") this.seen.delete(attemptKey(rt.taskInstanceId, rt.attempt, rt.token));
-      this.ack(rt);
-      this.deps.log.debug(`worker: dropped task instance ${rt.taskInstanceId} attempt ${rt.attempt}: ${claim === "gone" ? "its dispatch row left Redis since the claim" : "another worker started it"}`);
+      const key = attemptKey(rt.taskInstanceId, rt.attempt, rt.token);
+      refuseStart(claim, rt, {
+        count: (result) => this.deps.metrics?.dispatch(result),
+        forget: () => this.seen.delete(key),
+        ack: () => this.ack(rt),
+        dropped: () => this.dropped++,
+        log: this.deps.log,
+      });
       return;
     }
     sink.report({ kind: "running", ...ref, host: this.host, logPath, startTime });
