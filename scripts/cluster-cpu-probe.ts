@@ -6,7 +6,7 @@
 //
 // It lives outside scripts/bench/ on purpose: the bench runner imports every module there.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { clusterNodes, startPorpoiseCluster } from "./bench/porpoise-cluster.ts";
 import { noopTask, setUp, trigger, waitForInstance } from "./bench/porpoise-server.ts";
 
@@ -26,6 +26,29 @@ const warm = await trigger(c, "wide");
 await waitForInstance(c, "wide", warm.id, 30);
 const nodes = clusterNodes(c.cluster);
 const before = nodes.map((n) => ticks(n.proc.pid));
+// The servers this run shares: every postgres and redis-server process of the machine (the bench's
+// database and Redis are the shared ones unless the environment points elsewhere).
+const serverPids = (name: string) =>
+  readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, "utf8").trim() === name;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+const servers = ["postgres", "redis-server"].map((name) => ({ name, pids: serverPids(name) }));
+const serverTicks = (pids: number[]) =>
+  pids.reduce((sum, pid) => {
+    try {
+      return sum + ticks(pid);
+    } catch {
+      return sum; // ended during the run: its ticks are not counted (the total reads low)
+    }
+  }, 0);
+const serversBefore = servers.map((s) => serverTicks(s.pids));
 const t0 = Date.now();
 const ids: number[] = [];
 for (let i = 0; i < runs; i++) ids.push((await trigger(c, "wide")).id);
@@ -36,6 +59,11 @@ for (;;) {
 }
 const wall = Date.now() - t0;
 const after = nodes.map((n) => ticks(n.proc.pid));
+const serversAfter = servers.map((s) => serverTicks(s.pids));
 const tasks = runs * WIDTH;
 console.log(`${tasks} tasks in ${wall} ms (${Math.round((tasks * 1000) / wall)} tasks/s wall, load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]})`);
-nodes.forEach((n, i) => console.log(`${n.id.padEnd(6)} CPU per task ${(((after[i]! - before[i]!) * 10_000) / tasks).toFixed(0)} µs`));
+const perTask = (t: number) => `${((t * 10_000) / tasks).toFixed(0)} µs`;
+nodes.forEach((n, i) => console.log(`${n.id.padEnd(12)} CPU per task ${perTask(after[i]! - before[i]!)}`));
+servers.forEach((s, i) => console.log(`${s.name.padEnd(12)} CPU per task ${perTask(serversAfter[i]! - serversBefore[i]!)} (all its processes on this machine)`));
+const total = after.reduce((a, t, i) => a + t - before[i]!, 0) + serversAfter.reduce((a, t, i) => a + t - serversBefore[i]!, 0);
+console.log(`${"total".padEnd(12)} CPU per task ${perTask(total)}`);

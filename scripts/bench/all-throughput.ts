@@ -23,6 +23,7 @@
 
 import { compared, type BenchRow, type BenchSize } from "./bench-types.ts";
 import { DEFAULT_SYSTEMS, eachSystem } from "./each-system.ts";
+import { CpuTally, cpuPerTaskUs, measureMachineCpu } from "./machine-cpu.ts";
 import { SETTLE_MS, countTransactions } from "./pg-transactions.ts";
 import { ms, noopTask, setUp, trigger, waitForInstance, type PorpoiseServer } from "./porpoise-server.ts";
 
@@ -81,12 +82,15 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
       const warmRun = await waitForInstance(server, "wide", warm.id, 10);
       const warmRate = (WIDTH * 1000) / Math.max(1, ms(warmRun.endTime, "warm-up end") - warm.sentAt);
       const runs = Math.max(Math.min(wanted, 4), Math.min(wanted, Math.floor((warmRate * BUDGET_MS) / 1000 / WIDTH)));
+      const cpu = new CpuTally();
       const batchesRun = async () => {
         const samples: number[] = [];
         const started = Date.now();
         for (let b = 0; b < batches && (b === 0 || Date.now() - started < 30_000); b++) {
           // `from` (created at or after) narrows the list to this batch; its ids are checked too.
-          samples.push(await batch(server, runs, Date.now() - 1));
+          const measured = await measureMachineCpu(() => batch(server, runs, Date.now() - 1));
+          samples.push(measured.result);
+          cpu.add(measured.busySeconds);
         }
         return samples;
       };
@@ -98,6 +102,10 @@ export async function run(opts: { size: BenchSize }): Promise<BenchRow[]> {
         compared("throughput", name, system, { samples, note: `${runs} runs × ${WIDTH} noop tasks per batch${cut}, --worker-slots ${THROUGHPUT_SLOTS}` }),
         compared("peakRss", name, system, { value: hwmMb, note: system.startsWith("porpoise-cluster") ? "VmHWM summed over the cluster's processes (from source) after the batches" : "VmHWM of porpoise all (from source) after the batches" }),
       ];
+      if (cpu.seconds !== null) {
+        const note = "CPU of every process of the machine over the batches (/proc/stat) ÷ tasks; triggers and the client's polls included";
+        rows.push(compared("machineCpuPerTask", name, system, { value: cpuPerTaskUs(cpu.seconds, samples.length * runs * WIDTH), note }));
+      }
       if (counted) {
         const tasks = samples.length * runs * WIDTH;
         const note = `${counted.transactions} xact_commit+xact_rollback (pg_stat_database) / ${tasks} tasks, triggers, polls and background included`;

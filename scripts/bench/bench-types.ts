@@ -38,6 +38,8 @@ export const METRICS = {
   coldStart: { shape: "footprint", metric: "cold start to /readyz", unit: "ms", better: "lower" },
   binarySize: { shape: "footprint", metric: "binary size", unit: "MB", better: "lower" },
   pgTransactionsPerTask: { shape: "throughput", metric: "Postgres transactions per task", unit: "xact", better: "lower" },
+  // machine-cpu.ts: every process's CPU over the throughput runs ÷ tasks (what bounds tasks/s on few cores).
+  machineCpuPerTask: { shape: "throughput", metric: "machine CPU per task", unit: "µs", better: "lower" },
   idleRssMaster: { shape: "footprint", metric: "idle RSS master", unit: "MB", better: "lower" },
   idleRssWorker: { shape: "footprint", metric: "idle RSS worker", unit: "MB", better: "lower" },
   idleRssApi: { shape: "footprint", metric: "idle RSS api", unit: "MB", better: "lower" },

@@ -26,6 +26,7 @@
 
 import type { Job } from "bullmq";
 import { compared, type BenchRow, type BenchSize } from "../bench-types.ts";
+import { CpuTally, cpuPerTaskUs, startMachineCpu } from "../machine-cpu.ts";
 import { CHAIN_LENGTH, WARMUPS, deferred, deleteDeadRedisPrefixes, deleteRedisPrefix, peerSizes, redisConnection, redisRoundTrips, runParts, runTag, spawnTrue, within, type PeerSizes } from "./peer-common.ts";
 
 export const name = "bullmq";
@@ -124,7 +125,7 @@ async function trigger(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
 }
 
 /** Adds batches × batchSize jobs (one addBulk per batch, all in flight at once); jobs/s from the first add to the last completion, per run. */
-async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: number, batchSize: number, handler: () => Promise<void>, runs: number): Promise<number[]> {
+async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: number, batchSize: number, handler: () => Promise<void>, runs: number, cpu?: CpuTally): Promise<number[]> {
   const total = batches * batchSize;
   let finished = 0;
   let done = deferred<number>();
@@ -138,6 +139,7 @@ async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: 
     for (let r = 0; r < runs; r++) {
       finished = 0;
       done = deferred<number>();
+      const since = startMachineCpu();
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: batches }, (_, b) =>
@@ -145,6 +147,7 @@ async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: 
         ),
       );
       const t1 = await within(300_000, `${queueName} (${finished}/${total} completed)`, done.promise);
+      cpu?.add(since());
       perSecond.push((total * 1000) / (t1 - t0));
     }
     return perSecond;
@@ -154,8 +157,14 @@ async function drain(ctx: Ctx, queueName: string, concurrency: number, batches: 
 }
 
 async function throughput(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
-  const samples = await drain(ctx, "throughput", THROUGHPUT_CONCURRENCY, sizes.batches, sizes.batchSize, async () => {}, sizes.throughputRuns);
-  return [compared("throughput", name, "bullmq", { samples, note: `${sizes.batches}× addBulk(${sizes.batchSize}) at once; concurrency ${THROUGHPUT_CONCURRENCY}` })];
+  const cpu = new CpuTally();
+  const samples = await drain(ctx, "throughput", THROUGHPUT_CONCURRENCY, sizes.batches, sizes.batchSize, async () => {}, sizes.throughputRuns, cpu);
+  const rows = [compared("throughput", name, "bullmq", { samples, note: `${sizes.batches}× addBulk(${sizes.batchSize}) at once; concurrency ${THROUGHPUT_CONCURRENCY}` })];
+  if (cpu.seconds !== null) {
+    const note = "CPU of every process of the machine over the runs (/proc/stat) ÷ jobs: the bench process (producer and worker) and Redis";
+    rows.push(compared("machineCpuPerTask", name, "bullmq", { value: cpuPerTaskUs(cpu.seconds, samples.length * sizes.batches * sizes.batchSize), note }));
+  }
+  return rows;
 }
 
 async function shell(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {

@@ -35,6 +35,7 @@
 
 import postgres from "postgres";
 import { compared, type BenchRow, type BenchSize } from "../bench-types.ts";
+import { CpuTally, cpuPerTaskUs, startMachineCpu } from "../machine-cpu.ts";
 import { CHAIN_LENGTH, WARMUPS, deferred, peerSizes, postgresCommits, runParts, spawnTrue, throwawayDatabase, within, type PeerSizes } from "./peer-common.ts";
 
 export const name = "graphile-worker";
@@ -156,7 +157,7 @@ async function trigger(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
 }
 
 /** Adds batches × batchSize jobs (one addJobs per batch, all in flight), ms-rate from first add to last completion committed. */
-async function drain(ctx: Ctx, options: Partial<RunnerOptions>, identifier: string, handler: () => Promise<void>, batches: number, batchSize: number, runs: number): Promise<number[]> {
+async function drain(ctx: Ctx, options: Partial<RunnerOptions>, identifier: string, handler: () => Promise<void>, batches: number, batchSize: number, runs: number, cpu?: CpuTally): Promise<number[]> {
   const total = batches * batchSize;
   let ran = 0;
   let allRan = deferred<void>();
@@ -173,12 +174,14 @@ async function drain(ctx: Ctx, options: Partial<RunnerOptions>, identifier: stri
       for (let r = 0; r < runs; r++) {
         ran = 0;
         allRan = deferred<void>();
+        const since = startMachineCpu();
         const t0 = performance.now();
         await Promise.all(
           Array.from({ length: batches }, (_, b) => utils.addJobs(Array.from({ length: batchSize }, (_, k) => ({ identifier, payload: { n: b * batchSize + k } })))),
         );
         await within(300_000, `${identifier} (${ran}/${total} ran)`, allRan.promise);
         const t1 = await jobsCommitted(ctx, identifier);
+        cpu?.add(since());
         perSecond.push((total * 1000) / (t1 - t0));
       }
       return perSecond;
@@ -189,12 +192,21 @@ async function drain(ctx: Ctx, options: Partial<RunnerOptions>, identifier: stri
 }
 
 async function throughput(ctx: Ctx, sizes: PeerSizes): Promise<BenchRow[]> {
-  const samples = await drain(ctx, BATCHED, "noop", async () => {}, sizes.batches, sizes.batchSize, sizes.throughputRuns);
+  const cpu = new CpuTally();
+  const samples = await drain(ctx, BATCHED, "noop", async () => {}, sizes.batches, sizes.batchSize, sizes.throughputRuns, cpu);
   // Also graphile's out-of-the-box setting once (what DESIGN §6's "~3–4k jobs/s" most likely measured).
   const defaults = await drain(ctx, LATENCY, "noop", async () => {}, sizes.batches, sizes.batchSize, 1);
   return [
     compared("throughput", name, "graphile-worker", { samples, note: `${sizes.batches}× addJobs(${sizes.batchSize}) at once; ${BATCHED_NOTE}` }),
     { scenario: name, metric: "throughput with graphile's defaults (no local queue, completions one by one; concurrency 10)", unit: "tasks/s", samples: defaults },
+    ...(cpu.seconds === null
+      ? []
+      : [
+          compared("machineCpuPerTask", name, "graphile-worker", {
+            value: cpuPerTaskUs(cpu.seconds, samples.length * sizes.batches * sizes.batchSize),
+            note: `CPU of every process of the machine over the runs (/proc/stat) ÷ jobs: the bench process (producer and worker) and Postgres; ${BATCHED_NOTE}`,
+          }),
+        ]),
   ];
 }
 
