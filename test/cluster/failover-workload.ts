@@ -5,7 +5,8 @@
 
 import { expect } from "bun:test";
 import postgres from "postgres";
-import type { Cluster } from "./cluster-harness.ts";
+import { type Cluster, type ClusterOptions, startCluster } from "./cluster-harness.ts";
+import { restartablePostgres, type RestartablePostgres } from "../faults/restartable-postgres.ts";
 import { createLedger, type Ledger } from "../helpers/ledger.ts";
 import { TWO_DIAMONDS } from "../helpers/two-diamonds.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -18,6 +19,29 @@ export const DAG = TWO_DIAMONDS;
  * run of 3,000 tasks takes ~20 s of sleeping (0.1–1 s made it ~35 s, most of CI's longest file).
  */
 export const SLEEP = "ms=$((50 + RANDOM % 400)); sleep $((ms / 1000)).$(printf %03d $((ms % 1000)))";
+
+/**
+ * A cluster on a Postgres server of the test's own (max_connections 200): six nodes with pools of
+ * 10 reach ~80 connections under this load, and the shared server (100) refused them ("too many
+ * clients") while other suites ran. `pg` is that server: a test may kill and start it.
+ */
+export async function ownPostgresCluster(prefix: string, o: Omit<ClusterOptions, "prefix" | "dbUrl">): Promise<Cluster & { pg: RestartablePostgres }> {
+  const pg = await restartablePostgres();
+  try {
+    const c = await startCluster({ prefix, dbUrl: pg.url, ...o });
+    const disposeCluster = c[Symbol.asyncDispose].bind(c);
+    return Object.assign(c, {
+      pg,
+      async [Symbol.asyncDispose]() {
+        await disposeCluster();
+        await pg[Symbol.asyncDispose]();
+      },
+    });
+  } catch (err) {
+    await pg[Symbol.asyncDispose]();
+    throw err;
+  }
+}
 
 export interface AttemptRow {
   id: number;

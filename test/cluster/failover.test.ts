@@ -32,9 +32,8 @@
 import { expect, test } from "bun:test";
 import { RedisBus } from "../../src/bus/redis-bus.ts";
 import type { TaskEvent } from "../../src/core/messages.ts";
-import { CLUSTER_SECRET, type ClusterNode, startCluster } from "./cluster-harness.ts";
-import { type AttemptRow, countLines, DAG, duplicateKinds, missingEffects, startWorkload, type Workload } from "./failover-workload.ts";
-import { restartablePostgres } from "../faults/restartable-postgres.ts";
+import { CLUSTER_SECRET, type ClusterNode } from "./cluster-harness.ts";
+import { type AttemptRow, countLines, DAG, duplicateKinds, ownPostgresCluster, missingEffects, startWorkload, type Workload } from "./failover-workload.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 // PORPOISE_FAILOVER_LEASE: seconds (default 2, the harness's). On a box at load 20+ a 2 s lease
@@ -50,27 +49,7 @@ const RUN_MS = runMs(INSTANCES);
 /** Test d's runs: copies of every message multiply the work of each. */
 const D_INSTANCES = 100;
 const CLUSTER = { masters: 3, workers: 2, lease: LEASE_S, workerSlots: WORKER_SLOTS } as const;
-/**
- * A cluster on a Postgres server of the test's own (max_connections 200): six nodes with pools of
- * 10 reach ~80 connections under this load, and the shared server (100) refused them ("too many
- * clients") while other suites ran.
- */
-async function failoverCluster(prefix: string) {
-  const pg = await restartablePostgres();
-  try {
-    const c = await startCluster({ prefix, dbUrl: pg.url, ...CLUSTER });
-    const disposeCluster = c[Symbol.asyncDispose].bind(c);
-    return Object.assign(c, {
-      async [Symbol.asyncDispose]() {
-        await disposeCluster();
-        await pg[Symbol.asyncDispose]();
-      },
-    });
-  } catch (err) {
-    await pg[Symbol.asyncDispose]();
-    throw err;
-  }
-}
+const failoverCluster = (prefix: string) => ownPostgresCluster(prefix, CLUSTER);
 const REFUSED = /master: refused a stale (?:running|done) event/;
 
 const logsOf = (nodes: readonly ClusterNode[]) => nodes.map((n) => n.proc.stdout() + n.proc.stderr()).join("\n");
