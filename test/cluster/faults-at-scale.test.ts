@@ -28,6 +28,13 @@ const RUN_MS = 300_000;
 
 type OwnCluster = Awaited<ReturnType<typeof ownPostgresCluster>>;
 
+/** kill -9 of a server of the test's own, started again `downMs` later. */
+async function killAndStart(server: { kill(): Promise<void>; start(): Promise<void> }, downMs: number): Promise<void> {
+  await server.kill();
+  await Bun.sleep(downMs);
+  await server.start();
+}
+
 const FAULTS: { name: string; at: number; inject(c: OwnCluster): Promise<void> }[] = [
   {
     name: "Redis FLUSHALL",
@@ -37,24 +44,8 @@ const FAULTS: { name: string; at: number; inject(c: OwnCluster): Promise<void> }
       expect(out.stdout.toString().trim()).toBe("OK");
     },
   },
-  {
-    name: "Redis kill -9 + restart",
-    at: 2 / 5,
-    async inject(c) {
-      await c.redis.kill();
-      await Bun.sleep(2000);
-      await c.redis.start();
-    },
-  },
-  {
-    name: "Postgres kill -9 + restart",
-    at: 3 / 5,
-    async inject(c) {
-      await c.pg.kill();
-      await Bun.sleep(3000);
-      await c.pg.start();
-    },
-  },
+  { name: "Redis kill -9 + restart", at: 2 / 5, inject: (c) => killAndStart(c.redis, 2000) },
+  { name: "Postgres kill -9 + restart", at: 3 / 5, inject: (c) => killAndStart(c.pg, 3000) },
 ];
 
 test("Redis FLUSHALL, Redis kill -9 + restart, Postgres kill -9 + restart in one run of 3 masters + 2 workers, 300 × 10 tasks: no node exits, nothing lost, all SUCCESS, 0 duplicates, slots owned again", async () => {
