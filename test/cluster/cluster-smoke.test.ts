@@ -1,11 +1,14 @@
 // The cluster end to end with real processes: api + 2 masters + 1 worker on Postgres and Redis.
-// A workflow posted to the api runs to SUCCESS on the worker; after kill -9 of a master, the other
+// A workflow posted to the api runs to SUCCESS on the worker, and so does one sent by the CLI
+// (`porpoise run <file> --server <api> --wait`); after kill -9 of a master, the other
 // takes its slots over and runs what was submitted meanwhile. A failed run's alert is delivered by
 // a master's delivery loop to a webhook, with the log tail the worker shipped.
 
 import { expect, test } from "bun:test";
-import { rmSync } from "node:fs";
-import { instanceEnded, startCluster } from "./cluster-harness.ts";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ADMIN_TOKEN, instanceEnded, startCluster } from "./cluster-harness.ts";
+import { cleanEnv, fromSource, run as runCli } from "../integration/cli-process.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { httpReceiver } from "../helpers/alert-receivers.ts";
 
@@ -26,6 +29,17 @@ test("a workflow runs on a cluster; a master killed -9 is replaced by the other"
 
   const ids = [await run(), await run(), await run(), await run()];
   for (const id of ids) expect((await ended(id)).state).toBe("SUCCESS");
+
+  // The CLI through the api node: it saves the file's workflow, starts it, follows it to its end
+  // (the api reads the run from the Store and the masters' snapshots) and exits 0 on SUCCESS.
+  const flow = join(c.tmp, "cli-hello.yaml");
+  writeFileSync(flow, WORKFLOW.replace("name: hello", "name: cli-hello"));
+  const server = c.api.replace(/\/api\/v1$/, "");
+  const cli = await runCli(fromSource(["run", flow, "--project", "etl", "--wait", "--server", server, "--token", ADMIN_TOKEN]), { cwd: c.tmp, env: cleanEnv(), timeoutMs: 60_000 });
+  expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: "" });
+  const cliRun = cli.stdout.match(/^workflow instance (\d+): cli-hello v1, project etl, on http/m);
+  expect(cliRun).not.toBeNull();
+  expect((await ended(Number(cliRun![1]))).state).toBe("SUCCESS");
 
   // The api's cluster view reads ready-queue depths from the Redis Bus: a task for a worker group
   // nobody serves waits in its queue and is shown so (then stopped).
