@@ -17,7 +17,8 @@ if (!Number.isInteger(runs) || runs < 1) {
 }
 const WIDTH = 100;
 const ticks = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2).split(" ");
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(f[11]) + Number(f[12]); // utime + stime, fields 14 and 15 of stat
 };
 await using c = await startPorpoiseCluster({ masters: 1, workers: 1, dispatchCache: true }, { workerSlots: 100 });

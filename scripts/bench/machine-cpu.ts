@@ -6,8 +6,8 @@
 
 import { readFileSync } from "node:fs";
 
-/** Busy and total jiffies of all CPUs so far (the "cpu" line of /proc/stat; iowait counts as idle). */
-function jiffies(): { busy: number; total: number } | null {
+/** Busy jiffies of all CPUs so far (the "cpu" line of /proc/stat; idle and iowait are not busy). */
+function busyJiffies(): number | null {
   let line: string;
   try {
     line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!;
@@ -15,34 +15,20 @@ function jiffies(): { busy: number; total: number } | null {
     return null; // not Linux: no figure
   }
   const [, ...fields] = line.trim().split(/\s+/);
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
-  const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
-  return { busy, total: busy + idle! + iowait! };
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return user! + nice! + system! + irq! + softirq! + (steal ?? 0);
 }
 
 /** Jiffies per second of /proc/stat: USER_HZ, 100 on every Linux build Bun runs on. */
 const USER_HZ = 100;
 
-export interface MachineCpu<T> {
-  result: T;
-  /** CPU seconds spent by every process during `fn`, or null where /proc/stat is not readable. */
-  busySeconds: number | null;
-}
-
 /** Starts counting: the returned function gives the machine's busy CPU seconds since (null: no /proc/stat). */
 export function startMachineCpu(): () => number | null {
-  const before = jiffies();
+  const before = busyJiffies();
   return () => {
-    const after = jiffies();
-    return before && after ? (after.busy - before.busy) / USER_HZ : null;
+    const after = busyJiffies();
+    return before !== null && after !== null ? (after - before) / USER_HZ : null;
   };
-}
-
-/** Runs `fn` and reports the machine's busy CPU time over it. */
-export async function measureMachineCpu<T>(fn: () => Promise<T>): Promise<MachineCpu<T>> {
-  const since = startMachineCpu();
-  const result = await fn();
-  return { result, busySeconds: since() };
 }
 
 /** Busy CPU seconds summed over several measured parts (null until one part had a figure). */
